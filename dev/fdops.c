@@ -1,0 +1,32 @@
+#include "fdops.h"
+#include "process.h"
+
+uint64_t opened_rights(uint8_t filetype, uint8_t access) {
+    uint64_t rights = RIGHTS_ALL;
+    if (filetype == FILETYPE_DIRECTORY) rights &= ~(RIGHT_FD_SEEK | RIGHT_FD_FILESTAT_SET_SIZE);
+    if (!(access & ACCESS_READ)) rights &= ~(RIGHT_FD_READ | RIGHT_FD_READDIR);
+    if (!(access & ACCESS_WRITE)) rights &= ~RIGHT_FD_WRITE;
+    return rights;
+}
+
+errno_t fd_get(uint32_t fd, struct fd_entry **out) {
+    *out = fd_lookup(current_process(), fd);
+    return *out ? E_SUCCESS : E_BADF;
+}
+
+errno_t fd_get_file(uint32_t fd, struct fd_entry **out, errno_t stdio_error) {
+    errno_t err = fd_get(fd, out);
+    if (err) return err;
+    if ((*out)->kind == FD_FILE) return E_SUCCESS;
+    return (*out)->kind == FD_DIR ? E_BADF : stdio_error;
+}
+
+errno_t fd_get_dir(uint32_t fd, struct fd_entry **out) {
+    errno_t err = fd_get(fd, out);
+    if (err) return err;
+    return (*out)->kind == FD_DIR ? E_SUCCESS : E_BADF;
+}
+
+errno_t fd_need_right(const struct fd_entry *e, uint64_t right) {
+    return (e->rights_base & right) == right ? E_SUCCESS : E_NOTCAPABLE;
+}

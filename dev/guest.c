@@ -1,0 +1,34 @@
+#include "guest.h"
+#include "hooks.h"
+#include "process.h"
+
+errno_t guest_check(uint32_t ptr, uint64_t len) {
+    struct process *self = current_process();
+    uint64_t end = (uint64_t)ptr + len;
+    if (end <= self->guest_bytes) return E_SUCCESS;
+    /* Memories only grow: ask again only when the cached size is too small. */
+    self->guest_bytes = (uint64_t)hook_guest_pages() * PAGE_SIZE;
+    return end <= self->guest_bytes ? E_SUCCESS : E_FAULT;
+}
+
+errno_t guest_read(void *core_dst, uint32_t guest_src, uint32_t len) {
+    errno_t err = guest_check(guest_src, len);
+    if (err) return err;
+    if (len) hook_copy_in(core_addr(core_dst), guest_src, len);
+    return E_SUCCESS;
+}
+
+errno_t guest_write(uint32_t guest_dst, const void *core_src, uint32_t len) {
+    errno_t err = guest_check(guest_dst, len);
+    if (err) return err;
+    if (len) hook_copy_out(guest_dst, core_addr(core_src), len);
+    return E_SUCCESS;
+}
+
+errno_t guest_write_u32(uint32_t guest_dst, uint32_t value) {
+    return guest_write(guest_dst, &value, 4);
+}
+
+errno_t guest_write_u64(uint32_t guest_dst, uint64_t value) {
+    return guest_write(guest_dst, &value, 8);
+}

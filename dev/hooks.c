@@ -1,0 +1,43 @@
+#include "hooks.h"
+
+IMPORT("copy_in") void host_copy_in(uint32_t, uint32_t, uint32_t);
+IMPORT("copy_out") void host_copy_out(uint32_t, uint32_t, uint32_t);
+IMPORT("guest_pages") uint32_t host_guest_pages(void);
+IMPORT("output") void host_output(uint32_t, uint32_t, uint32_t);
+IMPORT("input") int32_t host_input(uint32_t, uint32_t);
+IMPORT("clock_time_get") uint32_t host_clock_time_get(uint32_t, uint64_t, uint32_t);
+IMPORT("clock_res_get") uint32_t host_clock_res_get(uint32_t, uint32_t);
+IMPORT("random_get") uint32_t host_random_get(uint32_t, uint32_t);
+IMPORT("exit") void host_exit(uint32_t);
+
+/* Not const: the compiler must call through the table slot, never devirtualise. */
+void (*hook_copy_in)(uint32_t, uint32_t, uint32_t) = host_copy_in;
+void (*hook_copy_out)(uint32_t, uint32_t, uint32_t) = host_copy_out;
+uint32_t (*hook_guest_pages)(void) = host_guest_pages;
+void (*hook_output)(uint32_t, uint32_t, uint32_t) = host_output;
+int32_t (*hook_input)(uint32_t, uint32_t) = host_input;
+uint32_t (*hook_clock_time_get)(uint32_t, uint64_t, uint32_t) = host_clock_time_get;
+uint32_t (*hook_clock_res_get)(uint32_t, uint32_t) = host_clock_res_get;
+uint32_t (*hook_random_get)(uint32_t, uint32_t) = host_random_get;
+void (*hook_exit)(uint32_t) = host_exit;
+
+EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
+    switch (hook) {
+    case HOOK_COPY_IN: return (int32_t)(uintptr_t)hook_copy_in;
+    case HOOK_COPY_OUT: return (int32_t)(uintptr_t)hook_copy_out;
+    case HOOK_GUEST_PAGES: return (int32_t)(uintptr_t)hook_guest_pages;
+    case HOOK_OUTPUT: return (int32_t)(uintptr_t)hook_output;
+    case HOOK_INPUT: return (int32_t)(uintptr_t)hook_input;
+    case HOOK_CLOCK_TIME_GET: return (int32_t)(uintptr_t)hook_clock_time_get;
+    case HOOK_CLOCK_RES_GET: return (int32_t)(uintptr_t)hook_clock_res_get;
+    case HOOK_RANDOM_GET: return (int32_t)(uintptr_t)hook_random_get;
+    case HOOK_EXIT: return (int32_t)(uintptr_t)hook_exit;
+    default: return -1;
+    }
+}
+
+uint64_t realtime_now(void) {
+    uint64_t now = 0;
+    hook_clock_time_get(CLOCK_REALTIME, 1, core_addr(&now));
+    return now;
+}

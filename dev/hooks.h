@@ -1,0 +1,28 @@
+/* The host hooks, called only through function pointers that are slots of the exported
+   function table, so a host can replace them per instance (the multi-memory bridge). */
+#ifndef HOOKS_H
+#define HOOKS_H
+
+#include "core.h"
+
+enum {
+    HOOK_COPY_IN, HOOK_COPY_OUT, HOOK_GUEST_PAGES, HOOK_OUTPUT, HOOK_INPUT,
+    HOOK_CLOCK_TIME_GET, HOOK_CLOCK_RES_GET, HOOK_RANDOM_GET, HOOK_EXIT, HOOK_COUNT,
+};
+
+extern void (*hook_copy_in)(uint32_t core_dst, uint32_t guest_src, uint32_t len);
+extern void (*hook_copy_out)(uint32_t guest_dst, uint32_t core_src, uint32_t len);
+extern uint32_t (*hook_guest_pages)(void);
+extern void (*hook_output)(uint32_t fd, uint32_t core_ptr, uint32_t len);
+extern int32_t (*hook_input)(uint32_t core_ptr, uint32_t len);
+extern uint32_t (*hook_clock_time_get)(uint32_t id, uint64_t precision, uint32_t core_out);
+extern uint32_t (*hook_clock_res_get)(uint32_t id, uint32_t core_out);
+extern uint32_t (*hook_random_get)(uint32_t core_ptr, uint32_t len);
+extern void (*hook_exit)(uint32_t code);
+
+static inline uint32_t core_addr(const void *p) { return (uint32_t)(uintptr_t)p; }
+
+/* Realtime clock in ns, for file timestamps. */
+uint64_t realtime_now(void);
+
+#endif

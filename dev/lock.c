@@ -1,0 +1,37 @@
+/* A futex-style mutex on a word of shared memory: 0 free, 1 held, 2 held with waiters.
+   Instances that may block (can_block) sleep in memory.atomic.wait32; the others (a
+   browser's main thread) spin, so the lock is only ever held for short, bounded work. */
+#include "lock.h"
+#include "process.h"
+
+static int lock_word;
+
+static int exchange(int value) {
+    return __atomic_exchange_n(&lock_word, value, __ATOMIC_ACQUIRE);
+}
+
+static bool try_take(void) {
+    int expected = 0;
+    return __atomic_compare_exchange_n(&lock_word, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+}
+
+static void lock_contended(void) {
+    for (int spin = 0; spin < 200; spin++) {
+        if (try_take()) return;
+    }
+    struct process *self = current_process();
+    bool can_block = self && self->can_block;
+    while (exchange(2) != 0) {
+        if (can_block) __builtin_wasm_memory_atomic_wait32(&lock_word, 2, -1);
+    }
+}
+
+void vfs_lock(void) {
+    if (!try_take()) lock_contended();
+}
+
+void vfs_unlock(void) {
+    if (__atomic_exchange_n(&lock_word, 0, __ATOMIC_RELEASE) == 2)
+        __builtin_wasm_memory_atomic_notify(&lock_word, 1);
+}

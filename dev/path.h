@@ -1,0 +1,34 @@
+/* Path resolution relative to a directory, confined to it as cap-std (and so wasmtime)
+   confines it: absolute paths, absolute symlink targets and `..` above the starting
+   directory give EPERM. */
+#ifndef PATH_H
+#define PATH_H
+
+#include "vfs.h"
+
+#define PATH_MAX_LEN 4096u
+#define SYMLINK_MAX_FOLLOWS 40
+
+enum final_kind { FINAL_NAME, FINAL_DOT, FINAL_DOTDOT };
+
+struct path_walk {
+    char buf[2][PATH_MAX_LEN];
+    /* results */
+    struct inode *dir;       /* directory that holds the final component */
+    const char *name;        /* final component, inside buf */
+    uint32_t name_len;
+    struct dentry *entry;    /* its entry in dir; NULL when missing or . / .. */
+    struct inode *node;      /* what it names (after following a final symlink if asked) */
+    bool trailing_slash;
+    uint8_t final_kind;
+};
+
+/* Reads the path from the guest. Lock held. */
+errno_t path_walk_guest(struct path_walk *w, struct inode *base, uint32_t guest_path,
+                        uint32_t len, bool follow_final);
+/* Path already in core memory. */
+errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uint32_t len,
+                  bool follow_final);
+errno_t path_read_guest_string(char *dst, uint32_t guest_src, uint32_t len);
+
+#endif

@@ -1,0 +1,36 @@
+"""wasi.wasm for Python: run WASI preview 1 programs on an in-memory filesystem that is itself
+a WebAssembly module (the "core"), whose whole state lives in one shared memory.
+
+    from wasi_wasm import run
+    result = run("hello.wasm", args=["world"])
+    print(result.exit_code, result.stdout)
+"""
+
+from ._errno import WASI_ERRNO_NAMES, errno_from_name, errno_name
+from ._fs import FileType, StatResult
+from ._hooks import WasiExit
+from ._init import InitObj, get_wasi
+from ._process import WASI_FUNCTIONS, CoreError
+from ._program import ProgramError, load_program
+from ._run import RunResult, run
+from ._wasi import ProcessOptions, Wasi, start_wasi
+
+__all__ = [
+    "WASI_ERRNO_NAMES",
+    "WASI_FUNCTIONS",
+    "CoreError",
+    "FileType",
+    "InitObj",
+    "ProcessOptions",
+    "ProgramError",
+    "RunResult",
+    "StatResult",
+    "Wasi",
+    "WasiExit",
+    "errno_from_name",
+    "errno_name",
+    "get_wasi",
+    "load_program",
+    "run",
+    "start_wasi",
+]

@@ -1,0 +1,156 @@
+"""The host hooks a core instance imports from `env` (DESIGN.md, "Core ABI: host hooks")."""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import wasmtime
+
+from ._core_memory import U32_MASK, CoreMemory
+from ._errno import EINVAL, EIO, SUCCESS
+from ._stdio import InputSource, OutputSink
+
+
+class WasiExit(Exception):  # noqa: N818 - the name says what happened: the program exited
+    """The program called proc_exit; ``code`` is its exit status."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"WASI program exited with code {code}")
+        self.code = code
+
+
+class Hook(enum.IntEnum):
+    """Hook numbers of wasi_wasm_hook_index; the value is also the import's position."""
+
+    COPY_IN = 0
+    COPY_OUT = 1
+    GUEST_PAGES = 2
+    OUTPUT = 3
+    INPUT = 4
+    CLOCK_TIME_GET = 5
+    CLOCK_RES_GET = 6
+    RANDOM_GET = 7
+    EXIT = 8
+
+
+STDOUT_FD = 1
+STDERR_FD = 2
+
+# WASI clock ids -> (clock reader, resolution in ns).
+_CLOCK_NAMES: tuple[Literal["time", "monotonic", "process_time", "thread_time"], ...] = (
+    "time",
+    "monotonic",
+    "process_time",
+    "thread_time",
+)
+_CLOCK_READERS: tuple[Callable[[], int], ...] = (
+    time.time_ns,
+    time.monotonic_ns,
+    time.process_time_ns,
+    time.thread_time_ns,
+)
+_CLOCK_RESOLUTIONS = tuple(
+    max(1, round(time.get_clock_info(name).resolution * 1e9)) for name in _CLOCK_NAMES
+)
+
+
+class ProcessHooks:
+    """The Python side of one core instance: its stdio and the OS services it asks for.
+
+    Exceptions from a user's output callback are kept in ``deferred_error`` instead of
+    propagating: the core may hold its filesystem lock while delivering output, and unwinding
+    through it would leave the lock held for every other process."""
+
+    def __init__(
+        self, memory: CoreMemory, stdout: OutputSink, stderr: OutputSink, stdin: InputSource
+    ) -> None:
+        self.memory = memory
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdin = stdin
+        self.deferred_error: BaseException | None = None
+
+    # -- stdio ---------------------------------------------------------------------------
+    def output(self, fd: int, ptr: int, length: int) -> None:
+        sink = self.stdout if fd == STDOUT_FD else self.stderr if fd == STDERR_FD else None
+        if sink is None or self.deferred_error is not None:
+            return
+        try:
+            sink.deliver(self.memory.read(ptr, length))
+        except BaseException as error:  # re-raised by Wasi.flush after the call
+            self.deferred_error = error
+
+    def input(self, ptr: int, length: int) -> int:
+        # Called without the lock held, so a KeyboardInterrupt may unwind from here.
+        length &= U32_MASK
+        try:
+            data = self.stdin.read(length)
+        except OSError:
+            return -EIO
+        self.memory.write(ptr, data[:length])
+        return min(len(data), length)
+
+    # -- clocks and randomness (WASI semantics, results written into core memory) --------
+    def clock_time_get(self, clock_id: int, _precision: int, out_ptr: int) -> int:
+        if not 0 <= clock_id < len(_CLOCK_READERS):
+            return EINVAL
+        self.memory.write_u64(out_ptr, _CLOCK_READERS[clock_id]())
+        return SUCCESS
+
+    def clock_res_get(self, clock_id: int, out_ptr: int) -> int:
+        if not 0 <= clock_id < len(_CLOCK_RESOLUTIONS):
+            return EINVAL
+        self.memory.write_u64(out_ptr, _CLOCK_RESOLUTIONS[clock_id])
+        return SUCCESS
+
+    def random_get(self, ptr: int, length: int) -> int:
+        self.memory.write(ptr, os.urandom(length & U32_MASK))
+        return SUCCESS
+
+    def exit(self, code: int) -> None:
+        # The core calls this with no lock held and stdio flushed: unwinding is safe.
+        raise WasiExit(code)
+
+    # -- copy hooks before any program memory is bound ------------------------------------
+    # guest_pages() = 0 makes the core reject every guest pointer, so the copies never run.
+    def unbound_copy(self, _dst: int, _src: int, _length: int) -> None:
+        return None
+
+    def unbound_guest_pages(self) -> int:
+        return 0
+
+    def by_import_name(self) -> dict[str, Callable[..., object]]:
+        return {
+            "copy_in": self.unbound_copy,
+            "copy_out": self.unbound_copy,
+            "guest_pages": self.unbound_guest_pages,
+            "output": self.output,
+            "input": self.input,
+            "clock_time_get": self.clock_time_get,
+            "clock_res_get": self.clock_res_get,
+            "random_get": self.random_get,
+            "exit": self.exit,
+        }
+
+
+def core_imports(
+    store: wasmtime.Store, module: wasmtime.Module, hooks: ProcessHooks
+) -> list[wasmtime.Func | wasmtime.SharedMemory]:
+    """The core's imports in its declared order: the shared memory and one Func per hook."""
+    functions = hooks.by_import_name()
+    values: list[wasmtime.Func | wasmtime.SharedMemory] = []
+    for item in module.imports:
+        kind = item.type
+        name = item.name or ""
+        from_env = item.module == "env"
+        if from_env and name == "memory" and isinstance(kind, wasmtime.MemoryType):
+            values.append(hooks.memory.memory)
+        elif from_env and name in functions and isinstance(kind, wasmtime.FuncType):
+            values.append(wasmtime.Func(store, kind, functions[name]))
+        else:
+            raise RuntimeError(f"the core imports {item.module}.{item.name}, which the host lacks")
+    return values

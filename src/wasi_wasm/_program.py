@@ -1,0 +1,75 @@
+"""Loading a WASI program: read, check that it is a WASI preview 1 command, compile."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Union
+
+import wasmtime
+
+from ._engine import get_engine
+from ._process import WASI_FUNCTIONS
+
+Program = Union[str, "os.PathLike[str]", bytes, bytearray, wasmtime.Module]
+
+WASM_MAGIC = b"\0asm"
+CORE_MODULE_VERSION = b"\x01\0\0\0"
+BYTES_PROGRAM_NAME = "program.wasm"
+
+
+class ProgramError(ValueError):
+    """The program cannot be run: unreadable, not a module, or not a WASI command."""
+
+
+@functools.lru_cache(maxsize=32)
+def _compile(data: bytes) -> wasmtime.Module:
+    # A host that runs the same few programs again and again compiles each once.
+    return wasmtime.Module(get_engine(), data)
+
+
+def compile_program(data: bytes, name: str) -> wasmtime.Module:
+    if data[:4] != WASM_MAGIC:
+        raise ProgramError(f"{name}: not a WebAssembly module (bad magic number)")
+    if data[4:8] != CORE_MODULE_VERSION:
+        raise ProgramError(f"{name}: not a core WebAssembly module (a component?)")
+    try:
+        module = _compile(data)
+    except wasmtime.WasmtimeError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "invalid module"
+        raise ProgramError(f"{name}: invalid WebAssembly module: {reason}") from None
+    check_wasi_command(module, name)
+    return module
+
+
+def check_wasi_command(module: wasmtime.Module, name: str) -> None:
+    """Only wasi_snapshot_preview1 function imports; exports `_start` and `memory`."""
+    known = set(WASI_FUNCTIONS)
+    for item in module.imports:
+        if item.module != "wasi_snapshot_preview1" or not isinstance(item.type, wasmtime.FuncType):
+            raise ProgramError(
+                f"{name}: imports {item.module}.{item.name}, which is not a WASI preview 1 function"
+            )
+        if item.name not in known:
+            raise ProgramError(f"{name}: imports unknown WASI function {item.name}")
+    exports = {item.name: item.type for item in module.exports}
+    if not isinstance(exports.get("_start"), wasmtime.FuncType):
+        raise ProgramError(f"{name}: no _start function: not a WASI command")
+    if not isinstance(exports.get("memory"), wasmtime.MemoryType):
+        raise ProgramError(f"{name}: does not export its memory")
+
+
+def load_program(program: Program) -> tuple[wasmtime.Module, str]:
+    """(compiled module, argv[0]) for a path, wasm bytes or an already compiled module."""
+    if isinstance(program, wasmtime.Module):
+        check_wasi_command(program, BYTES_PROGRAM_NAME)
+        return program, BYTES_PROGRAM_NAME
+    if isinstance(program, (bytes, bytearray)):
+        return compile_program(bytes(program), BYTES_PROGRAM_NAME), BYTES_PROGRAM_NAME
+    path = Path(program)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ProgramError(f"cannot read {path}: {error.strerror or error}") from None
+    return compile_program(data, str(path)), path.name

@@ -1,0 +1,55 @@
+"""run(): the one-call way to run a WASI program and collect its exit code and output."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import wasmtime
+
+from ._program import Program, load_program
+from ._stdio import OutputTarget, StdinSource
+from ._wasi import Env, ProcessOptions, Wasi, start_process
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    exit_code: int
+    stdout: bytes  # empty when stdout went to a callback or file
+    stderr: bytes
+
+
+def run(
+    program: Program,
+    args: Sequence[str | bytes] = (),
+    env: Env | None = None,
+    stdin: StdinSource = b"",
+    preopens: Mapping[str, str] | None = None,
+    *,
+    wasi: Wasi | None = None,
+    stdout: OutputTarget = None,
+    stderr: OutputTarget = None,
+    bridge: bool | None = None,
+    line_buffered: bool | None = None,
+    program_name: str | None = None,
+) -> RunResult:
+    """Run a WASI command (a path, wasm bytes or a compiled module) to completion.
+
+    argv[0] is the program's file name ("program.wasm" for bytes), followed by ``args``.
+    With ``wasi`` the program runs as a new process on that Wasi's filesystem, else on a
+    fresh one. ``preopens`` maps guest names to VFS directories (default {"/": "/"}).
+    stdout/stderr: None captures into the result; a callable or binary file streams, then
+    delivered per line unless ``line_buffered=False``. ``program_name`` overrides argv[0].
+    A trap raises wasmtime.Trap; a program that is not a WASI command, ProgramError."""
+    module, name = load_program(program)
+    name = program_name or name
+    if line_buffered is None:
+        line_buffered = stdout is not None or stderr is not None
+    options = ProcessOptions(
+        [name, *args], env, stdin, preopens, stdout, stderr, line_buffered, bridge
+    )
+    process = wasi.spawn(options) if wasi is not None else start_process(None, options)
+    with process:
+        instance = wasmtime.Instance(process.store, module, process.imports_for(module))
+        code = process.start(instance)
+        return RunResult(code, process.stdout, process.stderr)

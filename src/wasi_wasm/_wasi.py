@@ -1,0 +1,320 @@
+"""Wasi: one WASI process (a core instance) on a shared in-memory filesystem, and start_wasi."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import wasmtime
+
+from ._bridge import GuestMemory
+from ._core_memory import CoreMemory
+from ._fs import FilesystemMixin
+from ._hooks import ProcessHooks, WasiExit
+from ._init import InitObj, get_wasi
+from ._process import STDIO_LINE, STDIO_THRESHOLD, CoreProcess
+from ._shared_memory import importable
+from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
+
+if TYPE_CHECKING:
+    from ._program import Program
+    from ._run import RunResult
+
+WASI_MODULE = "wasi_snapshot_preview1"
+Env = Mapping[str, str] | Mapping[bytes, bytes]
+
+
+@dataclasses.dataclass
+class ProcessOptions:
+    """The per-process settings of start_wasi / copy_for_rebinding."""
+
+    args: Sequence[str | bytes] = ()
+    env: Env | None = None
+    stdin: StdinSource = b""
+    preopens: Mapping[str, str] | None = None  # guest name -> absolute VFS directory
+    stdout: OutputTarget = None
+    stderr: OutputTarget = None
+    line_buffered: bool = False
+    bridge: bool | None = None  # None: the multi-memory bridge when available
+
+
+class _StoreState:
+    """What a Wasi and its copy_for_rebinding() copies share: the Store, the core module and
+    memory, and the internal "host process" that serves the filesystem API."""
+
+    def __init__(self, init: InitObj, bridge: bool | None) -> None:
+        assert init.memory is not None
+        self.init = init
+        self.store = wasmtime.Store(init.engine)
+        self.core_memory = CoreMemory(init.memory)
+        self.bridge = bridge
+        self.open_processes = 0
+        self._host: CoreProcess | None = None
+        self._host_root = -1
+
+    def host_process(self) -> tuple[CoreProcess, int]:
+        """The internal process bound to the core memory itself, with "/" preopened."""
+        if self._host is None:
+            silent = OutputSink(lambda _data: None)
+            hooks = ProcessHooks(self.core_memory, silent, silent, InputSource(b""))
+            host = CoreProcess(self.store, self.init.module, self.core_memory, hooks)
+            # Its "guest" memory is the core memory: guest pointers are scratch buffers.
+            host.bind(self.core_memory.memory, self.bridge)
+            self._host_root = host.preopen("/", "/")
+            self._host = host
+        return self._host, self._host_root
+
+    def release(self) -> None:
+        """A process closed; the last one out detaches the host process too."""
+        self.open_processes -= 1
+        if self.open_processes == 0 and self._host is not None:
+            self._host.detach()
+            self._host = None
+
+
+class Wasi(FilesystemMixin):
+    """One WASI process on a shared in-memory filesystem.
+
+    ``import_obj`` supplies a guest module's imports; the guest must be instantiated in
+    ``store``. Use it as a context manager, or call ``close()``, to free the process."""
+
+    def __init__(self, state: _StoreState, options: ProcessOptions) -> None:
+        self._state = state
+        self._closed = True
+        self.uses_bridge: bool | None = None  # set by bind_to_other_memory
+        self._bridge = options.bridge
+        self._hooks = ProcessHooks(
+            state.core_memory,
+            OutputSink(options.stdout),
+            OutputSink(options.stderr),
+            InputSource(options.stdin),
+        )
+        self._process = CoreProcess(state.store, state.init.module, state.core_memory, self._hooks)
+        state.open_processes += 1
+        self._closed = False
+        try:
+            self._setup(options)
+        except BaseException:
+            self.close()
+            raise
+        self.import_obj: dict[str, dict[str, wasmtime.Func]] = {
+            WASI_MODULE: self._process.wasi_functions()
+        }
+
+    def _setup(self, options: ProcessOptions) -> None:
+        process = self._process
+        process.set_args(options.args)
+        process.set_env(options.env or {})
+        process.set_stdio_mode(STDIO_LINE if options.line_buffered else STDIO_THRESHOLD)
+        preopens = {"/": "/"} if options.preopens is None else options.preopens
+        for guest_name, vfs_path in preopens.items():
+            if vfs_path != "/":
+                self.mkdir(vfs_path, parents=True, exist_ok=True)
+            process.preopen(vfs_path, guest_name)
+
+    # -- state ------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("this Wasi is closed")
+
+    def _vfs_process(self) -> tuple[CoreProcess, int]:
+        self._check_open()
+        return self._state.host_process()
+
+    @property
+    def store(self) -> wasmtime.Store:
+        return self._state.store
+
+    @property
+    def engine(self) -> wasmtime.Engine:
+        return self._state.init.engine
+
+    @property
+    def module(self) -> wasmtime.Module:
+        """The compiled core module."""
+        return self._state.init.module
+
+    @property
+    def memory(self) -> wasmtime.SharedMemory:
+        """The shared core memory that holds the filesystem."""
+        return self._state.core_memory.memory
+
+    @property
+    def stdout(self) -> bytes:
+        """Captured stdout (when no stdout target was given)."""
+        return bytes(self._hooks.stdout.captured)
+
+    @property
+    def stderr(self) -> bytes:
+        return bytes(self._hooks.stderr.captured)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- wiring a guest ---------------------------------------------------------------------
+    def imports_for(self, module: wasmtime.Module) -> list[wasmtime.Func]:
+        """``module``'s imports in declaration order, for ``wasmtime.Instance``."""
+        self._check_open()
+        functions = self.import_obj[WASI_MODULE]
+        values = []
+        for item in module.imports:
+            function = functions.get(item.name or "") if item.module == WASI_MODULE else None
+            if function is None:
+                missing = f"{item.module}.{item.name}"
+                raise LookupError(f"wasi.wasm does not provide the import {missing}")
+            values.append(function)
+        return values
+
+    def define(self, linker: wasmtime.Linker) -> None:
+        """Define every WASI function in ``linker`` (for instantiation in ``store``)."""
+        self._check_open()
+        for name, function in self.import_obj[WASI_MODULE].items():
+            linker.define(self.store, WASI_MODULE, name, function)
+
+    def bind_to_other_memory(self, memory: GuestMemory, *, bridge: bool | None = None) -> None:
+        """Make ``memory`` the program memory this process's WASI calls read and write."""
+        self._check_open()
+        if isinstance(memory, wasmtime.SharedMemory):
+            memory = importable(memory)
+        choice = self._bridge if bridge is None else bridge
+        self.uses_bridge = self._process.bind(memory, choice)
+
+    def start(self, instance: wasmtime.Instance) -> int:
+        """Bind the instance's memory, run ``_start`` and return the exit code."""
+        self._check_open()
+        exports = instance.exports(self.store)
+        memory = exports.get("memory")
+        if not isinstance(memory, (wasmtime.Memory, wasmtime.SharedMemory)):
+            raise ValueError("the program does not export its memory as 'memory'")
+        entry = exports.get("_start")
+        if not isinstance(entry, wasmtime.Func):
+            raise ValueError("the program has no '_start' function (is it a command?)")
+        self.bind_to_other_memory(memory)
+        code = 0
+        try:
+            entry(self.store)
+        except WasiExit as exit_:
+            code = exit_.code
+        finally:
+            self.flush()
+        return code
+
+    def flush(self) -> None:
+        """Deliver buffered stdout/stderr now; re-raise an error of an output callback."""
+        self._check_open()
+        self._process.flush()
+        error, self._hooks.deferred_error = self._hooks.deferred_error, None
+        if error is not None:
+            raise error
+
+    # -- more processes ---------------------------------------------------------------------
+    def copy_for_rebinding(
+        self,
+        *,
+        args: Sequence[str | bytes] = (),
+        env: Env | None = None,
+        stdin: StdinSource = b"",
+        preopens: Mapping[str, str] | None = None,
+        stdout: OutputTarget = None,
+        stderr: OutputTarget = None,
+        line_buffered: bool = False,
+        bridge: bool | None = None,
+    ) -> Wasi:
+        """A new process in the same store on the same filesystem, with its own fd table,
+        args, env and stdio (for another module in this thread)."""
+        options = ProcessOptions(args, env, stdin, preopens, stdout, stderr, line_buffered, bridge)
+        return self.spawn(options)
+
+    def spawn(self, options: ProcessOptions) -> Wasi:
+        """copy_for_rebinding with the options in one object (bridge None: as this one)."""
+        self._check_open()
+        if options.bridge is None:
+            options = dataclasses.replace(options, bridge=self._bridge)
+        return Wasi(self._state, options)
+
+    def init_obj(self) -> InitObj:
+        """What another thread passes to start_wasi to share this filesystem."""
+        self._check_open()
+        return self._state.init
+
+    def run(
+        self,
+        program: Program,
+        args: Sequence[str | bytes] = (),
+        env: Env | None = None,
+        stdin: StdinSource = b"",
+        preopens: Mapping[str, str] | None = None,
+        *,
+        stdout: OutputTarget = None,
+        stderr: OutputTarget = None,
+        bridge: bool | None = None,
+        line_buffered: bool | None = None,
+        program_name: str | None = None,
+    ) -> RunResult:
+        """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``)."""
+        from ._run import run  # noqa: PLC0415 - a cycle: _run imports this module
+
+        return run(
+            program, args, env, stdin, preopens, wasi=self, stdout=stdout, stderr=stderr,
+            bridge=bridge, line_buffered=line_buffered, program_name=program_name,
+        )  # fmt: skip
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the process's fds and free its table and stack. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._process.detach()
+        finally:
+            self._state.release()
+
+    def __enter__(self) -> Wasi:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Wasi {'closed' if self._closed else 'open'} pid={id(self):#x}>"
+
+
+def start_wasi(
+    init: InitObj | None = None,
+    *,
+    args: Sequence[str | bytes] = (),
+    env: Env | None = None,
+    stdin: StdinSource = b"",
+    preopens: Mapping[str, str] | None = None,
+    stdout: OutputTarget = None,
+    stderr: OutputTarget = None,
+    line_buffered: bool = False,
+    bridge: bool | None = None,
+) -> Wasi:
+    """Start a WASI process: on a fresh filesystem, or on ``init``'s memory if it has one
+    (a Wasi's ``init_obj()``, e.g. from another thread: this thread gets its own Store).
+
+    ``args`` is the whole argv; ``preopens`` maps guest names to absolute VFS directories
+    (default {"/": "/"}; missing directories are created). stdout/stderr: None captures
+    into ``wasi.stdout``/``wasi.stderr``, or a callable receiving bytes, or a binary file."""
+    options = ProcessOptions(args, env, stdin, preopens, stdout, stderr, line_buffered, bridge)
+    return start_process(init, options)
+
+
+def start_process(init: InitObj | None, options: ProcessOptions) -> Wasi:
+    """start_wasi with the options in one object."""
+    if init is None:
+        init = get_wasi()
+    if init.memory is None:
+        init = init.with_memory(init.new_memory())
+    return Wasi(_StoreState(init, options.bridge), options)
