@@ -23,6 +23,8 @@ static struct {
     uint64_t limit;
 } heap;
 
+static uint32_t core_addr_of(const void *p) { return (uint32_t)(uintptr_t)p; }
+
 static int class_of(uint32_t size) {
     for (uint32_t i = 0; i < CLASS_COUNT; i++)
         if (size <= class_sizes[i]) return (int)i;
@@ -147,3 +149,23 @@ void *mem_realloc(void *p, uint32_t old_size, uint32_t new_size) {
 
 uint64_t mem_used_bytes(void) { return heap.used; }
 void mem_set_limit(uint64_t bytes) { heap.limit = bytes; }
+
+static bool in_heap(const void *p) {
+    uint32_t a = core_addr_of(p);
+    return a >= align_up((uint32_t)(uintptr_t)&__heap_base, PAGE_SIZE) && (heap.heap_top == 0 || a < heap.heap_top);
+}
+
+uint32_t mem_check(void) {
+    uint32_t problems = 0;
+    for (uint32_t c = 0; c < CLASS_COUNT; c++)
+        for (struct free_block *b = heap.classes[c]; b; b = b->next)
+            if (!in_heap(b)) { problems++; break; }
+    uint64_t free_pages = 0;
+    for (struct free_run *r = heap.runs; r; r = r->next) {
+        if (!in_heap(r) || (core_addr_of(r) & (PAGE_SIZE - 1)) || (r->next && r->next <= r)) { problems++; break; }
+        free_pages += r->pages;
+    }
+    uint64_t heap_bytes = heap.heap_top ? heap.heap_top - align_up((uint32_t)(uintptr_t)&__heap_base, PAGE_SIZE) : 0;
+    if (heap.used + free_pages * PAGE_SIZE > heap_bytes) problems++;
+    return problems;
+}

@@ -12,5 +12,6 @@ void *mem_realloc(void *p, uint32_t old_size, uint32_t new_size); /* keeps p on 
 uint32_t mem_block_size(uint32_t size);       /* what a request of size really takes */
 uint64_t mem_used_bytes(void);
 void mem_set_limit(uint64_t bytes);           /* 0 = only the 4 GiB memory bounds it */
+uint32_t mem_check(void);                     /* inconsistencies in the allocator's own lists */
 
 #endif

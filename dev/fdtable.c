@@ -1,5 +1,6 @@
 #include "fdtable.h"
 #include "alloc.h"
+#include "pipe.h"
 #include "vfs.h"
 
 struct fd_entry *fd_lookup(struct process *p, uint32_t fd) {
@@ -45,6 +46,7 @@ errno_t fd_allocate_number(struct process *p, uint32_t *fd_out) {
 
 void fd_release(struct fd_entry *entry) {
     if (entry->node) {
+        if (entry->kind == FD_PIPE_READ || entry->kind == FD_PIPE_WRITE) pipe_end_closed(entry->node, entry->kind);
         entry->node->open_count--;
         inode_release_if_unused(entry->node);
     }

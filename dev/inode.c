@@ -1,6 +1,7 @@
 #include "vfs.h"
 #include "alloc.h"
 #include "hooks.h"
+#include "pipe.h"
 
 static struct {
     struct inode *root;
@@ -28,7 +29,8 @@ struct inode *vfs_root(void) {
 
 void inode_release_if_unused(struct inode *node) {
     if (node->nlink || node->open_count) return;
-    if (node->type == FILETYPE_REGULAR_FILE) file_free(node);
+    if (node->is_pipe) mem_free(node->pipe.ring, PIPE_CAPACITY);
+    else if (node->type == FILETYPE_REGULAR_FILE) file_free(node);
     else if (node->type == FILETYPE_DIRECTORY) dir_free(node);
     else if (node->type == FILETYPE_SYMBOLIC_LINK) mem_free(node->target, (uint32_t)node->size);
     mem_free(node, sizeof *node);

@@ -7,7 +7,10 @@
 
 struct inode;
 
-enum fd_kind { FD_NEVER_USED = 0, FD_CLOSED, FD_FILE, FD_DIR, FD_STDIN, FD_STDOUT, FD_STDERR };
+enum fd_kind {
+    FD_NEVER_USED = 0, FD_CLOSED, FD_FILE, FD_DIR, FD_STDIN, FD_STDOUT, FD_STDERR,
+    FD_PIPE_READ, FD_PIPE_WRITE,
+};
 enum { ACCESS_READ = 1, ACCESS_WRITE = 2 };
 
 struct fd_entry {

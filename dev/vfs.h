@@ -40,17 +40,27 @@ struct file_data {
     uint32_t first_cap;    /* chunk 0 grows geometrically up to CHUNK_SIZE, so small files stay small */
 };
 
+struct pipe_data {
+    uint8_t *ring;         /* PIPE_CAPACITY bytes */
+    uint32_t head, tail;   /* bytes ever read / written; tail - head is what is buffered */
+    uint32_t readers, writers;
+    uint32_t changes;      /* bumped on every change: the word that blocked ends wait on */
+};
+
 struct inode {
     uint64_t ino;
     uint64_t size;
     uint64_t atim, mtim, ctim;
     uint32_t nlink;        /* directory entries naming it */
     uint32_t open_count;   /* fds (of every process) referring to it */
+    uint32_t fsck_links, fsck_opens; /* scratch counters of the consistency checker */
     uint8_t type;          /* WASI filetype */
+    bool is_pipe;
     union {
         struct file_data file;
         struct dir_data dir;
         char *target;      /* symlink; its length is size */
+        struct pipe_data pipe; /* a pipe (filetype unknown, as wasmtime shows a FIFO) */
     };
 };
 

@@ -3,6 +3,7 @@
 #include "fdops.h"
 #include "guest.h"
 #include "lock.h"
+#include "pipe.h"
 #include "stdio.h"
 
 #define IOV_MAX_COUNT 1024u
@@ -62,6 +63,20 @@ static errno_t write_file(struct fd_entry *e, const struct iov *iovs, uint32_t c
     return err;
 }
 
+static errno_t pipe_write_iovs(struct inode *pipe, const struct iov *iovs, uint32_t count,
+                               uint32_t *written) {
+    uint32_t total = 0;
+    errno_t err = E_SUCCESS;
+    for (uint32_t i = 0; i < count && !err; i++) {
+        uint32_t n = 0;
+        err = pipe_write(pipe, iovs[i].buf, iovs[i].len, &n);
+        total += n;
+        if (n < iovs[i].len) break;
+    }
+    *written = total;
+    return total ? E_SUCCESS : err;
+}
+
 static int32_t do_write(uint32_t fd, uint32_t guest_iovs, uint32_t count, bool positional,
                         uint64_t position, uint32_t out) {
     struct fd_entry *e;
@@ -79,6 +94,10 @@ static int32_t do_write(uint32_t fd, uint32_t guest_iovs, uint32_t count, bool p
         break;
     case FD_FILE:
         err = write_file(e, list, count, positional, position, &written);
+        break;
+    case FD_PIPE_WRITE:
+        if (positional) return E_SPIPE;
+        err = pipe_write_iovs(e->node, list, count, &written);
         break;
     default:
         return E_BADF;
@@ -126,6 +145,14 @@ static errno_t read_stdin(const struct iov *iovs, uint32_t count, uint32_t *nrea
     return E_SUCCESS;
 }
 
+/* Like a read(2) on a pipe: waits for the first bytes, returns what is there. */
+static errno_t read_pipe(struct inode *pipe, const struct iov *iovs, uint32_t count, uint32_t *nread) {
+    for (uint32_t i = 0; i < count; i++)
+        if (iovs[i].len) return pipe_read(pipe, iovs[i].buf, iovs[i].len, nread);
+    *nread = 0;
+    return E_SUCCESS;
+}
+
 static int32_t do_read(uint32_t fd, uint32_t guest_iovs, uint32_t count, bool positional,
                        uint64_t position, uint32_t out) {
     struct fd_entry *e;
@@ -142,6 +169,10 @@ static int32_t do_read(uint32_t fd, uint32_t guest_iovs, uint32_t count, bool po
         break;
     case FD_FILE:
         err = read_file(e, iovs, count, positional, position, &nread);
+        break;
+    case FD_PIPE_READ:
+        if (positional) return E_SPIPE;
+        err = read_pipe(e->node, iovs, count, &nread);
         break;
     default:
         return E_BADF;

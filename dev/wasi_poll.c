@@ -42,8 +42,8 @@ static errno_t fd_event(uint8_t tag, uint32_t fd, uint16_t *flags) {
         }
         return E_SUCCESS;
     }
-    if (tag == EVENTTYPE_FD_READ) return e->kind == FD_STDIN ? E_SUCCESS : E_BADF;
-    return e->kind == FD_STDOUT || e->kind == FD_STDERR ? E_SUCCESS : E_BADF;
+    if (tag == EVENTTYPE_FD_READ) return e->kind == FD_STDIN || e->kind == FD_PIPE_READ ? E_SUCCESS : E_BADF;
+    return e->kind == FD_STDOUT || e->kind == FD_STDERR || e->kind == FD_PIPE_WRITE ? E_SUCCESS : E_BADF;
 }
 
 static void sleep_until(uint64_t deadline) {

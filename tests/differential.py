@@ -71,7 +71,7 @@ def run_wasmtime(
 
         config = wasmtime.WasiConfig()
         config.argv = [wasm.name, *args]
-        config.env = sorted((env or {}).items())
+        config.env = list((env or {}).items())  # same order as given to wasi.wasm
         config.stdin_file = str(stdin_path)
         config.stdout_file = str(stdout_path)
         config.stderr_file = str(stderr_path)

@@ -1,6 +1,6 @@
-"""Build wasi.wasm from dev/*.c with the pinned zig (or $CC), reproducibly.
+"""Build wasi.wasm from dev/*.c (and the demo program) with the pinned zig (or $CC), reproducibly.
 
-usage: python tools/build.py           build wasi.wasm and src/wasi_wasm/wasi.wasm
+usage: python tools/build.py           write wasi.wasm, src/wasi_wasm/wasi.wasm and src/wasi_wasm/demo.wasm
        python tools/build.py --check   fail if the committed files differ from a fresh build
 """
 
@@ -16,7 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "dev"
-OUTPUTS = [ROOT / "wasi.wasm", ROOT / "src" / "wasi_wasm" / "wasi.wasm"]
+CORE_OUTPUTS = [ROOT / "wasi.wasm", ROOT / "src" / "wasi_wasm" / "wasi.wasm"]
+DEMO_SOURCE = ROOT / "examples" / "demo.c"
+DEMO_OUTPUT = ROOT / "src" / "wasi_wasm" / "demo.wasm"
+DEMO_FLAGS = ["--target=wasm32-wasi", "-O2", "-s", "-Wall", "-Wextra", "-Werror"]
 MAX_PAGES = 65536
 SIZE_LIMIT = 64 * 1024
 
@@ -88,14 +91,18 @@ def patch_max_pages(wasm: bytes) -> bytes:
     raise SystemExit("build: no memory import found")
 
 
-def build() -> bytes:
-    sources = sorted(str(p.relative_to(ROOT)) for p in SOURCES.glob("*.c"))
+def compile_wasm(flags: list[str], sources: list[str]) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "wasi.wasm"
-        result = subprocess.run([*compiler(), *FLAGS, "-o", str(out), *sources], cwd=ROOT)
+        out = Path(tmp) / "out.wasm"
+        result = subprocess.run([*compiler(), *flags, "-o", str(out), *sources], cwd=ROOT)
         if result.returncode:
             raise SystemExit(f"build: the compiler failed (exit {result.returncode})")
-        wasm = patch_max_pages(out.read_bytes())
+        return out.read_bytes()
+
+
+def build_core() -> bytes:
+    sources = sorted(str(p.relative_to(ROOT)) for p in SOURCES.glob("*.c"))
+    wasm = patch_max_pages(compile_wasm(FLAGS, sources))
     if len(wasm) >= SIZE_LIMIT:
         raise SystemExit(f"build: wasi.wasm is {len(wasm)} bytes, over the {SIZE_LIMIT} limit")
     return wasm
@@ -105,18 +112,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args()
-    wasm = build()
+    core = build_core()
+    demo = compile_wasm(DEMO_FLAGS, [str(DEMO_SOURCE.relative_to(ROOT))])
+    wanted = {path: core for path in CORE_OUTPUTS} | {DEMO_OUTPUT: demo}
     if args.check:
-        stale = [str(p.relative_to(ROOT)) for p in OUTPUTS if not p.exists() or p.read_bytes() != wasm]
+        stale = [str(p.relative_to(ROOT)) for p, data in wanted.items() if not p.exists() or p.read_bytes() != data]
         if stale:
-            print(f"build: out of date with dev/: {', '.join(stale)} (run python tools/build.py)")
+            print(f"build: out of date with the sources: {', '.join(stale)} (run python tools/build.py)")
             return 1
-        print(f"build: wasi.wasm is current ({len(wasm)} bytes)")
+        print(f"build: wasi.wasm ({len(core)} bytes) and demo.wasm are current")
         return 0
-    for path in OUTPUTS:
+    for path, data in wanted.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(wasm)
-    print(f"build: wrote wasi.wasm ({len(wasm)} bytes)")
+        path.write_bytes(data)
+    print(f"build: wrote wasi.wasm ({len(core)} bytes) and demo.wasm ({len(demo)} bytes)")
     return 0
 
 

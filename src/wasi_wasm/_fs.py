@@ -16,7 +16,7 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ._errno import EEXIST, EIO, ENOTDIR, check, error_from_wasi
+from ._errno import EEXIST, EIO, EISDIR, ENOTDIR, check, error_from_wasi
 from ._process import CoreProcess
 
 CHUNK = 1 << 20  # bytes moved per fd_read / fd_write call
@@ -43,7 +43,8 @@ WRITE_RIGHTS = (
     Right.FD_WRITE | Right.FD_SEEK | Right.FD_TELL | Right.FD_FILESTAT_GET
     | Right.FD_FILESTAT_SET_SIZE
 )  # fmt: skip
-READDIR_RIGHTS = Right.FD_READDIR | Right.FD_FILESTAT_GET
+# FD_READ too: the core (like libc's opendir) treats a directory opened without it as unreadable.
+READDIR_RIGHTS = Right.FD_READ | Right.FD_READDIR | Right.FD_FILESTAT_GET
 
 
 class FileType(enum.IntEnum):
@@ -176,7 +177,12 @@ class FilesystemMixin:
         """The whole content of the file at ``path``."""
         fd = self._open(path, 0, READ_RIGHTS)
         try:
-            size = self._fstat(fd, path).size
+            info = self._fstat(fd, path)
+            if info.is_dir:
+                # WASI lets a directory be opened and then fails the read with EBADF;
+                # Python's open() reports this case as IsADirectoryError.
+                raise error_from_wasi(EISDIR, path)
+            size = info.size
             chunk = min(max(size, 1), CHUNK)
             parts = bytearray()
             with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, read_ptr)):

@@ -24,7 +24,7 @@ class WasiExit(Exception):  # noqa: N818 - the name says what happened: the prog
 
 
 class Hook(enum.IntEnum):
-    """Hook numbers of wasi_wasm_hook_index; the value is also the import's position."""
+    """Hook numbers, as wasi_wasm_hook_index takes them."""
 
     COPY_IN = 0
     COPY_OUT = 1
@@ -73,6 +73,7 @@ class ProcessHooks:
         self.stderr = stderr
         self.stdin = stdin
         self.deferred_error: BaseException | None = None
+        self.exit_code: int | None = None
 
     # -- stdio ---------------------------------------------------------------------------
     def output(self, fd: int, ptr: int, length: int) -> None:
@@ -113,6 +114,10 @@ class ProcessHooks:
 
     def exit(self, code: int) -> None:
         # The core calls this with no lock held and stdio flushed: unwinding is safe.
+        # The code is also kept here: wasmtime-py passes a host exception to the caller
+        # through one global, so with several threads exiting at once, the WasiExit that
+        # surfaces in a thread may be another thread's.
+        self.exit_code = code
         raise WasiExit(code)
 
     # -- copy hooks before any program memory is bound ------------------------------------

@@ -30,6 +30,8 @@ STDIO_LINE = 1
 STDIO_THRESHOLD = 2
 
 TABLE_EXPORT = "__indirect_function_table"
+MIN_KEPT_SCRATCH = 4096
+KEPT_SCRATCH_LIMIT = 1 << 16
 
 
 class CoreError(RuntimeError):
@@ -60,6 +62,9 @@ class CoreProcess:
         assert isinstance(table, wasmtime.Table)
         self.table = table
         self.attached = False
+        self._scratch_ptr = 0
+        self._scratch_size = 0
+        self._scratch_busy = False
         code = self.call("wasi_wasm_attach", 1)
         if code != SUCCESS:
             raise error_from_wasi(code)
@@ -67,23 +72,47 @@ class CoreProcess:
 
     def call(self, name: str, *args: int) -> int:
         """Call a core export; returns its result (0 for functions without one)."""
-        result = self.functions[name](self.store, *args)
+        function = self.functions.get(name)
+        if function is None:
+            raise CoreError(f"the core module does not export {name}")
+        result = function(self.store, *args)
         return int(result) if result is not None else 0
 
     def wasi_functions(self) -> dict[str, wasmtime.Func]:
         return {name: self.functions[name] for name in WASI_FUNCTIONS if name in self.functions}
 
     # -- scratch buffers in core memory -----------------------------------------------------
-    @contextmanager
-    def scratch(self, size: int) -> Iterator[int]:
-        """A temporary buffer in core memory (offset), freed afterwards."""
+    def _alloc(self, size: int) -> int:
         ptr = self.call("wasi_wasm_alloc", max(size, 1)) & U32_MASK
         if ptr == 0:
             raise MemoryError(f"the core could not allocate {size} bytes")
+        return ptr
+
+    @contextmanager
+    def scratch(self, size: int) -> Iterator[int]:
+        """A temporary buffer in core memory (offset).
+
+        Small requests reuse one kept buffer: each export call from Python costs
+        microseconds, so skipping alloc + free halves the cost of a small fs operation."""
+        if self._scratch_busy or size > KEPT_SCRATCH_LIMIT:
+            ptr = self._alloc(size)
+            try:
+                yield ptr
+            finally:
+                self.call("wasi_wasm_free", ptr)
+            return
+        if size > self._scratch_size:
+            if self._scratch_ptr:
+                self.call("wasi_wasm_free", self._scratch_ptr)
+                self._scratch_ptr = self._scratch_size = 0
+            grown = max(size, MIN_KEPT_SCRATCH)
+            self._scratch_ptr = self._alloc(grown)
+            self._scratch_size = grown
+        self._scratch_busy = True
         try:
-            yield ptr
+            yield self._scratch_ptr
         finally:
-            self.call("wasi_wasm_free", ptr)
+            self._scratch_busy = False
 
     def _call_with_blob(self, name: str, blob: bytes) -> int:
         with self.scratch(len(blob)) as ptr:
@@ -131,6 +160,9 @@ class CoreProcess:
     def detach(self) -> None:
         """Close this process's fds and return its stack and tables to the allocator."""
         if self.attached:
+            if self._scratch_ptr:
+                self.call("wasi_wasm_free", self._scratch_ptr)
+                self._scratch_ptr = self._scratch_size = 0
             self.attached = False
             self.call("wasi_wasm_detach")
 

@@ -41,6 +41,8 @@ def run(
     stdout/stderr: None captures into the result; a callable or binary file streams, then
     delivered per line unless ``line_buffered=False``. ``program_name`` overrides argv[0].
     A trap raises wasmtime.Trap; a program that is not a WASI command, ProgramError."""
+    if isinstance(args, (str, bytes)):
+        raise TypeError("args must be a sequence of strings, not one string")
     module, name = load_program(program)
     name = program_name or name
     if line_buffered is None:

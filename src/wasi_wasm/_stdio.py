@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -16,9 +17,10 @@ class BinaryReader(Protocol):
     def read(self, size: int = -1, /) -> bytes | None: ...
 
 
-# None = capture into bytes; a callable receives each chunk; a binary file is written to.
-OutputTarget = Callable[[bytes], object] | BinaryWriter | None
-StdinSource = bytes | bytearray | memoryview | BinaryReader
+# None = capture into bytes; a callable receives each chunk; a binary file is written to
+# (a text stream such as sys.stdout: its binary buffer).
+OutputTarget = Callable[[bytes], object] | BinaryWriter | io.TextIOBase | None
+StdinSource = bytes | bytearray | memoryview | BinaryReader | io.TextIOBase
 
 
 class OutputSink:
@@ -29,6 +31,8 @@ class OutputSink:
         self._deliver: Callable[[bytes], object]
         if target is None:
             self._deliver = self.captured.extend
+        elif isinstance(target, io.TextIOBase):
+            self._deliver = _file_writer(_binary_of(target))
         elif isinstance(target, BinaryWriter):
             self._deliver = _file_writer(target)
         elif callable(target):
@@ -38,6 +42,17 @@ class OutputSink:
 
     def deliver(self, data: bytes) -> None:
         self._deliver(data)
+
+
+def _binary_of(text: io.TextIOBase) -> Any:
+    """The binary stream under a text stream (sys.stdout -> sys.stdout.buffer): programs
+    produce and consume bytes, which must not be re-encoded."""
+    binary = getattr(text, "buffer", None)
+    if binary is None:
+        raise TypeError(f"a binary stream is needed, got the text stream {text!r}")
+    if text.writable():
+        text.flush()  # keep what was printed before in order
+    return binary
 
 
 def _file_writer(file: BinaryWriter) -> Callable[[bytes], None]:
@@ -61,6 +76,8 @@ class InputSource:
         self._position = 0
         if isinstance(source, (bytes, bytearray, memoryview)):
             self._buffer = memoryview(bytes(source))
+        elif isinstance(source, io.TextIOBase):
+            self._stream = _binary_of(source)
         elif isinstance(source, BinaryReader):
             self._stream = source
         else:

@@ -78,7 +78,11 @@ class Wasi(FilesystemMixin):
     """One WASI process on a shared in-memory filesystem.
 
     ``import_obj`` supplies a guest module's imports; the guest must be instantiated in
-    ``store``. Use it as a context manager, or call ``close()``, to free the process."""
+    ``store``. Use it as a context manager, or call ``close()``, to free the process.
+
+    Like its wasmtime Store, a Wasi belongs to one thread (another thread uses
+    ``start_wasi(wasi.init_obj())``). Its filesystem methods must not be called from an
+    output callback: the core may be holding its filesystem lock while delivering output."""
 
     def __init__(self, state: _StoreState, options: ProcessOptions) -> None:
         self._state = state
@@ -105,6 +109,8 @@ class Wasi(FilesystemMixin):
 
     def _setup(self, options: ProcessOptions) -> None:
         process = self._process
+        if isinstance(options.args, (str, bytes)):
+            raise TypeError("args must be a sequence of strings, not one string")
         process.set_args(options.args)
         process.set_env(options.env or {})
         process.set_stdio_mode(STDIO_LINE if options.line_buffered else STDIO_THRESHOLD)
@@ -193,14 +199,26 @@ class Wasi(FilesystemMixin):
         if not isinstance(entry, wasmtime.Func):
             raise ValueError("the program has no '_start' function (is it a command?)")
         self.bind_to_other_memory(memory)
-        code = 0
+        self._hooks.exit_code = None
         try:
             entry(self.store)
-        except WasiExit as exit_:
-            code = exit_.code
+        except (WasiExit, wasmtime.Trap, wasmtime.WasmtimeError):
+            # Our own exit hook ran (see ProcessHooks.exit for why not trust the exception).
+            if self._hooks.exit_code is None:
+                raise
         finally:
             self.flush()
-        return code
+        return 0 if self._hooks.exit_code is None else self._hooks.exit_code
+
+    def used_bytes(self) -> int:
+        """Bytes the VFS allocator has handed out (for leak checks)."""
+        process, _root = self._vfs_process()
+        return process.call("wasi_wasm_used_bytes")
+
+    def fsck(self) -> int:
+        """Number of inconsistencies the core finds in the filesystem (0 = healthy)."""
+        process, _root = self._vfs_process()
+        return process.call("wasi_wasm_fsck")
 
     def flush(self) -> None:
         """Deliver buffered stdout/stderr now; re-raise an error of an output callback."""

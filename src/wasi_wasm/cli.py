@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     add("--write-back", action="store_true",
         help="mirror the --dir trees back to the host when the program ends")  # fmt: skip
     add("program", metavar="PROGRAM.wasm")
-    add("args", nargs="*", metavar="ARGS")
+    # Everything after the program belongs to it, options included ("--" is optional).
+    add("args", nargs=argparse.REMAINDER, metavar="ARGS")
     commands.add_parser("demo", help="run the bundled demo program")
     return parser
 
@@ -133,8 +134,22 @@ def _demo_command() -> int:
     return result.exit_code
 
 
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse; a "--" right after the program starts its arguments and is not passed on.
+    Any later "--" belongs to the program (argparse's own "--" rules vary by version)."""
+    parser = _parser()
+    arguments = list(argv)
+    if "--" in arguments:
+        cut = arguments.index("--")
+        head = parser.parse_args(arguments[:cut])
+        if head.command == "run" and not head.args:
+            head.args = arguments[cut + 1 :]
+            return head
+    return parser.parse_args(arguments)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    options = _parser().parse_args(argv)
+    options = _parse(sys.argv[1:] if argv is None else argv)
     try:
         if options.command == "demo":
             return _demo_command()
@@ -143,11 +158,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except wasmtime.Trap as trap:
-        sys.stdout.flush()
-        first_line = str(trap).strip().splitlines()[0] if str(trap).strip() else "trap"
         program = getattr(options, "program", "demo.wasm")
-        print(f"{PROG}: {program}: wasm trap: {first_line}", file=sys.stderr)
+        print(f"{PROG}: {program}: {_trap_summary(trap)}", file=sys.stderr)
         return TRAP_EXIT
+
+
+def _trap_summary(trap: wasmtime.Trap) -> str:
+    """The cause line of a trap ("wasm trap: wasm `unreachable` instruction executed"),
+    without the backtrace."""
+    lines = [line.strip() for line in str(trap).splitlines() if line.strip()]
+    return lines[-1] if lines else "wasm trap"
 
 
 if __name__ == "__main__":
