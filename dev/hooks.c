@@ -9,6 +9,7 @@ IMPORT("clock_time_get") uint32_t host_clock_time_get(uint32_t, uint64_t, uint32
 IMPORT("clock_res_get") uint32_t host_clock_res_get(uint32_t, uint32_t);
 IMPORT("random_get") uint32_t host_random_get(uint32_t, uint32_t);
 IMPORT("exit") void host_exit(uint32_t);
+IMPORT("cpu_clock_time_get") uint32_t host_cpu_clock_time_get(uint32_t, uint64_t, uint32_t);
 
 /* Not const: the compiler must call through the table slot, never devirtualise. */
 void (*hook_copy_in)(uint32_t, uint32_t, uint32_t) = host_copy_in;
@@ -20,6 +21,7 @@ uint32_t (*hook_clock_time_get)(uint32_t, uint64_t, uint32_t) = host_clock_time_
 uint32_t (*hook_clock_res_get)(uint32_t, uint32_t) = host_clock_res_get;
 uint32_t (*hook_random_get)(uint32_t, uint32_t) = host_random_get;
 void (*hook_exit)(uint32_t) = host_exit;
+uint32_t (*hook_cpu_clock_time_get)(uint32_t, uint64_t, uint32_t) = host_cpu_clock_time_get;
 
 EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
     switch (hook) {
@@ -32,6 +34,7 @@ EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
     case HOOK_CLOCK_RES_GET: return (int32_t)(uintptr_t)hook_clock_res_get;
     case HOOK_RANDOM_GET: return (int32_t)(uintptr_t)hook_random_get;
     case HOOK_EXIT: return (int32_t)(uintptr_t)hook_exit;
+    case HOOK_CPU_CLOCK_TIME_GET: return (int32_t)(uintptr_t)hook_cpu_clock_time_get;
     default: return -1;
     }
 }

@@ -7,7 +7,8 @@
 
 enum {
     HOOK_COPY_IN, HOOK_COPY_OUT, HOOK_GUEST_PAGES, HOOK_OUTPUT, HOOK_INPUT,
-    HOOK_CLOCK_TIME_GET, HOOK_CLOCK_RES_GET, HOOK_RANDOM_GET, HOOK_EXIT, HOOK_COUNT,
+    HOOK_CLOCK_TIME_GET, HOOK_CLOCK_RES_GET, HOOK_RANDOM_GET, HOOK_EXIT,
+    HOOK_CPU_CLOCK_TIME_GET, HOOK_COUNT,
 };
 
 extern void (*hook_copy_in)(uint32_t core_dst, uint32_t guest_src, uint32_t len);
@@ -19,6 +20,7 @@ extern uint32_t (*hook_clock_time_get)(uint32_t id, uint64_t precision, uint32_t
 extern uint32_t (*hook_clock_res_get)(uint32_t id, uint32_t core_out);
 extern uint32_t (*hook_random_get)(uint32_t core_ptr, uint32_t len);
 extern void (*hook_exit)(uint32_t code);
+extern uint32_t (*hook_cpu_clock_time_get)(uint32_t id, uint64_t precision, uint32_t core_out);
 
 static inline uint32_t core_addr(const void *p) { return (uint32_t)(uintptr_t)p; }
 

@@ -35,6 +35,7 @@ class Hook(enum.IntEnum):
     CLOCK_RES_GET = 6
     RANDOM_GET = 7
     EXIT = 8
+    CPU_CLOCK_TIME_GET = 9
 
 
 STDOUT_FD = 1
@@ -139,6 +140,7 @@ class ProcessHooks:
             "clock_res_get": self.clock_res_get,
             "random_get": self.random_get,
             "exit": self.exit,
+            "cpu_clock_time_get": self.clock_time_get,
         }
 
 

@@ -47,6 +47,7 @@ class CoreProcess:
         module: wasmtime.Module,
         memory: CoreMemory,
         hooks: ProcessHooks,
+        native_hooks: Mapping[Hook, wasmtime.Func] | None = None,
     ) -> None:
         self.store = store
         self.memory = memory
@@ -69,6 +70,8 @@ class CoreProcess:
         if code != SUCCESS:
             raise error_from_wasi(code)
         self.attached = True
+        for hook, function in (native_hooks or {}).items():
+            self.set_hook(hook, function)
 
     def call(self, name: str, *args: int) -> int:
         """Call a core export; returns its result (0 for functions without one)."""

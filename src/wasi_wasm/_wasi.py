@@ -14,6 +14,7 @@ from ._core_memory import CoreMemory
 from ._fs import FilesystemMixin
 from ._hooks import ProcessHooks, WasiExit
 from ._init import InitObj, get_wasi
+from ._native import native_hooks
 from ._process import STDIO_LINE, STDIO_THRESHOLD, CoreProcess
 from ._shared_memory import importable
 from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
@@ -49,6 +50,7 @@ class _StoreState:
         self.init = init
         self.store = wasmtime.Store(init.engine)
         self.core_memory = CoreMemory(init.memory)
+        self.native_hooks = native_hooks(self.store, init.engine)
         self.bridge = bridge
         self.open_processes = 0
         self._host: CoreProcess | None = None
@@ -59,7 +61,9 @@ class _StoreState:
         if self._host is None:
             silent = OutputSink(lambda _data: None)
             hooks = ProcessHooks(self.core_memory, silent, silent, InputSource(b""))
-            host = CoreProcess(self.store, self.init.module, self.core_memory, hooks)
+            host = CoreProcess(
+                self.store, self.init.module, self.core_memory, hooks, self.native_hooks
+            )
             # Its "guest" memory is the core memory: guest pointers are scratch buffers.
             host.bind(self.core_memory.memory, self.bridge)
             self._host_root = host.preopen("/", "/")
@@ -95,7 +99,9 @@ class Wasi(FilesystemMixin):
             OutputSink(options.stderr),
             InputSource(options.stdin),
         )
-        self._process = CoreProcess(state.store, state.init.module, state.core_memory, self._hooks)
+        self._process = CoreProcess(
+            state.store, state.init.module, state.core_memory, self._hooks, state.native_hooks
+        )
         state.open_processes += 1
         self._closed = False
         try:
