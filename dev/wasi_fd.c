@@ -95,7 +95,7 @@ EXPORT("fd_filestat_set_size") int32_t wasi_fd_filestat_set_size(uint32_t fd, ui
     struct fd_entry *e;
     errno_t err = fd_get_file(fd, &e, E_BADF);
     if (err || (err = fd_need_right(e, RIGHT_FD_FILESTAT_SET_SIZE))) return err;
-    if (!(e->access & ACCESS_WRITE)) return E_BADF;
+    if (!(e->access & ACCESS_WRITE)) return E_INVAL; /* as ftruncate(2) on a read-only fd */
     vfs_lock();
     err = file_set_size(e->node, size);
     if (!err) inode_touch_modified(e->node);
@@ -184,7 +184,7 @@ EXPORT("fd_renumber") int32_t wasi_fd_renumber(uint32_t from, uint32_t to) {
     struct process *self = current_process();
     struct fd_entry *e;
     errno_t err = fd_get(from, &e);
-    if (err || from == to) return err;
+    if (err || (err = fd_lookup(self, to) ? E_SUCCESS : E_BADF) || from == to) return err;
     if (e->kind == FD_STDOUT || e->kind == FD_STDERR || fd_lookup(self, to)) stdio_flush(self);
     vfs_lock();
     err = fd_reserve_number(self, to);

@@ -72,6 +72,7 @@ EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, 
     struct inode *old_base, *new_base;
     errno_t err = dir_fd_base(old_fd, RIGHT_PATH_LINK_SOURCE, &old_base);
     if (err || (err = dir_fd_base(new_fd, RIGHT_PATH_LINK_TARGET, &new_base))) return err;
+    if (old_flags & LOOKUP_SYMLINK_FOLLOW) return E_INVAL; /* wasmtime links the path itself only */
     struct path_walk from, to;
     vfs_lock();
     err = path_walk_guest(&from, old_base, old_path, old_len, old_flags & LOOKUP_SYMLINK_FOLLOW);
@@ -124,8 +125,8 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
     if (!err && !w.node) err = E_NOENT;
     if (!err && w.node->type != FILETYPE_DIRECTORY) err = E_NOTDIR;
     /* wasmtime removes "d/" as "." inside d, which is EINVAL, like "." itself. */
-    if (!err && (w.final_kind == FINAL_DOT || w.trailing_slash)) err = E_INVAL;
-    if (!err && (w.final_kind == FINAL_DOTDOT || w.node->dir.live)) err = E_NOTEMPTY;
+    if (!err && (w.final_kind != FINAL_NAME || w.trailing_slash)) err = E_INVAL;
+    if (!err && w.node->dir.live) err = E_NOTEMPTY;
     if (!err) err = remove_entry(&w);
     vfs_unlock();
     return err;
@@ -205,6 +206,7 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     char *copy = target_len ? mem_alloc(target_len) : NULL;
     if (target_len && !copy) err = E_NOSPC;
     if (!err) err = path_read_guest_string(copy, target, target_len);
+    if (!err && target_len && copy[0] == '/') err = E_PERM; /* it could only ever escape */
     if (!err) err = path_walk_guest(&w, base, path, len, false);
     if (!err && w.node) err = E_EXIST;
     if (!err && w.trailing_slash) err = E_NOENT;
