@@ -1,5 +1,6 @@
 #include "fdtable.h"
 #include "alloc.h"
+#include "limits.h"
 #include "pipe.h"
 #include "vfs.h"
 
@@ -34,7 +35,7 @@ errno_t fd_allocate_number(struct process *p, uint32_t *fd_out) {
         }
     }
     if (fd == p->fd_slots) {
-        if (fd >= MAX_FDS) return E_MFILE;
+        if (fd >= p->max_fds) return E_MFILE;
         errno_t err = fd_reserve_number(p, fd);
         if (err) return err;
     }

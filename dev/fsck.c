@@ -130,9 +130,3 @@ EXPORT("wasi_wasm_fsck") uint32_t wasi_wasm_fsck(void) {
     vfs_unlock();
     return problems;
 }
-
-EXPORT("wasi_wasm_set_limits") void wasi_wasm_set_limits(uint64_t max_bytes) {
-    vfs_lock();
-    mem_set_limit(max_bytes);
-    vfs_unlock();
-}

@@ -5,6 +5,7 @@
 #include "process.h"
 
 static int lock_word;
+static struct process *lock_owner; /* who holds it: the host can free a lock an interrupted instance left */
 
 static int exchange(int value) {
     return __atomic_exchange_n(&lock_word, value, __ATOMIC_ACQUIRE);
@@ -29,9 +30,21 @@ static void lock_contended(void) {
 
 void vfs_lock(void) {
     if (!try_take()) lock_contended();
+    lock_owner = current_process();
 }
 
 void vfs_unlock(void) {
+    lock_owner = NULL;
     if (__atomic_exchange_n(&lock_word, 0, __ATOMIC_RELEASE) == 2)
         __builtin_wasm_memory_atomic_notify(&lock_word, 1);
+}
+
+/* Host API, after this instance trapped or was interrupted (wasmtime epochs can stop it
+   anywhere, even inside the core): release the lock if this instance held it. Returns 1
+   if it did; the host should then run wasi_wasm_fsck. */
+EXPORT("wasi_wasm_recover") int32_t wasi_wasm_recover(void) {
+    struct process *self = current_process();
+    if (!self || __atomic_load_n(&lock_owner, __ATOMIC_ACQUIRE) != self) return 0;
+    vfs_unlock();
+    return 1;
 }

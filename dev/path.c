@@ -33,7 +33,7 @@ static errno_t check_path_bytes(const uint8_t *s, uint32_t len) {
 }
 
 errno_t path_read_guest_string(char *dst, uint32_t guest_src, uint32_t len) {
-    if (len > PATH_MAX_LEN) return E_NAMETOOLONG;
+    if (len > vfs_limits()->max_path) return E_NAMETOOLONG;
     errno_t err = guest_read(dst, guest_src, len);
     return err ? err : check_path_bytes((const uint8_t *)dst, len);
 }
@@ -41,13 +41,13 @@ errno_t path_read_guest_string(char *dst, uint32_t guest_src, uint32_t len) {
 /* Replace the walked part of the path by the symlink's target: target + "/" + rest. */
 static errno_t splice_symlink(struct path_walk *w, struct cursor *c, struct inode *link,
                               uint32_t rest) {
-    if (++c->follows > SYMLINK_MAX_FOLLOWS) return E_LOOP;
+    if (++c->follows > vfs_limits()->max_symlink_follows) return E_LOOP;
     uint32_t tlen = (uint32_t)link->size;
     if (tlen == 0) return E_NOENT;
     if (link->target[0] == '/') return E_PERM;
     uint32_t rest_len = c->end - rest;
     uint32_t total = tlen + (rest_len ? 1 + rest_len : 0);
-    if (total > PATH_MAX_LEN) return E_NAMETOOLONG;
+    if (total > vfs_limits()->max_path) return E_NAMETOOLONG;
     char *src = w->buf[c->active], *dst = w->buf[!c->active];
     mem_copy(dst, link->target, tlen);
     if (rest_len) {
@@ -92,7 +92,7 @@ static errno_t finish(struct path_walk *w, struct cursor *c, const char *name, u
 errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uint32_t len,
                   bool follow_final) {
     if (len == 0) return E_NOENT;
-    if (len > PATH_MAX_LEN) return E_NAMETOOLONG;
+    if (len > vfs_limits()->max_path) return E_NAMETOOLONG;
     if (path != w->buf[0]) mem_copy(w->buf[0], path, len);
     struct cursor c = { base, 0, 0, 0, 0, len };
     if (w->buf[0][0] == '/') return E_PERM;
@@ -103,7 +103,7 @@ errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uin
         while (c.pos < c.end && s[c.pos] != '/') c.pos++;
         uint32_t n = c.pos - start, next = c.pos;
         while (next < c.end && s[next] == '/') next++;
-        if (n > NAME_MAX_LEN) return E_NAMETOOLONG;
+        if (n > vfs_limits()->max_name) return E_NAMETOOLONG;
         if (next == c.end) {
             bool again = false;
             /* A trailing slash survives a symlink splice as an empty remainder + "/". */

@@ -4,10 +4,8 @@
 #ifndef PATH_H
 #define PATH_H
 
+#include "limits.h"
 #include "vfs.h"
-
-#define PATH_MAX_LEN 4096u
-#define SYMLINK_MAX_FOLLOWS 40
 
 enum final_kind { FINAL_NAME, FINAL_DOT, FINAL_DOTDOT };
 

@@ -85,6 +85,7 @@ __attribute__((noinline)) static uint64_t create_process(int32_t can_block) {
     stack = mem_alloc(STACK_SIZE);
     if (!p || !stack) goto out;
     p->can_block = can_block != 0;
+    p->max_fds = DEFAULT_MAX_FDS;
     p->stdio_mode = STDIO_AT_THRESHOLD;
     p->stack_base = core_addr(stack);
     p->next = processes.all;

@@ -33,6 +33,7 @@ struct process {
     struct fd_entry *fds;
     uint32_t fd_slots;     /* entries in use or closed; beyond: never used */
     uint32_t fd_cap;
+    uint32_t max_fds;      /* EMFILE past it */
     uint8_t *args, *env;   /* NUL-terminated strings back to back */
     uint32_t args_size, argc, env_size, envc;
     struct out_buffer out[2];
@@ -48,7 +49,7 @@ struct process {
 #define STACK_SIZE (64u * 1024u)
 #define OUT_BUFFER_SIZE 8192u
 #define IO_BUFFER_SIZE 8192u
-#define MAX_FDS 8192u
+#define DEFAULT_MAX_FDS 1024u
 
 struct process *current_process(void);
 struct process *process_list(void);

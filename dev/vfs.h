@@ -5,7 +5,6 @@
 
 #include "core.h"
 
-#define NAME_MAX_LEN 255u
 #define CHUNK_SHIFT 16
 #define CHUNK_SIZE (1u << CHUNK_SHIFT)
 

@@ -200,7 +200,7 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_SYMLINK, &base);
     if (err) return err;
-    if (target_len > PATH_MAX_LEN) return E_NAMETOOLONG;
+    if (target_len > vfs_limits()->max_path) return E_NAMETOOLONG;
     struct path_walk w;
     vfs_lock();
     char *copy = target_len ? mem_alloc(target_len) : NULL;
