@@ -39,12 +39,6 @@ void vfs_unlock(void) {
         __builtin_wasm_memory_atomic_notify(&lock_word, 1);
 }
 
-/* Host API, after this instance trapped or was interrupted (wasmtime epochs can stop it
-   anywhere, even inside the core): release the lock if this instance held it. Returns 1
-   if it did; the host should then run wasi_wasm_fsck. */
-EXPORT("wasi_wasm_recover") int32_t wasi_wasm_recover(void) {
-    struct process *self = current_process();
-    if (!self || __atomic_load_n(&lock_owner, __ATOMIC_ACQUIRE) != self) return 0;
-    vfs_unlock();
-    return 1;
+bool vfs_lock_held_by(const struct process *p) {
+    return p && __atomic_load_n(&lock_owner, __ATOMIC_ACQUIRE) == p;
 }

@@ -183,3 +183,16 @@ EXPORT("wasi_wasm_used_bytes") uint64_t wasi_wasm_used_bytes(void) {
     vfs_unlock();
     return used;
 }
+
+/* Host API, after this instance trapped, exited or was interrupted (wasmtime epochs can
+   stop it anywhere, even inside the core): release the lock if this instance held it, and
+   rewind its shadow stack, which the unwound core frames never popped. Returns 1 if the
+   lock was held; the host should then run wasi_wasm_fsck. Must have no stack frame. */
+EXPORT("wasi_wasm_recover") int32_t wasi_wasm_recover(void) {
+    struct process *self = current_process();
+    if (!self) return 0;
+    set_stack_pointer(self->stack_base + STACK_SIZE);
+    if (!vfs_lock_held_by(self)) return 0;
+    vfs_unlock();
+    return 1;
+}

@@ -275,9 +275,10 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
     struct path_walk w;
     uint32_t newfd = 0;
     vfs_lock();
-    err = path_walk_guest(&w, dirfd->node, path, len, dirflags & LOOKUP_SYMLINK_FOLLOW);
+    /* The number first: with no fd to give (EMFILE) nothing may be created or truncated. */
+    err = fd_allocate_number(self, &newfd);
+    if (!err) err = path_walk_guest(&w, dirfd->node, path, len, dirflags & LOOKUP_SYMLINK_FOLLOW);
     if (!err) err = w.node ? open_existing(&w, oflags, access) : open_new(&w, oflags);
-    if (!err) err = fd_allocate_number(self, &newfd);
     if (!err) {
         struct fd_entry *e = &self->fds[newfd];
         bool is_dir = w.node->type == FILETYPE_DIRECTORY;

@@ -1,0 +1,39 @@
+"""Memory properties of the VFS (issue 5): small metadata, freed memory reused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import wasi_wasm
+
+FILES = 10_000
+
+
+def test_an_empty_file_costs_under_256_bytes(wasm_program: Callable[..., Path]) -> None:
+    with wasi_wasm.start_wasi() as wasi:
+        wasi.mkdir("/d")
+        before = wasi.used_bytes()
+        result = wasi.run(wasm_program("mass_files"), ["create", "/d", str(FILES)])
+        assert result.exit_code == 0, result.stderr
+        per_file = (wasi.used_bytes() - before) / FILES
+        assert len(wasi.listdir("/d")) == FILES
+        assert 0 < per_file < 256, f"{per_file:.0f} bytes per empty file"
+        assert wasi.fsck() == 0
+
+
+def test_creating_and_deleting_1_gib_reuses_memory(wasm_program: Callable[..., Path]) -> None:
+    file_bytes = 16 << 20
+    rounds = (1 << 30) // file_bytes
+    churn = wasm_program("mass_files")
+    with wasi_wasm.start_wasi() as wasi:
+        # One round first: the directory's own index is allocated once and kept.
+        assert wasi.run(churn, ["churn", "/", "1", "1"]).exit_code == 0
+        start_used = wasi.used_bytes()
+        result = wasi.run(churn, ["churn", "/", str(rounds), str(file_bytes)])
+        assert result.exit_code == 0, result.stderr
+        memory_bytes = wasi.memory.data_len()
+        # Peak live data is one file; allow 10 % over it plus what existed before the loop.
+        assert memory_bytes <= start_used + file_bytes * 1.1 + (4 << 20), memory_bytes
+        assert wasi.used_bytes() == start_used
+        assert wasi.fsck() == 0
