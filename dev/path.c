@@ -61,7 +61,7 @@ static errno_t splice_symlink(struct path_walk *w, struct cursor *c, struct inod
 }
 
 static errno_t finish(struct path_walk *w, struct cursor *c, const char *name, uint32_t len,
-                      bool trailing, bool follow_final, bool *again, uint32_t rest) {
+                      bool trailing, uint32_t follow, bool *again, uint32_t rest) {
     w->dir = c->dir;
     w->name = name;
     w->name_len = len;
@@ -81,7 +81,8 @@ static errno_t finish(struct path_walk *w, struct cursor *c, const char *name, u
     w->final_kind = FINAL_NAME;
     w->entry = dir_lookup(c->dir, name, len);
     w->node = w->entry ? w->entry->node : NULL;
-    if (w->node && w->node->type == FILETYPE_SYMBOLIC_LINK && (follow_final || trailing)) {
+    bool is_link = w->node && w->node->type == FILETYPE_SYMBOLIC_LINK;
+    if (is_link && (follow == FOLLOW_FINAL || (trailing && follow != FOLLOW_NEVER))) {
         *again = true;
         return splice_symlink(w, c, w->node, rest);
     }
@@ -90,7 +91,7 @@ static errno_t finish(struct path_walk *w, struct cursor *c, const char *name, u
 }
 
 errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uint32_t len,
-                  bool follow_final) {
+                  uint32_t follow) {
     if (len == 0) return E_NOENT;
     if (len > vfs_limits()->max_path) return E_NAMETOOLONG;
     if (path != w->buf[0]) mem_copy(w->buf[0], path, len);
@@ -108,7 +109,7 @@ errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uin
             bool again = false;
             /* A trailing slash survives a symlink splice as an empty remainder + "/". */
             uint32_t rest = c.pos < c.end ? c.end - 1 : c.end;
-            errno_t err = finish(w, &c, s + start, n, c.pos < c.end, follow_final, &again, rest);
+            errno_t err = finish(w, &c, s + start, n, c.pos < c.end, follow, &again, rest);
             if (err || !again) return err;
             continue;
         }
@@ -134,7 +135,7 @@ errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uin
 }
 
 errno_t path_walk_guest(struct path_walk *w, struct inode *base, uint32_t guest_path,
-                        uint32_t len, bool follow_final) {
+                        uint32_t len, uint32_t follow) {
     errno_t err = path_read_guest_string(w->buf[0], guest_path, len);
-    return err ? err : path_walk(w, base, w->buf[0], len, follow_final);
+    return err ? err : path_walk(w, base, w->buf[0], len, follow);
 }

@@ -9,6 +9,13 @@
 
 enum final_kind { FINAL_NAME, FINAL_DOT, FINAL_DOTDOT };
 
+/* What to do with a symlink as the final component. */
+enum follow_mode {
+    FOLLOW_IF_TRAILING_SLASH = 0, /* "link/" means the directory it points to, as on Linux */
+    FOLLOW_FINAL = 1,             /* = LOOKUP_SYMLINK_FOLLOW */
+    FOLLOW_NEVER = 2,             /* rename: the link itself, even as "link/" */
+};
+
 struct path_walk {
     char buf[2][PATH_MAX_LEN];
     /* results */
@@ -23,10 +30,10 @@ struct path_walk {
 
 /* Reads the path from the guest. Lock held. */
 errno_t path_walk_guest(struct path_walk *w, struct inode *base, uint32_t guest_path,
-                        uint32_t len, bool follow_final);
+                        uint32_t len, uint32_t follow);
 /* Path already in core memory. */
 errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uint32_t len,
-                  bool follow_final);
+                  uint32_t follow);
 errno_t path_read_guest_string(char *dst, uint32_t guest_src, uint32_t len);
 
 #endif

@@ -16,7 +16,8 @@ enum { ACCESS_READ = 1, ACCESS_WRITE = 2 };
 struct fd_entry {
     struct inode *node;
     uint64_t offset;
-    uint64_t rights_base, rights_inheriting;
+    uint64_t rights_base, rights_inheriting;  /* as fd_fdstat_get reports them (wasmtime's sets) */
+    uint64_t inheritable;  /* what a directory lets what it opens have: only set_rights lowers it */
     char *preopen_name;    /* non-NULL for preopened directories */
     uint32_t preopen_len;
     uint16_t flags;        /* fdflags */

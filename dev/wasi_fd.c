@@ -73,6 +73,7 @@ EXPORT("fd_fdstat_set_rights") int32_t wasi_fd_fdstat_set_rights(uint32_t fd, ui
     if (err) return err;
     if ((base | inheriting) & ~RIGHTS_ALL) return E_INVAL;
     if ((base & ~e->rights_base) || (inheriting & ~e->rights_inheriting)) return E_NOTCAPABLE;
+    e->inheritable &= ~(e->rights_inheriting & ~inheriting); /* only what this call removed */
     e->rights_base = base;
     e->rights_inheriting = inheriting;
     return E_SUCCESS;
@@ -95,7 +96,7 @@ EXPORT("fd_filestat_set_size") int32_t wasi_fd_filestat_set_size(uint32_t fd, ui
     struct fd_entry *e;
     errno_t err = fd_get_file(fd, &e, E_BADF);
     if (err || (err = fd_need_right(e, RIGHT_FD_FILESTAT_SET_SIZE))) return err;
-    if (!(e->access & ACCESS_WRITE)) return E_INVAL; /* as ftruncate(2) on a read-only fd */
+    if (!(e->access & ACCESS_WRITE) || size > INT64_MAX) return E_INVAL; /* as ftruncate(2) */
     vfs_lock();
     err = file_set_size(e->node, size);
     if (!err) inode_touch_modified(e->node);

@@ -29,7 +29,7 @@ EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, 
     if (err) return err;
     struct path_walk w;
     vfs_lock();
-    err = path_walk_guest(&w, base, path, len, false);
+    err = path_walk_guest(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && w.node) err = E_EXIST;
     struct inode *dir = NULL;
     if (!err && !(dir = inode_create(FILETYPE_DIRECTORY))) err = E_NOSPC;
@@ -78,7 +78,7 @@ EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, 
     err = path_walk_guest(&from, old_base, old_path, old_len, old_flags & LOOKUP_SYMLINK_FOLLOW);
     if (!err && !from.node) err = E_NOENT;
     if (!err && from.node->type == FILETYPE_DIRECTORY) err = E_PERM;
-    if (!err) err = path_walk_guest(&to, new_base, new_path, new_len, false);
+    if (!err) err = path_walk_guest(&to, new_base, new_path, new_len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && to.node) err = E_EXIST;
     if (!err && to.trailing_slash) err = E_NOENT;
     if (!err && !(err = link_new(&to, from.node))) inode_touch_changed(from.node);
@@ -94,7 +94,7 @@ EXPORT("path_readlink") int32_t wasi_path_readlink(uint32_t fd, uint32_t path, u
     struct path_walk w;
     uint32_t n = 0;
     vfs_lock();
-    err = path_walk_guest(&w, base, path, len, false);
+    err = path_walk_guest(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && !w.node) err = E_NOENT;
     if (!err && w.node->type != FILETYPE_SYMBOLIC_LINK) err = E_INVAL;
     if (!err) {
@@ -121,7 +121,7 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
     if (err) return err;
     struct path_walk w;
     vfs_lock();
-    err = path_walk_guest(&w, base, path, len, false);
+    err = path_walk_guest(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && !w.node) err = E_NOENT;
     if (!err && w.node->type != FILETYPE_DIRECTORY) err = E_NOTDIR;
     /* wasmtime removes "d/" as "." inside d, which is EINVAL, like "." itself. */
@@ -138,7 +138,7 @@ EXPORT("path_unlink_file") int32_t wasi_path_unlink_file(uint32_t fd, uint32_t p
     if (err) return err;
     struct path_walk w;
     vfs_lock();
-    err = path_walk_guest(&w, base, path, len, false);
+    err = path_walk_guest(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && !w.node) err = E_NOENT;
     if (!err && w.node->type == FILETYPE_DIRECTORY) err = E_ISDIR;
     if (!err) err = remove_entry(&w);
@@ -156,7 +156,7 @@ static errno_t check_rename(const struct path_walk *from, const struct path_walk
     if (!from->node) return E_NOENT;
     if (from->final_kind != FINAL_NAME || to->final_kind != FINAL_NAME) return E_BUSY;
     bool from_dir = from->node->type == FILETYPE_DIRECTORY;
-    if (!from_dir && to->trailing_slash) return E_NOTDIR;
+    if (!from_dir && (from->trailing_slash || to->trailing_slash)) return E_NOTDIR;
     if (from_dir && is_inside(to->dir, from->node)) return E_INVAL;
     if (!to->node || to->node == from->node) return E_SUCCESS;
     bool to_dir = to->node->type == FILETYPE_DIRECTORY;
@@ -173,8 +173,8 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
     if (err || (err = dir_fd_base(new_fd, RIGHT_PATH_RENAME_TARGET, &new_base))) return err;
     struct path_walk from, to;
     vfs_lock();
-    err = path_walk_guest(&from, old_base, old_path, old_len, false);
-    if (!err) err = path_walk_guest(&to, new_base, new_path, new_len, false);
+    err = path_walk_guest(&from, old_base, old_path, old_len, FOLLOW_NEVER);
+    if (!err) err = path_walk_guest(&to, new_base, new_path, new_len, FOLLOW_NEVER);
     if (!err) err = check_rename(&from, &to);
     if (!err && to.node != from.node) {
         struct inode *node = from.node, *replaced = to.node;
@@ -201,13 +201,14 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     errno_t err = dir_fd_base(fd, RIGHT_PATH_SYMLINK, &base);
     if (err) return err;
     if (target_len > vfs_limits()->max_path) return E_NAMETOOLONG;
+    if (target_len == 0) return E_NOENT;
     struct path_walk w;
     vfs_lock();
     char *copy = target_len ? mem_alloc(target_len) : NULL;
     if (target_len && !copy) err = E_NOSPC;
     if (!err) err = path_read_guest_string(copy, target, target_len);
     if (!err && target_len && copy[0] == '/') err = E_PERM; /* it could only ever escape */
-    if (!err) err = path_walk_guest(&w, base, path, len, false);
+    if (!err) err = path_walk_guest(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && w.node) err = E_EXIST;
     if (!err && w.trailing_slash) err = E_NOENT;
     struct inode *link = NULL;
@@ -223,11 +224,23 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     return err;
 }
 
-static errno_t open_checks(uint32_t oflags, uint32_t fdflags, uint8_t access) {
+static errno_t open_checks(uint32_t oflags, uint32_t fdflags, uint64_t rights_base,
+                           uint64_t rights_inheriting) {
     if (oflags & ~(uint32_t)15 || fdflags & ~(uint32_t)31) return E_INVAL;
+    if ((rights_base | rights_inheriting) & ~RIGHTS_ALL) return E_INVAL;
     if ((oflags & OFLAG_DIRECTORY) && (oflags & (OFLAG_CREAT | OFLAG_EXCL | OFLAG_TRUNC))) return E_INVAL;
     if (fdflags & (FDFLAG_DSYNC | FDFLAG_RSYNC | FDFLAG_SYNC)) return E_NOTSUP;
-    if ((oflags & OFLAG_TRUNC) && !(access & ACCESS_WRITE)) return E_INVAL;
+    return E_SUCCESS;
+}
+
+/* What the new fd may do: asked for in rights_base, and, like wasmtime, writable whenever
+   CREAT or TRUNC is given. The directory's inheriting rights can forbid either. */
+static errno_t open_access(const struct fd_entry *dir, uint64_t rights_base, uint32_t oflags,
+                           uint8_t *access) {
+    *access = (rights_base & RIGHT_FD_READ ? ACCESS_READ : 0) |
+              (rights_base & RIGHT_FD_WRITE || oflags & (OFLAG_CREAT | OFLAG_TRUNC) ? ACCESS_WRITE : 0);
+    if ((*access & ACCESS_READ) && !(dir->inheritable & RIGHT_FD_READ)) return E_NOTCAPABLE;
+    if ((*access & ACCESS_WRITE) && !(dir->inheritable & RIGHT_FD_WRITE)) return E_NOTCAPABLE;
     return E_SUCCESS;
 }
 
@@ -261,7 +274,6 @@ static errno_t open_new(struct path_walk *w, uint32_t oflags) {
 
 EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint32_t path, uint32_t len,
         uint32_t oflags, uint64_t rights_base, uint64_t rights_inheriting, uint32_t fdflags, uint32_t out) {
-    (void)rights_inheriting;
     struct process *self = current_process();
     struct fd_entry *dirfd;
     errno_t err = fd_get(fd, &dirfd);
@@ -269,15 +281,19 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
     if (dirfd->kind != FD_DIR) return dirfd->kind == FD_FILE ? E_NOTDIR : E_BADF;
     if ((err = fd_need_right(dirfd, RIGHT_PATH_OPEN))) return err;
     if ((oflags & OFLAG_CREAT) && (err = fd_need_right(dirfd, RIGHT_PATH_CREATE_FILE))) return err;
-    uint8_t access = (rights_base & RIGHT_FD_READ ? ACCESS_READ : 0) |
-                     (rights_base & RIGHT_FD_WRITE ? ACCESS_WRITE : 0);
-    if ((err = open_checks(oflags, fdflags, access)) || (err = guest_check(out, 4))) return err;
+    uint8_t access;
+    if ((err = open_checks(oflags, fdflags, rights_base, rights_inheriting)) ||
+        (err = open_access(dirfd, rights_base, oflags, &access)) || (err = guest_check(out, 4)))
+        return err;
+    /* O_CREAT|O_EXCL never follows a final symlink: the link itself exists (EEXIST). */
+    uint32_t follow = (oflags & OFLAG_CREAT) && (oflags & OFLAG_EXCL) ? FOLLOW_IF_TRAILING_SLASH
+                                                                        : dirflags & LOOKUP_SYMLINK_FOLLOW;
     struct path_walk w;
     uint32_t newfd = 0;
     vfs_lock();
     /* The number first: with no fd to give (EMFILE) nothing may be created or truncated. */
     err = fd_allocate_number(self, &newfd);
-    if (!err) err = path_walk_guest(&w, dirfd->node, path, len, dirflags & LOOKUP_SYMLINK_FOLLOW);
+    if (!err) err = path_walk_guest(&w, dirfd->node, path, len, follow);
     if (!err) err = w.node ? open_existing(&w, oflags, access) : open_new(&w, oflags);
     if (!err) {
         struct fd_entry *e = &self->fds[newfd];
@@ -286,7 +302,10 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
         e->node = w.node;
         e->access = is_dir ? ACCESS_READ : access;
         e->flags = (uint16_t)fdflags;
-        e->rights_base = e->rights_inheriting = opened_rights(w.node->type, access);
+        e->rights_base = e->rights_inheriting = opened_rights(w.node->type, e->access) & dirfd->inheritable;
+        e->inheritable = dirfd->inheritable;
+        /* A directory hands down what its parent hands down (wasmtime reports base here). */
+        if (is_dir) e->rights_inheriting = dirfd->rights_inheriting & dirfd->inheritable;
         w.node->open_count++;
     }
     vfs_unlock();
@@ -305,7 +324,7 @@ EXPORT("wasi_wasm_preopen") int32_t wasi_wasm_preopen(uint32_t vfs_path, uint32_
     vfs_lock();
     struct inode *node = vfs_root();
     if (vfs_len) {
-        err = path_walk(&w, node, p, vfs_len, true);
+        err = path_walk(&w, node, p, vfs_len, FOLLOW_FINAL);
         node = w.node;
         if (!err && !node) err = E_NOENT;
     }
@@ -323,6 +342,7 @@ EXPORT("wasi_wasm_preopen") int32_t wasi_wasm_preopen(uint32_t vfs_path, uint32_
         e->preopen_len = name_len;
         e->rights_base = PREOPEN_RIGHTS_BASE;
         e->rights_inheriting = PREOPEN_RIGHTS_INHERITING;
+        e->inheritable = RIGHTS_ALL;
         node->open_count++;
     } else {
         mem_free(copy, name_len ? name_len : 1);

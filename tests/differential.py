@@ -101,7 +101,7 @@ def wasi_wasm_available() -> str | None:
     """None if ``wasi_wasm.run`` can be used, else the reason it cannot."""
     try:
         module = importlib.import_module("wasi_wasm")
-    except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
+    except Exception as exc:  # any import failure means "not available"
         return f"wasi_wasm not importable: {exc!r}"
     if not callable(getattr(module, "run", None)):
         return "wasi_wasm.run does not exist yet"
@@ -118,7 +118,7 @@ def run_wasi_wasm(
     wasi: Any = None,
 ) -> Outcome:
     """Run ``wasm`` under wasi.wasm with VFS directory /sandbox preopened as /sandbox."""
-    import wasi_wasm
+    import wasi_wasm  # noqa: PLC0415 - optional until the package exists
 
     wasm = Path(wasm).resolve()
     kwargs: dict[str, Any] = {}
@@ -146,7 +146,7 @@ def run_wasi_wasm(
 def first_difference(a: bytes, b: bytes, context: int = 300) -> str:
     """A readable description of where two outputs first differ (line-based)."""
     la, lb = a.splitlines(keepends=True), b.splitlines(keepends=True)
-    for i, (x, y) in enumerate(zip(la, lb)):
+    for i, (x, y) in enumerate(zip(la, lb, strict=False)):
         if x != y:
             return f"line {i + 1}: reference {x[:context]!r} vs wasi.wasm {y[:context]!r}"
     if len(la) != len(lb):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -65,7 +65,13 @@ CASES: list[Case] = [
     Case("exit_codes", args=("proc_exit", "0"), self_checking=False),
     Case("exit_codes", args=("proc_exit", "125"), exit_code=125, self_checking=False),
     Case("exit_codes", args=("unflushed", "5"), exit_code=5, self_checking=False),
-    Case("exit_codes", args=("atexit", "9"), exit_code=9, self_checking=False, stdout_must_contain=(b"atexit handler ran",)),
+    Case(
+        "exit_codes",
+        args=("atexit", "9"),
+        exit_code=9,
+        self_checking=False,
+        stdout_must_contain=(b"atexit handler ran",),
+    ),
     Case("fs_open"),
     Case("fs_readwrite"),
     Case("fs_size"),
@@ -81,12 +87,13 @@ CASES: list[Case] = [
     Case("random"),
     Case("proc_sock"),
     Case("libc_fs"),
+    Case("fs_edges"),
 ]
 
 IDS = [c.id for c in CASES]
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference(case: Case, wasm: Path) -> Outcome:
     return run_wasmtime(wasm, case.args, dict(case.env), case.stdin)
 
@@ -109,7 +116,9 @@ def test_reference(case: Case, wasm_program: Callable[..., Path]) -> None:
 
 @pytest.mark.parametrize("bridge", [None, True, False], ids=["default", "bridge", "fallback"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_as_wasmtime(case: Case, bridge: bool | None, wasm_program: Callable[..., Path]) -> None:
+def test_same_as_wasmtime(
+    case: Case, bridge: bool | None, wasm_program: Callable[..., Path]
+) -> None:
     """wasi.wasm gives exactly the reference's exit code, stdout and stderr."""
     reason = wasi_wasm_available()
     if reason:

@@ -10,6 +10,8 @@ from ._errno import WASI_ERRNO_NAMES, errno_from_name, errno_name
 from ._fs import FileType, StatResult
 from ._hooks import WasiExit
 from ._init import InitObj, get_wasi
+from ._pipe import Pipe
+from ._pipeline import Command, PipelineResult, run_pipeline
 from ._process import WASI_FUNCTIONS, CoreError
 from ._program import ProgramError, load_program
 from ._run import RunResult, run
@@ -18,9 +20,12 @@ from ._wasi import ProcessOptions, Wasi, start_wasi
 __all__ = [
     "WASI_ERRNO_NAMES",
     "WASI_FUNCTIONS",
+    "Command",
     "CoreError",
     "FileType",
     "InitObj",
+    "Pipe",
+    "PipelineResult",
     "ProcessOptions",
     "ProgramError",
     "RunResult",
@@ -32,5 +37,6 @@ __all__ = [
     "get_wasi",
     "load_program",
     "run",
+    "run_pipeline",
     "start_wasi",
 ]

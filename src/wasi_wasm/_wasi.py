@@ -11,10 +11,12 @@ import wasmtime
 
 from ._bridge import GuestMemory
 from ._core_memory import CoreMemory
+from ._errno import check
 from ._fs import FilesystemMixin
 from ._hooks import ProcessHooks, WasiExit
 from ._init import InitObj, get_wasi
 from ._native import native_hooks
+from ._pipe import Pipe
 from ._process import STDIO_LINE, STDIO_THRESHOLD, CoreProcess
 from ._shared_memory import importable
 from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
@@ -208,9 +210,13 @@ class Wasi(FilesystemMixin):
         self._hooks.exit_code = None
         try:
             entry(self.store)
-        except (WasiExit, wasmtime.Trap, wasmtime.WasmtimeError):
+        except BaseException as error:
+            # An exit, a trap or an interrupt (KeyboardInterrupt in a Python copy hook) may
+            # have unwound through the core: never leave its lock held for other threads.
+            self._process.call("wasi_wasm_recover")
             # Our own exit hook ran (see ProcessHooks.exit for why not trust the exception).
-            if self._hooks.exit_code is None:
+            exited = isinstance(error, (WasiExit, wasmtime.Trap, wasmtime.WasmtimeError))
+            if not exited or self._hooks.exit_code is None:
                 raise
         finally:
             self.flush()
@@ -233,6 +239,22 @@ class Wasi(FilesystemMixin):
         error, self._hooks.deferred_error = self._hooks.deferred_error, None
         if error is not None:
             raise error
+
+    # -- pipes ------------------------------------------------------------------------------
+    def pipe(self) -> Pipe:
+        """A new pipe in the shared memory, held by this thread until ``pipe.release()``."""
+        process, _root = self._vfs_process()
+        return Pipe(process)
+
+    def attach_pipe(self, pipe: Pipe, fd: int, *, write_end: bool) -> None:
+        """Make this process's ``fd`` one end of ``pipe`` (e.g. 0 with ``write_end=False``:
+        stdin reads from the pipe; 1 with ``write_end=True``: stdout writes into it),
+        replacing what the fd was. Attach both ends before either program starts."""
+        self._check_open()
+        if pipe.released:
+            raise ValueError("this pipe was released: attach its ends before releasing it")
+        code = self._process.call("wasi_wasm_pipe_attach", pipe.handle, fd, int(write_end))
+        check(code)
 
     # -- more processes ---------------------------------------------------------------------
     def copy_for_rebinding(

@@ -1,4 +1,4 @@
-"""Command line: ``wasi-wasm run ...`` and ``wasi-wasm demo``.
+"""Command line: ``wasi-wasm run ...``, ``wasi-wasm pipe ...`` and ``wasi-wasm demo``.
 
 Bad usage, a missing file or a file that is not a WASI command: one line on stderr, exit 2.
 """
@@ -10,18 +10,21 @@ import importlib.resources
 import os
 import posixpath
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn
 
 import wasmtime
 
+from ._pipeline import run_pipeline
 from ._program import ProgramError, load_program
 from ._stdio import BinaryReader, StdinSource
-from ._wasi import start_wasi
+from ._wasi import Wasi, start_wasi
 
 USAGE_ERROR = 2
 TRAP_EXIT = 134  # what wasmtime's CLI reports for a trap (128 + SIGABRT)
 PROG = "wasi-wasm"
+PIPE = "|"  # separates the programs of `wasi-wasm pipe`
 
 
 class UsageError(Exception):
@@ -38,25 +41,41 @@ def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog=PROG, description="Run WASI preview 1 programs on an in-memory filesystem."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,demo}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,pipe,demo}")
     run = commands.add_parser(
         "run",
         help="run a WASI program",
         usage=f"{PROG} run [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
         "PROGRAM.wasm [-- ARGS...]",
     )
-    add = run.add_argument
+    _add_filesystem_options(run)
+    run.add_argument("program", metavar="PROGRAM.wasm")
+    # Everything after the program belongs to it, options included ("--" is optional).
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    pipe = commands.add_parser(
+        "pipe",
+        help="run programs connected stdout to stdin, on one filesystem",
+        usage=f"{PROG} pipe [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
+        f"[--sequential] [--] PROGRAM.wasm [ARGS...] '{PIPE}' PROGRAM.wasm [ARGS...] ...",
+    )
+    _add_filesystem_options(pipe)
+    pipe.add_argument(
+        "--sequential", action="store_true", help="run the programs one after another"
+    )
+    # The programs and their arguments, separated by a lone "|" (quoted for the shell).
+    pipe.add_argument("commands", nargs=argparse.REMAINDER, metavar="COMMANDS")
+    commands.add_parser("demo", help="run the bundled demo program")
+    return parser
+
+
+def _add_filesystem_options(command: argparse.ArgumentParser) -> None:
+    add = command.add_argument
     add("--env", action="append", default=[], metavar="K=V", help="an environment variable")
     add("--dir", action="append", default=[], metavar="HOST::GUEST",
         help="copy host directory HOST into the VFS and preopen it as GUEST")  # fmt: skip
-    add("--stdin", metavar="FILE", help="file served as the program's stdin ('-': this stdin)")
+    add("--stdin", metavar="FILE", help="file served as stdin ('-': this stdin)")
     add("--write-back", action="store_true",
-        help="mirror the --dir trees back to the host when the program ends")  # fmt: skip
-    add("program", metavar="PROGRAM.wasm")
-    # Everything after the program belongs to it, options included ("--" is optional).
-    add("args", nargs=argparse.REMAINDER, metavar="ARGS")
-    commands.add_parser("demo", help="run the bundled demo program")
-    return parser
+        help="mirror the --dir trees back to the host when the programs end")  # fmt: skip
 
 
 def _parse_env(items: Sequence[str]) -> dict[str, str]:
@@ -101,24 +120,68 @@ def _open_stdin(name: str | None) -> StdinSource:
         raise UsageError(f"--stdin: cannot read {name}: {error.strerror or error}") from None
 
 
-def _run_command(options: argparse.Namespace) -> int:
-    env = _parse_env(options.env)
-    dirs = _parse_dirs(options.dir)
-    stdin = _open_stdin(options.stdin)
-    module, name = load_program(options.program)
+@contextmanager
+def _filesystem(
+    dirs: Sequence[tuple[str, str]], write_back: bool
+) -> Iterator[tuple[Wasi, dict[str, str]]]:
+    """A fresh filesystem holding the --dir trees, and the preopens that show them; the trees
+    are mirrored back to the host afterwards with --write-back (unless the programs failed)."""
     with start_wasi(preopens={}) as fs:
         preopens = {}
         for host, guest in dirs:
             fs.copy_in_tree(host, _vfs_path(guest))
             preopens[guest] = _vfs_path(guest)
+        yield fs, preopens
+        if write_back:
+            for host, guest in dirs:
+                fs.copy_out_tree(_vfs_path(guest), host, delete=True)
+
+
+def _run_command(options: argparse.Namespace) -> int:
+    env = _parse_env(options.env)
+    dirs = _parse_dirs(options.dir)
+    stdin = _open_stdin(options.stdin)
+    module, name = load_program(options.program)
+    with _filesystem(dirs, options.write_back) as (fs, preopens):
         result = fs.run(
             module, options.args, env, stdin, preopens,
             stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, line_buffered=True,
             program_name=name,
         )  # fmt: skip
-        if options.write_back:
-            for host, guest in dirs:
-                fs.copy_out_tree(_vfs_path(guest), host, delete=True)
+    return result.exit_code
+
+
+def _split_pipeline(words: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """PROGRAM [ARGS...] | PROGRAM [ARGS...] ... -> [(program, args), ...]; a "--" right after
+    a program starts its arguments and is not passed on."""
+    commands: list[list[str]] = [[]]
+    for word in words:
+        if word == PIPE:
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    if not words:
+        raise UsageError(f"pipe needs programs: PROGRAM.wasm [ARGS...] '{PIPE}' PROGRAM.wasm ...")
+    if any(not command for command in commands):
+        raise UsageError(f"pipe: empty command before or after '{PIPE}'")
+    stages = []
+    for program, *args in commands:
+        stages.append((program, args[1:] if args[:1] == ["--"] else args))
+    return stages
+
+
+def _pipe_command(options: argparse.Namespace) -> int:
+    env = _parse_env(options.env)
+    dirs = _parse_dirs(options.dir)
+    stages = _split_pipeline(options.commands)
+    for program, _args in stages:
+        load_program(program)  # a missing or invalid program: exit 2 before anything runs
+    stdin = _open_stdin(options.stdin)
+    with _filesystem(dirs, options.write_back) as (fs, preopens):
+        result = run_pipeline(
+            stages, stdin, env, preopens, wasi=fs, stdout=sys.stdout.buffer,
+            stderr=sys.stderr.buffer, sequential=options.sequential, line_buffered=True,
+        )  # fmt: skip
     return result.exit_code
 
 
@@ -145,6 +208,9 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
         if head.command == "run" and not head.args:
             head.args = arguments[cut + 1 :]
             return head
+        if head.command == "pipe" and not head.commands:
+            head.commands = arguments[cut + 1 :]
+            return head
     return parser.parse_args(arguments)
 
 
@@ -153,12 +219,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if options.command == "demo":
             return _demo_command()
+        if options.command == "pipe":
+            return _pipe_command(options)
         return _run_command(options)
     except (UsageError, ProgramError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except wasmtime.Trap as trap:
-        program = getattr(options, "program", "demo.wasm")
+        program = "pipe" if options.command == "pipe" else getattr(options, "program", "demo.wasm")
         print(f"{PROG}: {program}: {_trap_summary(trap)}", file=sys.stderr)
         return TRAP_EXIT
 

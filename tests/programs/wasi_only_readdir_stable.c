@@ -29,7 +29,7 @@ int main(void) {
         __wasi_size_t used = 0;
         /* a buffer that holds exactly one header + a short name, so one entry per call */
         if (__wasi_fd_readdir(dfd, buf, sizeof(__wasi_dirent_t) + 7, cookie, &used)) { ok = 0; break; }
-        if (++calls > 10000) { ok = 0; break; }
+        if (++calls > 1000) { ok = 0; break; }
         if (used < sizeof(__wasi_dirent_t)) break; /* end */
         __wasi_dirent_t d;
         memcpy(&d, buf, sizeof d);
@@ -45,9 +45,12 @@ int main(void) {
         else if (sscanf(entry, "keep-%d", &k) == 1 && k >= 0 && k < NSTART) seen_keep[k]++;
         else if (sscanf(entry, "gone-%d", &k) == 1 && k >= 0 && k < NSTART) seen_gone_after_removal += removed[k];
         else if (!strncmp(entry, "new-", 4)) seen_new++;
-        /* mutate: add a new entry and remove a not-yet-removed "gone" entry */
-        snprintf(name, sizeof name, "d/new-%03d", next_new++);
-        make_file(name, "");
+        /* mutate (a bounded number of times): add a new entry and remove a "gone" entry
+         * that has not been removed yet */
+        if (next_new < NSTART) {
+            snprintf(name, sizeof name, "d/new-%03d", next_new++);
+            make_file(name, "");
+        }
         if (next_gone >= 0) {
             snprintf(name, sizeof name, "d/gone-%02d", next_gone);
             if (__wasi_path_unlink_file(SANDBOX_FD, name)) ok = 0;
@@ -61,7 +64,7 @@ int main(void) {
     EXPECT_TRUE("every kept entry listed exactly once", once);
     EXPECT_U64("removed entries listed after their removal", seen_gone_after_removal, 0);
     EXPECT_U64("\".\" and \"..\" listed", dots, 2);
-    printf("entries created during the listing that were listed: %s\n", seen_new >= 0 ? "some or none (unspecified)" : "?");
+    EXPECT_TRUE("entries created during the listing listed at most once", seen_new <= NSTART);
     (void)__wasi_fd_close(dfd);
     return done();
 }

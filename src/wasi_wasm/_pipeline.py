@@ -1,0 +1,202 @@
+"""run_pipeline(): several programs on one filesystem, each one's stdout feeding the next
+one's stdin, either at the same time (one thread per program, core pipes between them) or
+one after another."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping, Sequence
+
+import wasmtime
+
+from ._program import Program, load_program
+from ._stdio import OutputTarget, StdinSource
+from ._wasi import Env, ProcessOptions, Wasi, start_process, start_wasi
+
+# A program alone, or (program, its arguments after argv[0]).
+Command = Program | tuple[Program, Sequence[str | bytes]]
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineResult:
+    exit_codes: tuple[int, ...]  # one per program, in pipeline order
+    stdout: bytes  # the last program's stdout (empty when it went to a callback or file)
+    stderr: tuple[bytes, ...]  # each program's stderr (empty when it went elsewhere)
+
+    @property
+    def exit_code(self) -> int:
+        """The last program's exit code, as a shell reports a pipeline's status."""
+        return self.exit_codes[-1]
+
+
+@dataclasses.dataclass
+class _Stage:
+    module: wasmtime.Module
+    argv: list[str | bytes]
+    exit_code: int = 0
+    stdout: bytes = b""
+    stderr: bytes = b""
+    error: BaseException | None = None
+
+
+def run_pipeline(
+    commands: Sequence[Command],
+    stdin: StdinSource = b"",
+    env: Env | None = None,
+    preopens: Mapping[str, str] | None = None,
+    *,
+    wasi: Wasi | None = None,
+    stdout: OutputTarget = None,
+    stderr: OutputTarget = None,
+    sequential: bool = False,
+    bridge: bool | None = None,
+    line_buffered: bool | None = None,
+) -> PipelineResult:
+    """Run ``commands`` as a pipeline, like ``a | b | c`` in a shell, on one filesystem:
+    ``wasi``'s, else a fresh one.
+
+    Each command is a program (path, wasm bytes or compiled module) or ``(program, args)``;
+    argv[0] is the program's file name. ``stdin`` feeds the first program, the last
+    program's stdout is captured into the result (or streamed to ``stdout``), and every
+    program's stderr is captured (or streamed to ``stderr``, from several threads at once).
+    ``env`` and ``preopens`` (default {"/": "/"}) apply to every program.
+
+    By default all programs run at the same time, each in its own thread with its own
+    Store, connected by pipes in the shared memory: a reader waits for data or end-of-file,
+    a writer whose reader has exited gets EPIPE. ``sequential=True`` runs them one after
+    another in this thread instead, each one's whole stdout becoming the next one's stdin.
+    A program that traps raises its ``wasmtime.Trap`` once every program has ended."""
+    stages = [_load(command) for command in commands]
+    if not stages:
+        raise ValueError("a pipeline needs at least one program")
+    if line_buffered is None:
+        line_buffered = stdout is not None or stderr is not None
+    settings = _Settings(env, preopens, stdout, stderr, bridge, line_buffered)
+    if wasi is None:
+        with start_wasi(preopens={}, bridge=bridge) as fresh:
+            return _run(fresh, stages, stdin, settings, sequential)
+    return _run(wasi, stages, stdin, settings, sequential)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    env: Env | None
+    preopens: Mapping[str, str] | None
+    stdout: OutputTarget
+    stderr: OutputTarget
+    bridge: bool | None
+    line_buffered: bool
+
+    def options(
+        self, argv: Sequence[str | bytes], stdin: StdinSource, last: bool
+    ) -> ProcessOptions:
+        return ProcessOptions(
+            argv, self.env, stdin, self.preopens, self.stdout if last else None, self.stderr,
+            self.line_buffered, self.bridge,
+        )  # fmt: skip
+
+
+def _load(command: Command) -> _Stage:
+    if isinstance(command, tuple):
+        program, args = command
+        if isinstance(args, (str, bytes)):
+            raise TypeError("a command's args must be a sequence of strings, not one string")
+    else:
+        program, args = command, ()
+    module, name = load_program(program)
+    return _Stage(module, [name, *args])
+
+
+def _run(
+    wasi: Wasi, stages: list[_Stage], stdin: StdinSource, settings: _Settings, sequential: bool
+) -> PipelineResult:
+    if sequential:
+        _run_sequentially(wasi, stages, stdin, settings)
+    else:
+        _run_concurrently(wasi, stages, stdin, settings)
+    for stage in stages:
+        if stage.error is not None:
+            raise stage.error
+    return PipelineResult(
+        tuple(stage.exit_code for stage in stages),
+        stages[-1].stdout,
+        tuple(stage.stderr for stage in stages),
+    )
+
+
+def _run_sequentially(
+    wasi: Wasi, stages: list[_Stage], stdin: StdinSource, settings: _Settings
+) -> None:
+    data = stdin
+    for index, stage in enumerate(stages):
+        last = index == len(stages) - 1
+        with wasi.spawn(settings.options(stage.argv, data, last)) as process:
+            _run_stage(process, stage)
+        if stage.error is not None:
+            return
+        data = stage.stdout
+
+
+def _run_stage(process: Wasi, stage: _Stage) -> None:
+    try:
+        instance = wasmtime.Instance(process.store, stage.module, process.imports_for(stage.module))
+        stage.exit_code = process.start(instance)
+    except BaseException as error:  # reported by _run once every program has ended
+        stage.error = error
+    stage.stdout = process.stdout
+    stage.stderr = process.stderr
+
+
+def _run_concurrently(
+    wasi: Wasi, stages: list[_Stage], stdin: StdinSource, settings: _Settings
+) -> None:
+    init = wasi.init_obj()
+    count = len(stages)
+    pipes = [wasi.pipe() for _ in range(count - 1)]
+    # Every program attaches its pipe ends before any starts: a reader whose writer is not
+    # attached yet would see end-of-file.
+    ready = threading.Barrier(count + 1)
+
+    def stage_thread(index: int) -> None:
+        stage = stages[index]
+        last = index == count - 1
+        try:
+            options = settings.options(stage.argv, stdin if index == 0 else b"", last)
+            process = start_process(init, options)
+        except BaseException as error:
+            stage.error = error
+            ready.abort()
+            return
+        with process:  # closing the process closes its pipe ends: EOF or EPIPE downstream
+            try:
+                if index > 0:
+                    process.attach_pipe(pipes[index - 1], 0, write_end=False)
+                if not last:
+                    process.attach_pipe(pipes[index], 1, write_end=True)
+            except BaseException as error:
+                stage.error = error
+                ready.abort()
+                return
+            try:
+                ready.wait()
+            except threading.BrokenBarrierError:
+                return  # another program could not start: this one does not run either
+            _run_stage(process, stage)
+
+    threads = [
+        threading.Thread(target=stage_thread, args=(index,), name=f"wasi-pipeline-{index}",
+                         daemon=True)
+        for index in range(count)
+    ]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        pass
+    finally:
+        for pipe in pipes:
+            pipe.release()
+    for thread in threads:
+        thread.join()

