@@ -75,7 +75,6 @@ const FILETYPE_NAMES = [
 	'socket_stream', 'symbolic_link',
 ];
 
-const utf8Encoder = new TextEncoder();
 const EMPTY_BYTES = new Uint8Array(0);
 
 // ------------------------------------------------------------------------------------------
@@ -143,6 +142,92 @@ function threadMayBlock() {
 }
 
 // ------------------------------------------------------------------------------------------
+// UTF-8. An AudioWorklet has no TextEncoder, TextDecoder, crypto or atob: every global this
+// module needs after loading has a fallback, so a Worklet can run programs from an initObj().
+
+const nativeEncoder = typeof TextEncoder === 'function' ? new TextEncoder() : null;
+const nativeDecoder = typeof TextDecoder === 'function' ? new TextDecoder() : null;
+
+function encodeUtf8(text) {
+	return nativeEncoder ? nativeEncoder.encode(text) : encodeUtf8Fallback(text);
+}
+
+/** Text of UTF-8 bytes; invalid sequences become U+FFFD, as with TextDecoder. */
+function decodeUtf8(bytes) {
+	// TextDecoder refuses views of shared memory (the core's), so those are copied first.
+	if (isSharedBuffer(bytes.buffer)) bytes = bytes.slice();
+	return nativeDecoder ? nativeDecoder.decode(bytes) : decodeUtf8Fallback(bytes);
+}
+
+function encodeUtf8Fallback(text) {
+	const bytes = [];
+	for (const character of text) {
+		let point = character.codePointAt(0);
+		if (point >= 0xd800 && point <= 0xdfff) point = 0xfffd; // a lone surrogate
+		if (point < 0x80) bytes.push(point);
+		else if (point < 0x800) bytes.push(0xc0 | point >> 6, 0x80 | point & 0x3f);
+		else if (point < 0x10000) bytes.push(0xe0 | point >> 12, 0x80 | point >> 6 & 0x3f, 0x80 | point & 0x3f);
+		else bytes.push(0xf0 | point >> 18, 0x80 | point >> 12 & 0x3f, 0x80 | point >> 6 & 0x3f, 0x80 | point & 0x3f);
+	}
+	return new Uint8Array(bytes);
+}
+
+/** The WHATWG UTF-8 decoder: each maximal invalid subsequence becomes one U+FFFD. */
+function decodeUtf8Fallback(bytes) {
+	const points = [];
+	let point = 0, needed = 0, seen = 0, lower = 0x80, upper = 0xbf;
+	for (let i = 0; i < bytes.length; i++) {
+		const byte = bytes[i];
+		if (needed === 0) {
+			if (byte < 0x80) points.push(byte);
+			else if (byte >= 0xc2 && byte <= 0xdf) { needed = 1; point = byte & 0x1f; }
+			else if (byte >= 0xe0 && byte <= 0xef) {
+				if (byte === 0xe0) lower = 0xa0; // no overlong forms
+				if (byte === 0xed) upper = 0x9f; // no surrogates
+				needed = 2;
+				point = byte & 0x0f;
+			} else if (byte >= 0xf0 && byte <= 0xf4) {
+				if (byte === 0xf0) lower = 0x90;
+				if (byte === 0xf4) upper = 0x8f; // nothing above U+10FFFF
+				needed = 3;
+				point = byte & 0x07;
+			} else points.push(0xfffd);
+			continue;
+		}
+		if (byte < lower || byte > upper) {
+			points.push(0xfffd); // the sequence so far; this byte starts afresh
+			needed = seen = 0;
+			lower = 0x80;
+			upper = 0xbf;
+			i--;
+			continue;
+		}
+		lower = 0x80;
+		upper = 0xbf;
+		point = point << 6 | byte & 0x3f;
+		if (++seen === needed) {
+			points.push(point);
+			needed = seen = 0;
+		}
+	}
+	if (needed) points.push(0xfffd);
+	let text = '';
+	for (let i = 0; i < points.length; i += 4096) text += String.fromCodePoint(...points.slice(i, i + 4096));
+	return text;
+}
+
+function concatBytes(parts) {
+	if (parts.length === 1) return parts[0];
+	const joined = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+	let offset = 0;
+	for (const part of parts) {
+		joined.set(part, offset);
+		offset += part.length;
+	}
+	return joined;
+}
+
+// ------------------------------------------------------------------------------------------
 // Clocks and randomness for the core's hooks (WASI semantics, nanoseconds)
 
 const hasPerformance = typeof performance === 'object' && typeof performance.now === 'function';
@@ -177,12 +262,17 @@ function clockResolutions() {
 	return [1000n, timer, 1000n, 1000n];
 }
 
+const getRandomValues = typeof crypto === 'object' && typeof crypto.getRandomValues === 'function'
+	? piece => crypto.getRandomValues(piece)
+	// An AudioWorklet has no crypto: Math.random is all there is (not for secrets).
+	: piece => { for (let i = 0; i < piece.length; i++) piece[i] = Math.random() * 256; };
+
 function fillRandom(target) {
 	// getRandomValues refuses views of shared memory and more than 65536 bytes per call.
 	const chunk = new Uint8Array(Math.min(target.length, 65536));
 	for (let offset = 0; offset < target.length; offset += chunk.length) {
 		const piece = chunk.subarray(0, Math.min(chunk.length, target.length - offset));
-		crypto.getRandomValues(piece);
+		getRandomValues(piece);
 		target.set(piece, offset);
 	}
 }
@@ -219,7 +309,7 @@ function importedMemoryPages(bytes) {
 	};
 	const readName = () => {
 		const length = readU32();
-		const name = new TextDecoder().decode(bytes.subarray(position, position + length));
+		const name = decodeUtf8(bytes.subarray(position, position + length));
 		position += length;
 		return name;
 	};
@@ -270,8 +360,10 @@ let defaultInit;
 export async function getWasi(source) {
 	if (source?.module) return source;
 	if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return compileInit(toBytes(source));
-	defaultInit ??= loadCoreBytes().then(compileInit);
-	defaultInit.catch(() => { defaultInit = undefined; }); // a failed fetch may be retried
+	if (!defaultInit) {
+		defaultInit = loadCoreBytes().then(compileInit);
+		defaultInit.catch(() => { defaultInit = undefined; }); // a failed fetch may be retried
+	}
 	return {...await defaultInit};
 }
 
@@ -299,7 +391,7 @@ function unsignedLeb(value) {
 }
 
 function wasmName(text) {
-	const bytes = [...utf8Encoder.encode(text)];
+	const bytes = [...encodeUtf8(text)];
 	return [...unsignedLeb(bytes.length), ...bytes];
 }
 
@@ -374,31 +466,33 @@ function bridgeModule(guestShared) {
 /**
  * A byte callback for stdout/stderr that calls `onLine(text)` once per complete line
  * (UTF-8 decoded, without the newline); `.flush()` delivers a last unterminated line.
- * `lineBuffered(console.log)` reproduces the original wasi.wasm's console output.
+ * `lineOutput(console.log)` reproduces the original wasi.wasm's console output.
  */
-export function lineBuffered(onLine) {
-	const decoder = new TextDecoder();
-	let pending = '';
+export function lineOutput(onLine) {
+	let pending = []; // the bytes of the unfinished line
 	const sink = bytes => {
-		pending += decoder.decode(bytes, {stream: true});
-		if (!pending.includes('\n')) return;
-		const lines = pending.split('\n');
-		pending = lines.pop();
-		for (const line of lines) onLine(line);
+		// A newline byte never occurs inside a multi-byte UTF-8 sequence: split bytes, then decode.
+		let start = 0;
+		for (let newline = bytes.indexOf(10); newline >= 0; newline = bytes.indexOf(10, start)) {
+			pending.push(bytes.subarray(start, newline));
+			const line = concatBytes(pending);
+			pending = [];
+			start = newline + 1;
+			onLine(decodeUtf8(line));
+		}
+		if (start < bytes.length) pending.push(bytes.slice(start)); // a copy: the caller may reuse it
 	};
 	sink.flush = () => {
-		pending += decoder.decode();
-		if (pending) {
-			const line = pending;
-			pending = '';
-			onLine(line);
-		}
+		if (!pending.length) return;
+		const line = concatBytes(pending);
+		pending = [];
+		onLine(decodeUtf8(line));
 	};
 	return sink;
 }
 
 function toBytes(data) {
-	if (typeof data === 'string') return utf8Encoder.encode(data);
+	if (typeof data === 'string') return encodeUtf8(data);
 	if (data instanceof Uint8Array) return data;
 	if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 	if (data instanceof ArrayBuffer || isSharedBuffer(data)) return new Uint8Array(data);
@@ -407,7 +501,7 @@ function toBytes(data) {
 
 /** undefined: the original's console output, line by line; null: discarded; or a callback. */
 function outputSink(target, consoleMethod) {
-	if (target === undefined) return lineBuffered(line => console[consoleMethod](line));
+	if (target === undefined) return lineOutput(line => console[consoleMethod](line));
 	if (target === null) return null;
 	if (typeof target === 'function') return target;
 	throw new TypeError('stdout/stderr must be a function receiving Uint8Array chunks, null or undefined');
@@ -589,8 +683,8 @@ class CoreProcess {
 
 	/** Opens VFS directory `vfsPath` as the next preopened fd, named `guestName` for the guest. */
 	preopen(vfsPath, guestName) {
-		const vfs = utf8Encoder.encode(vfsPath);
-		const name = utf8Encoder.encode(guestName);
+		const vfs = encodeUtf8(vfsPath);
+		const name = encodeUtf8(guestName);
 		const fd = this.withScratch(vfs.length + name.length, pointer => {
 			this.coreBytes(pointer, vfs.length).set(vfs);
 			this.coreBytes(pointer + vfs.length, name.length).set(name);
@@ -676,7 +770,7 @@ function encodePath(path) {
 		throw new TypeError(`VFS paths are absolute strings, got ${JSON.stringify(path)}`);
 	}
 	const relative = path.replace(/^\/+/, '');
-	return utf8Encoder.encode(relative || '.');
+	return encodeUtf8(relative || '.');
 }
 
 function parentOf(path) {
@@ -920,6 +1014,9 @@ export class Wasi {
 
 	/** The whole content of the file at `path` (a Uint8Array; a string with encoding 'utf8'). */
 	readFile(path, encoding) {
+		if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') {
+			throw new TypeError(`unsupported encoding ${encoding}: use 'utf8', or none for bytes`);
+		}
 		const fd = this.#open(path, 0, READ_RIGHTS);
 		let bytes;
 		try {
@@ -928,7 +1025,6 @@ export class Wasi {
 			if (info.isDirectory()) throw new WasiError(ERRNO.EISDIR, 'read', path);
 			const chunk = Math.min(Math.max(info.size, 1), FILE_CHUNK_BYTES);
 			const parts = [];
-			let total = 0;
 			this.#withBuffers([chunk, 8, 4], (host, _root, [buffer, iovec, readPointer]) => {
 				for (;;) {
 					const view = host.coreView();
@@ -938,22 +1034,13 @@ export class Wasi {
 					const count = host.coreView().getUint32(readPointer, true);
 					if (count === 0) return;
 					parts.push(host.coreBytes(buffer, count).slice());
-					total += count;
 				}
 			});
-			bytes = parts.length === 1 ? parts[0] : new Uint8Array(total);
-			if (parts.length !== 1) {
-				let offset = 0;
-				for (const part of parts) {
-					bytes.set(part, offset);
-					offset += part.length;
-				}
-			}
+			bytes = parts.length ? concatBytes(parts) : new Uint8Array(0);
 		} finally {
 			this.#close(fd);
 		}
-		if (encoding === undefined) return bytes;
-		return new TextDecoder(encoding === 'utf8' ? 'utf-8' : encoding).decode(bytes);
+		return encoding === undefined ? bytes : decodeUtf8(bytes);
 	}
 
 	#fstat(fd, path) {
@@ -1027,7 +1114,6 @@ export class Wasi {
 
 	#readDirectory(fd, path) {
 		const names = [];
-		const decoder = new TextDecoder();
 		let cookie = 0n;
 		let size = 1 << 16;
 		for (;;) {
@@ -1042,7 +1128,7 @@ export class Wasi {
 				const nameLength = view.getUint32(position + 16, true);
 				const end = position + DIRENT_HEADER_BYTES + nameLength;
 				if (end > used) break; // cut off by the buffer: read again from its cookie
-				names.push(decoder.decode(data.subarray(position + DIRENT_HEADER_BYTES, end)));
+				names.push(decodeUtf8(data.subarray(position + DIRENT_HEADER_BYTES, end)));
 				cookie = view.getBigUint64(position, true);
 				position = end;
 			}
@@ -1085,7 +1171,7 @@ export class Wasi {
 
 	/** Creates symlink `path` whose content is `target` (stored as given). */
 	symlink(target, path) {
-		const rawTarget = utf8Encoder.encode(target), raw = encodePath(path);
+		const rawTarget = encodeUtf8(target), raw = encodePath(path);
 		const errno = this.#withBuffers([rawTarget.length, raw.length], (host, root, [targetPointer, pathPointer]) => {
 			host.coreBytes(targetPointer, rawTarget.length).set(rawTarget);
 			host.coreBytes(pathPointer, raw.length).set(raw);
@@ -1102,7 +1188,7 @@ export class Wasi {
 				host.coreBytes(pathPointer, raw.length).set(raw);
 				check(host.exports.path_readlink(root, pathPointer, raw.length, buffer, size, usedPointer), 'readlink', path);
 				const used = host.coreView().getUint32(usedPointer, true);
-				return used < size ? new TextDecoder().decode(host.coreBytes(buffer, used)) : null;
+				return used < size ? decodeUtf8(host.coreBytes(buffer, used)) : null;
 			});
 			if (target !== null) return target; // else it may have been cut off: retry bigger
 		}

@@ -45,8 +45,12 @@ static void *grow_heap(uint32_t pages) {
     uint64_t end = (uint64_t)heap.heap_top + (uint64_t)pages * PAGE_SIZE;
     uint64_t have = (uint64_t)__builtin_wasm_memory_size(0) * PAGE_SIZE;
     if (end > have) {
+        /* Grow by at least 1/16 of the memory (and 1 MiB): memory.grow is a system call for
+           the host, and a file written in small pieces would otherwise grow it per chunk. */
         uint64_t missing = (end - have + PAGE_SIZE - 1) / PAGE_SIZE;
-        if (__builtin_wasm_memory_grow(0, (size_t)missing) == (size_t)-1) return NULL;
+        uint64_t slack = have / PAGE_SIZE / 16 > 16 ? have / PAGE_SIZE / 16 : 16;
+        if (missing >= slack || __builtin_wasm_memory_grow(0, (size_t)slack) == (size_t)-1)
+            if (__builtin_wasm_memory_grow(0, (size_t)missing) == (size_t)-1) return NULL;
     }
     void *p = (void *)(uintptr_t)heap.heap_top;
     heap.heap_top = (uint32_t)end;  /* wraps to 0 only at exactly 4 GiB: nothing can follow */

@@ -27,11 +27,13 @@ static errno_t ensure_slots(struct file_data *f, uint32_t count) {
     return E_SUCCESS;
 }
 
-/* Make chunk i hold at least `need` bytes. */
-static errno_t ensure_chunk(struct file_data *f, uint32_t i, uint32_t need) {
+/* Make chunk i hold at least `need` bytes; a chunk about to be overwritten whole needs no
+   zeroing first. */
+static errno_t ensure_chunk(struct file_data *f, uint32_t i, uint32_t need, bool whole) {
     if (i > 0) {
-        if (!f->chunks[i] && !(f->chunks[i] = mem_alloc_zeroed(CHUNK_SIZE))) return E_NOSPC;
-        return E_SUCCESS;
+        if (f->chunks[i]) return E_SUCCESS;
+        f->chunks[i] = whole ? mem_alloc(CHUNK_SIZE) : mem_alloc_zeroed(CHUNK_SIZE);
+        return f->chunks[i] ? E_SUCCESS : E_NOSPC;
     }
     if (need <= f->first_cap) return E_SUCCESS;
     uint32_t cap = f->first_cap ? f->first_cap * 2 : FIRST_CHUNK_MIN;
@@ -45,13 +47,14 @@ static errno_t ensure_chunk(struct file_data *f, uint32_t i, uint32_t need) {
     return E_SUCCESS;
 }
 
-static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end) {
+/* overwrite: the caller writes every byte of [offset, end) right after. */
+static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end, bool overwrite) {
     uint32_t last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
     errno_t err = ensure_slots(f, last + 1);
     for (uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT); !err && i <= last; i++) {
-        uint64_t chunk_end = (uint64_t)(i + 1) << CHUNK_SHIFT;
-        uint32_t need = (uint32_t)((end < chunk_end ? end : chunk_end) - ((uint64_t)i << CHUNK_SHIFT));
-        err = ensure_chunk(f, i, need);
+        uint64_t chunk_start = (uint64_t)i << CHUNK_SHIFT, chunk_end = chunk_start + CHUNK_SIZE;
+        uint32_t need = (uint32_t)((end < chunk_end ? end : chunk_end) - chunk_start);
+        err = ensure_chunk(f, i, need, overwrite && offset <= chunk_start && end >= chunk_end);
     }
     return err;
 }
@@ -62,7 +65,7 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
     uint64_t end = offset + len;
     if (end > MAX_FILE_SIZE) return E_FBIG;
     struct file_data *f = &file->file;
-    errno_t err = prepare_range(f, offset, end);
+    errno_t err = prepare_range(f, offset, end, true);
     if (err) return err;
     while (offset < end) {
         uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
@@ -132,7 +135,7 @@ errno_t file_set_size(struct inode *file, uint64_t size) {
 errno_t file_allocate(struct inode *file, uint64_t end) {
     if (end > MAX_FILE_SIZE) return E_FBIG;
     if (end <= file->size) return E_SUCCESS;
-    errno_t err = prepare_range(&file->file, file->size, end);
+    errno_t err = prepare_range(&file->file, file->size, end, false);
     if (!err) file->size = end;
     return err;
 }

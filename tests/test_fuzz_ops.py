@@ -1,30 +1,40 @@
-"""Random filesystem-operation sequences for tests/programs/fuzz_driver.c, and the three
-ways to run one: wasi.wasm, wasmtime-py's own WASI on a temp directory, and the pure-Python
-model of tests/fs_model.py.
+"""Property-based fuzzing of filesystem operations (issue 6, item 5).
 
-Shared by tests/test_fuzz_ops.py (a few thousand sequences, derandomized) and tools/fuzz.py
-(as many as asked for). An operation is a tuple of tokens; its text form is one line of the
-driver's input (see fuzz_driver.c for the format).
+Random sequences of operations (open with random flags and rights, read, write, pread,
+pwrite, seek, tell, truncate, allocate, mkdir, rmdir, rename, link, symlink, readlink,
+unlink, readdir, set_times, close, renumber, ...) run in tests/programs/fuzz_driver.c, which
+prints one result line per step and the final tree. Each sequence runs once under wasi.wasm
+(a new process on one shared VFS, fsck after every sequence) and is compared step by step
+with wasmtime-py's own WASI on a temp directory, or -- for fd_allocate, which wasmtime does
+not implement -- with the pure-Python model of tests/fs_model.py. The model is itself checked
+against wasmtime.
+
+The settings are derandomized: CI runs the same few thousand sequences every time.
+``python tools/fuzz.py --sequences N`` runs as many fresh ones as wanted.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pytest
 import wasmtime
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wasi_wasm
 from fs_model import (
-    ALLOWED_DIFFERENCES,
     RIGHTS_ALL,
     RIGHTS_RO,
     RIGHTS_WO,
+    WRITE_RIGHTS,
     Op,
+    describe,
+    parse,
     render,
     run_model,
 )
@@ -138,16 +148,25 @@ class Result:
 
 
 class WasiWasmRunner:
-    """Runs each sequence as a new process on one shared Wasi, in its own VFS directory
-    (preopened as /sandbox), and runs fsck after each one."""
+    """Runs each sequence as a new process on one shared filesystem, in its own VFS
+    directory (preopened as /sandbox), and runs fsck after each one.
+
+    A wasmtime Store never frees its instances (each run adds three) and allows 10,000, so
+    the runner moves to a fresh Store on the same filesystem every RUNS_PER_STORE runs."""
+
+    RUNS_PER_STORE = 1000
 
     def __init__(self, program: Path) -> None:
         self.module, _name = wasi_wasm.load_program(program)
-        self.wasi = wasi_wasm.start_wasi()
+        self.wasi = wasi_wasm.start_wasi(preopens={})
         self.count = 0
 
     def run(self, ops: Sequence[Op]) -> Result:
         self.count += 1
+        if self.count % self.RUNS_PER_STORE == 0:
+            fresh = wasi_wasm.start_wasi(self.wasi.init_obj(), preopens={})
+            self.wasi.close()
+            self.wasi = fresh
         directory = f"/s{self.count}"
         self.wasi.mkdir(directory)
         result = self.wasi.run(
@@ -219,32 +238,246 @@ def run_reference_model(ops: Sequence[Op]) -> Result:
     return Result(run_model([*ops, ("tree",)]))
 
 
+
+# -- known core differences -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownBug:
+    """A reported difference between wasi.wasm and wasmtime. While ``repro`` still shows it,
+    the fuzz tests step around it (``sanitize``) or accept its signature (``explains``);
+    once the core is fixed both stop applying by themselves."""
+
+    name: str
+    repro: str  # driver input, "|" between operations
+    operation: str
+    signatures: tuple[tuple[str, str], ...] = ()  # (wasmtime line, wasi.wasm line)
+
+    def ops(self) -> list[Op]:
+        return [tuple(line.split()) for line in self.repro.split("|")]
+
+
+KNOWN_BUGS: tuple[KnownBug, ...] = (
+    KnownBug(
+        "settimes-flags-checked-first",
+        "settimes . a 0 0 0 3|settimes 2 a 0 0 0 12|settimes . /a 0 0 0 3",
+        "settimes",
+        (("EINVAL", "ENOENT"), ("EINVAL", "EBADF"), ("EINVAL", "EPERM"), ("EINVAL", "ENOTDIR"),
+         ("EINVAL", "ELOOP"), ("EINVAL", "ENAMETOOLONG")),
+    ),
+    KnownBug(
+        "settimes-nothing-to-change-nofollow",
+        "settimes . a 0 0 0 0",
+        "settimes",
+        (("OK", "ENOENT"),),
+    ),
+    KnownBug(
+        "symlink-link-path-checked-first",
+        "symlink = . /a|symlink = . a/b",
+        "symlink",
+        (("EPERM", "ENOENT"), ("ENOTDIR", "ENOENT"), ("ELOOP", "ENOENT")),
+    ),
+    KnownBug(
+        "link-errno-order",
+        "mkdir . c|link . c . a/b 0|link . . . . 0|link . x . /a 0",
+        "link",
+        (("ENOENT", "EPERM"), ("EEXIST", "EPERM"), ("EPERM", "ENOENT"), ("ENOTDIR", "EPERM"),
+         ("EPERM", "EEXIST"), ("EPERM", "ENOTDIR"), ("ENOENT", "ENOTDIR"),
+         ("ENOTDIR", "ENOENT"), ("ENOENT", "EEXIST"), ("EEXIST", "ENOENT"),
+         ("ENOTDIR", "EEXIST"), ("EEXIST", "ENOTDIR"), ("ELOOP", "EPERM")),
+    ),
+    KnownBug(
+        "open-creat-trailing-slash-on-file",
+        f"open 0 . a 1 {RIGHTS_ALL} 0 0|open 1 . a/ 1 {RIGHTS_ALL} 0 0",
+        "open",
+        (("EISDIR", "ENOTDIR"),),
+    ),
+    KnownBug(
+        "rename-dot-checked-first",
+        "rename . b . .|rename . . . b",
+        "rename",
+        (("EBUSY", "ENOENT"), ("EBUSY", "EPERM"), ("EBUSY", "ENOTDIR"), ("EBUSY", "EEXIST"),
+         ("EBUSY", "ENOTEMPTY"), ("EBUSY", "EISDIR"), ("EBUSY", "EINVAL")),
+    ),
+)  # fmt: skip
+
+
+def sanitize(ops: Sequence[Op], open_bugs: frozenset[str]) -> list[Op]:
+    """Step around the open bugs that would make the two filesystems diverge (a later step
+    would differ for a reason already reported)."""
+    del open_bugs  # none of the open ones makes the filesystems diverge at present
+    return list(ops)
+
+
+def explained(op: Op, want: str, have: str, open_bugs: frozenset[str]) -> bool:
+    return any(
+        bug.name in open_bugs and bug.operation == op[0] and (want, have) in bug.signatures
+        for bug in KNOWN_BUGS
+    )
+
+
+def open_bugs(program: Path, runner: WasiWasmRunner) -> frozenset[str]:
+    """The known bugs whose reproduction still differs."""
+    still = set()
+    for bug in KNOWN_BUGS:
+        if run_wasmtime(program, bug.ops()).lines != runner.run(bug.ops()).lines:
+            still.add(bug.name)
+    return frozenset(still)
+
+
 # -- comparison -------------------------------------------------------------------------------
 
 
 def first_difference(
-    ops: Sequence[Op], expected: Sequence[str], got: Sequence[str], reference: str
+    ops: Sequence[Op],
+    expected: Sequence[str],
+    got: Sequence[str],
+    reference: str,
+    open_bugs: frozenset[str] = frozenset(),
 ) -> str | None:
-    """None if equal, else a message naming the first differing step."""
-    steps = [render(op) for op in ops]
+    """None if equal (up to open known bugs), else a message naming the first differing step."""
+    steps = [*ops, ("tree",)]
     for index, (want, have) in enumerate(zip(expected, got)):
-        if want == have or _allowed(steps, index, want, have):
+        if want == have:
             continue
-        step = steps[index] if index < len(steps) else "tree"
+        op = steps[min(index, len(steps) - 1)]
+        if index < len(ops) and explained(op, want, have, open_bugs):
+            continue
         return (
-            f"step {index + 1} `{step}`: {reference} {want!r}, wasi.wasm {have!r}\n"
-            f"sequence:\n" + "\n".join(steps)
+            f"step {index + 1} `{render(op)}`: {reference} gives {want!r}, "
+            f"wasi.wasm {have!r}\nsequence ({len(ops)} steps):\n{describe(ops)}"
         )
     if len(expected) != len(got):
         return (
-            f"{reference} printed {len(expected)} lines, wasi.wasm {len(got)}:\n"
-            f"{reference} tail {list(expected[len(got):])[:5]}\n"
-            f"wasi.wasm tail {list(got[len(expected):])[:5]}\n"
-            "sequence:\n" + "\n".join(steps)
+            f"{reference} printed {len(expected)} lines, wasi.wasm {len(got)}; tails: "
+            f"{list(expected[len(got) :])[:5]} vs {list(got[len(expected) :])[:5]}\n"
+            f"sequence ({len(ops)} steps):\n{describe(ops)}"
         )
     return None
 
 
-def _allowed(steps: Sequence[str], index: int, want: str, have: str) -> bool:
-    op = steps[index].split(" ", 1)[0] if index < len(steps) else "tree"
-    return (op, want, have) in ALLOWED_DIFFERENCES
+class Fuzzer:
+    """Everything one fuzzing session needs: the driver, a wasi.wasm runner and the list of
+    known bugs that are still open."""
+
+    def __init__(self, program: Path) -> None:
+        self.program = program
+        self.runner = WasiWasmRunner(program)
+        self.open_bugs = open_bugs(program, self.runner)
+
+    def against_wasmtime(self, ops: Sequence[Op]) -> str | None:
+        ops = sanitize(ops, self.open_bugs)
+        reference = run_wasmtime(self.program, ops)
+        result = self.runner.run(ops)
+        if result.fsck:
+            return f"fsck found {result.fsck} problems after:\n{describe(ops)}"
+        return first_difference(ops, reference.lines, result.lines, "wasmtime", self.open_bugs)
+
+    def against_model(self, ops: Sequence[Op]) -> str | None:
+        ops = sanitize(ops, self.open_bugs)
+        result = self.runner.run(ops)
+        if result.fsck:
+            return f"fsck found {result.fsck} problems after:\n{describe(ops)}"
+        model = run_reference_model(ops)
+        return first_difference(ops, model.lines, result.lines, "the model", self.open_bugs)
+
+    def model_against_wasmtime(self, ops: Sequence[Op]) -> str | None:
+        reference = run_wasmtime(self.program, ops)
+        model = run_reference_model(ops)
+        message = first_difference(ops, reference.lines, model.lines, "wasmtime")
+        return message.replace("wasi.wasm", "the model") if message else None
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+FUZZ_SETTINGS = settings(
+    derandomize=True,  # the same sequences on every CI run
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+
+
+@pytest.fixture(scope="module")
+def fuzzer(wasm_program: Callable[..., Path]) -> Iterator[Fuzzer]:
+    session = Fuzzer(wasm_program("fuzz_driver"))
+    yield session
+    assert session.runner.wasi.fsck() == 0
+    session.close()
+
+
+@settings(FUZZ_SETTINGS, max_examples=1500)
+@given(ops=sequences(odd_paths=True, allocate=False))
+def test_sequences_match_wasmtime(fuzzer: Fuzzer, ops: list[Op]) -> None:
+    """Every step's errno and data, and the final tree, as under wasmtime's WASI."""
+    message = fuzzer.against_wasmtime(ops)
+    assert message is None, message
+
+
+@settings(FUZZ_SETTINGS, max_examples=2000)
+@given(ops=sequences(odd_paths=False, allocate=True))
+def test_sequences_match_the_model(fuzzer: Fuzzer, ops: list[Op]) -> None:
+    """With fd_allocate (ENOTSUP under wasmtime), against the reference model."""
+    message = fuzzer.against_model(ops)
+    assert message is None, message
+
+
+@settings(FUZZ_SETTINGS, max_examples=300)
+@given(ops=sequences(odd_paths=False, allocate=False))
+def test_model_matches_wasmtime(fuzzer: Fuzzer, ops: list[Op]) -> None:
+    """The model itself is checked against wasmtime where both apply."""
+    message = fuzzer.model_against_wasmtime(ops)
+    assert message is None, message
+
+
+def test_known_core_bugs(fuzzer: Fuzzer) -> None:
+    """Reported differences from wasmtime that the fuzz tests currently step around."""
+    if fuzzer.open_bugs:
+        details = "; ".join(
+            f"{bug.name}: `{bug.repro}`" for bug in KNOWN_BUGS if bug.name in fuzzer.open_bugs
+        )
+        pytest.xfail(f"open core bugs: {details}")
+
+
+# Hand-written sequences for situations random ones reach rarely.
+REGRESSIONS = {
+    "rename a directory while an fd points inside it": (
+        "mkdir . a|mkdir . a/b|open 0 . a/b 2 {RO} 0 0|open 1 0 f 1 {ALL} 0 0|write 1 6869|"
+        "rename . a . c|stat 0 f 0|readdir 0|rename . c/b . b|open 2 0 f 0 {RO} 0 0|read 2 5|"
+        "stat 0 ../f 0|rmdir . b|unlink 0 f|rmdir . b|readdir 0|open 3 0 g 1 {ALL} 0 0"
+    ),
+    "sparse writes and truncation": (
+        "open 0 . f 1 {ALL} 0 0|pwrite 0 ff 70000|fstat 0|pread 0 4 69998|trunc 0 3|"
+        "pread 0 8 0|trunc 0 70000|alloc 0 80000 5|fstat 0|seek 0 0 2|write 0 01"
+    ),
+    "unlinked open file stays readable": (
+        "open 0 . f 1 {ALL} 0 0|write 0 616263|unlink . f|seek 0 0 0|read 0 10|fstat 0|"
+        "link . f . g 0|open 1 . f 1 {ALL} 0 0|fstat 1"
+    ),
+    "symlink chains, loops and dangling links": (
+        "symlink b . a|symlink c . b|symlink d . c|open 0 . a 1 {ALL} 0 1|stat . d 0|"
+        "symlink y . x|symlink x . y|stat . x 1|open 1 . x 1 {ALL} 0 1|symlink ../a . z|"
+        "stat . z 1|mkdir . m|symlink ../a . m/up|stat . m/up 1|stat 0 m 0"
+    ),
+    "renumber and appends": (
+        "open 0 . f 1 {ALL} 1 0|write 0 6162|open 1 . f 0 {ALL} 0 0|renumber 0 1|write 1 63|"
+        "tell 1|pwrite 1 7a 0|close 0|renumber 1 1|read 1 4|fdflags 1 0|seek 1 0 0|write 1 78"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_regression_sequences(fuzzer: Fuzzer, name: str) -> None:
+    text = REGRESSIONS[name].format(RO=RIGHTS_RO, ALL=RIGHTS_ALL)
+    ops = parse(text.replace("|", "\n"))
+    for check in (fuzzer.against_wasmtime, fuzzer.model_against_wasmtime):
+        if any(op[0] == "alloc" for op in ops) and check is fuzzer.against_wasmtime:
+            continue
+        message = check(ops)
+        assert message is None, message
+    message = fuzzer.against_model(ops)
+    assert message is None, message

@@ -3,6 +3,7 @@ and `wasi-wasm pipe`."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -38,6 +39,10 @@ def lcg_bytes(count: int, seed: int) -> bytes:
         state = (state * 1664525 + 1013904223) & 0xFFFFFFFF
         out[i] = state >> 24
     return bytes(out)
+
+
+def start(process: wasi_wasm.Wasi, module: wasmtime.Module) -> int:
+    return process.start(wasmtime.Instance(process.store, module, process.imports_for(module)))
 
 
 def summary(data: bytes) -> bytes:
@@ -79,7 +84,9 @@ def test_a_pipe_between_two_running_programs_carries_megabytes_intact(
     tool: Path, generated: bytes
 ) -> None:
     # 6 MiB through a 64 KiB ring: only possible with both programs running at once.
-    result = within(60, lambda: run_pipeline([(tool, ["gen", str(6 * MIB), "11"]), (tool, ["sum"])]))
+    result = within(
+        60, lambda: run_pipeline([(tool, ["gen", str(6 * MIB), "11"]), (tool, ["sum"])])
+    )
     assert result.exit_codes == (0, 0)
     assert result.stdout == summary(generated)
     assert result.stderr == (b"", b"")
@@ -114,7 +121,9 @@ def test_end_of_file_reaches_the_reader_when_its_writer_exits(tool: Path) -> Non
 
 
 def test_a_writer_whose_reader_is_gone_gets_epipe(tool: Path) -> None:
-    result = within(30, lambda: run_pipeline([(tool, ["gen", str(MIB), "1"]), (tool, ["head", "0"])]))
+    result = within(
+        30, lambda: run_pipeline([(tool, ["gen", str(MIB), "1"]), (tool, ["head", "0"])])
+    )
     assert result.exit_codes == (3, 0)
     match = re.fullmatch(rb"gen: EPIPE after (\d+) bytes\n", result.stderr[0])
     assert match is not None, result.stderr
@@ -140,7 +149,7 @@ def test_a_program_that_traps_closes_its_ends_and_the_trap_is_raised(tool: Path)
             [(tool, ["gen", str(4 * MIB), "1"]), (tool, ["trap"])],
         ):
             with pytest.raises(wasmtime.Trap, match="unreachable"):
-                within(30, lambda c=commands: run_pipeline(c, wasi=wasi))  # type: ignore[misc]
+                within(30, functools.partial(run_pipeline, commands, wasi=wasi))
         assert wasi.used_bytes() == start_bytes
 
 
@@ -211,7 +220,7 @@ def test_bad_pipelines_are_refused_before_anything_runs(tool: Path) -> None:
     with pytest.raises(ProgramError, match="not a WebAssembly module"):
         run_pipeline([(tool, ["cat"]), b"not wasm"])
     with pytest.raises(TypeError, match="not one string"):
-        run_pipeline([(tool, "cat")])  # type: ignore[list-item]
+        run_pipeline([(tool, "cat")])
 
 
 # -- the Pipe API --------------------------------------------------------------------------
@@ -231,9 +240,9 @@ def test_pipe_api_connects_two_processes(tool: Path) -> None:
         # Less than the ring holds, so one thread can run them one after the other; the
         # writer's end closes with its process, and the reader then sees end-of-file.
         with writer:
-            assert writer.start(wasmtime.Instance(wasi.store, module, writer.imports_for(module))) == 0
+            assert start(writer, module) == 0
         with reader:
-            assert reader.start(wasmtime.Instance(wasi.store, module, reader.imports_for(module))) == 0
+            assert start(reader, module) == 0
             assert reader.stdout == summary(lcg_bytes(50000, 4))
         assert wasi.used_bytes() == start_bytes
 

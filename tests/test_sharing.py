@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import wasmtime
 
 import wasi_wasm
 from wasi_wasm import Wasi, start_wasi
@@ -71,10 +72,9 @@ def test_processes_made_with_copy_for_rebinding_share_files(pipe_tool: Path) -> 
         writer = wasi.copy_for_rebinding(args=["w", "tofile", "/f"], stdin=b"first program")
         reader = wasi.copy_for_rebinding(args=["r", "fromfile", "/f"])
         with writer, reader:
-            import wasmtime  # noqa: PLC0415 - only this test instantiates by hand
-
-            assert writer.start(wasmtime.Instance(writer.store, module, writer.imports_for(module))) == 0
-            assert reader.start(wasmtime.Instance(reader.store, module, reader.imports_for(module))) == 0
+            for process in (writer, reader):
+                instance = wasmtime.Instance(process.store, module, process.imports_for(module))
+                assert process.start(instance) == 0
             assert reader.stdout == b"first program"
 
 
@@ -125,9 +125,7 @@ def test_closing_or_exiting_one_program_leaves_the_others_fds_alone(steps: Path)
         )  # fmt: skip
         assert others[0] == "fd 4\nfd 5\nclosefd 4 errno 0\nclosefd 3 errno 0\n"
         assert others[1] == "fd 4\n"
-        assert first == (
-            "fd 4\nread [012]\nread [345]\nread [6789]\nread [01XY]\nfd 4\n"
-        )
+        assert first == "fd 4\nread [012]\nread [345]\nread [6789]\nread [01XY]\nfd 4\n"
         assert wasi.read_file("/g") == b"still works"
         wasi.remove("/g")
         # Every fd of the programs that exited was closed with them.
@@ -150,9 +148,7 @@ def test_a_file_unlinked_by_one_program_stays_open_in_another(steps: Path) -> No
             "write:!", "pread:0:100", "close",
             stdin=RunBetweenSteps(unlinks),
         )  # fmt: skip
-        assert first == (
-            "fd 4\nread [kept while open]\nsize 15\npread [kept while open!]\n"
-        )
+        assert first == "fd 4\nread [kept while open]\nsize 15\npread [kept while open!]\n"
         assert not wasi.exists("/f")
         # Its last close freed it.
         assert wasi.used_bytes() == start_bytes

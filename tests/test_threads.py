@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from wasi_wasm import Wasi, start_wasi
+from wasi_wasm import InitObj, Wasi, start_wasi
 
 THREADS = 4
 RUNS_PER_THREAD = 3
@@ -97,8 +97,66 @@ def test_the_model_matches_one_worker_run_alone(stress: Path) -> None:
             check_final_state(wasi, 1, 120)
 
 
+class StressRun:
+    """THREADS workers running share_stress RUNS_PER_THREAD times each, and a disturber
+    whose programs trap or exit in the middle of their run, over and over, meanwhile."""
+
+    def __init__(self, init: InitObj, stress: Path, pipe_tool: Path) -> None:
+        self.init = init
+        self.stress = stress
+        self.pipe_tool = pipe_tool
+        self.start = threading.Barrier(THREADS + 2)  # the workers, the disturber, the test
+        self.stop_disturbing = threading.Event()
+        self.failures: list[str] = []
+        self.intervals: list[tuple[float, float]] = []
+        self.ops = [0] * THREADS
+
+    def worker(self, number: int) -> None:
+        try:
+            with start_wasi(self.init) as mine:
+                self.start.wait()
+                for run in range(RUNS_PER_THREAD):
+                    first = run * ROUNDS_PER_RUN
+                    args = [str(number), str(first), str(first + ROUNDS_PER_RUN),
+                            "/stress/shared", f"/stress/p{number}"]  # fmt: skip
+                    began = time.perf_counter()
+                    result = mine.run(self.stress, args)
+                    self.intervals.append((began, time.perf_counter()))
+                    if result.exit_code != 0:
+                        self.failures.append(f"worker {number}: {result.stderr!r}")
+                        return
+                    match = re.fullmatch(rb"ok \d+ ops=(\d+)\n", result.stdout)
+                    assert match is not None, result.stdout
+                    self.ops[number] += int(match.group(1))
+        except BaseException as error:
+            self.failures.append(f"worker {number}: {error!r}")
+
+    def disturber(self) -> None:
+        # None of these may leave the filesystem lock held or its stack behind.
+        try:
+            with start_wasi(self.init) as mine:
+                self.start.wait()
+                while not self.stop_disturbing.is_set():
+                    with pytest.raises(wasmtime.Trap):
+                        mine.run(self.pipe_tool, ["trap"])
+                    assert mine.run(self.pipe_tool, ["gen", "100", "1"]).exit_code == 0
+                    assert mine.run(self.pipe_tool, ["head", "0"]).exit_code == 0
+        except BaseException as error:
+            self.failures.append(f"disturber: {error!r}")
+
+    def run(self) -> None:
+        workers = [threading.Thread(target=self.worker, args=(n,)) for n in range(THREADS)]
+        disturber = threading.Thread(target=self.disturber)
+        for thread in [*workers, disturber]:
+            thread.start()
+        self.start.wait()
+        for thread in workers:
+            thread.join()
+        self.stop_disturbing.set()
+        disturber.join()
+
+
 def test_threads_work_on_one_filesystem_at_the_same_time(stress: Path, pipe_tool: Path) -> None:
-    rounds = RUNS_PER_THREAD * ROUNDS_PER_RUN
     with start_wasi() as wasi:
         # A directory's entry index is allocated with its first entry and kept: make the
         # root's now, so that deleting everything can return to exactly this count.
@@ -106,70 +164,21 @@ def test_threads_work_on_one_filesystem_at_the_same_time(stress: Path, pipe_tool
         wasi.rmdir("/stress")
         start_bytes = wasi.used_bytes()
         wasi.mkdir("/stress/shared", parents=True)
-        for worker in range(THREADS):
-            wasi.mkdir(f"/stress/p{worker}")
-        init = wasi.init_obj()
-        start = threading.Barrier(THREADS + 2)  # the workers, the disturber and this thread
-        stop_disturbing = threading.Event()
-        failures: list[str] = []
-        intervals: list[tuple[float, float]] = []
-        ops = [0] * THREADS
-
-        def worker(number: int) -> None:
-            try:
-                with start_wasi(init) as mine:
-                    start.wait()
-                    for run in range(RUNS_PER_THREAD):
-                        first = run * ROUNDS_PER_RUN
-                        args = [str(number), str(first), str(first + ROUNDS_PER_RUN),
-                                "/stress/shared", f"/stress/p{number}"]  # fmt: skip
-                        began = time.perf_counter()
-                        result = mine.run(stress, args)
-                        intervals.append((began, time.perf_counter()))
-                        if result.exit_code != 0:
-                            failures.append(f"worker {number}: {result.stderr!r}")
-                            return
-                        match = re.fullmatch(rb"ok \d+ ops=(\d+)\n", result.stdout)
-                        assert match is not None, result.stdout
-                        ops[number] += int(match.group(1))
-            except BaseException as error:
-                failures.append(f"worker {number}: {error!r}")
-
-        def disturber() -> None:
-            # Meanwhile programs trap and exit in the middle of their run, over and over:
-            # none may leave the filesystem lock held or its stack behind.
-            try:
-                with start_wasi(init) as mine:
-                    start.wait()
-                    while not stop_disturbing.is_set():
-                        with pytest.raises(wasmtime.Trap):
-                            mine.run(pipe_tool, ["trap"])
-                        result = mine.run(pipe_tool, ["gen", "100", "1"], stdin=b"")
-                        assert result.exit_code == 0
-                        assert mine.run(pipe_tool, ["head", "0"]).exit_code == 0
-            except BaseException as error:
-                failures.append(f"disturber: {error!r}")
-
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
-        extra = threading.Thread(target=disturber)
-        for thread in [*threads, extra]:
-            thread.start()
-        start.wait()
-        for thread in threads:
-            thread.join()
-        stop_disturbing.set()
-        extra.join()
-        assert failures == []
-        assert sum(ops) > THREADS * 100_000
+        for number in range(THREADS):
+            wasi.mkdir(f"/stress/p{number}")
+        run = StressRun(wasi.init_obj(), stress, pipe_tool)
+        run.run()
+        assert run.failures == []
+        assert sum(run.ops) > THREADS * 100_000
         # The runs really overlapped in time.
         assert any(
-            a[0] < b[1] and b[0] < a[1] for a in intervals for b in intervals if a is not b
-        ), intervals
+            a[0] < b[1] and b[0] < a[1] for a in run.intervals for b in run.intervals if a is not b
+        ), run.intervals
 
         # Checked and deleted from yet another Store, closed before counting: its scratch
         # buffers (kept between calls, grown by large files) are freed with it.
-        with start_wasi(init) as checker:
-            check_final_state(checker, THREADS, rounds)
+        with start_wasi(wasi.init_obj()) as checker:
+            check_final_state(checker, THREADS, RUNS_PER_THREAD * ROUNDS_PER_RUN)
             assert checker.fsck() == 0
             checker.rmtree("/stress")
             assert checker.listdir("/") == []

