@@ -510,7 +510,15 @@ function outputSink(target, consoleMethod) {
 /** stdin: bytes (string, ArrayBuffer, typed array) or a function (maxBytes) => bytes | null (EOF). */
 function inputSource(stdin) {
 	if (stdin === undefined || stdin === null) return () => EMPTY_BYTES;
-	if (typeof stdin === 'function') return maxBytes => (stdin(maxBytes) ?? EMPTY_BYTES);
+	if (typeof stdin === 'function') {
+		let unread = EMPTY_BYTES; // what the function gave beyond what the program asked for
+		return maxBytes => {
+			if (!unread.length) unread = toBytes(stdin(maxBytes) ?? EMPTY_BYTES);
+			const chunk = unread.subarray(0, maxBytes);
+			unread = unread.subarray(chunk.length);
+			return chunk;
+		};
+	}
 	const bytes = toBytes(stdin).slice(); // a copy: the caller may reuse its buffer
 	let position = 0;
 	return maxBytes => {
@@ -526,10 +534,10 @@ function inputSource(stdin) {
 class CoreProcess {
 	/** Instantiates the core on `group`'s memory and attaches it (own fd table and stack). */
 	static async start(group, io) {
-		const process = new CoreProcess(group, io);
-		const instance = await WebAssembly.instantiate(group.module, process.#imports());
-		process.#wire(instance);
-		return process;
+		const core = new CoreProcess(group, io);
+		const instance = await WebAssembly.instantiate(group.module, core.#imports());
+		core.#wire(instance);
+		return core;
 	}
 
 	guestMemory = null;
@@ -640,16 +648,16 @@ class CoreProcess {
 		if (useBridge && !multiMemorySupported()) {
 			throw new Error('this engine has no multi-memory, so the bridge cannot be used (bridge: false)');
 		}
-		this.guestMemory = memory;
 		const copyHooks = [Hook.COPY_IN, Hook.COPY_OUT, Hook.GUEST_PAGES];
+		let functions = copyHooks.map(hook => this.fallbackHooks[hook]);
 		if (useBridge) {
 			const bridgeImports = {bridge: {core: this.memory, guest: memory}};
 			const bridge = new WebAssembly.Instance(bridgeModule(isSharedBuffer(memory.buffer)), bridgeImports);
-			const functions = [bridge.exports.copy_in, bridge.exports.copy_out, bridge.exports.guest_pages];
-			copyHooks.forEach((hook, i) => this.table.set(this.hookSlots[hook], functions[i]));
-		} else {
-			for (const hook of copyHooks) this.table.set(this.hookSlots[hook], this.fallbackHooks[hook]);
+			functions = [bridge.exports.copy_in, bridge.exports.copy_out, bridge.exports.guest_pages];
 		}
+		// Nothing changes until the bridge is built: a memory it cannot import leaves the old binding.
+		this.guestMemory = memory;
+		copyHooks.forEach((hook, i) => this.table.set(this.hookSlots[hook], functions[i]));
 		this.usesBridge = useBridge;
 		return useBridge;
 	}
@@ -803,6 +811,7 @@ export class WasiStat {
 // Wasi
 
 const startProcess = Symbol('startProcess'); // Wasi's internal factory, for this module only
+const PROCESS_OPTIONS = ['args', 'env', 'stdin', 'stdout', 'stderr', 'lineBuffered', 'preopens', 'bridge'];
 
 /**
  * One WASI process on a shared in-memory filesystem. `importObj` supplies one other module's
@@ -811,26 +820,28 @@ const startProcess = Symbol('startProcess'); // Wasi's internal factory, for thi
  */
 export class Wasi {
 	#group;
-	#process;
+	#core; // this process's core instance
 	#options;
 	#closed = false;
 
 	/** Use startWasi() or copyForRebinding(). */
-	constructor(group, process, options) {
+	constructor(group, core, options) {
 		this.#group = group;
-		this.#process = process;
+		this.#core = core;
 		this.#options = options;
 		group.openProcesses += 1;
-		this.importObj = {[WASI_MODULE]: process.wasiFunctions()};
+		this.importObj = {[WASI_MODULE]: core.wasiFunctions()};
 	}
 
 	static async [startProcess](group, options) {
-		const process = await CoreProcess.start(group, {
+		const unknown = Object.keys(options).filter(name => !PROCESS_OPTIONS.includes(name));
+		if (unknown.length) throw new TypeError(`unknown option ${unknown.join(', ')}: the options are ${PROCESS_OPTIONS.join(', ')}`);
+		const core = await CoreProcess.start(group, {
 			stdout: outputSink(options.stdout, 'log'),
 			stderr: outputSink(options.stderr, 'error'),
 			stdin: options.stdin,
 		});
-		const wasi = new Wasi(group, process, options);
+		const wasi = new Wasi(group, core, options);
 		try {
 			wasi.#setup(options);
 		} catch (error) {
@@ -841,15 +852,15 @@ export class Wasi {
 	}
 
 	#setup({args = [], env = {}, preopens = {'/': '/'}, lineBuffered: lineMode = true}) {
-		const exports = this.#process.exports;
+		const exports = this.#core.exports;
 		if (typeof args === 'string') throw new TypeError('args must be an array of strings, not one string');
-		check(this.#process.callWithBytes('wasi_wasm_set_args', nulJoined([...args])), 'wasi_wasm_set_args');
+		check(this.#core.callWithBytes('wasi_wasm_set_args', nulJoined([...args])), 'wasi_wasm_set_args');
 		const entries = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-		check(this.#process.callWithBytes('wasi_wasm_set_env', nulJoined(entries)), 'wasi_wasm_set_env');
+		check(this.#core.callWithBytes('wasi_wasm_set_env', nulJoined(entries)), 'wasi_wasm_set_env');
 		exports.wasi_wasm_set_stdio_mode(lineMode ? STDIO_AT_NEWLINE : STDIO_AT_THRESHOLD);
 		for (const [guestName, vfsPath] of Object.entries(preopens)) {
 			if (vfsPath !== '/') this.mkdir(vfsPath, {recursive: true});
-			this.#process.preopen(vfsPath, guestName);
+			this.#core.preopen(vfsPath, guestName);
 		}
 	}
 
@@ -859,12 +870,12 @@ export class Wasi {
 	    `bridge`: true/false forces the multi-memory bridge or the JS copy functions. */
 	bindToOtherMemory(memory, {bridge = this.#options.bridge} = {}) {
 		this.#checkOpen();
-		this.#process.bind(memory, bridge);
+		this.#core.bind(memory, bridge);
 	}
 
 	/** Whether the bound memory is reached through the multi-memory bridge (null: unbound). */
 	get usesBridge() {
-		return this.#process.usesBridge;
+		return this.#core.usesBridge;
 	}
 
 	/** Binds the instance's exported memory, runs `_start` and returns the exit code. */
@@ -873,21 +884,22 @@ export class Wasi {
 		const {memory, _start: entry} = instance.exports;
 		if (typeof entry !== 'function') throw new TypeError("the program has no '_start' function (is it a WASI command?)");
 		if (memory instanceof WebAssembly.Memory) this.bindToOtherMemory(memory);
-		else if (!this.#process.guestMemory) throw new TypeError("the program does not export its memory as 'memory'");
-		const process = this.#process;
-		process.exitCode = null;
+		else if (!this.#core.guestMemory) throw new TypeError("the program does not export its memory as 'memory'");
+		const core = this.#core;
+		core.exitCode = null;
 		let code = 0;
 		try {
 			entry();
 		} catch (error) {
-			if (!(error instanceof WasiExit) || process.exitCode === null) {
-				process.recover();
+			// Only our own exit hook's WasiExit is an exit (not one from some other Wasi).
+			if (!(error instanceof WasiExit) || core.exitCode === null) {
+				core.recover();
 				this.#flushQuietly();
 				throw error;
 			}
-			code = process.exitCode;
+			code = core.exitCode;
 		}
-		process.recover();
+		core.recover();
 		this.flush();
 		return code;
 	}
@@ -903,11 +915,11 @@ export class Wasi {
 	/** Delivers buffered stdout/stderr now; re-throws an exception of an output callback. */
 	flush() {
 		this.#checkOpen();
-		const process = this.#process;
-		process.exports.wasi_wasm_flush();
-		for (const sink of [process.stdout, process.stderr]) sink?.flush?.();
-		const error = process.deferredError;
-		process.deferredError = null;
+		const core = this.#core;
+		core.exports.wasi_wasm_flush();
+		for (const sink of [core.stdout, core.stderr]) sink?.flush?.(); // lineOutput's last line
+		const error = core.deferredError;
+		core.deferredError = null;
 		if (error) throw error;
 	}
 
@@ -936,7 +948,7 @@ export class Wasi {
 		if (this.#closed) return;
 		this.#closed = true;
 		try {
-			this.#process.detach();
+			this.#core.detach();
 		} finally {
 			this.#group.release();
 		}

@@ -119,7 +119,8 @@ EXPORT("wasi_wasm_pipe_attach") int32_t wasi_wasm_pipe_attach(uint32_t handle, u
         e->kind = write_end ? FD_PIPE_WRITE : FD_PIPE_READ;
         e->node = pipe;
         e->access = write_end ? ACCESS_WRITE : ACCESS_READ;
-        e->rights_base = e->rights_inheriting = write_end ? RIGHT_FD_WRITE : RIGHT_FD_READ;
+        e->rights_base = e->rights_inheriting =
+            (write_end ? RIGHT_FD_WRITE : RIGHT_FD_READ) | RIGHT_FD_FILESTAT_GET | RIGHT_POLL_FD_READWRITE;
         pipe->open_count++;
         if (write_end) pipe->pipe.writers++;
         else pipe->pipe.readers++;

@@ -190,8 +190,10 @@ class Model:
         old = self.slots[int(s)]
         del old  # the driver closes the slot's previous fd
         append = fdflags & FDFLAG_APPEND != 0
-        # wasmtime opens the host file for writing when append is asked for.
-        self.slots[int(s)] = Fd(node, read, write or append, append, rights)
+        # wasmtime opens the host file for writing when append, creation or truncation is
+        # asked for, whatever the rights say.
+        writable = write or append or oflags & (O_CREAT | O_TRUNC) != 0
+        self.slots[int(s)] = Fd(node, read, writable, append, rights)
         return "OK"
 
     def op_close(self, s: str) -> str:

@@ -163,6 +163,56 @@ def test_bundle_inlines_the_core() -> None:
         bundle.bundle(source.replace(bundle.BEGIN, ""), wasm)
 
 
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_bundled_core_decodes_exactly(engine_name: str, tmp_path: Path) -> None:
+    """The bundle's own base64 decoder (hand-written: AudioWorklets have no atob) gives back
+    wasi.wasm byte for byte."""
+    engine = ENGINES[engine_name]
+    engine.require()
+    text = (ROOT / "wasi-bundled.mjs").read_text(encoding="utf-8")
+    start = text.index("const CORE_WASM_BASE64")
+    end = text.index("\n}\n", text.index("async function loadCoreBytes")) + 3
+    out = tmp_path / "decoded.wasm"
+    script = tmp_path / "decode.mjs"
+    script.write_text(
+        text[start:end]
+        + "import {writeFileSync} from 'node:fs';\n"
+        + f"writeFileSync({json.dumps(str(out))}, await loadCoreBytes());\n"
+    )
+    result = run_node(engine, [str(script)])
+    assert result.returncode == 0, _output(result)
+    assert out.read_bytes() == (ROOT / "wasi.wasm").read_bytes()
+
+
+def test_package_exports(tmp_path: Path) -> None:
+    """package.json makes the repository an npm package: its exports resolve (through Node's
+    own resolver) to modules that work, and its files list ships everything they need."""
+    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
+    engine.require()
+    package = json.loads((ROOT / "package.json").read_text())
+    assert package["type"] == "module"
+    assert package["main"] == "wasi-bundled.mjs"
+    shipped = set(package["files"])
+    for target in package["exports"].values():
+        assert target.removeprefix("./") in shipped | {"package.json"}, target
+    assert {"wasi.mjs", "wasi-bundled.mjs", "wasi.wasm"} <= shipped
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / package["name"]).symlink_to(ROOT, target_is_directory=True)
+    script = tmp_path / "consumer.mjs"
+    script.write_text(
+        f"import * as bundled from {json.dumps(package['name'])};\n"
+        f"import * as plain from {json.dumps(package['name'] + '/wasi.mjs')};\n"
+        "for (const loader of [bundled, plain]) {\n"
+        "  const wasi = await loader.startWasi(null, {stdout: null});\n"
+        "  wasi.writeFile('/x', 'ok');\n"
+        "  console.log(wasi.readFile('/x', 'utf8'));\n"
+        "}\n"
+    )
+    result = run_node(engine, [str(script)])
+    assert result.returncode == 0, _output(result)
+    assert result.stdout.split() == ["ok", "ok"]
+
+
 # -- Node: the API ---------------------------------------------------------------------------
 
 

@@ -140,6 +140,11 @@ def test_pipe_ends_are_fifos_to_the_programs(tool: Path) -> None:
     assert writer.exit_codes == reader.exit_codes == (0, 0)
 
 
+def test_fstat_works_on_pipe_ends(tool: Path) -> None:
+    assert run_pipeline([(tool, ["fstat", "1"]), (tool, ["cat"])]).stdout == b"fstat ok\n"
+    assert run_pipeline([(tool, ["cat"]), (tool, ["fstat", "0"])]).stdout == b"fstat ok\n"
+
+
 def test_a_program_that_traps_closes_its_ends_and_the_trap_is_raised(tool: Path) -> None:
     with start_wasi() as wasi:
         start_bytes = wasi.used_bytes()

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from wasi_wasm import InitObj, Wasi, start_wasi
+from wasi_wasm import InitObj, Wasi, load_program, start_wasi
+from wasi_wasm._bridge import GuestMemory
+from wasi_wasm._hooks import Hook
 
 THREADS = 4
 RUNS_PER_THREAD = 3
@@ -232,3 +234,46 @@ def test_an_unclosed_instance_is_counted_until_closed(pipe_tool: Path) -> None:
         assert wasi.used_bytes() >= start_bytes + 64 * 1024
         other.close()
         assert wasi.used_bytes() == start_bytes
+
+
+def test_an_exception_inside_the_core_does_not_leave_the_lock_held(pipe_tool: Path) -> None:
+    # A host hook that raises while the core holds its lock (as a KeyboardInterrupt landing
+    # in a Python copy hook would) unwinds the core: Wasi.start must release the lock, or
+    # every other thread's next call would wait forever.
+    module = load_program(pipe_tool)[0]
+    # No `with`: were the lock left held, closing would wait for it forever; the test fails
+    # on the assertion below instead, leaving these open.
+    wasi = start_wasi()
+    init = wasi.init_obj()
+    process = wasi.copy_for_rebinding(args=["t", "tofile", "/f"], stdin=b"some data")
+    bind = process.bind_to_other_memory
+
+    def bind_then_break_copy_in(memory: GuestMemory, *, bridge: bool | None = None) -> None:
+        bind(memory, bridge=bridge)
+
+        def copy_in(_dst: int, _src: int, _length: int) -> None:
+            raise KeyboardInterrupt
+
+        i32 = wasmtime.ValType.i32()
+        broken = wasmtime.Func(process.store, wasmtime.FuncType([i32, i32, i32], []), copy_in)
+        process._process.set_hook(Hook.COPY_IN, broken)
+
+    process.bind_to_other_memory = bind_then_break_copy_in  # type: ignore[method-assign]
+    instance = wasmtime.Instance(process.store, module, process.imports_for(module))
+    with pytest.raises(KeyboardInterrupt):
+        process.start(instance)
+
+    done: list[bytes] = []
+
+    def other_thread() -> None:
+        with start_wasi(init) as mine:
+            mine.write_file("/g", b"the lock is free")
+            done.append(mine.read_file("/g"))
+
+    thread = threading.Thread(target=other_thread, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert done == [b"the lock is free"], "the filesystem lock was left held"
+    process.close()
+    assert wasi.fsck() == 0
+    wasi.close()

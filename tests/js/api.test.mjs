@@ -90,6 +90,7 @@ test('args, env and exit codes', async () => {
 	assert.equal((await run('api_tool', ['return', '3'])).code, 3);
 	assert.equal((await run('api_tool', ['return', '0'])).code, 0);
 	await assert.rejects(startWasi(null, {args: 'not an array'}), TypeError);
+	await assert.rejects(startWasi(null, {lineBufferd: true}), /unknown option lineBufferd/);
 });
 
 test('proc_exit throws WasiExit carrying the code', async () => {
@@ -122,6 +123,12 @@ test('stdin from bytes and from a function', async () => {
 	assert.equal(fromFunction.stdout, 'first second\nthird');
 	assert.ok(asked.every(size => size > 0));
 	assert.equal(asked.length, 4, 'three chunks, then EOF');
+
+	// A function may return more than was asked for: the rest comes with the next reads.
+	const big = 'x'.repeat(50000) + 'end';
+	let given = false;
+	const oversized = await run('api_tool', ['cat'], {stdin: () => (given ? null : (given = true, big))});
+	assert.equal(oversized.stdout, big);
 });
 
 test('output written before a read is delivered before the read', async () => {

@@ -13,6 +13,7 @@
  *   share_pipe fromfile PATH      copy PATH to stdout
  *   share_pipe stat FD            print "pipe" if FD is a pipe end (filetype unknown), else
  *                                 the filetype number
+ *   share_pipe fstat FD           print "fstat ok" if fstat(FD) works, else "fstat errno E"
  *   share_pipe trap               execute `unreachable` without reading stdin
  */
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <wasi/api.h>
 
@@ -168,6 +170,10 @@ int main(int argc, char **argv) {
         }
         if (st.fs_filetype == __WASI_FILETYPE_UNKNOWN) printf("pipe\n");
         else printf("%d\n", st.fs_filetype);
+    } else if (!strcmp(cmd, "fstat") && argc > 2) {
+        struct stat st;
+        if (fstat(atoi(argv[2]), &st)) printf("fstat errno %d\n", errno);
+        else printf("fstat ok\n");
     } else if (!strcmp(cmd, "trap")) {
         __builtin_trap();
     } else {
