@@ -52,7 +52,7 @@ def compiler() -> list[str]:
     return shlex.split(cc) if cc else [sys.executable, "-m", "ziglang", "cc"]
 
 
-def read_leb(data: bytes, pos: int) -> tuple[int, int]:
+def read_leb(data: bytes | bytearray, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         byte = data[pos]
