@@ -835,7 +835,9 @@ export class Wasi {
 
 	static async [startProcess](group, options) {
 		const unknown = Object.keys(options).filter(name => !PROCESS_OPTIONS.includes(name));
-		if (unknown.length) throw new TypeError(`unknown option ${unknown.join(', ')}: the options are ${PROCESS_OPTIONS.join(', ')}`);
+		if (unknown.length) {
+			throw new TypeError(`unknown option ${unknown.join(', ')}: the options are ${PROCESS_OPTIONS.join(', ')}`);
+		}
 		const core = await CoreProcess.start(group, {
 			stdout: outputSink(options.stdout, 'log'),
 			stderr: outputSink(options.stderr, 'error'),

@@ -252,10 +252,27 @@ COPY_PATHS = {
 }
 
 
-def _differential_cases() -> list[Any]:
-    from test_wasi_differential import CASES  # noqa: PLC0415 - the Python suite's own list
+@dataclass(frozen=True)
+class ProgramCase:
+    id: str
+    program: str
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    stdin: bytes = b""
 
-    return CASES
+
+@cache
+def _program_cases() -> tuple[ProgramCase, ...]:
+    """The Python suite's own program lists: the differential cases, the wasi-only programs
+    and the exit codes wasmtime cannot report (so they stay in step with it)."""
+    from test_wasi_differential import CASES  # noqa: PLC0415
+    from test_wasi_only import CASES as WASI_ONLY_CASES  # noqa: PLC0415
+
+    cases = [ProgramCase(c.id, c.program, c.args, c.env, c.stdin) for c in CASES]
+    cases += [ProgramCase(c.program, c.program) for c in WASI_ONLY_CASES]
+    high_exits = [("proc_exit", "126"), ("proc_exit", "200"), ("exit", "255"), ("return", "128")]
+    cases += [ProgramCase(f"exit_codes-{a}-{b}", "exit_codes", (a, b)) for a, b in high_exits]
+    return tuple(cases)
 
 
 @pytest.fixture(scope="session")
@@ -278,7 +295,7 @@ def js_outcomes(
                     "env": [list(pair) for pair in case.env],
                     "stdin": base64.b64encode(case.stdin).decode(),
                 }
-                for index, case in enumerate(_differential_cases())
+                for index, case in enumerate(_program_cases())
             ]
             spec = {"module": str(ROOT / "wasi.mjs"), "bridge": bridge, "cases": cases}
             spec_path = tmp_path_factory.mktemp("js-differential") / f"{copy_path}.json"
@@ -305,8 +322,8 @@ def _python_host(
 @pytest.mark.parametrize("copy_path", list(COPY_PATHS))
 @pytest.mark.parametrize(
     "case_index",
-    range(len(_differential_cases())),
-    ids=[case.id for case in _differential_cases()],
+    range(len(_program_cases())),
+    ids=[case.id for case in _program_cases()],
 )
 def test_same_as_python_host(
     case_index: int,
@@ -315,13 +332,14 @@ def test_same_as_python_host(
     wasm_program: Callable[..., Path],
 ) -> None:
     """The program gives under wasi.mjs exactly the exit code, stdout and stderr it gives under
-    the Python host (which tests/test_wasi_differential.py holds to wasmtime's WASI)."""
+    the Python host (which tests/test_wasi_differential.py holds to wasmtime's WASI, and
+    tests/test_wasi_only.py to explicit expectations)."""
     from differential import first_difference, wasi_wasm_available  # noqa: PLC0415
 
     reason = wasi_wasm_available()
     if reason:
         pytest.skip(f"no Python host to compare with: {reason}")
-    case = _differential_cases()[case_index]
+    case = _program_cases()[case_index]
     report = js_outcomes(copy_path)
     got = report["results"][str(case_index)]
     assert "error" not in got, got.get("error")
@@ -333,6 +351,7 @@ def test_same_as_python_host(
     assert stdout == expected.stdout, first_difference(expected.stdout, stdout)
     assert got["exitCode"] == expected.exit_code, stderr[-2000:]
     assert stderr == expected.stderr, first_difference(expected.stderr, stderr)
+    assert b"MISMATCH" not in stdout
 
 
 # -- Node: Workers sharing one filesystem ----------------------------------------------------

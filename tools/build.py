@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import bundle
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "dev"
 CORE_OUTPUTS = [ROOT / "wasi.wasm", ROOT / "src" / "wasi_wasm" / "wasi.wasm"]
@@ -134,6 +136,8 @@ def main() -> int:
     for path, data in wanted.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+    # wasi-bundled.mjs inlines wasi.wasm: keep it in step with every core build.
+    bundle.main([])
     print(f"build: wrote wasi.wasm ({len(core)} bytes) and demo.wasm ({len(demo)} bytes)")
     return 0
 

@@ -118,6 +118,7 @@ class ProcessHooks:
         # The code is also kept here: wasmtime-py passes a host exception to the caller
         # through one global, so with several threads exiting at once, the WasiExit that
         # surfaces in a thread may be another thread's.
+        code &= U32_MASK  # WASI's exit code is a u32; wasmtime hands it over as a signed i32
         self.exit_code = code
         raise WasiExit(code)
 
