@@ -170,21 +170,22 @@ def ratio(ours: tuple[float, str], peer: tuple[float, str]) -> float:
     return peer[0] / ours[0] if ours[1] == "ns/op" else ours[0] / peer[0]
 
 
+# Which of ours is compared with which peer: each host with the peers of its own platform.
+COMPARISONS = [
+    ("wasi.wasm py bridge", "wasmtime-py WASI"),
+    ("wasi.wasm py fallback", "wasmtime-py WASI"),
+    ("wasi.wasm node24 bridge", "node:wasi (node24)"),
+    ("wasi.wasm node24 bridge", "browser_wasi_shim (node24)"),
+    ("wasi.wasm node20 fallback", "node:wasi (node24)"),
+]
+
+
 def table(results: dict[str, dict[str, list[tuple[float, str]]]], names: list[str]) -> str:
-    ours = [n for n in names if n.startswith("wasi.wasm")]
-    peers = [n for n in names if not n.startswith("wasi.wasm")]
-    metrics = list(results)
-    lines = [
-        "| metric | "
-        + " | ".join(names)
-        + " | "
-        + " | ".join(
-            f"{o.removeprefix('wasi.wasm ')} vs {p}" for o in ours[:1] + ours[2:3] for p in peers
-        )
-        + " |"
-    ]
-    lines.append("|" + "---|" * (1 + len(names) + len(ours[:1] + ours[2:3]) * len(peers)))
-    for metric in metrics:
+    pairs = [(o, p) for o, p in COMPARISONS if o in names and p in names]
+    titles = [f"{o.removeprefix('wasi.wasm ')} vs {p}" for o, p in pairs]
+    lines = ["| metric | " + " | ".join(names + titles) + " |"]
+    lines.append("|" + "---|" * (1 + len(names) + len(pairs)))
+    for metric in results:
         med = {
             n: (statistics.median(v for v, _ in results[metric][n]), results[metric][n][0][1])
             for n in names
@@ -192,9 +193,7 @@ def table(results: dict[str, dict[str, list[tuple[float, str]]]], names: list[st
         }
         cells = [f"{med[n][0]:.1f} {med[n][1]}" if n in med else "-" for n in names]
         ratios = [
-            f"{ratio(med[o], med[p]):.1f}x" if o in med and p in med else "-"
-            for o in ours[:1] + ours[2:3]
-            for p in peers
+            f"{ratio(med[o], med[p]):.1f}x" if o in med and p in med else "-" for o, p in pairs
         ]
         lines.append(f"| {metric} | " + " | ".join(cells + ratios) + " |")
     return "\n".join(lines)
