@@ -185,11 +185,11 @@ def table(results: dict[str, dict[str, list[tuple[float, str]]]], names: list[st
     titles = [f"{o.removeprefix('wasi.wasm ')} vs {p}" for o, p in pairs]
     lines = ["| metric | " + " | ".join(names + titles) + " |"]
     lines.append("|" + "---|" * (1 + len(names) + len(pairs)))
-    for metric in results:
+    for metric, per_runner in results.items():
         med = {
-            n: (statistics.median(v for v, _ in results[metric][n]), results[metric][n][0][1])
+            n: (statistics.median(v for v, _ in per_runner[n]), per_runner[n][0][1])
             for n in names
-            if results[metric].get(n)
+            if per_runner.get(n)
         }
         cells = [f"{med[n][0]:.1f} {med[n][1]}" if n in med else "-" for n in names]
         ratios = [
