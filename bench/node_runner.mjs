@@ -42,6 +42,8 @@ async function runWasiMjs(bridge) {
     stdout: (data) => process.stdout.write(data),
     stderr: (data) => process.stderr.write(data),
     bridge,
+    // Chunks at a size threshold, as the Python host's run() captures: the core buffers.
+    lineBuffered: false,
   });
   const instance = await WebAssembly.instantiate(module, wasi.importObj);
   return wasi.start(instance);

@@ -1,6 +1,6 @@
 #include "vfs.h"
 #include "alloc.h"
-#include "hooks.h"
+#include "lock.h"
 #include "pipe.h"
 
 static struct {
@@ -15,7 +15,7 @@ struct inode *inode_create(uint8_t type) {
     if (!node) return NULL;
     node->ino = ++nodes.next_ino;
     node->type = type;
-    node->atim = node->mtim = node->ctim = realtime_now();
+    node->atim = node->mtim = node->ctim = vfs_now();
     return node;
 }
 
@@ -37,16 +37,16 @@ void inode_release_if_unused(struct inode *node) {
 }
 
 void inode_touch_modified(struct inode *node) {
-    node->mtim = node->ctim = realtime_now();
+    node->mtim = node->ctim = vfs_now();
 }
 
 void inode_touch_changed(struct inode *node) {
-    node->ctim = realtime_now();
+    node->ctim = vfs_now();
 }
 
 /* relatime, as Linux mounts by default: atime moves only when older than mtime or ctime. */
 void inode_touch_accessed(struct inode *node) {
-    if (node->atim <= node->mtim || node->atim <= node->ctim) node->atim = realtime_now();
+    if (node->atim <= node->mtim || node->atim <= node->ctim) node->atim = vfs_now();
 }
 
 static uint64_t link_count(const struct inode *node) {

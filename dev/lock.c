@@ -2,10 +2,13 @@
    Instances that may block (can_block) sleep in memory.atomic.wait32; the others (a
    browser's main thread) spin, so the lock is only ever held for short, bounded work. */
 #include "lock.h"
+#include "hooks.h"
 #include "process.h"
 
 static int lock_word;
 static struct process *lock_owner; /* who holds it: the host can free a lock an interrupted instance left */
+static bool now_read;               /* the clock was read during this hold of the lock */
+static uint64_t now_cached;
 
 static int exchange(int value) {
     return __atomic_exchange_n(&lock_word, value, __ATOMIC_ACQUIRE);
@@ -31,6 +34,17 @@ static void lock_contended(void) {
 void vfs_lock(void) {
     if (!try_take()) lock_contended();
     lock_owner = current_process();
+    now_read = false;
+}
+
+/* One timestamp per locked operation, as a kernel uses one per system call: the times an
+   operation sets agree, and it reads the clock once instead of once per inode it touches. */
+uint64_t vfs_now(void) {
+    if (!now_read) {
+        now_cached = realtime_now();
+        now_read = true;
+    }
+    return now_cached;
 }
 
 void vfs_unlock(void) {

@@ -108,7 +108,7 @@ errno_t apply_times(struct inode *node, uint64_t atim, uint64_t mtim, uint32_t f
     if (flags & ~(uint32_t)15 || ((flags & FST_ATIM) && (flags & FST_ATIM_NOW)) ||
         ((flags & FST_MTIM) && (flags & FST_MTIM_NOW)))
         return E_INVAL;
-    uint64_t now = realtime_now();
+    uint64_t now = vfs_now();
     if (flags & FST_ATIM) node->atim = atim;
     if (flags & FST_ATIM_NOW) node->atim = now;
     if (flags & FST_MTIM) node->mtim = mtim;
