@@ -112,7 +112,9 @@ static void detach_child(struct inode *dir, struct inode *child) {
     child->nlink--;
     if (child->type == FILETYPE_DIRECTORY) {
         dir->dir.subdirs--;
-        if (child->dir.parent == dir) child->dir.parent = NULL;
+        /* During a rename the directory is briefly named twice: only the last name going
+           away orphans it. */
+        if (child->nlink == 0) child->dir.parent = NULL;
     }
 }
 
