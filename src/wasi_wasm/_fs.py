@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import errno
 import os
 import posixpath
 import shutil
@@ -16,10 +17,12 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ._errno import EEXIST, EIO, EISDIR, ENOTDIR, check, error_from_wasi
+from ._errno import EEXIST, EIO, EISDIR, ENOENT, ENOTDIR, check, error_from_wasi
 from ._process import CoreProcess
 
 CHUNK = 1 << 20  # bytes moved per fd_read / fd_write call
+SMALL_CHUNK = 1 << 14  # when the filesystem's byte limit leaves no room for CHUNK
+ENOSPC = 51  # WASI errno
 
 LOOKUP_SYMLINK_FOLLOW = 1
 OFLAG_CREAT, OFLAG_DIRECTORY, OFLAG_EXCL, OFLAG_TRUNC = 1, 2, 4, 8
@@ -101,6 +104,8 @@ DIRENT_HEADER = 24
 
 def encode_path(path: str) -> bytes:
     """An absolute VFS path as bytes relative to the preopened root."""
+    if not isinstance(path, str):
+        raise TypeError(f"a VFS path must be a str, not {type(path).__name__}")
     if not path.startswith("/"):
         raise ValueError(f"VFS paths are absolute, got {path!r}")
     return path.lstrip("/").encode("utf-8", "surrogateescape") or b"."
@@ -158,20 +163,32 @@ class FilesystemMixin:
         view = memoryview(data).cast("B")
         fd = self._open(path, OFLAG_CREAT | OFLAG_TRUNC, WRITE_RIGHTS)
         try:
-            chunk = min(max(len(view), 1), CHUNK)
-            with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, written_ptr)):
-                position = 0
-                while position < len(view):
-                    piece = view[position : position + chunk]
-                    process.memory.write(buf, piece)
-                    process.memory.write(iov, _iovec(buf, len(piece)))
-                    check(process.call("fd_write", fd, iov, 1, written_ptr), path)
-                    written = process.memory.read_u32(written_ptr)
-                    if written == 0:
-                        raise error_from_wasi(EIO, path)
-                    position += written
+            chunk = self._fitting_chunk(min(max(len(view), 1), CHUNK), path)
+            position = self._write_from(fd, view, 0, chunk, path)
+            if position < len(view):
+                # No room for the big scratch buffer and the data at once: go on with less.
+                self._write_from(fd, view, position, SMALL_CHUNK, path)
         finally:
             self._close(fd)
+
+    def _write_from(self, fd: int, view: memoryview, position: int, chunk: int, path: str) -> int:
+        """Write ``view[position:]`` to ``fd`` through a ``chunk``-byte scratch buffer; returns
+        where it stopped: the end, or earlier on ENOSPC while the buffer is bigger than
+        SMALL_CHUNK (the buffer itself counts against the filesystem's byte limit)."""
+        with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, written_ptr)):
+            while position < len(view):
+                piece = view[position : position + chunk]
+                process.memory.write(buf, piece)
+                process.memory.write(iov, _iovec(buf, len(piece)))
+                code = process.call("fd_write", fd, iov, 1, written_ptr)
+                if code == ENOSPC and chunk > SMALL_CHUNK:
+                    return position
+                check(code, path)
+                written = process.memory.read_u32(written_ptr)
+                if written == 0:
+                    raise error_from_wasi(EIO, path)
+                position += written
+        return position
 
     def read_file(self, path: str) -> bytes:
         """The whole content of the file at ``path``."""
@@ -183,7 +200,7 @@ class FilesystemMixin:
                 # Python's open() reports this case as IsADirectoryError.
                 raise error_from_wasi(EISDIR, path)
             size = info.size
-            chunk = min(max(size, 1), CHUNK)
+            chunk = self._fitting_chunk(min(max(size, 1), CHUNK), path)
             parts = bytearray()
             with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, read_ptr)):
                 process.memory.write(iov, _iovec(buf, chunk))
@@ -195,6 +212,18 @@ class FilesystemMixin:
                     parts += process.memory.read(buf, count)
         finally:
             self._close(fd)
+
+    def _fitting_chunk(self, wanted: int, path: str) -> int:
+        """``wanted``, or a smaller size when the scratch buffer for it does not fit: it is
+        allocated in core memory, under the filesystem's byte limit (Limits.max_fs_bytes)."""
+        process, _root = self._vfs_process()
+        for size in dict.fromkeys((wanted, min(wanted, SMALL_CHUNK))):
+            try:
+                with process.scratch(size + 16):
+                    return size
+            except MemoryError:
+                continue
+        raise error_from_wasi(ENOSPC, path)
 
     def _fstat(self, fd: int, path: str) -> StatResult:
         with self._buffers(FILESTAT_SIZE) as (process, _root, (out,)):
@@ -258,6 +287,7 @@ class FilesystemMixin:
     # -- directories ------------------------------------------------------------------------
     def mkdir(self, path: str, parents: bool = False, exist_ok: bool = False) -> None:
         """Create a directory (``parents`` = mkdir -p for the missing ancestors)."""
+        encode_path(path)  # a bad path fails here, before any ancestor is created
         if parents:
             parent = posixpath.dirname(path.rstrip("/"))
             if parent not in ("", "/") and not self.is_dir(parent):
@@ -336,6 +366,8 @@ class FilesystemMixin:
 
     def symlink(self, target: str, path: str) -> None:
         """Create symlink ``path`` whose content is ``target`` (stored as given)."""
+        if not isinstance(target, str):
+            raise TypeError(f"a symlink target must be a str, not {type(target).__name__}")
         raw_target = target.encode("utf-8", "surrogateescape")
         raw = encode_path(path)
         with self._buffers(len(raw_target), len(raw)) as (process, root, (t_ptr, p_ptr)):
@@ -360,23 +392,34 @@ class FilesystemMixin:
     # -- trees between the host and the VFS -------------------------------------------------
     def copy_in_tree(self, host_dir: str | os.PathLike[str], vfs_dir: str) -> None:
         """Copy a host directory tree into the VFS at ``vfs_dir`` (created if missing).
-        Symlinks are copied as symlinks; modification times are kept."""
+        Symlinks are copied as symlinks; modification times are kept.
+
+        Names that are not UTF-8 and symlinks with absolute targets cannot be stored (WASI
+        refuses them, as wasmtime does): they raise OSError (EILSEQ, EPERM) naming the host
+        path before anything is copied."""
+        encode_path(vfs_dir)
+        _check_host_tree(host_dir)
+        self._copy_in(host_dir, vfs_dir)
+
+    def _copy_in(self, host_dir: str | os.PathLike[str], vfs_dir: str) -> None:
+        # List first: a missing or unreadable host directory changes nothing in the VFS.
+        with os.scandir(host_dir) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
         self.mkdir(vfs_dir, parents=True, exist_ok=True)
-        with os.scandir(host_dir) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                target = posixpath.join(vfs_dir, entry.name)
-                if entry.is_symlink():
-                    if self._lexists(target):
-                        self.remove(target)
-                    self.symlink(os.readlink(entry.path), target)
-                elif entry.is_dir():
-                    self.copy_in_tree(entry.path, target)
-                elif entry.is_file():
-                    with open(entry.path, "rb") as source:
-                        self.write_file(target, source.read())
-                    info = entry.stat()
-                    self.set_times(target, atime_ns=info.st_atime_ns, mtime_ns=info.st_mtime_ns)
-                # fifos, sockets and devices have no VFS counterpart: skipped
+        for entry in entries:
+            target = posixpath.join(vfs_dir, entry.name)
+            if entry.is_symlink():
+                if self._lexists(target):
+                    self.remove(target)
+                self.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir():
+                self._copy_in(entry.path, target)
+            elif entry.is_file():
+                with open(entry.path, "rb") as source:
+                    self.write_file(target, source.read())
+                info = entry.stat()
+                self.set_times(target, atime_ns=info.st_atime_ns, mtime_ns=info.st_mtime_ns)
+            # fifos, sockets and devices have no VFS counterpart: skipped
 
     def copy_out_tree(
         self, vfs_dir: str, host_dir: str | os.PathLike[str], *, delete: bool = False
@@ -418,6 +461,24 @@ class FilesystemMixin:
         except OSError:
             return False
         return True
+
+
+def _check_host_tree(host_dir: str | os.PathLike[str]) -> None:
+    """Raise, naming the host path, for what copy_in_tree cannot store in the VFS."""
+    root = os.fspath(host_dir)
+    if not os.path.isdir(root):
+        raise error_from_wasi(ENOENT if not os.path.lexists(root) else ENOTDIR, root)
+    for directory, subdirs, files in os.walk(root):
+        for name in subdirs + files:
+            path = os.path.join(directory, name)
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                message = "name is not valid UTF-8 (WASI paths must be)"
+                raise OSError(errno.EILSEQ, message, path) from None
+            if os.path.islink(path) and os.readlink(path).startswith("/"):
+                message = "absolute symlink targets cannot be stored in the VFS"
+                raise OSError(errno.EPERM, message, path)
 
 
 def _iovec(ptr: int, length: int) -> bytes:

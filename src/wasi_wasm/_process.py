@@ -129,15 +129,22 @@ class CoreProcess:
             raise error_from_wasi(code)
 
     def set_env(self, env: Mapping[str, str] | Mapping[bytes, bytes]) -> None:
-        entries = [_encode(key) + b"=" + _encode(value) for key, value in env.items()]
+        if not isinstance(env, Mapping):
+            raise TypeError(f"env must be a mapping of names to values, not {type(env).__name__}")
+        entries = []
+        for key, value in env.items():
+            name = _encode(key, "an environment variable name")
+            if not name or b"=" in name:
+                raise ValueError(f"invalid environment variable name {key!r}")
+            entries.append(name + b"=" + _encode(value, "an environment variable value"))
         code = self._call_with_blob("wasi_wasm_set_env", _nul_joined(entries))
         if code != SUCCESS:
             raise error_from_wasi(code)
 
     def preopen(self, vfs_path: str, guest_name: str) -> int:
         """Open VFS directory ``vfs_path`` as the next preopened fd named ``guest_name``."""
-        vfs = vfs_path.encode()
-        name = guest_name.encode()
+        vfs = _encode(vfs_path, "a preopened VFS path")
+        name = _encode(guest_name, "a preopen's guest name")
         with self.scratch(len(vfs) + len(name)) as ptr:
             self.memory.write(ptr, vfs + name)
             fd = self.call("wasi_wasm_preopen", ptr, len(vfs), ptr + len(vfs), len(name))
@@ -170,8 +177,14 @@ class CoreProcess:
             self.call("wasi_wasm_detach")
 
 
-def _encode(value: str | bytes) -> bytes:
-    return value if isinstance(value, bytes) else value.encode()
+def _encode(value: str | bytes, what: str = "an argument or environment string") -> bytes:
+    """UTF-8, with surrogate escapes turned back into the bytes they stand for (as in
+    sys.argv and os.environ on POSIX), so non-UTF-8 arguments reach the program intact."""
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
+    return value.encode("utf-8", "surrogateescape")
 
 
 def _nul_joined(items: Iterable[str | bytes]) -> bytes:

@@ -53,11 +53,40 @@ def check_wasi_command(module: wasmtime.Module, name: str) -> None:
             )
         if item.name not in known:
             raise ProgramError(f"{name}: imports unknown WASI function {item.name}")
+        expected = _wasi_signatures()[item.name]
+        if _signature(item.type) != expected:
+            raise ProgramError(
+                f"{name}: imports WASI function {item.name} with the wrong type "
+                f"{_show(_signature(item.type))}, expected {_show(expected)}"
+            )
     exports = {item.name: item.type for item in module.exports}
     if not isinstance(exports.get("_start"), wasmtime.FuncType):
         raise ProgramError(f"{name}: no _start function: not a WASI command")
     if not isinstance(exports.get("memory"), wasmtime.MemoryType):
         raise ProgramError(f"{name}: does not export its memory")
+
+
+Signature = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def _signature(function: wasmtime.FuncType) -> Signature:
+    return tuple(map(str, function.params)), tuple(map(str, function.results))
+
+
+def _show(signature: Signature) -> str:
+    return f"({', '.join(signature[0])}) -> ({', '.join(signature[1])})"
+
+
+@functools.cache
+def _wasi_signatures() -> dict[str, Signature]:
+    """The types of the WASI functions, as the core exports them."""
+    from ._init import get_wasi  # noqa: PLC0415 - compiling the core only when needed
+
+    return {
+        item.name: _signature(item.type)
+        for item in get_wasi().module.exports
+        if item.name in WASI_FUNCTIONS and isinstance(item.type, wasmtime.FuncType)
+    }
 
 
 def load_program(program: Program) -> tuple[wasmtime.Module, str]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import wasmtime
 
+from ._limits import Limits
 from ._program import Program, load_program
 from ._stdio import OutputTarget, StdinSource
 from ._wasi import Env, ProcessOptions, Wasi, start_process
@@ -32,6 +33,7 @@ def run(
     bridge: bool | None = None,
     line_buffered: bool | None = None,
     program_name: str | None = None,
+    limits: Limits | None = None,
 ) -> RunResult:
     """Run a WASI command (a path, wasm bytes or a compiled module) to completion.
 
@@ -40,6 +42,8 @@ def run(
     fresh one. ``preopens`` maps guest names to VFS directories (default {"/": "/"}).
     stdout/stderr: None captures into the result; a callable or binary file streams, then
     delivered per line unless ``line_buffered=False``. ``program_name`` overrides argv[0].
+    ``limits`` (a ``Limits``): the filesystem's limits and the process's fd limit (a fresh
+    filesystem gets ``Limits()`` when None).
     A trap raises wasmtime.Trap; a program that is not a WASI command, ProgramError."""
     if isinstance(args, (str, bytes)):
         raise TypeError("args must be a sequence of strings, not one string")
@@ -48,7 +52,7 @@ def run(
     if line_buffered is None:
         line_buffered = stdout is not None or stderr is not None
     options = ProcessOptions(
-        [name, *args], env, stdin, preopens, stdout, stderr, line_buffered, bridge
+        [name, *args], env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits
     )
     process = wasi.spawn(options) if wasi is not None else start_process(None, options)
     with process:

@@ -11,10 +11,12 @@ import wasmtime
 
 from ._bridge import GuestMemory
 from ._core_memory import CoreMemory
+from ._engine import NO_DEADLINE, new_store
 from ._errno import check
 from ._fs import FilesystemMixin
 from ._hooks import ProcessHooks, WasiExit
 from ._init import InitObj, get_wasi
+from ._limits import Limits, apply_filesystem_limits, apply_process_limits
 from ._native import native_hooks
 from ._pipe import Pipe
 from ._process import STDIO_LINE, STDIO_THRESHOLD, CoreProcess
@@ -41,6 +43,7 @@ class ProcessOptions:
     stderr: OutputTarget = None
     line_buffered: bool = False
     bridge: bool | None = None  # None: the multi-memory bridge when available
+    limits: Limits | None = None  # None: the filesystem's as they are, 1024 fds
 
 
 class _StoreState:
@@ -50,7 +53,7 @@ class _StoreState:
     def __init__(self, init: InitObj, bridge: bool | None) -> None:
         assert init.memory is not None
         self.init = init
-        self.store = wasmtime.Store(init.engine)
+        self.store = new_store(init.engine)
         self.core_memory = CoreMemory(init.memory)
         self.native_hooks = native_hooks(self.store, init.engine)
         self.bridge = bridge
@@ -119,6 +122,9 @@ class Wasi(FilesystemMixin):
         process = self._process
         if isinstance(options.args, (str, bytes)):
             raise TypeError("args must be a sequence of strings, not one string")
+        if options.limits is not None:
+            apply_filesystem_limits(process, options.limits)
+            apply_process_limits(process, options.limits)
         process.set_args(options.args)
         process.set_env(options.env or {})
         process.set_stdio_mode(STDIO_LINE if options.line_buffered else STDIO_THRESHOLD)
@@ -211,6 +217,10 @@ class Wasi(FilesystemMixin):
         try:
             entry(self.store)
         except BaseException as error:
+            if isinstance(error, wasmtime.Trap) and error.trap_code == wasmtime.TrapCode.INTERRUPT:
+                # The store's epoch deadline passed (the host interrupted the program): lift
+                # it, or recovering, flushing and closing would be interrupted too.
+                self.store.set_epoch_deadline(NO_DEADLINE)
             # An exit, a trap or an interrupt (KeyboardInterrupt in a Python copy hook) may
             # have unwound through the core: never leave its lock held for other threads.
             self._process.call("wasi_wasm_recover")
@@ -268,10 +278,13 @@ class Wasi(FilesystemMixin):
         stderr: OutputTarget = None,
         line_buffered: bool = False,
         bridge: bool | None = None,
+        limits: Limits | None = None,
     ) -> Wasi:
         """A new process in the same store on the same filesystem, with its own fd table,
-        args, env and stdio (for another module in this thread)."""
-        options = ProcessOptions(args, env, stdin, preopens, stdout, stderr, line_buffered, bridge)
+        args, env and stdio (for another module in this thread). ``limits``: see start_wasi."""
+        options = ProcessOptions(
+            args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits
+        )
         return self.spawn(options)
 
     def spawn(self, options: ProcessOptions) -> Wasi:
@@ -299,6 +312,7 @@ class Wasi(FilesystemMixin):
         bridge: bool | None = None,
         line_buffered: bool | None = None,
         program_name: str | None = None,
+        limits: Limits | None = None,
     ) -> RunResult:
         """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``)."""
         from ._run import run  # noqa: PLC0415 - a cycle: _run imports this module
@@ -306,6 +320,7 @@ class Wasi(FilesystemMixin):
         return run(
             program, args, env, stdin, preopens, wasi=self, stdout=stdout, stderr=stderr,
             bridge=bridge, line_buffered=line_buffered, program_name=program_name,
+            limits=limits,
         )  # fmt: skip
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -346,14 +361,19 @@ def start_wasi(
     stderr: OutputTarget = None,
     line_buffered: bool = False,
     bridge: bool | None = None,
+    limits: Limits | None = None,
 ) -> Wasi:
     """Start a WASI process: on a fresh filesystem, or on ``init``'s memory if it has one
     (a Wasi's ``init_obj()``, e.g. from another thread: this thread gets its own Store).
 
     ``args`` is the whole argv; ``preopens`` maps guest names to absolute VFS directories
     (default {"/": "/"}; missing directories are created). stdout/stderr: None captures
-    into ``wasi.stdout``/``wasi.stderr``, or a callable receiving bytes, or a binary file."""
-    options = ProcessOptions(args, env, stdin, preopens, stdout, stderr, line_buffered, bridge)
+    into ``wasi.stdout``/``wasi.stderr``, or a callable receiving bytes, or a binary file.
+    ``limits`` (a ``Limits``) sets the filesystem's limits and this process's fd limit; a
+    fresh filesystem gets ``Limits()`` when it is None."""
+    options = ProcessOptions(
+        args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits
+    )
     return start_process(init, options)
 
 
@@ -363,4 +383,6 @@ def start_process(init: InitObj | None, options: ProcessOptions) -> Wasi:
         init = get_wasi()
     if init.memory is None:
         init = init.with_memory(init.new_memory())
+        if options.limits is None:  # a fresh filesystem starts with the default limits
+            options = dataclasses.replace(options, limits=Limits())
     return Wasi(_StoreState(init, options.bridge), options)

@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import wasmtime
 
+from ._limits import Limits
 from ._pipeline import run_pipeline
 from ._program import ProgramError, load_program
 from ._stdio import BinaryReader, StdinSource
@@ -46,9 +47,15 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run a WASI program",
         usage=f"{PROG} run [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
-        "PROGRAM.wasm [-- ARGS...]",
+        "[--max-fs-bytes N] [--max-fds N] PROGRAM.wasm [-- ARGS...]",
     )
     _add_filesystem_options(run)
+    run.add_argument(
+        "--max-fs-bytes",
+        metavar="N",
+        help="bytes the filesystem may hold (K, M, G suffixes; 'none'); default 1G",
+    )
+    run.add_argument("--max-fds", metavar="N", help="open fds of the program; default 1024")
     run.add_argument("program", metavar="PROGRAM.wasm")
     # Everything after the program belongs to it, options included ("--" is optional).
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -102,9 +109,40 @@ def _parse_dirs(items: Sequence[str]) -> list[tuple[str, str]]:
     return dirs
 
 
+_SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _parse_limits(options: argparse.Namespace) -> Limits:
+    """--max-fs-bytes and --max-fds as a Limits (defaults for what is not given)."""
+    defaults = Limits()
+    max_fs_bytes, max_fds = defaults.max_fs_bytes, defaults.max_fds
+    size = getattr(options, "max_fs_bytes", None)
+    if size is not None:
+        text = size.strip().upper().removesuffix("IB").removesuffix("B")
+        unit = text[-1:] if text[-1:].isalpha() else ""
+        digits = text[: len(text) - len(unit)]
+        if text == "NONE":
+            max_fs_bytes = None
+        elif unit not in _SIZE_SUFFIXES or not digits.isdigit():
+            raise UsageError(
+                f"--max-fs-bytes expects a size such as 1000, 64K, 512M or 2G, got {size!r}"
+            )
+        else:
+            max_fs_bytes = int(digits) * _SIZE_SUFFIXES[unit]
+    fds = getattr(options, "max_fds", None)
+    if fds is not None:
+        if not fds.isdigit():
+            raise UsageError(f"--max-fds expects a number, got {fds!r}")
+        max_fds = int(fds)
+    try:
+        return Limits(max_fs_bytes=max_fs_bytes, max_fds=max_fds)
+    except ValueError as error:
+        raise UsageError(str(error).replace("Limits.max_", "--max-").replace("_", "-")) from None
+
+
 def _vfs_path(guest: str) -> str:
     """Where a guest directory lives in the VFS: "/data" -> "/data", "data" -> "/data"."""
-    return posixpath.normpath("/" + guest.replace(os.sep, "/"))
+    return posixpath.normpath("/" + guest.replace(os.sep, "/").lstrip("/"))
 
 
 def _open_stdin(name: str | None) -> StdinSource:
@@ -122,31 +160,45 @@ def _open_stdin(name: str | None) -> StdinSource:
 
 @contextmanager
 def _filesystem(
-    dirs: Sequence[tuple[str, str]], write_back: bool
+    dirs: Sequence[tuple[str, str]], write_back: bool, limits: Limits | None = None
 ) -> Iterator[tuple[Wasi, dict[str, str]]]:
     """A fresh filesystem holding the --dir trees, and the preopens that show them; the trees
     are mirrored back to the host afterwards with --write-back (unless the programs failed)."""
-    with start_wasi(preopens={}) as fs:
+    with start_wasi(preopens={}, limits=limits) as fs:
         preopens = {}
         for host, guest in dirs:
-            fs.copy_in_tree(host, _vfs_path(guest))
+            try:
+                fs.copy_in_tree(host, _vfs_path(guest))
+            except OSError as error:  # unreadable, or more than --max-fs-bytes
+                raise UsageError(f"--dir: cannot copy {_describe(error, host)}") from None
             preopens[guest] = _vfs_path(guest)
         yield fs, preopens
         if write_back:
             for host, guest in dirs:
-                fs.copy_out_tree(_vfs_path(guest), host, delete=True)
+                try:
+                    fs.copy_out_tree(_vfs_path(guest), host, delete=True)
+                except OSError as error:
+                    message = f"--write-back: cannot write {_describe(error, host)}"
+                    raise UsageError(message) from None
+
+
+def _describe(error: OSError, default: str) -> str:
+    """NAME: reason, for an OSError from a copy (its own file name when it has one)."""
+    name = error.filename if error.filename is not None else default
+    return f"{os.fsdecode(name)}: {error.strerror or error}"
 
 
 def _run_command(options: argparse.Namespace) -> int:
     env = _parse_env(options.env)
     dirs = _parse_dirs(options.dir)
+    limits = _parse_limits(options)
     stdin = _open_stdin(options.stdin)
     module, name = load_program(options.program)
-    with _filesystem(dirs, options.write_back) as (fs, preopens):
+    with _filesystem(dirs, options.write_back, limits) as (fs, preopens):
         result = fs.run(
             module, options.args, env, stdin, preopens,
             stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, line_buffered=True,
-            program_name=name,
+            program_name=name, limits=limits,
         )  # fmt: skip
     return result.exit_code
 
@@ -224,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_command(options)
     except (UsageError, ProgramError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except OSError as error:  # e.g. no room left to start the program (--max-fs-bytes)
+        print(f"{PROG}: error: {error.strerror or error}", file=sys.stderr)
         return USAGE_ERROR
     except wasmtime.Trap as trap:
         program = "pipe" if options.command == "pipe" else getattr(options, "program", "demo.wasm")
