@@ -59,6 +59,15 @@ static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end,
     return err;
 }
 
+static void free_chunks_from(struct file_data *f, uint32_t first) {
+    for (uint32_t i = first; i < f->chunk_slots; i++) {
+        if (!f->chunks[i]) continue;
+        mem_free(f->chunks[i], chunk_cap(f, i));
+        f->chunks[i] = NULL;
+        if (i == 0) f->first_cap = 0;
+    }
+}
+
 /* Writes all or nothing: the space is reserved before any byte is copied. */
 errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len) {
     if (!len) return E_SUCCESS;
@@ -66,7 +75,11 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
     if (end > MAX_FILE_SIZE) return E_FBIG;
     struct file_data *f = &file->file;
     errno_t err = prepare_range(f, offset, end, true);
-    if (err) return err;
+    if (err) {
+        /* Give back what the failed reservation took: ENOSPC must not pin memory. */
+        free_chunks_from(f, (uint32_t)((file->size + CHUNK_SIZE - 1) >> CHUNK_SHIFT));
+        return err;
+    }
     while (offset < end) {
         uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
         uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
@@ -108,19 +121,10 @@ void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst,
     }
 }
 
-static void free_chunks_from(struct file_data *f, uint32_t first) {
-    for (uint32_t i = first; i < f->chunk_slots; i++) {
-        if (!f->chunks[i]) continue;
-        mem_free(f->chunks[i], chunk_cap(f, i));
-        f->chunks[i] = NULL;
-        if (i == 0) f->first_cap = 0;
-    }
-}
-
 errno_t file_set_size(struct inode *file, uint64_t size) {
     if (size > MAX_FILE_SIZE) return E_FBIG;
     struct file_data *f = &file->file;
-    if (size < file->size) {
+    if (size <= file->size) {
         uint32_t keep = (uint32_t)((size + CHUNK_SIZE - 1) >> CHUNK_SHIFT);
         free_chunks_from(f, keep);
         uint32_t within = (uint32_t)(size & (CHUNK_SIZE - 1));

@@ -20,11 +20,10 @@ static bool try_take(void) {
                                        __ATOMIC_RELAXED);
 }
 
-static void lock_contended(void) {
+static void lock_contended(const struct process *self) {
     for (int spin = 0; spin < 200; spin++) {
         if (try_take()) return;
     }
-    struct process *self = current_process();
     bool can_block = self && self->can_block;
     while (exchange(2) != 0) {
         if (can_block) __builtin_wasm_memory_atomic_wait32(&lock_word, 2, -1);
@@ -32,8 +31,12 @@ static void lock_contended(void) {
 }
 
 void vfs_lock(void) {
-    if (!try_take()) lock_contended();
-    lock_owner = current_process();
+    /* Who we are is looked up before taking the lock: a host may interrupt an instance at
+       any function entry, and between taking the lock and naming its owner there must be
+       none, or wasi_wasm_recover could not tell that this instance holds it. */
+    struct process *self = current_process();
+    if (!try_take()) lock_contended(self);
+    lock_owner = self;
     now_read = false;
 }
 
