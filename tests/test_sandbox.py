@@ -120,7 +120,7 @@ def test_directory_moved_out_of_the_preopen_while_open(sandbox_program: Path, vf
             return b"x"
 
     with mover:
-        result = vfs.run(sandbox_program, ["moved"], stdin=Trigger(), preopens={"/sandbox": "/box"})  # type: ignore[arg-type]
+        result = vfs.run(sandbox_program, ["moved"], stdin=Trigger(), preopens={"/sandbox": "/box"})
         assert moved == [True]
         assert_no_leak(result)
         # The program could not create anything outside either.

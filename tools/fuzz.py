@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
-from test_fuzz_ops import Fuzzer, Op, sequences  # noqa: E402
+from fs_model import Op  # noqa: E402
+from test_fuzz_ops import Fuzzer, sequences  # noqa: E402
 from wasm_build import compile_program  # noqa: E402
 
 
