@@ -104,10 +104,13 @@ EXPORT("fd_filestat_set_size") int32_t wasi_fd_filestat_set_size(uint32_t fd, ui
     return err;
 }
 
+bool times_flags_valid(uint32_t flags) {
+    return !(flags & ~(uint32_t)15) && !((flags & FST_ATIM) && (flags & FST_ATIM_NOW)) &&
+           !((flags & FST_MTIM) && (flags & FST_MTIM_NOW));
+}
+
 errno_t apply_times(struct inode *node, uint64_t atim, uint64_t mtim, uint32_t flags) {
-    if (flags & ~(uint32_t)15 || ((flags & FST_ATIM) && (flags & FST_ATIM_NOW)) ||
-        ((flags & FST_MTIM) && (flags & FST_MTIM_NOW)))
-        return E_INVAL;
+    if (!times_flags_valid(flags)) return E_INVAL;
     uint64_t now = vfs_now();
     if (flags & FST_ATIM) node->atim = atim;
     if (flags & FST_ATIM_NOW) node->atim = now;
@@ -119,6 +122,7 @@ errno_t apply_times(struct inode *node, uint64_t atim, uint64_t mtim, uint32_t f
 
 EXPORT("fd_filestat_set_times") int32_t wasi_fd_filestat_set_times(uint32_t fd, uint64_t atim,
                                                                    uint64_t mtim, uint32_t flags) {
+    if (!times_flags_valid(flags)) return E_INVAL;
     struct fd_entry *e;
     errno_t err = fd_get(fd, &e);
     if (err) return err;

@@ -55,6 +55,7 @@ EXPORT("path_filestat_get") int32_t wasi_path_filestat_get(uint32_t fd, uint32_t
 
 EXPORT("path_filestat_set_times") int32_t wasi_path_filestat_set_times(uint32_t fd, uint32_t flags,
         uint32_t path, uint32_t len, uint64_t atim, uint64_t mtim, uint32_t fst_flags) {
+    if (!times_flags_valid(fst_flags)) return E_INVAL; /* wasmtime checks them before anything */
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_FILESTAT_SET_TIMES, &base);
     if (err) return err;
@@ -75,11 +76,13 @@ EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, 
     if (old_flags & LOOKUP_SYMLINK_FOLLOW) return E_INVAL; /* wasmtime links the path itself only */
     struct path_walk from, to;
     vfs_lock();
+    /* wasmtime's order: both paths resolve, then source missing, target taken, source a dir. */
     err = path_walk_guest(&from, old_base, old_path, old_len, old_flags & LOOKUP_SYMLINK_FOLLOW);
-    if (!err && !from.node) err = E_NOENT;
-    if (!err && from.node->type == FILETYPE_DIRECTORY) err = E_PERM;
+    if (!err && !from.node && from.trailing_slash) err = E_NOENT; /* "x/" resolves x itself */
     if (!err) err = path_walk_guest(&to, new_base, new_path, new_len, FOLLOW_IF_TRAILING_SLASH);
+    if (!err && !from.node) err = E_NOENT;
     if (!err && to.node) err = E_EXIST;
+    if (!err && from.node->type == FILETYPE_DIRECTORY) err = E_PERM;
     if (!err && to.trailing_slash) err = E_NOENT;
     if (!err && !(err = link_new(&to, from.node))) inode_touch_changed(from.node);
     vfs_unlock();
@@ -153,8 +156,8 @@ static bool is_inside(const struct inode *dir, const struct inode *ancestor) {
 }
 
 static errno_t check_rename(const struct path_walk *from, const struct path_walk *to) {
-    if (!from->node) return E_NOENT;
     if (from->final_kind != FINAL_NAME || to->final_kind != FINAL_NAME) return E_BUSY;
+    if (!from->node) return E_NOENT;
     bool from_dir = from->node->type == FILETYPE_DIRECTORY;
     if (!from_dir && (from->trailing_slash || to->trailing_slash)) return E_NOTDIR;
     if (from_dir && is_inside(to->dir, from->node)) return E_INVAL;
@@ -201,7 +204,6 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     errno_t err = dir_fd_base(fd, RIGHT_PATH_SYMLINK, &base);
     if (err) return err;
     if (target_len > vfs_limits()->max_path) return E_NAMETOOLONG;
-    if (target_len == 0) return E_NOENT;
     struct path_walk w;
     vfs_lock();
     char *copy = target_len ? mem_alloc(target_len) : NULL;
@@ -209,6 +211,7 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     if (!err) err = path_read_guest_string(copy, target, target_len);
     if (!err && target_len && copy[0] == '/') err = E_PERM; /* it could only ever escape */
     if (!err) err = path_walk_guest(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
+    if (!err && target_len == 0) err = E_NOENT;
     if (!err && w.node) err = E_EXIST;
     if (!err && w.trailing_slash) err = E_NOENT;
     struct inode *link = NULL;
@@ -293,7 +296,12 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
     vfs_lock();
     /* The number first: with no fd to give (EMFILE) nothing may be created or truncated. */
     err = fd_allocate_number(self, &newfd);
-    if (!err) err = path_walk_guest(&w, dirfd->node, path, len, follow);
+    if (!err) err = path_read_guest_string(w.buf[0], path, len);
+    /* O_CREAT on "name/" is EISDIR in wasmtime whatever name is, once its parent resolves. */
+    bool create_dir_path = !err && (oflags & OFLAG_CREAT) && len > 1 && w.buf[0][len - 1] == '/';
+    while (create_dir_path && len > 1 && w.buf[0][len - 1] == '/') len--;
+    if (!err) err = path_walk(&w, dirfd->node, w.buf[0], len, follow);
+    if (!err && create_dir_path) err = E_ISDIR;
     if (!err) err = w.node ? open_existing(&w, oflags, access) : open_new(&w, oflags);
     if (!err) {
         struct fd_entry *e = &self->fds[newfd];
