@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -199,6 +200,39 @@ def table(results: dict[str, dict[str, list[tuple[float, str]]]], names: list[st
     return "\n".join(lines)
 
 
+def measure_startup(wasm: Path, runs: int = 20) -> dict[str, tuple[float, str]]:
+    """start_wasi + instantiate + bind + run + close of a program that does nothing, against
+    a new Store + WASI context + instantiate + run under wasmtime-py's own WASI; the guest
+    module is compiled once for each (the core module comes from get_wasi()'s cache)."""
+    ours_module = wasmtime.Module.from_file(wasi_wasm.get_wasi().engine, str(wasm))
+    engine = wasmtime.Engine()
+    peer_module = wasmtime.Module.from_file(engine, str(wasm))
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    args = ["bench.wasm", "noop", GUEST_DIR, str(10**9)]
+    start = time.perf_counter_ns()
+    for _ in range(runs):
+        with wasi_wasm.start_wasi(args=args, preopens={GUEST_DIR: GUEST_DIR}) as wasi:
+            instance = wasmtime.Instance(wasi.store, ours_module, wasi.imports_for(ours_module))
+            wasi.start(instance)
+    ours = (time.perf_counter_ns() - start) / runs
+    start = time.perf_counter_ns()
+    with tempfile.TemporaryDirectory() as sandbox:
+        for _ in range(runs):
+            config = wasmtime.WasiConfig()
+            config.argv = args
+            config.preopen_dir(sandbox, GUEST_DIR)
+            store = wasmtime.Store(engine)
+            store.set_wasi(config)
+            instance = linker.instantiate(store, peer_module)
+            run = instance.exports(store)["_start"]
+            assert isinstance(run, wasmtime.Func)
+            with contextlib.suppress(wasmtime.ExitTrap):
+                run(store)
+    peer = (time.perf_counter_ns() - start) / runs
+    return {"wasi.wasm py bridge": (ours, "ns/op"), "wasmtime-py WASI": (peer, "ns/op")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="wasi.wasm benchmarks")
     parser.add_argument("--reps", type=int, default=3)
@@ -217,6 +251,9 @@ def main() -> int:
                 for metric, value in parse(runner(wasm, bench, scale)).items():
                     results[metric][name].append(value)
             print(f"rep {rep + 1}/{args.reps}: {bench} done", file=sys.stderr)
+        for name, value in measure_startup(wasm).items():
+            if name in names:
+                results["startup_run_noop"][name].append(value)
     report = table(results, names)
     header = (
         f"Measured {datetime.date.today()} on {platform.machine()} ({os.cpu_count()} cores), "
