@@ -32,31 +32,12 @@
 #include <unistd.h>
 #include <wasi/api.h>
 
+#include "wasi_test.h" /* errname: the one errno-name table of the test programs */
+
 #define PREOPEN 3
 #define SLOTS 8
 #define MAX_LINE 8192
 #define MAX_DATA 4096
-
-static const char *const errno_names[] = {
-    "OK", "E2BIG", "EACCES", "EADDRINUSE", "EADDRNOTAVAIL", "EAFNOSUPPORT", "EAGAIN",
-    "EALREADY", "EBADF", "EBADMSG", "EBUSY", "ECANCELED", "ECHILD", "ECONNABORTED",
-    "ECONNREFUSED", "ECONNRESET", "EDEADLK", "EDESTADDRREQ", "EDOM", "EDQUOT", "EEXIST",
-    "EFAULT", "EFBIG", "EHOSTUNREACH", "EIDRM", "EILSEQ", "EINPROGRESS", "EINTR", "EINVAL",
-    "EIO", "EISCONN", "EISDIR", "ELOOP", "EMFILE", "EMLINK", "EMSGSIZE", "EMULTIHOP",
-    "ENAMETOOLONG", "ENETDOWN", "ENETRESET", "ENETUNREACH", "ENFILE", "ENOBUFS", "ENODEV",
-    "ENOENT", "ENOEXEC", "ENOLCK", "ENOLINK", "ENOMEM", "ENOMSG", "ENOPROTOOPT", "ENOSPC",
-    "ENOSYS", "ENOTCONN", "ENOTDIR", "ENOTEMPTY", "ENOTRECOVERABLE", "ENOTSOCK", "ENOTSUP",
-    "ENOTTY", "ENXIO", "EOVERFLOW", "EOWNERDEAD", "EPERM", "EPIPE", "EPROTO",
-    "EPROTONOSUPPORT", "EPROTOTYPE", "ERANGE", "EROFS", "ESPIPE", "ESRCH", "ESTALE",
-    "ETIMEDOUT", "ETXTBSY", "EXDEV", "ENOTCAPABLE",
-};
-
-static const char *errname(unsigned e) {
-    static char buf[16];
-    if (e < sizeof errno_names / sizeof *errno_names) return errno_names[e];
-    snprintf(buf, sizeof buf, "E?%u", e);
-    return buf;
-}
 
 static int slot_fd[SLOTS];
 static uint8_t data[MAX_DATA];
