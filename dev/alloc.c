@@ -17,6 +17,9 @@ struct free_run { uint32_t pages; struct free_run *next; };
 
 static struct {
     struct free_block *classes[CLASS_COUNT];
+    /* The newest slab of each class is handed out front to back: a block is touched only
+       when it is first allocated, so a fresh memory does not fault in whole slabs. */
+    uint8_t *carve[CLASS_COUNT], *carve_end[CLASS_COUNT];
     struct free_run *runs;        /* address order */
     uint32_t heap_top;            /* first never-used byte */
     uint64_t used;
@@ -91,16 +94,17 @@ static void give_pages(void *p, uint32_t pages) {
     }
 }
 
-static bool refill_class(int c) {
-    uint8_t *slab = take_pages(1);
-    if (!slab) return false;
+static void *carve_block(int c) {
     uint32_t size = class_sizes[c];
-    for (uint32_t off = 0; off + size <= PAGE_SIZE; off += size) {
-        struct free_block *b = (struct free_block *)(slab + off);
-        b->next = heap.classes[c];
-        heap.classes[c] = b;
+    if (!heap.carve[c] || heap.carve_end[c] - heap.carve[c] < (ptrdiff_t)size) {
+        uint8_t *slab = take_pages(1);
+        if (!slab) return NULL;
+        heap.carve[c] = slab;
+        heap.carve_end[c] = slab + PAGE_SIZE / size * size;
     }
-    return true;
+    void *p = heap.carve[c];
+    heap.carve[c] += size;
+    return p;
 }
 
 void *mem_alloc(uint32_t size) {
@@ -109,9 +113,9 @@ void *mem_alloc(uint32_t size) {
     void *p;
     int c = class_of(real);
     if (c >= 0) {
-        if (!heap.classes[c] && !refill_class(c)) return NULL;
         p = heap.classes[c];
-        heap.classes[c] = heap.classes[c]->next;
+        if (p) heap.classes[c] = heap.classes[c]->next;
+        else if (!(p = carve_block(c))) return NULL;
     } else {
         p = take_pages(real / PAGE_SIZE);
         if (!p) return NULL;
@@ -161,9 +165,12 @@ static bool in_heap(const void *p) {
 
 uint32_t mem_check(void) {
     uint32_t problems = 0;
-    for (uint32_t c = 0; c < CLASS_COUNT; c++)
+    for (uint32_t c = 0; c < CLASS_COUNT; c++) {
         for (struct free_block *b = heap.classes[c]; b; b = b->next)
             if (!in_heap(b)) { problems++; break; }
+        if (heap.carve[c] && (heap.carve[c] > heap.carve_end[c] || !in_heap(heap.carve_end[c] - 1)))
+            problems++;
+    }
     uint64_t free_pages = 0;
     for (struct free_run *r = heap.runs; r; r = r->next) {
         if (!in_heap(r) || (core_addr_of(r) & (PAGE_SIZE - 1)) || (r->next && r->next <= r)) { problems++; break; }

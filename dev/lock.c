@@ -56,6 +56,12 @@ void vfs_unlock(void) {
         __builtin_wasm_memory_atomic_notify(&lock_word, 1);
 }
 
+/* Where a host reads who holds the lock: its epoch-deadline callback defers an interrupt
+   while its own instance holds it, so an operation is never stopped halfway. */
+EXPORT("wasi_wasm_lock_owner_slot") uint32_t wasi_wasm_lock_owner_slot(void) {
+    return (uint32_t)(uintptr_t)&lock_owner;
+}
+
 bool vfs_lock_held_by(const struct process *p) {
     return p && __atomic_load_n(&lock_owner, __ATOMIC_ACQUIRE) == p;
 }

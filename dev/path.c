@@ -13,7 +13,7 @@ static bool is_dot(const char *s, uint32_t n) { return n == 1 && s[0] == '.'; }
 static bool is_dotdot(const char *s, uint32_t n) { return n == 2 && s[0] == '.' && s[1] == '.'; }
 
 /* Valid UTF-8 without NUL, as wasmtime requires of a path. */
-static errno_t check_path_bytes(const uint8_t *s, uint32_t len) {
+errno_t path_check_bytes(const uint8_t *s, uint32_t len) {
     for (uint32_t i = 0; i < len;) {
         uint8_t c = s[i];
         if (c == 0) return E_INVAL;
@@ -35,7 +35,7 @@ static errno_t check_path_bytes(const uint8_t *s, uint32_t len) {
 errno_t path_read_guest_string(char *dst, uint32_t guest_src, uint32_t len) {
     if (len > vfs_limits()->max_path) return E_NAMETOOLONG;
     errno_t err = guest_read(dst, guest_src, len);
-    return err ? err : check_path_bytes((const uint8_t *)dst, len);
+    return err ? err : path_check_bytes((const uint8_t *)dst, len);
 }
 
 /* Replace the walked part of the path by the symlink's target: target + "/" + rest. */

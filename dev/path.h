@@ -35,5 +35,7 @@ errno_t path_walk_guest(struct path_walk *w, struct inode *base, uint32_t guest_
 errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uint32_t len,
                   uint32_t follow);
 errno_t path_read_guest_string(char *dst, uint32_t guest_src, uint32_t len);
+/* Valid UTF-8 without NUL (EINVAL for NUL, EILSEQ otherwise), as wasmtime requires of a path. */
+errno_t path_check_bytes(const uint8_t *s, uint32_t len);
 
 #endif

@@ -116,6 +116,11 @@ EXPORT("wasi_wasm_attach") int32_t wasi_wasm_attach(int32_t can_block) {
     return E_SUCCESS;
 }
 
+/* This instance's process as the lock owner slot names it (0 before attach). */
+EXPORT("wasi_wasm_process_id") uint32_t wasi_wasm_process_id(void) {
+    return (uint32_t)(uintptr_t)current_process();
+}
+
 EXPORT("wasi_wasm_detach") void wasi_wasm_detach(void) {
     struct process *p = current_process();
     if (!p) return;

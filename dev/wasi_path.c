@@ -53,17 +53,48 @@ EXPORT("path_filestat_get") int32_t wasi_path_filestat_get(uint32_t fd, uint32_t
     return err ? err : guest_write(out, stat, sizeof stat);
 }
 
+static bool is_dot_or_dotdot(const char *name, uint32_t len) {
+    return (len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+/* Both times omitted and the link itself named: Linux's utimensat returns before it looks
+   at the name, so wasmtime (which resolves the parent directory with cap-std first) succeeds
+   even for a missing or over-long final name. A final "name/", "." or ".." it resolves in
+   full. Lock held. */
+static errno_t check_no_times_path(struct path_walk *w, struct inode *base, uint32_t path,
+                                   uint32_t len) {
+    errno_t err = path_read_guest_string(w->buf[0], path, len);
+    if (err) return err;
+    uint32_t name_start = len;
+    while (name_start > 0 && w->buf[0][name_start - 1] != '/') name_start--;
+    uint32_t name_len = len - name_start;
+    if (name_len == 0 || is_dot_or_dotdot(w->buf[0] + name_start, name_len)) {
+        err = path_walk(w, base, w->buf[0], len, FOLLOW_IF_TRAILING_SLASH);
+        return err ? err : w->node ? E_SUCCESS : E_NOENT;
+    }
+    if (name_start == 0) return E_SUCCESS; /* the parent is the fd's own directory */
+    err = path_walk(w, base, w->buf[0], name_start, FOLLOW_IF_TRAILING_SLASH); /* "dir/" */
+    if (err) return err;
+    if (!w->node) return E_NOENT;
+    return w->node->type == FILETYPE_DIRECTORY ? E_SUCCESS : E_NOTDIR;
+}
+
 EXPORT("path_filestat_set_times") int32_t wasi_path_filestat_set_times(uint32_t fd, uint32_t flags,
         uint32_t path, uint32_t len, uint64_t atim, uint64_t mtim, uint32_t fst_flags) {
     if (!times_flags_valid(fst_flags)) return E_INVAL; /* wasmtime checks them before anything */
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_FILESTAT_SET_TIMES, &base);
     if (err) return err;
+    bool follow = flags & LOOKUP_SYMLINK_FOLLOW;
     struct path_walk w;
     vfs_lock();
-    err = path_walk_guest(&w, base, path, len, flags & LOOKUP_SYMLINK_FOLLOW);
-    if (!err && !w.node) err = E_NOENT;
-    if (!err) err = apply_times(w.node, atim, mtim, fst_flags);
+    if (fst_flags == 0 && !follow) {
+        err = check_no_times_path(&w, base, path, len);
+    } else {
+        err = path_walk_guest(&w, base, path, len, follow);
+        if (!err && !w.node) err = E_NOENT;
+        if (!err) err = apply_times(w.node, atim, mtim, fst_flags);
+    }
     vfs_unlock();
     return err;
 }
@@ -320,26 +351,123 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
     return err ? err : guest_write_u32(out, newfd);
 }
 
-/* Host API: open an existing VFS directory (absolute path) as this process's next preopen. */
+/* One directory a preopen created, kept so that a later failure can take it away again. */
+struct created_dir {
+    struct inode *parent;
+    struct dentry *entry;
+    uint64_t parent_mtim, parent_ctim;
+};
+
+static void remove_created(struct created_dir *created, uint32_t n) {
+    while (n--) {
+        struct created_dir *c = &created[n];
+        struct inode *node = c->entry->node;
+        dir_remove(c->parent, c->entry);
+        inode_release_if_unused(node);
+        c->parent->mtim = c->parent_mtim;
+        c->parent->ctim = c->parent_ctim;
+    }
+}
+
+/* Before anything is created: the whole path must be valid, so that a bad component at the
+   end cannot leave the directories before it behind. */
+static errno_t check_preopen_path(const char *p, uint32_t len, uint32_t *components) {
+    if (len > vfs_limits()->max_path) return E_NAMETOOLONG;
+    errno_t err = path_check_bytes((const uint8_t *)p, len);
+    if (err) return err;
+    *components = 0;
+    for (uint32_t i = 0; i < len;) {
+        while (i < len && p[i] == '/') i++;
+        uint32_t start = i;
+        while (i < len && p[i] != '/') i++;
+        if (i - start > vfs_limits()->max_name) return E_NAMETOOLONG;
+        if (i > start) (*components)++;
+    }
+    return E_SUCCESS;
+}
+
+/* `mkdir -p` of a path relative to the root, lock held: each component must be a directory
+   (a symlink is followed, confined to the root like any path) or is created. Each prefix is
+   walked afresh, so `..` and symlinks mean what they mean to a program. On failure the
+   directories created so far are removed again and their parents' times restored. */
+static errno_t make_preopen_dirs(struct path_walk *w, const char *p, uint32_t len,
+                                 uint32_t components) {
+    struct created_dir *created = mem_alloc(components * (uint32_t)sizeof *created);
+    if (!created) return E_NOSPC;
+    uint32_t n = 0;
+    errno_t err = E_SUCCESS;
+    for (uint32_t end = 0; !err;) {
+        while (end < len && p[end] == '/') end++;
+        if (end == len) break;
+        while (end < len && p[end] != '/') end++;
+        err = path_walk(w, vfs_root(), p, end, FOLLOW_IF_TRAILING_SLASH);
+        if (!err && w->node && w->node->type == FILETYPE_SYMBOLIC_LINK) {
+            err = path_walk(w, vfs_root(), p, end, FOLLOW_FINAL);
+            if (!err && !w->node) err = E_EXIST; /* a dangling symlink: as mkdir -p says */
+        }
+        if (err) break;
+        if (w->node) {
+            if (w->node->type != FILETYPE_DIRECTORY) err = E_NOTDIR;
+            continue;
+        }
+        struct inode *dir = inode_create(FILETYPE_DIRECTORY);
+        if (!dir) {
+            err = E_NOSPC;
+            break;
+        }
+        struct inode *parent = w->dir;
+        uint64_t mtim = parent->mtim, ctim = parent->ctim;
+        if ((err = link_new(w, dir))) {
+            inode_release_if_unused(dir);
+            break;
+        }
+        created[n++] = (struct created_dir){ parent, dir_lookup(parent, w->name, w->name_len),
+                                             mtim, ctim };
+    }
+    if (err) remove_created(created, n);
+    mem_free(created, components * (uint32_t)sizeof *created);
+    return err;
+}
+
+/* The directory a preopen names, created (with its missing ancestors) if need be. */
+static errno_t preopen_dir(const char *p, uint32_t len, struct inode **out) {
+    struct inode *root = vfs_root();
+    if (!root) return E_NOMEM;
+    *out = root;
+    if (!len) return E_SUCCESS;
+    uint32_t components;
+    errno_t err = check_preopen_path(p, len, &components);
+    if (err) return err;
+    struct path_walk w;
+    err = path_walk(&w, root, p, len, FOLLOW_FINAL);
+    if (err == E_NOENT || (!err && !w.node)) {
+        err = make_preopen_dirs(&w, p, len, components);
+        if (!err) err = path_walk(&w, root, p, len, FOLLOW_FINAL);
+        if (!err && !w.node) err = E_NOENT;
+    }
+    if (err) return err;
+    if (w.node->type != FILETYPE_DIRECTORY) return E_NOTDIR;
+    *out = w.node;
+    return E_SUCCESS;
+}
+
+/* Host API: open VFS directory vfs_path (absolute; missing directories on it are created,
+   as by mkdir -p) as this process's next preopen, named name. Returns the fd or -errno;
+   on failure nothing in the filesystem has changed. */
 EXPORT("wasi_wasm_preopen") int32_t wasi_wasm_preopen(uint32_t vfs_path, uint32_t vfs_len,
                                                       uint32_t name, uint32_t name_len) {
     struct process *self = current_process();
     const char *p = (const char *)(uintptr_t)vfs_path;
     while (vfs_len && *p == '/') { p++; vfs_len--; }
-    struct path_walk w;
     errno_t err = E_SUCCESS;
     uint32_t newfd = 0;
+    struct inode *node = NULL;
     vfs_lock();
-    struct inode *node = vfs_root();
-    if (vfs_len) {
-        err = path_walk(&w, node, p, vfs_len, FOLLOW_FINAL);
-        node = w.node;
-        if (!err && !node) err = E_NOENT;
-    }
-    if (!err && node->type != FILETYPE_DIRECTORY) err = E_NOTDIR;
-    char *copy = NULL;
-    if (!err && !(copy = mem_alloc(name_len ? name_len : 1))) err = E_NOMEM;
+    char *copy = mem_alloc(name_len ? name_len : 1);
+    if (!copy) err = E_NOMEM;
+    /* The fd and the name first: once directories exist, nothing else may fail. */
     if (!err) err = fd_allocate_number(self, &newfd);
+    if (!err) err = preopen_dir(p, vfs_len, &node);
     if (!err) {
         struct fd_entry *e = &self->fds[newfd];
         mem_copy(copy, (const void *)(uintptr_t)name, name_len);
@@ -352,7 +480,7 @@ EXPORT("wasi_wasm_preopen") int32_t wasi_wasm_preopen(uint32_t vfs_path, uint32_
         e->rights_inheriting = PREOPEN_RIGHTS_INHERITING;
         e->inheritable = RIGHTS_ALL;
         node->open_count++;
-    } else {
+    } else if (copy) {
         mem_free(copy, name_len ? name_len : 1);
     }
     vfs_unlock();

@@ -441,12 +441,24 @@ class Model:
 
     def op_settimes(self, b: str, path: str, follow: str, _a: str, _m: str, flags: str) -> str:
         self._check_times(int(flags))
-        walk = self.walk(self.base(b), path, follow == "1")
-        # Linux's utimensat with both times UTIME_OMIT succeeds without looking at the name.
-        if int(flags) == 0 and follow == "0":
+        base = self.base(b)
+        final = path.rsplit("/", 1)[-1]
+        if int(flags) == 0 and follow == "0" and final not in ("", ".", ".."):
+            # Linux's utimensat with both times UTIME_OMIT returns before it looks at the
+            # name; wasmtime resolves only the parent directory first.
+            parent = path[: len(path) - len(final)]
+            if parent:
+                directory = self.walk(base, parent, True).node  # "dir/" follows a link
+                if directory is None:
+                    raise fail("ENOENT")
+                if directory.kind != "dir":
+                    raise fail("ENOTDIR")
             return "OK"
-        if walk.node is None:
+        node = self.walk(base, path, follow == "1" or path.endswith("/")).node  # "link/"
+        if node is None:
             raise fail("ENOENT")
+        if path.endswith("/") and node.kind != "dir":
+            raise fail("ENOTDIR")
         return "OK"
 
     def op_fsettimes(self, s: str, _a: str, _m: str, flags: str) -> str:

@@ -6,7 +6,6 @@ is there with exactly its content."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -16,12 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import wasmtime
 
 import wasi_wasm
-from wasi_wasm import InitObj, Wasi
+from wasi_wasm import InitObj, Wasi, _engine, _interrupt
 
 WORK = "/work"
 SIZE = 4096
@@ -156,11 +156,6 @@ def test_trap_exit_and_interrupt_while_others_work(worker_program: Path) -> None
         assert fs.read_file(f"{WORK}/after") == b"after"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="core (reported): an interrupt that lands inside the core in the middle of an "
-    "operation can leave fsck problems (see the fuel sweep below); most attempts pass",
-)
 @pytest.mark.parametrize("attempt", range(6))
 def test_interrupts_at_random_moments_leave_a_consistent_filesystem(
     worker_program: Path, attempt: int
@@ -197,23 +192,19 @@ def test_interrupted_store_is_usable_again(worker_program: Path) -> None:
 
 
 # -- an interrupt at every point --------------------------------------------------------------
-# Epoch interrupts land wherever the program happens to be. To try every point of a short run
-# deterministically, the sweep below uses wasmtime's fuel instead (a trap after exactly N
-# units, checked at the same places as epochs: function entries and loop headers), on an
-# engine of its own, in a subprocess so that a left-held lock shows up as a timeout.
+# Epoch interrupts land wherever the program happens to be: at any function entry or loop
+# header, in the program or in the core. The sweep below tries every such point of a short
+# run deterministically: the store's deadline is always passed, so wasmtime calls the host's
+# deadline callback at every check, and a counting callback lets the first N checks go by
+# before it acts as the real one. It runs in a subprocess, so a left-held lock shows up as a
+# timeout instead of a hung test run.
 SWEEP_OPS = (
     "mkdir . d|open 0 . d/f 1 536870911 0 0|write 0 6162|close 0|mkdir . m|rename . d . m/d|"
     "unlink . m/d/f"
 )
-SWEEP_STEP = 17  # fuel units between two interrupts (1 tries every point, in minutes)
+SWEEP_STEP = 1  # checks between two interrupts: every point
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core (reported): an interrupt between taking the lock and recording its owner "
-    "leaves it held with no owner, so wasi_wasm_recover cannot free it; an interrupt in the "
-    "middle of an operation (path_open O_CREAT, rename, unlink) can leave fsck problems",
-)
 def test_an_interrupt_anywhere_never_leaves_the_lock_held_or_the_filesystem_broken(
     wasm_program: Callable[..., Path],
 ) -> None:
@@ -232,49 +223,58 @@ def test_an_interrupt_anywhere_never_leaves_the_lock_held_or_the_filesystem_brok
     lines = done.stdout.decode().splitlines()
     assert done.returncode == 0, done.stdout.decode()[-2000:] + done.stderr.decode()[-2000:]
     report = json.loads(lines[-1])
-    assert report["hang"] is None, f"lock left held after an interrupt at fuel {report['hang']}"
-    assert report["attempts"] > 1000
+    assert report["hang"] is None, f"lock left held after an interrupt at check {report['hang']}"
+    assert report["attempts"] > 2000
+    # All but the two full runs, and points in the host's own calls after the program ended
+    assert report["interrupted"] > 0.9 * report["attempts"]
+    assert report["deferred"] > 0  # some checks came while the core held the lock
     assert report["broken"] == [], (
-        f"fsck failed after interrupts at fuel {report['broken'][:10]} (of {report['attempts']})"
+        f"fsck failed after interrupts at checks {report['broken'][:10]} "
+        f"(of {report['attempts']})"
     )
 
 
-class FuelSweep:
-    """Runs the driver with ``ops`` once per fuel budget; after each out-of-fuel trap it
-    refuels, recovers, closes the process and runs fsck."""
+class CountingGuard(_interrupt.StoreGuard):
+    """The real deadline callback, acting only from the (countdown+1)-th check on."""
+
+    countdown = 0
+    deferred = 0  # checks the real callback let pass because the lock was held
+
+    def _deadline_reached(self, context: Any, data: Any, delta: Any, kind: Any) -> int:
+        if CountingGuard.countdown > 0:
+            CountingGuard.countdown -= 1
+            delta[0] = 0
+            kind[0] = 0
+            return 0
+        outcome = super()._deadline_reached(context, data, delta, kind)
+        if outcome == 0:
+            CountingGuard.deferred += 1
+        return outcome
+
+
+class InterruptSweep:
+    """Runs the driver with ``ops`` once per interrupt point; after each interrupt the
+    process is closed and fsck runs."""
 
     BIG = 10**12
 
     def __init__(self, driver_path: str, ops_text: str) -> None:
-        config = wasmtime.Config()
-        config.wasm_threads = True
-        config.shared_memory = True
-        config.wasm_multi_memory = True
-        config.consume_fuel = True
-        self.engine = wasmtime.Engine(config)
-        from wasi_wasm import _engine, _wasi  # noqa: PLC0415 - only in the subprocess
-
-        _wasi.new_store = self.fueled_store  # type: ignore[attr-defined]
-        self.init = InitObj(self.engine, wasmtime.Module(self.engine, _engine.core_wasm_bytes()))
-        self.driver = wasmtime.Module(self.engine, Path(driver_path).read_bytes())
+        _interrupt.StoreGuard = CountingGuard  # type: ignore[misc]
+        self.driver = wasmtime.Module(wasi_wasm.get_wasi().engine, Path(driver_path).read_bytes())
         self.ops = ops_text.replace("|", "\n").encode()
         self.fs = self.fresh_filesystem()
         self.attempts = 0
-
-    def fueled_store(self, engine: wasmtime.Engine | None = None) -> wasmtime.Store:
-        store = wasmtime.Store(engine)
-        store.set_fuel(self.BIG)
-        return store
+        self.interrupted = 0
 
     def fresh_filesystem(self) -> Wasi:
-        fs = wasi_wasm.start_wasi(self.init, preopens={}, bridge=False)
+        fs = wasi_wasm.start_wasi(preopens={}, bridge=False)
         fs.mkdir("/s")
         return fs
 
-    def attempt(self, fuel: int) -> tuple[int, int]:
-        """(fuel used, fsck problems) for one run stopped after ``fuel`` units."""
+    def attempt(self, checks: int) -> tuple[int, int]:
+        """(checks passed, fsck problems) for one run interrupted after ``checks`` checks."""
         self.attempts += 1
-        if self.attempts % 1500 == 0:  # a Store allows 10,000 instances; each run adds two
+        if self.attempts % 1500 == 0:  # a Store allows 10,000 instances; each run adds three
             fresh = wasi_wasm.start_wasi(self.fs.init_obj(), preopens={}, bridge=False)
             self.fs.close()
             self.fs = fresh
@@ -282,18 +282,18 @@ class FuelSweep:
             args=["driver"], stdin=self.ops, preopens={"/sandbox": "/s"}
         )
         with process:
-            exports = wasmtime.Instance(
+            instance = wasmtime.Instance(
                 process.store, self.driver, process.imports_for(self.driver)
-            ).exports(process.store)
-            memory, start = exports["memory"], exports["_start"]
-            assert isinstance(memory, wasmtime.Memory) and isinstance(start, wasmtime.Func)
-            process.bind_to_other_memory(memory)
-            process.store.set_fuel(fuel)
-            with contextlib.suppress(wasmtime.Trap, wasi_wasm.WasiExit):
-                start(process.store)
-            used = fuel - process.store.get_fuel()
-            process.store.set_fuel(self.BIG)
-            process._process.call("wasi_wasm_recover")
+            )
+            CountingGuard.countdown = checks
+            process.store.set_epoch_deadline(0)  # every check calls the deadline callback
+            try:
+                process.start(instance)
+            except wasi_wasm.Interrupted:
+                self.interrupted += 1
+            passed = checks - CountingGuard.countdown
+            CountingGuard.countdown = 0
+            process.store.set_epoch_deadline(_engine.NO_DEADLINE)
         problems = self.fs.fsck()
         if problems:
             self.fs.close()  # start over on a fresh filesystem
@@ -301,31 +301,37 @@ class FuelSweep:
         else:
             self.fs.rmtree("/s")
             self.fs.mkdir("/s")
-        return used, problems
+        return passed, problems
 
-    def within(self, fuel: int, seconds: float) -> tuple[int, int] | None:
+    def within(self, checks: int, seconds: float) -> tuple[int, int] | None:
         """``attempt`` in a thread: None if it blocks (a lock left held)."""
         result: list[tuple[int, int]] = []
-        worker = threading.Thread(target=lambda: result.append(self.attempt(fuel)), daemon=True)
+        worker = threading.Thread(target=lambda: result.append(self.attempt(checks)), daemon=True)
         worker.start()
         worker.join(seconds)
         return result[0] if result else None
 
     def run(self, step: int) -> dict[str, object]:
-        first = self.within(self.BIG, 60)
-        assert first is not None and first[1] == 0
-        total = first[0]
+        warm_up = self.within(self.BIG, 60)  # the first run does one-time work in the core
+        full = self.within(self.BIG, 60)
+        assert warm_up is not None and full is not None and warm_up[1] == full[1] == 0
+        total = full[0]
         broken: list[int] = []
-        for fuel in range(0, total, step):
-            outcome = self.within(fuel, 10)
+        summary: dict[str, object] = {"total_checks": total, "hang": None, "broken": broken}
+        for checks in range(0, total, step):
+            outcome = self.within(checks, 10)
             if outcome is None:
-                return {"attempts": self.attempts, "hang": fuel, "broken": broken}
+                summary["hang"] = checks
+                break
             if outcome[1]:
-                broken.append(fuel)
-        return {"attempts": self.attempts, "hang": None, "broken": broken, "total_fuel": total}
+                broken.append(checks)
+        summary.update(
+            attempts=self.attempts, interrupted=self.interrupted, deferred=CountingGuard.deferred
+        )
+        return summary
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["sweep"]:
-    summary = FuelSweep(sys.argv[2], sys.argv[3]).run(int(sys.argv[4]))
+    summary = InterruptSweep(sys.argv[2], sys.argv[3]).run(int(sys.argv[4]))
     print(json.dumps(summary), flush=True)
     os._exit(0)  # a thread may still be blocked inside wasm

@@ -270,12 +270,6 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         tuple(("EINVAL", other) for other in ("ENOENT", "EBADF", "EPERM", "ENOTDIR", "ELOOP")),
     ),
     KnownBug(
-        "settimes-nothing-to-change-nofollow",
-        "settimes . a 0 0 0 0",
-        "settimes",
-        (("OK", "ENOENT"),),
-    ),
-    KnownBug(
         "symlink-link-path-checked-first",
         "symlink = . /a|symlink = . a/b",
         "symlink",
@@ -458,6 +452,14 @@ REGRESSIONS = {
         "symlink b . a|symlink c . b|symlink d . c|open 0 . a 1 {ALL} 0 1|stat . d 0|"
         "symlink y . x|symlink x . y|stat . x 1|open 1 . x 1 {ALL} 0 1|symlink ../a . z|"
         "stat . z 1|mkdir . m|symlink ../a . m/up|stat . m/up 1|stat 0 m 0"
+    ),
+    "set_times with nothing to set looks only at the parent": (
+        "settimes . a 0 0 0 0|settimes . a 1 0 0 0|settimes . a/ 0 0 0 0|settimes . x/a 0 0 0 0|"
+        "settimes . /a 0 0 0 0|settimes . .. 0 0 0 0|settimes . . 0 0 0 0|mkdir . d|"
+        "settimes . d/ 0 0 0 0|settimes . d/.. 0 0 0 0|open 0 . f 1 {ALL} 0 0|"
+        "settimes . f/a 0 0 0 0|settimes . f/ 0 0 0 0|symlink nowhere . l|settimes . l 0 0 0 0|"
+        "settimes . l/ 0 0 0 0|settimes . l/a 0 0 0 0|symlink s . s|settimes . s/x 0 0 0 0|"
+        "settimes 0 a 0 0 0 0|settimes . a 0 0 0 15"
     ),
     "renumber and appends": (
         "open 0 . f 1 {ALL} 1 0|write 0 6162|open 1 . f 0 {ALL} 0 0|renumber 0 1|write 1 63|"

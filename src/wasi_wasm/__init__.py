@@ -10,6 +10,7 @@ from ._errno import WASI_ERRNO_NAMES, errno_from_name, errno_name
 from ._fs import FileType, StatResult
 from ._hooks import WasiExit
 from ._init import InitObj, get_wasi
+from ._interrupt import Interrupted, is_interrupt
 from ._limits import Limits
 from ._pipe import Pipe
 from ._pipeline import Command, PipelineResult, run_pipeline
@@ -25,6 +26,7 @@ __all__ = [
     "CoreError",
     "FileType",
     "InitObj",
+    "Interrupted",
     "Limits",
     "Pipe",
     "PipelineResult",
@@ -37,6 +39,7 @@ __all__ = [
     "errno_from_name",
     "errno_name",
     "get_wasi",
+    "is_interrupt",
     "load_program",
     "run",
     "run_pipeline",

@@ -19,6 +19,7 @@ import wasmtime
 
 from ._core_memory import U32_MASK, CoreMemory
 from ._engine import get_engine
+from ._fastcall import export_func, instantiate
 from ._hooks import Hook
 from ._shared_memory import PAGE_SIZE, base_address, importable, pages
 
@@ -79,6 +80,8 @@ def memory_type(store: wasmtime.Store, memory: GuestMemory) -> wasmtime.MemoryTy
 
 
 SlotSetter = Callable[[Hook, wasmtime.Func], None]
+_BRIDGE_EXPORTS = ((Hook.COPY_IN, b"copy_in"), (Hook.COPY_OUT, b"copy_out"),
+                   (Hook.GUEST_PAGES, b"guest_pages"))  # fmt: skip
 
 
 def install_bridge(
@@ -87,13 +90,11 @@ def install_bridge(
     """Instantiate a bridge between the core memory and ``guest`` and plug it in."""
     module = bridge_module(memory_type(store, guest))
     guest_import = importable(guest) if isinstance(guest, wasmtime.SharedMemory) else guest
-    instance = wasmtime.Instance(store, module, [core.memory, guest_import])
-    exports = instance.exports(store)
-    for hook, name in ((Hook.COPY_IN, "copy_in"), (Hook.COPY_OUT, "copy_out"),
-                       (Hook.GUEST_PAGES, "guest_pages")):  # fmt: skip
-        function = exports[name]
-        assert isinstance(function, wasmtime.Func)
-        set_slot(hook, function)
+    instance = instantiate(store, module, [core.memory, guest_import])
+    for hook, name in _BRIDGE_EXPORTS:
+        function = export_func(store, instance, name)
+        assert function is not None
+        set_slot(hook, wasmtime.Func._from_raw(function))
 
 
 def _guest_accessors(

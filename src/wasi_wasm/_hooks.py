@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-import wasmtime
-
 from ._core_memory import U32_MASK, CoreMemory
 from ._errno import EINVAL, EIO, SUCCESS
 from ._stdio import InputSource, OutputSink
@@ -75,6 +73,7 @@ class ProcessHooks:
         self.stdin = stdin
         self.deferred_error: BaseException | None = None
         self.exit_code: int | None = None
+        self.return_on_exit = False  # set while Wasi.start runs the program
 
     # -- stdio ---------------------------------------------------------------------------
     def output(self, fd: int, ptr: int, length: int) -> None:
@@ -115,11 +114,13 @@ class ProcessHooks:
 
     def exit(self, code: int) -> None:
         # The core calls this with no lock held and stdio flushed: unwinding is safe.
-        # The code is also kept here: wasmtime-py passes a host exception to the caller
-        # through one global, so with several threads exiting at once, the WasiExit that
-        # surfaces in a thread may be another thread's.
         code &= U32_MASK  # WASI's exit code is a u32; wasmtime hands it over as a signed i32
         self.exit_code = code
+        if self.return_on_exit:
+            # The core traps (unreachable) right after a returning exit hook, so no Python
+            # exception travels through wasmtime-py's one global "last exception", where a
+            # trap in another thread at the same moment would pick it up as its own.
+            return
         raise WasiExit(code)
 
     # -- copy hooks before any program memory is bound ------------------------------------
@@ -143,22 +144,3 @@ class ProcessHooks:
             "exit": self.exit,
             "cpu_clock_time_get": self.clock_time_get,
         }
-
-
-def core_imports(
-    store: wasmtime.Store, module: wasmtime.Module, hooks: ProcessHooks
-) -> list[wasmtime.Func | wasmtime.SharedMemory]:
-    """The core's imports in its declared order: the shared memory and one Func per hook."""
-    functions = hooks.by_import_name()
-    values: list[wasmtime.Func | wasmtime.SharedMemory] = []
-    for item in module.imports:
-        kind = item.type
-        name = item.name or ""
-        from_env = item.module == "env"
-        if from_env and name == "memory" and isinstance(kind, wasmtime.MemoryType):
-            values.append(hooks.memory.memory)
-        elif from_env and name in functions and isinstance(kind, wasmtime.FuncType):
-            values.append(wasmtime.Func(store, kind, functions[name]))
-        else:
-            raise RuntimeError(f"the core imports {item.module}.{item.name}, which the host lacks")
-    return values

@@ -131,7 +131,7 @@ def _run_sequentially(
     data = stdin
     for index, stage in enumerate(stages):
         last = index == len(stages) - 1
-        with wasi.spawn(settings.options(stage.argv, data, last)) as process:
+        with wasi.spawn_run(settings.options(stage.argv, data, last)) as process:
             _run_stage(process, stage)
         if stage.error is not None:
             return
@@ -140,8 +140,8 @@ def _run_sequentially(
 
 def _run_stage(process: Wasi, stage: _Stage) -> None:
     try:
-        instance = wasmtime.Instance(process.store, stage.module, process.imports_for(stage.module))
-        stage.exit_code = process.start(instance)
+        instance = process._instantiate(stage.module)
+        stage.exit_code = process.start_run(instance)
     except BaseException as error:  # reported by _run once every program has ended
         stage.error = error
     stage.stdout = process.stdout
@@ -163,7 +163,7 @@ def _run_concurrently(
         last = index == count - 1
         try:
             options = settings.options(stage.argv, stdin if index == 0 else b"", last)
-            process = start_process(init, options)
+            process = start_process(init, options, one_run=True)
         except BaseException as error:
             stage.error = error
             ready.abort()

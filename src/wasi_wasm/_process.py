@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 import wasmtime
+from wasmtime import _ffi as ffi
 
-from . import _bridge
+from . import _bridge, _interrupt
 from ._core_memory import U32_MASK, CoreMemory
 from ._errno import SUCCESS, error_from_wasi
-from ._hooks import Hook, ProcessHooks, core_imports
+from ._fastcall import (
+    RawFunc,
+    export_func,
+    export_table,
+    instantiate,
+    signature,
+    table_set_func,
+)
+from ._hooks import Hook, ProcessHooks
 
 # Every wasi_snapshot_preview1 function; the core exports each under its own name.
 WASI_FUNCTIONS = (
@@ -24,6 +35,7 @@ WASI_FUNCTIONS = (
     "path_unlink_file", "poll_oneoff", "proc_exit", "proc_raise", "random_get", "sched_yield",
     "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
 )  # fmt: skip
+WASI_FUNCTION_SET = frozenset(WASI_FUNCTIONS)
 
 STDIO_EACH_WRITE = 0
 STDIO_LINE = 1
@@ -38,8 +50,62 @@ class CoreError(RuntimeError):
     """A host-only core export reported an error."""
 
 
+CoreFunction = Callable[..., int | None]
+
+
+class CoreModuleInfo:
+    """What every instance of one core module has in common, read once per module: the
+    signature of each function export, the imports, and the table slot of each hook
+    (``Module.exports``/``imports`` cost tens of microseconds per call in wasmtime-py)."""
+
+    def __init__(self, module: wasmtime.Module) -> None:
+        self.signatures = {
+            item.name: signature(item.type)
+            for item in module.exports
+            if isinstance(item.type, wasmtime.FuncType)
+        }
+        # (name, function type) per import in declared order; None for the memory.
+        self.imports: list[tuple[str, wasmtime.FuncType | None]] = []
+        for item in module.imports:
+            kind = item.type
+            name = item.name or ""
+            from_env = item.module == "env"
+            if from_env and name == "memory" and isinstance(kind, wasmtime.MemoryType):
+                self.imports.append((name, None))
+            elif from_env and name in HOOK_IMPORTS and isinstance(kind, wasmtime.FuncType):
+                self.imports.append((name, kind))
+            else:
+                missing = f"{item.module}.{item.name}"
+                raise RuntimeError(f"the core imports {missing}, which the host lacks")
+        # Filled by the first instance that asks (the table is laid out by the module).
+        self.hook_slots: dict[Hook, int] = {}
+
+
+HOOK_IMPORTS = frozenset(
+    ("copy_in", "copy_out", "guest_pages", "output", "input", "clock_time_get",
+     "clock_res_get", "random_get", "exit", "cpu_clock_time_get")
+)  # fmt: skip
+
+_module_infos: weakref.WeakKeyDictionary[wasmtime.Module, CoreModuleInfo] = (
+    weakref.WeakKeyDictionary()
+)
+_module_infos_lock = threading.Lock()
+
+
+def core_module_info(module: wasmtime.Module) -> CoreModuleInfo:
+    with _module_infos_lock:
+        info = _module_infos.get(module)
+        if info is None:
+            info = _module_infos[module] = CoreModuleInfo(module)
+        return info
+
+
 class CoreProcess:
-    """A core instance in ``store``: attached (its own fd table and stack), with its hooks."""
+    """A core instance in ``store``: attached (its own fd table and stack), with its hooks.
+
+    ``store_hooks``: hook functions every process of the store shares, by import name (the
+    native clocks and randomness, the copy hooks of a process not bound yet); the others
+    call into ``hooks``."""
 
     def __init__(
         self,
@@ -47,42 +113,83 @@ class CoreProcess:
         module: wasmtime.Module,
         memory: CoreMemory,
         hooks: ProcessHooks,
-        native_hooks: Mapping[Hook, wasmtime.Func] | None = None,
+        store_hooks: Mapping[str, wasmtime.Func] | None = None,
     ) -> None:
         self.store = store
         self.memory = memory
         self.hooks = hooks
-        self.instance = wasmtime.Instance(store, module, core_imports(store, module, hooks))
-        exports = self.instance.exports(store)
-        self.functions: dict[str, wasmtime.Func] = {}
-        for export in module.exports:
-            value = exports[export.name]
-            if isinstance(value, wasmtime.Func):
-                self.functions[export.name] = value
-        table = exports[TABLE_EXPORT]
-        assert isinstance(table, wasmtime.Table)
-        self.table = table
+        self._info = core_module_info(module)
+        self.instance = instantiate(store, module, self._imports(store_hooks or {}))
+        self._functions: dict[str, CoreFunction] = {}
+        self._wasi_functions: dict[str, wasmtime.Func] = {}
+        self._table: ffi.wasmtime_table_t | None = None
         self.attached = False
         self._scratch_ptr = 0
         self._scratch_size = 0
         self._scratch_busy = False
+        self._interrupts = _interrupt.guard(store)
         code = self.call("wasi_wasm_attach", 1)
         if code != SUCCESS:
             raise error_from_wasi(code)
         self.attached = True
-        for hook, function in (native_hooks or {}).items():
-            self.set_hook(hook, function)
+        self._lock_probe = (
+            memory.address(self.call("wasi_wasm_lock_owner_slot")),
+            self.call("wasi_wasm_process_id") & U32_MASK,
+        )
+        self._interrupts.probes.append(self._lock_probe)
+
+    def _imports(
+        self, store_hooks: Mapping[str, wasmtime.Func]
+    ) -> list[wasmtime.Func | wasmtime.SharedMemory]:
+        """The core's imports in declared order: the shared memory and one Func per hook."""
+        own = self.hooks.by_import_name()
+        values: list[wasmtime.Func | wasmtime.SharedMemory] = []
+        for name, func_type in self._info.imports:
+            if func_type is None:
+                values.append(self.memory.memory)
+            elif name in store_hooks:
+                values.append(store_hooks[name])
+            else:
+                values.append(wasmtime.Func(self.store, func_type, own[name]))
+        return values
+
+    def _function(self, name: str) -> CoreFunction:
+        function = self._functions.get(name)
+        if function is None:
+            found = export_func(self.store, self.instance, name.encode())
+            if found is None or name not in self._info.signatures:
+                raise CoreError(f"the core module does not export {name}")
+            kind = self._info.signatures[name]
+            function = RawFunc(found, *kind) if kind else wasmtime.Func._from_raw(found)
+            self._functions[name] = function
+        return function
 
     def call(self, name: str, *args: int) -> int:
         """Call a core export; returns its result (0 for functions without one)."""
-        function = self.functions.get(name)
-        if function is None:
-            raise CoreError(f"the core module does not export {name}")
-        result = function(self.store, *args)
+        function = self._function(name)
+        # The host's own calls finish even when the store's epoch deadline has passed.
+        self._interrupts.host_calls += 1
+        try:
+            result = function(self.store, *args)
+        finally:
+            self._interrupts.host_calls -= 1
         return int(result) if result is not None else 0
 
+    def wasi_function(self, name: str) -> wasmtime.Func | None:
+        """The core's WASI function ``name`` as a ``Func`` (None if it has none)."""
+        function = self._wasi_functions.get(name)
+        if function is None:
+            if name not in WASI_FUNCTION_SET or name not in self._info.signatures:
+                return None
+            found = export_func(self.store, self.instance, name.encode())
+            if found is None:
+                return None
+            function = self._wasi_functions[name] = wasmtime.Func._from_raw(found)
+        return function
+
     def wasi_functions(self) -> dict[str, wasmtime.Func]:
-        return {name: self.functions[name] for name in WASI_FUNCTIONS if name in self.functions}
+        functions = {name: self.wasi_function(name) for name in WASI_FUNCTIONS}
+        return {name: function for name, function in functions.items() if function is not None}
 
     # -- scratch buffers in core memory -----------------------------------------------------
     def _alloc(self, size: int) -> int:
@@ -159,9 +266,23 @@ class CoreProcess:
         self.call("wasi_wasm_flush")
 
     # -- the copy hooks ---------------------------------------------------------------------
+    def hook_slot(self, hook: Hook) -> int:
+        """Index of ``hook``'s slot in the core's function table (the same in every
+        instance of a module: the module lays the table out)."""
+        slots = self._info.hook_slots
+        index = slots.get(hook)
+        if index is None:
+            index = slots[hook] = self.call("wasi_wasm_hook_index", int(hook))
+        return index
+
     def set_hook(self, hook: Hook, function: wasmtime.Func) -> None:
-        index = self.call("wasi_wasm_hook_index", int(hook))
-        self.table.set(self.store, index, function)
+        table = self._table
+        if table is None:
+            table = export_table(self.store, self.instance, TABLE_EXPORT.encode())
+            if table is None:
+                raise CoreError(f"the core module does not export {TABLE_EXPORT}")
+            self._table = table
+        table_set_func(self.store, table, self.hook_slot(hook), function)
 
     def bind(self, guest: _bridge.GuestMemory, bridge: bool | None = None) -> bool:
         """Route the copy hooks to ``guest``; returns whether the wasm bridge is used."""
@@ -174,6 +295,7 @@ class CoreProcess:
                 self.call("wasi_wasm_free", self._scratch_ptr)
                 self._scratch_ptr = self._scratch_size = 0
             self.attached = False
+            self._interrupts.probes.remove(self._lock_probe)
             self.call("wasi_wasm_detach")
 
 

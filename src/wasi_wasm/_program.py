@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+import weakref
 from pathlib import Path
 from typing import Union
 
@@ -43,8 +45,22 @@ def compile_program(data: bytes, name: str) -> wasmtime.Module:
     return module
 
 
+_checked: weakref.WeakSet[wasmtime.Module] = weakref.WeakSet()
+_checked_lock = threading.Lock()
+
+
 def check_wasi_command(module: wasmtime.Module, name: str) -> None:
-    """Only wasi_snapshot_preview1 function imports; exports `_start` and `memory`."""
+    """Only wasi_snapshot_preview1 function imports; exports `_start` and `memory`.
+    (Checked once per module: reading a module's imports and exports is slow.)"""
+    with _checked_lock:
+        if module in _checked:
+            return
+    _check_wasi_command(module, name)
+    with _checked_lock:
+        _checked.add(module)
+
+
+def _check_wasi_command(module: wasmtime.Module, name: str) -> None:
     known = set(WASI_FUNCTIONS)
     for item in module.imports:
         if item.module != "wasi_snapshot_preview1" or not isinstance(item.type, wasmtime.FuncType):
@@ -98,7 +114,16 @@ def load_program(program: Program) -> tuple[wasmtime.Module, str]:
         return compile_program(bytes(program), BYTES_PROGRAM_NAME), BYTES_PROGRAM_NAME
     path = Path(program)
     try:
-        data = path.read_bytes()
+        info = path.stat()
+        # Running the same file again skips reading and hashing it (and compiling it).
+        key = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        return _load_file(*key), path.name
     except OSError as error:
         raise ProgramError(f"cannot read {path}: {error.strerror or error}") from None
-    return compile_program(data, str(path)), path.name
+
+
+@functools.lru_cache(maxsize=32)
+def _load_file(path: str, _dev: int, _ino: int, _size: int, _mtime_ns: int) -> wasmtime.Module:
+    """The compiled program in the file ``path`` as it is now (the other arguments are its
+    identity and version, so a changed file is read again)."""
+    return compile_program(Path(path).read_bytes(), path)

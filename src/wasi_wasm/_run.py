@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-import wasmtime
-
 from ._limits import Limits
 from ._program import Program, load_program
 from ._stdio import OutputTarget, StdinSource
@@ -38,8 +36,9 @@ def run(
     """Run a WASI command (a path, wasm bytes or a compiled module) to completion.
 
     argv[0] is the program's file name ("program.wasm" for bytes), followed by ``args``.
-    With ``wasi`` the program runs as a new process on that Wasi's filesystem, else on a
-    fresh one. ``preopens`` maps guest names to VFS directories (default {"/": "/"}).
+    With ``wasi`` the program runs as a new process on that Wasi's filesystem (in a Store of
+    its own, dropped when the program ends; ``wasi.store``'s epoch deadline applies), else on
+    a fresh one. ``preopens`` maps guest names to VFS directories (default {"/": "/"}).
     stdout/stderr: None captures into the result; a callable or binary file streams, then
     delivered per line unless ``line_buffered=False``. ``program_name`` overrides argv[0].
     ``limits`` (a ``Limits``): the filesystem's limits and the process's fd limit (a fresh
@@ -54,8 +53,12 @@ def run(
     options = ProcessOptions(
         [name, *args], env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits
     )
-    process = wasi.spawn(options) if wasi is not None else start_process(None, options)
+    # A Store of its own, closed when the program ends: nothing of the run stays behind.
+    if wasi is not None:
+        process = wasi.spawn_run(options)
+    else:
+        process = start_process(None, options, one_run=True)
     with process:
-        instance = wasmtime.Instance(process.store, module, process.imports_for(module))
-        code = process.start(instance)
+        instance = process._instantiate(module)
+        code = process.start_run(instance)
         return RunResult(code, process.stdout, process.stderr)

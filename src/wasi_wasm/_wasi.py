@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -11,15 +14,16 @@ import wasmtime
 
 from ._bridge import GuestMemory
 from ._core_memory import CoreMemory
-from ._engine import NO_DEADLINE, new_store
+from ._engine import NO_DEADLINE
 from ._errno import check
-from ._fs import FilesystemMixin
+from ._fs import FilesystemMixin, encode_path
 from ._hooks import ProcessHooks, WasiExit
 from ._init import InitObj, get_wasi
-from ._limits import Limits, apply_filesystem_limits, apply_process_limits
-from ._native import native_hooks
+from ._interrupt import Interrupted, is_interrupt
+from ._limits import DEFAULT_MAX_FDS, Limits, apply_filesystem_limits, apply_process_limits
+from ._native import store_hooks
 from ._pipe import Pipe
-from ._process import STDIO_LINE, STDIO_THRESHOLD, CoreProcess
+from ._process import STDIO_LINE, CoreProcess
 from ._shared_memory import importable
 from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
 
@@ -46,20 +50,57 @@ class ProcessOptions:
     limits: Limits | None = None  # None: the filesystem's as they are, 1024 fds
 
 
+class WasiStore(wasmtime.Store):
+    """The Store of a Wasi (``wasi.store``; epochs never interrupt it until asked to).
+
+    ``wasi.run`` runs each program in a Store of its own, dropped when the program ends, so
+    this Store remembers the epoch deadline asked of it (``deadline``, in ticks) and passes
+    it on: a program gets it when it starts (the ticks count from there) and every deadline
+    set here while it runs; a program whose deadline was lifted (the host lifts it after an
+    interrupt) lifts this one too when it ends, as when programs ran in this Store."""
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        super().__init__(engine)
+        self.deadline: int | None = None  # None: no deadline
+        self.runs: list[WasiStore] = []  # the Stores of the programs running for it
+        self.set_epoch_deadline(NO_DEADLINE)
+
+    def set_epoch_deadline(self, ticks_after_current: int) -> None:
+        super().set_epoch_deadline(ticks_after_current)
+        self.deadline = None if ticks_after_current >= NO_DEADLINE else ticks_after_current
+        for run in self.runs:
+            run.set_epoch_deadline(ticks_after_current)
+
+
 class _StoreState:
     """What a Wasi and its copy_for_rebinding() copies share: the Store, the core module and
-    memory, and the internal "host process" that serves the filesystem API."""
+    memory, and the internal "host process" that serves the filesystem API, pipes, fsck and
+    used_bytes (created when one of them is first used).
 
-    def __init__(self, init: InitObj, bridge: bool | None) -> None:
+    A ``one_run`` state belongs to one program run: its Store is closed when the program's
+    process closes, with every instance and memory in it. ``run_for``: the Store of the Wasi
+    the program runs for, whose epoch deadline the program follows (see ``following``)."""
+
+    def __init__(
+        self,
+        init: InitObj,
+        bridge: bool | None,
+        *,
+        one_run: bool = False,
+        run_for: WasiStore | None = None,
+    ) -> None:
         assert init.memory is not None
         self.init = init
-        self.store = new_store(init.engine)
+        self.store = WasiStore(init.engine)
         self.core_memory = CoreMemory(init.memory)
-        self.native_hooks = native_hooks(self.store, init.engine)
+        self.store_hooks = store_hooks(self.store, init.engine)
         self.bridge = bridge
         self.open_processes = 0
         self._host: CoreProcess | None = None
         self._host_root = -1
+        self.one_run = one_run
+        self.run_for = run_for
+        self._ended = False
 
     def host_process(self) -> tuple[CoreProcess, int]:
         """The internal process bound to the core memory itself, with "/" preopened."""
@@ -67,7 +108,7 @@ class _StoreState:
             silent = OutputSink(lambda _data: None)
             hooks = ProcessHooks(self.core_memory, silent, silent, InputSource(b""))
             host = CoreProcess(
-                self.store, self.init.module, self.core_memory, hooks, self.native_hooks
+                self.store, self.init.module, self.core_memory, hooks, self.store_hooks
             )
             # Its "guest" memory is the core memory: guest pointers are scratch buffers.
             host.bind(self.core_memory.memory, self.bridge)
@@ -76,11 +117,62 @@ class _StoreState:
         return self._host, self._host_root
 
     def release(self) -> None:
-        """A process closed; the last one out detaches the host process too."""
+        """A process closed; the last one out detaches the host process too, and closes the
+        Store of a run."""
         self.open_processes -= 1
-        if self.open_processes == 0 and self._host is not None:
-            self._host.detach()
-            self._host = None
+        self.close_if_unused()
+
+    def close_if_unused(self) -> None:
+        if self.open_processes != 0:
+            return
+        host, self._host = self._host, None
+        try:
+            if host is not None:
+                host.detach()
+        finally:
+            if self.one_run and not self._ended:
+                self._ended = True
+                self._end_run()
+
+    def _end_run(self) -> None:
+        # Every instance, memory and host function of the program goes with the Store.
+        self.store.close()
+
+    @contextmanager
+    def following(self) -> Iterator[None]:
+        """While the program runs, the epoch deadline of ``run_for`` applies to it (only
+        then: the host's own setup calls are not the program's to be interrupted)."""
+        parent = self.run_for
+        if parent is None:
+            yield
+            return
+        if parent.deadline is not None:
+            self.store.set_epoch_deadline(parent.deadline)
+        parent.runs.append(self.store)
+        try:
+            yield
+        finally:
+            parent.runs.remove(self.store)
+            lifted = self.store.deadline is None
+            self.store.set_epoch_deadline(NO_DEADLINE)
+            if lifted and parent.deadline is not None:
+                parent.set_epoch_deadline(NO_DEADLINE)
+
+
+_guest_imports: weakref.WeakKeyDictionary[wasmtime.Module, list[tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_guest_imports_lock = threading.Lock()
+
+
+def _import_names(module: wasmtime.Module) -> list[tuple[str, str]]:
+    """(module, name) of each import of ``module`` (Module.imports is slow: cached)."""
+    with _guest_imports_lock:
+        names = _guest_imports.get(module)
+        if names is None:
+            names = [(item.module, item.name or "") for item in module.imports]
+            _guest_imports[module] = names
+        return names
 
 
 class Wasi(FilesystemMixin):
@@ -105,8 +197,9 @@ class Wasi(FilesystemMixin):
             InputSource(options.stdin),
         )
         self._process = CoreProcess(
-            state.store, state.init.module, state.core_memory, self._hooks, state.native_hooks
+            state.store, state.init.module, state.core_memory, self._hooks, state.store_hooks
         )
+        self._import_obj: dict[str, dict[str, wasmtime.Func]] | None = None
         state.open_processes += 1
         self._closed = False
         try:
@@ -114,25 +207,26 @@ class Wasi(FilesystemMixin):
         except BaseException:
             self.close()
             raise
-        self.import_obj: dict[str, dict[str, wasmtime.Func]] = {
-            WASI_MODULE: self._process.wasi_functions()
-        }
 
     def _setup(self, options: ProcessOptions) -> None:
         process = self._process
         if isinstance(options.args, (str, bytes)):
             raise TypeError("args must be a sequence of strings, not one string")
+        # A new process starts with 1024 fds, no environment and STDIO_THRESHOLD: each call
+        # into the core costs microseconds, so only differences are sent.
         if options.limits is not None:
             apply_filesystem_limits(process, options.limits)
-            apply_process_limits(process, options.limits)
+            if options.limits.max_fds != DEFAULT_MAX_FDS:
+                apply_process_limits(process, options.limits)
         process.set_args(options.args)
-        process.set_env(options.env or {})
-        process.set_stdio_mode(STDIO_LINE if options.line_buffered else STDIO_THRESHOLD)
+        if options.env:
+            process.set_env(options.env)
+        if options.line_buffered:
+            process.set_stdio_mode(STDIO_LINE)
         preopens = {"/": "/"} if options.preopens is None else options.preopens
         for guest_name, vfs_path in preopens.items():
-            if vfs_path != "/":
-                self.mkdir(vfs_path, parents=True, exist_ok=True)
-            process.preopen(vfs_path, guest_name)
+            encode_path(vfs_path)  # a str, absolute
+            process.preopen(vfs_path, guest_name)  # the core creates missing directories
 
     # -- state ------------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -144,7 +238,7 @@ class Wasi(FilesystemMixin):
         return self._state.host_process()
 
     @property
-    def store(self) -> wasmtime.Store:
+    def store(self) -> WasiStore:
         return self._state.store
 
     @property
@@ -175,18 +269,31 @@ class Wasi(FilesystemMixin):
         return self._closed
 
     # -- wiring a guest ---------------------------------------------------------------------
+    @property
+    def import_obj(self) -> dict[str, dict[str, wasmtime.Func]]:
+        """``{"wasi_snapshot_preview1": {name: Func}}``: every WASI function, in ``store``."""
+        if self._import_obj is None:
+            self._import_obj = {WASI_MODULE: self._process.wasi_functions()}
+        return self._import_obj
+
     def imports_for(self, module: wasmtime.Module) -> list[wasmtime.Func]:
         """``module``'s imports in declaration order, for ``wasmtime.Instance``."""
         self._check_open()
-        functions = self.import_obj[WASI_MODULE]
         values = []
-        for item in module.imports:
-            function = functions.get(item.name or "") if item.module == WASI_MODULE else None
+        for module_name, name in _import_names(module):
+            function = self._process.wasi_function(name) if module_name == WASI_MODULE else None
             if function is None:
-                missing = f"{item.module}.{item.name}"
-                raise LookupError(f"wasi.wasm does not provide the import {missing}")
+                raise LookupError(f"wasi.wasm does not provide the import {module_name}.{name}")
             values.append(function)
         return values
+
+    def _instantiate(self, module: wasmtime.Module) -> wasmtime.Instance:
+        """Instantiate a checked WASI command in ``store`` (``run``): a Linker resolves the
+        imports natively, twice as fast as ``imports_for`` and ``wasmtime.Instance``."""
+        self._check_open()
+        linker = wasmtime.Linker(self.engine)
+        linker.define_instance(self.store, WASI_MODULE, self._process.instance)
+        return linker.instantiate(self.store, module)
 
     def define(self, linker: wasmtime.Linker) -> None:
         """Define every WASI function in ``linker`` (for instantiation in ``store``)."""
@@ -212,23 +319,28 @@ class Wasi(FilesystemMixin):
         entry = exports.get("_start")
         if not isinstance(entry, wasmtime.Func):
             raise ValueError("the program has no '_start' function (is it a command?)")
-        self.bind_to_other_memory(memory)
         self._hooks.exit_code = None
+        self._hooks.return_on_exit = True
         try:
+            self.bind_to_other_memory(memory)
             entry(self.store)
         except BaseException as error:
-            if isinstance(error, wasmtime.Trap) and error.trap_code == wasmtime.TrapCode.INTERRUPT:
+            interrupted = is_interrupt(error)
+            if interrupted:
                 # The store's epoch deadline passed (the host interrupted the program): lift
                 # it, or recovering, flushing and closing would be interrupted too.
                 self.store.set_epoch_deadline(NO_DEADLINE)
-            # An exit, a trap or an interrupt (KeyboardInterrupt in a Python copy hook) may
-            # have unwound through the core: never leave its lock held for other threads.
+            # An exit, a trap or a KeyboardInterrupt in a Python copy hook may have unwound
+            # through the core: rewind its stack, and never leave its lock held.
             self._process.call("wasi_wasm_recover")
-            # Our own exit hook ran (see ProcessHooks.exit for why not trust the exception).
+            # Our exit hook recorded the code, and the core trapped after it returned.
             exited = isinstance(error, (WasiExit, wasmtime.Trap, wasmtime.WasmtimeError))
             if not exited or self._hooks.exit_code is None:
+                if interrupted and not isinstance(error, Interrupted):
+                    raise Interrupted() from error
                 raise
         finally:
+            self._hooks.return_on_exit = False
             self.flush()
         return 0 if self._hooks.exit_code is None else self._hooks.exit_code
 
@@ -294,6 +406,27 @@ class Wasi(FilesystemMixin):
             options = dataclasses.replace(options, bridge=self._bridge)
         return Wasi(self._state, options)
 
+    def spawn_run(self, options: ProcessOptions) -> Wasi:
+        """A new process on this filesystem for one program run (``run``, ``run_pipeline``),
+        in a Store of its own (bridge None: as this one), like ``start_wasi(self.init_obj())``.
+        Closing it drops that Store with everything the program left in it, so a Wasi can run
+        any number of programs. Start the program with ``start_run``."""
+        self._check_open()
+        if options.bridge is None:
+            options = dataclasses.replace(options, bridge=self._bridge)
+        state = _StoreState(self._state.init, options.bridge, one_run=True, run_for=self.store)
+        try:
+            return Wasi(state, options)
+        except BaseException:
+            state.close_if_unused()
+            raise
+
+    def start_run(self, instance: wasmtime.Instance) -> int:
+        """``start(instance)`` for a process from ``spawn_run``: the program runs under the
+        epoch deadline of the Wasi it was spawned from."""
+        with self._state.following():
+            return self.start(instance)
+
     def init_obj(self) -> InitObj:
         """What another thread passes to start_wasi to share this filesystem."""
         self._check_open()
@@ -314,7 +447,8 @@ class Wasi(FilesystemMixin):
         program_name: str | None = None,
         limits: Limits | None = None,
     ) -> RunResult:
-        """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``)."""
+        """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``), in a
+        Store of its own that is dropped when it ends (``store``'s epoch deadline applies)."""
         from ._run import run  # noqa: PLC0415 - a cycle: _run imports this module
 
         return run(
@@ -377,12 +511,18 @@ def start_wasi(
     return start_process(init, options)
 
 
-def start_process(init: InitObj | None, options: ProcessOptions) -> Wasi:
-    """start_wasi with the options in one object."""
+def start_process(init: InitObj | None, options: ProcessOptions, *, one_run: bool = False) -> Wasi:
+    """start_wasi with the options in one object. ``one_run``: the Store is closed with the
+    process (for a process that runs one program: ``run``, ``run_pipeline``)."""
     if init is None:
         init = get_wasi()
     if init.memory is None:
         init = init.with_memory(init.new_memory())
         if options.limits is None:  # a fresh filesystem starts with the default limits
             options = dataclasses.replace(options, limits=Limits())
-    return Wasi(_StoreState(init, options.bridge), options)
+    state = _StoreState(init, options.bridge, one_run=one_run)
+    try:
+        return Wasi(state, options)
+    except BaseException:
+        state.close_if_unused()
+        raise

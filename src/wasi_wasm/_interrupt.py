@@ -1,0 +1,110 @@
+"""Epoch interrupts that never stop the core halfway through a filesystem operation.
+
+wasmtime checks a store's epoch deadline at every function entry and loop header, in the
+core's code as in the program's. Left alone, a passed deadline traps wherever it lands:
+inside the core that can be between two writes of one operation (an inode linked but its
+entry not yet counted), and the shared filesystem would keep the half-done change. So every
+store that runs core instances gets an epoch-deadline callback: while one of its instances
+holds the filesystem lock the callback lets the code run on to the next check (a deadline
+delta of 0 re-checks at once), and the first check after the lock is released traps. A lock
+is only ever held for short, bounded work and never across a hook, so the deferral is short.
+
+The callback cannot raise wasmtime's own interrupt trap, only an error of its own; the
+process that ran the program turns that back into ``Interrupted``, a ``wasmtime.Trap`` whose
+``trap_code`` is ``TrapCode.INTERRUPT``."""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import threading
+from typing import Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+INTERRUPT_MESSAGE = "wasm trap: interrupt"
+_CONTINUE = 0  # wasmtime_update_deadline_kind_t: go on running (YIELD is for async stores)
+
+_DeadlineCallback = ctypes.CFUNCTYPE(
+    ctypes.c_size_t,
+    ctypes.POINTER(ffi.wasmtime_context_t),
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64),
+    ctypes.POINTER(ctypes.c_uint8),
+)
+_Finalizer = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class Interrupted(wasmtime.Trap):
+    """The host stopped the program (its store's epoch deadline passed)."""
+
+    def __init__(self) -> None:
+        super().__init__(INTERRUPT_MESSAGE)
+
+    @property
+    def trap_code(self) -> wasmtime.TrapCode:
+        return wasmtime.TrapCode.INTERRUPT
+
+
+def is_interrupt(error: BaseException) -> bool:
+    """Whether ``error`` (from a call into a store) is an epoch interrupt."""
+    if isinstance(error, wasmtime.Trap):
+        return error.trap_code == wasmtime.TrapCode.INTERRUPT
+    return isinstance(error, wasmtime.WasmtimeError) and INTERRUPT_MESSAGE in str(error)
+
+
+class StoreGuard:
+    """The deadline callback of one store: it defers interrupts while one of the store's core
+    instances holds the filesystem lock, or while the host itself is calling into the core
+    (a flush, a close, the filesystem API: the program is not running then)."""
+
+    def __init__(self) -> None:
+        # (address of the core's lock-owner word, the id the core gives the process)
+        self.probes: list[tuple[int, int]] = []
+        self.host_calls = 0
+        self.callback = _DeadlineCallback(self._deadline_reached)
+
+    def _deadline_reached(self, _context: Any, _data: Any, delta: Any, kind: Any) -> int:
+        if self.host_calls or self._lock_held():
+            delta[0] = 0
+            kind[0] = _CONTINUE
+            return 0
+        error = ffi.wasmtime_error_new(INTERRUPT_MESSAGE.encode())
+        return ctypes.cast(error, ctypes.c_void_p).value or 0
+
+    def _lock_held(self) -> bool:
+        return any(
+            ctypes.c_uint32.from_address(owner_address).value == process_id
+            for owner_address, process_id in self.probes
+        )
+
+
+# Guards stay alive until wasmtime drops their store and calls the finalizer with their key.
+_guards: dict[int, StoreGuard] = {}
+_guards_lock = threading.Lock()
+_keys = itertools.count(1)
+
+
+def _forget(key: int | None) -> None:
+    with _guards_lock:
+        _guards.pop(key or 0, None)
+
+
+_finalizer = _Finalizer(_forget)
+
+
+def guard(store: wasmtime.Store) -> StoreGuard:
+    """The store's guard, installed on first use."""
+    existing: StoreGuard | None = getattr(store, "_wasi_wasm_interrupt_guard", None)
+    if existing is not None:
+        return existing
+    created = StoreGuard()
+    key = next(_keys)
+    with _guards_lock:
+        _guards[key] = created
+    ffi.wasmtime_store_epoch_deadline_callback(
+        store.ptr(), created.callback, ctypes.c_void_p(key), _finalizer
+    )
+    store._wasi_wasm_interrupt_guard = created  # type: ignore[attr-defined]
+    return created
