@@ -4,12 +4,6 @@
 #include "pipe.h"
 #include "vfs.h"
 
-struct fd_entry *fd_lookup(struct process *p, uint32_t fd) {
-    if (fd >= p->fd_slots) return NULL;
-    struct fd_entry *e = &p->fds[fd];
-    return e->kind >= FD_FILE ? e : NULL;
-}
-
 errno_t fd_reserve_number(struct process *p, uint32_t fd) {
     if (fd >= MAX_FDS) return E_BADF;
     if (fd >= p->fd_cap) {

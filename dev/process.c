@@ -9,18 +9,12 @@
 #include "stdio.h"
 #include "vfs.h"
 
-__asm__(".globaltype wasi_wasm_process, i32\nwasi_wasm_process:\n");
+__asm__(".globl wasi_wasm_process\nwasi_wasm_process:\n"); /* defined here; process.h declares its type */
 
 static struct {
     int boot_lock;
     struct process *all;
 } processes;
-
-struct process *current_process(void) {
-    struct process *p;
-    __asm__ volatile("global.get wasi_wasm_process\nlocal.set %0" : "=r"(p));
-    return p;
-}
 
 static void set_current_process(struct process *p) {
     __asm__ volatile("local.get %0\nglobal.set wasi_wasm_process" : : "r"(p));

@@ -52,7 +52,14 @@ struct process {
 #define IO_BUFFER_SIZE 8192u
 #define DEFAULT_MAX_FDS 1024u
 
-struct process *current_process(void);
+/* This instance's process lives in a wasm global of the instance (defined in process.c):
+   one per instance, where everything in memory is shared. Inline: every syscall asks. */
+__asm__(".globaltype wasi_wasm_process, i32\n");
+static inline struct process *current_process(void) {
+    struct process *p;
+    __asm__ volatile("global.get wasi_wasm_process\nlocal.set %0" : "=r"(p));
+    return p;
+}
 struct process *process_list(void);
 
 #endif

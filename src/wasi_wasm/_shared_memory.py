@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -58,7 +59,29 @@ def new_shared_memory(
 ) -> wasmtime.SharedMemory:
     """A shared memory usable as an import on the installed wasmtime."""
     memory_type = wasmtime.MemoryType(wasmtime.Limits(min_pages, max_pages), shared=True)
-    return shared_memory_class()(engine, memory_type)
+    memory = shared_memory_class()(engine, memory_type)
+    _advise_huge_pages(memory, max_pages * PAGE_SIZE)
+    return memory
+
+
+# Fresh memory costs the kernel a fault and a zeroed page per 4 KiB touched; writing a new
+# large file is bound by that (1.4 GB/s here, against 1.9 GB/s for wasmtime's WASI writing
+# to tmpfs, which skips zeroing pages it overwrites whole). With transparent huge pages
+# (2 MiB: one fault instead of 512) it runs at 2.1 GB/s. The first 8 MiB stay in small pages
+# so that a small filesystem costs no more resident memory than it uses.
+_SMALL_PAGES_BELOW = 8 << 20
+_MADV_HUGEPAGE = 14
+
+
+def _advise_huge_pages(memory: wasmtime.SharedMemory, reserved: int) -> None:
+    """A hint only: where madvise or THP is missing, nothing changes."""
+    if not sys.platform.startswith("linux") or reserved <= _SMALL_PAGES_BELOW:
+        return
+    madvise = ctypes.CDLL(None).madvise
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise.restype = ctypes.c_int
+    start = base_address(memory) + _SMALL_PAGES_BELOW
+    madvise(start, reserved - _SMALL_PAGES_BELOW, _MADV_HUGEPAGE)
 
 
 def importable(memory: wasmtime.SharedMemory) -> wasmtime.SharedMemory:
