@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from ._limits import Limits
 from ._program import Program, load_program
 from ._stdio import OutputTarget, StdinSource
+from ._timeout import check_timeout, time_limit
 from ._wasi import Env, ProcessOptions, Wasi, start_process
 
 
@@ -32,6 +33,7 @@ def run(
     line_buffered: bool | None = None,
     program_name: str | None = None,
     limits: Limits | None = None,
+    timeout: float | None = None,
 ) -> RunResult:
     """Run a WASI command (a path, wasm bytes or a compiled module) to completion.
 
@@ -42,10 +44,12 @@ def run(
     stdout/stderr: None captures into the result; a callable or binary file streams, then
     delivered per line unless ``line_buffered=False``. ``program_name`` overrides argv[0].
     ``limits`` (a ``Limits``): the filesystem's limits and the process's fd limit (a fresh
-    filesystem gets ``Limits()`` when None).
+    filesystem gets ``Limits()`` when None). ``timeout``: seconds after which the program is
+    interrupted (``Interrupted``), for programs that may never end.
     A trap raises wasmtime.Trap; a program that is not a WASI command, ProgramError."""
     if isinstance(args, (str, bytes)):
         raise TypeError("args must be a sequence of strings, not one string")
+    timeout = check_timeout(timeout)
     module, name = load_program(program)
     name = program_name or name
     if line_buffered is None:
@@ -58,7 +62,7 @@ def run(
         process = wasi.spawn_run(options)
     else:
         process = start_process(None, options, one_run=True)
-    with process:
+    with process, time_limit(process.store, process.engine, timeout):
         instance = process._instantiate(module)
         code = process.start_run(instance)
         return RunResult(code, process.stdout, process.stderr)

@@ -446,6 +446,7 @@ class Wasi(FilesystemMixin):
         line_buffered: bool | None = None,
         program_name: str | None = None,
         limits: Limits | None = None,
+        timeout: float | None = None,
     ) -> RunResult:
         """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``), in a
         Store of its own that is dropped when it ends (``store``'s epoch deadline applies)."""
@@ -454,7 +455,7 @@ class Wasi(FilesystemMixin):
         return run(
             program, args, env, stdin, preopens, wasi=self, stdout=stdout, stderr=stderr,
             bridge=bridge, line_buffered=line_buffered, program_name=program_name,
-            limits=limits,
+            limits=limits, timeout=timeout,
         )  # fmt: skip
 
     # -- lifetime ---------------------------------------------------------------------------

@@ -16,14 +16,17 @@ from typing import NoReturn
 
 import wasmtime
 
+from ._interrupt import Interrupted
 from ._limits import Limits
 from ._pipeline import run_pipeline
 from ._program import ProgramError, load_program
 from ._stdio import BinaryReader, StdinSource
+from ._timeout import check_timeout
 from ._wasi import Wasi, start_wasi
 
 USAGE_ERROR = 2
 TRAP_EXIT = 134  # what wasmtime's CLI reports for a trap (128 + SIGABRT)
+TIMEOUT_EXIT = 124  # what timeout(1) reports
 PROG = "wasi-wasm"
 PIPE = "|"  # separates the programs of `wasi-wasm pipe`
 
@@ -47,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run a WASI program",
         usage=f"{PROG} run [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
-        "[--max-fs-bytes N] [--max-fds N] PROGRAM.wasm [-- ARGS...]",
+        "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] PROGRAM.wasm [-- ARGS...]",
     )
     _add_filesystem_options(run)
     run.add_argument(
@@ -56,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         help="bytes the filesystem may hold (K, M, G suffixes; 'none'); default 1G",
     )
     run.add_argument("--max-fds", metavar="N", help="open fds of the program; default 1024")
+    run.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        help=f"stop the program after this long (exit {TIMEOUT_EXIT}); default: no limit",
+    )
     run.add_argument("program", metavar="PROGRAM.wasm")
     # Everything after the program belongs to it, options included ("--" is optional).
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -193,14 +201,30 @@ def _run_command(options: argparse.Namespace) -> int:
     dirs = _parse_dirs(options.dir)
     limits = _parse_limits(options)
     stdin = _open_stdin(options.stdin)
+    timeout = _parse_timeout(options.timeout)
     module, name = load_program(options.program)
     with _filesystem(dirs, options.write_back, limits) as (fs, preopens):
-        result = fs.run(
-            module, options.args, env, stdin, preopens,
-            stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, line_buffered=True,
-            program_name=name, limits=limits,
-        )  # fmt: skip
+        try:
+            result = fs.run(
+                module, options.args, env, stdin, preopens,
+                stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, line_buffered=True,
+                program_name=name, limits=limits, timeout=timeout,
+            )  # fmt: skip
+        except Interrupted:
+            print(f"{PROG}: {options.program}: stopped after {options.timeout} s (--timeout)",
+                  file=sys.stderr)  # fmt: skip
+            return TIMEOUT_EXIT
     return result.exit_code
+
+
+def _parse_timeout(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return check_timeout(float(text))
+    except ValueError:
+        message = f"--timeout: expected a positive number of seconds, got {text!r}"
+        raise UsageError(message) from None
 
 
 def _split_pipeline(words: Sequence[str]) -> list[tuple[str, list[str]]]:
