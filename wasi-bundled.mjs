@@ -54,7 +54,8 @@ const ERRNO_NAMES = [
 	'ETIMEDOUT', 'ETXTBSY', 'EXDEV', 'ENOTCAPABLE',
 ];
 const ERRNO = Object.freeze({
-	SUCCESS: 0, EEXIST: 20, EINVAL: 28, EIO: 29, EISDIR: 31, ENOENT: 44, ENOTDIR: 54,
+	SUCCESS: 0, EEXIST: 20, EINVAL: 28, EIO: 29, EISDIR: 31, ENOENT: 44, ENOMEM: 48, ENOSPC: 51,
+	ENOTDIR: 54,
 });
 
 // path_open and friends (wasi_snapshot_preview1 flag and rights bits).
@@ -72,12 +73,80 @@ const READDIR_RIGHTS = RIGHT.FD_READ | RIGHT.FD_READDIR | RIGHT.FD_FILESTAT_GET;
 const FILESTAT_BYTES = 64;
 const DIRENT_HEADER_BYTES = 24;
 const FILE_CHUNK_BYTES = 1 << 20; // bytes moved per fd_read / fd_write by the fs API
+// Scratch buffers count against limits.maxFsBytes: when the filesystem is (nearly) full, the
+// fs API moves data in small chunks through a buffer its host process keeps from the start,
+// so that reading, listing and removing files (to free space) keep working.
+const SMALL_CHUNK_BYTES = 1 << 14;
+const KEPT_SCRATCH_BYTES = 24 << 10; // a small chunk or a readlink buffer, with a longest path
+const NO_ROOM = Symbol('no room for a scratch buffer');
 const FILETYPE_NAMES = [
 	'unknown', 'block_device', 'character_device', 'directory', 'regular_file', 'socket_dgram',
 	'socket_stream', 'symbolic_link',
 ];
 
 const EMPTY_BYTES = new Uint8Array(0);
+
+// ------------------------------------------------------------------------------------------
+// Limits (as the Python host's wasi_wasm.Limits): maxFsBytes, maxPath, maxName and
+// maxSymlinkFollows belong to the filesystem (every process on it sees them), maxFds to one
+// process. A fresh filesystem gets the defaults; a process started on an existing one changes
+// them only when given `limits`, and then keys left out take their defaults.
+
+/** The defaults a fresh filesystem starts with (maxFds: every process's, unless given). */
+export const DEFAULT_LIMITS = Object.freeze({
+	maxFsBytes: 2 ** 30, // 1 GiB: file data, directories, names, each process's tables and stack
+	maxFds: 1024, // per process, stdio and preopens included (EMFILE)
+	maxPath: 4095, // bytes in a path or symlink expansion (ENAMETOOLONG), as Linux's PATH_MAX - 1
+	maxName: 255, // bytes in one path component (ENAMETOOLONG)
+	maxSymlinkFollows: 40, // symlinks followed resolving one path (ELOOP)
+});
+// The accepted ranges: the core's hard caps (its buffers are sized for them), and 1 MiB at
+// least for the filesystem (a fresh one with a few processes needs about 200 KiB); the core
+// memory's 4 GiB at most. maxFsBytes null: no limit but the memory's.
+const LIMIT_RANGES = Object.freeze({
+	maxFsBytes: [2 ** 20, 2 ** 32], maxFds: [3, 65536], maxPath: [1, 4096], maxName: [1, 255],
+	maxSymlinkFollows: [1, 40],
+});
+
+/** `limits` checked and completed with the defaults; null when not given. Throws a TypeError
+    (not an object, an unknown key, a value that is not an integer) or a RangeError. */
+function checkLimits(limits) {
+	if (limits === undefined || limits === null) return null;
+	if (typeof limits !== 'object' || Array.isArray(limits)) {
+		throw new TypeError(`limits must be an object such as {maxFds: 64}, not ${describe(limits)}`);
+	}
+	const names = Object.keys(DEFAULT_LIMITS);
+	const unknown = Object.keys(limits).filter(name => !names.includes(name));
+	if (unknown.length) {
+		throw new TypeError(`unknown limit ${unknown.join(', ')}: the limits are ${names.join(', ')}`);
+	}
+	const checked = {...DEFAULT_LIMITS};
+	for (const name of names) {
+		const value = limits[name];
+		if (value === undefined) continue;
+		if (value === null && name === 'maxFsBytes') {
+			checked[name] = null;
+			continue;
+		}
+		if (typeof value !== 'number' || !Number.isInteger(value)) {
+			throw new TypeError(`limits.${name} must be an integer, not ${describe(value)}`);
+		}
+		const [low, high] = LIMIT_RANGES[name];
+		if (value < low || value > high) {
+			throw new RangeError(`limits.${name} must be between ${low} and ${high}, got ${value}`);
+		}
+		checked[name] = value;
+	}
+	return checked;
+}
+
+function describe(value) {
+	if (value === null) return 'null';
+	if (Array.isArray(value)) return 'an array';
+	if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
+	if (typeof value === 'string') return `string ${JSON.stringify(value)}`;
+	return typeof value;
+}
 
 // ------------------------------------------------------------------------------------------
 // Errors
@@ -563,6 +632,8 @@ class CoreProcess {
 		this.readStdin = inputSource(stdin);
 		this.exports = null;
 		this.attached = false;
+		this.keptScratch = 0; // keepScratch()'s buffer
+		this.keptScratchBusy = false;
 	}
 
 	coreBytes(offset, length) {
@@ -682,13 +753,35 @@ class CoreProcess {
 
 	/** A scratch buffer in core memory for the duration of `use(pointer)`. */
 	withScratch(size, use) {
+		const result = this.tryScratch(size, use);
+		if (result === NO_ROOM) throw new RangeError(`the core could not allocate ${size} bytes (limits.maxFsBytes)`);
+		return result;
+	}
+
+	/** withScratch, or NO_ROOM (without calling `use`) when the buffer cannot be allocated. */
+	tryScratch(size, use) {
+		if (this.keptScratch && !this.keptScratchBusy && size <= KEPT_SCRATCH_BYTES) {
+			this.keptScratchBusy = true;
+			try {
+				return use(this.keptScratch);
+			} finally {
+				this.keptScratchBusy = false;
+			}
+		}
 		const pointer = this.exports.wasi_wasm_alloc(Math.max(size, 1)) >>> 0;
-		if (!pointer) throw new RangeError(`the core could not allocate ${size} bytes`);
+		if (!pointer) return NO_ROOM;
 		try {
 			return use(pointer);
 		} finally {
 			this.exports.wasi_wasm_free(pointer);
 		}
+	}
+
+	/** Keeps a scratch buffer for small requests from now on (the host process's). */
+	keepScratch() {
+		const pointer = this.exports.wasi_wasm_alloc(KEPT_SCRATCH_BYTES) >>> 0;
+		if (!pointer) throw new WasiError(ERRNO.ENOMEM, 'wasi_wasm_alloc');
+		this.keptScratch = pointer;
 	}
 
 	/** Calls export `name(pointer, length)` with `bytes` copied into a scratch buffer. */
@@ -712,6 +805,15 @@ class CoreProcess {
 		return fd;
 	}
 
+	/** Sets the filesystem's limits (through this process: they are global) and this
+	    process's fd limit, from checkLimits()'s result. */
+	setLimits({maxFsBytes, maxFds, maxPath, maxName, maxSymlinkFollows}) {
+		const errno = this.exports.wasi_wasm_set_limits(BigInt(maxFsBytes ?? 0), maxPath, maxName, maxSymlinkFollows);
+		check(errno, 'wasi_wasm_set_limits');
+		// A new process starts with the default fd limit: only a different one is sent.
+		if (maxFds !== DEFAULT_LIMITS.maxFds) check(this.exports.wasi_wasm_set_max_fds(maxFds), 'wasi_wasm_set_max_fds');
+	}
+
 	/** After the program exited or trapped: rewind this instance's shadow stack (the unwound
 	    core frames never popped it) and free the filesystem lock if a trap left it held. */
 	recover() {
@@ -721,6 +823,8 @@ class CoreProcess {
 	detach() {
 		if (!this.attached) return;
 		this.attached = false;
+		if (this.keptScratch) this.exports.wasi_wasm_free(this.keptScratch);
+		this.keptScratch = 0;
 		this.exports.wasi_wasm_detach();
 	}
 }
@@ -757,13 +861,24 @@ class ProcessGroup {
 	    and the fs API is not. */
 	async startHost() {
 		const host = await CoreProcess.start(this, {});
-		host.bind(this.memory, multiMemorySupported());
-		this.hostRoot = host.preopen('/', '/');
+		try {
+			host.keepScratch();
+			host.bind(this.memory, multiMemorySupported());
+			this.hostRoot = host.preopen('/', '/');
+		} catch (error) {
+			host.detach();
+			throw error;
+		}
 		this.host = host;
 	}
 
 	release() {
 		this.openProcesses -= 1;
+		this.closeIfUnused();
+	}
+
+	/** The last process out detaches the host process too. */
+	closeIfUnused() {
 		if (this.openProcesses === 0 && this.host) {
 			this.host.detach();
 			this.host = null;
@@ -818,10 +933,57 @@ export class WasiStat {
 }
 
 // ------------------------------------------------------------------------------------------
+// Pipes
+
+/**
+ * A pipe in the shared core memory, made by `wasi.pipe()`: a 64 KiB ring whose ends are fds
+ * of processes (`attachPipe`). A read waits for data, or returns end-of-file once no write
+ * end is left; a write waits for room, and fails with EPIPE once no read end is left. An end
+ * closes when its process closes the fd or is closed. `handle` is a number that other threads
+ * (sharing the filesystem through initObj()) pass to attachPipe while the pipe is held.
+ */
+export class Pipe {
+	#owner; // the host process holding the pipe, null once released
+
+	constructor(owner) {
+		const handle = owner.exports.wasi_wasm_pipe_new() >>> 0;
+		if (!handle) throw new WasiError(ERRNO.ENOSPC, 'pipe'); // no room for its ring under limits.maxFsBytes
+		this.#owner = owner;
+		this.handle = handle;
+	}
+
+	get released() {
+		return this.#owner === null;
+	}
+
+	/** Drops this thread's hold: the pipe is freed once no process holds an end. Idempotent.
+	    Call it in the thread that made the pipe, after its ends are attached, before the Wasi
+	    that made it (and all on its memory in this thread) is closed. */
+	release() {
+		const owner = this.#owner;
+		if (owner === null) return;
+		if (!owner.attached) throw new Error('the Wasi that made this pipe is closed: release pipes before it');
+		this.#owner = null;
+		owner.exports.wasi_wasm_pipe_release(this.handle);
+	}
+}
+
+// ------------------------------------------------------------------------------------------
 // Wasi
 
 const startProcess = Symbol('startProcess'); // Wasi's internal factory, for this module only
-const PROCESS_OPTIONS = ['args', 'env', 'stdin', 'stdout', 'stderr', 'lineBuffered', 'preopens', 'bridge'];
+const PROCESS_OPTIONS = ['args', 'env', 'stdin', 'stdout', 'stderr', 'lineBuffered', 'preopens', 'bridge', 'limits'];
+
+/** startWasi's / copyForRebinding's options, checked before anything starts (an unknown name
+    or a bad limit throws); `limits` completed with the defaults, or null when not given. */
+function checkOptions(options) {
+	if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, not ${describe(options)}`);
+	const unknown = Object.keys(options).filter(name => !PROCESS_OPTIONS.includes(name));
+	if (unknown.length) {
+		throw new TypeError(`unknown option ${unknown.join(', ')}: the options are ${PROCESS_OPTIONS.join(', ')}`);
+	}
+	return {...options, limits: checkLimits(options.limits)};
+}
 
 /**
  * One WASI process on a shared in-memory filesystem. `importObj` supplies one other module's
@@ -843,11 +1005,8 @@ export class Wasi {
 		this.importObj = {[WASI_MODULE]: core.wasiFunctions()};
 	}
 
+	/** `options` as checkOptions() returns them. */
 	static async [startProcess](group, options) {
-		const unknown = Object.keys(options).filter(name => !PROCESS_OPTIONS.includes(name));
-		if (unknown.length) {
-			throw new TypeError(`unknown option ${unknown.join(', ')}: the options are ${PROCESS_OPTIONS.join(', ')}`);
-		}
 		const core = await CoreProcess.start(group, {
 			stdout: outputSink(options.stdout, 'log'),
 			stderr: outputSink(options.stderr, 'error'),
@@ -863,16 +1022,17 @@ export class Wasi {
 		return wasi;
 	}
 
-	#setup({args = [], env = {}, preopens = {'/': '/'}, lineBuffered: lineMode = true}) {
+	#setup({args = [], env = {}, preopens = {'/': '/'}, lineBuffered: lineMode = true, limits}) {
 		const exports = this.#core.exports;
 		if (typeof args === 'string') throw new TypeError('args must be an array of strings, not one string');
+		if (limits) this.#core.setLimits(limits);
 		check(this.#core.callWithBytes('wasi_wasm_set_args', nulJoined([...args])), 'wasi_wasm_set_args');
 		const entries = Object.entries(env).map(([key, value]) => `${key}=${value}`);
 		check(this.#core.callWithBytes('wasi_wasm_set_env', nulJoined(entries)), 'wasi_wasm_set_env');
 		exports.wasi_wasm_set_stdio_mode(lineMode ? STDIO_AT_NEWLINE : STDIO_AT_THRESHOLD);
 		for (const [guestName, vfsPath] of Object.entries(preopens)) {
-			if (vfsPath !== '/') this.mkdir(vfsPath, {recursive: true});
-			this.#core.preopen(vfsPath, guestName);
+			encodePath(vfsPath); // a string, absolute
+			this.#core.preopen(vfsPath, guestName); // the core creates missing directories
 		}
 	}
 
@@ -935,6 +1095,34 @@ export class Wasi {
 		if (error) throw error;
 	}
 
+	// -- pipes -------------------------------------------------------------------------------
+
+	/** A new pipe (a 64 KiB ring) in the shared memory, held by this thread until
+	    `pipe.release()`. Connect processes with attachPipe(), in this thread or others. */
+	pipe() {
+		return new Pipe(this.#host());
+	}
+
+	/** Makes this process's `fd` one end of `pipe` (a Pipe, or its `handle` sent from another
+	    thread while the pipe is not released), replacing what the fd was: e.g. 0 with
+	    writeEnd false (stdin reads from the pipe), 1 with writeEnd true (stdout writes into it).
+	    Attach both ends before either program starts: a reader sees end-of-file while no
+	    writer is attached, a writer gets EPIPE while no reader is. */
+	attachPipe(pipe, fd, {writeEnd} = {}) {
+		this.#checkOpen();
+		let handle = pipe;
+		if (pipe instanceof Pipe) {
+			if (pipe.released) throw new Error('this pipe was released: attach its ends before releasing it');
+			handle = pipe.handle;
+		}
+		if (!Number.isInteger(handle) || handle <= 0 || handle >= 2 ** 32) {
+			throw new TypeError(`attachPipe needs a Pipe or a pipe's handle, not ${describe(pipe)}`);
+		}
+		if (!Number.isInteger(fd) || fd < 0 || fd >= 2 ** 32) throw new TypeError(`attachPipe needs an fd number, not ${describe(fd)}`);
+		if (typeof writeEnd !== 'boolean') throw new TypeError('attachPipe needs {writeEnd: true} (writes go into the pipe) or {writeEnd: false} (reads come from it)');
+		check(this.#core.exports.wasi_wasm_pipe_attach(handle, fd, writeEnd ? 1 : 0), 'attachPipe');
+	}
+
 	// -- more processes ----------------------------------------------------------------------
 
 	/** A new Wasi on the same memory (same filesystem) for another module in this thread, with
@@ -942,7 +1130,8 @@ export class Wasi {
 	async copyForRebinding(options = {}) {
 		this.#checkOpen();
 		const inherited = {bridge: this.#options.bridge, stdout: this.#options.stdout, stderr: this.#options.stderr};
-		return Wasi[startProcess](this.#group, {...inherited, ...options});
+		const checked = checkOptions(options);
+		return Wasi[startProcess](this.#group, {...inherited, ...checked});
 	}
 
 	/** What another thread passes to startWasi() to share this filesystem: structured-cloneable;
@@ -979,6 +1168,13 @@ export class Wasi {
 
 	/** Runs `use(host, root, pointers)` with one scratch buffer split into 8-byte aligned parts. */
 	#withBuffers(sizes, use) {
+		const result = this.#tryBuffers(sizes, use);
+		if (result === NO_ROOM) throw new RangeError(`the core could not allocate ${sizes.join(' + ')} bytes (limits.maxFsBytes)`);
+		return result;
+	}
+
+	/** #withBuffers, or NO_ROOM when the buffer does not fit under limits.maxFsBytes. */
+	#tryBuffers(sizes, use) {
 		const host = this.#host();
 		const offsets = [];
 		let total = 0;
@@ -986,7 +1182,17 @@ export class Wasi {
 			offsets.push(total);
 			total += (size + 7) & ~7;
 		}
-		return host.withScratch(total, base => use(host, this.#group.hostRoot, offsets.map(offset => base + offset)));
+		return host.tryScratch(total, base => use(host, this.#group.hostRoot, offsets.map(offset => base + offset)));
+	}
+
+	/** #withBuffers([chunk, ...sizes], use(chunk, ...)) with the biggest chunk that fits, up to
+	    `wanted`: else a small one (which the host process keeps room for). */
+	#withChunk(wanted, sizes, use, syscall, path) {
+		for (const chunk of new Set([wanted, Math.min(wanted, SMALL_CHUNK_BYTES)])) {
+			const result = this.#tryBuffers([chunk, ...sizes], (host, root, pointers) => use(chunk, host, root, pointers));
+			if (result !== NO_ROOM) return result;
+		}
+		throw new WasiError(ERRNO.ENOSPC, syscall, path);
 	}
 
 	#pathCall(syscall, path, ...before) {
@@ -1017,23 +1223,35 @@ export class Wasi {
 		const bytes = toBytes(data);
 		const fd = this.#open(path, OFLAG_CREAT | OFLAG_TRUNC, WRITE_RIGHTS);
 		try {
-			const chunk = Math.min(Math.max(bytes.length, 1), FILE_CHUNK_BYTES);
-			this.#withBuffers([chunk, 8, 4], (host, _root, [buffer, iovec, writtenPointer]) => {
-				for (let position = 0; position < bytes.length;) {
-					const piece = bytes.subarray(position, position + chunk);
-					host.coreBytes(buffer, piece.length).set(piece);
-					const view = host.coreView();
-					view.setUint32(iovec, buffer, true);
-					view.setUint32(iovec + 4, piece.length, true);
-					check(host.exports.fd_write(fd, iovec, 1, writtenPointer), 'write', path);
-					const written = host.coreView().getUint32(writtenPointer, true);
-					if (written === 0) throw new WasiError(ERRNO.EIO, 'write', path);
-					position += written;
-				}
-			});
+			const wanted = Math.min(Math.max(bytes.length, 1), FILE_CHUNK_BYTES);
+			const position = this.#writeFrom(fd, bytes, 0, wanted, path);
+			// No room for the big scratch buffer and the data at once: go on with less.
+			if (position < bytes.length) this.#writeFrom(fd, bytes, position, SMALL_CHUNK_BYTES, path);
 		} finally {
 			this.#close(fd);
 		}
+	}
+
+	/** Writes bytes[position...] to `fd` in chunks of up to `wanted` bytes; returns where it
+	    stopped: the end, or earlier on ENOSPC while the chunk is bigger than a small one (the
+	    scratch buffer itself counts against limits.maxFsBytes). */
+	#writeFrom(fd, bytes, position, wanted, path) {
+		return this.#withChunk(wanted, [8, 4], (chunk, host, _root, [buffer, iovec, writtenPointer]) => {
+			while (position < bytes.length) {
+				const piece = bytes.subarray(position, position + chunk);
+				host.coreBytes(buffer, piece.length).set(piece);
+				const view = host.coreView();
+				view.setUint32(iovec, buffer, true);
+				view.setUint32(iovec + 4, piece.length, true);
+				const errno = host.exports.fd_write(fd, iovec, 1, writtenPointer);
+				if (errno === ERRNO.ENOSPC && chunk > SMALL_CHUNK_BYTES) break;
+				check(errno, 'write', path);
+				const written = host.coreView().getUint32(writtenPointer, true);
+				if (written === 0) throw new WasiError(ERRNO.EIO, 'write', path);
+				position += written;
+			}
+			return position;
+		}, 'write', path);
 	}
 
 	/** The whole content of the file at `path` (a Uint8Array; a string with encoding 'utf8'). */
@@ -1047,9 +1265,9 @@ export class Wasi {
 			const info = this.#fstat(fd, path);
 			// WASI lets a directory be opened and then fails the read with EBADF; say EISDIR.
 			if (info.isDirectory()) throw new WasiError(ERRNO.EISDIR, 'read', path);
-			const chunk = Math.min(Math.max(info.size, 1), FILE_CHUNK_BYTES);
+			const wanted = Math.min(Math.max(info.size, 1), FILE_CHUNK_BYTES);
 			const parts = [];
-			this.#withBuffers([chunk, 8, 4], (host, _root, [buffer, iovec, readPointer]) => {
+			this.#withChunk(wanted, [8, 4], (chunk, host, _root, [buffer, iovec, readPointer]) => {
 				for (;;) {
 					const view = host.coreView();
 					view.setUint32(iovec, buffer, true);
@@ -1141,11 +1359,17 @@ export class Wasi {
 		let cookie = 0n;
 		let size = 1 << 16;
 		for (;;) {
-			const {used, data} = this.#withBuffers([size, 4], (host, _root, [buffer, usedPointer]) => {
+			const result = this.#tryBuffers([size, 4], (host, _root, [buffer, usedPointer]) => {
 				check(host.exports.fd_readdir(fd, buffer, size, cookie, usedPointer), 'readdir', path);
 				const count = host.coreView().getUint32(usedPointer, true);
 				return {used: count, data: host.coreBytes(buffer, count).slice()};
 			});
+			if (result === NO_ROOM) { // a full filesystem: the small buffer the host keeps room for
+				if (size <= SMALL_CHUNK_BYTES) throw new WasiError(ERRNO.ENOSPC, 'readdir', path);
+				size = SMALL_CHUNK_BYTES;
+				continue;
+			}
+			const {used, data} = result;
 			const view = new DataView(data.buffer);
 			let position = 0;
 			while (position + DIRENT_HEADER_BYTES <= used) {
@@ -1246,12 +1470,22 @@ export class Wasi {
  * stdin (bytes or (maxBytes) => bytes|null), stdout/stderr (callbacks receiving Uint8Array;
  * default: console, line by line; null: discard), lineBuffered (deliver output at each
  * newline, default true; false: in chunks), preopens ({guestName: vfsDirectory}, default
- * {"/": "/"}), bridge (true/false: force the multi-memory bridge or the JS copy functions).
+ * {"/": "/"}; missing directories are created), bridge (true/false: force the multi-memory
+ * bridge or the JS copy functions), limits ({maxFsBytes, maxFds, maxPath, maxName,
+ * maxSymlinkFollows}: see DEFAULT_LIMITS; a fresh filesystem gets the defaults, an existing
+ * one keeps its limits unless given; maxFds is this process's).
  */
 export async function startWasi(initObj, options = {}) {
+	const checked = checkOptions(options);
 	const init = await getWasi(initObj);
+	if (!init.memory) checked.limits ??= {...DEFAULT_LIMITS}; // a fresh filesystem
 	const memory = init.memory ?? newCoreMemory(init);
 	const group = new ProcessGroup(init, memory);
 	await group.startHost();
-	return Wasi[startProcess](group, options);
+	try {
+		return await Wasi[startProcess](group, checked);
+	} catch (error) {
+		group.closeIfUnused(); // on a shared memory, the host process would stay behind
+		throw error;
+	}
 }

@@ -6,7 +6,10 @@
   * every program of the Python differential suite, with stdout, stderr and exit code
     compared with the Python host's;
   * tests/js/workers.mjs: worker_threads sharing one filesystem through initObj(), running
-    programs at the same moment, then an exact check of the filesystem.
+    programs at the same moment, then an exact check of the filesystem;
+  * tests/js/limits.test.mjs and tests/js/pipes.test.mjs (the `limits` option; pipe() and
+    attachPipe() with programs in worker_threads) against both modules, on Node 20, Node 24
+    and Node 24 without the bridge.
 - Headless Chromium loads tests/js/browser/page.html from a local server, once with the
   COOP/COEP headers (the page's Worker and AudioWorklet share its filesystem) and once
   without (initObj() carries only the module; the Worker gets its own filesystem).
@@ -221,6 +224,8 @@ def program_paths(wasm_program: Callable[..., Path]) -> dict[str, str]:
     return {
         "api_tool": str(wasm_program("api_tool")),
         "js_stress": str(wasm_program(STRESS_SOURCE)),
+        "harden_limits": str(wasm_program("harden_limits")),
+        "share_pipe": str(wasm_program("share_pipe")),
     }
 
 
@@ -374,6 +379,49 @@ def test_workers_share_one_filesystem(engine_name: str, program_paths: dict[str,
     assert report["workers"] == workers
     # each round is about 25 operations (open/write/close/read/rename/unlink/readdir)
     assert report["operations"] > workers * runs * rounds * 20
+
+
+# -- Node: limits and pipes, on each copy path ------------------------------------------------
+
+
+def _node_test_on_copy_path(
+    copy_path: str, module: str, test_file: str, program_paths: dict[str, str], at_least: int
+) -> None:
+    """Runs tests/js/TEST_FILE (node:test) on `copy_path`'s engine, its processes with that
+    path's bridge option; WASI_EXPECT_BRIDGE says whether they must use the bridge."""
+    engine_name, bridge = COPY_PATHS[copy_path]
+    engine = ENGINES[engine_name]
+    engine.require()
+    env = {
+        "WASI_MJS": str(ROOT / module),
+        "WASI_TEST_PROGRAMS": json.dumps(program_paths),
+        "WASI_BRIDGE": "auto" if bridge is None else "false",
+        "WASI_EXPECT_BRIDGE": "1" if (engine.multi_memory if bridge is None else bridge) else "0",
+    }
+    result = run_node(engine, ["--test", "--test-reporter=spec", str(JS_DIR / test_file)], env)
+    assert result.returncode == 0, _output(result)
+    passed = re.search(r"pass (\d+)", result.stdout)
+    assert passed and int(passed.group(1)) >= at_least, _output(result)
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", list(COPY_PATHS))
+def test_limits(copy_path: str, module: str, program_paths: dict[str, str]) -> None:
+    """tests/js/limits.test.mjs: the `limits` option, held to what tests/test_limits.py holds
+    the Python host's Limits to (the same harden_limits sections: ENOSPC with data intact and
+    room again after freeing, EMFILE, ENAMETOOLONG, ELOOP; per-process maxFds; limits shared
+    by a filesystem's processes), bad values refused before anything changes, and preopen
+    errors naming the path."""
+    _node_test_on_copy_path(copy_path, module, "limits.test.mjs", program_paths, 19)
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", list(COPY_PATHS))
+def test_pipes(copy_path: str, module: str, program_paths: dict[str, str]) -> None:
+    """tests/js/pipes.test.mjs: pipe() and attachPipe(): share_pipe programs in worker_threads
+    piping 6 MiB through the 64 KiB ring at once, a chain of four, end-of-file and EPIPE when
+    a neighbour exits, the API in one thread (release, errors, nothing leaked)."""
+    _node_test_on_copy_path(copy_path, module, "pipes.test.mjs", program_paths, 5)
 
 
 # -- the browser -----------------------------------------------------------------------------
