@@ -12,39 +12,14 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+from cli_run import assert_usage_error, cli, cli_env
+
 MEMORY_IMPORT = '(module (import "wasi_snapshot_preview1" "memory" (memory 1)))'
 
 
 @pytest.fixture(scope="module")
 def tool(wasm_program: Callable[..., Path]) -> Path:
     return wasm_program("api_tool")
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
-    return env
-
-
-def cli(
-    *args: str | Path, stdin: bytes = b"", cwd: Path | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasi_wasm", *map(str, args)],
-        input=stdin, capture_output=True, env=_env(), cwd=cwd, timeout=120, check=False,
-    )  # fmt: skip
-
-
-def assert_usage_error(result: subprocess.CompletedProcess[bytes], *words: str) -> None:
-    """Exit code 2 and exactly one line on stderr, no traceback."""
-    assert result.returncode == 2, result
-    lines = result.stderr.decode().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("wasi-wasm: error: ")
-    for word in words:
-        assert word in lines[0]
-    assert result.stdout == b""
 
 
 # -- running programs ---------------------------------------------------------------------------
@@ -96,7 +71,7 @@ def test_output_is_streamed_while_the_program_runs(tool: Path) -> None:
     once it has seen "ready", so this finishes only if output arrives while it runs."""
     process = subprocess.Popen(
         [sys.executable, "-m", "wasi_wasm", "run", "--stdin", "-", str(tool), "--", "prompt"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
     )  # fmt: skip
     assert process.stdin is not None and process.stdout is not None
     try:

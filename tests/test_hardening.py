@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +22,10 @@ import pytest
 import wasmtime
 
 import wasi_wasm
+from cli_run import assert_usage_error, cli
 from differential import first_difference, run_wasi_wasm, run_wasmtime
 from wasi_wasm import Limits, ProgramError, Wasi
 
-SRC = Path(__file__).resolve().parent.parent / "src"
 KNOWN = b"the known content"
 
 
@@ -267,27 +265,6 @@ def test_errors_carry_errno_and_path(fs: Wasi) -> None:
 
 
 # -- 8. CLI input ----------------------------------------------------------------------------------
-def cli(
-    *args: str | bytes | Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    environment = dict(os.environ, **(env or {}))
-    environment["PYTHONPATH"] = os.pathsep.join([str(SRC), environment.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "wasi_wasm", *(os.fsencode(a) for a in args)],
-        capture_output=True, env=environment, timeout=120, check=False,
-    )  # fmt: skip
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[bytes], *words: str) -> None:
-    assert result.returncode == 2, result
-    lines = result.stderr.decode("utf-8", "replace").splitlines()
-    assert len(lines) == 1, result.stderr.decode()
-    assert lines[0].startswith("wasi-wasm: error: "), lines
-    for word in words:
-        assert word in lines[0], lines
-    assert b"Traceback" not in result.stderr
-
-
 @pytest.mark.parametrize(
     "name", ["WASI function with the wrong type", "imports env", "truncated", "component"]
 )
@@ -295,7 +272,7 @@ def test_cli_bad_modules(tmp_path: Path, name: str) -> None:
     data, _words = BAD_PROGRAMS[name]
     program = tmp_path / "bad.wasm"
     program.write_bytes(data)
-    assert_one_line_error(cli("run", program), "bad.wasm")
+    assert_usage_error(cli("run", program), "bad.wasm")
 
 
 def test_cli_passes_non_utf8_arguments_and_environment_through(
@@ -316,7 +293,7 @@ def test_cli_dir_with_a_non_utf8_name_is_one_line(
     box.mkdir()
     (box / os.fsdecode(b"n\xe9")).write_bytes(b"x")
     result = cli("run", "--dir", f"{box}::/box", wasm_program("api_tool"), "--", "ls", "/box")
-    assert_one_line_error(result, "cannot copy", "not valid UTF-8")
+    assert_usage_error(result, "cannot copy", "not valid UTF-8")
 
 
 def test_cli_dir_with_an_absolute_symlink_is_one_line(
@@ -327,13 +304,13 @@ def test_cli_dir_with_an_absolute_symlink_is_one_line(
     os.symlink("/etc/passwd", box / "abs")
     result = cli("run", "--dir", f"{box}::/box", "--write-back", wasm_program("api_tool"), "--",
                  "write", "/box/new", "x")  # fmt: skip
-    assert_one_line_error(result, "cannot copy", "abs")
+    assert_usage_error(result, "cannot copy", "abs")
     assert sorted(os.listdir(box)) == ["abs"]  # nothing ran, nothing was written back
 
 
 def test_cli_dir_that_is_a_file(wasm_program: Callable[..., Path], tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
-    assert_one_line_error(
+    assert_usage_error(
         cli("run", "--dir", f"{tmp_path / 'file'}::/x", wasm_program("api_tool")),
         "not a directory",
     )

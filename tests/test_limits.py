@@ -7,18 +7,16 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import wasi_wasm
+from cli_run import cli
 from differential import first_difference, run_wasi_wasm, run_wasmtime
 from wasi_wasm import Limits
 
-SRC = Path(__file__).resolve().parent.parent / "src"
 BOX = "/sandbox"
 
 
@@ -213,15 +211,6 @@ def test_limits_can_be_raised_again() -> None:
 
 
 # -- the CLI ---------------------------------------------------------------------------------------
-def cli(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "wasi_wasm", *map(str, args)],
-        capture_output=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-
-
 def test_cli_limits_reach_the_program(limits_program: Path, tmp_path: Path) -> None:
     (tmp_path / "box").mkdir()
     result = cli(

@@ -4,10 +4,7 @@ and `wasi-wasm pipe`."""
 from __future__ import annotations
 
 import functools
-import os
 import re
-import subprocess
-import sys
 import threading
 import zlib
 from collections.abc import Callable
@@ -18,9 +15,9 @@ import pytest
 import wasmtime
 
 import wasi_wasm
+from cli_run import assert_usage_error, cli
 from wasi_wasm import ProgramError, run_pipeline, start_wasi
 
-SRC = Path(__file__).resolve().parent.parent / "src"
 MIB = 1 << 20
 RING = 64 * 1024  # the core's pipe capacity
 T = TypeVar("T")
@@ -259,15 +256,6 @@ def test_attaching_to_a_bad_fd_is_an_error(tool: Path) -> None:
 
 
 # -- the command line ------------------------------------------------------------------------
-def cli(*args: str | Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "wasi_wasm", *map(str, args)],
-        input=stdin, capture_output=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-
-
 def test_cli_pipe_runs_programs_connected(tool: Path) -> None:
     data = lcg_bytes(500_000, 8)
     result = cli("pipe", tool, "gen", "500000", "8", "|", tool, "--", "cat", "|", tool, "sum")
@@ -312,13 +300,7 @@ def test_cli_pipe_bad_input_is_one_line_and_exit_2(
     tool: Path, args: list[str], words: list[str]
 ) -> None:
     result = cli(*(arg.replace("{tool}", str(tool)) for arg in args))
-    assert result.returncode == 2, result
-    lines = result.stderr.decode().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("wasi-wasm: error: ")
-    for word in words:
-        assert word in lines[0]
-    assert result.stdout == b""
+    assert_usage_error(result, *words)
 
 
 def test_cli_pipe_trap_is_one_line_and_exit_134(tool: Path) -> None:

@@ -5,8 +5,6 @@ calls), and the filesystem stays consistent and usable."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import wasi_wasm
-from test_cli import _env
+from cli_run import cli
 
 WORK = "/work"
 
@@ -78,13 +76,6 @@ def test_timed_runs_in_threads_each_get_their_own_time(worker: Path) -> None:
 def test_bad_timeouts_are_refused_before_anything_runs(worker: Path, bad: object) -> None:
     with pytest.raises((ValueError, TypeError), match="timeout"):
         wasi_wasm.run(worker, [WORK, "w", "normal", "1"], timeout=bad)  # type: ignore[arg-type]
-
-
-def cli(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasi_wasm", *map(str, args)],
-        capture_output=True, env=_env(), timeout=120, check=False,
-    )  # fmt: skip
 
 
 def test_cli_timeout_stops_the_program_with_exit_124(worker: Path, tmp_path: Path) -> None:
