@@ -9,8 +9,6 @@ struct cursor {
     uint32_t pos, end;
 };
 
-static bool is_dot(const char *s, uint32_t n) { return n == 1 && s[0] == '.'; }
-static bool is_dotdot(const char *s, uint32_t n) { return n == 2 && s[0] == '.' && s[1] == '.'; }
 
 /* Valid UTF-8 without NUL, as wasmtime requires of a path. */
 errno_t path_check_bytes(const uint8_t *s, uint32_t len) {

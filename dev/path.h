@@ -9,6 +9,11 @@
 
 enum final_kind { FINAL_NAME, FINAL_DOT, FINAL_DOTDOT };
 
+static inline bool is_dot(const char *s, uint32_t n) { return n == 1 && s[0] == '.'; }
+static inline bool is_dotdot(const char *s, uint32_t n) {
+    return n == 2 && s[0] == '.' && s[1] == '.';
+}
+
 /* What to do with a symlink as the final component. */
 enum follow_mode {
     FOLLOW_IF_TRAILING_SLASH = 0, /* "link/" means the directory it points to, as on Linux */

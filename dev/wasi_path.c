@@ -53,10 +53,6 @@ EXPORT("path_filestat_get") int32_t wasi_path_filestat_get(uint32_t fd, uint32_t
     return err ? err : guest_write(out, stat, sizeof stat);
 }
 
-static bool is_dot_or_dotdot(const char *name, uint32_t len) {
-    return (len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.');
-}
-
 /* Both times omitted and the link itself named: Linux's utimensat returns before it looks
    at the name, so wasmtime (which resolves the parent directory with cap-std first) succeeds
    even for a missing or over-long final name. A final "name/", "." or ".." it resolves in
@@ -68,7 +64,8 @@ static errno_t check_no_times_path(struct path_walk *w, struct inode *base, uint
     uint32_t name_start = len;
     while (name_start > 0 && w->buf[0][name_start - 1] != '/') name_start--;
     uint32_t name_len = len - name_start;
-    if (name_len == 0 || is_dot_or_dotdot(w->buf[0] + name_start, name_len)) {
+    const char *name = w->buf[0] + name_start;
+    if (name_len == 0 || is_dot(name, name_len) || is_dotdot(name, name_len)) {
         err = path_walk(w, base, w->buf[0], len, FOLLOW_IF_TRAILING_SLASH);
         return err ? err : w->node ? E_SUCCESS : E_NOENT;
     }

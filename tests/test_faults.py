@@ -21,7 +21,7 @@ import pytest
 import wasmtime
 
 import wasi_wasm
-from wasi_wasm import InitObj, Wasi, _engine, _interrupt
+from wasi_wasm import InitObj, Wasi, _interrupt
 
 WORK = "/work"
 SIZE = 4096
@@ -274,26 +274,19 @@ class InterruptSweep:
     def attempt(self, checks: int) -> tuple[int, int]:
         """(checks passed, fsck problems) for one run interrupted after ``checks`` checks."""
         self.attempts += 1
-        if self.attempts % 1500 == 0:  # a Store allows 10,000 instances; each run adds three
-            fresh = wasi_wasm.start_wasi(self.fs.init_obj(), preopens={}, bridge=False)
-            self.fs.close()
-            self.fs = fresh
-        process = self.fs.copy_for_rebinding(
-            args=["driver"], stdin=self.ops, preopens={"/sandbox": "/s"}
-        )
-        with process:
+        options = wasi_wasm.ProcessOptions(["driver"], stdin=self.ops, preopens={"/sandbox": "/s"})
+        with self.fs.spawn_run(options) as process:  # a Store of its own, dropped after
             instance = wasmtime.Instance(
                 process.store, self.driver, process.imports_for(self.driver)
             )
             CountingGuard.countdown = checks
             process.store.set_epoch_deadline(0)  # every check calls the deadline callback
             try:
-                process.start(instance)
+                process.start_run(instance)
             except wasi_wasm.Interrupted:
                 self.interrupted += 1
             passed = checks - CountingGuard.countdown
             CountingGuard.countdown = 0
-            process.store.set_epoch_deadline(_engine.NO_DEADLINE)
         problems = self.fs.fsck()
         if problems:
             self.fs.close()  # start over on a fresh filesystem
