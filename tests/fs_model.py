@@ -1,7 +1,14 @@
 """A small pure-Python reference model of the filesystem semantics that
 tests/programs/fuzz_driver.c exercises: what wasmtime's WASI gives on Linux, plus the
-wasi.wasm-only operations where wasmtime is not the reference (fd_allocate gives ENOTSUP
-there; see ../shared/NOTES.md).
+wasi.wasm-only behaviour where wasmtime is not the reference (see ../shared/NOTES.md):
+
+- fd_allocate (wasmtime: ENOTSUP);
+- rights: an fd opened by path_open has exactly the rights asked for, masked by the
+  directory fd's inheriting rights; it can read iff FD_READ is among them and write iff
+  FD_WRITE is (O_CREAT and O_TRUNC do not make it writable); every other call needs its
+  right (ENOTCAPABLE). wasmtime ignores the rights except to pick the access mode, so
+  tests/test_fuzz_ops.py compares with wasmtime only sequences whose rights mean the same
+  to both (``with_wasmtime_rights`` there).
 
 ``run_model(ops)`` returns exactly the lines the driver would print for the same
 operations. The model covers the path shapes the "model" strategy of tests/test_fuzz_ops.py
@@ -16,17 +23,36 @@ from dataclasses import dataclass, field
 
 Op = tuple[str, ...]
 
-# wasi_snapshot_preview1 rights and flags used by the driver's callers.
-FD_DATASYNC, FD_READ, FD_WRITE, FD_ALLOCATE = 1 << 0, 1 << 1, 1 << 6, 1 << 8
-FD_READDIR, FD_FILESTAT_SET_SIZE = 1 << 14, 1 << 22
-RIGHTS_ALL = (1 << 29) - 1
+# wasi_snapshot_preview1 rights.
+FD_DATASYNC, FD_READ, FD_SEEK, FD_FDSTAT_SET_FLAGS = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+FD_SYNC, FD_TELL, FD_WRITE, FD_ADVISE, FD_ALLOCATE = 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8
+PATH_CREATE_DIRECTORY, PATH_CREATE_FILE, PATH_LINK_SOURCE = 1 << 9, 1 << 10, 1 << 11
+PATH_LINK_TARGET, PATH_OPEN, FD_READDIR, PATH_READLINK = 1 << 12, 1 << 13, 1 << 14, 1 << 15
+PATH_RENAME_SOURCE, PATH_RENAME_TARGET, PATH_FILESTAT_GET = 1 << 16, 1 << 17, 1 << 18
+PATH_FILESTAT_SET_SIZE, PATH_FILESTAT_SET_TIMES, FD_FILESTAT_GET = 1 << 19, 1 << 20, 1 << 21
+FD_FILESTAT_SET_SIZE, FD_FILESTAT_SET_TIMES, PATH_SYMLINK = 1 << 22, 1 << 23, 1 << 24
+PATH_REMOVE_DIRECTORY, PATH_UNLINK_FILE, POLL_FD_READWRITE = 1 << 25, 1 << 26, 1 << 27
+RIGHTS_ALL = (1 << 29) - 1  # what the driver's callers pass for "everything" (bit 28 too)
+RIGHTS_VALID = (1 << 30) - 1  # more is EINVAL
 # wasmtime opens a host file for writing when any of these is asked for.
 WRITE_RIGHTS = FD_DATASYNC | FD_WRITE | FD_ALLOCATE | FD_FILESTAT_SET_SIZE
+READ_RIGHTS = FD_READ | FD_READDIR  # ... and for reading when one of these is
 RIGHTS_RO = RIGHTS_ALL & ~WRITE_RIGHTS
-RIGHTS_WO = RIGHTS_ALL & ~(FD_READ | FD_READDIR)
+RIGHTS_WO = RIGHTS_ALL & ~READ_RIGHTS
+# The preopen's rights in wasi.wasm (dev/process/fdops.h): the directory rights in its base,
+# everything but SOCK_SHUTDOWN (bit 28) in its inheriting rights.
+PREOPEN_BASE = (
+    PATH_CREATE_DIRECTORY | PATH_CREATE_FILE | PATH_LINK_SOURCE | PATH_LINK_TARGET | PATH_OPEN
+    | FD_READDIR | PATH_READLINK | PATH_RENAME_SOURCE | PATH_RENAME_TARGET | PATH_SYMLINK
+    | PATH_REMOVE_DIRECTORY | PATH_UNLINK_FILE | PATH_FILESTAT_GET | PATH_FILESTAT_SET_SIZE
+    | PATH_FILESTAT_SET_TIMES | FD_FILESTAT_GET | FD_FILESTAT_SET_TIMES
+)  # fmt: skip
+PREOPEN_INHERITING = (1 << 28) - 1
+INT64_MAX = (1 << 63) - 1
+MAX_FILE_SIZE = (1 << 44) - 4096  # the core's largest file, as ext4's
 
 O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC = 1, 2, 4, 8
-FDFLAG_APPEND = 1
+FDFLAG_APPEND, FDFLAG_NONBLOCK, FDFLAGS_SYNC = 1, 4, 2 | 8 | 16
 FST_ATIM, FST_ATIM_NOW, FST_MTIM, FST_MTIM_NOW = 1, 2, 4, 8
 MAX_SYMLINK_EXPANSIONS = 40
 EMPTY_SLOT_BASE = 100  # the driver's stand-in fd number for an empty slot
@@ -57,11 +83,16 @@ class Node:
 @dataclass(eq=False)
 class Fd:
     node: Node
-    readable: bool
-    writable: bool
+    readable: bool  # FD_READ among the rights it was opened with
+    writable: bool  # FD_WRITE among them
     append: bool
-    rights: int
+    rights: int  # rights_base
+    inheriting: int = 0  # rights_inheriting
     offset: int = 0
+
+    def need(self, right: int) -> None:
+        if self.rights & right != right:
+            raise fail("ENOTCAPABLE")
 
 
 @dataclass
@@ -80,6 +111,7 @@ class Walk:
 class Model:
     def __init__(self) -> None:
         self.root = Node("dir")
+        self.preopen = Fd(self.root, True, False, False, PREOPEN_BASE, PREOPEN_INHERITING)
         self.slots: list[Fd | None] = [None] * 8
 
     # -- helpers ----------------------------------------------------------------------------
@@ -89,15 +121,26 @@ class Model:
             raise fail("EBADF")
         return fd
 
-    def base(self, token: str, not_dir: str = "EBADF") -> Node:
-        """The directory a path is resolved against; ``not_dir`` is the errno for a file fd
-        (wasmtime's path_open says ENOTDIR, every other path function EBADF)."""
-        if token == ".":
-            return self.root
-        fd = self.slot_fd(token)
+    def dir_fd(self, token: str, right: int, not_dir: str = "EBADF") -> Fd:
+        """The directory fd a path is resolved against, which must have ``right``;
+        ``not_dir`` is the errno for a file fd (wasmtime's path_open says ENOTDIR, every
+        other path function EBADF)."""
+        fd = self.preopen if token == "." else self.slot_fd(token)
         if fd.node.kind != "dir":
             raise fail(not_dir)
-        return fd.node
+        fd.need(right)
+        return fd
+
+    def base(self, token: str, right: int) -> Node:
+        return self.dir_fd(token, right).node
+
+    def file_fd(self, token: str, right: int) -> Fd:
+        """A slot's fd that must be a file (EBADF) with ``right`` (ENOTCAPABLE)."""
+        fd = self.slot_fd(token)
+        if fd.node.kind == "dir":
+            raise fail("EBADF")
+        fd.need(right)
+        return fd
 
     def walk(self, base: Node, path: str, follow: bool) -> Walk:
         """Resolve like cap-std: never above ``base``, absolute targets refused (EPERM)."""
@@ -160,15 +203,30 @@ class Model:
 
     # -- operations -------------------------------------------------------------------------
     def op_open(self, *args: str) -> str:
-        s, b, path, oflags_s, rights_s, fdflags_s, lookup_s = args
+        s, b, path, oflags_s, rights_s, fdflags_s, lookup_s, *rest = args
         oflags, rights, fdflags = int(oflags_s), int(rights_s), int(fdflags_s)
-        follow = int(lookup_s) & 1 == 1
-        base = self.base(b, "ENOTDIR")
-        write = rights & WRITE_RIGHTS != 0
-        read = rights & FD_READ != 0
+        inheriting = int(rest[0]) if rest else rights  # the driver's default
+        # O_CREAT|O_EXCL never follows a final symlink: the link itself exists (EEXIST).
+        exclusive = (oflags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)
+        follow = int(lookup_s) & 1 == 1 and not exclusive
+        directory = self.dir_fd(b, 0, "ENOTDIR")
+        if oflags & ~15 or fdflags & ~31 or (rights | inheriting) & ~RIGHTS_VALID:
+            raise fail("EINVAL")
         if oflags & O_DIRECTORY and oflags & (O_CREAT | O_EXCL | O_TRUNC):
             raise fail("EINVAL")
-        walk = self.walk(base, path, follow)
+        if fdflags & FDFLAGS_SYNC:
+            raise fail("ENOTSUP")
+        directory.need(
+            PATH_OPEN
+            | (PATH_CREATE_FILE if oflags & O_CREAT else 0)
+            | (PATH_FILESTAT_SET_SIZE if oflags & O_TRUNC else 0)
+        )
+        # Exactly the rights asked for, as far as the directory passes them on.
+        rights &= directory.inheriting
+        inheriting &= directory.inheriting
+        read = rights & FD_READ != 0
+        write = rights & FD_WRITE != 0
+        walk = self.walk(directory.node, path, follow)
         node = walk.node
         if node is None:
             if not oflags & O_CREAT:
@@ -190,10 +248,7 @@ class Model:
         old = self.slots[int(s)]
         del old  # the driver closes the slot's previous fd
         append = fdflags & FDFLAG_APPEND != 0
-        # wasmtime opens the host file for writing when append, creation or truncation is
-        # asked for, whatever the rights say.
-        writable = write or append or oflags & (O_CREAT | O_TRUNC) != 0
-        self.slots[int(s)] = Fd(node, read, writable, append, rights)
+        self.slots[int(s)] = Fd(node, read, write, append, rights, inheriting)
         return "OK"
 
     def op_close(self, s: str) -> str:
@@ -201,9 +256,13 @@ class Model:
         self.slots[int(s)] = None
         return "OK"
 
-    def _read_at(self, fd: Fd, count: int, offset: int) -> bytes:
+    @staticmethod
+    def _read_at(fd: Fd, count: int, offset: int) -> bytes:
         if fd.node.kind == "dir" or not fd.readable:
             raise fail("EBADF")
+        fd.need(FD_READ)
+        if offset + count > INT64_MAX:
+            raise fail("EINVAL")
         return bytes(fd.node.data[offset : offset + count])
 
     def op_read(self, s: str, n: str) -> str:
@@ -216,13 +275,15 @@ class Model:
         fd = self.slot_fd(s)
         return "OK " + self._read_at(fd, int(n), int(off)).hex()
 
-    def _write_at(self, fd: Fd, data: bytes, offset: int) -> int:
-        if fd.node.kind == "dir":
+    @staticmethod
+    def _write_at(fd: Fd, data: bytes, offset: int) -> int:
+        if fd.node.kind == "dir" or not fd.writable:  # even with nothing to write
             raise fail("EBADF")
-        if not data:  # nothing to write: not even the access mode is checked
-            return 0
-        if not fd.writable:
-            raise fail("EBADF")
+        fd.need(FD_WRITE)
+        if offset + len(data) > INT64_MAX:
+            raise fail("EINVAL")
+        if not data:
+            return offset
         content = fd.node.data
         if offset > len(content):
             content.extend(bytes(offset - len(content)))
@@ -232,11 +293,8 @@ class Model:
     def op_write(self, s: str, hexdata: str) -> str:
         fd = self.slot_fd(s)
         data = b"" if hexdata == "=" else bytes.fromhex(hexdata)
-        if fd.append and fd.writable and fd.node.kind == "file":
-            fd.offset = len(fd.node.data)
-        end = self._write_at(fd, data, fd.offset)
-        if data:
-            fd.offset = end
+        offset = len(fd.node.data) if fd.append else fd.offset
+        fd.offset = self._write_at(fd, data, offset)
         return f"OK {len(data)}"
 
     def op_pwrite(self, s: str, hexdata: str, off: str) -> str:
@@ -247,9 +305,7 @@ class Model:
         return f"OK {len(data)}"
 
     def op_seek(self, s: str, off: str, whence: str) -> str:
-        fd = self.slot_fd(s)
-        if fd.node.kind == "dir":
-            raise fail("EBADF")
+        fd = self.file_fd(s, FD_TELL if whence == "1" and int(off) == 0 else FD_SEEK)
         start = {"0": 0, "1": fd.offset, "2": len(fd.node.data)}[whence]
         position = start + int(off)
         if position < 0:
@@ -258,24 +314,18 @@ class Model:
         return f"OK {position}"
 
     def op_tell(self, s: str) -> str:
-        fd = self.slot_fd(s)
-        if fd.node.kind == "dir":
-            raise fail("EBADF")
+        fd = self.file_fd(s, FD_TELL)
         return f"OK {fd.offset}"
 
     def op_sync(self, s: str) -> str:
-        fd = self.slot_fd(s)
-        if fd.node.kind == "dir":
-            raise fail("EBADF")
+        self.file_fd(s, FD_SYNC)
         return "OK"
 
     def op_trunc(self, s: str, size_s: str) -> str:
-        fd = self.slot_fd(s)
-        if fd.node.kind == "dir":
-            raise fail("EBADF")
-        if not fd.writable:
-            raise fail("EINVAL")
+        fd = self.file_fd(s, FD_FILESTAT_SET_SIZE)
         size = int(size_s)
+        if not fd.writable or size > INT64_MAX:  # as ftruncate(2)
+            raise fail("EINVAL")
         content = fd.node.data
         if size < len(content):
             del content[size:]
@@ -284,45 +334,49 @@ class Model:
         return "OK"
 
     def op_alloc(self, s: str, off: str, length: str) -> str:
-        """wasi.wasm's fd_allocate: posix_fallocate (extend with zeros, never shrink)."""
-        fd = self.slot_fd(s)
-        if fd.node.kind == "dir":
-            raise fail("EBADF")
-        if not fd.rights & FD_ALLOCATE:
-            raise fail("ENOTCAPABLE")
+        """wasi.wasm's fd_allocate: posix_fallocate (extend with zeros, never shrink), with
+        fallocate(2)'s errors."""
+        fd = self.file_fd(s, FD_ALLOCATE)
         if not fd.writable:
             raise fail("EBADF")
-        end = int(off) + int(length)
+        offset, size = int(off), int(length)
+        if offset > INT64_MAX or size == 0 or size > INT64_MAX:
+            raise fail("EINVAL")
+        end = offset + size
+        if end > INT64_MAX or end > MAX_FILE_SIZE:
+            raise fail("EFBIG")
         content = fd.node.data
         if end > len(content):
             content.extend(bytes(end - len(content)))
         return "OK"
 
     def op_fdflags(self, s: str, flags: str) -> str:
-        fd = self.slot_fd(s)
-        if fd.node.kind == "dir":
-            raise fail("EBADF")
+        fd = self.file_fd(s, FD_FDSTAT_SET_FLAGS)
+        if int(flags) & ~(FDFLAG_APPEND | FDFLAG_NONBLOCK):
+            raise fail("EINVAL")
         fd.append = int(flags) & FDFLAG_APPEND != 0
         return "OK"
 
     def op_fstat(self, s: str) -> str:
-        return "OK " + self.stat_line(self.slot_fd(s).node)
+        fd = self.slot_fd(s)
+        fd.need(FD_FILESTAT_GET)
+        return "OK " + self.stat_line(fd.node)
 
     def op_stat(self, b: str, path: str, follow: str) -> str:
-        node = self.walk(self.base(b), path, follow == "1").node
+        node = self.walk(self.base(b, PATH_FILESTAT_GET), path, follow == "1").node
         if node is None:
             raise fail("ENOENT")
         return "OK " + self.stat_line(node)
 
     def op_mkdir(self, b: str, path: str) -> str:
-        walk = self.walk(self.base(b), path, False)
+        walk = self.walk(self.base(b, PATH_CREATE_DIRECTORY), path, False)
         if walk.node is not None:
             raise fail("EEXIST")
         self.link_into(walk.parent, walk.name, Node("dir"))
         return "OK"
 
     def op_rmdir(self, b: str, path: str) -> str:
-        walk = self.walk(self.base(b), path, False)
+        walk = self.walk(self.base(b, PATH_REMOVE_DIRECTORY), path, False)
         node = walk.node
         if walk.name in (".", ".."):
             raise fail("EINVAL")
@@ -338,7 +392,7 @@ class Model:
         return "OK"
 
     def op_unlink(self, b: str, path: str) -> str:
-        walk = self.walk(self.base(b), path, False)
+        walk = self.walk(self.base(b, PATH_UNLINK_FILE), path, False)
         node = walk.node
         if walk.name in (".", ".."):
             raise fail("EISDIR")
@@ -360,7 +414,8 @@ class Model:
         )
 
     def op_rename(self, b: str, path: str, b2: str, path2: str) -> str:
-        old_base, new_base = self.base(b), self.base(b2)
+        old_base = self.base(b, PATH_RENAME_SOURCE)
+        new_base = self.base(b2, PATH_RENAME_TARGET)
         old = self.walk(old_base, path, False)
         new = self.walk(new_base, path2, False)
         source, target = old.node, new.node
@@ -370,6 +425,8 @@ class Model:
             raise fail("ENOENT")
         if new.parent.removed:
             raise fail("ENOENT")
+        if target is not None and target is not source and self._contains(target, old.parent):
+            raise fail("ENOTEMPTY")  # onto an ancestor of the source, as Linux's rename
         if source.kind == "dir":
             if target is not None and target.kind != "dir":
                 raise fail("ENOTDIR")
@@ -392,7 +449,8 @@ class Model:
     def op_link(self, b: str, path: str, b2: str, path2: str, follow: str) -> str:
         if follow == "1":
             raise fail("EINVAL")
-        old_base, new_base = self.base(b), self.base(b2)
+        old_base = self.base(b, PATH_LINK_SOURCE)
+        new_base = self.base(b2, PATH_LINK_TARGET)
         old = self.walk(old_base, path, False)
         new = self.walk(new_base, path2, False)
         if old.node is None:
@@ -407,14 +465,14 @@ class Model:
     def op_symlink(self, target: str, b: str, path: str) -> str:
         if target == "=":
             raise fail("ENOENT")
-        walk = self.walk(self.base(b), path, False)
+        walk = self.walk(self.base(b, PATH_SYMLINK), path, False)
         if walk.node is not None:
             raise fail("EEXIST")
         self.link_into(walk.parent, walk.name, Node("symlink", bytearray(target.encode())))
         return "OK"
 
     def op_readlink(self, b: str, path: str) -> str:
-        node = self.walk(self.base(b), path, False).node
+        node = self.walk(self.base(b, PATH_READLINK), path, False).node
         if node is None:
             raise fail("ENOENT")
         if node.kind != "symlink":
@@ -441,7 +499,7 @@ class Model:
 
     def op_settimes(self, b: str, path: str, follow: str, _a: str, _m: str, flags: str) -> str:
         self._check_times(int(flags))
-        base = self.base(b)
+        base = self.base(b, PATH_FILESTAT_SET_TIMES)
         final = path.rsplit("/", 1)[-1]
         if int(flags) == 0 and follow == "0" and final not in ("", ".", ".."):
             # Linux's utimensat with both times UTIME_OMIT returns before it looks at the
@@ -463,7 +521,7 @@ class Model:
 
     def op_fsettimes(self, s: str, _a: str, _m: str, flags: str) -> str:
         self._check_times(int(flags))
-        self.slot_fd(s)
+        self.slot_fd(s).need(FD_FILESTAT_SET_TIMES)
         return "OK"
 
     def op_renumber(self, s: str, t: str) -> str:

@@ -108,11 +108,37 @@ def test_host_writes_hit_the_same_limit() -> None:
         assert failure.value.errno == errno.ENOSPC
         assert failure.value.filename == "/big"
         assert wasi.read_file("/keep") == b"keep me"
+        assert not wasi.exists("/big")  # the file the failed call created is gone again
         assert wasi.fsck() == 0
-        wasi.remove("/big")
         wasi.write_file("/big", bytes(1 << 20))  # room again
         assert wasi.stat("/big").size == 1 << 20
         assert wasi.fsck() == 0
+
+
+def test_a_full_filesystem_can_be_checked_listed_and_cleaned() -> None:
+    """fsck's walk and the host's buffers come from a reserve outside the byte budget."""
+    with wasi_wasm.start_wasi(limits=Limits(max_fs_bytes=1 << 20)) as wasi:
+        wasi.mkdir("/full/deep/er", parents=True)
+        names = []
+        with pytest.raises(OSError) as full:
+            for index in range(100_000):
+                size = 20_000 if index < 40 else 1  # big files first, then fill every crumb
+                wasi.write_file(f"/full/deep/er/f{index}", bytes(size))
+                names.append(f"f{index}")
+        assert full.value.errno == errno.ENOSPC
+        with pytest.raises(OSError) as no_dir:  # then fill the crumbs with empty directories
+            for index in range(100_000):
+                wasi.mkdir(f"/full/deep/er/d{index}")
+                names.append(f"d{index}")
+        assert no_dir.value.errno == errno.ENOSPC
+        assert wasi.fsck() == 0
+        assert sorted(wasi.listdir("/full/deep/er")) == sorted(names)
+        assert wasi.read_file("/full/deep/er/f0") == bytes(20_000)
+        wasi.rmtree("/full")
+        assert wasi.listdir("/") == []
+        assert wasi.fsck() == 0
+        wasi.write_file("/again", bytes(500_000))
+        assert wasi.stat("/again").size == 500_000
 
 
 def test_no_room_to_start_a_process_is_a_clear_error() -> None:
@@ -121,6 +147,9 @@ def test_no_room_to_start_a_process_is_a_clear_error() -> None:
             for index in range(100):
                 wasi.write_file(f"/f{index}", bytes(100_000))
         assert full.value.errno == errno.ENOSPC
+        with pytest.raises(OSError):  # and the last 64 KiB (a process's stack) with crumbs
+            for index in range(100):
+                wasi.write_file(f"/crumb{index}", bytes(8_000))
         with pytest.raises(OSError) as failure:
             wasi.copy_for_rebinding().close()
         assert failure.value.errno == errno.ENOMEM

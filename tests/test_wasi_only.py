@@ -6,10 +6,21 @@ are checked against explicit expected values.
   running (wasmtime traps "pointer out of bounds");
 - the process and thread CPU-time clocks work and advance (wasmtime: EBADF);
 - fd_allocate and fd_fdstat_set_rights work, rights only shrink and are enforced
-  (wasmtime: ENOTSUP);
+  (wasmtime: ENOTSUP); fd_allocate has fallocate(2)'s errors (len 0 or offset / len above
+  2^63 - 1: EINVAL; past 2^63 - 1 or the largest file, 2^44 - 4096: EFBIG);
+- rights are exact: an fd opened by path_open has exactly the rights asked for, masked by
+  the directory fd's inheriting rights, reads only with FD_READ and writes only with
+  FD_WRITE (O_CREAT and O_TRUNC do not make it writable), and every other call needs its
+  right; O_TRUNC needs PATH_FILESTAT_SET_SIZE on the directory fd. wasmtime 50 looks at the
+  rights only to choose the access mode (O_CREAT / O_TRUNC open for writing), reports a
+  fixed set (0x3fffffff writable, 0x3fffffbf read-only) and checks none. wasi-libc's open()
+  asks for every right of its access mode, so ordinary programs see no difference; the
+  differential programs ask for the rights they use;
 - invalid whence / clock id / rights / advice give EINVAL (wasmtime traps);
 - fd_readdir cookies stay stable while entries are created and removed;
-- ctim follows status changes (wasmtime reports the creation time).
+- ctim follows status changes (wasmtime reports the creation time);
+- fd_allocate at the filesystem's limit and past 2^63 (ENOSPC / EFBIG / EINVAL, nothing
+  changed), step by step under a small filesystem limit with fsck after each step.
 
 Each program states its expectations in C and prints "label: VALUE" lines; a wrong value
 is marked MISMATCH and the program exits 1. The tests below also require specific lines,
@@ -25,7 +36,13 @@ from pathlib import Path
 
 import pytest
 
-from differential import TRAP_EXIT_CODE, run_wasi_wasm, run_wasmtime, wasi_wasm_available
+from differential import (
+    SANDBOX,
+    TRAP_EXIT_CODE,
+    run_wasi_wasm,
+    run_wasmtime,
+    wasi_wasm_available,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,9 @@ CASES = [
             "path_open path running past the end: EFAULT",
             "path_rename bad new path: EFAULT",
             "poll_oneoff bad events: EFAULT",
+            "poll_oneoff too many subscriptions for memory: EFAULT",
+            "poll_oneoff 2^21 + 1 subscriptions: ENOMEM",
+            "poll_oneoff 2^21 + 1 with bad pointers: ENOMEM",
             "normal write still works: OK",
         ),
         TRAP_EXIT_CODE,
@@ -77,7 +97,13 @@ CASES = [
             'content: "abc\\x00\\x00\\x00\\x00\\x00\\x00\\x00"',
             "size not shrunk: 10",
             "size: 128",
-            "allocate on a read-only fd: EBADF",
+            "allocate len 0: EINVAL",
+            "allocate on a read-only fd: ENOTCAPABLE",
+            "allocate on a read-only fd with FD_ALLOCATE: EBADF",
+            "allocate offset+len overflows: EINVAL",
+            "allocate offset 2^63-16 len 32: EFBIG",
+            "allocate ending 1 byte past 2^44-4096: EFBIG",
+            "size unchanged by failures: 128",
             "drop FD_WRITE: OK",
             "write without FD_WRITE: ENOTCAPABLE",
             "add FD_WRITE back: ENOTCAPABLE",
@@ -89,6 +115,25 @@ CASES = [
         1,
     ),
     OnlyCase(
+        "wasi_only_rights",
+        (
+            "  rights_base: 0x7bffe00",  # the preopen: PATH_FILESTAT_SET_SIZE included
+            "  rights_inheriting: 0xfffffff",
+            "write on it (O_CREAT does not make it writable): EBADF",
+            "set_size on a read-only fd: ENOTCAPABLE",
+            "set_size on it (as ftruncate on a read-only file): EINVAL",
+            "open big with TRUNC through it: ENOTCAPABLE",
+            "TRUNC asking only FD_READ through it: ENOTCAPABLE",
+            "big's size: 10",
+            "open d/f through it asking RIGHTS_RW: OK",
+            "  rights_base: 0x200026",
+            "  rights_base: 0x8a001bf",
+            "add FD_WRITE back: ENOTCAPABLE",
+            "write on O_RDONLY: EBADF",
+        ),
+        1,  # wasmtime: its fixed rights, writable after O_CREAT / O_TRUNC, nothing checked
+    ),
+    OnlyCase(
         "wasi_only_readdir_stable",
         (
             "listing completed without errors: yes",
@@ -97,6 +142,19 @@ CASES = [
             '"." and ".." listed: 2',
         ),
         None,  # wasmtime's result depends on the host filesystem's entry order
+    ),
+    OnlyCase(
+        "wasi_only_core_limits",
+        (
+            "allocate 1 TiB: ENOSPC or EFBIG: yes",
+            "allocate 64 KiB after the failures: OK",
+            "write 1 MiB to another file: OK",
+            "allocate at 2^64-10 len 20: EINVAL",
+            "allocate at 2^63-10 len 20: EFBIG",
+            "pwrite at 2^64-1 len 1 on an empty file: EINVAL",
+            "pwrite at 2^64-1 len 16 on an empty file: EINVAL",
+        ),
+        1,  # wasmtime: ENOTSUP for fd_allocate
     ),
     OnlyCase(
         "wasi_only_times",
@@ -169,3 +227,66 @@ def test_exit_codes_from_126_up(
             stdout,
             b"stderr before exit\n",
         )
+
+
+# Each step of wasi_only_core_limits, in order, with what it must print.
+CORE_LIMITS_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "allocate",
+        (
+            "allocate 1 TiB: ENOSPC or EFBIG: yes",
+            "allocate 1 TiB again: ENOSPC or EFBIG: yes",
+            "allocate 64 KiB after the failures: OK",
+            "write 1 MiB to another file: OK",
+        ),
+    ),
+    ("overflow", ("allocate at 2^64-10 len 20: EINVAL", "allocate at 2^63-10 len 20: EFBIG")),
+    ("pwrite", ("pwrite at 2^64-1 len 1 on an empty file: EINVAL", "size: 0")),
+    (
+        "fill",
+        (
+            "write 64 KiB chunks until full: ENOSPC",
+            "allocate 1 TiB when full: ENOSPC or EFBIG: yes",
+            "allocate 1 MiB more when full: ENOSPC",
+            "write 1 MiB to another file: OK",
+        ),
+    ),
+)
+
+
+@pytest.mark.parametrize("bridge", [True, False], ids=["bridge", "fallback"])
+def test_core_limits_step_by_step(bridge: bool, wasm_program: Callable[..., Path]) -> None:
+    """fd_allocate(1 TiB) and a filesystem filled up under a 4 MiB limit, each step a run of
+    its own on one filesystem, with fsck clean after each and the files intact."""
+    reason = wasi_wasm_available()
+    if reason:
+        pytest.skip(reason)
+    import wasi_wasm  # noqa: PLC0415 - optional until the package exists
+
+    program = wasm_program("wasi_only_core_limits")
+    limits = wasi_wasm.Limits(max_fs_bytes=4 << 20)
+    problems: list[str] = []  # every step runs, so one failure does not hide the others
+    with wasi_wasm.start_wasi(limits=limits, preopens={}) as wasi:
+        wasi.mkdir(SANDBOX)
+        assert wasi.fsck() == 0
+        for step, required in CORE_LIMITS_STEPS:
+            result = wasi.run(
+                program, [step], preopens={SANDBOX: SANDBOX}, limits=limits, bridge=bridge
+            )
+            text = result.stdout.decode("utf-8", "replace")
+            lines = text.splitlines()
+            problems += [f"{step}: {line}" for line in lines if "MISMATCH" in line]
+            problems += [f"{step}: missing {line!r}" for line in required if line not in lines]
+            if "failures: 0" not in lines or result.exit_code != 0:
+                problems.append(f"{step}: exit {result.exit_code}, {text[-300:]!r}")
+            fsck = wasi.fsck()
+            if fsck:
+                problems.append(f"{step}: fsck found {fsck} problems")
+            if wasi.used_bytes() > 4 << 20:
+                problems.append(f"{step}: {wasi.used_bytes()} bytes used")
+        assert not problems, "\n".join(problems)
+        assert wasi.read_file(f"{SANDBOX}/a")[:3] == b"abc"
+        assert wasi.stat(f"{SANDBOX}/a").size == 65536
+        assert wasi.stat(f"{SANDBOX}/b").size == 1 << 20
+        assert wasi.read_file(f"{SANDBOX}/o") == b"xyz"
+        assert not wasi.exists(f"{SANDBOX}/fill")

@@ -1,4 +1,4 @@
-"""Build wasi.wasm from dev/*.c, and the demo program, with the pinned zig (or $CC).
+"""Build wasi.wasm from dev/*/*.c, and the demo program, with the pinned zig (or $CC).
 
 usage: python tools/build.py           write wasi.wasm, src/wasi_wasm/{wasi,demo}.wasm
        python tools/build.py --check   fail if the committed files differ from a fresh build
@@ -33,6 +33,7 @@ FLAGS = [
     "-Wall",
     "-Wextra",
     "-Werror",
+    "-Idev",
     "-nostdlib",
     "-ffreestanding",
     "-Wl,--no-entry",
@@ -105,7 +106,7 @@ def compile_wasm(flags: list[str], sources: list[str]) -> bytes:
 
 
 def build_core() -> bytes:
-    sources = sorted(str(p.relative_to(ROOT)) for p in SOURCES.glob("*.c"))
+    sources = sorted(str(p.relative_to(ROOT)) for p in SOURCES.glob("*/*.c"))
     wasm = patch_max_pages(compile_wasm(FLAGS, sources))
     if len(wasm) >= SIZE_LIMIT:
         raise SystemExit(f"build: wasi.wasm is {len(wasm)} bytes, over the {SIZE_LIMIT} limit")

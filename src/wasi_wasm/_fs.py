@@ -7,6 +7,7 @@ Paths are absolute VFS paths ("/a/b"); the host process has the VFS root preopen
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import errno
@@ -21,8 +22,6 @@ from ._errno import EEXIST, EIO, EISDIR, ENOENT, ENOTDIR, check, error_from_wasi
 from ._process import CoreProcess
 
 CHUNK = 1 << 20  # bytes moved per fd_read / fd_write call
-SMALL_CHUNK = 1 << 14  # when the filesystem's byte limit leaves no room for CHUNK
-ENOSPC = 51  # WASI errno
 
 LOOKUP_SYMLINK_FOLLOW = 1
 OFLAG_CREAT, OFLAG_DIRECTORY, OFLAG_EXCL, OFLAG_TRUNC = 1, 2, 4, 8
@@ -159,36 +158,39 @@ class FilesystemMixin:
 
     # -- files ------------------------------------------------------------------------------
     def write_file(self, path: str, data: bytes | bytearray | memoryview) -> None:
-        """Create or truncate the file at ``path`` and write ``data``."""
+        """Create or truncate the file at ``path`` and write ``data``. A file this call
+        created is removed again if the write fails (ENOSPC, say)."""
         view = memoryview(data).cast("B")
+        existed = self.exists(path)
         fd = self._open(path, OFLAG_CREAT | OFLAG_TRUNC, WRITE_RIGHTS)
         try:
-            chunk = self._fitting_chunk(min(max(len(view), 1), CHUNK), path)
-            position = self._write_from(fd, view, 0, chunk, path)
-            if position < len(view):
-                # No room for the big scratch buffer and the data at once: go on with less.
-                self._write_from(fd, view, position, SMALL_CHUNK, path)
-        finally:
+            self._write_all(fd, view, path)
+        except OSError:
             self._close(fd)
+            fd = -1
+            if not existed:
+                with contextlib.suppress(OSError):
+                    self.remove(path)
+            raise
+        finally:
+            if fd >= 0:
+                self._close(fd)
 
-    def _write_from(self, fd: int, view: memoryview, position: int, chunk: int, path: str) -> int:
-        """Write ``view[position:]`` to ``fd`` through a ``chunk``-byte scratch buffer; returns
-        where it stopped: the end, or earlier on ENOSPC while the buffer is bigger than
-        SMALL_CHUNK (the buffer itself counts against the filesystem's byte limit)."""
+    def _write_all(self, fd: int, view: memoryview, path: str) -> None:
+        """Write ``view`` to ``fd`` through a scratch buffer (from the core's reserve, outside
+        the filesystem's byte limit) of at most CHUNK bytes."""
+        chunk = min(max(len(view), 1), CHUNK)
         with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, written_ptr)):
+            position = 0
             while position < len(view):
                 piece = view[position : position + chunk]
                 process.memory.write(buf, piece)
                 process.memory.write(iov, _iovec(buf, len(piece)))
-                code = process.call("fd_write", fd, iov, 1, written_ptr)
-                if code == ENOSPC and chunk > SMALL_CHUNK:
-                    return position
-                check(code, path)
+                check(process.call("fd_write", fd, iov, 1, written_ptr), path)
                 written = process.memory.read_u32(written_ptr)
                 if written == 0:
                     raise error_from_wasi(EIO, path)
                 position += written
-        return position
 
     def read_file(self, path: str) -> bytes:
         """The whole content of the file at ``path``."""
@@ -200,7 +202,7 @@ class FilesystemMixin:
                 # Python's open() reports this case as IsADirectoryError.
                 raise error_from_wasi(EISDIR, path)
             size = info.size
-            chunk = self._fitting_chunk(min(max(size, 1), CHUNK), path)
+            chunk = min(max(size, 1), CHUNK)
             parts = bytearray()
             with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, read_ptr)):
                 process.memory.write(iov, _iovec(buf, chunk))
@@ -212,18 +214,6 @@ class FilesystemMixin:
                     parts += process.memory.read(buf, count)
         finally:
             self._close(fd)
-
-    def _fitting_chunk(self, wanted: int, path: str) -> int:
-        """``wanted``, or a smaller size when the scratch buffer for it does not fit: it is
-        allocated in core memory, under the filesystem's byte limit (Limits.max_fs_bytes)."""
-        process, _root = self._vfs_process()
-        for size in dict.fromkeys((wanted, min(wanted, SMALL_CHUNK))):
-            try:
-                with process.scratch(size + 16):
-                    return size
-            except MemoryError:
-                continue
-        raise error_from_wasi(ENOSPC, path)
 
     def _fstat(self, fd: int, path: str) -> StatResult:
         with self._buffers(FILESTAT_SIZE) as (process, _root, (out,)):

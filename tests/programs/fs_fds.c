@@ -1,8 +1,9 @@
 /* fd table: fd_fdstat_get (types, flags, rights relations), fd_fdstat_set_flags,
  * rights enforcement (read-only / write-only fds), fd_fdstat_set_rights's error path,
  * fd_renumber, fd_close, fd_prestat_get, fd_prestat_dir_name.
- * Raw rights values are runtime-specific and not printed; set_rights's success path is in
- * wasi_only_allocate_rights.c (wasmtime gives ENOTSUP). */
+ * Raw rights values are runtime-specific and not printed (wasi.wasm: exactly the rights
+ * asked for, see wasi_only_rights.c), so each fd asks for every right it then uses;
+ * set_rights's success path is in wasi_only_allocate_rights.c (wasmtime gives ENOTSUP). */
 #include "wasi_test.h"
 
 #define F __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW
@@ -27,7 +28,9 @@ int main(void) {
     EXPECT_TYPE("type", fs.fs_filetype, __WASI_FILETYPE_REGULAR_FILE);
     EXPECT_TRUE("has FD_READ", HAS(fs.fs_rights_base, __WASI_RIGHTS_FD_READ));
     EXPECT_FALSE("has FD_WRITE", HAS(fs.fs_rights_base, __WASI_RIGHTS_FD_WRITE));
-    EXPECT_OK("open write-only", open_at(SANDBOX_FD, "f", F, 0, __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SEEK, 0, &wo));
+    /* FD_TELL too: the renumber section tells its offset (wasmtime grants every right of the
+     * access mode, wasi.wasm exactly those asked for). */
+    EXPECT_OK("open write-only", open_at(SANDBOX_FD, "f", F, 0, __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SEEK | __WASI_RIGHTS_FD_TELL, 0, &wo));
     EXPECT_OK("fdstat write-only", __wasi_fd_fdstat_get(wo, &fs));
     EXPECT_FALSE("has FD_READ", HAS(fs.fs_rights_base, __WASI_RIGHTS_FD_READ));
     EXPECT_TRUE("has FD_WRITE", HAS(fs.fs_rights_base, __WASI_RIGHTS_FD_WRITE));

@@ -112,7 +112,9 @@ int main(void) {
     EXPECT_ERRNO("fd_allocate bad fd", __wasi_fd_allocate(99, 0, 1), __WASI_ERRNO_BADF);
     __wasi_fd_t ro;
     EXPECT_OK("open read-only", open_at(SANDBOX_FD, "s", F, 0, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_FILESTAT_GET, 0, &ro));
-    EXPECT_ERRNO("set_size on read-only fd", __wasi_fd_filestat_set_size(ro, 1), __WASI_ERRNO_INVAL);
+    /* wasmtime: EINVAL (ftruncate on an O_RDONLY file); wasi.wasm: ENOTCAPABLE, the fd lacks
+     * FD_FILESTAT_SET_SIZE (pinned in wasi_only_rights.c). */
+    EXPECT_TRUE("set_size on read-only fd fails", __wasi_fd_filestat_set_size(ro, 1) != 0);
     EXPECT_OK("fd_filestat_get", __wasi_fd_filestat_get(ro, &st));
     EXPECT_U64("size unchanged", st.size, 1 << 20);
     (void)__wasi_fd_close(ro);

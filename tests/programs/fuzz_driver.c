@@ -8,7 +8,9 @@
  * a path: "." for the preopen (fd 3) or a slot number. "=" stands for an empty path or data.
  * Numbers are decimal (negative allowed for seek offsets); DATA is hex.
  *
- *   open S B PATH OFLAGS RIGHTS FDFLAGS LOOKUP   -> OK          (slot S gets the fd)
+ *   open S B PATH OFLAGS RIGHTS FDFLAGS LOOKUP [INHERITING]
+ *                                                -> OK          (slot S gets the fd; the
+ *                                                   inheriting rights default to RIGHTS)
  *   close S | tell S | sync S                    -> OK [pos]
  *   read S N | pread S N OFF                     -> OK hexbytes
  *   write S DATA | pwrite S DATA OFF             -> OK count
@@ -241,7 +243,7 @@ static void run_line(char *line) {
         __wasi_fd_t fd = 0;
         e = __wasi_path_open(base(2), (__wasi_lookupflags_t)num(7), path(3),
                              (__wasi_oflags_t)num(4), (__wasi_rights_t)num(5),
-                             (__wasi_rights_t)num(5), (__wasi_fdflags_t)num(6), &fd);
+                             (__wasi_rights_t)num(ntok > 8 ? 8 : 5), (__wasi_fdflags_t)num(6), &fd);
         if (!e) {
             if (slot_fd[s] >= 0) (void)__wasi_fd_close((__wasi_fd_t)slot_fd[s]);
             slot_fd[s] = (int)fd;

@@ -1,6 +1,8 @@
 /* wasi.wasm only (wasmtime gives ENOTSUP for both): fd_allocate extends a file with zeros
- * and never shrinks it; fd_fdstat_set_rights removes rights, which are then enforced, and
- * can never add them back; inheriting rights limit fds opened through a directory. */
+ * and never shrinks it, with fallocate(2)'s errors (checked after the fd's type, its
+ * FD_ALLOCATE right (ENOTCAPABLE) and write access (EBADF)); fd_fdstat_set_rights removes
+ * rights, which are then enforced, and can never add them back; inheriting rights limit fds
+ * opened through a directory (exact values in wasi_only_rights.c). */
 #include "wasi_test.h"
 
 #define F __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW
@@ -30,14 +32,25 @@ int main(void) {
     __wasi_filesize_t pos;
     EXPECT_OK("fd_tell", __wasi_fd_tell(fd, &pos));
     EXPECT_U64("offset not moved", pos, 0);
-    EXPECT_OK("allocate len 0", __wasi_fd_allocate(fd, 0, 0));
+    /* As fallocate(2): an empty range, a negative offset or length (as off_t) is EINVAL, a
+     * range ending past 2^63 - 1 or past the largest file (2^44 - 4096, as ext4) EFBIG. */
+    EXPECT_ERRNO("allocate len 0", __wasi_fd_allocate(fd, 0, 0), __WASI_ERRNO_INVAL);
+    EXPECT_ERRNO("allocate len 0 past the end", __wasi_fd_allocate(fd, 1000, 0), __WASI_ERRNO_INVAL);
     EXPECT_ERRNO("allocate bad fd", __wasi_fd_allocate(99, 0, 1), __WASI_ERRNO_BADF);
     EXPECT_ERRNO("allocate on a directory", __wasi_fd_allocate(SANDBOX_FD, 0, 1), __WASI_ERRNO_BADF);
     __wasi_fd_t ro;
     EXPECT_OK("open read-only", open_at(SANDBOX_FD, "f", F, 0, __WASI_RIGHTS_FD_READ, 0, &ro));
-    EXPECT_ERRNO("allocate on a read-only fd", __wasi_fd_allocate(ro, 0, 1000), __WASI_ERRNO_BADF);
+    EXPECT_ERRNO("allocate on a read-only fd", __wasi_fd_allocate(ro, 0, 1000), __WASI_ERRNO_NOTCAPABLE);
     (void)__wasi_fd_close(ro);
-    EXPECT_ERRNO("allocate offset+len overflows", __wasi_fd_allocate(fd, 0xFFFFFFFFFFFFFFF0ULL, 0x20), __WASI_ERRNO_FBIG);
+    EXPECT_OK("open read-only with FD_ALLOCATE", open_at(SANDBOX_FD, "f", F, 0, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_ALLOCATE, 0, &ro));
+    EXPECT_ERRNO("allocate on a read-only fd with FD_ALLOCATE", __wasi_fd_allocate(ro, 0, 1000), __WASI_ERRNO_BADF);
+    (void)__wasi_fd_close(ro);
+    EXPECT_ERRNO("allocate offset+len overflows", __wasi_fd_allocate(fd, 0xFFFFFFFFFFFFFFF0ULL, 0x20), __WASI_ERRNO_INVAL);
+    EXPECT_ERRNO("allocate offset 2^63", __wasi_fd_allocate(fd, 0x8000000000000000ULL, 1), __WASI_ERRNO_INVAL);
+    EXPECT_ERRNO("allocate len 2^63", __wasi_fd_allocate(fd, 0, 0x8000000000000000ULL), __WASI_ERRNO_INVAL);
+    EXPECT_ERRNO("allocate offset 2^63-16 len 32", __wasi_fd_allocate(fd, 0x7FFFFFFFFFFFFFF0ULL, 0x20), __WASI_ERRNO_FBIG);
+    EXPECT_ERRNO("allocate 2^63-1 at 1", __wasi_fd_allocate(fd, 1, 0x7FFFFFFFFFFFFFFFULL), __WASI_ERRNO_FBIG);
+    EXPECT_ERRNO("allocate ending 1 byte past 2^44-4096", __wasi_fd_allocate(fd, (1ULL << 44) - 4096 - 9, 10), __WASI_ERRNO_FBIG);
     EXPECT_OK("fd_filestat_get", __wasi_fd_filestat_get(fd, &st));
     EXPECT_U64("size unchanged by failures", st.size, 128);
 

@@ -1,0 +1,271 @@
+/* Size classes carved from 64 KiB slabs for small blocks; runs of whole pages, kept in an
+   address-ordered free list and coalesced on free, for large ones. Memory grows with the
+   platform's memory.grow and is never returned, but everything freed is reused.
+   Free memory stays poisoned: the allocator unpoisons a free-list link only for the
+   moment it reads or writes it. */
+#include "base/alloc.h"
+
+static const uint32_t class_sizes[] = {
+    16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048,
+    3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768,
+};
+#define CLASS_COUNT (sizeof class_sizes / sizeof class_sizes[0])
+#define MEMORY_BYTES ((uint64_t)1 << 32)
+#define MAX_REQUEST 0xFFFF0000u
+
+struct free_block { struct free_block *next; };
+struct free_run { uint32_t pages; struct free_run *next; };
+
+static struct {
+    struct free_block *classes[CLASS_COUNT];
+    /* The newest slab of each class is handed out front to back: a block is touched only
+       when it is first allocated, so a fresh memory does not fault in whole slabs. */
+    uint8_t *carve[CLASS_COUNT], *carve_end[CLASS_COUNT];
+    struct free_run *runs;        /* address order */
+    uintptr_t start;              /* the heap's first page */
+    uint64_t top;                 /* bytes of it ever handed out: start + top is never used */
+    bool ready;
+    uint64_t used;                /* the filesystem budget's blocks */
+    uint64_t reserve_used;        /* the reserve's blocks */
+    uint64_t limit;
+} heap;
+
+static int class_of(uint32_t size) {
+    for (uint32_t i = 0; i < CLASS_COUNT; i++)
+        if (size <= class_sizes[i]) return (int)i;
+    return -1;
+}
+
+uint32_t mem_block_size(uint32_t size) {
+    int c = class_of(size ? size : 1);
+    return c >= 0 ? class_sizes[c] : align_up(size, PAGE_SIZE);
+}
+
+static bool within_limit(uint32_t bytes) {
+    return heap.limit == 0 || heap.used + bytes <= heap.limit;
+}
+
+static uintptr_t align_page(uintptr_t v) {
+    return (v + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
+}
+
+static void heap_init(void) {
+    if (heap.ready) return;
+    heap.start = align_page(platform_heap_base());
+    heap.ready = true;
+}
+
+/* Carves fresh pages off the top of the heap, growing the memory when it must. */
+static void *grow_heap(uint32_t pages) {
+    heap_init();
+    uint64_t end = (uint64_t)(heap.start - platform_memory_base()) + heap.top + (uint64_t)pages * PAGE_SIZE;
+    uint64_t have = (uint64_t)platform_memory_pages() * PAGE_SIZE;
+    if (end > MEMORY_BYTES) return NULL;
+    if (end > have) {
+        /* Grow by at least 1/16 of the memory (and 1 MiB): memory.grow is a system call for
+           the host, and a file written in small pieces would otherwise grow it per chunk. */
+        uint64_t missing = (end - have + PAGE_SIZE - 1) / PAGE_SIZE;
+        uint64_t slack = platform_memory_pages() / 16 > 16 ? platform_memory_pages() / 16 : 16;
+        if (missing >= slack || !platform_memory_grow((uint32_t)slack))
+            if (!platform_memory_grow((uint32_t)missing)) return NULL;
+    }
+    void *p = (void *)(heap.start + (uintptr_t)heap.top);
+    heap.top += (uint64_t)pages * PAGE_SIZE;
+    platform_poison(p, (size_t)pages * PAGE_SIZE);
+    return p;
+}
+
+/* Free-list links live in poisoned memory: these open them for one access. */
+static struct free_run *run_open(struct free_run *run) {
+    if (run) platform_unpoison(run, sizeof *run);
+    return run;
+}
+static void run_close(struct free_run *run) {
+    if (run) platform_poison(run, sizeof *run);
+}
+
+static void *take_pages(uint32_t pages) {
+    struct free_run **link = &heap.runs;
+    struct free_run *prev = NULL;
+    for (struct free_run *run = run_open(heap.runs); run; ) {
+        struct free_run *next = run->next;
+        if (run->pages >= pages) {
+            if (run->pages == pages) {
+                *link = next;
+            } else {
+                struct free_run *rest = (struct free_run *)((uint8_t *)run + (size_t)pages * PAGE_SIZE);
+                run_open(rest);
+                rest->pages = run->pages - pages;
+                rest->next = next;
+                *link = rest;
+                run_close(rest);
+            }
+            run_close(run);
+            run_close(prev);
+            return run;
+        }
+        run_close(prev);
+        prev = run;
+        link = &run->next;
+        run = run_open(next);
+    }
+    run_close(prev);
+    return grow_heap(pages);
+}
+
+static void give_pages(void *p, uint32_t pages) {
+    struct free_run *run = run_open(p);
+    run->pages = pages;
+    struct free_run *prev = NULL, *next = run_open(heap.runs);
+    while (next && next < run) {
+        run_close(prev);
+        prev = next;
+        next = run_open(next->next);
+    }
+    run->next = next;
+    if (prev) prev->next = run; else heap.runs = run;
+    if (next && (uint8_t *)run + (size_t)run->pages * PAGE_SIZE == (uint8_t *)next) {
+        run->pages += next->pages;
+        run->next = next->next;
+    }
+    if (prev && (uint8_t *)prev + (size_t)prev->pages * PAGE_SIZE == (uint8_t *)run) {
+        prev->pages += run->pages;
+        prev->next = run->next;
+    }
+    run_close(next);
+    run_close(run);
+    run_close(prev);
+}
+
+static void *carve_block(int c) {
+    uint32_t size = class_sizes[c];
+    if (!heap.carve[c] || heap.carve_end[c] - heap.carve[c] < (ptrdiff_t)size) {
+        uint8_t *slab = take_pages(1);
+        if (!slab) return NULL;
+        heap.carve[c] = slab;
+        heap.carve_end[c] = slab + PAGE_SIZE / size * size;
+    }
+    void *p = heap.carve[c];
+    heap.carve[c] += size;
+    return p;
+}
+
+static void *take_block(uint32_t real) {
+    int c = class_of(real);
+    if (c < 0) return take_pages(real / PAGE_SIZE);
+    struct free_block *b = heap.classes[c];
+    if (!b) return carve_block(c);
+    platform_unpoison(b, sizeof *b);
+    heap.classes[c] = b->next;
+    platform_poison(b, sizeof *b);
+    return b;
+}
+
+static void *hand_out(uint32_t size, uint64_t *counter) {
+    uint32_t real = mem_block_size(size);
+    void *p = take_block(real);
+    if (!p) return NULL;
+    *counter += real;
+    platform_unpoison(p, size);
+    return p;
+}
+
+void *mem_alloc(uint32_t size) {
+    if (size > MAX_REQUEST || !within_limit(mem_block_size(size))) return NULL;
+    return hand_out(size, &heap.used);
+}
+
+void *mem_alloc_reserve(uint32_t size) {
+    return size > MAX_REQUEST ? NULL : hand_out(size, &heap.reserve_used);
+}
+
+void *mem_alloc_zeroed(uint32_t size) {
+    void *p = mem_alloc(size);
+    if (p) mem_zero(p, size);
+    return p;
+}
+
+static void give_back(void *p, uint32_t size, uint64_t *counter) {
+    if (!p) return;
+    uint32_t real = mem_block_size(size);
+    *counter -= real;
+    int c = class_of(real);
+    if (c < 0) {
+        platform_poison(p, real);
+        give_pages(p, real / PAGE_SIZE);
+        return;
+    }
+    struct free_block *b = p;
+    platform_unpoison(b, sizeof *b);
+    b->next = heap.classes[c];
+    heap.classes[c] = b;
+    platform_poison(p, real);
+}
+
+void mem_free(void *p, uint32_t size) { give_back(p, size, &heap.used); }
+void mem_free_reserve(void *p, uint32_t size) { give_back(p, size, &heap.reserve_used); }
+
+void *mem_realloc(void *p, uint32_t old_size, uint32_t new_size) {
+    if (p && mem_block_size(old_size) == mem_block_size(new_size)) {
+        /* Same block: only the bytes now asked for are open. */
+        if (new_size > old_size) platform_unpoison((uint8_t *)p + old_size, new_size - old_size);
+        else platform_poison((uint8_t *)p + new_size, old_size - new_size);
+        return p;
+    }
+    void *q = mem_alloc(new_size);
+    if (!q) return NULL;
+    if (p) {
+        mem_copy(q, p, old_size < new_size ? old_size : new_size);
+        mem_free(p, old_size);
+    }
+    return q;
+}
+
+uint64_t mem_used_bytes(void) { return heap.used; }
+void mem_set_limit(uint64_t bytes) { heap.limit = bytes; }
+
+uint64_t mem_available_bytes(void) {
+    uint64_t memory_left = MEMORY_BYTES - heap.used - heap.reserve_used;
+    if (heap.limit == 0) return memory_left;
+    uint64_t budget_left = heap.limit > heap.used ? heap.limit - heap.used : 0;
+    return budget_left < memory_left ? budget_left : memory_left;
+}
+
+static bool in_heap(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    return a >= heap.start && (uint64_t)(a - heap.start) < heap.top;
+}
+
+static uint32_t check_class(uint32_t c) {
+    uint32_t problems = 0;
+    for (struct free_block *b = heap.classes[c]; b;) {
+        if (!in_heap(b) || ((uintptr_t)b - heap.start) % 16) return problems + 1;
+        platform_unpoison(b, sizeof *b);
+        struct free_block *next = b->next;
+        platform_poison(b, sizeof *b);
+        b = next;
+    }
+    if (heap.carve[c] && (heap.carve[c] > heap.carve_end[c] || !in_heap(heap.carve_end[c] - 1)))
+        problems++;
+    return problems;
+}
+
+uint32_t mem_check(void) {
+    heap_init();
+    uint32_t problems = 0;
+    for (uint32_t c = 0; c < CLASS_COUNT; c++) problems += check_class(c);
+    uint64_t free_pages = 0;
+    for (struct free_run *r = heap.runs; r;) {
+        if (!in_heap(r) || ((uintptr_t)r - heap.start) % PAGE_SIZE) { problems++; break; }
+        run_open(r);
+        struct free_run *next = r->next;
+        free_pages += r->pages;
+        bool bad = (next && next <= r) || r->pages == 0 ||
+                   (uint64_t)((uintptr_t)r - heap.start) + (uint64_t)r->pages * PAGE_SIZE > heap.top;
+        run_close(r);
+        if (bad) { problems++; break; }
+        r = next;
+    }
+    if (heap.used + heap.reserve_used + free_pages * PAGE_SIZE > heap.top) problems++;
+    return problems;
+}

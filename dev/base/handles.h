@@ -1,0 +1,20 @@
+/* Handles for objects a host names by number (pipes): an index into a table plus a
+   generation, so a stale, released or forged number is refused instead of being taken
+   for a pointer. Lock held. */
+#ifndef BASE_HANDLES_H
+#define BASE_HANDLES_H
+
+#include "base/core.h"
+
+enum handle_kind { HANDLE_PIPE = 1, HANDLE_BUFFER = 2 };
+
+/* size: the object's extent, for handle_covers (0 where nobody asks). */
+uint32_t handle_new(void *object, uint32_t size, uint8_t kind); /* 0 when the table cannot grow */
+void *handle_get(uint32_t handle, uint8_t kind); /* NULL unless live and of that kind */
+void handle_drop(uint32_t handle);               /* after handle_get said it is live */
+uint32_t handle_find(const void *object, uint8_t kind); /* its live handle, or 0 */
+/* Whether [p, p+len) lies inside one live object of that kind. */
+bool handle_covers(uintptr_t p, uint32_t len, uint8_t kind);
+uint32_t handle_check(void);                     /* inconsistencies, for fsck */
+
+#endif

@@ -1,0 +1,76 @@
+/* What the core needs from the machine it runs on, in one place: the linear memory it
+   allocates from, waiting on a word, the instance's own slot for its process, and
+   allocator poisoning. In wasm these are builtins; in the native build that the sanitizer
+   fuzzer uses (fuzz/), they are functions of the fuzzer's stand-in host. */
+#ifndef BASE_PLATFORM_H
+#define BASE_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define PAGE_SIZE 65536u
+
+#if defined(__wasm__)
+
+#define EXPORT(name) __attribute__((export_name(name)))
+#define IMPORT(name) __attribute__((import_module("env"), import_name(name)))
+
+extern unsigned char __heap_base;
+static inline uintptr_t platform_memory_base(void) { return 0; }
+static inline uintptr_t platform_heap_base(void) { return (uintptr_t)&__heap_base; }
+static inline uint32_t platform_memory_pages(void) { return (uint32_t)__builtin_wasm_memory_size(0); }
+/* false when the memory cannot grow by that many pages */
+static inline bool platform_memory_grow(uint32_t pages) {
+    return __builtin_wasm_memory_grow(0, pages) != (size_t)-1;
+}
+
+static inline void platform_wait32(int *word, int expected, int64_t timeout_ns) {
+    __builtin_wasm_memory_atomic_wait32(word, expected, timeout_ns);
+}
+static inline void platform_notify(int *word, uint32_t count) {
+    __builtin_wasm_memory_atomic_notify(word, count);
+}
+
+/* This instance's process lives in a wasm global of the instance: one per instance, where
+   everything in memory is shared. */
+__asm__(".globaltype wasi_wasm_process, i32\n");
+static inline void *platform_instance_process(void) {
+    void *p;
+    __asm__ volatile("global.get wasi_wasm_process\nlocal.set %0" : "=r"(p));
+    return p;
+}
+static inline void platform_set_instance_process(void *p) {
+    __asm__ volatile("local.get %0\nglobal.set wasi_wasm_process" : : "r"(p));
+}
+static inline void platform_set_stack_pointer(uintptr_t top) {
+    __asm__ volatile("local.get %0\nglobal.set __stack_pointer" : : "r"(top));
+}
+
+#ifdef WASI_WASM_DEBUG
+static inline void platform_poison(void *p, size_t n) { __builtin_memset(p, 0xDB, n); }
+#else
+static inline void platform_poison(void *p, size_t n) { (void)p, (void)n; }
+#endif
+static inline void platform_unpoison(void *p, size_t n) { (void)p, (void)n; }
+
+#else /* native: the sanitizer build of fuzz/ */
+
+#define EXPORT(name)
+#define IMPORT(name)
+
+uintptr_t platform_memory_base(void);
+uintptr_t platform_heap_base(void);
+uint32_t platform_memory_pages(void);
+bool platform_memory_grow(uint32_t pages);
+void platform_wait32(int *word, int expected, int64_t timeout_ns);
+void platform_notify(int *word, uint32_t count);
+void *platform_instance_process(void);
+void platform_set_instance_process(void *p);
+static inline void platform_set_stack_pointer(uintptr_t top) { (void)top; }
+void platform_poison(void *p, size_t n);
+void platform_unpoison(void *p, size_t n);
+
+#endif
+
+#endif

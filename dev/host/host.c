@@ -1,0 +1,254 @@
+/* Every export a host calls (wasi_wasm_*), in one place: the core's host ABI. Each one
+   checks what the host passes (handles, fd numbers, ranges) before it acts, and takes the
+   lock in the calling instance's name. */
+#include "base/alloc.h"
+#include "base/handles.h"
+#include "base/hooks.h"
+#include "process/fdtable.h"
+#include "process/fsck.h"
+#include "process/preopen.h"
+#include "process/stdio.h"
+#include "vfs/limits.h"
+#include "vfs/pipe.h"
+
+#if defined(__wasm__)
+__asm__(".globl wasi_wasm_process\nwasi_wasm_process:\n"); /* platform.h declares its type */
+#endif
+
+/* The process lock for host calls: the calling instance's process, or none yet. */
+static void host_lock(void) {
+    struct process *self = current_process();
+    vfs_lock(self, self ? self->can_block : true);
+}
+
+/* ---- processes ---- */
+
+static struct {
+    int boot_lock;
+} boot;
+
+static void boot_take(void) {
+    int expected = 0;
+    while (!__atomic_compare_exchange_n(&boot.boot_lock, &expected, 1, false,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        expected = 0;
+}
+
+static void boot_release(void) { __atomic_store_n(&boot.boot_lock, 0, __ATOMIC_RELEASE); }
+
+/* Makes this instance's process. Runs on the boot stack, which every instance starts
+   with: hence the boot lock. */
+__attribute__((noinline)) static int32_t create_process(int32_t can_block) {
+    vfs_lock(NULL, can_block != 0);
+    errno_t err = E_SUCCESS;
+    struct process *p = process_create(can_block != 0, &err);
+    vfs_unlock();
+    if (p) platform_set_instance_process(p);
+    return err;
+}
+
+/* Attaches this instance to a new process. Must have no stack frame of its own: it
+   replaces the stack it was called on. */
+EXPORT("wasi_wasm_attach") int32_t wasi_wasm_attach(int32_t can_block) {
+    if (current_process()) return E_BUSY;
+    boot_take();
+    int32_t err = create_process(can_block);
+    boot_release();
+    if (err) return err;
+    platform_set_stack_pointer(current_process()->stack_base + STACK_SIZE);
+    return E_SUCCESS;
+}
+
+/* This instance's process as the lock owner slot names it (0 before attach). */
+EXPORT("wasi_wasm_process_id") uintptr_t wasi_wasm_process_id(void) {
+    return core_addr(current_process());
+}
+
+EXPORT("wasi_wasm_detach") void wasi_wasm_detach(void) {
+    struct process *p = current_process();
+    if (!p) return;
+    stdio_flush(p);
+    platform_set_instance_process(NULL);
+    /* The stack we run on is freed with the process: nothing runs on it after the unlock. */
+    vfs_lock(p, p->can_block);
+    process_free(p);
+    vfs_unlock();
+}
+
+/* After this instance trapped, exited or was interrupted (wasmtime epochs can stop it
+   anywhere, even inside the core): release the lock if this instance held it, and rewind
+   its shadow stack, which the unwound core frames never popped. Returns 1 if the lock was
+   held; the host should then run wasi_wasm_fsck. Must have no stack frame. */
+EXPORT("wasi_wasm_recover") int32_t wasi_wasm_recover(void) {
+    struct process *self = current_process();
+    if (!self) return 0;
+    platform_set_stack_pointer(self->stack_base + STACK_SIZE);
+    if (!vfs_lock_held_by(self)) return 0;
+    vfs_unlock();
+    return 1;
+}
+
+/* Where a host reads who holds the lock: its epoch-deadline callback defers an interrupt
+   while its own instance holds it, so an operation is never stopped halfway. */
+EXPORT("wasi_wasm_lock_owner_slot") uintptr_t wasi_wasm_lock_owner_slot(void) {
+    return vfs_lock_owner_slot();
+}
+
+EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
+    return hook_table_index(hook);
+}
+
+/* ---- buffers the host fills: from the reserve, each registered, so that free can
+   refuse a pointer it did not hand out (or one already freed) without reading it ---- */
+
+#define BUFFER_HEADER 8u
+
+EXPORT("wasi_wasm_alloc") uintptr_t wasi_wasm_alloc(uint32_t size) {
+    if (size > UINT32_MAX - BUFFER_HEADER) return 0;
+    host_lock();
+    uint8_t *block = mem_alloc_reserve(size + BUFFER_HEADER);
+    if (block && !handle_new(block, size + BUFFER_HEADER, HANDLE_BUFFER)) {
+        mem_free_reserve(block, size + BUFFER_HEADER);
+        block = NULL;
+    }
+    if (block) put_u32(block, size);
+    vfs_unlock();
+    return block ? core_addr(block + BUFFER_HEADER) : 0;
+}
+
+EXPORT("wasi_wasm_free") int32_t wasi_wasm_free(uintptr_t ptr) {
+    if (ptr < BUFFER_HEADER) return E_BADF;
+    uint8_t *block = (uint8_t *)(ptr - BUFFER_HEADER);
+    host_lock();
+    uint32_t handle = handle_find(block, HANDLE_BUFFER);
+    if (handle) {
+        handle_drop(handle);
+        mem_free_reserve(block, get_u32(block) + BUFFER_HEADER);
+    }
+    vfs_unlock();
+    return handle ? E_SUCCESS : E_BADF;
+}
+
+/* ---- the process's setup ---- */
+
+/* Whether [ptr, ptr+len) lies in a buffer wasi_wasm_alloc handed out: the only core memory
+   a host may pass to the calls below. Lock held. */
+static bool in_host_buffer(uintptr_t ptr, uint32_t len) {
+    return len == 0 || handle_covers(ptr, len, HANDLE_BUFFER);
+}
+
+static int32_t set_strings(bool env, uintptr_t ptr, uint32_t len) {
+    struct process *p = current_process();
+    if (!p) return E_BADF;
+    host_lock();
+    errno_t err = in_host_buffer(ptr, len) ? process_set_strings(p, env, (const uint8_t *)ptr, len) : E_FAULT;
+    vfs_unlock();
+    return err;
+}
+
+EXPORT("wasi_wasm_set_args") int32_t wasi_wasm_set_args(uintptr_t ptr, uint32_t len) {
+    return set_strings(false, ptr, len);
+}
+
+EXPORT("wasi_wasm_set_env") int32_t wasi_wasm_set_env(uintptr_t ptr, uint32_t len) {
+    return set_strings(true, ptr, len);
+}
+
+EXPORT("wasi_wasm_set_stdio_mode") int32_t wasi_wasm_set_stdio_mode(uint32_t mode) {
+    struct process *p = current_process();
+    if (!p) return E_BADF;
+    if (mode > STDIO_AT_THRESHOLD) return E_INVAL;
+    p->stdio_mode = mode;
+    return E_SUCCESS;
+}
+
+EXPORT("wasi_wasm_flush") void wasi_wasm_flush(void) {
+    struct process *p = current_process();
+    if (p) stdio_flush(p);
+}
+
+/* max_bytes bounds everything the filesystem allocates (ENOSPC past it; 0 = only the
+   memory's own maximum); the others lower the path, name and symlink limits (0 = keep). */
+EXPORT("wasi_wasm_set_limits") int32_t wasi_wasm_set_limits(uint64_t max_bytes, uint32_t max_path,
+                                                            uint32_t max_name, uint32_t max_follows) {
+    host_lock();
+    errno_t err = vfs_set_limits(max_path, max_name, max_follows);
+    if (!err) mem_set_limit(max_bytes);
+    vfs_unlock();
+    return err;
+}
+
+/* The most fds this process may have open at once (EMFILE past it). */
+EXPORT("wasi_wasm_set_max_fds") int32_t wasi_wasm_set_max_fds(uint32_t max_fds) {
+    struct process *p = current_process();
+    if (!p) return E_BADF;
+    if (max_fds < 3 || max_fds > MAX_FDS) return E_INVAL;
+    p->max_fds = max_fds;
+    return E_SUCCESS;
+}
+
+/* Opens VFS directory vfs_path as this process's next preopen, named name. Returns the
+   fd or -errno; on failure nothing in the filesystem has changed. */
+EXPORT("wasi_wasm_preopen") int32_t wasi_wasm_preopen(uintptr_t vfs_path, uint32_t vfs_len,
+                                                      uintptr_t name, uint32_t name_len) {
+    struct process *p = current_process();
+    if (!p) return -(int32_t)E_BADF;
+    if (name_len > PATH_MAX_LEN) return -(int32_t)E_NAMETOOLONG;
+    uint32_t fd = 0;
+    host_lock();
+    errno_t err = E_FAULT;
+    if (in_host_buffer(vfs_path, vfs_len) && in_host_buffer(name, name_len))
+        err = process_preopen(p, (const char *)vfs_path, vfs_len, (const char *)name, name_len, &fd);
+    vfs_unlock();
+    return err ? -(int32_t)err : (int32_t)fd;
+}
+
+EXPORT("wasi_wasm_used_bytes") uint64_t wasi_wasm_used_bytes(void) {
+    host_lock();
+    uint64_t used = mem_used_bytes();
+    vfs_unlock();
+    return used;
+}
+
+EXPORT("wasi_wasm_fsck") uint32_t wasi_wasm_fsck(void) {
+    host_lock();
+    uint32_t problems = fsck_run();
+    vfs_unlock();
+    return problems;
+}
+
+/* ---- pipes, named by validated handles ---- */
+
+/* A new pipe, held by the host until wasi_wasm_pipe_release: its handle, or 0. */
+EXPORT("wasi_wasm_pipe_new") uint32_t wasi_wasm_pipe_new(void) {
+    host_lock();
+    struct inode *pipe = pipe_create();
+    uint32_t handle = pipe ? handle_new(pipe, 0, HANDLE_PIPE) : 0;
+    if (handle) pipe->open_count = 1;
+    else if (pipe) inode_release_if_unused(pipe);
+    vfs_unlock();
+    return handle;
+}
+
+EXPORT("wasi_wasm_pipe_release") int32_t wasi_wasm_pipe_release(uint32_t handle) {
+    host_lock();
+    struct inode *pipe = handle_get(handle, HANDLE_PIPE);
+    if (pipe) {
+        handle_drop(handle);
+        pipe->open_count--;
+        inode_release_if_unused(pipe);
+    }
+    vfs_unlock();
+    return pipe ? E_SUCCESS : E_BADF;
+}
+
+/* Makes fd of this process one end of the pipe (closing what it was). */
+EXPORT("wasi_wasm_pipe_attach") int32_t wasi_wasm_pipe_attach(uint32_t handle, uint32_t fd, uint32_t write_end) {
+    struct process *self = current_process();
+    if (!self) return E_BADF;
+    host_lock();
+    struct inode *pipe = handle_get(handle, HANDLE_PIPE);
+    errno_t err = pipe ? fd_attach_pipe(self, fd, pipe, write_end != 0) : E_BADF;
+    vfs_unlock();
+    return err;
+}

@@ -1,0 +1,92 @@
+#include "process/fdtable.h"
+#include "base/alloc.h"
+#include "vfs/pipe.h"
+
+static uint32_t directory_bytes(uint32_t blocks) { return blocks * (uint32_t)sizeof(struct fd_block *); }
+
+/* Adds blocks until fd has one; the blocks already there stay where they are. */
+static errno_t add_blocks(struct process *p, uint32_t fd) {
+    uint32_t needed = fd / FD_BLOCK_SIZE + 1;
+    if (needed <= p->fd_block_count) return E_SUCCESS;
+    struct fd_block **dir = mem_alloc(directory_bytes(needed));
+    if (!dir) return E_NOMEM;
+    uint32_t have = p->fd_block_count;
+    for (uint32_t i = have; i < needed; i++) {
+        if (!(dir[i] = mem_alloc_zeroed(sizeof(struct fd_block)))) {
+            while (i-- > have) mem_free(dir[i], sizeof(struct fd_block));
+            mem_free(dir, directory_bytes(needed));
+            return E_NOMEM;
+        }
+    }
+    mem_copy(dir, p->fd_blocks, directory_bytes(have));
+    mem_free(p->fd_blocks, directory_bytes(have));
+    p->fd_blocks = dir;
+    p->fd_block_count = needed;
+    return E_SUCCESS;
+}
+
+errno_t fd_reserve_number(struct process *p, uint32_t fd) {
+    if (fd >= MAX_FDS) return E_BADF;
+    errno_t err = add_blocks(p, fd);
+    if (err) return err;
+    if (fd >= p->fd_slots) p->fd_slots = fd + 1;
+    return E_SUCCESS;
+}
+
+errno_t fd_allocate_number(struct process *p, uint32_t *fd_out) {
+    uint32_t fd = p->fd_slots;
+    for (uint32_t i = p->fd_slots; i-- > 0;) {
+        if (fd_slot(p, i)->kind == FD_CLOSED) {
+            fd = i;
+            break;
+        }
+    }
+    if (fd == p->fd_slots) {
+        if (fd >= p->max_fds) return E_MFILE;
+        errno_t err = fd_reserve_number(p, fd);
+        if (err) return err;
+    }
+    struct fd_entry *e = fd_slot(p, fd);
+    mem_zero(e, sizeof *e);
+    e->kind = FD_CLOSED;
+    *fd_out = fd;
+    return E_SUCCESS;
+}
+
+void fd_release(struct fd_entry *entry) {
+    if (entry->node) {
+        if (entry->kind == FD_PIPE_READ || entry->kind == FD_PIPE_WRITE)
+            pipe_end_closed(entry->node, entry->kind == FD_PIPE_WRITE);
+        entry->node->open_count--;
+        inode_release_if_unused(entry->node);
+    }
+    mem_free(entry->preopen_name, entry->preopen_len);
+    mem_zero(entry, sizeof *entry);
+    entry->kind = FD_CLOSED;
+}
+
+void fd_close_all(struct process *p) {
+    for (uint32_t i = 0; i < p->fd_slots; i++)
+        if (fd_slot(p, i)->kind >= FD_FILE) fd_release(fd_slot(p, i));
+    for (uint32_t i = 0; i < p->fd_block_count; i++) mem_free(p->fd_blocks[i], sizeof(struct fd_block));
+    mem_free(p->fd_blocks, directory_bytes(p->fd_block_count));
+    p->fd_blocks = NULL;
+    p->fd_slots = p->fd_block_count = 0;
+}
+
+errno_t fd_attach_pipe(struct process *p, uint32_t fd, struct inode *pipe, bool write_end) {
+    if (fd >= p->max_fds) return E_BADF;
+    errno_t err = fd_reserve_number(p, fd);
+    if (err) return err;
+    struct fd_entry *e = fd_slot(p, fd);
+    if (e->kind >= FD_FILE) fd_release(e);
+    e->kind = write_end ? FD_PIPE_WRITE : FD_PIPE_READ;
+    e->node = pipe;
+    e->access = write_end ? ACCESS_WRITE : ACCESS_READ;
+    e->rights_base = e->rights_inheriting =
+        (write_end ? RIGHT_FD_WRITE : RIGHT_FD_READ) | RIGHT_FD_FDSTAT_SET_FLAGS |
+        RIGHT_FD_FILESTAT_GET | RIGHT_POLL_FD_READWRITE;
+    pipe->open_count++;
+    pipe_end_opened(pipe, write_end);
+    return E_SUCCESS;
+}

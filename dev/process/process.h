@@ -1,0 +1,81 @@
+/* A process: the per-program state of one core instance (fd table, args, env, stdio),
+   kept in shared memory and found through this instance's own slot (platform.h). */
+#ifndef PROCESS_PROCESS_H
+#define PROCESS_PROCESS_H
+
+#include "base/core.h"
+#include "base/lock.h"
+#include "vfs/vfs.h"
+
+enum fd_kind {
+    FD_NEVER_USED = 0, FD_CLOSED, FD_FILE, FD_DIR, FD_STDIN, FD_STDOUT, FD_STDERR,
+    FD_PIPE_READ, FD_PIPE_WRITE,
+};
+enum { ACCESS_READ = 1, ACCESS_WRITE = 2 };
+
+struct fd_entry {
+    struct inode *node;
+    uint64_t offset;
+    uint64_t rights_base, rights_inheriting;
+    char *preopen_name;    /* non-NULL for preopened directories */
+    uint32_t preopen_len;
+    uint16_t flags;        /* fdflags */
+    uint8_t kind;
+    uint8_t access;
+};
+
+/* The fd table is a directory of fixed blocks that never move and are freed only with
+   the process: a struct fd_entry pointer stays valid however the table grows, so no
+   caller can be left holding a pointer into freed memory (the rule this file enforces by
+   construction; only the directory of blocks is reallocated, and nothing outside
+   fdtable.c sees it). */
+#define FD_BLOCK_SIZE 16u
+struct fd_block {
+    struct fd_entry entries[FD_BLOCK_SIZE];
+};
+
+struct out_buffer {
+    uint8_t *data;
+    uint32_t len;
+};
+
+struct process {
+    struct fd_block **fd_blocks;
+    uint32_t fd_block_count;
+    uint32_t fd_slots;     /* entries in use or closed; beyond: never used */
+    uint32_t max_fds;      /* EMFILE past it */
+    uint8_t *args, *env;   /* NUL-terminated strings back to back */
+    uint32_t args_size, argc, env_size, envc;
+    struct out_buffer out[2];
+    uint8_t *io_buf;       /* bounce buffer for stdin */
+    uint64_t guest_bytes;  /* last known size of the program's memory */
+    uint32_t stdio_mode;
+    uintptr_t stack_base;
+    uint32_t sleep_word;
+    bool can_block;
+    struct process *next;
+};
+
+#define STACK_SIZE (64u * 1024u)
+#define OUT_BUFFER_SIZE 8192u
+#define IO_BUFFER_SIZE 8192u
+#define DEFAULT_MAX_FDS 1024u
+#define MAX_FDS 65536u
+
+/* Inline: every syscall asks. */
+static inline struct process *current_process(void) {
+    return (struct process *)platform_instance_process();
+}
+
+/* The VFS lock, taken in this process's name. */
+static inline void process_lock(const struct process *p) { vfs_lock(p, p->can_block); }
+
+struct process *process_list(void);
+/* A new process with stdio on fds 0-2 and a stack of STACK_SIZE, or NULL (*err set).
+   Lock held. */
+struct process *process_create(bool can_block, errno_t *err);
+void process_free(struct process *p);   /* lock held; the stack too */
+/* Replaces the process's args or env blob (NUL-terminated strings back to back). */
+errno_t process_set_strings(struct process *p, bool env, const uint8_t *blob, uint32_t len);
+
+#endif

@@ -1,0 +1,168 @@
+/* Directory entries: an array of slots in insertion order (so a readdir cookie, the
+   entry's sequence number, stays valid while entries come and go) plus an open-addressing
+   hash index into it, so lookup does not slow down with directory size. */
+#include "vfs/vfs.h"
+#include "base/alloc.h"
+
+#define INDEX_TOMB 0xFFFFFFFFu
+
+static uint32_t name_hash(const char *name, uint32_t len) {
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < len; i++) h = (h ^ (uint8_t)name[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t dentry_size(uint32_t name_len) {
+    return (uint32_t)sizeof(struct dentry) + name_len;
+}
+
+static bool dentry_is(const struct dentry *e, const char *name, uint32_t len, uint32_t hash) {
+    return e->hash == hash && e->name_len == len && mem_equal(e->name, name, len);
+}
+
+struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len) {
+    struct dir_data *d = &dir->dir;
+    if (!d->index_size) return NULL;
+    uint32_t hash = name_hash(name, len);
+    uint32_t mask = d->index_size - 1;
+    for (uint32_t i = hash & mask;; i = (i + 1) & mask) {
+        uint32_t v = d->index[i];
+        if (v == 0) return NULL;
+        if (v == INDEX_TOMB) continue;
+        struct dentry *e = d->slots[v - 1].entry;
+        if (dentry_is(e, name, len, hash)) return e;
+    }
+}
+
+static void index_put(struct dir_data *d, uint32_t hash, uint32_t slot) {
+    uint32_t mask = d->index_size - 1;
+    uint32_t i = hash & mask;
+    while (d->index[i] != 0 && d->index[i] != INDEX_TOMB) i = (i + 1) & mask;
+    d->index[i] = slot + 1;
+}
+
+/* Squeeze out removed slots and rebuild the index at a size fit for cap slots. */
+static errno_t reshape(struct dir_data *d, uint32_t cap) {
+    uint32_t index_size = 8;
+    while (index_size < cap * 2) index_size *= 2;
+    uint32_t *index = mem_alloc_zeroed(index_size * 4);
+    if (!index) return E_NOSPC;
+    struct dir_slot *slots = d->slots;
+    if (cap != d->cap) {
+        slots = mem_alloc(cap * (uint32_t)sizeof *slots);
+        if (!slots) {
+            mem_free(index, index_size * 4);
+            return E_NOSPC;
+        }
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < d->used; i++)
+        if (d->slots[i].entry) slots[n++] = d->slots[i];
+    if (slots != d->slots) mem_free(d->slots, d->cap * (uint32_t)sizeof *slots);
+    mem_free(d->index, d->index_size * 4);
+    d->slots = slots;
+    d->cap = cap;
+    d->used = n;
+    d->index = index;
+    d->index_size = index_size;
+    for (uint32_t i = 0; i < n; i++) index_put(d, d->slots[i].entry->hash, i);
+    return E_SUCCESS;
+}
+
+static errno_t make_room(struct dir_data *d) {
+    if (d->used < d->cap) return E_SUCCESS;
+    uint32_t cap = d->cap ? d->cap : 4;
+    if (d->live >= d->cap / 2) cap = d->cap ? d->cap * 2 : 4;
+    return reshape(d, cap);
+}
+
+errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct inode *child) {
+    struct dir_data *d = &dir->dir;
+    errno_t err = make_room(d);
+    if (err) return err;
+    struct dentry *e = mem_alloc(dentry_size(len));
+    if (!e) return E_NOSPC;
+    e->node = child;
+    e->seq = d->next_seq++;
+    e->hash = name_hash(name, len);
+    e->name_len = (uint16_t)len;
+    mem_copy(e->name, name, len);
+    d->slots[d->used] = (struct dir_slot){ e->seq, e };
+    index_put(d, e->hash, d->used);
+    d->used++;
+    d->live++;
+    child->nlink++;
+    if (child->type == FILETYPE_DIRECTORY) {
+        child->dir.parent = dir;
+        d->subdirs++;
+    }
+    return E_SUCCESS;
+}
+
+errno_t dir_link_new(struct inode *dir, const char *name, uint32_t len, struct inode *child) {
+    if (dir->nlink == 0) return E_NOENT;
+    errno_t err = dir_insert(dir, name, len, child);
+    if (!err) inode_touch_modified(dir);
+    return err;
+}
+
+static uint32_t slot_of(const struct dir_data *d, const struct dentry *e) {
+    uint32_t lo = 0, hi = d->used;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (d->slots[mid].seq < e->seq) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+static void detach_child(struct inode *dir, struct inode *child) {
+    child->nlink--;
+    if (child->type == FILETYPE_DIRECTORY) {
+        dir->dir.subdirs--;
+        /* During a rename the directory is briefly named twice: only the last name going
+           away orphans it. */
+        if (child->nlink == 0) child->dir.parent = NULL;
+    }
+}
+
+void dir_remove(struct inode *dir, struct dentry *entry) {
+    struct dir_data *d = &dir->dir;
+    uint32_t slot = slot_of(d, entry);
+    uint32_t mask = d->index_size - 1;
+    for (uint32_t i = entry->hash & mask;; i = (i + 1) & mask) {
+        if (d->index[i] == slot + 1) {
+            d->index[i] = INDEX_TOMB;
+            break;
+        }
+    }
+    d->slots[slot].entry = NULL;
+    d->live--;
+    detach_child(dir, entry->node);
+    mem_free(entry, dentry_size(entry->name_len));
+}
+
+void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) {
+    detach_child(dir, entry->node);
+    entry->node = child;
+    child->nlink++;
+    if (child->type == FILETYPE_DIRECTORY) {
+        child->dir.parent = dir;
+        dir->dir.subdirs++;
+    }
+}
+
+uint32_t dir_slot_from(const struct inode *dir, uint32_t seq) {
+    const struct dir_data *d = &dir->dir;
+    uint32_t lo = 0, hi = d->used;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (d->slots[mid].seq < seq) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+void dir_free(struct inode *dir) {
+    struct dir_data *d = &dir->dir;
+    mem_free(d->slots, d->cap * (uint32_t)sizeof *d->slots);
+    mem_free(d->index, d->index_size * 4);
+}

@@ -1,0 +1,257 @@
+/* File contents in 64 KiB chunks, so a large file never needs one huge contiguous copy.
+   Invariant: every byte of an allocated chunk at or past the file size is zero, so
+   extending a file (sparsely or not) reads back zeros without extra work.
+
+   Growing a file is two-phase: reserve takes every block the change needs (a larger slot
+   array, a larger chunk 0, the missing chunks) without touching the file; only when all
+   of them were had does commit put them in place. A failure frees the reservation, so an
+   ENOSPC leaves the file and the allocator as they were. */
+#include "vfs/vfs.h"
+#include "base/alloc.h"
+#include "base/checked.h"
+#include "base/hooks.h"
+
+#define FIRST_CHUNK_MIN 64u
+
+/* Zero-initialised and never written: bss, not 4 KiB of the binary (as const would be). */
+static uint8_t zeros[4096];
+
+/* Chunks taken but not yet placed, linked through their first bytes. */
+struct spare_chunk { struct spare_chunk *next; };
+
+struct reservation {
+    uint8_t **slots;          /* a new slot array, or NULL to keep the file's */
+    uint32_t slot_count;
+    uint8_t *first;           /* a new, larger chunk 0, or NULL */
+    uint32_t first_cap;
+    struct spare_chunk *spares;
+};
+
+static uint32_t chunk_cap(const struct file_data *f, uint32_t i) {
+    return i == 0 ? f->first_cap : CHUNK_SIZE;
+}
+
+static uint32_t slot_bytes(uint32_t count) { return count * (uint32_t)sizeof(uint8_t *); }
+
+static void release(struct reservation *r) {
+    mem_free(r->slots, slot_bytes(r->slot_count));
+    mem_free(r->first, r->first_cap);
+    while (r->spares) {
+        struct spare_chunk *c = r->spares;
+        r->spares = c->next;
+        mem_free(c, CHUNK_SIZE);
+    }
+}
+
+static bool chunk_missing(const struct file_data *f, uint32_t i) {
+    return i >= f->chunk_slots || !f->chunks[i];
+}
+
+/* Chunks 1.. in [first, last] that do not exist yet, counting no further than limit. */
+static uint32_t missing_chunks(const struct file_data *f, uint32_t first, uint32_t last, uint32_t limit) {
+    uint32_t n = 0;
+    if (first == 0) first = 1;
+    /* Past the slot array every chunk is missing: no need to look at each. */
+    uint32_t known_end = f->chunk_slots <= last ? f->chunk_slots : last + 1;
+    for (uint32_t i = first; i < known_end && n <= limit; i++) n += chunk_missing(f, i);
+    if (last >= known_end && first <= last) {
+        uint32_t from = first > known_end ? first : known_end;
+        uint64_t total = (uint64_t)n + ((uint64_t)last - from + 1);
+        n = total > limit ? limit + 1 : (uint32_t)total;
+    }
+    return n;
+}
+
+static uint32_t first_chunk_cap(const struct file_data *f, uint64_t end) {
+    uint32_t need = end < CHUNK_SIZE ? (uint32_t)end : CHUNK_SIZE;
+    if (need <= f->first_cap) return f->first_cap;
+    uint32_t cap = f->first_cap ? f->first_cap * 2 : FIRST_CHUNK_MIN;
+    while (cap < need) cap *= 2;
+    return cap > CHUNK_SIZE ? CHUNK_SIZE : cap;
+}
+
+static errno_t reserve(const struct file_data *f, uint64_t offset, uint64_t end, struct reservation *r) {
+    mem_zero(r, sizeof *r);
+    uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
+    uint64_t available = mem_available_bytes();
+    uint32_t budget = available / CHUNK_SIZE > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)(available / CHUNK_SIZE);
+    uint32_t missing = missing_chunks(f, first, last, budget);
+    if (missing > budget) return E_NOSPC; /* refused before anything is taken */
+    if (last >= f->chunk_slots) {
+        uint32_t count = f->chunk_slots ? f->chunk_slots : 1;
+        while (count <= last) count *= 2; /* last < 2^28: no overflow */
+        r->slots = mem_alloc(slot_bytes(count));
+        if (!r->slots) return E_NOSPC;
+        r->slot_count = count;
+    }
+    if (first == 0 && first_chunk_cap(f, end) != f->first_cap) {
+        r->first_cap = first_chunk_cap(f, end);
+        if (!(r->first = mem_alloc(r->first_cap))) goto fail;
+    }
+    for (uint32_t i = 0; i < missing; i++) {
+        struct spare_chunk *c = mem_alloc(CHUNK_SIZE);
+        if (!c) goto fail;
+        c->next = r->spares;
+        r->spares = c;
+    }
+    return E_SUCCESS;
+fail:
+    release(r);
+    return E_NOSPC;
+}
+
+/* Puts the reserved blocks in place. overwrite: the caller writes every byte of
+   [offset, end) right after, so chunks it covers whole need no zeroing. */
+static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct reservation *r, bool overwrite) {
+    if (r->slots) {
+        mem_copy(r->slots, f->chunks, slot_bytes(f->chunk_slots));
+        mem_zero(r->slots + f->chunk_slots, slot_bytes(r->slot_count - f->chunk_slots));
+        mem_free(f->chunks, slot_bytes(f->chunk_slots));
+        f->chunks = r->slots;
+        f->chunk_slots = r->slot_count;
+    }
+    if (r->first) {
+        if (f->chunks[0]) mem_copy(r->first, f->chunks[0], f->first_cap);
+        mem_zero(r->first + f->first_cap, r->first_cap - f->first_cap);
+        mem_free(f->chunks[0], f->first_cap);
+        f->chunks[0] = r->first;
+        f->first_cap = r->first_cap;
+    }
+    uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
+    for (uint32_t i = first ? first : 1; i <= last && r->spares; i++) {
+        if (f->chunks[i]) continue;
+        struct spare_chunk *c = r->spares;
+        r->spares = c->next;
+        uint64_t chunk_start = (uint64_t)i << CHUNK_SHIFT;
+        bool whole = overwrite && offset <= chunk_start && end >= chunk_start + CHUNK_SIZE;
+        if (!whole) mem_zero(c, CHUNK_SIZE);
+        f->chunks[i] = (uint8_t *)c;
+    }
+    mem_zero(r, sizeof *r);
+}
+
+static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end, bool overwrite) {
+    struct reservation r;
+    errno_t err = reserve(f, offset, end, &r);
+    if (!err) commit(f, offset, end, &r, overwrite);
+    return err;
+}
+
+static void free_chunks_from(struct file_data *f, uint32_t first) {
+    for (uint32_t i = first; i < f->chunk_slots; i++) {
+        if (!f->chunks[i]) continue;
+        mem_free(f->chunks[i], chunk_cap(f, i));
+        f->chunks[i] = NULL;
+        if (i == 0) f->first_cap = 0;
+    }
+}
+
+errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len) {
+    if (!len) return E_SUCCESS;
+    uint64_t end = offset + len; /* offset_range_valid: no wrap */
+    if (end > MAX_FILE_SIZE) return E_FBIG;
+    struct file_data *f = &file->file;
+    errno_t err = prepare_range(f, offset, end, true);
+    if (err) return err;
+    while (offset < end) {
+        uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
+        uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
+        uint64_t n = CHUNK_SIZE - within;
+        if (n > end - offset) n = end - offset;
+        hook_copy_in(core_addr(f->chunks[i] + within), guest_src, (uint32_t)n);
+        guest_src += (uint32_t)n;
+        offset += n;
+    }
+    if (end > file->size) file->size = end;
+    return E_SUCCESS;
+}
+
+static void zeros_to_guest(uint32_t guest_dst, uint32_t len) {
+    while (len) {
+        uint32_t n = len < sizeof zeros ? len : (uint32_t)sizeof zeros;
+        hook_copy_out(guest_dst, core_addr(zeros), n);
+        guest_dst += n;
+        len -= n;
+    }
+}
+
+/* The caller has clamped [offset, offset+len) to the file size and checked guest_dst. */
+void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst, uint32_t len) {
+    struct file_data *f = &file->file;
+    uint64_t end = offset + len;
+    while (offset < end) {
+        uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
+        uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
+        uint64_t n = CHUNK_SIZE - within;
+        if (n > end - offset) n = end - offset;
+        uint8_t *chunk = i < f->chunk_slots ? f->chunks[i] : NULL;
+        uint32_t stored = chunk && within < chunk_cap(f, i) ? chunk_cap(f, i) - within : 0;
+        if (stored > n) stored = (uint32_t)n;
+        if (stored) hook_copy_out(guest_dst, core_addr(chunk + within), stored);
+        if (n > stored) zeros_to_guest(guest_dst + stored, (uint32_t)n - stored);
+        guest_dst += (uint32_t)n;
+        offset += n;
+    }
+}
+
+/* After a truncation: a slot array much larger than the file needs gives its memory back
+   (kept as it is if the smaller one cannot be had). */
+static void shrink_slots(struct file_data *f, uint32_t keep) {
+    uint32_t count = keep ? 1 : 0;
+    while (count && count < keep) count *= 2;
+    if (count * 2 > f->chunk_slots) return;
+    uint8_t **slots = count ? mem_alloc(slot_bytes(count)) : NULL;
+    if (count && !slots) return;
+    if (count) mem_copy(slots, f->chunks, slot_bytes(count));
+    mem_free(f->chunks, slot_bytes(f->chunk_slots));
+    f->chunks = slots;
+    f->chunk_slots = count;
+}
+
+errno_t file_set_size(struct inode *file, uint64_t size) {
+    if (size > MAX_FILE_SIZE) return E_FBIG;
+    struct file_data *f = &file->file;
+    if (size <= file->size) {
+        uint32_t keep = (uint32_t)((size + CHUNK_SIZE - 1) >> CHUNK_SHIFT);
+        free_chunks_from(f, keep);
+        shrink_slots(f, keep);
+        uint32_t within = (uint32_t)(size & (CHUNK_SIZE - 1));
+        uint32_t last = (uint32_t)(size >> CHUNK_SHIFT);
+        if (within && last < f->chunk_slots && f->chunks[last] && within < chunk_cap(f, last))
+            mem_zero(f->chunks[last] + within, chunk_cap(f, last) - within);
+    }
+    file->size = size;
+    return E_SUCCESS;
+}
+
+errno_t file_allocate(struct inode *file, uint64_t end) {
+    if (end > MAX_FILE_SIZE) return E_FBIG;
+    if (end <= file->size) return E_SUCCESS;
+    errno_t err = prepare_range(&file->file, file->size, end, false);
+    if (!err) file->size = end;
+    return err;
+}
+
+void file_free(struct inode *file) {
+    struct file_data *f = &file->file;
+    free_chunks_from(f, 0);
+    mem_free(f->chunks, slot_bytes(f->chunk_slots));
+}
+
+/* Chunks past the end of the file hold nothing (they were freed on truncation), and the
+   bytes of the last chunk past the size are zero. Only the first 64 Ki slots past the end
+   are looked at: a sparse file far out has millions, and fsck runs after every fuzzed call. */
+uint32_t file_check(const struct inode *file) {
+    const struct file_data *f = &file->file;
+    uint32_t problems = (f->chunk_slots && !f->chunks) + (f->first_cap > CHUNK_SIZE);
+    uint64_t chunks_in_size = (file->size + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
+    for (uint64_t i = chunks_in_size; i < f->chunk_slots && i < chunks_in_size + 65536; i++)
+        if (f->chunks[i]) problems++;
+    uint32_t within = (uint32_t)(file->size & (CHUNK_SIZE - 1));
+    uint32_t last = (uint32_t)(file->size >> CHUNK_SHIFT);
+    if (within && last < f->chunk_slots && f->chunks[last]) {
+        for (uint32_t b = within; b < chunk_cap(f, last); b++)
+            if (f->chunks[last][b]) { problems++; break; }
+    }
+    return problems;
+}

@@ -1,0 +1,69 @@
+#include "vfs/vfs.h"
+#include "base/alloc.h"
+#include "base/lock.h"
+#include "vfs/pipe.h"
+
+static struct {
+    struct inode *root;
+    uint64_t next_ino;
+} nodes;
+
+#define DEVICE_ID 1u
+
+struct inode *inode_create(uint8_t type) {
+    struct inode *node = mem_alloc_zeroed(sizeof *node);
+    if (!node) return NULL;
+    node->ino = ++nodes.next_ino;
+    node->type = type;
+    node->atim = node->mtim = node->ctim = vfs_now();
+    return node;
+}
+
+struct inode *vfs_root(void) {
+    if (!nodes.root) {
+        nodes.root = inode_create(FILETYPE_DIRECTORY);
+        if (nodes.root) nodes.root->nlink = 1;
+    }
+    return nodes.root;
+}
+
+void inode_release_if_unused(struct inode *node) {
+    if (node->nlink || node->open_count) return;
+    if (node->is_pipe) mem_free(node->pipe.ring, PIPE_CAPACITY);
+    else if (node->type == FILETYPE_REGULAR_FILE) file_free(node);
+    else if (node->type == FILETYPE_DIRECTORY) dir_free(node);
+    else if (node->type == FILETYPE_SYMBOLIC_LINK) mem_free(node->target, (uint32_t)node->size);
+    mem_free(node, sizeof *node);
+}
+
+void inode_touch_modified(struct inode *node) {
+    node->mtim = node->ctim = vfs_now();
+}
+
+void inode_touch_changed(struct inode *node) {
+    node->ctim = vfs_now();
+}
+
+/* relatime, as Linux mounts by default: atime moves only when older than mtime or ctime. */
+void inode_touch_accessed(struct inode *node) {
+    if (node->atim <= node->mtim || node->atim <= node->ctim) node->atim = vfs_now();
+}
+
+static uint64_t link_count(const struct inode *node) {
+    if (node->type != FILETYPE_DIRECTORY) return node->nlink;
+    return node->nlink ? 2u + node->dir.subdirs : 0;
+}
+
+void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]) {
+    mem_zero(out, FILESTAT_SIZE);
+    put_u64(out, DEVICE_ID);
+    put_u64(out + FILESTAT_INO, node->ino);
+    out[FILESTAT_FILETYPE] = node->type;
+    put_u64(out + FILESTAT_NLINK, link_count(node));
+    uint64_t size = node->size;
+    if (node->type == FILETYPE_DIRECTORY) size = 4096; /* as ext4 reports a small directory */
+    put_u64(out + FILESTAT_FILESIZE, size);
+    put_u64(out + FILESTAT_ATIM, node->atim);
+    put_u64(out + FILESTAT_MTIM, node->mtim);
+    put_u64(out + FILESTAT_CTIM, node->ctim);
+}

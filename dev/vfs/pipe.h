@@ -1,0 +1,25 @@
+/* Pipes: a bounded ring in shared memory between the processes holding its two ends. A
+   reader waits for data or for the last writer to go; a writer waits for room. Waiting
+   happens outside the VFS lock, in an atomic wait (or spinning where the caller cannot
+   block). The caller's lock owner and whether it may block come in as a waiter. */
+#ifndef VFS_PIPE_H
+#define VFS_PIPE_H
+
+#include "vfs/vfs.h"
+
+#define PIPE_CAPACITY 65536u
+
+struct waiter {
+    const void *owner;   /* the lock owner to name */
+    bool can_block;
+    bool nonblocking;    /* EAGAIN instead of waiting (FDFLAG_NONBLOCK) */
+};
+
+errno_t pipe_read(struct inode *pipe, const struct waiter *w, uint32_t guest_dst, uint32_t len, uint32_t *nread);
+errno_t pipe_write(struct inode *pipe, const struct waiter *w, uint32_t guest_src, uint32_t len, uint32_t *written);
+/* Lock held for the rest. */
+struct inode *pipe_create(void);                 /* NULL without memory */
+void pipe_end_opened(struct inode *pipe, bool write_end);
+void pipe_end_closed(struct inode *pipe, bool write_end);
+
+#endif

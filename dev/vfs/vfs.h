@@ -1,0 +1,97 @@
+/* Filesystem nodes: inodes, directories with a hash index and stable readdir order, and
+   chunked file data. */
+#ifndef VFS_VFS_H
+#define VFS_VFS_H
+
+#include "base/core.h"
+
+#define CHUNK_SHIFT 16
+#define CHUNK_SIZE (1u << CHUNK_SHIFT)
+/* The largest file, as ext4 with 4 KiB blocks allows (16 TiB - 4 KiB): EFBIG past it, as
+   Linux gives there, so wasmtime on such a disk behaves the same. */
+#define MAX_FILE_SIZE (((uint64_t)1 << 44) - 4096u)
+
+struct inode;
+
+struct dentry {
+    struct inode *node;
+    uint32_t seq;          /* insertion number in its directory: the readdir cookie */
+    uint32_t hash;
+    uint16_t name_len;
+    char name[];
+};
+
+struct dir_slot {
+    uint32_t seq;
+    struct dentry *entry;  /* NULL once removed, until the slots are compacted */
+};
+
+struct dir_data {
+    struct inode *parent;  /* NULL for the root and for removed directories */
+    struct dir_slot *slots;
+    uint32_t used, live, cap;
+    uint32_t *index;       /* open addressing: slot number + 1; 0 empty; INDEX_TOMB removed */
+    uint32_t index_size;
+    uint32_t next_seq;
+    uint32_t subdirs;
+};
+
+struct file_data {
+    uint8_t **chunks;      /* chunk i holds bytes [i*CHUNK_SIZE, (i+1)*CHUNK_SIZE); NULL reads as zeros */
+    uint32_t chunk_slots;
+    uint32_t first_cap;    /* chunk 0 grows geometrically up to CHUNK_SIZE, so small files stay small */
+};
+
+struct pipe_data {
+    uint8_t *ring;         /* PIPE_CAPACITY bytes */
+    uint32_t head, tail;   /* bytes ever read / written; tail - head is what is buffered */
+    uint32_t readers, writers;
+    uint32_t changes;      /* bumped on every change: the word that blocked ends wait on */
+};
+
+struct inode {
+    uint64_t ino;
+    uint64_t size;
+    uint64_t atim, mtim, ctim;
+    uint32_t nlink;        /* directory entries naming it */
+    uint32_t open_count;   /* fds (of every process) referring to it */
+    uint32_t fsck_links, fsck_opens; /* scratch counters of the consistency checker */
+    uint8_t type;          /* WASI filetype */
+    bool is_pipe;
+    union {
+        struct file_data file;
+        struct dir_data dir;
+        char *target;      /* symlink; its length is size */
+        struct pipe_data pipe; /* a pipe (filetype unknown, as wasmtime shows a FIFO) */
+    };
+};
+
+/* inode.c */
+struct inode *inode_create(uint8_t type);
+void inode_release_if_unused(struct inode *node);
+void inode_touch_modified(struct inode *node);   /* mtime and ctime */
+void inode_touch_changed(struct inode *node);    /* ctime */
+void inode_touch_accessed(struct inode *node);
+void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]);
+struct inode *vfs_root(void);
+
+/* dir.c */
+struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len);
+errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct inode *child);
+/* dir_insert for a new name: ENOENT if dir itself was removed; dir's times move. */
+errno_t dir_link_new(struct inode *dir, const char *name, uint32_t len, struct inode *child);
+void dir_remove(struct inode *dir, struct dentry *entry);
+void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child);
+uint32_t dir_slot_from(const struct inode *dir, uint32_t seq);
+void dir_free(struct inode *dir);
+
+/* filedata.c: each call changes all it was asked to or nothing (a failed write or
+   allocate keeps no memory). Ranges are checked with offset_range_valid by the caller. */
+errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len);
+void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst, uint32_t len);
+errno_t file_set_size(struct inode *file, uint64_t size);
+errno_t file_allocate(struct inode *file, uint64_t end);
+void file_free(struct inode *file);
+uint32_t file_check(const struct inode *file); /* inconsistencies, for fsck */
+
+#endif
