@@ -13,7 +13,10 @@ wasi.wasm-only behaviour where wasmtime is not the reference (see ../shared/NOTE
 ``run_model(ops)`` returns exactly the lines the driver would print for the same
 operations. The model covers the path shapes the "model" strategy of tests/test_fuzz_ops.py
 generates: relative paths of plain names (intermediate ".." and "." allowed, no trailing or
-doubled slashes, no empty paths); the wasmtime comparison covers the rest.
+doubled slashes, no empty paths); the wasmtime comparison covers the rest. It follows
+wasmtime on those too -- a trailing slash ("name/" must be a directory and follows a final
+symlink, except in mkdir and rename, which name the link itself), absolute and empty
+paths -- as the regression sequences of tests/test_fuzz_ops.py check.
 """
 
 from __future__ import annotations
@@ -97,12 +100,13 @@ class Fd:
 
 @dataclass
 class Walk:
-    """Result of resolving a path: the directory holding the final name, the name and the
-    node it names (None if absent)."""
+    """Result of resolving a path: the directory holding the final name, the name, the
+    node it names (None if absent) and whether the final name had a trailing slash."""
 
     parent: Node
     name: str
     node: Node | None
+    slash: bool = False
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -142,14 +146,19 @@ class Model:
         fd.need(right)
         return fd
 
-    def walk(self, base: Node, path: str, follow: bool) -> Walk:
-        """Resolve like cap-std: never above ``base``, absolute targets refused (EPERM)."""
+    def walk(self, base: Node, path: str, follow: bool = False, link_itself: bool = False) -> Walk:
+        """Resolve like cap-std: never above ``base``, absolute targets refused (EPERM).
+
+        A final symlink is followed with ``follow`` or as "link/"; "name/" must then be a
+        directory (ENOTDIR). With ``link_itself`` (mkdir, rename) a final symlink is never
+        followed, and what a trailing slash means is left to the caller (``Walk.slash``)."""
         if path == "":
             raise fail("ENOENT")
         if path.startswith("/"):
             raise fail("EPERM")
         stack = [base]
         parts = [p for p in path.split("/") if p]
+        slash = path.endswith("/")
         expansions = 0
         while True:
             name = parts.pop(0)
@@ -167,7 +176,8 @@ class Model:
                     return Walk(stack[-1], "..", stack[-1])
                 continue
             node = here.entries.get(name)
-            if node is not None and node.kind == "symlink" and (follow or not last):
+            followed = not last or ((follow or slash) and not link_itself)
+            if node is not None and node.kind == "symlink" and followed:
                 expansions += 1
                 if expansions > MAX_SYMLINK_EXPANSIONS:
                     raise fail("ELOOP")
@@ -176,12 +186,16 @@ class Model:
                     raise fail("EPERM")
                 if not target:
                     raise fail("ENOENT")
+                if last:  # the target's final name is now the final one
+                    slash = slash or target.endswith("/")
                 parts = [p for p in target.split("/") if p] + parts
                 if not parts:
                     return Walk(here, ".", here)
                 continue
             if last:
-                return Walk(here, name, node)
+                if slash and not link_itself and node is not None and node.kind != "dir":
+                    raise fail("ENOTDIR")
+                return Walk(here, name, node, slash)
             if node is None:
                 raise fail("ENOENT")
             if node.kind != "dir":
@@ -226,7 +240,14 @@ class Model:
         inheriting &= directory.inheriting
         read = rights & FD_READ != 0
         write = rights & FD_WRITE != 0
+        # O_CREAT on "name/" resolves "name" and is EISDIR whatever it names, except that
+        # O_EXCL finds a final "." or ".." existing.
+        create_dir_path = bool(oflags & O_CREAT) and len(path) > 1 and path.endswith("/")
+        if create_dir_path:
+            path = path.rstrip("/") or "/"
         walk = self.walk(directory.node, path, follow)
+        if create_dir_path:
+            raise fail("EEXIST" if exclusive and walk.name in (".", "..") else "EISDIR")
         node = walk.node
         if node is None:
             if not oflags & O_CREAT:
@@ -369,21 +390,22 @@ class Model:
         return "OK " + self.stat_line(node)
 
     def op_mkdir(self, b: str, path: str) -> str:
-        walk = self.walk(self.base(b, PATH_CREATE_DIRECTORY), path, False)
+        # Never follows a final symlink, even as "link/"; "file/" exists too (EEXIST).
+        walk = self.walk(self.base(b, PATH_CREATE_DIRECTORY), path, link_itself=True)
         if walk.node is not None:
             raise fail("EEXIST")
         self.link_into(walk.parent, walk.name, Node("dir"))
         return "OK"
 
     def op_rmdir(self, b: str, path: str) -> str:
-        walk = self.walk(self.base(b, PATH_REMOVE_DIRECTORY), path, False)
+        walk = self.walk(self.base(b, PATH_REMOVE_DIRECTORY), path)
         node = walk.node
-        if walk.name in (".", ".."):
-            raise fail("EINVAL")
         if node is None:
             raise fail("ENOENT")
         if node.kind != "dir":
             raise fail("ENOTDIR")
+        if walk.name in (".", "..") or walk.slash:  # wasmtime removes "d/" as "." in d
+            raise fail("EINVAL")
         if node.entries:
             raise fail("ENOTEMPTY")
         del walk.parent.entries[walk.name]
@@ -392,7 +414,7 @@ class Model:
         return "OK"
 
     def op_unlink(self, b: str, path: str) -> str:
-        walk = self.walk(self.base(b, PATH_UNLINK_FILE), path, False)
+        walk = self.walk(self.base(b, PATH_UNLINK_FILE), path)
         node = walk.node
         if walk.name in (".", ".."):
             raise fail("EISDIR")
@@ -416,13 +438,19 @@ class Model:
     def op_rename(self, b: str, path: str, b2: str, path2: str) -> str:
         old_base = self.base(b, PATH_RENAME_SOURCE)
         new_base = self.base(b2, PATH_RENAME_TARGET)
-        old = self.walk(old_base, path, False)
-        new = self.walk(new_base, path2, False)
+        # Neither final symlink is followed, even as "link/"; both paths resolve before
+        # "file/" is refused.
+        old = self.walk(old_base, path, link_itself=True)
+        new = self.walk(new_base, path2, link_itself=True)
         source, target = old.node, new.node
+        if new.slash and target is not None and target.kind != "dir":
+            raise fail("ENOTDIR")
         if old.name in (".", "..") or new.name in (".", ".."):
             raise fail("EBUSY")
         if source is None:
             raise fail("ENOENT")
+        if source.kind != "dir" and (old.slash or new.slash):
+            raise fail("ENOTDIR")
         if new.parent.removed:
             raise fail("ENOENT")
         if target is not None and target is not source and self._contains(target, old.parent):
@@ -451,28 +479,37 @@ class Model:
             raise fail("EINVAL")
         old_base = self.base(b, PATH_LINK_SOURCE)
         new_base = self.base(b2, PATH_LINK_TARGET)
-        old = self.walk(old_base, path, False)
-        new = self.walk(new_base, path2, False)
+        old = self.walk(old_base, path)
+        if old.node is None and old.slash:  # "x/" resolves x itself, before the new path
+            raise fail("ENOENT")
+        new = self.walk(new_base, path2)
         if old.node is None:
             raise fail("ENOENT")
         if new.node is not None:
             raise fail("EEXIST")
+        if new.slash:  # a missing "name/", even for a directory
+            raise fail("ENOENT")
         if old.node.kind == "dir":
             raise fail("EPERM")
         self.link_into(new.parent, new.name, old.node)
         return "OK"
 
     def op_symlink(self, target: str, b: str, path: str) -> str:
+        base = self.base(b, PATH_SYMLINK)
+        if target.startswith("/"):  # it could only ever escape
+            raise fail("EPERM")
+        walk = self.walk(base, path)  # the link path before the target
         if target == "=":
             raise fail("ENOENT")
-        walk = self.walk(self.base(b, PATH_SYMLINK), path, False)
         if walk.node is not None:
             raise fail("EEXIST")
+        if walk.slash:
+            raise fail("ENOENT")
         self.link_into(walk.parent, walk.name, Node("symlink", bytearray(target.encode())))
         return "OK"
 
     def op_readlink(self, b: str, path: str) -> str:
-        node = self.walk(self.base(b, PATH_READLINK), path, False).node
+        node = self.walk(self.base(b, PATH_READLINK), path).node
         if node is None:
             raise fail("ENOENT")
         if node.kind != "symlink":
@@ -505,18 +542,11 @@ class Model:
             # Linux's utimensat with both times UTIME_OMIT returns before it looks at the
             # name; wasmtime resolves only the parent directory first.
             parent = path[: len(path) - len(final)]
-            if parent:
-                directory = self.walk(base, parent, True).node  # "dir/" follows a link
-                if directory is None:
-                    raise fail("ENOENT")
-                if directory.kind != "dir":
-                    raise fail("ENOTDIR")
+            if parent and self.walk(base, parent).node is None:  # "dir/": a directory
+                raise fail("ENOENT")
             return "OK"
-        node = self.walk(base, path, follow == "1" or path.endswith("/")).node  # "link/"
-        if node is None:
+        if self.walk(base, path, follow == "1").node is None:
             raise fail("ENOENT")
-        if path.endswith("/") and node.kind != "dir":
-            raise fail("ENOTDIR")
         return "OK"
 
     def op_fsettimes(self, s: str, _a: str, _m: str, flags: str) -> str:

@@ -335,115 +335,6 @@ def run_reference_model(ops: Sequence[Op]) -> Result:
     return Result(run_model([*ops, ("tree",)]))
 
 
-# -- known core differences -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KnownBug:
-    """A reported difference between wasi.wasm and wasmtime. While ``repro`` still shows it,
-    the fuzz tests step around it (``sanitize``) or accept its signature (``explains``);
-    once the core is fixed both stop applying by themselves."""
-
-    name: str
-    repro: str  # driver input, "|" between operations
-    operation: str
-    # (wasmtime line, wasi.wasm line) pairs it explains; empty: any two different errnos
-    # (an errno-precedence bug: both fail, only the reason differs)
-    signatures: tuple[tuple[str, str], ...] = ()
-
-    def explains(self, op: Op, want: str, have: str) -> bool:
-        if op[0] != self.operation:
-            return False
-        if self.signatures:
-            return (want, have) in self.signatures
-        return _is_errno(want) and _is_errno(have)
-
-    def ops(self) -> list[Op]:
-        return [tuple(line.split()) for line in self.repro.split("|")]
-
-
-KNOWN_BUGS: tuple[KnownBug, ...] = (
-    KnownBug(
-        "settimes-flags-checked-first",
-        "settimes . a 0 0 0 3|settimes 2 a 0 0 0 12|settimes . /a 0 0 0 3",
-        "settimes",
-        tuple(("EINVAL", other) for other in ("ENOENT", "EBADF", "EPERM", "ENOTDIR", "ELOOP")),
-    ),
-    KnownBug(
-        "symlink-link-path-checked-first",
-        "symlink = . /a|symlink = . a/b",
-        "symlink",
-        (("EPERM", "ENOENT"), ("ENOTDIR", "ENOENT"), ("ELOOP", "ENOENT")),
-    ),
-    KnownBug(
-        "link-errno-order",
-        "mkdir . c|link . c . a/b 0|link . . . . 0|link . x . /a 0|symlink b . b|link . a . b/a 0",
-        "link",
-    ),
-    KnownBug(
-        "open-creat-trailing-slash",
-        f"open 0 . a 1 {RIGHTS_ALL} 0 0|open 1 . a/ 1 {RIGHTS_ALL} 0 0|mkdir . d|"
-        f"open 2 . d/ 5 {RIGHTS_ALL} 0 0",
-        "open",
-        (("EISDIR", "ENOTDIR"), ("EISDIR", "EEXIST")),
-    ),
-    KnownBug("rename-dot-checked-first", "rename . b . .|rename . . . b", "rename"),
-    # Found once the sequences reached more states (wasi.wasm's answer is the second):
-    # linking a directory to a missing "name/" is ENOENT in wasmtime, EPERM in wasi.wasm.
-    KnownBug("link-dir-to-trailing-slash", "mkdir . b|link . b . c/ 0", "link",
-             (("ENOENT", "EPERM"),)),
-    # renaming "file/" is ENOTDIR in wasi.wasm before the new path is looked at; wasmtime
-    # resolves the new path first (absolute: EPERM, empty: ENOENT, ".": EBUSY, a loop: ELOOP).
-    KnownBug("rename-file-slash-before-new-path",
-             f"open 0 . b 1 {RIGHTS_ALL} 0 0|rename . b/ . /c|rename . b// . =|rename . b/ . .",
-             "rename", tuple((e, "ENOTDIR") for e in ("EPERM", "ENOENT", "EBUSY", "ELOOP"))),
-    # renaming a file onto a directory above it: wasmtime ENOTEMPTY (Linux's rename checks
-    # for an ancestor first), wasi.wasm EISDIR.
-    KnownBug("rename-file-onto-ancestor",
-             f"mkdir . c|open 0 . c/f 1 {RIGHTS_ALL} 0 0|rename . c/f . c", "rename",
-             (("ENOTEMPTY", "EISDIR"),)),
-    # O_CREAT|O_EXCL on "./", "d/../" or "d/./" (a final "." or ".." and a slash): wasmtime
-    # EEXIST, wasi.wasm EISDIR.
-    KnownBug("open-creat-excl-dot-slash",
-             f"open 0 . ./ 5 {RIGHTS_ALL} 0 0|mkdir . d|open 0 . d/../ 5 {RIGHTS_ALL} 0 0",
-             "open", (("EEXIST", "EISDIR"),)),
-    # mkdir "link/" with link a dangling symlink: wasmtime EEXIST (mkdir never follows the
-    # final symlink), wasi.wasm follows it and creates the target directory (sanitize steps
-    # around it: the trees would differ from there on).
-    KnownBug("mkdir-slash-follows-dangling-symlink", "symlink c . b|mkdir . b/", "mkdir",
-             (("EEXIST", "OK"),)),
-)  # fmt: skip
-
-
-def sanitize(ops: Sequence[Op], open_bugs: frozenset[str]) -> list[Op]:
-    """Step around the open bugs that would make the two filesystems diverge (a later step
-    would differ for a reason already reported)."""
-    ops = list(ops)
-    symlinks = any(op[0] == "symlink" for op in ops)
-    if "mkdir-slash-follows-dangling-symlink" in open_bugs and symlinks:
-        # "name/" might name a dangling symlink: make the directory as "name".
-        ops = [(op[0], op[1], op[2].rstrip("/") or op[2]) if op[0] == "mkdir" else op for op in ops]
-    return ops
-
-
-def _is_errno(line: str) -> bool:
-    return line.startswith("E") and " " not in line
-
-
-def explained(op: Op, want: str, have: str, open_bugs: frozenset[str]) -> bool:
-    return any(bug.name in open_bugs and bug.explains(op, want, have) for bug in KNOWN_BUGS)
-
-
-def open_bugs(program: Path, runner: WasiWasmRunner) -> frozenset[str]:
-    """The known bugs whose reproduction still differs."""
-    still = set()
-    for bug in KNOWN_BUGS:
-        ops = with_wasmtime_rights(bug.ops())
-        if run_wasmtime(program, ops).lines != runner.run(ops).lines:
-            still.add(bug.name)
-    return frozenset(still)
-
-
 # -- comparison -------------------------------------------------------------------------------
 
 
@@ -452,17 +343,14 @@ def first_difference(
     expected: Sequence[str],
     got: Sequence[str],
     reference: str,
-    open_bugs: frozenset[str] = frozenset(),
 ) -> str | None:
-    """None if equal (up to open known bugs and, against wasmtime, the rights difference),
-    else a message naming the first differing step."""
+    """None if equal (against wasmtime: up to the rights difference), else a message naming
+    the first differing step."""
     steps = [*ops, ("tree",)]
     for index, (want, have) in enumerate(zip(expected, got, strict=False)):
         if want == have:
             continue
         op = steps[min(index, len(steps) - 1)]
-        if index < len(ops) and explained(op, want, have, open_bugs):
-            continue
         intended = reference == "wasmtime" and wasmtime_rights_difference(op, want, have)
         if index < len(ops) and intended:
             continue
@@ -480,29 +368,26 @@ def first_difference(
 
 
 class Fuzzer:
-    """Everything one fuzzing session needs: the driver, a wasi.wasm runner and the list of
-    known bugs that are still open."""
+    """Everything one fuzzing session needs: the driver and a wasi.wasm runner."""
 
     def __init__(self, program: Path) -> None:
         self.program = program
         self.runner = WasiWasmRunner(program)
-        self.open_bugs = open_bugs(program, self.runner)
 
     def against_wasmtime(self, ops: Sequence[Op]) -> str | None:
-        ops = with_wasmtime_rights(sanitize(ops, self.open_bugs))
+        ops = with_wasmtime_rights(ops)
         reference = run_wasmtime(self.program, ops)
         result = self.runner.run(ops)
         if result.fsck:
             return f"fsck found {result.fsck} problems after:\n{describe(ops)}"
-        return first_difference(ops, reference.lines, result.lines, "wasmtime", self.open_bugs)
+        return first_difference(ops, reference.lines, result.lines, "wasmtime")
 
     def against_model(self, ops: Sequence[Op]) -> str | None:
-        ops = sanitize(ops, self.open_bugs)
         result = self.runner.run(ops)
         if result.fsck:
             return f"fsck found {result.fsck} problems after:\n{describe(ops)}"
         model = run_reference_model(ops)
-        return first_difference(ops, model.lines, result.lines, "the model", self.open_bugs)
+        return first_difference(ops, model.lines, result.lines, "the model")
 
     def model_against_wasmtime(self, ops: Sequence[Op]) -> str | None:
         ops = with_wasmtime_rights(ops)
@@ -558,15 +443,6 @@ def test_model_matches_wasmtime(fuzzer: Fuzzer, ops: list[Op]) -> None:
     assert message is None, message
 
 
-def test_known_core_bugs(fuzzer: Fuzzer) -> None:
-    """Reported differences from wasmtime that the fuzz tests currently step around."""
-    if fuzzer.open_bugs:
-        details = "; ".join(
-            f"{bug.name}: `{bug.repro}`" for bug in KNOWN_BUGS if bug.name in fuzzer.open_bugs
-        )
-        pytest.xfail(f"open core bugs: {details}")
-
-
 # Hand-written sequences for situations random ones reach rarely.
 REGRESSIONS = {
     "rename a directory while an fd points inside it": (
@@ -613,6 +489,60 @@ REGRESSIONS = {
         "open 0 . f 1 {ALL} 1 0|write 0 6162|open 1 . f 0 {ALL} 0 0|renumber 0 1|write 1 63|"
         "tell 1|pwrite 1 7a 0|close 0|renumber 1 1|read 1 4|fdflags 1 0|seek 1 0 0|write 1 78"
     ),
+    # Errno order and trailing slashes, where wasi.wasm once differed from wasmtime:
+    # set_times refuses ATIM with ATIM_NOW (or MTIM with MTIM_NOW) before it looks at the fd
+    # or the path: EINVAL, not ENOENT, EBADF or EPERM.
+    "set_times checks its flags first": (
+        "settimes . a 0 0 0 3|settimes 2 a 0 0 0 12|settimes . /a 0 0 0 3"
+    ),
+    # symlink resolves the link path (EPERM, ENOTDIR) before it refuses an empty target
+    # (ENOENT, even where the name exists); an absolute target is EPERM; "file/" is
+    # ENOTDIR, a missing "name/" ENOENT.
+    "symlink looks at the link path before the target": (
+        "symlink = . /a|symlink = . a/b|symlink = . ..|open 0 . f 1 {ALL} 0 0|symlink = . f/x|"
+        "symlink = . f|symlink /x . a|symlink x . f/|symlink x . n/|mkdir . d|symlink x . d/"
+    ),
+    # link: both paths resolve, then a missing source (ENOENT), a taken target (EEXIST),
+    # then a source directory (EPERM); a missing source "x/" is ENOENT at once.
+    "link errno order": (
+        "mkdir . c|link . c . a/b 0|link . . . . 0|link . x . /a 0|symlink b . b|"
+        "link . a . b/a 0|link . n/ . /a 0"
+    ),
+    # Linking to a missing "name/" is ENOENT, for a directory too (before EPERM); an
+    # existing "file/" on either side is ENOTDIR.
+    "link to a missing name/": (
+        "mkdir . b|link . b . c/ 0|link . b . b/ 0|open 0 . f 1 {ALL} 0 0|link . f . g/ 0|"
+        "link . f . f/ 0|link . f/ . g 0"
+    ),
+    # O_CREAT on "name/" is EISDIR whatever name is: a file, a directory or nothing
+    # (without O_CREAT: ENOTDIR for a file, ENOENT for nothing).
+    "O_CREAT on name/": (
+        "open 0 . a 1 {ALL} 0 0|open 1 . a/ 1 {ALL} 0 0|mkdir . d|open 2 . d/ 5 {ALL} 0 0|"
+        "open 2 . n/ 1 {ALL} 0 0|open 2 . a/ 0 {ALL} 0 0|open 2 . n/ 0 {ALL} 0 0"
+    ),
+    # O_CREAT|O_EXCL on "./", "d/../" or "d/./" finds the directory existing: EEXIST
+    # (without O_EXCL: EISDIR).
+    "O_CREAT|O_EXCL on a final dot and slash": (
+        "open 0 . ./ 5 {ALL} 0 0|mkdir . d|open 0 . d/../ 5 {ALL} 0 0|open 0 . d/./ 5 {ALL} 0 0|"
+        "open 0 . d/./ 1 {ALL} 0 0"
+    ),
+    # rename refuses a final "." or ".." (EBUSY) before it looks for the source.
+    "rename of or onto a dot": "rename . b . .|rename . . . b",
+    # Renaming "file/" resolves the new path first (absolute: EPERM, empty: ENOENT, ".":
+    # EBUSY, a symlink loop: ELOOP), then ENOTDIR; so does renaming a file onto "name/".
+    "rename file/ resolves the new path first": (
+        "open 0 . b 1 {ALL} 0 0|rename . b/ . /c|rename . b// . =|rename . b/ . .|"
+        "symlink s . s|rename . b/ . s/x|rename . b/ . c|rename . b . c/"
+    ),
+    # Renaming a file or a directory onto a directory above it: ENOTEMPTY (Linux looks for
+    # an ancestor before it compares types).
+    "rename onto an ancestor": (
+        "mkdir . c|open 0 . c/f 1 {ALL} 0 0|rename . c/f . c|mkdir . c/d|rename . c/d . c|"
+        "mkdir . c/d/e|rename . c/d/e . c"
+    ),
+    # mkdir never follows a final symlink, even as "link/": EEXIST, dangling or not, and
+    # nothing is created.
+    "mkdir link/": "symlink c . b|mkdir . b/|mkdir . d|symlink d . l|mkdir . l/|stat . c 0",
 }
 
 

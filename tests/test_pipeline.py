@@ -3,6 +3,7 @@ and `wasi-wasm pipe`."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import re
 import threading
@@ -253,6 +254,27 @@ def test_attaching_to_a_bad_fd_is_an_error(tool: Path) -> None:
     del tool
     with start_wasi() as wasi, wasi.pipe() as pipe, pytest.raises(OSError):
         wasi.attach_pipe(pipe, 1 << 20, write_end=True)
+
+
+def test_the_core_refuses_pipe_handles_it_did_not_hand_out() -> None:
+    """A forged or stale handle is EBADF from the core (a validated handle), never a
+    pointer: nothing is attached and the filesystem stays whole."""
+    with start_wasi() as wasi:
+        live = wasi.pipe()
+        stale = wasi.pipe()
+        stale_handle = stale.handle
+        stale.release()
+        for forged in (1, 17, live.handle + 1, live.handle ^ 0x10000, stale_handle, 0xFFFFFFFF):
+            fake = wasi.pipe()
+            real = fake.handle
+            fake.handle = forged
+            with pytest.raises(OSError) as refused:
+                wasi.attach_pipe(fake, 5, write_end=True)
+            assert refused.value.errno == errno.EBADF, forged
+            fake.handle = real
+            fake.release()
+        live.release()
+        assert wasi.fsck() == 0
 
 
 # -- the command line ------------------------------------------------------------------------

@@ -78,8 +78,6 @@ def main() -> int:
     parser.add_argument("--no-shrink", action="store_true", help="report the first failure as is")
     args = parser.parse_args()
     fuzzer = Fuzzer(compile_program("fuzz_driver"))
-    if fuzzer.open_bugs:
-        print(f"stepping around known core bugs: {', '.join(sorted(fuzzer.open_bugs))}")
     targets = ("wasmtime", "model") if args.against == "both" else (args.against,)
     status = 0
     try:

@@ -15,10 +15,11 @@
 __asm__(".globl wasi_wasm_process\nwasi_wasm_process:\n"); /* platform.h declares its type */
 #endif
 
-/* The process lock for host calls: the calling instance's process, or none yet. */
+/* The lock for host calls, exclusive, in the calling instance's process's name (if any). */
 static void host_lock(void) {
     struct process *self = current_process();
-    vfs_lock(self, self ? self->can_block : true);
+    if (self) process_lock(self);
+    else vfs_lock(NULL, true);
 }
 
 /* ---- processes ---- */
@@ -59,18 +60,14 @@ EXPORT("wasi_wasm_attach") int32_t wasi_wasm_attach(int32_t can_block) {
     return E_SUCCESS;
 }
 
-/* This instance's process as the lock owner slot names it (0 before attach). */
-EXPORT("wasi_wasm_process_id") uintptr_t wasi_wasm_process_id(void) {
-    return core_addr(current_process());
-}
-
 EXPORT("wasi_wasm_detach") void wasi_wasm_detach(void) {
     struct process *p = current_process();
     if (!p) return;
     stdio_flush(p);
     platform_set_instance_process(NULL);
-    /* The stack we run on is freed with the process: nothing runs on it after the unlock. */
-    vfs_lock(p, p->can_block);
+    /* The stack we run on is freed with the process: nothing runs on it after the unlock.
+       The lock is taken in no process's name: the holder goes with the process. */
+    vfs_lock(NULL, p->can_block);
     process_free(p);
     vfs_unlock();
 }
@@ -83,15 +80,15 @@ EXPORT("wasi_wasm_recover") int32_t wasi_wasm_recover(void) {
     struct process *self = current_process();
     if (!self) return 0;
     platform_set_stack_pointer(self->stack_base + STACK_SIZE);
-    if (!vfs_lock_held_by(self)) return 0;
-    vfs_unlock();
-    return 1;
+    return vfs_release_held(&self->holder) ? 1 : 0;
 }
 
-/* Where a host reads who holds the lock: its epoch-deadline callback defers an interrupt
-   while its own instance holds it, so an operation is never stopped halfway. */
-EXPORT("wasi_wasm_lock_owner_slot") uintptr_t wasi_wasm_lock_owner_slot(void) {
-    return vfs_lock_owner_slot();
+/* The word a host reads to learn whether this instance's process holds (or is taking) the
+   VFS lock, in either mode: its epoch-deadline callback defers an interrupt while the word
+   is nonzero, so an operation is never stopped halfway. 0 before attach. */
+EXPORT("wasi_wasm_busy_slot") uintptr_t wasi_wasm_busy_slot(void) {
+    struct process *self = current_process();
+    return self ? core_addr(&self->holder.busy) : 0;
 }
 
 EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {

@@ -26,6 +26,7 @@ void process_free(struct process *p) {
     for (int i = 0; i < 2; i++) mem_free(p->out[i].data, OUT_BUFFER_SIZE);
     mem_free(p->io_buf, IO_BUFFER_SIZE);
     mem_free((void *)p->stack_base, STACK_SIZE);
+    vfs_unregister_holder(&p->holder);
     unlink_process(p);
     mem_free(p, sizeof *p);
 }
@@ -53,6 +54,8 @@ struct process *process_create(bool can_block, errno_t *err) {
         return NULL;
     }
     p->can_block = can_block;
+    p->holder.can_block = can_block;
+    vfs_register_holder(&p->holder);
     p->max_fds = DEFAULT_MAX_FDS;
     p->stdio_mode = STDIO_AT_THRESHOLD;
     p->stack_base = core_addr(stack);

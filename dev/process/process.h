@@ -53,6 +53,7 @@ struct process {
     uintptr_t stack_base;
     uint32_t sleep_word;
     bool can_block;
+    struct lock_holder holder; /* this process's side of the VFS lock */
     struct process *next;
 };
 
@@ -67,12 +68,15 @@ static inline struct process *current_process(void) {
     return (struct process *)platform_instance_process();
 }
 
-/* The VFS lock, taken in this process's name. */
-static inline void process_lock(const struct process *p) { vfs_lock(p, p->can_block); }
+/* The VFS lock, taken in this process's name: exclusive to change anything, shared to
+   read the tree and file data only. */
+static inline void process_lock(struct process *p) { vfs_lock(&p->holder, p->can_block); }
+static inline void process_lock_shared(struct process *p) { vfs_lock_shared(&p->holder); }
+static inline void process_unlock_shared(struct process *p) { vfs_unlock_shared(&p->holder); }
 
 struct process *process_list(void);
 /* A new process with stdio on fds 0-2 and a stack of STACK_SIZE, or NULL (*err set).
-   Lock held. */
+   Exclusive lock held (it registers the process's lock holder). */
 struct process *process_create(bool can_block, errno_t *err);
 void process_free(struct process *p);   /* lock held; the stack too */
 /* Replaces the process's args or env blob (NUL-terminated strings back to back). */

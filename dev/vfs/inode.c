@@ -1,5 +1,6 @@
 #include "vfs/vfs.h"
 #include "base/alloc.h"
+#include "base/hooks.h"
 #include "base/lock.h"
 #include "vfs/pipe.h"
 
@@ -44,9 +45,13 @@ void inode_touch_changed(struct inode *node) {
     node->ctim = vfs_now();
 }
 
-/* relatime, as Linux mounts by default: atime moves only when older than mtime or ctime. */
+/* relatime, as Linux mounts by default: atime moves only when older than mtime or ctime.
+   Readers holding the lock shared call this at once: atime is read and stored atomically,
+   and the clock is read here (vfs_now's cache belongs to the exclusive holder). */
 void inode_touch_accessed(struct inode *node) {
-    if (node->atim <= node->mtim || node->atim <= node->ctim) node->atim = vfs_now();
+    uint64_t atim = __atomic_load_n(&node->atim, __ATOMIC_RELAXED);
+    if (atim <= node->mtim || atim <= node->ctim)
+        __atomic_store_n(&node->atim, realtime_now(), __ATOMIC_RELAXED);
 }
 
 static uint64_t link_count(const struct inode *node) {
@@ -63,7 +68,7 @@ void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]) {
     uint64_t size = node->size;
     if (node->type == FILETYPE_DIRECTORY) size = 4096; /* as ext4 reports a small directory */
     put_u64(out + FILESTAT_FILESIZE, size);
-    put_u64(out + FILESTAT_ATIM, node->atim);
+    put_u64(out + FILESTAT_ATIM, __atomic_load_n(&node->atim, __ATOMIC_RELAXED));
     put_u64(out + FILESTAT_MTIM, node->mtim);
     put_u64(out + FILESTAT_CTIM, node->ctim);
 }

@@ -28,7 +28,7 @@ static void ring_transfer(struct pipe_data *p, uint32_t position, uint32_t guest
 errno_t pipe_read(struct inode *pipe, const struct waiter *w, uint32_t guest_dst, uint32_t len, uint32_t *nread) {
     struct pipe_data *p = &pipe->pipe;
     for (;;) {
-        vfs_lock(w->owner, w->can_block);
+        vfs_lock(w->holder, w->can_block);
         uint32_t available = p->tail - p->head;
         if (available || !p->writers || !len) {
             uint32_t n = available < len ? available : len;
@@ -50,7 +50,7 @@ errno_t pipe_write(struct inode *pipe, const struct waiter *w, uint32_t guest_sr
     struct pipe_data *p = &pipe->pipe;
     uint32_t done = 0;
     for (;;) {
-        vfs_lock(w->owner, w->can_block);
+        vfs_lock(w->holder, w->can_block);
         if (!p->readers) {
             vfs_unlock();
             *written = done;

@@ -5,12 +5,13 @@
 #ifndef VFS_PIPE_H
 #define VFS_PIPE_H
 
+#include "base/lock.h"
 #include "vfs/vfs.h"
 
 #define PIPE_CAPACITY 65536u
 
 struct waiter {
-    const void *owner;   /* the lock owner to name */
+    struct lock_holder *holder; /* in whose name the lock is taken */
     bool can_block;
     bool nonblocking;    /* EAGAIN instead of waiting (FDFLAG_NONBLOCK) */
 };

@@ -27,9 +27,9 @@ EXPORT("fd_seek") int32_t wasi_fd_seek(uint32_t fd, int64_t offset, uint32_t whe
     if (whence == WHENCE_SET) base = 0;
     else if (whence == WHENCE_CUR) base = e->offset;
     else if (whence == WHENCE_END) {
-        process_lock(current_process());
+        process_lock_shared(current_process());
         base = e->node->size;
-        vfs_unlock();
+        process_unlock_shared(current_process());
     } else return E_INVAL;
     int64_t target;
     if (base > (uint64_t)INT64_MAX || __builtin_add_overflow((int64_t)base, offset, &target) || target < 0)
@@ -88,9 +88,9 @@ EXPORT("fd_filestat_get") int32_t wasi_fd_filestat_get(uint32_t fd, uint32_t out
     if (err || (err = fd_need_right(e, e->node ? RIGHT_FD_FILESTAT_GET : 0))) return err;
     uint8_t stat[FILESTAT_SIZE] = { 0 };
     if (e->node) {
-        process_lock(current_process());
+        process_lock_shared(current_process());
         inode_fill_filestat(e->node, stat);
-        vfs_unlock();
+        process_unlock_shared(current_process());
     }
     return guest_write(out, stat, sizeof stat);
 }
@@ -233,7 +233,8 @@ EXPORT("fd_readdir") int32_t wasi_fd_readdir(uint32_t fd, uint32_t buf, uint32_t
     errno_t err = fd_get_dir(fd, &e);
     /* No rights check: wasmtime lists any directory fd, whatever rights it was opened with. */
     if (err || (err = guest_check(buf, len)) || (err = guest_check(out, 4))) return err;
-    process_lock(current_process());
+    struct process *self = current_process();
+    process_lock_shared(self);
     struct inode *dir = e->node;
     uint32_t used = 0;
     if (cookie == 0) used += put_dirent(buf, len, 1, dir->ino, FILETYPE_DIRECTORY, ".", 1);
@@ -250,6 +251,6 @@ EXPORT("fd_readdir") int32_t wasi_fd_readdir(uint32_t fd, uint32_t buf, uint32_t
         }
     }
     inode_touch_accessed(dir);
-    vfs_unlock();
+    process_unlock_shared(self);
     return guest_write_u32(out, used);
 }

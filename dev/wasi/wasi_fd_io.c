@@ -72,7 +72,7 @@ static errno_t write_file(struct fd_entry *e, const struct iov *iovs, uint32_t c
 
 static struct waiter waiter_for(const struct fd_entry *e) {
     struct process *self = current_process();
-    return (struct waiter){ self, self->can_block, (e->flags & FDFLAG_NONBLOCK) != 0 };
+    return (struct waiter){ &self->holder, self->can_block, (e->flags & FDFLAG_NONBLOCK) != 0 };
 }
 
 static errno_t pipe_write_iovs(const struct fd_entry *e, const struct iov *iovs, uint32_t count,
@@ -133,13 +133,14 @@ static errno_t read_file(struct fd_entry *e, const struct iov *iovs, uint32_t co
     if (!(e->access & ACCESS_READ)) return E_BADF;
     errno_t err = fd_need_right(e, RIGHT_FD_READ);
     if (err) return err;
-    process_lock(current_process());
+    struct process *self = current_process();
+    process_lock_shared(self);
     struct inode *node = e->node;
     uint64_t offset = positional ? position : e->offset;
     uint64_t asked = 0;
     for (uint32_t i = 0; i < count; i++) asked += iovs[i].len;
     if (!offset_range_valid(offset, asked)) {
-        vfs_unlock();
+        process_unlock_shared(self);
         return E_INVAL; /* as Linux's read and pread past 2^63 */
     }
     uint32_t total = 0;
@@ -152,7 +153,7 @@ static errno_t read_file(struct fd_entry *e, const struct iov *iovs, uint32_t co
     }
     inode_touch_accessed(node);
     if (!positional) e->offset = offset;
-    vfs_unlock();
+    process_unlock_shared(self);
     *nread = total;
     return E_SUCCESS;
 }

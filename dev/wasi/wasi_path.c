@@ -24,7 +24,8 @@ EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, 
     if (err) return err;
     struct path_walk w;
     process_lock(current_process());
-    err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
+    /* mkdir never follows a final symlink, even as "link/": the name exists (EEXIST). */
+    err = guest_walk_path(&w, base, path, len, FOLLOW_NEVER);
     /* "file/": the name exists, which Linux's mkdir reports before the slash. */
     if (err == E_NOTDIR && w.reached_final && w.node) err = E_EXIST;
     if (!err && w.node) err = E_EXIST;
@@ -42,11 +43,12 @@ EXPORT("path_filestat_get") int32_t wasi_path_filestat_get(uint32_t fd, uint32_t
     if (err || (err = guest_check(out, FILESTAT_SIZE))) return err;
     struct path_walk w;
     uint8_t stat[FILESTAT_SIZE];
-    process_lock(current_process());
+    struct process *self = current_process();
+    process_lock_shared(self);
     err = guest_walk_path(&w, base, path, len, flags & LOOKUP_SYMLINK_FOLLOW);
     if (!err && !w.node) err = E_NOENT;
     if (!err) inode_fill_filestat(w.node, stat);
-    vfs_unlock();
+    process_unlock_shared(self);
     return err ? err : guest_write(out, stat, sizeof stat);
 }
 
@@ -101,14 +103,15 @@ EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, 
     if (old_flags & LOOKUP_SYMLINK_FOLLOW) return E_INVAL; /* wasmtime links the path itself only */
     struct path_walk from, to;
     process_lock(current_process());
-    /* wasmtime's order: both paths resolve, then source missing, target taken, source a dir. */
+    /* wasmtime's order: both paths resolve, then source missing, target taken, "target/",
+       source a directory. */
     err = guest_walk_path(&from, old_base, old_path, old_len, old_flags & LOOKUP_SYMLINK_FOLLOW);
     if (!err && !from.node && from.trailing_slash) err = E_NOENT; /* "x/" resolves x itself */
     if (!err) err = guest_walk_path(&to, new_base, new_path, new_len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && !from.node) err = E_NOENT;
     if (!err && to.node) err = E_EXIST;
-    if (!err && from.node->type == FILETYPE_DIRECTORY) err = E_PERM;
     if (!err && to.trailing_slash) err = E_NOENT;
+    if (!err && from.node->type == FILETYPE_DIRECTORY) err = E_PERM;
     if (!err && !(err = link_new(&to, from.node))) inode_touch_changed(from.node);
     vfs_unlock();
     return err;
@@ -121,7 +124,8 @@ EXPORT("path_readlink") int32_t wasi_path_readlink(uint32_t fd, uint32_t path, u
     if (err || (err = guest_check(buf, buf_len)) || (err = guest_check(out, 4))) return err;
     struct path_walk w;
     uint32_t n = 0;
-    process_lock(current_process());
+    struct process *self = current_process();
+    process_lock_shared(self);
     err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && !w.node) err = E_NOENT;
     if (!err && w.node->type != FILETYPE_SYMBOLIC_LINK) err = E_INVAL;
@@ -130,7 +134,7 @@ EXPORT("path_readlink") int32_t wasi_path_readlink(uint32_t fd, uint32_t path, u
         err = guest_write(buf, w.node->target, n);
         inode_touch_accessed(w.node);
     }
-    vfs_unlock();
+    process_unlock_shared(self);
     return err ? err : guest_write_u32(out, n);
 }
 
@@ -188,6 +192,8 @@ static errno_t check_rename(const struct path_walk *from, const struct path_walk
     if (from_dir && is_inside(to->dir, from->node)) return E_INVAL;
     if (!to->node || to->node == from->node) return E_SUCCESS;
     bool to_dir = to->node->type == FILETYPE_DIRECTORY;
+    /* Onto a directory above the source: Linux finds it not empty before it compares types. */
+    if (to_dir && is_inside(from->dir, to->node)) return E_NOTEMPTY;
     if (from_dir && !to_dir) return E_NOTDIR;
     if (!from_dir && to_dir) return E_ISDIR;
     if (to_dir && to->node->dir.live) return E_NOTEMPTY;
@@ -202,7 +208,11 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
     struct path_walk from, to;
     process_lock(current_process());
     err = guest_walk_path(&from, old_base, old_path, old_len, FOLLOW_NEVER);
+    /* "file/": wasmtime resolves the new path (and refuses "." there) before ENOTDIR. */
+    errno_t source_not_dir = err == E_NOTDIR && from.reached_final ? E_NOTDIR : E_SUCCESS;
+    if (source_not_dir) err = E_SUCCESS;
     if (!err) err = guest_walk_path(&to, new_base, new_path, new_len, FOLLOW_NEVER);
+    if (!err && source_not_dir) err = to.final_kind != FINAL_NAME ? E_BUSY : E_NOTDIR;
     if (!err) err = check_rename(&from, &to);
     if (!err && to.node != from.node) {
         struct inode *node = from.node, *replaced = to.node;
@@ -328,7 +338,9 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
     bool create_dir_path = !err && (oflags & OFLAG_CREAT) && len > 1 && w.buf[0][len - 1] == '/';
     while (create_dir_path && len > 1 && w.buf[0][len - 1] == '/') len--;
     if (!err) err = path_walk(&w, dirfd->node, w.buf[0], len, follow);
-    if (!err && create_dir_path) err = E_ISDIR;
+    /* ...except that O_EXCL on a final "." or ".." finds it existing, as wasmtime does. */
+    if (!err && create_dir_path)
+        err = (oflags & OFLAG_EXCL) && w.final_kind != FINAL_NAME ? E_EXIST : E_ISDIR;
     if (!err) err = w.node ? open_existing(&w, oflags, access) : open_new(&w, oflags);
     if (!err) {
         struct fd_entry *e = fd_slot(self, newfd);

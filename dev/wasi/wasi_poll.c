@@ -36,9 +36,9 @@ static errno_t fd_event(uint8_t tag, uint32_t fd, uint16_t *flags) {
     *flags = 0;
     if (e->kind == FD_FILE) {
         if (tag == EVENTTYPE_FD_READ) {
-            process_lock(current_process());
+            process_lock_shared(current_process());
             if (e->offset >= e->node->size) *flags = EVENTRW_HANGUP;
-            vfs_unlock();
+            process_unlock_shared(current_process());
         }
         return E_SUCCESS;
     }

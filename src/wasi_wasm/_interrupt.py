@@ -5,7 +5,8 @@ core's code as in the program's. Left alone, a passed deadline traps wherever it
 inside the core that can be between two writes of one operation (an inode linked but its
 entry not yet counted), and the shared filesystem would keep the half-done change. So every
 store that runs core instances gets an epoch-deadline callback: while one of its instances
-holds the filesystem lock the callback lets the code run on to the next check (a deadline
+holds the filesystem lock, in either mode, or is taking it (the process's busy word, from
+wasi_wasm_busy_slot) the callback lets the code run on to the next check (a deadline
 delta of 0 re-checks at once), and the first check after the lock is released traps. A lock
 is only ever held for short, bounded work and never across a hook, so the deferral is short.
 
@@ -60,8 +61,8 @@ class StoreGuard:
     (a flush, a close, the filesystem API: the program is not running then)."""
 
     def __init__(self) -> None:
-        # (address of the core's lock-owner word, the id the core gives the process)
-        self.probes: list[tuple[int, int]] = []
+        # host addresses of the busy words of the store's processes (wasi_wasm_busy_slot)
+        self.probes: list[int] = []
         self.host_calls = 0
         self.callback = _DeadlineCallback(self._deadline_reached)
 
@@ -74,10 +75,7 @@ class StoreGuard:
         return ctypes.cast(error, ctypes.c_void_p).value or 0
 
     def _lock_held(self) -> bool:
-        return any(
-            ctypes.c_uint32.from_address(owner_address).value == process_id
-            for owner_address, process_id in self.probes
-        )
+        return any(ctypes.c_uint32.from_address(address).value for address in self.probes)
 
 
 # Guards stay alive until wasmtime drops their store and calls the finalizer with their key.

@@ -79,7 +79,6 @@ class CoreModuleInfo:
                 raise RuntimeError(f"the core imports {missing}, which the host lacks")
         # Filled by the first instance that asks (the table is laid out by the module).
         self.hook_slots: dict[Hook, int] = {}
-        self.lock_owner_slot: int | None = None  # a static address of the module's data
 
 
 HOOK_IMPORTS = frozenset(
@@ -133,12 +132,8 @@ class CoreProcess:
         if code != SUCCESS:
             raise error_from_wasi(code)
         self.attached = True
-        if self._info.lock_owner_slot is None:
-            self._info.lock_owner_slot = self.call("wasi_wasm_lock_owner_slot")
-        self._lock_probe = (
-            memory.address(self._info.lock_owner_slot),
-            self.call("wasi_wasm_process_id") & U32_MASK,
-        )
+        # The process's busy word: nonzero while it holds or takes the VFS lock.
+        self._lock_probe = memory.address(self.call("wasi_wasm_busy_slot") & U32_MASK)
         self._interrupts.probes.append(self._lock_probe)
 
     def _imports(

@@ -178,7 +178,16 @@ test('the pipe API in one thread', async () => {
 	assert.throws(() => fs.attachPipe({handle: third.handle}, 0, {writeEnd: true}), TypeError);
 	assert.throws(() => fs.attachPipe(0, 0, {writeEnd: true}), TypeError);
 	assert.throws(() => fs.attachPipe(third, 70000, {writeEnd: true}), error => error instanceof WasiError && error.code === 'EBADF');
+	// Handles are validated by the core: a number it never handed out, or one of a pipe
+	// already released, is EBADF; nothing is attached and the filesystem stays whole.
+	const isEbadf = error => error instanceof WasiError && error.code === 'EBADF';
+	for (const forged of [1, 2, 17, third.handle + 1, third.handle ^ 0x10000, 0xffffffff, 0x12345678]) {
+		assert.throws(() => fs.attachPipe(forged, 5, {writeEnd: true}), isEbadf, `handle ${forged}`);
+	}
+	const stale = third.handle;
 	third.release();
+	assert.throws(() => fs.attachPipe(stale, 5, {writeEnd: false}), isEbadf);
+	assert.equal(fs.fsck(), 0);
 	assert.equal(fs.usedBytes(), baseline);
 
 	// A pipe must be released before the Wasi that made it (and its thread's others) close.
