@@ -52,12 +52,18 @@ bool platform_memory_grow(uint32_t pages) {
     return true;
 }
 
+/* The virtual clock saturates instead of wrapping: a sleep "forever" (a deadline of
+   2^64 - 1 ns) then ends, as it would for a host that gives up waiting. */
+static void advance_clock(uint64_t ns) {
+    host.clock_ns = host.clock_ns > UINT64_MAX - ns ? UINT64_MAX : host.clock_ns + ns;
+}
+
 /* One thread: nothing else can change the word, so a wait can only time out. A sleep
    moves the virtual clock instead of taking time. */
 void platform_wait32(int *word, int expected, int64_t timeout_ns) {
     if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != expected) return;
     if (timeout_ns < 0) fail("a wait without timeout would never end (single-threaded)");
-    host.clock_ns += (uint64_t)timeout_ns;
+    advance_clock((uint64_t)timeout_ns);
 }
 
 void platform_notify(int *word, uint32_t count) { (void)word, (void)count; }
@@ -117,8 +123,9 @@ int32_t host_input(uintptr_t core_ptr, uint32_t len) {
 uint32_t host_clock_time_get(uint32_t id, uint64_t precision, uintptr_t core_out) {
     (void)precision;
     if (id > 1) return 28;
-    host.clock_ns += 1000;
-    uint64_t now = host.clock_ns + (id == 0 ? 1700000000000000000ull : 0);
+    advance_clock(1000);
+    uint64_t epoch = id == 0 ? 1700000000000000000ull : 0;
+    uint64_t now = host.clock_ns > UINT64_MAX - epoch ? UINT64_MAX : host.clock_ns + epoch;
     memcpy((void *)core_out, &now, 8);
     return 0;
 }

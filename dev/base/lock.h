@@ -2,19 +2,20 @@
    the tree and file data (stat, readlink, readdir, read, pread) hold it shared and run in
    parallel; everything that changes something holds it exclusive.
 
-   Each process has a lock_holder: its reader flag lives in its own memory, so readers
-   write no shared word and do not bounce one cache line between cores; a writer sets the
-   writer flag and waits until every holder's reader flag is clear. A holder's busy word is
-   set before any lock is taken and cleared after it is released: the host reads it to
-   defer an interrupt until the process holds nothing (wasi_wasm_busy_slot). */
+   Each process has a lock_holder whose state word says what it holds: readers write only
+   their own word, so they do not bounce one cache line between cores; a writer takes the
+   writer mutex and waits until no holder is reading. The host reads a process's state word
+   (wasi_wasm_busy_slot) to defer an interrupt until the process holds nothing: it is set
+   before a lock is taken and cleared after it is released. */
 #ifndef BASE_LOCK_H
 #define BASE_LOCK_H
 
 #include "base/core.h"
 
+enum { HOLDS_NOTHING = 0, HOLDS_SHARED = 1, HOLDS_EXCLUSIVE = 2 /* or is taking it */ };
+
 struct lock_holder {
-    int reading;              /* 1 while holding the lock shared; written only by its process */
-    uint32_t busy;            /* nonzero from before a lock is taken until it is released */
+    int state;                /* HOLDS_*: written only by its own process */
     bool can_block;           /* may sleep in an atomic wait (else spins: a browser's main thread) */
     struct lock_holder *next; /* every registered holder */
 };

@@ -88,7 +88,7 @@ EXPORT("wasi_wasm_recover") int32_t wasi_wasm_recover(void) {
    is nonzero, so an operation is never stopped halfway. 0 before attach. */
 EXPORT("wasi_wasm_busy_slot") uintptr_t wasi_wasm_busy_slot(void) {
     struct process *self = current_process();
-    return self ? core_addr(&self->holder.busy) : 0;
+    return self ? core_addr(&self->holder.state) : 0;
 }
 
 EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
