@@ -79,13 +79,17 @@ def run_wasi_wasm(bridge: bool) -> Runner:
     return run
 
 
-def run_wasmtime(wasm: Path, bench: str, scale: int) -> bytes:
-    engine = wasmtime.Engine()
-    module = wasmtime.Module.from_file(engine, str(wasm))
-    tmp_root = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    with tempfile.TemporaryDirectory(dir=tmp_root) as sandbox, tempfile.TemporaryDirectory() as out:
+TMPFS = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def wasmtime_wasi_run(
+    engine: wasmtime.Engine, module: wasmtime.Module, argv: list[str], sandbox: str
+) -> tuple[int, bytes, bytes]:
+    """Run ``module`` under wasmtime-py's own WASI with ``sandbox`` preopened as GUEST_DIR:
+    (exit code, stdout, stderr). The peer every benchmark here compares with."""
+    with tempfile.TemporaryDirectory() as out:
         config = wasmtime.WasiConfig()
-        config.argv = ["bench.wasm", bench, GUEST_DIR, str(scale)]
+        config.argv = argv
         config.preopen_dir(sandbox, GUEST_DIR)
         config.stdout_file = f"{out}/stdout"
         config.stderr_file = f"{out}/stderr"
@@ -96,9 +100,22 @@ def run_wasmtime(wasm: Path, bench: str, scale: int) -> bytes:
         instance = linker.instantiate(store, module)
         start = instance.exports(store)["_start"]
         assert isinstance(start, wasmtime.Func)
-        with contextlib.suppress(wasmtime.ExitTrap):
+        code = 0
+        try:
             start(store)
-        return Path(f"{out}/stdout").read_bytes() + Path(f"{out}/stderr").read_bytes()
+        except wasmtime.ExitTrap as exc:
+            code = exc.code
+        return code, Path(f"{out}/stdout").read_bytes(), Path(f"{out}/stderr").read_bytes()
+
+
+def run_wasmtime(wasm: Path, bench: str, scale: int) -> bytes:
+    engine = wasmtime.Engine()
+    module = wasmtime.Module.from_file(engine, str(wasm))
+    with tempfile.TemporaryDirectory(dir=TMPFS) as sandbox:
+        _code, stdout, stderr = wasmtime_wasi_run(
+            engine, module, ["bench.wasm", bench, GUEST_DIR, str(scale)], sandbox
+        )
+        return stdout + stderr
 
 
 def node_binary(version: int) -> str | None:

@@ -39,11 +39,13 @@ import wasmtime
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from run import GUEST_DIR, TMPFS, wasmtime_wasi_run  # noqa: E402
 
 import wasi_wasm  # noqa: E402
 
 MODES = ["stat", "pread", "write", "create", "build"]
-GUEST_DIR = "/w"
 HEADER = b"#define ANSWER 42\n" * 8
 DATA = bytes(range(256)) * 4096  # 1 MiB
 
@@ -113,32 +115,17 @@ def wasi_wasm_rate(wasm: Path, mode: str, threads: int, iterations: int) -> floa
 def wasmtime_rate(wasm: Path, mode: str, threads: int, iterations: int) -> float:
     engine = wasmtime.Engine()
     module = wasmtime.Module.from_file(engine, str(wasm))
-    tmp_root = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    with tempfile.TemporaryDirectory(dir=tmp_root) as sandbox:
+    with tempfile.TemporaryDirectory(dir=TMPFS) as sandbox:
         (Path(sandbox) / "shared" / "include").mkdir(parents=True)
         (Path(sandbox) / "shared" / "include" / "hdr.h").write_bytes(HEADER)
         (Path(sandbox) / "shared" / "data").write_bytes(DATA)
 
         def work(i: int) -> bytes:
-            with tempfile.TemporaryDirectory() as out:
-                config = wasmtime.WasiConfig()
-                config.argv = ["threads.wasm", mode, GUEST_DIR, str(i), str(iterations)]
-                config.preopen_dir(sandbox, GUEST_DIR)
-                config.stdout_file = f"{out}/stdout"
-                config.stderr_file = f"{out}/stderr"
-                store = wasmtime.Store(engine)
-                store.set_wasi(config)
-                linker = wasmtime.Linker(engine)
-                linker.define_wasi()
-                instance = linker.instantiate(store, module)
-                start = instance.exports(store)["_start"]
-                assert isinstance(start, wasmtime.Func)
-                try:
-                    start(store)
-                except wasmtime.ExitTrap as exc:
-                    if exc.code:
-                        raise RuntimeError(Path(f"{out}/stderr").read_text()) from exc
-                return Path(f"{out}/stdout").read_bytes()
+            argv = ["threads.wasm", mode, GUEST_DIR, str(i), str(iterations)]
+            code, stdout, stderr = wasmtime_wasi_run(engine, module, argv, sandbox)
+            if code:
+                raise RuntimeError(stderr.decode(errors="replace"))
+            return stdout
 
         return rate(in_threads(threads, work))
 

@@ -37,7 +37,8 @@ static errno_t write_stdio(int stream, const struct iov *iovs, uint32_t count, u
     return E_SUCCESS;
 }
 
-static errno_t write_file(struct fd_entry *e, const struct iov *iovs, uint32_t count,
+/* total_len: the iovecs' summed length, as load_iovs found it. */
+static errno_t write_file(struct fd_entry *e, const struct iov *iovs, uint32_t count, uint64_t total_len,
                           bool positional, uint64_t position, uint32_t *written) {
     if (!(e->access & ACCESS_WRITE)) return E_BADF;
     errno_t err = fd_need_right(e, RIGHT_FD_WRITE);
@@ -46,9 +47,7 @@ static errno_t write_file(struct fd_entry *e, const struct iov *iovs, uint32_t c
     struct inode *node = e->node;
     bool append = e->flags & FDFLAG_APPEND;
     uint64_t offset = append ? node->size : positional ? position : e->offset;
-    uint64_t asked = 0;
-    for (uint32_t i = 0; i < count; i++) asked += iovs[i].len;
-    if (!offset_range_valid(offset, asked)) {
+    if (!offset_range_valid(offset, total_len)) {
         vfs_unlock();
         return E_INVAL; /* as Linux's write and pwrite past 2^63 */
     }
@@ -106,7 +105,7 @@ static int32_t do_write(uint32_t fd, uint32_t guest_iovs, uint32_t count, bool p
         err = write_stdio(e->kind == FD_STDOUT ? 1 : 2, list, count, &written);
         break;
     case FD_FILE:
-        err = write_file(e, list, count, positional, position, &written);
+        err = write_file(e, list, count, total, positional, position, &written);
         break;
     case FD_PIPE_WRITE:
         if (positional) return E_SPIPE;
@@ -128,7 +127,8 @@ EXPORT("fd_pwrite") int32_t wasi_fd_pwrite(uint32_t fd, uint32_t iovs, uint32_t 
     return do_write(fd, iovs, count, true, offset, out);
 }
 
-static errno_t read_file(struct fd_entry *e, const struct iov *iovs, uint32_t count,
+/* total_len: the iovecs' summed length, as load_iovs found it. */
+static errno_t read_file(struct fd_entry *e, const struct iov *iovs, uint32_t count, uint64_t total_len,
                          bool positional, uint64_t position, uint32_t *nread) {
     if (!(e->access & ACCESS_READ)) return E_BADF;
     errno_t err = fd_need_right(e, RIGHT_FD_READ);
@@ -137,9 +137,7 @@ static errno_t read_file(struct fd_entry *e, const struct iov *iovs, uint32_t co
     process_lock_shared(self);
     struct inode *node = e->node;
     uint64_t offset = positional ? position : e->offset;
-    uint64_t asked = 0;
-    for (uint32_t i = 0; i < count; i++) asked += iovs[i].len;
-    if (!offset_range_valid(offset, asked)) {
+    if (!offset_range_valid(offset, total_len)) {
         process_unlock_shared(self);
         return E_INVAL; /* as Linux's read and pread past 2^63 */
     }
@@ -189,7 +187,7 @@ static int32_t do_read(uint32_t fd, uint32_t guest_iovs, uint32_t count, bool po
         err = read_stdin(iovs, count, &nread);
         break;
     case FD_FILE:
-        err = read_file(e, iovs, count, positional, position, &nread);
+        err = read_file(e, iovs, count, total, positional, position, &nread);
         break;
     case FD_PIPE_READ:
         if (positional) return E_SPIPE;
