@@ -2,6 +2,7 @@
 #include "base/alloc.h"
 #include "base/hooks.h"
 #include "base/lock.h"
+#include "base/wait.h"
 
 static void wake(struct pipe_data *p) {
     p->changes++;
@@ -9,7 +10,7 @@ static void wake(struct pipe_data *p) {
 }
 
 static void wait_for_change(struct pipe_data *p, const struct waiter *w, uint32_t seen) {
-    if (w->can_block) platform_wait32((int *)&p->changes, (int)seen, -1);
+    if (w->can_block) wait_interruptibly((int *)&p->changes, (int)seen, UINT64_MAX);
 }
 
 /* Copies between the guest and the ring, in at most two pieces because the ring wraps. */

@@ -4,6 +4,7 @@
 #include "process/guest.h"
 #include "base/hooks.h"
 #include "base/lock.h"
+#include "base/wait.h"
 
 static uint64_t monotonic_now(void) {
     uint64_t now = 0;
@@ -51,11 +52,7 @@ static void sleep_until(uint64_t deadline) {
     for (;;) {
         uint64_t now = monotonic_now();
         if (now >= deadline) return;
-        if (self->can_block) {
-            uint64_t wait = deadline - now;
-            platform_wait32((int *)&self->sleep_word, 0,
-                                                wait > INT64_MAX ? INT64_MAX : (int64_t)wait);
-        }
+        if (self->can_block) wait_interruptibly((int *)&self->sleep_word, 0, deadline - now);
     }
 }
 
