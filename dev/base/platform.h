@@ -31,6 +31,9 @@ static inline void platform_wait32(int *word, int expected, int64_t timeout_ns) 
 static inline void platform_notify(int *word, uint32_t count) {
     __builtin_wasm_memory_atomic_notify(word, count);
 }
+/* A host stops a program only at a loop header (wasmtime's epoch deadline): a blocking
+   wait wakes at least this often so that a stop never waits for the wait to end (wait.h). */
+#define PLATFORM_WAIT_SLICE_NS 10000000 /* 10 ms */
 
 /* This instance's process lives in a wasm global of the instance: one per instance, where
    everything in memory is shared. */
@@ -65,6 +68,9 @@ uint32_t platform_memory_pages(void);
 bool platform_memory_grow(uint32_t pages);
 void platform_wait32(int *word, int expected, int64_t timeout_ns);
 void platform_notify(int *word, uint32_t count);
+/* Nothing interrupts the native harness, and its clock is virtual: one wait ends a sleep
+   however far away its deadline (a slice would loop 2^64 / slice times). */
+#define PLATFORM_WAIT_SLICE_NS INT64_MAX
 void *platform_instance_process(void);
 void platform_set_instance_process(void *p);
 static inline void platform_set_stack_pointer(uintptr_t top) { (void)top; }
