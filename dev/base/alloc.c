@@ -269,3 +269,10 @@ uint32_t mem_check(void) {
     if (heap.used + heap.reserve_used + free_pages * PAGE_SIZE > heap.top) problems++;
     return problems;
 }
+
+/* Taken only by holders of the shared lock: an exclusive holder excludes them all. */
+static int shared_users_mutex;
+
+void mem_lock_shared(struct lock_holder *holder) { holder_lock_mutex(holder, MUTEX_ALLOCATOR, &shared_users_mutex); }
+
+void mem_unlock_shared(struct lock_holder *holder) { holder_unlock_mutex(holder, MUTEX_ALLOCATOR); }

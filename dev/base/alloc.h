@@ -1,5 +1,6 @@
 /* The allocator of the shared memory. Callers pass the size back to free (no headers),
-   so an empty file's metadata stays small. All calls happen with the VFS lock held.
+   so an empty file's metadata stays small. All calls happen with the VFS lock held
+   exclusive, or held shared and the allocator's mutex taken (mem_lock_shared).
 
    Two budgets: what the filesystem and its processes hold counts against the limit a host
    sets (ENOSPC past it); the reserve serves the host's own scratch (fsck's walk, buffers a
@@ -10,6 +11,7 @@
 #define BASE_ALLOC_H
 
 #include "base/core.h"
+#include "base/lock.h"
 
 void *mem_alloc(uint32_t size);               /* NULL when out of memory or over the limit */
 void *mem_alloc_zeroed(uint32_t size);
@@ -22,5 +24,8 @@ uint64_t mem_used_bytes(void);                /* the filesystem budget's part */
 uint64_t mem_available_bytes(void);           /* what mem_alloc may still hand out, at most */
 void mem_set_limit(uint64_t bytes);           /* 0 = only the 4 GiB memory bounds it */
 uint32_t mem_check(void);                     /* inconsistencies in the allocator's own lists */
+/* For a holder of the VFS lock shared (a file's writer): the allocator's mutex, a leaf. */
+void mem_lock_shared(struct lock_holder *holder);
+void mem_unlock_shared(struct lock_holder *holder);
 
 #endif

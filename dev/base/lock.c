@@ -47,15 +47,34 @@ static void set_state(struct lock_holder *holder, int state) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
+/* Spins, then sleeps in state 2: the unlock wakes one sleeper, never every waiter. */
+static void mutex_lock(int *word, bool can_block) {
+    if (mutex_try(word) || spin_until(mutex_try, word)) return;
+    while (__atomic_exchange_n(word, 2, __ATOMIC_SEQ_CST) != 0)
+        if (can_block) platform_wait32(word, 2, -1);
+}
+
+/* true if someone may sleep on the word */
+static bool mutex_unlock(int *word) { return __atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST) == 2; }
+
+/* The holder's state (HOLDS_SHARED) already makes a host defer interrupts, so the mutex is
+   named in the holder before anything could stop the instance. */
+void holder_lock_mutex(struct lock_holder *holder, int kind, int *word) {
+    mutex_lock(word, holder->can_block);
+    holder->mutexes[kind] = word;
+}
+
+void holder_unlock_mutex(struct lock_holder *holder, int kind) {
+    int *word = holder->mutexes[kind];
+    holder->mutexes[kind] = NULL;
+    if (mutex_unlock(word)) platform_notify(word, 1);
+}
+
 /* State HOLDS_EXCLUSIVE before the mutex is taken: a host may interrupt an instance at any
    function entry or loop, and never between taking the lock and naming it. */
 void vfs_lock(struct lock_holder *holder, bool can_block) {
     if (holder) set_state(holder, HOLDS_EXCLUSIVE);
-    if (!mutex_try(&writer_mutex) && !spin_until(mutex_try, &writer_mutex)) {
-        /* State 2: the unlock wakes a sleeper, never every writer. */
-        while (__atomic_exchange_n(&writer_mutex, 2, __ATOMIC_SEQ_CST) != 0)
-            if (can_block) platform_wait32(&writer_mutex, 2, -1);
-    }
+    mutex_lock(&writer_mutex, can_block);
     for (struct lock_holder *h = holders; h; h = h->next) {
         if (h == holder || not_reading(&h->state) || spin_until(not_reading, &h->state)) continue;
         while (!not_reading(&h->state))
@@ -78,11 +97,11 @@ uint64_t vfs_now(void) {
 void vfs_unlock(void) {
     struct lock_holder *holder = exclusive_owner;
     exclusive_owner = NULL;
-    int was = __atomic_exchange_n(&writer_mutex, 0, __ATOMIC_SEQ_CST);
+    bool sleepers = mutex_unlock(&writer_mutex);
     /* A notify is a call into the host: only when someone sleeps. Waiting readers all may
        go on together; otherwise one sleeping writer is enough. */
     if (__atomic_load_n(&readers_waiting, __ATOMIC_SEQ_CST)) platform_notify(&writer_mutex, UINT32_MAX);
-    else if (was == 2) platform_notify(&writer_mutex, 1);
+    else if (sleepers) platform_notify(&writer_mutex, 1);
     if (holder) set_state(holder, HOLDS_NOTHING);
 }
 
@@ -121,6 +140,8 @@ void vfs_unregister_holder(struct lock_holder *holder) {
 }
 
 bool vfs_release_held(struct lock_holder *holder) {
+    for (int kind = MUTEX_KINDS - 1; kind >= 0; kind--)
+        if (holder->mutexes[kind]) holder_unlock_mutex(holder, kind);
     if (__atomic_load_n(&exclusive_owner, __ATOMIC_SEQ_CST) == holder) {
         vfs_unlock();
         return true;

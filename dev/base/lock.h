@@ -14,9 +14,15 @@
 
 enum { HOLDS_NOTHING = 0, HOLDS_SHARED = 1, HOLDS_EXCLUSIVE = 2 /* or is taking it */ };
 
+/* The mutexes a holder of the shared lock may take, in this order (the allocator's is a
+   leaf): a file's data mutex (writers of one file, inode.data_mutex), then the allocator's
+   (mem_lock_shared). Exclusive holders take neither: they already exclude every other. */
+enum { MUTEX_OBJECT, MUTEX_ALLOCATOR, MUTEX_KINDS };
+
 struct lock_holder {
     int state;                /* HOLDS_*: written only by its own process */
     bool can_block;           /* may sleep in an atomic wait (else spins: a browser's main thread) */
+    int *mutexes[MUTEX_KINDS]; /* held, for vfs_release_held after a trap */
     struct lock_holder *next; /* every registered holder */
 };
 
@@ -25,11 +31,15 @@ void vfs_lock(struct lock_holder *holder, bool can_block);
 void vfs_unlock(void);
 void vfs_lock_shared(struct lock_holder *holder);
 void vfs_unlock_shared(struct lock_holder *holder);
+/* A futex mutex word (0 free, 1 held, 2 held with sleepers), taken while holder holds the
+   lock shared; recorded in the holder under kind (MUTEX_*), so a trap cannot leak it. */
+void holder_lock_mutex(struct lock_holder *holder, int kind, int *word);
+void holder_unlock_mutex(struct lock_holder *holder, int kind);
 /* Exclusive held for these two. */
 void vfs_register_holder(struct lock_holder *holder);
 void vfs_unregister_holder(struct lock_holder *holder);
-/* After the holder's instance trapped or was interrupted: releases what it held; true if
-   it held anything (the host should then run fsck). */
+/* After the holder's instance trapped or was interrupted: releases what it held (its
+   mutexes, then the lock); true if it held anything (the host should then run fsck). */
 bool vfs_release_held(struct lock_holder *holder);
 uint64_t vfs_now(void); /* realtime, read once per exclusive hold; exclusive held */
 

@@ -104,6 +104,7 @@ static void check_entry(struct inode *dir, struct dentry *e, uint32_t *problems)
         (*problems)++;
     }
     if (node->fsck_opens != node->open_count) (*problems)++;
+    if (node->data_mutex) (*problems)++; /* only writers under the shared lock take it */
     if (node->type == FILETYPE_SYMBOLIC_LINK && node->size && !node->target) (*problems)++;
     if (node->type == FILETYPE_REGULAR_FILE && !node->is_pipe) *problems += file_check(node);
 }

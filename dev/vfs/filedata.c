@@ -5,11 +5,21 @@
    Growing a file is two-phase: reserve takes every block the change needs (a larger slot
    array, a larger chunk 0, the missing chunks) without touching the file; only when all
    of them were had does commit put them in place. A failure frees the reservation, so an
-   ENOSPC leaves the file and the allocator as they were. */
+   ENOSPC leaves the file and the allocator as they were.
+
+   Writers of different files run in parallel: a write that only fills the file's chunks
+   and adds chunks to empty slots runs under the VFS lock shared (and the file's data mutex
+   if another fd could write it too), while readers read the same file. Under the shared
+   lock every new chunk is zeroed before its slot is set (a release store), so a reader
+   sees, for every byte, zero, the old value or the new one, never another file's freed
+   bytes, whatever size it loaded: a read that overlaps a concurrent write may see part of
+   it, as POSIX allows. A write that needs a larger slot array or a larger chunk 0 replaces
+   memory a reader may be reading: it runs with the lock exclusive (file_write_in_place). */
 #include "vfs/vfs.h"
 #include "base/alloc.h"
 #include "base/checked.h"
 #include "base/hooks.h"
+#include "base/lock.h"
 
 #define FIRST_CHUNK_MIN 64u
 
@@ -101,8 +111,10 @@ fail:
 }
 
 /* Puts the reserved blocks in place. overwrite: the caller writes every byte of
-   [offset, end) right after, so chunks it covers whole need no zeroing. */
-static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct reservation *r, bool overwrite) {
+   [offset, end) right after, so chunks it covers whole need no zeroing, unless readers
+   may read them meanwhile (the writer holds the lock shared). */
+static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct reservation *r, bool overwrite,
+                   bool readers) {
     if (r->slots) {
         mem_copy(r->slots, f->chunks, slot_bytes(f->chunk_slots));
         mem_zero(r->slots + f->chunk_slots, slot_bytes(r->slot_count - f->chunk_slots));
@@ -124,8 +136,8 @@ static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct re
         r->spares = c->next;
         uint64_t chunk_start = (uint64_t)i << CHUNK_SHIFT;
         bool whole = overwrite && offset <= chunk_start && end >= chunk_start + CHUNK_SIZE;
-        if (!whole) mem_zero(c, CHUNK_SIZE);
-        f->chunks[i] = (uint8_t *)c;
+        if (!whole || readers) mem_zero(c, CHUNK_SIZE);
+        __atomic_store_n(&f->chunks[i], (uint8_t *)c, __ATOMIC_RELEASE); /* rare: once per chunk */
     }
     mem_zero(r, sizeof *r);
 }
@@ -133,8 +145,26 @@ static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct re
 static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end, bool overwrite) {
     struct reservation r;
     errno_t err = reserve(f, offset, end, &r);
-    if (!err) commit(f, offset, end, &r, overwrite);
+    if (!err) commit(f, offset, end, &r, overwrite, false);
     return err;
+}
+
+/* The same for a writer holding the lock shared: the allocator under its own mutex. */
+static errno_t prepare_range_shared(struct file_data *f, uint64_t offset, uint64_t end, struct lock_holder *writer) {
+    struct reservation r;
+    mem_lock_shared(writer);
+    errno_t err = reserve(f, offset, end, &r);
+    mem_unlock_shared(writer);
+    if (!err) commit(f, offset, end, &r, true, true);
+    return err;
+}
+
+bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end) {
+    const struct file_data *f = &file->file;
+    if (end <= offset) return true;
+    if (end > MAX_FILE_SIZE) return true; /* refused with EFBIG, nothing replaced */
+    if (((end - 1) >> CHUNK_SHIFT) >= f->chunk_slots) return false;
+    return offset >= CHUNK_SIZE || first_chunk_cap(f, end) == f->first_cap;
 }
 
 static void free_chunks_from(struct file_data *f, uint32_t first) {
@@ -146,12 +176,13 @@ static void free_chunks_from(struct file_data *f, uint32_t first) {
     }
 }
 
-errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len) {
+errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len,
+                              struct lock_holder *shared) {
     if (!len) return E_SUCCESS;
     uint64_t end = offset + len; /* offset_range_valid: no wrap */
     if (end > MAX_FILE_SIZE) return E_FBIG;
     struct file_data *f = &file->file;
-    errno_t err = prepare_range(f, offset, end, true);
+    errno_t err = shared ? prepare_range_shared(f, offset, end, shared) : prepare_range(f, offset, end, true);
     if (err) return err;
     while (offset < end) {
         uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
@@ -162,6 +193,8 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
         guest_src += (uint32_t)n;
         offset += n;
     }
+    /* A plain store: a reader that sees it before the data reads zeros or old bytes of
+       this file (above), and an atomic one would cost a fence per append. */
     if (end > file->size) file->size = end;
     return E_SUCCESS;
 }
@@ -184,7 +217,7 @@ void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst,
         uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
         uint64_t n = CHUNK_SIZE - within;
         if (n > end - offset) n = end - offset;
-        uint8_t *chunk = i < f->chunk_slots ? f->chunks[i] : NULL;
+        uint8_t *chunk = i < f->chunk_slots ? __atomic_load_n(&f->chunks[i], __ATOMIC_ACQUIRE) : NULL;
         uint32_t stored = chunk && within < chunk_cap(f, i) ? chunk_cap(f, i) - within : 0;
         if (stored > n) stored = (uint32_t)n;
         if (stored) hook_copy_out(guest_dst, core_addr(chunk + within), stored);

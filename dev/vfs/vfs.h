@@ -4,6 +4,7 @@
 #define VFS_VFS_H
 
 #include "base/core.h"
+#include "base/lock.h"
 
 #define CHUNK_SHIFT 16
 #define CHUNK_SIZE (1u << CHUNK_SHIFT)
@@ -55,6 +56,7 @@ struct inode {
     uint64_t atim, mtim, ctim;
     uint32_t nlink;        /* directory entries naming it */
     uint32_t open_count;   /* fds (of every process) referring to it */
+    int data_mutex;        /* a file's writers under the shared lock (lock.h) */
     uint32_t fsck_links, fsck_opens; /* scratch counters of the consistency checker */
     uint8_t type;          /* WASI filetype */
     bool is_pipe;
@@ -70,6 +72,7 @@ struct inode {
 struct inode *inode_create(uint8_t type);
 void inode_release_if_unused(struct inode *node);
 void inode_touch_modified(struct inode *node);   /* mtime and ctime */
+void inode_touch_written(struct inode *file);    /* the same, by a writer holding the lock shared */
 void inode_touch_changed(struct inode *node);    /* ctime */
 void inode_touch_accessed(struct inode *node);
 void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]);
@@ -87,7 +90,13 @@ void dir_free(struct inode *dir);
 
 /* filedata.c: each call changes all it was asked to or nothing (a failed write or
    allocate keeps no memory). Ranges are checked with offset_range_valid by the caller. */
-errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len);
+/* shared: the writer's holder when it holds the lock shared and the file's data mutex
+   (file_write_in_place was true for the whole write), NULL under the lock exclusive. */
+errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len,
+                              struct lock_holder *shared);
+/* Whether a write of [offset, end) can run under the lock shared: it replaces no block a
+   reader may be reading (the slot array, chunk 0). */
+bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end);
 void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst, uint32_t len);
 errno_t file_set_size(struct inode *file, uint64_t size);
 errno_t file_allocate(struct inode *file, uint64_t end);

@@ -1,0 +1,101 @@
+/* Readers of a file that others are writing, while freed memory is full of other files'
+   bytes: `stress_rw ROLE DIR ID ITERATIONS`.
+
+   writer: writes 0xAB runs at random offsets of DIR/shared (up to 4 MiB, so inside holes,
+           across chunk edges, whole 64 KiB chunks, and appends), through one fd; two
+           writers make the file open twice, so both the in-place and the locked paths run.
+   churn:  creates, fills with 0xCD and deletes files of 64-200 KiB, so that the chunks the
+           writers get were another file's a moment ago.
+   reader: preads random ranges of DIR/shared and checks that every byte is 0 or 0xAB:
+           a 0xCD is another file's data, and any other byte is garbage.
+   Prints "ROLE ID OPS" and exits 0, or prints what it saw on stderr and exits 1. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SPAN (4u << 20)
+#define MAX_RUN 140000u
+
+static unsigned char buf[MAX_RUN];
+static unsigned rng_state;
+
+static unsigned rnd(unsigned n) {
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (rng_state >> 4) % n;
+}
+
+static void fail(const char *what) {
+    perror(what);
+    exit(1);
+}
+
+static long writer(const char *path, long iterations) {
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    if (fd < 0) fail("open shared for writing");
+    memset(buf, 0xAB, sizeof buf);
+    for (long i = 0; i < iterations; i++) {
+        unsigned kind = rnd(4);
+        unsigned len = kind == 0 ? 65536 : kind == 1 ? 1 + rnd(MAX_RUN) : 1 + rnd(64);
+        off_t at = kind == 0 ? (off_t)rnd(SPAN / 65536) * 65536 : (off_t)rnd(SPAN);
+        if (pwrite(fd, buf, len, at) != (ssize_t)len) fail("pwrite");
+    }
+    close(fd);
+    return iterations;
+}
+
+static long churn(const char *dir, int id, long iterations) {
+    char path[256];
+    memset(buf, 0xCD, sizeof buf);
+    for (long i = 0; i < iterations; i++) {
+        snprintf(path, sizeof path, "%s/churn%d_%ld", dir, id, i % 4);
+        int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        unsigned len = 65536 + rnd(MAX_RUN - 65536);
+        if (fd < 0 || write(fd, buf, len) != (ssize_t)len) fail("churn write");
+        close(fd);
+        if (i % 4 == 3 && unlink(path) != 0) fail("churn unlink");
+    }
+    return iterations;
+}
+
+static long reader(const char *path, long iterations) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) fail("open shared for reading");
+    for (long i = 0; i < iterations; i++) {
+        unsigned len = 1 + rnd(MAX_RUN);
+        off_t at = (off_t)rnd(SPAN);
+        ssize_t n = pread(fd, buf, len, at);
+        if (n < 0) fail("pread");
+        for (ssize_t b = 0; b < n; b++) {
+            if (buf[b] != 0 && buf[b] != 0xAB) {
+                fprintf(stderr, "reader: byte 0x%02x at %lld: not zero, not written\n", buf[b],
+                        (long long)(at + b));
+                return -1;
+            }
+        }
+    }
+    close(fd);
+    return iterations;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5) {
+        fprintf(stderr, "usage: stress_rw writer|churn|reader DIR ID ITERATIONS\n");
+        return 2;
+    }
+    const char *role = argv[1], *dir = argv[2];
+    int id = atoi(argv[3]);
+    long iterations = atol(argv[4]);
+    rng_state = 2654435761u * (unsigned)(id + 1);
+    char path[256];
+    snprintf(path, sizeof path, "%s/shared", dir);
+    long done = !strcmp(role, "writer") ? writer(path, iterations)
+              : !strcmp(role, "churn")  ? churn(dir, id, iterations)
+              : !strcmp(role, "reader") ? reader(path, iterations)
+              : -2;
+    if (done == -2) fprintf(stderr, "unknown role %s\n", role);
+    if (done < 0) return 1;
+    printf("%s %d %ld\n", role, id, done);
+    return 0;
+}
