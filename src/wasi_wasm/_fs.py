@@ -3,6 +3,18 @@
 scratch buffer in core memory.
 
 Paths are absolute VFS paths ("/a/b"); the host process has the VFS root preopened.
+
+What a guest leaves in the VFS is hostile input to the host: it can be deeper than any path,
+hold sparse files of a terabyte, and put symlinks where the host expects directories. So:
+- tree walks are loops over directory fds, never recursion or full path strings
+  (``_walk``, ``_VfsCursor``, ``_HostCursor``);
+- a copy to the host never follows a host symlink and replaces entries by renaming new ones
+  over them, so it never writes outside its target (``_HostCursor``,
+  ``_replace_host_entry``);
+- file contents move in bounded chunks, and a file larger than the caller's maximum is
+  refused before anything is read or changed (``FileTooLargeError``);
+- a call checks everything it can before it changes anything, and a file is replaced only
+  once its new content is complete (``_replace_file``).
 """
 
 from __future__ import annotations
@@ -11,21 +23,44 @@ import contextlib
 import dataclasses
 import enum
 import errno
+import functools
 import os
 import posixpath
-import shutil
+import secrets
+import stat as host_stat
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import NamedTuple, Protocol, TypeVar
 
-from ._errno import EEXIST, EIO, EISDIR, ENOENT, ENOTDIR, check, error_from_wasi
+from ._errno import EIO, EISDIR, ENOENT, ENOTDIR, SUCCESS, check, errno_from_name, error_from_wasi
+from ._limits import MAX_NAME_CAP, MAX_PATH_CAP, MAX_SYMLINK_FOLLOWS_CAP
 from ._process import CoreProcess
 
 CHUNK = 1 << 20  # bytes moved per fd_read / fd_write call
+# read_file builds the content in Python memory: the default filesystem budget (1 GiB) bounds
+# every file a program writes, but not a sparse one (a 1 TiB file costs the VFS a few bytes).
+DEFAULT_MAX_READ_SIZE = 1 << 30
+# Copy-out streams, and a file with real data cannot exceed the core memory (4 GiB); a larger
+# one is mostly holes, whose zeros copy-out would still have to read to find the data.
+DEFAULT_MAX_FILE_SIZE = 1 << 32
+U64_MAX = (1 << 64) - 1
+ELOOP = errno_from_name("ELOOP")
+ENAMETOOLONG = errno_from_name("ENAMETOOLONG")
 
 LOOKUP_SYMLINK_FOLLOW = 1
-OFLAG_CREAT, OFLAG_DIRECTORY, OFLAG_EXCL, OFLAG_TRUNC = 1, 2, 4, 8
+OFLAG_CREAT, OFLAG_DIRECTORY, OFLAG_EXCL = 1, 2, 4
 FSTFLAG_ATIM, FSTFLAG_MTIM = 1, 4
+RIGHTS_ALL = (1 << 30) - 1
+ANCHOR_RIGHTS = RIGHTS_ALL & ~(1 << 6)  # all but FD_WRITE: a directory opened to write is EISDIR
+
+TEMP_PREFIX = b".wasi-wasm-"
+TEMP_NAME_BYTES = len(TEMP_PREFIX) + 12
+_ZERO_CHUNK = bytes(CHUNK)
+_HOST_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_HOST_BELOW = _HOST_DIR | os.O_NOFOLLOW  # every name below a host root
+_HOST_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_HOST_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Right(enum.IntFlag):
@@ -97,6 +132,11 @@ class StatResult:
         return cls(u64(0), u64(8), filetype, u64(24), u64(32), u64(40), u64(48), u64(56))
 
 
+class FileTooLargeError(OSError):
+    """A file larger than the caller's maximum (errno EFBIG), refused before anything was read
+    or changed."""
+
+
 FILESTAT_SIZE = 64
 DIRENT_HEADER = 24
 
@@ -112,6 +152,23 @@ def encode_path(path: str) -> bytes:
 
 def decode_name(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
+
+
+class _Loc(NamedTuple):
+    """A VFS name as the core takes it: a directory fd and a path relative to it, with the
+    path that errors name (made only when needed: deep in a tree it is long)."""
+
+    fd: int
+    rel: bytes
+    label: str | Callable[[], str]
+
+    @property
+    def where(self) -> str:
+        return self.label if isinstance(self.label, str) else self.label()
+
+    def sibling(self, name: bytes) -> _Loc:
+        head = self.rel.rpartition(b"/")[0]
+        return _Loc(self.fd, head + b"/" + name if head else name, self.label)
 
 
 class FilesystemMixin:
@@ -134,49 +191,117 @@ class FilesystemMixin:
         with process.scratch(total) as base:
             yield process, root, [base + offset for offset in offsets]
 
-    def _open(self, path: str, oflags: int, rights: int, follow: bool = True) -> int:
-        raw = encode_path(path)
-        with self._buffers(len(raw), 4) as (process, root, (path_ptr, fd_ptr)):
-            process.memory.write(path_ptr, raw)
+    def _loc(self, path: str) -> _Loc:
+        _process, root = self._vfs_process()
+        return _Loc(root, encode_path(path), path)
+
+    def _open_at(
+        self, loc: _Loc, oflags: int, rights: int, *, follow: bool = True, inheriting: int = 0
+    ) -> int:
+        with self._buffers(len(loc.rel), 4) as (process, _root, (path_ptr, fd_ptr)):
+            process.memory.write(path_ptr, loc.rel)
             dirflags = LOOKUP_SYMLINK_FOLLOW if follow else 0
             code = process.call(
-                "path_open", root, dirflags, path_ptr, len(raw), oflags, rights, 0, 0, fd_ptr
-            )
-            check(code, path)
+                "path_open", loc.fd, dirflags, path_ptr, len(loc.rel), oflags, rights,
+                inheriting, 0, fd_ptr,
+            )  # fmt: skip
+            _check_at(code, loc)
             return process.memory.read_u32(fd_ptr)
 
     def _close(self, fd: int) -> None:
         process, _root = self._vfs_process()
         process.call("fd_close", fd)
 
-    def _path_call(self, function: str, path: str, *before: int) -> int:
-        """Call ``function(*before, path_ptr, path_len)`` relative to the root; returns errno."""
-        raw = encode_path(path)
-        with self._buffers(len(raw)) as (process, root, (path_ptr,)):
-            process.memory.write(path_ptr, raw)
-            return process.call(function, root, *before, path_ptr, len(raw))
+    def _call_at(self, function: str, loc: _Loc) -> None:
+        """``function(loc.fd, path_ptr, path_len)``, raising for an error."""
+        with self._buffers(len(loc.rel)) as (process, _root, (path_ptr,)):
+            process.memory.write(path_ptr, loc.rel)
+            code = process.call(function, loc.fd, path_ptr, len(loc.rel))
+        _check_at(code, loc)
+
+    def _largest_accepted(self, probe: bytes) -> int:
+        """The longest prefix of ``probe`` that the core does not refuse as too long.
+
+        The core exports no getter for its limits, and any process may change them, so a walk
+        measures them when it starts: the core answers ENAMETOOLONG exactly when a path or a
+        name is over its limit (a path of "." and slashes names the root; a missing name is
+        ENOENT)."""
+        with self._buffers(len(probe), FILESTAT_SIZE) as (process, root, (ptr, out)):
+            process.memory.write(ptr, probe)
+            low, high = 1, len(probe)  # every limit is at least 1
+            while low < high:
+                middle = (low + high + 1) // 2
+                code = process.call("path_filestat_get", root, 0, ptr, middle, out)
+                low, high = (low, middle - 1) if code == ENAMETOOLONG else (middle, high)
+            return low
+
+    def _max_path(self) -> int:
+        return self._largest_accepted(b"." + b"/" * (MAX_PATH_CAP - 1))
+
+    def _max_name(self) -> int:
+        return self._largest_accepted(b"n" * MAX_NAME_CAP)
+
+    @contextmanager
+    def _cursor(self, start: _Loc, max_path: int | None = None) -> Iterator[_VfsCursor]:
+        cursor = _VfsCursor(self, start, self._max_path() if max_path is None else max_path)
+        try:
+            yield cursor
+        finally:
+            cursor.close()
 
     # -- files ------------------------------------------------------------------------------
     def write_file(self, path: str, data: bytes | bytearray | memoryview) -> None:
-        """Create or truncate the file at ``path`` and write ``data``. A file this call
-        created is removed again if the write fails (ENOSPC, say)."""
-        view = memoryview(data).cast("B")
-        existed = self.exists(path)
-        fd = self._open(path, OFLAG_CREAT | OFLAG_TRUNC, WRITE_RIGHTS)
-        try:
-            self._write_all(fd, view, path)
-        except OSError:
-            self._close(fd)
-            fd = -1
-            if not existed:
-                with contextlib.suppress(OSError):
-                    self.remove(path)
-            raise
-        finally:
-            if fd >= 0:
-                self._close(fd)
+        """Create or replace the file at ``path`` with ``data``.
 
-    def _write_all(self, fd: int, view: memoryview, path: str) -> None:
+        All or nothing: the data goes to a new file beside ``path`` that is renamed over it
+        once complete, so a failure (ENOSPC, say) leaves the old content, or no file, as it
+        was. As with an editor's atomic save, the file is a new one: a symlink at ``path`` is
+        followed (the file it names is replaced, where open() would write), but other hard
+        links keep the old content, and so do programs that have it open."""
+        view = memoryview(data).cast("B")
+        loc = self._loc(self._write_target(path))._replace(label=path)
+        self._replace_file(loc, [view])
+
+    def _write_target(self, path: str) -> str:
+        """Where ``path``'s new content goes: its final symlinks resolved as open() resolves
+        them (a target is relative to its link's directory: the core resolves the joined
+        path exactly as it follows the link)."""
+        encode_path(path)
+        if path.endswith("/"):  # as open(O_CREAT) of "name/"
+            raise error_from_wasi(EISDIR, path)
+        target = path
+        for _ in range(MAX_SYMLINK_FOLLOWS_CAP + 1):
+            info = self._lstat_or_none(self._loc(target)._replace(label=path))
+            if info is None or not (info.is_dir or info.is_symlink):
+                return target
+            if info.is_dir:
+                raise error_from_wasi(EISDIR, path)
+            target = posixpath.join(posixpath.dirname(target), self.readlink(target))
+        raise error_from_wasi(ELOOP, path)
+
+    def _replace_file(
+        self, loc: _Loc, pieces: Iterable[bytes | memoryview], times: tuple[int, int] | None = None
+    ) -> None:
+        """Write ``pieces`` to a new file beside ``loc`` and rename it over ``loc``: a failure
+        (ENOSPC above all) leaves whatever was at ``loc`` as it was, and the temporary file is
+        removed again. A directory at ``loc`` makes the rename fail (EISDIR)."""
+        temp = loc.sibling(_temp_name())
+        fd = self._open_at(temp, OFLAG_CREAT | OFLAG_EXCL, WRITE_RIGHTS, follow=False)
+        try:
+            try:
+                for piece in pieces:
+                    self._write_all(fd, memoryview(piece), loc)
+            finally:
+                self._close(fd)
+            if times is not None:
+                self._set_times_at(temp, *times, follow=False)
+            _check_at(self._two_path_call("path_rename", temp, loc, None), loc)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self._call_at("path_unlink_file", temp)
+            raise
+
+    def _write_all(self, fd: int, view: memoryview, loc: _Loc) -> None:
         """Write ``view`` to ``fd`` through a scratch buffer (from the core's reserve, outside
         the filesystem's byte limit) of at most CHUNK bytes."""
         chunk = min(max(len(view), 1), CHUNK)
@@ -186,34 +311,46 @@ class FilesystemMixin:
                 piece = view[position : position + chunk]
                 process.memory.write(buf, piece)
                 process.memory.write(iov, _iovec(buf, len(piece)))
-                check(process.call("fd_write", fd, iov, 1, written_ptr), path)
+                _check_at(process.call("fd_write", fd, iov, 1, written_ptr), loc)
                 written = process.memory.read_u32(written_ptr)
                 if written == 0:
-                    raise error_from_wasi(EIO, path)
+                    raise error_from_wasi(EIO, loc.where)
                 position += written
 
-    def read_file(self, path: str) -> bytes:
-        """The whole content of the file at ``path``."""
-        fd = self._open(path, 0, READ_RIGHTS)
+    def read_file(self, path: str, *, max_size: int = DEFAULT_MAX_READ_SIZE) -> bytes:
+        """The whole content of the file at ``path``.
+
+        The content is built in Python memory, so a file larger than ``max_size`` bytes
+        (default 1 GiB) raises FileTooLargeError before anything is read."""
+        _check_range("max_size", max_size, U64_MAX)
+        loc = self._loc(path)
+        fd = self._open_at(loc, 0, READ_RIGHTS)
         try:
             info = self._fstat(fd, path)
             if info.is_dir:
                 # WASI lets a directory be opened and then fails the read with EBADF;
                 # Python's open() reports this case as IsADirectoryError.
                 raise error_from_wasi(EISDIR, path)
-            size = info.size
-            chunk = min(max(size, 1), CHUNK)
-            parts = bytearray()
-            with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, read_ptr)):
-                process.memory.write(iov, _iovec(buf, chunk))
-                while True:
-                    check(process.call("fd_read", fd, iov, 1, read_ptr), path)
-                    count = process.memory.read_u32(read_ptr)
-                    if count == 0:
-                        return bytes(parts)
-                    parts += process.memory.read(buf, count)
+            if info.size > max_size:
+                raise _too_large(path, info.size, max_size, "max_size")
+            return b"".join(self._read_chunks(fd, loc, info.size))
         finally:
             self._close(fd)
+
+    def _read_chunks(self, fd: int, loc: _Loc, size: int) -> Iterator[bytes]:
+        """At most ``size`` bytes from ``fd``, CHUNK at a time: memory stays bounded however
+        large the file is, and a file growing meanwhile cannot push past ``size``."""
+        chunk = min(max(size, 1), CHUNK)
+        with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, read_ptr)):
+            left = size
+            while left > 0:
+                process.memory.write(iov, _iovec(buf, min(chunk, left)))
+                _check_at(process.call("fd_read", fd, iov, 1, read_ptr), loc)
+                count = process.memory.read_u32(read_ptr)
+                if count == 0:
+                    return
+                yield process.memory.read(buf, count)
+                left -= count
 
     def _fstat(self, fd: int, path: str) -> StatResult:
         with self._buffers(FILESTAT_SIZE) as (process, _root, (out,)):
@@ -222,12 +359,26 @@ class FilesystemMixin:
 
     # -- metadata ---------------------------------------------------------------------------
     def stat(self, path: str, *, follow_symlinks: bool = True) -> StatResult:
-        raw = encode_path(path)
-        with self._buffers(len(raw), FILESTAT_SIZE) as (process, root, (path_ptr, out)):
-            process.memory.write(path_ptr, raw)
-            flags = LOOKUP_SYMLINK_FOLLOW if follow_symlinks else 0
-            check(process.call("path_filestat_get", root, flags, path_ptr, len(raw), out), path)
-            return StatResult.unpack(process.memory.read(out, FILESTAT_SIZE))
+        return self._stat_at(self._loc(path), follow=follow_symlinks)
+
+    def _stat_at(self, loc: _Loc, *, follow: bool) -> StatResult:
+        code, raw = self._filestat(loc, follow)
+        _check_at(code, loc)
+        return StatResult.unpack(raw)
+
+    def _lstat_or_none(self, loc: _Loc) -> StatResult | None:
+        code, raw = self._filestat(loc, False)
+        if code == ENOENT:
+            return None
+        _check_at(code, loc)
+        return StatResult.unpack(raw)
+
+    def _filestat(self, loc: _Loc, follow: bool) -> tuple[int, bytes]:
+        with self._buffers(len(loc.rel), FILESTAT_SIZE) as (process, _root, (path_ptr, out)):
+            process.memory.write(path_ptr, loc.rel)
+            flags = LOOKUP_SYMLINK_FOLLOW if follow else 0
+            code = process.call("path_filestat_get", loc.fd, flags, path_ptr, len(loc.rel), out)
+            return code, process.memory.read(out, FILESTAT_SIZE)
 
     def lstat(self, path: str) -> StatResult:
         return self.stat(path, follow_symlinks=False)
@@ -241,8 +392,11 @@ class FilesystemMixin:
         return True
 
     def is_dir(self, path: str) -> bool:
+        return self._is_dir_at(self._loc(path))
+
+    def _is_dir_at(self, loc: _Loc) -> bool:
         try:
-            return self.stat(path).is_dir
+            return self._stat_at(loc, follow=True).is_dir
         except OSError:
             return False
 
@@ -261,47 +415,83 @@ class FilesystemMixin:
         follow_symlinks: bool = True,
     ) -> None:
         """Set access and/or modification time (None leaves that time unchanged)."""
+        for what, value in (("atime_ns", atime_ns), ("mtime_ns", mtime_ns)):
+            if value is not None:
+                _check_range(what, value, U64_MAX)
+        self._set_times_at(self._loc(path), atime_ns, mtime_ns, follow=follow_symlinks)
+
+    def _set_times_at(
+        self, loc: _Loc, atime_ns: int | None, mtime_ns: int | None, *, follow: bool
+    ) -> None:
         flags = (FSTFLAG_ATIM if atime_ns is not None else 0) | (
             FSTFLAG_MTIM if mtime_ns is not None else 0
         )
-        raw = encode_path(path)
-        with self._buffers(len(raw)) as (process, root, (path_ptr,)):
-            process.memory.write(path_ptr, raw)
-            lookup = LOOKUP_SYMLINK_FOLLOW if follow_symlinks else 0
+        with self._buffers(len(loc.rel)) as (process, _root, (path_ptr,)):
+            process.memory.write(path_ptr, loc.rel)
+            lookup = LOOKUP_SYMLINK_FOLLOW if follow else 0
             code = process.call(
-                "path_filestat_set_times", root, lookup, path_ptr, len(raw),
+                "path_filestat_set_times", loc.fd, lookup, path_ptr, len(loc.rel),
                 atime_ns or 0, mtime_ns or 0, flags,
             )  # fmt: skip
-        check(code, path)
+        _check_at(code, loc)
 
     # -- directories ------------------------------------------------------------------------
     def mkdir(self, path: str, parents: bool = False, exist_ok: bool = False) -> None:
-        """Create a directory (``parents`` = mkdir -p for the missing ancestors)."""
-        encode_path(path)  # a bad path fails here, before any ancestor is created
-        if parents:
-            parent = posixpath.dirname(path.rstrip("/"))
-            if parent not in ("", "/") and not self.is_dir(parent):
-                self.mkdir(parent, parents=True, exist_ok=True)
-        code = self._path_call("path_create_directory", path)
-        if code == EEXIST and exist_ok and self.is_dir(path):
-            return
-        check(code, path)
+        """Create a directory (``parents`` = mkdir -p for the missing ancestors).
+
+        The missing ancestors are found going up and made going down, in a loop (a path can
+        have two thousand components); if one cannot be made, those this call made are
+        removed again, so a failure changes nothing."""
+        loc = self._loc(path)  # a bad path fails here, before any ancestor is created
+        made: list[str] = []
+        try:
+            for ancestor in self._missing_ancestors(path) if parents else []:
+                if self._mkdir_at(self._loc(ancestor), exist_ok=True):
+                    made.append(ancestor)
+            self._mkdir_at(loc, exist_ok=exist_ok)
+        except BaseException:
+            for ancestor in reversed(made):
+                with contextlib.suppress(OSError):
+                    self.rmdir(ancestor)
+            raise
+
+    def _missing_ancestors(self, path: str) -> list[str]:
+        """The ancestors of ``path`` that are not directories, outermost first."""
+        missing = []
+        parent = posixpath.dirname(path.rstrip("/"))
+        while parent not in ("", "/") and not self.is_dir(parent):
+            missing.append(parent)
+            parent = posixpath.dirname(parent)
+        return missing[::-1]
+
+    def _mkdir_at(self, loc: _Loc, *, exist_ok: bool) -> bool:
+        """Make the directory ``loc``; whether this call made it."""
+        try:
+            self._call_at("path_create_directory", loc)
+        except FileExistsError:
+            if not exist_ok or not self._is_dir_at(loc):
+                raise
+            return False
+        return True
 
     def listdir(self, path: str = "/") -> list[str]:
         """Names in directory ``path``, without "." and "..", in the core's order."""
-        fd = self._open(path, OFLAG_DIRECTORY, READDIR_RIGHTS)
+        return [decode_name(name) for name in self._names_at(self._loc(path))]
+
+    def _names_at(self, loc: _Loc) -> list[bytes]:
+        fd = self._open_at(loc, OFLAG_DIRECTORY, READDIR_RIGHTS)
         try:
-            return [name for name in self._read_dir(fd, path) if name not in (".", "..")]
+            return [name for name in self._read_dir(fd, loc) if name not in (b".", b"..")]
         finally:
             self._close(fd)
 
-    def _read_dir(self, fd: int, path: str) -> list[str]:
-        names: list[str] = []
+    def _read_dir(self, fd: int, loc: _Loc) -> list[bytes]:
+        names: list[bytes] = []
         cookie = 0
         size = 1 << 16
         while True:
             with self._buffers(size, 4) as (process, _root, (buf, used_ptr)):
-                check(process.call("fd_readdir", fd, buf, size, cookie, used_ptr), path)
+                _check_at(process.call("fd_readdir", fd, buf, size, cookie, used_ptr), loc)
                 used = process.memory.read_u32(used_ptr)
                 data = process.memory.read(buf, used)
             position = 0
@@ -310,7 +500,7 @@ class FilesystemMixin:
                 end = position + DIRENT_HEADER + name_length
                 if end > used:
                     break  # entry cut off by the buffer: read it again from its cookie
-                names.append(decode_name(data[position + DIRENT_HEADER : end]))
+                names.append(data[position + DIRENT_HEADER : end])
                 cookie = int.from_bytes(data[position : position + 8], "little")
                 position = end
             if used < size:
@@ -320,163 +510,591 @@ class FilesystemMixin:
 
     def rmdir(self, path: str) -> None:
         """Remove an empty directory."""
-        check(self._path_call("path_remove_directory", path), path)
+        self._call_at("path_remove_directory", self._loc(path))
 
     def rmtree(self, path: str) -> None:
-        """Remove a directory and everything below it (symlinks are removed, not followed)."""
-        if not self.lstat(path).is_dir:
+        """Remove a directory and everything below it (symlinks are removed, not followed),
+        however deep the tree is."""
+        loc = self._loc(path)
+        if not self._stat_at(loc, follow=False).is_dir:
             raise error_from_wasi(ENOTDIR, path)  # as shutil.rmtree does
-        for name in self.listdir(path):
-            child = posixpath.join(path, name)
-            if self.lstat(child).is_dir:
-                self.rmtree(child)
-            else:
-                self.remove(child)
-        self.rmdir(path)
+        self._remove_tree(loc)
+
+    def _remove_tree(self, loc: _Loc) -> None:
+        with self._cursor(loc) as cursor:
+            _empty(cursor)
+        self._call_at("path_remove_directory", loc)
+
+    def _remove_at(self, loc: _Loc, info: StatResult) -> None:
+        if info.is_dir:
+            self._remove_tree(loc)
+        else:
+            self._call_at("path_unlink_file", loc)
 
     # -- names ------------------------------------------------------------------------------
     def remove(self, path: str) -> None:
         """Remove a file or symlink (directories: ``rmdir`` / ``rmtree``)."""
-        check(self._path_call("path_unlink_file", path), path)
+        self._call_at("path_unlink_file", self._loc(path))
 
-    def _two_path_call(self, function: str, first: str, second: str, flags: int | None) -> int:
-        a, b = encode_path(first), encode_path(second)
-        with self._buffers(len(a), len(b)) as (process, root, (a_ptr, b_ptr)):
+    def _two_path_call(self, function: str, first: _Loc, second: _Loc, flags: int | None) -> int:
+        a, b = first.rel, second.rel
+        with self._buffers(len(a), len(b)) as (process, _root, (a_ptr, b_ptr)):
             process.memory.write(a_ptr, a)
             process.memory.write(b_ptr, b)
-            head = (root,) if flags is None else (root, flags)
-            return process.call(function, *head, a_ptr, len(a), root, b_ptr, len(b))
+            head = (first.fd,) if flags is None else (first.fd, flags)
+            return process.call(function, *head, a_ptr, len(a), second.fd, b_ptr, len(b))
 
     def rename(self, src: str, dst: str) -> None:
-        check(self._two_path_call("path_rename", src, dst, None), src, dst)
+        check(self._two_path_call("path_rename", self._loc(src), self._loc(dst), None), src, dst)
 
     def link(self, src: str, dst: str) -> None:
         """Create hard link ``dst`` to the file ``src``."""
-        check(self._two_path_call("path_link", src, dst, 0), src, dst)
+        check(self._two_path_call("path_link", self._loc(src), self._loc(dst), 0), src, dst)
 
     def symlink(self, target: str, path: str) -> None:
         """Create symlink ``path`` whose content is ``target`` (stored as given)."""
         if not isinstance(target, str):
             raise TypeError(f"a symlink target must be a str, not {type(target).__name__}")
-        raw_target = target.encode("utf-8", "surrogateescape")
-        raw = encode_path(path)
-        with self._buffers(len(raw_target), len(raw)) as (process, root, (t_ptr, p_ptr)):
-            process.memory.write(t_ptr, raw_target)
-            process.memory.write(p_ptr, raw)
-            code = process.call("path_symlink", t_ptr, len(raw_target), root, p_ptr, len(raw))
-        check(code, path)
+        self._symlink_at(target.encode("utf-8", "surrogateescape"), self._loc(path))
+
+    def _symlink_at(self, target: bytes, loc: _Loc) -> None:
+        with self._buffers(len(target), len(loc.rel)) as (process, _root, (t_ptr, p_ptr)):
+            process.memory.write(t_ptr, target)
+            process.memory.write(p_ptr, loc.rel)
+            code = process.call("path_symlink", t_ptr, len(target), loc.fd, p_ptr, len(loc.rel))
+        _check_at(code, loc)
 
     def readlink(self, path: str) -> str:
-        raw = encode_path(path)
+        return decode_name(self._readlink_at(self._loc(path)))
+
+    def _readlink_at(self, loc: _Loc) -> bytes:
         size = 256
         while True:
-            with self._buffers(len(raw), size, 4) as (process, root, (path_ptr, buf, used_ptr)):
-                process.memory.write(path_ptr, raw)
-                code = process.call("path_readlink", root, path_ptr, len(raw), buf, size, used_ptr)
-                check(code, path)
-                used = process.memory.read_u32(used_ptr)
-                if used < size:
-                    return decode_name(process.memory.read(buf, used))
+            with self._buffers(len(loc.rel), size, 4) as (process, _root, (path_ptr, buf, used)):
+                process.memory.write(path_ptr, loc.rel)
+                code = process.call(
+                    "path_readlink", loc.fd, path_ptr, len(loc.rel), buf, size, used
+                )
+                _check_at(code, loc)
+                length = process.memory.read_u32(used)
+                if length < size:
+                    return process.memory.read(buf, length)
             size *= 4  # the target may have been cut off: retry with room to spare
 
-    # -- trees between the host and the VFS -------------------------------------------------
+    # -- trees from the host into the VFS ---------------------------------------------------
     def copy_in_tree(self, host_dir: str | os.PathLike[str], vfs_dir: str) -> None:
         """Copy a host directory tree into the VFS at ``vfs_dir`` (created if missing).
-        Symlinks are copied as symlinks; modification times are kept.
+        Symlinks are copied as symlinks; files' modification times are kept; an entry of
+        another kind in the VFS is replaced; fifos, sockets and devices are skipped.
 
-        Names that are not UTF-8 and symlinks with absolute targets cannot be stored (WASI
-        refuses them, as wasmtime does): they raise OSError (EILSEQ, EPERM) naming the host
-        path before anything is copied."""
-        encode_path(vfs_dir)
-        _check_host_tree(host_dir)
-        self._copy_in(host_dir, vfs_dir)
+        Everything that can be checked is checked before the VFS changes, and errors name
+        the host path: names and symlink targets that are not UTF-8 (EILSEQ: WASI paths are),
+        absolute symlink targets (EPERM: the core refuses them, as wasmtime does), names and
+        targets over the filesystem's limits (ENAMETOOLONG), and files or directories that
+        cannot be read. Only running out of space (ENOSPC) can stop the copy part-way."""
+        start = self._loc(vfs_dir)
+        max_path, max_name = self._max_path(), self._max_name()
+        where = os.fspath(host_dir)
+        with contextlib.closing(_HostCursor(os.open(where, _HOST_DIR), where)) as host:
+            _check_copy_in(host, max_path, max_name)
+            self.mkdir(vfs_dir, parents=True, exist_ok=True)
+            with self._cursor(start, max_path) as vfs:
+                self._copy_in(host, vfs)
 
-    def _copy_in(self, host_dir: str | os.PathLike[str], vfs_dir: str) -> None:
-        # List first: a missing or unreadable host directory changes nothing in the VFS.
-        with os.scandir(host_dir) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-        self.mkdir(vfs_dir, parents=True, exist_ok=True)
-        for entry in entries:
-            target = posixpath.join(vfs_dir, entry.name)
-            if entry.is_symlink():
-                if self._lexists(target):
-                    self.remove(target)
-                self.symlink(os.readlink(entry.path), target)
-            elif entry.is_dir():
-                self._copy_in(entry.path, target)
-            elif entry.is_file():
-                with open(entry.path, "rb") as source:
-                    self.write_file(target, source.read())
-                info = entry.stat()
-                self.set_times(target, atime_ns=info.st_atime_ns, mtime_ns=info.st_mtime_ns)
-            # fifos, sockets and devices have no VFS counterpart: skipped
+    def _copy_in(self, host: _HostCursor, vfs: _VfsCursor) -> None:
+        for name, info in _walk(host):
+            if info is None:
+                vfs.leave()
+                continue
+            loc = vfs.child(name)
+            try:
+                self._copy_entry_in(host, name, info, loc)
+            except OSError as error:
+                raise _renamed(error, host.where(name), loc.where) from None
+            if host_stat.S_ISDIR(info.st_mode):
+                vfs.enter(name)
 
+    def _copy_entry_in(
+        self, host: _HostCursor, name: bytes, info: os.stat_result, loc: _Loc
+    ) -> None:
+        old = self._lstat_or_none(loc)
+        if host_stat.S_ISDIR(info.st_mode):
+            if old is not None and not old.is_dir:
+                self._remove_at(loc, old)
+            if old is None or not old.is_dir:
+                self._call_at("path_create_directory", loc)
+        elif host_stat.S_ISLNK(info.st_mode):
+            if old is not None:
+                self._remove_at(loc, old)
+            self._symlink_at(host.readlink(name), loc)
+        elif host_stat.S_ISREG(info.st_mode):
+            if old is not None and old.is_dir:
+                self._remove_tree(loc)
+            fd = host.open_file(name)
+            try:
+                self._replace_file(loc, _host_chunks(fd), (info.st_atime_ns, info.st_mtime_ns))
+            finally:
+                os.close(fd)
+
+    # -- trees from the VFS out to the host -------------------------------------------------
     def copy_out_tree(
-        self, vfs_dir: str, host_dir: str | os.PathLike[str], *, delete: bool = False
+        self,
+        vfs_dir: str,
+        host_dir: str | os.PathLike[str] | int,
+        *,
+        delete: bool = False,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     ) -> None:
         """Copy a VFS tree to the host directory ``host_dir`` (created if missing).
 
         Existing host entries are replaced; with ``delete`` host entries that are not in the
-        VFS are removed too, so the host tree mirrors the VFS tree. A host symlink is never
-        written through: it is replaced."""
-        host = os.fspath(host_dir)
-        os.makedirs(host, exist_ok=True)
-        names = self.listdir(vfs_dir)
-        for name in names:
-            source = posixpath.join(vfs_dir, name)
-            target = os.path.join(host, name)
-            info = self.lstat(source)
+        VFS are removed too, so the host tree mirrors the VFS tree. Symlinks are copied as
+        symlinks, their targets as they are (never resolved); holes in files stay holes.
+
+        Nothing is written or removed outside ``host_dir``: every name below it is opened
+        relative to its directory's fd without following symlinks, a host symlink where the
+        VFS has a directory is replaced (never followed), and files and symlinks are made
+        under a temporary name and renamed over the old entry (so a host hard link is not
+        written through either). ``host_dir``'s ancestors are resolved as given, but a
+        symlink at ``host_dir`` itself is refused (ELOOP) before anything changes. A caller
+        that copies out several nested trees should pass, as ``host_dir``, a directory fd it
+        opened before the programs ran: then an earlier copy-out that replaced an ancestor by
+        a symlink cannot redirect a later one.
+
+        A file larger than ``max_file_size`` (default 4 GiB) raises FileTooLargeError before
+        anything on the host changes."""
+        _check_range("max_file_size", max_file_size, U64_MAX)
+        with self._cursor(self._loc(vfs_dir)) as vfs:
+            _check_copy_out(vfs, max_file_size)
+            with contextlib.closing(_open_host_target(host_dir)) as host:
+                self._copy_out(vfs, host, delete)
+
+    def _copy_out(self, vfs: _VfsCursor, host: _HostCursor, delete: bool) -> None:
+        kept: list[set[bytes]] = [set()]  # the VFS names of each directory being copied
+        for name, info in _walk(vfs):
+            if info is None:
+                _leave_host_dir(host, kept.pop(), delete)
+                continue
+            kept[-1].add(name)
             if info.is_dir:
-                if os.path.islink(target) or (
-                    os.path.lexists(target) and not os.path.isdir(target)
-                ):
-                    os.unlink(target)
-                self.copy_out_tree(source, target, delete=delete)
+                _make_host_dir(host, name)
+                host.enter(name)
+                kept.append(set())
             elif info.is_symlink:
-                _remove_host(target)
-                os.symlink(self.readlink(source), target)
+                _host_symlink(host, name, self._readlink_at(vfs.child(name)))
             elif info.is_file:
-                if os.path.islink(target) or os.path.isdir(target):
-                    _remove_host(target)
-                with open(target, "wb") as out:
-                    out.write(self.read_file(source))
-                os.utime(target, ns=(info.atime_ns, info.mtime_ns))
+                self._copy_file_out(vfs.child(name), info, host, name)
         if delete:
-            for name in set(os.listdir(host)) - set(names):
-                _remove_host(os.path.join(host, name))
+            _delete_host_extras(host, kept[0])
 
-    def _lexists(self, path: str) -> bool:
+    def _copy_file_out(self, loc: _Loc, info: StatResult, host: _HostCursor, name: bytes) -> None:
+        fd = self._open_at(loc, 0, READ_RIGHTS, follow=False)
         try:
-            self.lstat(path)
-        except OSError:
-            return False
-        return True
+
+            def make(temp: bytes, old: os.stat_result | None) -> None:
+                out = os.open(temp, _HOST_NEW, 0o666, dir_fd=host.fd)
+                try:
+                    if old is not None and host_stat.S_ISREG(old.st_mode):
+                        os.fchmod(out, host_stat.S_IMODE(old.st_mode))  # keep e.g. its x bits
+                    _write_sparse(out, self._read_chunks(fd, loc, info.size), info.size)
+                    os.utime(out, ns=(info.atime_ns, info.mtime_ns))
+                finally:
+                    os.close(out)
+
+            _replace_host_entry(host, name, make)
+        finally:
+            self._close(fd)
 
 
-def _check_host_tree(host_dir: str | os.PathLike[str]) -> None:
-    """Raise, naming the host path, for what copy_in_tree cannot store in the VFS."""
-    root = os.fspath(host_dir)
-    if not os.path.isdir(root):
-        raise error_from_wasi(ENOENT if not os.path.lexists(root) else ENOTDIR, root)
-    for directory, subdirs, files in os.walk(root):
-        for name in subdirs + files:
-            path = os.path.join(directory, name)
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                message = "name is not valid UTF-8 (WASI paths must be)"
-                raise OSError(errno.EILSEQ, message, path) from None
-            if os.path.islink(path) and os.readlink(path).startswith("/"):
-                message = "absolute symlink targets cannot be stored in the VFS"
-                raise OSError(errno.EPERM, message, path)
+# -- walking trees of any depth -------------------------------------------------------------
+InfoT = TypeVar("InfoT")
+
+
+class _Cursor(Protocol[InfoT]):
+    """A position in a tree walk: one directory, entered and left one level at a time."""
+
+    def names(self) -> list[bytes]: ...
+    def lstat(self, name: bytes) -> InfoT: ...
+    def is_dir(self, info: InfoT) -> bool: ...
+    def enter(self, name: bytes) -> None: ...
+    def leave(self) -> None: ...
+    def unlink(self, name: bytes) -> None: ...
+    def rmdir(self, name: bytes) -> None: ...
+
+
+def _walk(cursor: _Cursor[InfoT]) -> Iterator[tuple[bytes, InfoT | None]]:
+    """Every entry below the cursor's directory, depth first, in a loop: a tree can be far
+    deeper than Python's stack. Yields ``(name, info)`` with the cursor in the entry's
+    directory; after a directory's step the walk enters it (when the consumer asks for the
+    next step) and yields its entries, then ``(name, None)`` once the cursor is back."""
+    stack = [(b"", iter(cursor.names()))]
+    while stack:
+        name = next(stack[-1][1], None)
+        if name is None:
+            left = stack.pop()[0]
+            if stack:
+                cursor.leave()
+                yield left, None
+            continue
+        info = cursor.lstat(name)
+        yield name, info
+        if cursor.is_dir(info):
+            cursor.enter(name)
+            stack.append((name, iter(cursor.names())))
+
+
+def _empty(cursor: _Cursor[InfoT]) -> None:
+    """Remove everything in the cursor's directory (symlinks removed, never followed)."""
+    for name, info in _walk(cursor):
+        if info is None:
+            cursor.rmdir(name)
+        elif not cursor.is_dir(info):
+            cursor.unlink(name)
+
+
+@dataclasses.dataclass
+class _Level:
+    fd: int
+    rel: bytes
+    owned: bool = False  # fd is an anchor this cursor opened, closed when the level is left
+
+
+class _VfsCursor:
+    """Where a walk of a VFS tree stands, whatever its depth.
+
+    The core refuses a path longer than the filesystem's max_path, but a program can make a
+    tree deeper than any path (one directory fd at a time). So a directory is named by a path
+    relative to an anchor fd that stays within max_path: when a name below the current
+    directory would not fit, the current directory is opened and becomes the anchor. A walk
+    holds one fd per max_path bytes of depth: none for a tree whose paths fit, so a 100 %
+    full filesystem (where a new fd block cannot be had) can still be walked."""
+
+    def __init__(self, fs: FilesystemMixin, start: _Loc, max_path: int) -> None:
+        self._fs = fs
+        self._max_path = max_path
+        self._levels = [_Level(start.fd, start.rel)]
+        self._where = start.where
+        self._path: list[bytes] = []
+
+    def where(self, name: bytes | None = None) -> str:
+        return self._label(name)()
+
+    def _label(self, name: bytes | None = None) -> Callable[[], str]:
+        parts = tuple(self._path) if name is None else (*self._path, name)
+        return functools.partial(_vfs_where, self._where, parts)
+
+    def child(self, name: bytes) -> _Loc:
+        """``name`` in the current directory, with room for a temporary name beside it."""
+        level = self._levels[-1]
+        if level.rel != b"." and (
+            len(level.rel) + 1 + max(len(name), TEMP_NAME_BYTES) > self._max_path
+        ):
+            here = _Loc(level.fd, level.rel, self._label())
+            anchor = self._fs._open_at(here, OFLAG_DIRECTORY, ANCHOR_RIGHTS, inheriting=RIGHTS_ALL)
+            level.fd, level.rel, level.owned = anchor, b".", True
+        rel = name if level.rel == b"." else level.rel + b"/" + name
+        return _Loc(level.fd, rel, self._label(name))
+
+    def names(self) -> list[bytes]:
+        level = self._levels[-1]
+        return self._fs._names_at(_Loc(level.fd, level.rel, self._label()))
+
+    def lstat(self, name: bytes) -> StatResult:
+        return self._fs._stat_at(self.child(name), follow=False)
+
+    def is_dir(self, info: StatResult) -> bool:
+        return info.is_dir
+
+    def enter(self, name: bytes) -> None:
+        loc = self.child(name)
+        self._levels.append(_Level(loc.fd, loc.rel))
+        self._path.append(name)
+
+    def leave(self) -> None:
+        level = self._levels.pop()
+        self._path.pop()
+        if level.owned:
+            self._fs._close(level.fd)
+
+    def unlink(self, name: bytes) -> None:
+        self._fs._call_at("path_unlink_file", self.child(name))
+
+    def rmdir(self, name: bytes) -> None:
+        self._fs._call_at("path_remove_directory", self.child(name))
+
+    def close(self) -> None:
+        for level in self._levels:
+            if level.owned:
+                level.owned = False
+                self._fs._close(level.fd)
+
+
+def _vfs_where(start: str, parts: tuple[bytes, ...]) -> str:
+    return posixpath.join(start, *map(decode_name, parts))
+
+
+class _HostCursor:
+    """Where a walk of a host tree stands: one open directory fd, whatever the depth.
+
+    Each directory is opened relative to its parent's fd with O_NOFOLLOW, so a symlink below
+    the root is never followed, and no path string is built (PATH_MAX does not apply). Going
+    back up opens ".." and checks it is the directory the walk came from (device and inode):
+    a tree moved under the walk stops it rather than sending it elsewhere."""
+
+    def __init__(self, fd: int, where: str) -> None:
+        self.fd = fd
+        self._where = where
+        self._path: list[bytes] = []
+        self._ids = [_identity(fd)]
+
+    def where(self, name: bytes | None = None) -> str:
+        parts = self._path if name is None else [*self._path, name]
+        return os.path.join(self._where, *(os.fsdecode(part) for part in parts))
+
+    @contextmanager
+    def naming(self, name: bytes | None = None) -> Iterator[None]:
+        """OSErrors name the whole host path (a call relative to a directory fd names only
+        the last component)."""
+        try:
+            yield
+        except OSError as error:
+            raise _renamed(error, self.where(name)) from None
+
+    def names(self) -> list[bytes]:
+        with self.naming():
+            return sorted(os.fsencode(name) for name in os.listdir(self.fd))
+
+    def lstat(self, name: bytes) -> os.stat_result:
+        with self.naming(name):
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+
+    def lstat_or_none(self, name: bytes) -> os.stat_result | None:
+        try:
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise _renamed(error, self.where(name)) from None
+
+    def is_dir(self, info: os.stat_result) -> bool:
+        return host_stat.S_ISDIR(info.st_mode)
+
+    def enter(self, name: bytes) -> None:
+        with self.naming(name):
+            fd = os.open(name, _HOST_BELOW, dir_fd=self.fd)
+        self._ids.append(_identity(fd))
+        os.close(self.fd)
+        self.fd = fd
+        self._path.append(name)
+
+    def leave(self) -> None:
+        with self.naming():
+            parent = os.open(b"..", _HOST_BELOW, dir_fd=self.fd)
+        self._ids.pop()
+        self._path.pop()
+        if _identity(parent) != self._ids[-1]:
+            os.close(parent)
+            raise OSError(errno.ESTALE, "the host directory moved during the copy", self.where())
+        os.close(self.fd)
+        self.fd = parent
+
+    def unlink(self, name: bytes) -> None:
+        with self.naming(name):
+            os.unlink(name, dir_fd=self.fd)
+
+    def rmdir(self, name: bytes) -> None:
+        with self.naming(name):
+            os.rmdir(name, dir_fd=self.fd)
+
+    def readlink(self, name: bytes) -> bytes:
+        with self.naming(name):
+            return os.readlink(name, dir_fd=self.fd)
+
+    def open_file(self, name: bytes) -> int:
+        with self.naming(name):
+            return os.open(name, _HOST_FILE, dir_fd=self.fd)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino
+
+
+def _renamed(error: OSError, filename: str, filename2: str | None = None) -> OSError:
+    """``error`` naming other paths (OSError picks the subclass from the errno again)."""
+    return OSError(error.errno, error.strerror, filename, None, filename2)
+
+
+# -- copy-in checks -------------------------------------------------------------------------
+def _check_copy_in(host: _HostCursor, max_path: int, max_name: int) -> None:
+    """Refuse, naming the host path, what the VFS cannot store, before anything is copied."""
+    for name, info in _walk(host):
+        if info is None:
+            continue
+        problem = _vfs_bytes_problem(name, max_name, "name")
+        if problem is None and host_stat.S_ISLNK(info.st_mode):
+            problem = _link_target_problem(host.readlink(name), max_path)
+        if problem is not None:
+            raise OSError(*problem, host.where(name))
+        if host_stat.S_ISREG(info.st_mode):
+            os.close(host.open_file(name))  # readable now, so the copy will not stop at it
+
+
+def _vfs_bytes_problem(raw: bytes, limit: int, what: str) -> tuple[int, str] | None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return errno.EILSEQ, f"{what} is not valid UTF-8 (WASI paths must be)"
+    if len(raw) > limit:
+        return errno.ENAMETOOLONG, f"{what} is longer than the filesystem's {limit} bytes"
+    return None
+
+
+def _link_target_problem(target: bytes, max_path: int) -> tuple[int, str] | None:
+    if target.startswith(b"/"):
+        return errno.EPERM, "absolute symlink targets cannot be stored in the VFS"
+    return _vfs_bytes_problem(target, max_path, "symlink target")
+
+
+def _host_chunks(fd: int) -> Iterator[bytes]:
+    while piece := os.read(fd, CHUNK):
+        yield piece
+
+
+# -- copy-out on the host side --------------------------------------------------------------
+def _check_copy_out(vfs: _VfsCursor, max_file_size: int) -> None:
+    """A copy that cannot finish must not start: every size is checked before the host
+    changes."""
+    for name, info in _walk(vfs):
+        if info is not None and info.is_file and info.size > max_file_size:
+            raise _too_large(vfs.where(name), info.size, max_file_size, "max_file_size")
+
+
+def _too_large(where: str, size: int, maximum: int, keyword: str) -> FileTooLargeError:
+    return FileTooLargeError(errno.EFBIG, f"file is {size} bytes, over {keyword}={maximum}", where)
+
+
+def _open_host_target(host_dir: str | os.PathLike[str] | int) -> _HostCursor:
+    """A cursor in the host directory a copy-out writes into (created if missing). An fd is
+    taken as it is. A path's ancestors are resolved as given (the caller's choice), but the
+    directory itself must not be a symlink: an earlier copy-out of an enclosing tree may have
+    put one there, so following it could lead anywhere, and replacing it could destroy a link
+    the caller relies on (macOS's /tmp): it is refused."""
+    if isinstance(host_dir, int):
+        return _HostCursor(os.dup(host_dir), f"<fd {host_dir}>")
+    path = os.path.abspath(os.fspath(host_dir))
+    os.makedirs(path, exist_ok=True)
+    parent, name = os.path.split(path)
+    if not name:  # the root directory
+        return _HostCursor(os.open(path, _HOST_DIR), path)
+    cursor = _HostCursor(os.open(parent, _HOST_DIR), parent)
+    try:
+        if host_stat.S_ISLNK(cursor.lstat(os.fsencode(name)).st_mode):
+            message = "is a symlink, and a copy-out never follows one: give the directory"
+            raise OSError(errno.ELOOP, message, path)
+        cursor.enter(os.fsencode(name))
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor
+
+
+def _make_host_dir(host: _HostCursor, name: bytes) -> None:
+    """A real directory at ``name``: whatever else is there (a symlink above all) is
+    removed first, never followed."""
+    old = host.lstat_or_none(name)
+    if old is not None and host_stat.S_ISDIR(old.st_mode):
+        return
+    with host.naming(name):
+        if old is not None:
+            os.unlink(name, dir_fd=host.fd)
+        os.mkdir(name, dir_fd=host.fd)
+
+
+def _replace_host_entry(
+    host: _HostCursor, name: bytes, make: Callable[[bytes, os.stat_result | None], None]
+) -> None:
+    """Make a new entry under a temporary name (``make(temp, old_entry)``), then rename it
+    over ``name``: a symlink or hard link there is replaced, never written through, and no
+    one sees a half-written file."""
+    old = host.lstat_or_none(name)
+    if old is not None and host_stat.S_ISDIR(old.st_mode):
+        _remove_host_entry(host, name, old)
+    temp = _temp_name()
+    with host.naming(name):
+        try:
+            make(temp, old)
+            os.rename(temp, name, src_dir_fd=host.fd, dst_dir_fd=host.fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=host.fd)
+            raise
+
+
+def _host_symlink(host: _HostCursor, name: bytes, target: bytes) -> None:
+    def make(temp: bytes, _old: os.stat_result | None) -> None:
+        os.symlink(target, temp, dir_fd=host.fd)
+
+    _replace_host_entry(host, name, make)
+
+
+def _write_sparse(out: int, pieces: Iterable[bytes], size: int) -> None:
+    """Holes stay holes: the file gets its size first (reading as zeros) and only chunks with
+    a non-zero byte are written, so a sparse VFS file costs the host only its data."""
+    os.ftruncate(out, size)
+    position = 0
+    for piece in pieces:
+        if piece != _ZERO_CHUNK[: len(piece)]:
+            written = 0
+            while written < len(piece):
+                written += os.pwrite(out, piece[written:], position + written)
+        position += len(piece)
+
+
+def _leave_host_dir(host: _HostCursor, kept: set[bytes], delete: bool) -> None:
+    if delete:
+        _delete_host_extras(host, kept)
+    host.leave()
+
+
+def _delete_host_extras(host: _HostCursor, kept: set[bytes]) -> None:
+    for name in host.names():
+        if name not in kept:
+            _remove_host_entry(host, name, host.lstat(name))
+
+
+def _remove_host_entry(host: _HostCursor, name: bytes, info: os.stat_result) -> None:
+    if host_stat.S_ISDIR(info.st_mode):
+        host.enter(name)
+        _empty(host)
+        host.leave()
+        host.rmdir(name)
+    else:
+        host.unlink(name)
+
+
+def _temp_name() -> bytes:
+    """A name beside an entry being replaced, made with O_EXCL: it cannot meet one in use."""
+    return TEMP_PREFIX + secrets.token_hex(6).encode()
+
+
+def _check_range(what: str, value: object, high: int) -> None:
+    """An integer the core takes in a fixed-width field must fit it: outside, it would be cut
+    to its low bits (2**64 + 5 stored as 5) or wrap (-1 as 2**64 - 1)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= high:
+        raise ValueError(f"{what} must be between 0 and {high}, got {value}")
+
+
+def _check_at(code: int, loc: _Loc) -> None:
+    """``check`` naming ``loc``, whose path is made only for an error."""
+    if code != SUCCESS:
+        raise error_from_wasi(code, loc.where)
 
 
 def _iovec(ptr: int, length: int) -> bytes:
     return ptr.to_bytes(4, "little") + length.to_bytes(4, "little")
-
-
-def _remove_host(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.unlink(path)
