@@ -6,12 +6,8 @@
 #define BASE_HOOKS_H
 
 #include "base/core.h"
+#include "base/host_abi.h" /* HOOK_* */
 
-enum {
-    HOOK_COPY_IN, HOOK_COPY_OUT, HOOK_GUEST_PAGES, HOOK_OUTPUT, HOOK_INPUT,
-    HOOK_CLOCK_TIME_GET, HOOK_CLOCK_RES_GET, HOOK_RANDOM_GET, HOOK_EXIT,
-    HOOK_CPU_CLOCK_TIME_GET, HOOK_COUNT,
-};
 
 extern void (*hook_copy_in)(uintptr_t core_dst, uint32_t guest_src, uint32_t len);
 extern void (*hook_copy_out)(uint32_t guest_dst, uintptr_t core_src, uint32_t len);

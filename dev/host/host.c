@@ -1,6 +1,7 @@
 /* Every export a host calls (wasi_wasm_*), in one place: the core's host ABI. Each one
    checks what the host passes (handles, fd numbers, ranges) before it acts, and takes the
    lock in the calling instance's name. */
+#include "host/exports.h"
 #include "base/alloc.h"
 #include "base/handles.h"
 #include "base/hooks.h"
@@ -179,7 +180,7 @@ EXPORT("wasi_wasm_set_limits") int32_t wasi_wasm_set_limits(uint64_t max_bytes, 
 EXPORT("wasi_wasm_set_max_fds") int32_t wasi_wasm_set_max_fds(uint32_t max_fds) {
     struct process *p = current_process();
     if (!p) return E_BADF;
-    if (max_fds < 3 || max_fds > MAX_FDS) return E_INVAL;
+    if (max_fds < LIMIT_MAX_FDS_MIN || max_fds > LIMIT_MAX_FDS_MAX) return E_INVAL;
     p->max_fds = max_fds;
     return E_SUCCESS;
 }
@@ -190,7 +191,7 @@ EXPORT("wasi_wasm_preopen") int32_t wasi_wasm_preopen(uintptr_t vfs_path, uint32
                                                       uintptr_t name, uint32_t name_len) {
     struct process *p = current_process();
     if (!p) return -(int32_t)E_BADF;
-    if (name_len > PATH_MAX_LEN) return -(int32_t)E_NAMETOOLONG;
+    if (name_len > LIMIT_MAX_PATH_MAX) return -(int32_t)E_NAMETOOLONG;
     uint32_t fd = 0;
     host_lock();
     errno_t err = E_FAULT;

@@ -26,7 +26,7 @@ static errno_t add_blocks(struct process *p, uint32_t fd) {
 }
 
 errno_t fd_reserve_number(struct process *p, uint32_t fd) {
-    if (fd >= MAX_FDS) return E_BADF;
+    if (fd >= LIMIT_MAX_FDS_MAX) return E_BADF;
     errno_t err = add_blocks(p, fd);
     if (err) return err;
     if (fd >= p->fd_slots) p->fd_slots = fd + 1;

@@ -39,7 +39,7 @@ static inline errno_t guest_write_u64(uint32_t guest_dst, uint64_t value) {
     return guest_write(guest_dst, &value, 8);
 }
 
-/* A path from the guest into dst (PATH_MAX_LEN bytes): ENAMETOOLONG over the limit,
+/* A path from the guest into dst (LIMIT_MAX_PATH_MAX bytes): ENAMETOOLONG over the limit,
    EFAULT outside the guest's memory, EINVAL / EILSEQ for NUL or bad UTF-8. */
 static inline errno_t guest_read_path(char *dst, uint32_t guest_src, uint32_t len) {
     if (len > vfs_limits()->max_path) return E_NAMETOOLONG;

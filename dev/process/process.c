@@ -56,7 +56,7 @@ struct process *process_create(bool can_block, errno_t *err) {
     p->can_block = can_block;
     p->holder.can_block = can_block;
     vfs_register_holder(&p->holder);
-    p->max_fds = DEFAULT_MAX_FDS;
+    p->max_fds = LIMIT_MAX_FDS_DEFAULT;
     p->stdio_mode = STDIO_AT_THRESHOLD;
     p->stack_base = core_addr(stack);
     p->next = processes.all;

@@ -5,6 +5,7 @@
 
 #include "base/core.h"
 #include "base/lock.h"
+#include "base/host_abi.h" /* LIMIT_MAX_FDS_* */
 #include "vfs/vfs.h"
 
 enum fd_kind {
@@ -60,8 +61,6 @@ struct process {
 #define STACK_SIZE (64u * 1024u)
 #define OUT_BUFFER_SIZE 8192u
 #define IO_BUFFER_SIZE 8192u
-#define DEFAULT_MAX_FDS 1024u
-#define MAX_FDS 65536u
 
 /* Inline: every syscall asks. */
 static inline struct process *current_process(void) {

@@ -6,7 +6,7 @@
 
 #include "process/process.h"
 
-enum { STDIO_EACH_WRITE = 0, STDIO_AT_NEWLINE = 1, STDIO_AT_THRESHOLD = 2 };
+#include "base/host_abi.h" /* STDIO_* */
 
 errno_t stdio_write(struct process *p, int stream, uint32_t guest_src, uint32_t len);
 void stdio_flush(struct process *p);

@@ -1,11 +1,13 @@
 #include "vfs/limits.h"
 
-static struct vfs_limits limits = { PATH_MAX_LEN, NAME_MAX_LEN, SYMLINK_MAX_FOLLOWS };
+static struct vfs_limits limits = {
+    LIMIT_MAX_PATH_DEFAULT, LIMIT_MAX_NAME_DEFAULT, LIMIT_MAX_SYMLINK_FOLLOWS_DEFAULT,
+};
 
 const struct vfs_limits *vfs_limits(void) { return &limits; }
 
 errno_t vfs_set_limits(uint32_t max_path, uint32_t max_name, uint32_t max_follows) {
-    if (max_path > PATH_MAX_LEN || max_name > NAME_MAX_LEN || max_follows > SYMLINK_MAX_FOLLOWS)
+    if (max_path > LIMIT_MAX_PATH_MAX || max_name > LIMIT_MAX_NAME_MAX || max_follows > LIMIT_MAX_SYMLINK_FOLLOWS_MAX)
         return E_INVAL;
     if (max_path) limits.max_path = max_path;
     if (max_name) limits.max_name = max_name;

@@ -4,10 +4,8 @@
 #define VFS_LIMITS_H
 
 #include "base/core.h"
+#include "base/host_abi.h" /* the defaults and hard caps: LIMIT_MAX_PATH_MAX, ... */
 
-#define PATH_MAX_LEN 4096u        /* hard caps */
-#define NAME_MAX_LEN 255u
-#define SYMLINK_MAX_FOLLOWS 40u
 
 struct vfs_limits {
     uint32_t max_path, max_name, max_symlink_follows;

@@ -22,7 +22,7 @@ enum follow_mode {
 };
 
 struct path_walk {
-    char buf[2][PATH_MAX_LEN];
+    char buf[2][LIMIT_MAX_PATH_MAX];
     /* results */
     struct inode *dir;       /* directory that holds the final component */
     const char *name;        /* final component, inside buf */

@@ -1,4 +1,5 @@
 /* args_* and environ_*: both hand out a blob of NUL-terminated strings. */
+#include "wasi/exports.h"
 #include "process/guest.h"
 #include "process/process.h"
 

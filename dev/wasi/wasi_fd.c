@@ -1,4 +1,5 @@
 /* The fd_* functions other than reads and writes. */
+#include "wasi/exports.h"
 #include "process/fdops.h"
 #include "process/guest.h"
 #include "base/hooks.h"

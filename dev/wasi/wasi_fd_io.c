@@ -1,5 +1,6 @@
 /* fd_read, fd_write, fd_pread, fd_pwrite: scatter/gather over every iovec (not only the
    first, as wasmtime does), with every guest range checked before anything changes. */
+#include "wasi/exports.h"
 #include "process/fdops.h"
 #include "process/guest.h"
 #include "base/lock.h"

@@ -1,5 +1,6 @@
 /* The path_* functions. Each resolves its path(s) under the lock with path_walk and then
    changes the tree; every check comes before the first change. */
+#include "wasi/exports.h"
 #include "process/fdops.h"
 #include "base/alloc.h"
 #include "process/guest.h"

@@ -1,5 +1,6 @@
 /* poll_oneoff: fd subscriptions are always ready (the VFS never blocks); clock ones sleep
    in memory.atomic.wait32 where the host allows blocking, and spin where it does not. */
+#include "wasi/exports.h"
 #include "process/fdops.h"
 #include "process/guest.h"
 #include "base/hooks.h"
@@ -59,11 +60,11 @@ static void sleep_until(uint64_t deadline) {
 /* First pass: validate every subscription; find whether any fd is polled and the
    earliest clock deadline. */
 static errno_t scan(uint32_t in, uint32_t count, uint64_t mono_now, bool *any_fd, uint64_t *earliest) {
-    uint8_t sub[SUBSCRIPTION_SIZE];
+    uint8_t sub[SUB_SIZE];
     *any_fd = false;
     *earliest = UINT64_MAX;
     for (uint32_t i = 0; i < count; i++) {
-        guest_read(sub, in + i * SUBSCRIPTION_SIZE, SUBSCRIPTION_SIZE);
+        guest_read(sub, in + i * SUB_SIZE, SUB_SIZE);
         uint8_t tag = sub[SUB_TAG];
         errno_t err;
         uint16_t flags;
@@ -88,7 +89,7 @@ static errno_t scan(uint32_t in, uint32_t count, uint64_t mono_now, bool *any_fd
 EXPORT("poll_oneoff") int32_t wasi_poll_oneoff(uint32_t in, uint32_t out, uint32_t count, uint32_t nevents) {
     if (count == 0) return E_INVAL;
     if (count > MAX_SUBSCRIPTIONS) return E_NOMEM;
-    errno_t err = guest_check(in, (uint64_t)count * SUBSCRIPTION_SIZE);
+    errno_t err = guest_check(in, (uint64_t)count * SUB_SIZE);
     if (err || (err = guest_check(out, (uint64_t)count * EVENT_SIZE)) || (err = guest_check(nevents, 4)))
         return err;
     uint64_t start = monotonic_now(), earliest;
@@ -97,9 +98,9 @@ EXPORT("poll_oneoff") int32_t wasi_poll_oneoff(uint32_t in, uint32_t out, uint32
     if (!any_fd) sleep_until(earliest);
     uint64_t now = monotonic_now();
     uint32_t ready = 0;
-    uint8_t sub[SUBSCRIPTION_SIZE], event[EVENT_SIZE];
+    uint8_t sub[SUB_SIZE], event[EVENT_SIZE];
     for (uint32_t i = 0; i < count; i++) {
-        guest_read(sub, in + i * SUBSCRIPTION_SIZE, SUBSCRIPTION_SIZE);
+        guest_read(sub, in + i * SUB_SIZE, SUB_SIZE);
         uint8_t tag = sub[SUB_TAG];
         uint16_t flags = 0;
         uint64_t deadline = 0;

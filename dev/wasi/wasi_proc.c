@@ -1,11 +1,12 @@
 /* Clocks, randomness, process control, and the socket calls (no sockets exist here). */
+#include "wasi/exports.h"
 #include "process/fdops.h"
 #include "process/guest.h"
 #include "base/hooks.h"
 #include "process/stdio.h"
 
 EXPORT("clock_res_get") int32_t wasi_clock_res_get(uint32_t id, uint32_t out) {
-    if (id > CLOCK_THREAD_CPUTIME) return E_INVAL;
+    if (id > CLOCK_THREAD_CPUTIME_ID) return E_INVAL;
     errno_t err = guest_check(out, 8);
     if (err) return err;
     uint64_t res = 1; /* the CPU-time clocks count nanoseconds, as Linux reports */
@@ -14,7 +15,7 @@ EXPORT("clock_res_get") int32_t wasi_clock_res_get(uint32_t id, uint32_t out) {
 }
 
 EXPORT("clock_time_get") int32_t wasi_clock_time_get(uint32_t id, uint64_t precision, uint32_t out) {
-    if (id > CLOCK_THREAD_CPUTIME) return E_INVAL;
+    if (id > CLOCK_THREAD_CPUTIME_ID) return E_INVAL;
     errno_t err = guest_check(out, 8);
     if (err) return err;
     uint64_t now = 0;

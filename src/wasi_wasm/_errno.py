@@ -9,31 +9,43 @@ from __future__ import annotations
 import errno as host_errno
 import os
 
-# Index = WASI errno number, value = witx name (wasi_snapshot_preview1 `errno` enum).
-WASI_ERRNO_NAMES: tuple[str, ...] = (
-    "success", "2big", "acces", "addrinuse", "addrnotavail", "afnosupport", "again",
-    "already", "badf", "badmsg", "busy", "canceled", "child", "connaborted",
-    "connrefused", "connreset", "deadlk", "destaddrreq", "dom", "dquot", "exist",
-    "fault", "fbig", "hostunreach", "idrm", "ilseq", "inprogress", "intr", "inval",
-    "io", "isconn", "isdir", "loop", "mfile", "mlink", "msgsize", "multihop",
-    "nametoolong", "netdown", "netreset", "netunreach", "nfile", "nobufs", "nodev",
-    "noent", "noexec", "nolck", "nolink", "nomem", "nomsg", "noprotoopt", "nospc",
-    "nosys", "notconn", "notdir", "notempty", "notrecoverable", "notsock", "notsup",
-    "notty", "nxio", "overflow", "ownerdead", "perm", "pipe", "proto",
-    "protonosupport", "prototype", "range", "rofs", "spipe", "srch", "stale",
-    "timedout", "txtbsy", "xdev", "notcapable",
-)  # fmt: skip
+from ._abi import (
+    E_BADF as EBADF,
+)
+from ._abi import (
+    E_EXIST as EEXIST,
+)
+from ._abi import (
+    E_INVAL as EINVAL,
+)
+from ._abi import (
+    E_IO as EIO,
+)
+from ._abi import (
+    E_ISDIR as EISDIR,
+)
+from ._abi import (
+    E_NOENT as ENOENT,
+)
+from ._abi import (
+    E_NOTCAPABLE as ENOTCAPABLE,
+)
+from ._abi import (
+    E_NOTDIR as ENOTDIR,
+)
+from ._abi import (
+    E_NOTEMPTY as ENOTEMPTY,
+)
+from ._abi import (
+    E_SUCCESS as SUCCESS,
+)
+from ._abi import ERRNO_NAMES as WASI_ERRNO_NAMES  # index = WASI errno, value = witx name
 
-SUCCESS = 0
-EBADF = 8
-EEXIST = 20
-EINVAL = 28
-EIO = 29
-EISDIR = 31
-ENOENT = 44
-ENOTDIR = 54
-ENOTEMPTY = 55
-ENOTCAPABLE = 76
+__all__ = [
+    "EBADF", "EEXIST", "EINVAL", "EIO", "EISDIR", "ENOENT", "ENOTCAPABLE", "ENOTDIR",
+    "ENOTEMPTY", "SUCCESS", "WASI_ERRNO_NAMES", "check", "errno_from_name", "errno_name",
+    "error_from_wasi", "host_errno_for",
+]  # fmt: skip
 
 
 def errno_name(code: int) -> str:

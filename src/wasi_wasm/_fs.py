@@ -33,7 +33,30 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple, Protocol, TypeVar
 
-from ._errno import EIO, EISDIR, ENOENT, ENOTDIR, SUCCESS, check, errno_from_name, error_from_wasi
+from . import _abi
+from ._abi import (
+    E_LOOP as ELOOP,
+)
+from ._abi import (
+    E_NAMETOOLONG as ENAMETOOLONG,
+)
+from ._abi import (
+    FST_ATIM,
+    FST_MTIM,
+    LOOKUP_SYMLINK_FOLLOW,
+    OFLAG_CREAT,
+    OFLAG_DIRECTORY,
+    OFLAG_EXCL,
+    RIGHT_FD_FILESTAT_GET,
+    RIGHT_FD_FILESTAT_SET_SIZE,
+    RIGHT_FD_READ,
+    RIGHT_FD_READDIR,
+    RIGHT_FD_SEEK,
+    RIGHT_FD_TELL,
+    RIGHT_FD_WRITE,
+    RIGHTS_ALL,
+)
+from ._errno import EIO, EISDIR, ENOENT, ENOTDIR, SUCCESS, check, error_from_wasi
 from ._limits import MAX_NAME_CAP, MAX_PATH_CAP, MAX_SYMLINK_FOLLOWS_CAP
 from ._process import CoreProcess
 
@@ -45,14 +68,9 @@ DEFAULT_MAX_READ_SIZE = 1 << 30
 # one is mostly holes, whose zeros copy-out would still have to read to find the data.
 DEFAULT_MAX_FILE_SIZE = 1 << 32
 U64_MAX = (1 << 64) - 1
-ELOOP = errno_from_name("ELOOP")
-ENAMETOOLONG = errno_from_name("ENAMETOOLONG")
 
-LOOKUP_SYMLINK_FOLLOW = 1
-OFLAG_CREAT, OFLAG_DIRECTORY, OFLAG_EXCL = 1, 2, 4
-FSTFLAG_ATIM, FSTFLAG_MTIM = 1, 4
-RIGHTS_ALL = (1 << 30) - 1
-ANCHOR_RIGHTS = RIGHTS_ALL & ~(1 << 6)  # all but FD_WRITE: a directory opened to write is EISDIR
+# all but FD_WRITE: a directory opened to write is EISDIR
+ANCHOR_RIGHTS = RIGHTS_ALL & ~RIGHT_FD_WRITE
 
 TEMP_PREFIX = b".wasi-wasm-"
 TEMP_NAME_BYTES = len(TEMP_PREFIX) + 12
@@ -63,38 +81,26 @@ _HOST_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _HOST_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class Right(enum.IntFlag):
-    """The wasi_snapshot_preview1 rights this API asks for."""
-
-    FD_READ = 1 << 1
-    FD_SEEK = 1 << 2
-    FD_TELL = 1 << 5
-    FD_WRITE = 1 << 6
-    FD_READDIR = 1 << 14
-    FD_FILESTAT_GET = 1 << 21
-    FD_FILESTAT_SET_SIZE = 1 << 22
-
-
-READ_RIGHTS = Right.FD_READ | Right.FD_SEEK | Right.FD_TELL | Right.FD_FILESTAT_GET
+READ_RIGHTS = RIGHT_FD_READ | RIGHT_FD_SEEK | RIGHT_FD_TELL | RIGHT_FD_FILESTAT_GET
 WRITE_RIGHTS = (
-    Right.FD_WRITE | Right.FD_SEEK | Right.FD_TELL | Right.FD_FILESTAT_GET
-    | Right.FD_FILESTAT_SET_SIZE
+    RIGHT_FD_WRITE | RIGHT_FD_SEEK | RIGHT_FD_TELL | RIGHT_FD_FILESTAT_GET
+    | RIGHT_FD_FILESTAT_SET_SIZE
 )  # fmt: skip
-# FD_READ too: the core (like libc's opendir) treats a directory opened without it as unreadable.
-READDIR_RIGHTS = Right.FD_READ | Right.FD_READDIR | Right.FD_FILESTAT_GET
+# fd_readdir checks no right (as wasmtime): FD_READDIR says what the fd is for.
+READDIR_RIGHTS = RIGHT_FD_READDIR | RIGHT_FD_FILESTAT_GET
 
 
 class FileType(enum.IntEnum):
     """wasi_snapshot_preview1 `filetype`."""
 
-    UNKNOWN = 0
-    BLOCK_DEVICE = 1
-    CHARACTER_DEVICE = 2
-    DIRECTORY = 3
-    REGULAR_FILE = 4
-    SOCKET_DGRAM = 5
-    SOCKET_STREAM = 6
-    SYMBOLIC_LINK = 7
+    UNKNOWN = _abi.FILETYPE_UNKNOWN
+    BLOCK_DEVICE = _abi.FILETYPE_BLOCK_DEVICE
+    CHARACTER_DEVICE = _abi.FILETYPE_CHARACTER_DEVICE
+    DIRECTORY = _abi.FILETYPE_DIRECTORY
+    REGULAR_FILE = _abi.FILETYPE_REGULAR_FILE
+    SOCKET_DGRAM = _abi.FILETYPE_SOCKET_DGRAM
+    SOCKET_STREAM = _abi.FILETYPE_SOCKET_STREAM
+    SYMBOLIC_LINK = _abi.FILETYPE_SYMBOLIC_LINK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -423,8 +429,8 @@ class FilesystemMixin:
     def _set_times_at(
         self, loc: _Loc, atime_ns: int | None, mtime_ns: int | None, *, follow: bool
     ) -> None:
-        flags = (FSTFLAG_ATIM if atime_ns is not None else 0) | (
-            FSTFLAG_MTIM if mtime_ns is not None else 0
+        flags = (FST_ATIM if atime_ns is not None else 0) | (
+            FST_MTIM if mtime_ns is not None else 0
         )
         with self._buffers(len(loc.rel)) as (process, _root, (path_ptr,)):
             process.memory.write(path_ptr, loc.rel)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from . import _abi
 from ._core_memory import U32_MASK, CoreMemory
 from ._errno import EINVAL, EIO, SUCCESS
 from ._stdio import InputSource, OutputSink
@@ -24,16 +25,16 @@ class WasiExit(Exception):  # noqa: N818 - the name says what happened: the prog
 class Hook(enum.IntEnum):
     """Hook numbers, as wasi_wasm_hook_index takes them."""
 
-    COPY_IN = 0
-    COPY_OUT = 1
-    GUEST_PAGES = 2
-    OUTPUT = 3
-    INPUT = 4
-    CLOCK_TIME_GET = 5
-    CLOCK_RES_GET = 6
-    RANDOM_GET = 7
-    EXIT = 8
-    CPU_CLOCK_TIME_GET = 9
+    COPY_IN = _abi.HOOK_COPY_IN
+    COPY_OUT = _abi.HOOK_COPY_OUT
+    GUEST_PAGES = _abi.HOOK_GUEST_PAGES
+    OUTPUT = _abi.HOOK_OUTPUT
+    INPUT = _abi.HOOK_INPUT
+    CLOCK_TIME_GET = _abi.HOOK_CLOCK_TIME_GET
+    CLOCK_RES_GET = _abi.HOOK_CLOCK_RES_GET
+    RANDOM_GET = _abi.HOOK_RANDOM_GET
+    EXIT = _abi.HOOK_EXIT
+    CPU_CLOCK_TIME_GET = _abi.HOOK_CPU_CLOCK_TIME_GET
 
 
 STDOUT_FD = 1

@@ -11,19 +11,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol
 
+from ._abi import LIMITS
 from ._errno import error_from_wasi
 
-DEFAULT_MAX_FS_BYTES = 1 << 30  # 1 GiB
-MIN_FS_BYTES = 1 << 20  # a fresh filesystem and a few processes need about 200 KiB
-DEFAULT_MAX_FDS = 1024
-DEFAULT_MAX_PATH = 4095  # Linux's PATH_MAX (4096) counts the terminating NUL
-# The core's hard caps (its buffers are sized for them): limits can only go below.
-MAX_PATH_CAP = 4096
-MAX_NAME_CAP = 255
-MAX_SYMLINK_FOLLOWS_CAP = 40
-MAX_FDS_CAP = 65536
-MIN_FDS = 3  # stdin, stdout and stderr
-MEMORY_BYTES = 1 << 32  # the core memory's maximum: 65536 pages
+# The defaults and ranges are the ABI's (abi/host.toml): (default, min, max).
+DEFAULT_MAX_FS_BYTES, MIN_FS_BYTES, MEMORY_BYTES = LIMITS["max_fs_bytes"]
+DEFAULT_MAX_FDS, MIN_FDS, MAX_FDS_CAP = LIMITS["max_fds"]
+DEFAULT_MAX_PATH, _, MAX_PATH_CAP = LIMITS["max_path"]
+MAX_NAME_CAP = LIMITS["max_name"][2]
+MAX_SYMLINK_FOLLOWS_CAP = LIMITS["max_symlink_follows"][2]
 
 
 @dataclasses.dataclass(frozen=True)

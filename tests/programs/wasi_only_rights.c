@@ -24,7 +24,7 @@
      R(PATH_FILESTAT_SET_SIZE) | R(PATH_FILESTAT_SET_TIMES) | R(FD_FILESTAT_GET) |             \
      R(FD_FILESTAT_SET_TIMES) | R(PATH_SYMLINK) | R(PATH_REMOVE_DIRECTORY) | R(PATH_UNLINK_FILE))
 #define PREOPEN_INHERITING ((__wasi_rights_t)0x0fffffff)
-#define EVERY_RIGHT ((__wasi_rights_t)0x3fffffff) /* bits 0..29, the most path_open accepts */
+#define EVERY_RIGHT ((__wasi_rights_t)RAW_RIGHTS_ALL) /* bits 0..29, the most path_open accepts */
 
 static void check_hex(const char *label, uint64_t got, uint64_t want) {
     printf("%s: 0x%llx", label, (unsigned long long)got);

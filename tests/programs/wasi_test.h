@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "wasi_raw.h"
 #include <unistd.h>
 #include <wasi/api.h>
 
@@ -139,7 +141,7 @@ WT_FN int done(void) {
 
 #define SANDBOX_FD 3 /* the single preopen, guest path /sandbox */
 
-#define RIGHTS_ALL ((__wasi_rights_t)0x1fffffffULL)
+#define RIGHTS_ALL ((__wasi_rights_t)RAW_RIGHTS_ALL) /* every right preview 1 defines */
 #define RIGHTS_RW (__WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SEEK | \
                    __WASI_RIGHTS_FD_TELL | __WASI_RIGHTS_FD_FILESTAT_GET |                  \
                    __WASI_RIGHTS_FD_FILESTAT_SET_SIZE | __WASI_RIGHTS_FD_FILESTAT_SET_TIMES |  \
