@@ -50,7 +50,8 @@ _checked_lock = threading.Lock()
 
 
 def check_wasi_command(module: wasmtime.Module, name: str) -> None:
-    """Only wasi_snapshot_preview1 function imports; exports `_start` and `memory`.
+    """Only wasi_snapshot_preview1 function imports; exports `_start` () -> () and a 32-bit
+    `memory`.
     (Checked once per module: reading a module's imports and exports is slow.)"""
     with _checked_lock:
         if module in _checked:
@@ -76,10 +77,22 @@ def _check_wasi_command(module: wasmtime.Module, name: str) -> None:
                 f"{_show(_signature(item.type))}, expected {_show(expected)}"
             )
     exports = {item.name: item.type for item in module.exports}
-    if not isinstance(exports.get("_start"), wasmtime.FuncType):
+    start = exports.get("_start")
+    if not isinstance(start, wasmtime.FuncType):
         raise ProgramError(f"{name}: no _start function: not a WASI command")
-    if not isinstance(exports.get("memory"), wasmtime.MemoryType):
+    # A command's entry point takes nothing and returns nothing: wasmtime would refuse to call
+    # any other, and a result would be lost (a command reports its status with proc_exit).
+    if _signature(start) != ((), ()):
+        raise ProgramError(
+            f"{name}: its _start function has the type {_show(_signature(start))}, "
+            "not () -> (): not a WASI command"
+        )
+    memory = exports.get("memory")
+    if not isinstance(memory, wasmtime.MemoryType):
         raise ProgramError(f"{name}: does not export its memory")
+    # WASI preview 1 pointers are 32-bit: the core can only serve a 32-bit memory.
+    if memory.is_64:
+        raise ProgramError(f"{name}: exports a 64-bit memory: WASI preview 1 programs are wasm32")
 
 
 Signature = tuple[tuple[str, ...], tuple[str, ...]]
