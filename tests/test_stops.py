@@ -16,6 +16,7 @@ import wasmtime
 
 import wasi_wasm
 from cli_run import assert_usage_error, cli
+from wasi_wasm._wasi import InvalidExitStatus
 
 TIMEOUT = 0.5
 # A stopped program must be gone this long after its time (the machines here are shared).
@@ -44,6 +45,60 @@ class Clock:
 def assert_stopped_promptly(clock: Clock) -> None:
     elapsed = clock.elapsed()
     assert TIMEOUT <= elapsed < TIMEOUT + PROMPTLY, elapsed
+
+
+# -- 3. exit statuses a host process cannot report -------------------------------------------
+def wasmtime_wasi_exit(program: Path, status: int) -> BaseException | int:
+    """What wasmtime-py's own WASI does with proc_exit(status): the error, or the code."""
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    config = wasmtime.WasiConfig()
+    config.argv = ["stops_wait", "exit", str(status)]
+    store.set_wasi(config)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(program)))
+    start = instance.exports(store)["_start"]
+    assert isinstance(start, wasmtime.Func)
+    try:
+        start(store)
+    except wasmtime.ExitTrap as exit_trap:
+        return exit_trap.code
+    except wasmtime.WasmtimeError as error:
+        return error
+    return 0
+
+
+def test_wasmtime_refuses_exit_statuses_from_126_with_an_error(waiter: Path) -> None:
+    """The reference this host follows for the statuses it cannot report."""
+    assert wasmtime_wasi_exit(waiter, 125) == 125
+    for status in (126, 256):
+        refused = wasmtime_wasi_exit(waiter, status)
+        assert isinstance(refused, wasmtime.WasmtimeError)
+        assert not isinstance(refused, (wasmtime.ExitTrap, wasmtime.Trap))
+        assert "exit with invalid exit status outside of [0..126)" in str(refused)
+
+
+@pytest.mark.parametrize("status", [256, 257, 511, 2**32 - 1])
+def test_an_exit_status_above_255_is_an_error_never_a_status(waiter: Path, status: int) -> None:
+    with wasi_wasm.start_wasi() as fs:
+        with pytest.raises(InvalidExitStatus, match="invalid exit status") as raised:
+            fs.run(waiter, ["exit", str(status)])
+        assert raised.value.code == status
+        assert isinstance(raised.value, wasmtime.WasmtimeError)  # as wasmtime-py's is
+        assert fs.fsck() == 0
+        assert fs.run(waiter, ["exit", "255"]).exit_code == 255  # the largest one reported
+
+
+@pytest.mark.parametrize("command", ["run", "pipe"])
+def test_cli_exits_1_with_one_line_for_an_exit_status_above_255(waiter: Path, command: str) -> None:
+    """Exit code 1, as wasmtime's CLI gives for the statuses it refuses (256 would read as 0,
+    success, if passed on)."""
+    result = cli(command, waiter, "exit", "256")
+    assert result.returncode == 1
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and "invalid exit status 256" in lines[0], lines
+    assert cli(command, waiter, "exit", "255").returncode == 255
 
 
 # -- 4. odd modules: one line and exit 2 from the CLI, ProgramError from Python --------------

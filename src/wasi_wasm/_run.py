@@ -14,7 +14,12 @@ from ._wasi import Env, ProcessOptions, Wasi, start_process
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
+    """What a program that ended left: ``exit_code`` is its exit status, 0 to 255 as a host
+    process can report it. A status of 256 or more (WASI's status is 32 bits) is never
+    reported: the run raises ``InvalidExitStatus`` instead."""
+
     exit_code: int
+
     stdout: bytes  # empty when stdout went to a callback or file
     stderr: bytes
 
@@ -46,7 +51,8 @@ def run(
     ``limits`` (a ``Limits``): the filesystem's limits and the process's fd limit (a fresh
     filesystem gets ``Limits()`` when None). ``timeout``: seconds after which the program is
     interrupted (``Interrupted``), for programs that may never end.
-    A trap raises wasmtime.Trap; a program that is not a WASI command, ProgramError."""
+    A trap raises wasmtime.Trap; a program that is not a WASI command, ProgramError; an exit
+    status a host process cannot report, InvalidExitStatus."""
     if isinstance(args, (str, bytes)):
         raise TypeError("args must be a sequence of strings, not one string")
     timeout = check_timeout(timeout)

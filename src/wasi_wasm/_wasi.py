@@ -34,6 +34,26 @@ if TYPE_CHECKING:
 WASI_MODULE = "wasi_snapshot_preview1"
 Env = Mapping[str, str] | Mapping[bytes, bytes]
 
+# The largest exit status a host process can report: exit(2) keeps the low 8 bits only.
+MAX_EXIT_STATUS = 255
+
+
+class InvalidExitStatus(wasmtime.WasmtimeError):
+    """The program called ``proc_exit`` with a status above 255 (WASI's status is 32 bits).
+
+    A host process reports only the low 8 bits of its status, so 256 would read as 0
+    (success) and 257 as 1. wasmtime refuses every status from 126 up with the error "exit
+    with invalid exit status outside of [0..126)" (a ``WasmtimeError``, and exit code 1 from
+    its CLI); this host reports 0..255 as they are (126..255 included, as a shell shows
+    them) and refuses the rest as wasmtime does: this error, never a status. ``code`` is the
+    status the program asked for."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(
+            f"exit with invalid exit status {code} outside of [0..{MAX_EXIT_STATUS + 1})"
+        )
+        self.code = code
+
 
 @dataclasses.dataclass
 class ProcessOptions:
@@ -310,7 +330,8 @@ class Wasi(FilesystemMixin):
         self.uses_bridge = self._process.bind(memory, choice)
 
     def start(self, instance: wasmtime.Instance) -> int:
-        """Bind the instance's memory, run ``_start`` and return the exit code."""
+        """Bind the instance's memory, run ``_start`` and return the exit code (0 to 255: a
+        larger status raises ``InvalidExitStatus``)."""
         self._check_open()
         exports = instance.exports(self.store)
         memory = exports.get("memory")
@@ -342,7 +363,10 @@ class Wasi(FilesystemMixin):
         finally:
             self._hooks.return_on_exit = False
             self.flush()
-        return 0 if self._hooks.exit_code is None else self._hooks.exit_code
+        code = self._hooks.exit_code or 0
+        if code > MAX_EXIT_STATUS:
+            raise InvalidExitStatus(code)
+        return code
 
     def used_bytes(self) -> int:
         """Bytes the VFS allocator has handed out (for leak checks)."""

@@ -22,11 +22,12 @@ from ._pipeline import run_pipeline
 from ._program import ProgramError, load_program
 from ._stdio import BinaryReader, StdinSource
 from ._timeout import check_timeout
-from ._wasi import Wasi, start_wasi
+from ._wasi import InvalidExitStatus, Wasi, start_wasi
 
 USAGE_ERROR = 2
 TRAP_EXIT = 134  # what wasmtime's CLI reports for a trap (128 + SIGABRT)
 TIMEOUT_EXIT = 124  # what timeout(1) reports
+INVALID_STATUS_EXIT = 1  # what wasmtime's CLI reports for an exit status it refuses
 PROG = "wasi-wasm"
 PIPE = "|"  # separates the programs of `wasi-wasm pipe`
 
@@ -305,9 +306,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {error.strerror or error}", file=sys.stderr)
         return USAGE_ERROR
     except wasmtime.Trap as trap:
-        program = "pipe" if options.command == "pipe" else getattr(options, "program", "demo.wasm")
-        print(f"{PROG}: {program}: {_trap_summary(trap)}", file=sys.stderr)
+        print(f"{PROG}: {_program(options)}: {_trap_summary(trap)}", file=sys.stderr)
         return TRAP_EXIT
+    except InvalidExitStatus as error:
+        print(f"{PROG}: {_program(options)}: {error}", file=sys.stderr)
+        return INVALID_STATUS_EXIT
+
+
+def _program(options: argparse.Namespace) -> str:
+    """How a one-line message names what ran."""
+    if options.command == "pipe":
+        return "pipe"
+    return str(getattr(options, "program", "demo.wasm"))
 
 
 def _trap_summary(trap: wasmtime.Trap) -> str:
