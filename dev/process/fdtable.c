@@ -43,7 +43,10 @@ errno_t fd_allocate_number(struct process *p, uint32_t *fd_out) {
     }
     if (fd == p->fd_slots) {
         if (fd >= p->max_fds) return E_MFILE;
+        bool shared = p->holder.state == HOLDS_SHARED;
+        if (shared) mem_lock_shared(&p->holder);
         errno_t err = fd_reserve_number(p, fd);
+        if (shared) mem_unlock_shared(&p->holder);
         if (err) return err;
     }
     struct fd_entry *e = fd_slot(p, fd);
@@ -63,6 +66,21 @@ void fd_release(struct fd_entry *entry) {
     mem_free(entry->preopen_name, entry->preopen_len);
     mem_zero(entry, sizeof *entry);
     entry->kind = FD_CLOSED;
+}
+
+bool fd_release_shared(struct fd_entry *entry) {
+    if ((entry->kind != FD_FILE && entry->kind != FD_DIR) || entry->preopen_name) return false;
+    struct inode *node = entry->node;
+    /* nlink changes only under the lock exclusive; other fds of the node may be opened and
+       closed meanwhile, so the count drops only while another fd keeps the node. */
+    uint32_t count = __atomic_load_n(&node->open_count, __ATOMIC_RELAXED);
+    do {
+        if (count == 1 && !node->nlink) return false;
+    } while (!__atomic_compare_exchange_n(&node->open_count, &count, count - 1, false, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_RELAXED));
+    mem_zero(entry, sizeof *entry);
+    entry->kind = FD_CLOSED;
+    return true;
 }
 
 void fd_close_all(struct process *p) {

@@ -15,10 +15,14 @@ static inline struct fd_entry *fd_lookup(const struct process *p, uint32_t fd) {
     struct fd_entry *e = fd_slot(p, fd);
     return e->kind >= FD_FILE ? e : NULL;
 }
-/* Lock held for the rest. */
+/* Lock held for the rest. A process's table is its own: it changes it under the lock held
+   shared too, taking the allocator's mutex only to grow it. */
 errno_t fd_allocate_number(struct process *p, uint32_t *fd_out);  /* its entry: FD_CLOSED, zeroed */
 errno_t fd_reserve_number(struct process *p, uint32_t fd);        /* make slot fd exist */
 void fd_release(struct fd_entry *entry);                          /* drop its inode ref */
+/* Under the lock shared: closes a file or directory fd unless that would free its inode
+   (the last fd of an unlinked one) or memory (a preopen's name); false: nothing done. */
+bool fd_release_shared(struct fd_entry *entry);
 void fd_close_all(struct process *p);
 /* Makes fd one end of pipe (closing what it was). */
 errno_t fd_attach_pipe(struct process *p, uint32_t fd, struct inode *pipe, bool write_end);

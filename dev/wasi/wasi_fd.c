@@ -11,8 +11,14 @@ EXPORT("fd_close") int32_t wasi_fd_close(uint32_t fd) {
     struct fd_entry *e;
     errno_t err = fd_get(fd, &e);
     if (err) return err;
-    if (e->kind == FD_STDOUT || e->kind == FD_STDERR) stdio_flush(current_process());
-    process_lock(current_process());
+    struct process *self = current_process();
+    if (e->kind == FD_STDOUT || e->kind == FD_STDERR) stdio_flush(self);
+    /* Most closes change only this process's table and an open count: in parallel. */
+    process_lock_shared(self);
+    bool done = fd_release_shared(e);
+    process_unlock_shared(self);
+    if (done) return E_SUCCESS;
+    process_lock(self);
     fd_release(e);
     vfs_unlock();
     return E_SUCCESS;

@@ -331,7 +331,12 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
                                                                         : dirflags & LOOKUP_SYMLINK_FOLLOW;
     struct path_walk w;
     uint32_t newfd = 0;
-    process_lock(current_process());
+    /* An open that can change nothing (no O_CREAT, no O_TRUNC, not for writing) runs under
+       the lock shared, beside other opens and readers: a writer of a file open once skips
+       its data mutex (wasi_fd_io.c), and only opens for writing could add a second writer. */
+    bool shared = !(oflags & (OFLAG_CREAT | OFLAG_TRUNC)) && !(access & ACCESS_WRITE);
+    if (shared) process_lock_shared(self);
+    else process_lock(self);
     /* The number first: with no fd to give (EMFILE) nothing may be created or truncated. */
     err = fd_allocate_number(self, &newfd);
     if (!err) err = guest_read_path(w.buf[0], path, len);
@@ -352,8 +357,9 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
         e->flags = (uint16_t)fdflags;
         e->rights_base = rights_base;
         e->rights_inheriting = rights_inheriting;
-        w.node->open_count++;
+        (void)__atomic_add_fetch(&w.node->open_count, 1, __ATOMIC_SEQ_CST);
     }
-    vfs_unlock();
+    if (shared) process_unlock_shared(self);
+    else vfs_unlock();
     return err ? err : guest_write_u32(out, newfd);
 }

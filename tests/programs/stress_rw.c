@@ -8,7 +8,12 @@
            writers get were another file's a moment ago.
    reader: preads random ranges of DIR/shared and checks that every byte is 0 or 0xAB:
            a 0xCD is another file's data, and any other byte is garbage.
+   relinker: replaces DIR/f0..f3 by new files of 0xAB (unlink then create, or rename a new
+           file over them), so that their inodes die while openers hold them.
+   opener: opens DIR/f0..f3 read-only (ENOENT allowed), reads them, checks the bytes as a
+           reader does, and closes: the last close of an unlinked file frees it.
    Prints "ROLE ID OPS" and exits 0, or prints what it saw on stderr and exits 1. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +84,47 @@ static long reader(const char *path, long iterations) {
     return iterations;
 }
 
+static long relinker(const char *dir, long iterations) {
+    char path[256], fresh[256];
+    memset(buf, 0xAB, sizeof buf);
+    for (long i = 0; i < iterations; i++) {
+        snprintf(path, sizeof path, "%s/f%ld", dir, i % 4);
+        snprintf(fresh, sizeof fresh, "%s/fresh", dir);
+        int by_rename = rnd(2);
+        if (!by_rename && unlink(path) != 0 && errno != ENOENT) fail("relinker unlink");
+        int fd = open(by_rename ? fresh : path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        unsigned len = 1 + rnd(MAX_RUN);
+        if (fd < 0 || write(fd, buf, len) != (ssize_t)len) fail("relinker write");
+        close(fd);
+        if (by_rename && rename(fresh, path) != 0) fail("relinker rename");
+    }
+    return iterations;
+}
+
+static long opener(const char *dir, long iterations) {
+    char path[256];
+    long opened = 0;
+    for (long i = 0; i < iterations; i++) {
+        snprintf(path, sizeof path, "%s/f%u", dir, rnd(4));
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) {
+            if (errno != ENOENT) fail("opener open");
+            continue;
+        }
+        opened++;
+        ssize_t n = read(fd, buf, MAX_RUN);
+        if (n < 0) fail("opener read");
+        for (ssize_t b = 0; b < n; b++) {
+            if (buf[b] != 0xAB) {
+                fprintf(stderr, "opener: byte 0x%02x at %zd of %s: not written\n", buf[b], b, path);
+                return -1;
+            }
+        }
+        if (close(fd) != 0) fail("opener close");
+    }
+    return opened;
+}
+
 int main(int argc, char **argv) {
     if (argc != 5) {
         fprintf(stderr, "usage: stress_rw writer|churn|reader DIR ID ITERATIONS\n");
@@ -93,6 +139,8 @@ int main(int argc, char **argv) {
     long done = !strcmp(role, "writer") ? writer(path, iterations)
               : !strcmp(role, "churn")  ? churn(dir, id, iterations)
               : !strcmp(role, "reader") ? reader(path, iterations)
+              : !strcmp(role, "relinker") ? relinker(dir, iterations)
+              : !strcmp(role, "opener") ? opener(dir, iterations)
               : -2;
     if (done == -2) fprintf(stderr, "unknown role %s\n", role);
     if (done < 0) return 1;
