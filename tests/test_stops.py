@@ -6,16 +6,23 @@ collector."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import wasmtime
 
 import wasi_wasm
-from cli_run import assert_usage_error, cli
+from cli_run import assert_usage_error, cli, cli_env
+from test_faults import pattern
 from wasi_wasm._wasi import InvalidExitStatus
 
 TIMEOUT = 0.5
@@ -45,6 +52,218 @@ class Clock:
 def assert_stopped_promptly(clock: Clock) -> None:
     elapsed = clock.elapsed()
     assert TIMEOUT <= elapsed < TIMEOUT + PROMPTLY, elapsed
+
+
+# -- 1. timeouts and stop events stop waiting programs at once -------------------------------
+def test_a_timeout_stops_a_sleeping_program(waiter: Path) -> None:
+    with wasi_wasm.start_wasi() as fs:
+        clock = Clock()
+        with pytest.raises(wasi_wasm.Interrupted):
+            fs.run(waiter, ["sleep", "60"], timeout=TIMEOUT)
+        assert_stopped_promptly(clock)
+        assert fs.fsck() == 0
+
+
+@pytest.mark.parametrize("sequential", [False, True], ids=["concurrent", "sequential"])
+def test_a_timeout_stops_a_pipeline_whose_reader_waits_on_an_empty_pipe(
+    waiter: Path, sequential: bool
+) -> None:
+    """The writer never writes and keeps its end open: the reader waits in fd_read."""
+    with wasi_wasm.start_wasi() as fs:
+        clock = Clock()
+        with pytest.raises(wasi_wasm.Interrupted):
+            wasi_wasm.run_pipeline(
+                [(waiter, ["sleep", "60"]), (waiter, ["read"])], wasi=fs, timeout=TIMEOUT,
+                sequential=sequential,
+            )  # fmt: skip
+        assert_stopped_promptly(clock)
+        assert fs.fsck() == 0
+
+
+def test_a_timeout_stops_a_pipeline_whose_writer_waits_on_a_full_pipe(waiter: Path) -> None:
+    """The reader never reads: the writer fills the pipe and waits in fd_write."""
+    with wasi_wasm.start_wasi() as fs:
+        clock = Clock()
+        with pytest.raises(wasi_wasm.Interrupted):
+            wasi_wasm.run_pipeline(
+                [(waiter, ["write"]), (waiter, ["sleep", "60"])], wasi=fs, timeout=TIMEOUT
+            )
+        assert_stopped_promptly(clock)
+        assert fs.fsck() == 0
+
+
+@pytest.mark.parametrize("pipeline", [False, True], ids=["run", "run_pipeline"])
+def test_a_stop_event_set_by_another_thread_stops_waiting_programs(
+    waiter: Path, pipeline: bool
+) -> None:
+    stop = threading.Event()
+    setter = threading.Timer(TIMEOUT, stop.set)
+    with wasi_wasm.start_wasi() as fs:
+        clock = Clock()
+        setter.start()
+        with pytest.raises(wasi_wasm.Interrupted):
+            if pipeline:
+                commands = [(waiter, ["write"]), (waiter, ["sleep", "60"])]
+                wasi_wasm.run_pipeline(commands, wasi=fs, stop=stop)
+            else:
+                fs.run(waiter, ["sleep", "60"], stop=stop)
+        assert_stopped_promptly(clock)
+        assert fs.fsck() == 0
+        assert fs.run(waiter, ["exit", "0"], stop=threading.Event()).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("keyword", "bad"),
+    [("timeout", 0), ("timeout", -1.0), ("timeout", "1"), ("stop", True), ("stop", "yes")],
+)
+def test_run_pipeline_checks_timeout_and_stop_as_run_does(
+    waiter: Path, keyword: str, bad: object
+) -> None:
+    arguments: dict[str, Any] = {keyword: bad}
+    with pytest.raises((ValueError, TypeError), match=f"^{keyword} must"):
+        wasi_wasm.run_pipeline([(waiter, ["exit", "0"])], **arguments)
+    with pytest.raises((ValueError, TypeError), match=f"^{keyword} must"):
+        wasi_wasm.run(waiter, ["exit", "0"], **arguments)
+
+
+def test_run_pipeline_applies_limits_to_every_program(wasm_program: Callable[..., Path]) -> None:
+    """harden_limits fds 8 passes only if its process gets EMFILE at 8 open fds."""
+    limits_program = wasm_program("harden_limits")
+    command = (limits_program, ["fds", "8"])
+    box = {"/sandbox": "/sandbox"}
+    tight = wasi_wasm.run_pipeline([command], preopens=box, limits=wasi_wasm.Limits(max_fds=8))
+    assert tight.exit_codes == (0,), tight.stdout.decode()
+    assert wasi_wasm.run_pipeline([command], preopens=box).exit_codes != (0,)
+
+
+def test_cli_run_timeout_stops_a_sleeping_program(waiter: Path) -> None:
+    clock = Clock()
+    result = cli("run", "--timeout", str(TIMEOUT), waiter, "sleep", "60")
+    assert clock.elapsed() < TIMEOUT + PROMPTLY + 3  # + the CLI's own start
+    assert result.returncode == 124
+    assert result.stderr.decode().splitlines() == [
+        f"wasi-wasm: {waiter}: stopped after {TIMEOUT} s (--timeout)"
+    ]
+
+
+def test_cli_pipe_has_a_timeout(waiter: Path) -> None:
+    clock = Clock()
+    result = cli("pipe", "--timeout", str(TIMEOUT), waiter, "sleep", "60", "|", waiter, "read")
+    assert clock.elapsed() < TIMEOUT + PROMPTLY + 3
+    assert result.returncode == 124
+    assert result.stderr.decode().splitlines() == [
+        "started",
+        f"wasi-wasm: pipe: stopped after {TIMEOUT} s (--timeout)",
+    ]
+
+
+def test_cli_pipe_has_the_limits_of_run(wasm_program: Callable[..., Path], tmp_path: Path) -> None:
+    """harden_limits passes only if it meets exactly these limits."""
+    limits_program = wasm_program("harden_limits")
+    box = f"{tmp_path}::/sandbox"
+    fds = cli("pipe", "--dir", box, "--max-fds", "9", limits_program, "fds", "9")
+    assert fds.returncode == 0, fds.stdout.decode()
+    space = cli("pipe", "--dir", box, "--max-fs-bytes", "3MiB", limits_program, "space")
+    assert space.returncode == 0, space.stdout.decode()
+    assert b"create files until none fits: ENOSPC" in space.stdout
+    assert_usage_error(cli("pipe", "--max-fds", "many", limits_program), "--max-fds")
+    assert_usage_error(cli("pipe", "--timeout", "0", limits_program), "--timeout")
+
+
+# -- 2. Ctrl-C stops `wasi-wasm run` and `wasi-wasm pipe` as cleanly as a timeout -----------
+# The CLI as an interactive shell starts it: SIGINT raises KeyboardInterrupt (a test runner
+# may have started these tests with SIGINT ignored, which its children would inherit).
+LAUNCHER = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from wasi_wasm.cli import main; sys.exit(main())"
+)
+
+
+class CliProcess:
+    def __init__(self, *args: str | Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, *(os.fsencode(arg) for arg in args)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+        )  # fmt: skip
+        self.watchdog = threading.Timer(120, self.process.kill)
+        self.watchdog.start()
+
+    def read_line(self, stderr: bool = False) -> bytes:
+        stream = self.process.stderr if stderr else self.process.stdout
+        assert stream is not None
+        return stream.readline()
+
+    def interrupt(self) -> tuple[int, bytes, bytes, float]:
+        """Ctrl-C: (exit code, rest of stdout, rest of stderr, seconds it took to exit)."""
+        clock = Clock()
+        self.process.send_signal(signal.SIGINT)
+        stdout, stderr = self.process.communicate(timeout=60)
+        self.watchdog.cancel()
+        return self.process.returncode, stdout, stderr, clock.elapsed()
+
+
+@pytest.fixture
+def cli_processes() -> Iterator[list[CliProcess]]:
+    started: list[CliProcess] = []
+    yield started
+    for each in started:
+        each.watchdog.cancel()
+        if each.process.poll() is None:
+            each.process.kill()
+            each.process.wait()
+
+
+@pytest.mark.parametrize("mode", ["sleep", "spin"])
+def test_ctrl_c_stops_cli_run_with_exit_130_and_one_line(
+    waiter: Path, mode: str, cli_processes: list[CliProcess]
+) -> None:
+    """sleep: waiting in poll_oneoff; spin: computing, making no WASI call."""
+    running = CliProcess("run", waiter, mode, *(["60"] if mode == "sleep" else []))
+    cli_processes.append(running)
+    assert running.read_line() == b"started\n"
+    code, stdout, stderr, seconds = running.interrupt()
+    assert (code, stdout) == (130, b"")
+    assert stderr.decode().splitlines() == [f"wasi-wasm: {waiter}: stopped by Ctrl-C (SIGINT)"]
+    assert seconds < PROMPTLY
+
+
+def test_ctrl_c_stops_every_program_of_cli_pipe(
+    waiter: Path, cli_processes: list[CliProcess]
+) -> None:
+    running = CliProcess("pipe", waiter, "sleep", "60", "|", waiter, "read")
+    cli_processes.append(running)
+    assert running.read_line(stderr=True) == b"started\n"  # the reader is waiting
+    code, stdout, stderr, seconds = running.interrupt()
+    assert (code, stdout) == (130, b"")
+    assert stderr.decode().splitlines() == ["wasi-wasm: pipe: stopped by Ctrl-C (SIGINT)"]
+    assert seconds < PROMPTLY
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "timeout"])
+def test_a_stopped_program_has_its_finished_work_written_back(
+    worker: Path, tmp_path: Path, how: str, cli_processes: list[CliProcess]
+) -> None:
+    """--write-back after Ctrl-C does what it does after --timeout: it mirrors the VFS as the
+    program left it (as wasmtime leaves a killed program's files on the host), and that VFS
+    is consistent: every file the program had finished is there, whole."""
+    timeout = ["--timeout", "2"] if how == "timeout" else []
+    running = CliProcess(
+        "run", "--dir", f"{tmp_path}::{WORK}", "--write-back", *timeout, worker, WORK, "w", "spin"
+    )
+    cli_processes.append(running)
+    closed = [running.read_line() for _ in range(3)]
+    if how == "timeout":
+        stdout, stderr = running.process.communicate(timeout=60)
+        code = running.process.returncode
+    else:
+        code, stdout, stderr, _seconds = running.interrupt()
+    assert code == (130 if how == "ctrl-c" else 124)
+    assert len(stderr.decode().splitlines()) == 1
+    lines = (b"".join(closed) + stdout).decode().splitlines()
+    finished = [int(line.removeprefix("closed w-")) for line in lines if line.startswith("closed")]
+    assert len(finished) >= 3
+    for number in finished:
+        assert (tmp_path / f"w-{number}").read_bytes() == pattern("w", number)
 
 
 # -- 3. exit statuses a host process cannot report -------------------------------------------

@@ -12,13 +12,19 @@ is only ever held for short, bounded work and never across a hook, so the deferr
 
 The callback cannot raise wasmtime's own interrupt trap, only an error of its own; the
 process that ran the program turns that back into ``Interrupted``, a ``wasmtime.Trap`` whose
-``trap_code`` is ``TrapCode.INTERRUPT``."""
+``trap_code`` is ``TrapCode.INTERRUPT``.
+
+A run with a timeout or a stop event (``_timeout.stop_when``) is not interrupted by a deadline
+counted in ticks: its deadline is one tick away, and at each tick the callback asks the run's
+``should_stop`` whether to go on for another tick. A wall-clock time and a flag that any thread
+(or a signal's watcher) may set are then both seen within a tick, however the program waits."""
 
 from __future__ import annotations
 
 import ctypes
 import itertools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import wasmtime
@@ -56,23 +62,30 @@ def is_interrupt(error: BaseException) -> bool:
 
 
 class StoreGuard:
-    """The deadline callback of one store: it defers interrupts while one of the store's core
+    """The deadline decisions of one store: it defers interrupts while one of the store's core
     instances holds the filesystem lock, or while the host itself is calling into the core
-    (a flush, a close, the filesystem API: the program is not running then)."""
+    (a flush, a close, the filesystem API: the program is not running then), and asks
+    ``should_stop`` (when set) whether a reached deadline stops the program."""
 
     def __init__(self) -> None:
         # host addresses of the busy words of the store's processes (wasi_wasm_busy_slot)
         self.probes: list[int] = []
         self.host_calls = 0
+        self.should_stop: Callable[[], bool] | None = None
         self.callback = _DeadlineCallback(self._deadline_reached)
 
-    def _deadline_reached(self, _context: Any, _data: Any, delta: Any, kind: Any) -> int:
-        if self.host_calls or self._lock_held():
-            delta[0] = 0
-            kind[0] = _CONTINUE
-            return 0
-        error = ffi.wasmtime_error_new(INTERRUPT_MESSAGE.encode())
-        return ctypes.cast(error, ctypes.c_void_p).value or 0
+    def _deadline_reached(self, _context: Any, _key: Any, delta: Any, kind: Any) -> int:
+        """The store's epoch deadline was reached: 0 with ``delta`` set to the ticks to run
+        on (0: check again at once), or the address of the error that interrupts it."""
+        if self.should_stop is not None and not self.should_stop():
+            ticks = 1  # not due yet: look again at the next tick
+        elif self.host_calls or self._lock_held():
+            ticks = 0  # due, but never inside a filesystem operation: look again at once
+        else:
+            return _interrupt_error()
+        delta[0] = ticks
+        kind[0] = _CONTINUE
+        return 0
 
     def _lock_held(self) -> bool:
         return any(ctypes.c_uint32.from_address(address).value for address in self.probes)
@@ -82,6 +95,12 @@ class StoreGuard:
 _guards: dict[int, StoreGuard] = {}
 _guards_lock = threading.Lock()
 _keys = itertools.count(1)
+
+
+def _interrupt_error() -> int:
+    """A new wasmtime error that interrupts the program, as the callback returns it."""
+    error = ffi.wasmtime_error_new(INTERRUPT_MESSAGE.encode())
+    return ctypes.cast(error, ctypes.c_void_p).value or 0
 
 
 def _forget(key: int | None) -> None:

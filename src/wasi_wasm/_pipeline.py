@@ -10,8 +10,10 @@ from collections.abc import Mapping, Sequence
 
 import wasmtime
 
+from ._limits import Limits
 from ._program import Program, load_program
 from ._stdio import OutputTarget, StdinSource
+from ._timeout import Stop, check_stop, stop_when
 from ._wasi import Env, ProcessOptions, Wasi, start_process, start_wasi
 
 # A program alone, or (program, its arguments after argv[0]).
@@ -52,6 +54,9 @@ def run_pipeline(
     sequential: bool = False,
     bridge: bool | None = None,
     line_buffered: bool | None = None,
+    limits: Limits | None = None,
+    timeout: float | None = None,
+    stop: threading.Event | None = None,
 ) -> PipelineResult:
     """Run ``commands`` as a pipeline, like ``a | b | c`` in a shell, on one filesystem:
     ``wasi``'s, else a fresh one.
@@ -66,15 +71,23 @@ def run_pipeline(
     Store, connected by pipes in the shared memory: a reader waits for data or end-of-file,
     a writer whose reader has exited gets EPIPE. ``sequential=True`` runs them one after
     another in this thread instead, each one's whole stdout becoming the next one's stdin.
-    A program that traps raises its ``wasmtime.Trap`` once every program has ended."""
+
+    ``limits``, ``timeout`` and ``stop`` mean what they mean for ``run``, for every program:
+    the filesystem's limits and each process's fd limit; ``timeout`` seconds for the whole
+    pipeline, after which every program still running is interrupted, and a
+    ``threading.Event`` that interrupts them all once set.
+    A program that traps or is interrupted raises its ``wasmtime.Trap`` (``Interrupted``)
+    once every program has ended."""
+    check_stop(timeout, stop)
     stages = [_load(command) for command in commands]
     if not stages:
         raise ValueError("a pipeline needs at least one program")
     if line_buffered is None:
         line_buffered = stdout is not None or stderr is not None
-    settings = _Settings(env, preopens, stdout, stderr, bridge, line_buffered)
+    until = Stop.after(timeout, stop)
+    settings = _Settings(env, preopens, stdout, stderr, bridge, line_buffered, limits, until)
     if wasi is None:
-        with start_wasi(preopens={}, bridge=bridge) as fresh:
+        with start_wasi(preopens={}, bridge=bridge, limits=limits) as fresh:
             return _run(fresh, stages, stdin, settings, sequential)
     return _run(wasi, stages, stdin, settings, sequential)
 
@@ -87,13 +100,15 @@ class _Settings:
     stderr: OutputTarget
     bridge: bool | None
     line_buffered: bool
+    limits: Limits | None
+    until: Stop | None
 
     def options(
         self, argv: Sequence[str | bytes], stdin: StdinSource, last: bool
     ) -> ProcessOptions:
         return ProcessOptions(
             argv, self.env, stdin, self.preopens, self.stdout if last else None, self.stderr,
-            self.line_buffered, self.bridge,
+            self.line_buffered, self.bridge, self.limits,
         )  # fmt: skip
 
 
@@ -132,16 +147,17 @@ def _run_sequentially(
     for index, stage in enumerate(stages):
         last = index == len(stages) - 1
         with wasi.spawn_run(settings.options(stage.argv, data, last)) as process:
-            _run_stage(process, stage)
+            _run_stage(process, stage, settings.until)
         if stage.error is not None:
             return
         data = stage.stdout
 
 
-def _run_stage(process: Wasi, stage: _Stage) -> None:
+def _run_stage(process: Wasi, stage: _Stage, until: Stop | None) -> None:
     try:
-        instance = process._instantiate(stage.module)
-        stage.exit_code = process.start_run(instance)
+        with stop_when(process.store, process.engine, until):
+            instance = process._instantiate(stage.module)
+            stage.exit_code = process.start_run(instance)
     except BaseException as error:  # reported by _run once every program has ended
         stage.error = error
     stage.stdout = process.stdout
@@ -182,7 +198,7 @@ def _run_concurrently(
                 ready.wait()
             except threading.BrokenBarrierError:
                 return  # another program could not start: this one does not run either
-            _run_stage(process, stage)
+            _run_stage(process, stage, settings.until)
 
     threads = [
         threading.Thread(target=stage_thread, args=(index,), name=f"wasi-pipeline-{index}",

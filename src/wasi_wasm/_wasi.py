@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import wasmtime
 
+from . import _interrupt
 from ._bridge import GuestMemory
 from ._core_memory import CoreMemory
 from ._engine import NO_DEADLINE
@@ -77,7 +78,8 @@ class WasiStore(wasmtime.Store):
     this Store remembers the epoch deadline asked of it (``deadline``, in ticks) and passes
     it on: a program gets it when it starts (the ticks count from there) and every deadline
     set here while it runs; a program whose deadline was lifted (the host lifts it after an
-    interrupt) lifts this one too when it ends, as when programs ran in this Store."""
+    interrupt) lifts this one too when it ends, as when programs ran in this Store. A deadline
+    set here replaces a run's timeout and stop event (``_timeout``): it counts ticks."""
 
     def __init__(self, engine: wasmtime.Engine) -> None:
         super().__init__(engine)
@@ -87,6 +89,7 @@ class WasiStore(wasmtime.Store):
 
     def set_epoch_deadline(self, ticks_after_current: int) -> None:
         super().set_epoch_deadline(ticks_after_current)
+        _interrupt.guard(self).should_stop = None
         self.deadline = None if ticks_after_current >= NO_DEADLINE else ticks_after_current
         for run in self.runs:
             run.set_epoch_deadline(ticks_after_current)
@@ -471,6 +474,7 @@ class Wasi(FilesystemMixin):
         program_name: str | None = None,
         limits: Limits | None = None,
         timeout: float | None = None,
+        stop: threading.Event | None = None,
     ) -> RunResult:
         """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``), in a
         Store of its own that is dropped when it ends (``store``'s epoch deadline applies)."""
@@ -479,7 +483,7 @@ class Wasi(FilesystemMixin):
         return run(
             program, args, env, stdin, preopens, wasi=self, stdout=stdout, stderr=stderr,
             bridge=bridge, line_buffered=line_buffered, program_name=program_name,
-            limits=limits, timeout=timeout,
+            limits=limits, timeout=timeout, stop=stop,
         )  # fmt: skip
 
     # -- lifetime ---------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Command line: ``wasi-wasm run ...``, ``wasi-wasm pipe ...`` and ``wasi-wasm demo``.
 
 Bad usage, a missing file or a file that is not a WASI command: one line on stderr, exit 2.
+A program that traps, is stopped (--timeout, Ctrl-C) or exits with a status a process cannot
+report: one line on stderr and the exit code a shell or wasmtime's CLI gives for it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ import argparse
 import importlib.resources
 import os
 import posixpath
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
@@ -27,6 +31,7 @@ from ._wasi import InvalidExitStatus, Wasi, start_wasi
 USAGE_ERROR = 2
 TRAP_EXIT = 134  # what wasmtime's CLI reports for a trap (128 + SIGABRT)
 TIMEOUT_EXIT = 124  # what timeout(1) reports
+INTERRUPTED_EXIT = 130  # what a shell reports for a program stopped by Ctrl-C (128 + SIGINT)
 INVALID_STATUS_EXIT = 1  # what wasmtime's CLI reports for an exit status it refuses
 PROG = "wasi-wasm"
 PIPE = "|"  # separates the programs of `wasi-wasm pipe`
@@ -54,17 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] PROGRAM.wasm [-- ARGS...]",
     )
     _add_filesystem_options(run)
-    run.add_argument(
-        "--max-fs-bytes",
-        metavar="N",
-        help="bytes the filesystem may hold (K, M, G suffixes; 'none'); default 1G",
-    )
-    run.add_argument("--max-fds", metavar="N", help="open fds of the program; default 1024")
-    run.add_argument(
-        "--timeout",
-        metavar="SECONDS",
-        help=f"stop the program after this long (exit {TIMEOUT_EXIT}); default: no limit",
-    )
+    _add_limit_options(run)
     run.add_argument("program", metavar="PROGRAM.wasm")
     # Everything after the program belongs to it, options included ("--" is optional).
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -72,9 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         "pipe",
         help="run programs connected stdout to stdin, on one filesystem",
         usage=f"{PROG} pipe [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
-        f"[--sequential] [--] PROGRAM.wasm [ARGS...] '{PIPE}' PROGRAM.wasm [ARGS...] ...",
+        "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] [--sequential] "
+        f"[--] PROGRAM.wasm [ARGS...] '{PIPE}' PROGRAM.wasm [ARGS...] ...",
     )
     _add_filesystem_options(pipe)
+    _add_limit_options(pipe)
     pipe.add_argument(
         "--sequential", action="store_true", help="run the programs one after another"
     )
@@ -92,6 +89,15 @@ def _add_filesystem_options(command: argparse.ArgumentParser) -> None:
     add("--stdin", metavar="FILE", help="file served as stdin ('-': this stdin)")
     add("--write-back", action="store_true",
         help="mirror the --dir trees back to the host when the programs end")  # fmt: skip
+
+
+def _add_limit_options(command: argparse.ArgumentParser) -> None:
+    add = command.add_argument
+    add("--max-fs-bytes", metavar="N",
+        help="bytes the filesystem may hold (K, M, G suffixes; 'none'); default 1G")  # fmt: skip
+    add("--max-fds", metavar="N", help="open fds of each program; default 1024")
+    add("--timeout", metavar="SECONDS",
+        help=f"stop the programs after this long (exit {TIMEOUT_EXIT}); default: none")  # fmt: skip
 
 
 def _parse_env(items: Sequence[str]) -> dict[str, str]:
@@ -172,7 +178,11 @@ def _filesystem(
     dirs: Sequence[tuple[str, str]], write_back: bool, limits: Limits | None = None
 ) -> Iterator[tuple[Wasi, dict[str, str]]]:
     """A fresh filesystem holding the --dir trees, and the preopens that show them; the trees
-    are mirrored back to the host afterwards with --write-back (unless the programs failed)."""
+    are mirrored back to the host afterwards with --write-back, unless the programs failed
+    (a trap, an exit status a process cannot report). Programs stopped by --timeout or
+    Ctrl-C are written back: wasmtime would have left their work on the host too, and here it
+    is whole, since an interrupt never lands inside a filesystem operation. A Ctrl-C during
+    the copies stops them where they are, as it stops cp."""
     with start_wasi(preopens={}, limits=limits) as fs:
         preopens = {}
         for host, guest in dirs:
@@ -204,18 +214,60 @@ def _run_command(options: argparse.Namespace) -> int:
     stdin = _open_stdin(options.stdin)
     timeout = _parse_timeout(options.timeout)
     module, name = load_program(options.program)
-    with _filesystem(dirs, options.write_back, limits) as (fs, preopens):
+    with _filesystem(dirs, options.write_back, limits) as (fs, preopens), _sigint_stops() as stop:
         try:
             result = fs.run(
                 module, options.args, env, stdin, preopens,
                 stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, line_buffered=True,
-                program_name=name, limits=limits, timeout=timeout,
+                program_name=name, limits=limits, timeout=timeout, stop=stop,
             )  # fmt: skip
         except Interrupted:
-            print(f"{PROG}: {options.program}: stopped after {options.timeout} s (--timeout)",
-                  file=sys.stderr)  # fmt: skip
-            return TIMEOUT_EXIT
+            return _report_stop(options.program, stop, options.timeout)
     return result.exit_code
+
+
+@contextmanager
+def _sigint_stops() -> Iterator[threading.Event]:
+    """An event that SIGINT (Ctrl-C) sets within the block, instead of raising
+    KeyboardInterrupt: the run it is given to stops as cleanly as on a timeout.
+
+    Python runs signal handlers in the main thread between bytecodes, and the main thread
+    may be inside wasm for as long as the program runs; so a watcher thread reads the signal
+    numbers that the C-level handler writes to the wakeup fd, and sets the event at once."""
+    stop = threading.Event()
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # e.g. a shell's background job
+    if ignored or threading.current_thread() is not threading.main_thread():
+        yield stop  # an ignored SIGINT stays ignored; only the main thread handles signals
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    watcher = threading.Thread(target=_watch_for_sigint, args=(read_fd, stop), daemon=True)
+    watcher.start()
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    try:
+        yield stop
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        signal.signal(signal.SIGINT, previous)
+        os.close(write_fd)  # the watcher reads end-of-file and ends
+        watcher.join()
+        os.close(read_fd)
+
+
+def _watch_for_sigint(read_fd: int, stop: threading.Event) -> None:
+    while signals := os.read(read_fd, 64):
+        if signal.SIGINT.value in signals:
+            stop.set()
+
+
+def _report_stop(program: str, stop: threading.Event, timeout: str | None) -> int:
+    """One line for a program stopped by Ctrl-C or --timeout, and the exit code for it."""
+    if stop.is_set():
+        print(f"{PROG}: {program}: stopped by Ctrl-C (SIGINT)", file=sys.stderr)
+        return INTERRUPTED_EXIT
+    print(f"{PROG}: {program}: stopped after {timeout} s (--timeout)", file=sys.stderr)
+    return TIMEOUT_EXIT
 
 
 def _parse_timeout(text: str | None) -> float | None:
@@ -250,15 +302,21 @@ def _split_pipeline(words: Sequence[str]) -> list[tuple[str, list[str]]]:
 def _pipe_command(options: argparse.Namespace) -> int:
     env = _parse_env(options.env)
     dirs = _parse_dirs(options.dir)
+    limits = _parse_limits(options)
+    timeout = _parse_timeout(options.timeout)
     stages = _split_pipeline(options.commands)
     for program, _args in stages:
         load_program(program)  # a missing or invalid program: exit 2 before anything runs
     stdin = _open_stdin(options.stdin)
-    with _filesystem(dirs, options.write_back) as (fs, preopens):
-        result = run_pipeline(
-            stages, stdin, env, preopens, wasi=fs, stdout=sys.stdout.buffer,
-            stderr=sys.stderr.buffer, sequential=options.sequential, line_buffered=True,
-        )  # fmt: skip
+    with _filesystem(dirs, options.write_back, limits) as (fs, preopens), _sigint_stops() as stop:
+        try:
+            result = run_pipeline(
+                stages, stdin, env, preopens, wasi=fs, stdout=sys.stdout.buffer,
+                stderr=sys.stderr.buffer, sequential=options.sequential, line_buffered=True,
+                limits=limits, timeout=timeout, stop=stop,
+            )  # fmt: skip
+        except Interrupted:
+            return _report_stop("pipe", stop, options.timeout)
     return result.exit_code
 
 
@@ -311,6 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidExitStatus as error:
         print(f"{PROG}: {_program(options)}: {error}", file=sys.stderr)
         return INVALID_STATUS_EXIT
+    except KeyboardInterrupt:  # Ctrl-C outside a program's run (while copying the trees)
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
 
 
 def _program(options: argparse.Namespace) -> str:
