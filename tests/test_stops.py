@@ -6,6 +6,8 @@ collector."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import re
 import signal
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,8 @@ import wasmtime
 import wasi_wasm
 from cli_run import assert_usage_error, cli, cli_env
 from test_faults import pattern
-from wasi_wasm._wasi import InvalidExitStatus
+from wasi_wasm import _run
+from wasi_wasm._wasi import InvalidExitStatus, start_process
 
 TIMEOUT = 0.5
 # A stopped program must be gone this long after its time (the machines here are shared).
@@ -378,3 +382,85 @@ def test_a_file_that_is_not_wasm_is_refused(tmp_path: Path) -> None:
     assert_usage_error(cli("run", program), "notes.txt", "not a WebAssembly module")
     with pytest.raises(wasi_wasm.ProgramError, match="not a WebAssembly module"):
         wasi_wasm.run(program)
+
+
+# -- 5. a run that ended badly leaves no reference cycle -------------------------------------
+@pytest.fixture
+def no_cycle_collector() -> Iterator[None]:
+    """Only reference counting frees memory: whatever a cycle holds stays."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+ENDINGS = ["exit-0", "proc_exit-3", "trap", "timeout", "stop-event", "exit-status-256"]
+
+
+def ending(name: str) -> tuple[list[str], dict[str, Any]]:
+    """The program's arguments and the run's options for an ending of ENDINGS."""
+    stopped = threading.Event()
+    stopped.set()
+    cases: dict[str, tuple[list[str], dict[str, Any]]] = {
+        "exit-0": (["exit", "0"], {}),
+        "proc_exit-3": (["exit", "3"], {}),
+        "trap": (["trap"], {}),
+        "timeout": (["sleep", "60"], {"timeout": 0.1}),
+        "stop-event": (["sleep", "60"], {"stop": stopped}),
+        "exit-status-256": (["exit", "256"], {}),
+    }
+    return cases[name]
+
+
+def run_and_forget(run: Callable[..., object], *args: Any, **options: Any) -> None:
+    """Run, dropping the result or the error (and with it its traceback) at once."""
+    with contextlib.suppress(wasmtime.WasmtimeError, wasmtime.Trap):
+        run(*args, **options)
+
+
+@pytest.mark.parametrize("how", ENDINGS)
+@pytest.mark.usefixtures("no_cycle_collector")
+def test_a_closed_wasi_is_freed_whatever_its_last_program_did(waiter: Path, how: str) -> None:
+    args, options = ending(how)
+    fs = wasi_wasm.start_wasi()
+    freed: list[weakref.ref[Any]] = [weakref.ref(fs), weakref.ref(fs.memory)]
+    run_and_forget(fs.run, waiter, args, **options)
+    fs.close()
+    del fs
+    assert [ref() for ref in freed] == [None, None]
+
+
+@pytest.mark.parametrize("how", ENDINGS)
+@pytest.mark.usefixtures("no_cycle_collector")
+def test_run_frees_its_filesystem_whatever_the_program_did(
+    waiter: Path, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args, options = ending(how)
+    made: list[weakref.ref[Any]] = []
+
+    def watched_start_process(*arguments: Any, **keywords: Any) -> wasi_wasm.Wasi:
+        process = start_process(*arguments, **keywords)
+        made.extend((weakref.ref(process), weakref.ref(process.memory)))
+        return process
+
+    monkeypatch.setattr(_run, "start_process", watched_start_process)
+    run_and_forget(wasi_wasm.run, waiter, args, **options)
+    assert made and [ref() for ref in made] == [None] * len(made)
+
+
+@pytest.mark.parametrize("sequential", [False, True], ids=["concurrent", "sequential"])
+@pytest.mark.parametrize("how", ["trap", "timeout", "exit-status-256"])
+@pytest.mark.usefixtures("no_cycle_collector")
+def test_a_pipeline_that_failed_leaves_its_filesystem_free(
+    waiter: Path, how: str, sequential: bool
+) -> None:
+    args, options = ending(how)
+    fs = wasi_wasm.start_wasi()
+    freed: list[weakref.ref[Any]] = [weakref.ref(fs), weakref.ref(fs.memory)]
+    commands = [(waiter, args), (waiter, ["read"])]
+    run_and_forget(wasi_wasm.run_pipeline, commands, wasi=fs, sequential=sequential, **options)
+    fs.close()
+    del fs
+    assert [ref() for ref in freed] == [None, None]

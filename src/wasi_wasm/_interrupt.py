@@ -72,7 +72,6 @@ class StoreGuard:
         self.probes: list[int] = []
         self.host_calls = 0
         self.should_stop: Callable[[], bool] | None = None
-        self.callback = _DeadlineCallback(self._deadline_reached)
 
     def _deadline_reached(self, _context: Any, _key: Any, delta: Any, kind: Any) -> int:
         """The store's epoch deadline was reached: 0 with ``delta`` set to the ticks to run
@@ -92,9 +91,19 @@ class StoreGuard:
 
 
 # Guards stay alive until wasmtime drops their store and calls the finalizer with their key.
+# The callback finds its guard by that key: a callback bound to the guard would make a
+# reference cycle (guard -> callback -> guard) that only the cycle collector frees.
 _guards: dict[int, StoreGuard] = {}
 _guards_lock = threading.Lock()
 _keys = itertools.count(1)
+
+
+def _deadline_reached(context: Any, key: int | None, delta: Any, kind: Any) -> int:
+    with _guards_lock:
+        found = _guards.get(key or 0)
+    if found is None:
+        return _interrupt_error()
+    return found._deadline_reached(context, key, delta, kind)
 
 
 def _interrupt_error() -> int:
@@ -108,6 +117,7 @@ def _forget(key: int | None) -> None:
         _guards.pop(key or 0, None)
 
 
+_callback = _DeadlineCallback(_deadline_reached)
 _finalizer = _Finalizer(_forget)
 
 
@@ -121,7 +131,7 @@ def guard(store: wasmtime.Store) -> StoreGuard:
     with _guards_lock:
         _guards[key] = created
     ffi.wasmtime_store_epoch_deadline_callback(
-        store.ptr(), created.callback, ctypes.c_void_p(key), _finalizer
+        store.ptr(), _callback, ctypes.c_void_p(key), _finalizer
     )
     store._wasi_wasm_interrupt_guard = created  # type: ignore[attr-defined]
     return created

@@ -130,14 +130,28 @@ def _run(
         _run_sequentially(wasi, stages, stdin, settings)
     else:
         _run_concurrently(wasi, stages, stdin, settings)
-    for stage in stages:
-        if stage.error is not None:
-            raise stage.error
+    error = _take_error(stages)
+    if error is not None:
+        try:
+            raise error
+        finally:
+            # This frame joins the error's traceback: a local holding the error would make a
+            # cycle that keeps every process of the pipeline until the cycle collector runs.
+            del error
     return PipelineResult(
         tuple(stage.exit_code for stage in stages),
         stages[-1].stdout,
         tuple(stage.stderr for stage in stages),
     )
+
+
+def _take_error(stages: list[_Stage]) -> BaseException | None:
+    """The first program's error, with every stage's dropped: a stage holding its error
+    while the error's traceback holds the frame that ran the stage is a reference cycle."""
+    errors = [stage.error for stage in stages if stage.error is not None]
+    for stage in stages:
+        stage.error = None
+    return errors[0] if errors else None
 
 
 def _run_sequentially(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import traceback
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -349,6 +350,10 @@ class Wasi(FilesystemMixin):
             self.bind_to_other_memory(memory)
             entry(self.store)
         except BaseException as error:
+            # An error from wasm holds the frames it went through (wasmtime-py's among them,
+            # which hold the error): a cycle that would keep this process, and with it the
+            # filesystem, until the cycle collector runs. Their locals are of no more use.
+            traceback.clear_frames(error.__traceback__)
             interrupted = is_interrupt(error)
             if interrupted:
                 # The store's epoch deadline passed (the host interrupted the program): lift
