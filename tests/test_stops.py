@@ -250,7 +250,7 @@ def test_a_stopped_program_has_its_finished_work_written_back(
     """--write-back after Ctrl-C does what it does after --timeout: it mirrors the VFS as the
     program left it (as wasmtime leaves a killed program's files on the host), and that VFS
     is consistent: every file the program had finished is there, whole."""
-    timeout = ["--timeout", "2"] if how == "timeout" else []
+    timeout = ["--timeout", "0.3"] if how == "timeout" else []
     running = CliProcess(
         "run", "--dir", f"{tmp_path}::{WORK}", "--write-back", *timeout, worker, WORK, "w", "spin"
     )
