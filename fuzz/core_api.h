@@ -55,6 +55,7 @@ uintptr_t wasi_wasm_process_id(void);
 void wasi_wasm_detach(void);
 int32_t wasi_wasm_recover(void);
 uintptr_t wasi_wasm_lock_owner_slot(void);
+uintptr_t wasi_wasm_busy_slot(void);
 int32_t wasi_wasm_hook_index(int32_t hook);
 uintptr_t wasi_wasm_alloc(uint32_t size);
 int32_t wasi_wasm_free(uintptr_t ptr);

@@ -5,287 +5,21 @@
    edges of guest memory, offsets near 2^63 and 2^64, paths through .., symlinks and
    trailing slashes. After every call the core's own checker (fsck) must find nothing,
    and every guest copy is checked against the guest's memory by the stand-in host.
-   Build and run: python tools/fuzz_core.py (see its --help). */
-#include <setjmp.h>
+   The decoding of each op is fuzz/fuzz_ops.c, shared with the threaded harness
+   (fuzz_core_threads.c). Build and run: python tools/fuzz_core.py (see its --help). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core_api.h"
+#include "fuzz_ops.h"
 #include "native_host.h"
 
 #define PROCESSES 3
-#define PAGE 65536u
-/* Guest memory layout: outputs, iovec arrays, path strings, data. */
-#define OUT_AREA 0u
-#define IOV_AREA 4096u
-#define PATH_AREA 8192u
-#define PATH_B_AREA 12288u
-#define DATA_AREA 16384u
-
-struct input {
-    const uint8_t *data;
-    size_t size, pos;
-};
-
-static uint8_t take_u8(struct input *in) { return in->pos < in->size ? in->data[in->pos++] : 0; }
-
-static uint32_t take_u32(struct input *in) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v = v << 8 | take_u8(in);
-    return v;
-}
-
-static uint64_t take_u64(struct input *in) { return (uint64_t)take_u32(in) << 32 | take_u32(in); }
-
 static struct guest guests[PROCESSES];
-static uint32_t pipes[4];
 
-static uint32_t guest_bytes(void) { return native_host_current()->pages * PAGE; }
-
-/* Mostly small numbers, with the table's growth points and far-off ones. */
-static uint32_t take_fd(struct input *in) {
-    uint8_t b = take_u8(in);
-    if (b < 200) return b % 24;
-    static const uint32_t edges[] = { 15, 16, 17, 31, 32, 33, 63, 64, 1023, 1024, 65535, 65536, 0x7FFFFFFF, 0xFFFFFFFF };
-    return edges[b % (sizeof edges / sizeof edges[0])];
-}
-
-/* A pointer into area, or one at the edge of (or past) the guest's memory. */
-static uint32_t take_ptr(struct input *in, uint32_t area) {
-    uint8_t b = take_u8(in);
-    if (b < 230) return area + (b % 8) * 8;
-    uint32_t size = guest_bytes();
-    const uint32_t edges[] = { size - 1, size - 4, size - 8, size, size + 1, 0xFFFFFFFF, 0xFFFFFFF0, size - 64 };
-    return edges[b % 8];
-}
-
-static uint32_t take_len(struct input *in) {
-    uint8_t b = take_u8(in);
-    if (b < 200) return b;
-    const uint32_t edges[] = { 256, 4095, 4096, 65535, 65536, 70000, 0x7FFFFFFF, 0xFFFFFFFF, 300000 };
-    return edges[b % 9];
-}
-
-static uint64_t take_offset(struct input *in) {
-    uint8_t b = take_u8(in);
-    if (b < 100) return b;
-    const uint64_t edges[] = {
-        65535, 65536, 65537, 131072, 1u << 20, (uint64_t)1 << 32, (uint64_t)1 << 40, ((uint64_t)1 << 40) + 1,
-        ((uint64_t)1 << 44) - 4096, ((uint64_t)1 << 44), (uint64_t)INT64_MAX, (uint64_t)INT64_MAX - 15,
-        (uint64_t)1 << 63, UINT64_MAX, UINT64_MAX - 3, UINT64_MAX - 65535,
-    };
-    if (b < 200) return edges[b % 16];
-    return take_u64(in);
-}
-
-static const char *const path_words[] = {
-    "a", "b", "d", "d/e", "d/e/f", "d/../a", "..", ".", "/", "l", "l/", "a/", "d/", "d/e/",
-    "ld", "ld/x", "../x", "d/./e/../../b", "", "x\xff", "n\0ul", "dd/dd/dd/dd", "d//e", "p",
-};
-#define PATH_WORDS (sizeof path_words / sizeof path_words[0])
-
-/* Writes a path into the guest at area; returns its length (the pointer via *ptr). */
-static uint32_t put_path(struct input *in, uint32_t area, uint32_t *ptr) {
-    uint8_t b = take_u8(in);
-    struct guest *g = native_host_current();
-    char buf[600];
-    uint32_t len;
-    if (b < 200) {
-        const char *w = path_words[b % PATH_WORDS];
-        len = (uint32_t)(b % PATH_WORDS == 20 ? 4 : strlen(w));
-        memcpy(buf, w, len);
-    } else if (b < 230) {
-        len = 256 + b % 8; /* names over NAME_MAX */
-        memset(buf, 'n', len);
-    } else {
-        len = take_u8(in) % 64; /* raw bytes */
-        for (uint32_t i = 0; i < len; i++) buf[i] = (char)("ab/.l\xc3\xa9"[take_u8(in) % 8]);
-    }
-    memcpy(g->memory + area, buf, len);
-    *ptr = area;
-    uint8_t edge = take_u8(in);
-    if (edge > 250) *ptr = guest_bytes() - (edge & 1); /* a path that runs off the end */
-    return len;
-}
-
-static uint64_t take_rights(struct input *in) {
-    uint8_t b = take_u8(in);
-    if (b < 128) return ((uint64_t)1 << 30) - 1;
-    if (b < 192) return take_u64(in) & (((uint64_t)1 << 30) - 1);
-    return take_u64(in);
-}
-
-/* Forces pipe ends non-blocking: one thread cannot wait for another here. */
-static void make_pipe_nonblocking(uint32_t fd) {
-    uint8_t *stat = native_host_current()->memory + OUT_AREA + 512;
-    if (wasi_fd_fdstat_get(fd, OUT_AREA + 512) != 0 || stat[0] != 0) return;
-    uint16_t flags;
-    memcpy(&flags, stat + 2, 2);
-    wasi_fd_fdstat_set_flags(fd, flags | 4u);
-}
-
-static void fill_iovs(struct input *in, uint32_t count) {
-    uint8_t *iov = native_host_current()->memory + IOV_AREA;
-    for (uint32_t i = 0; i < count && i < 16; i++) {
-        uint32_t buf = take_ptr(in, DATA_AREA), len = take_len(in);
-        if (take_u8(in) < 200 && len > 20000) len %= 20000;
-        memcpy(iov + 8 * i, &buf, 4);
-        memcpy(iov + 8 * i + 4, &len, 4);
-    }
-}
-
-static void fill_subscriptions(struct input *in, uint32_t count) {
-    uint8_t *sub = native_host_current()->memory + DATA_AREA;
-    for (uint32_t i = 0; i < count && i < 8; i++) {
-        uint8_t *s = sub + 48 * i;
-        memset(s, 0, 48);
-        s[8] = take_u8(in) % 4;
-        uint32_t a = take_u8(in) < 200 ? take_u8(in) % 5 : take_fd(in);
-        memcpy(s + 16, &a, 4);
-        uint64_t timeout = take_u8(in) < 128 ? take_u8(in) : take_offset(in);
-        memcpy(s + 24, &timeout, 8);
-        uint16_t flags = take_u8(in) % 3;
-        memcpy(s + 40, &flags, 2);
-    }
-}
-
-static void attach(struct guest *g) {
-    native_host_select(g);
-    if (!g->memory) native_guest_init(g, 1 + (uint32_t)(g - guests) % 2);
-    if (g->process) return;
-    if (wasi_wasm_attach(1) != 0) return;
-    char root[] = "/", name[] = "/sandbox";
-    uintptr_t buf = wasi_wasm_alloc(16);
-    if (!buf) return;
-    memcpy((void *)buf, root, 1);
-    memcpy((void *)(buf + 1), name, 8);
-    wasi_wasm_preopen(buf, 1, buf + 1, 8);
-    wasi_wasm_free(buf);
-}
-
-static void detach(struct guest *g) {
-    native_host_select(g);
-    if (g->process) wasi_wasm_detach();
-}
-
-static void host_call(struct input *in, uint8_t op) {
-    struct guest *g = native_host_current();
-    uint32_t h;
-    switch (op % 12) {
-    case 0: detach(g); attach(g); break;
-    case 1: wasi_wasm_set_limits(take_u8(in) < 128 ? 0 : (uint64_t)take_u32(in) % (8u << 20), take_u8(in) % 8 * 128, take_u8(in) % 64 * 4, take_u8(in) % 45); break;
-    case 2: wasi_wasm_set_max_fds(take_u8(in) < 200 ? take_u8(in) : take_u32(in)); break;
-    case 3: h = wasi_wasm_pipe_new(); if (h) pipes[take_u8(in) % 4] = h; break;
-    case 4: wasi_wasm_pipe_release(take_u8(in) < 200 ? pipes[take_u8(in) % 4] : take_u32(in)); break;
-    case 5: h = take_u8(in) < 220 ? pipes[take_u8(in) % 4] : take_u32(in);
-            { uint32_t fd = take_fd(in); wasi_wasm_pipe_attach(h, fd, take_u8(in) & 1); make_pipe_nonblocking(fd); } break;
-    case 6: {
-        uint32_t len = take_u8(in);
-        uintptr_t buf = wasi_wasm_alloc(len + 2);
-        if (!buf) break;
-        memset((void *)buf, 'v', len + 2);
-        ((char *)buf)[len + 1] = 0;
-        if (take_u8(in) & 1) wasi_wasm_set_args(buf, len + 2 - (take_u8(in) & 1));
-        else wasi_wasm_set_env(buf, len + 2);
-        wasi_wasm_free(buf);
-        break;
-    }
-    case 7: {
-        uint32_t len = take_u8(in) % 40;
-        uintptr_t buf = wasi_wasm_alloc(len + 8);
-        if (!buf) break;
-        for (uint32_t i = 0; i < len; i++) ((char *)buf)[i] = "/ab.d"[take_u8(in) % 5];
-        memcpy((void *)(buf + len), "/nm", 3);
-        wasi_wasm_preopen(buf, len, buf + len, 3);
-        wasi_wasm_free(buf);
-        break;
-    }
-    case 8: { /* pointers the host API did not hand out */
-        uintptr_t forged = take_u8(in) < 128 ? 0 : (uintptr_t)take_u64(in);
-        wasi_wasm_free(forged);
-        wasi_wasm_set_env(forged, take_u8(in));
-        wasi_wasm_preopen(forged, 3, forged, 2);
-        break;
-    }
-    case 9: native_guest_grow(g, 1); break;
-    case 10: wasi_wasm_set_stdio_mode(take_u8(in) % 4); wasi_wasm_flush(); break;
-    case 11: wasi_wasm_recover(); break;
-    }
-}
-
-static void wasi_call(struct input *in, uint8_t op) {
-    uint32_t p1, p2, l1, l2, fd = take_fd(in), cnt;
-    switch (op % 45) {
-    case 0: wasi_args_sizes_get(take_ptr(in, OUT_AREA), take_ptr(in, OUT_AREA)); break;
-    case 1: wasi_args_get(take_ptr(in, OUT_AREA), take_ptr(in, DATA_AREA)); break;
-    case 2: wasi_environ_sizes_get(take_ptr(in, OUT_AREA), take_ptr(in, OUT_AREA)); break;
-    case 3: wasi_environ_get(take_ptr(in, OUT_AREA), take_ptr(in, DATA_AREA)); break;
-    case 4: wasi_fd_close(fd); break;
-    case 5: wasi_fd_seek(fd, (int64_t)take_offset(in), take_u8(in) % 4, take_ptr(in, OUT_AREA)); break;
-    case 6: wasi_fd_tell(fd, take_ptr(in, OUT_AREA)); break;
-    case 7: wasi_fd_fdstat_get(fd, take_ptr(in, OUT_AREA)); break;
-    case 8: wasi_fd_fdstat_set_flags(fd, take_u8(in) % 32); make_pipe_nonblocking(fd); break;
-    case 9: wasi_fd_fdstat_set_rights(fd, take_rights(in), take_rights(in)); break;
-    case 10: wasi_fd_filestat_get(fd, take_ptr(in, OUT_AREA)); break;
-    case 11: wasi_fd_filestat_set_size(fd, take_offset(in)); break;
-    case 12: wasi_fd_filestat_set_times(fd, take_offset(in), take_offset(in), take_u8(in) % 17); break;
-    case 13: wasi_fd_advise(fd, take_offset(in), take_offset(in), take_u8(in) % 7); break;
-    case 14: wasi_fd_allocate(fd, take_offset(in), take_offset(in)); break;
-    case 15: wasi_fd_datasync(fd); break;
-    case 16: wasi_fd_sync(fd); break;
-    case 17: wasi_fd_prestat_get(fd, take_ptr(in, OUT_AREA)); break;
-    case 18: wasi_fd_prestat_dir_name(fd, take_ptr(in, DATA_AREA), take_len(in)); break;
-    case 19: wasi_fd_renumber(fd, take_fd(in)); break;
-    case 20: wasi_fd_readdir(fd, take_ptr(in, DATA_AREA), take_len(in), take_offset(in), take_ptr(in, OUT_AREA)); break;
-    case 21: case 22: case 23: case 24:
-        cnt = take_u8(in) < 240 ? take_u8(in) % 5 : take_len(in);
-        fill_iovs(in, cnt);
-        p1 = take_ptr(in, IOV_AREA);
-        make_pipe_nonblocking(fd);
-        if (op % 45 == 21) wasi_fd_write(fd, p1, cnt, take_ptr(in, OUT_AREA));
-        else if (op % 45 == 22) wasi_fd_pwrite(fd, p1, cnt, take_offset(in), take_ptr(in, OUT_AREA));
-        else if (op % 45 == 23) wasi_fd_read(fd, p1, cnt, take_ptr(in, OUT_AREA));
-        else wasi_fd_pread(fd, p1, cnt, take_offset(in), take_ptr(in, OUT_AREA));
-        break;
-    case 25: l1 = put_path(in, PATH_AREA, &p1); wasi_path_create_directory(fd, p1, l1); break;
-    case 26: l1 = put_path(in, PATH_AREA, &p1); wasi_path_filestat_get(fd, take_u8(in) % 3, p1, l1, take_ptr(in, OUT_AREA)); break;
-    case 27: l1 = put_path(in, PATH_AREA, &p1);
-        wasi_path_filestat_set_times(fd, take_u8(in) % 3, p1, l1, take_offset(in), take_offset(in), take_u8(in) % 17); break;
-    case 28: l1 = put_path(in, PATH_AREA, &p1); l2 = put_path(in, PATH_B_AREA, &p2);
-        wasi_path_link(fd, take_u8(in) % 3, p1, l1, take_fd(in), p2, l2); break;
-    case 29: l1 = put_path(in, PATH_AREA, &p1); wasi_path_readlink(fd, p1, l1, take_ptr(in, DATA_AREA), take_len(in), take_ptr(in, OUT_AREA)); break;
-    case 30: l1 = put_path(in, PATH_AREA, &p1); wasi_path_remove_directory(fd, p1, l1); break;
-    case 31: l1 = put_path(in, PATH_AREA, &p1); wasi_path_unlink_file(fd, p1, l1); break;
-    case 32: l1 = put_path(in, PATH_AREA, &p1); l2 = put_path(in, PATH_B_AREA, &p2);
-        wasi_path_rename(fd, p1, l1, take_fd(in), p2, l2); break;
-    case 33: l1 = put_path(in, PATH_AREA, &p1); l2 = put_path(in, PATH_B_AREA, &p2); wasi_path_symlink(p1, l1, fd, p2, l2); break;
-    case 34: case 35: case 36: {
-        l1 = put_path(in, PATH_AREA, &p1);
-        uint32_t oflags = take_u8(in) < 240 ? take_u8(in) % 16 : take_u32(in);
-        uint32_t fdflags = take_u8(in) < 240 ? take_u8(in) % 32 & ~(2u | 8u | 16u) : take_u32(in);
-        wasi_path_open(fd, take_u8(in) % 3, p1, l1, oflags, take_rights(in), take_rights(in), fdflags, take_ptr(in, OUT_AREA));
-        break;
-    }
-    case 37: cnt = take_u8(in) < 240 ? take_u8(in) % 5 : take_u32(in); fill_subscriptions(in, cnt);
-        wasi_poll_oneoff(take_ptr(in, DATA_AREA), take_ptr(in, DATA_AREA + 1024), cnt, take_ptr(in, OUT_AREA)); break;
-    case 38: wasi_clock_res_get(take_u8(in) % 6, take_ptr(in, OUT_AREA)); break;
-    case 39: wasi_clock_time_get(take_u8(in) % 6, take_offset(in), take_ptr(in, OUT_AREA)); break;
-    case 40: wasi_random_get(take_ptr(in, DATA_AREA), take_len(in)); break;
-    case 41: wasi_proc_raise(take_u8(in)); wasi_sched_yield(); break;
-    case 42: wasi_sock_accept(fd, 0, take_ptr(in, OUT_AREA)); wasi_sock_shutdown(fd, 1); break;
-    case 43: wasi_sock_recv(fd, IOV_AREA, 1, 0, OUT_AREA, OUT_AREA + 8); wasi_sock_send(fd, IOV_AREA, 1, 0, OUT_AREA); break;
-    case 44: {
-        jmp_buf target;
-        native_exit_target = &target;
-        if (setjmp(target) == 0) wasi_proc_exit(take_u8(in));
-        native_exit_target = NULL;
-        detach(native_host_current()); /* as a host does after proc_exit */
-        break;
-    }
-    }
-}
+static void attach(struct guest *g) { ops_attach(g, 1 + (uint32_t)(g - guests) % 2); }
 
 static void check(const char *after, uint8_t op) {
     uint32_t problems = wasi_wasm_fsck();
@@ -298,7 +32,7 @@ static void check(const char *after, uint8_t op) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     native_host_init();
     native_host_reset();
-    memset(pipes, 0, sizeof pipes);
+    ops_reset();
     struct input in = { data, size, 0 };
     for (int i = 0; i < PROCESSES; i++) attach(&guests[i]);
     native_host_select(&guests[0]);
@@ -311,13 +45,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (!native_host_current()->process) attach(native_host_current());
         if (!native_host_current()->process) continue; /* out of memory: the core said so */
-        if (op >= 220) host_call(&in, op);
-        else wasi_call(&in, op);
+        if (op >= 220) ops_host_call(&in, op);
+        else ops_wasi_call(&in, op);
         native_host_select(native_host_current());
         check(op >= 220 ? "host" : "wasi", op);
     }
     for (int i = 0; i < PROCESSES; i++) {
-        detach(&guests[i]);
+        ops_detach(&guests[i]);
         native_guest_free(&guests[i]);
     }
     native_host_select(NULL);

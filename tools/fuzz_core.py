@@ -1,16 +1,25 @@
 """Build the core natively under AddressSanitizer + UBSan and fuzz it with libFuzzer.
 
-usage: python tools/fuzz_core.py --replay              run the seeds and every regression once
+usage: python tools/fuzz_core.py --replay              run every seed and regression once
        python tools/fuzz_core.py --seconds 120         replay, then fuzz for 120 s (CI)
        python tools/fuzz_core.py --seconds 7200 --jobs 2   a long run (hours: see fuzz/README.md)
-       python tools/fuzz_core.py --build-only          just build build/fuzz/fuzz_core
+       python tools/fuzz_core.py --threads --seconds 60    fuzz the threaded harness
+       python tools/fuzz_core.py --threads --tsan --seconds 60   the same under ThreadSanitizer
+       python tools/fuzz_core.py --build-only          just build build/fuzz/fuzz_core*
 
 The harness is fuzz/fuzz_core.c (inputs decode into WASI and host-API calls from several
 processes, fsck after each); fuzz/native_host.c stands in for the host and the guests'
 memories. Seeds live in fuzz/seeds/, every crash ever found in fuzz/regressions/; new
 coverage goes to build/fuzz/corpus/ (not committed). A crash is written to
-build/fuzz/crash-*; copy it into fuzz/regressions/ once fixed. Needs clang-19 with
-libclang-rt-19-dev (Debian), or $FUZZ_CC naming a clang with libFuzzer.
+build/fuzz/crash-*; copy it into fuzz/regressions/ once fixed.
+
+--threads: fuzz/fuzz_core_threads.c runs 2-4 processes on real threads at once on one
+filesystem (build/fuzz/fuzz_core_threads); its inputs are in fuzz/threads/seeds/ and
+fuzz/threads/regressions/, its corpus in build/fuzz/corpus_threads/. --tsan builds it with
+ThreadSanitizer instead (build/fuzz/tsan/fuzz_core_tsan, suppressions fuzz/tsan.supp).
+--replay replays the seeds and regressions of both harnesses (and under --tsan the
+threaded ones under ThreadSanitizer). Needs clang-19 with libclang-rt-19-dev (Debian), or
+$FUZZ_CC naming a clang with libFuzzer.
 """
 
 from __future__ import annotations
@@ -27,9 +36,46 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "fuzz"
 SEEDS = ROOT / "fuzz" / "seeds"
 REGRESSIONS = ROOT / "fuzz" / "regressions"
+THREAD_SEEDS = ROOT / "fuzz" / "threads" / "seeds"
+THREAD_REGRESSIONS = ROOT / "fuzz" / "threads" / "regressions"
+THREAD_DICT = ROOT / "fuzz" / "threads" / "threads.dict"
+TSAN_SUPPRESSIONS = ROOT / "fuzz" / "tsan.supp"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+TSAN = ["-fsanitize=thread"]
 CFLAGS = ["-g", "-O1", "-std=c17", "-Wall", "-Wextra", "-Werror", "-fno-common"]
 MAX_LEN = 2048
+THREAD_MAX_LEN = 4096
+HARNESS = ["native_host.c", "fuzz_ops.c"]
+
+
+class Target:
+    """One fuzzer binary: its sanitizers, harness, inputs and corpus."""
+
+    def __init__(self, name: str, *, threads: bool, tsan: bool = False) -> None:
+        self.name = name
+        self.threads = threads
+        self.tsan = tsan
+        self.sanitize = TSAN if tsan else SANITIZE
+        self.objects = BUILD / "tsan" if tsan else BUILD
+        self.binary = self.objects / name
+        self.driver = "fuzz_core_threads.c" if threads else "fuzz_core.c"
+        self.seeds = THREAD_SEEDS if threads else SEEDS
+        self.regressions = THREAD_REGRESSIONS if threads else REGRESSIONS
+        self.corpus = BUILD / ("corpus_threads" if threads else "corpus")
+        self.max_len = THREAD_MAX_LEN if threads else MAX_LEN
+
+    def environment(self, *, halt: bool = True) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.tsan:
+            options = [f"suppressions={TSAN_SUPPRESSIONS}", f"halt_on_error={int(halt)}",
+                       "second_deadlock_stack=1"]
+            env["TSAN_OPTIONS"] = ":".join([env.get("TSAN_OPTIONS", ""), *options]).strip(":")
+        return env
+
+
+SINGLE = Target("fuzz_core", threads=False)
+THREADED = Target("fuzz_core_threads", threads=True)
+THREADED_TSAN = Target("fuzz_core_tsan", threads=True, tsan=True)
 
 
 def compiler() -> str:
@@ -41,27 +87,26 @@ def compiler() -> str:
     )
 
 
-def build() -> Path:
+def build(target: Target) -> Path:
     """Compile every core source (statics gathered by fuzz/core_sections.h) and link."""
     cc = compiler()
-    BUILD.mkdir(parents=True, exist_ok=True)
+    target.objects.mkdir(parents=True, exist_ok=True)
     objects = []
     for source in sorted((ROOT / "dev").glob("*/*.c")):
-        obj = BUILD / f"{source.parent.name}_{source.stem}.o"
+        obj = target.objects / f"{source.parent.name}_{source.stem}.o"
         objects.append(obj)
         if obj.exists() and obj.stat().st_mtime > newest_input(source):
             continue
         run_compiler(
-            [cc, "-c", *CFLAGS, *SANITIZE, "-fsanitize=fuzzer-no-link", f"-I{ROOT / 'dev'}",
+            [cc, "-c", *CFLAGS, *target.sanitize, "-fsanitize=fuzzer-no-link", f"-I{ROOT / 'dev'}",
              "-include", str(ROOT / "fuzz" / "core_sections.h"), str(source), "-o", str(obj)]
         )
-    binary = BUILD / "fuzz_core"
-    harness = [ROOT / "fuzz" / "native_host.c", ROOT / "fuzz" / "fuzz_core.c"]
+    harness = [ROOT / "fuzz" / name for name in [*HARNESS, target.driver]]
     run_compiler(
-        [cc, *CFLAGS, *SANITIZE, "-fsanitize=fuzzer", f"-I{ROOT / 'dev'}",
-         *map(str, objects), *map(str, harness), "-o", str(binary)]
+        [cc, *CFLAGS, *target.sanitize, "-fsanitize=fuzzer", "-pthread", f"-I{ROOT / 'dev'}",
+         *map(str, objects), *map(str, harness), "-o", str(target.binary)]
     )
-    return binary
+    return target.binary
 
 
 def newest_input(source: Path) -> float:
@@ -78,42 +123,51 @@ def inputs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.is_file()) if folder.exists() else []
 
 
-def replay(binary: Path) -> None:
-    """Every seed and regression input once: each must run clean."""
-    files = inputs(SEEDS) + inputs(REGRESSIONS)
+def replay(target: Target) -> None:
+    """Every seed and regression once: each must run clean."""
+    files = inputs(target.seeds) + inputs(target.regressions)
     if not files:
-        raise SystemExit("fuzz_core: no seeds or regressions to replay")
+        raise SystemExit(f"{target.name}: no seeds or regressions to replay")
     result = subprocess.run(
-        [str(binary), "-runs=0", *map(str, files)], capture_output=True, text=True, check=False
+        [str(target.binary), "-runs=0", *map(str, files)], capture_output=True, text=True,
+        check=False, env=target.environment(),
     )
     if result.returncode:
         sys.stderr.write(result.stderr[-6000:])
-        raise SystemExit("fuzz_core: a seed or regression input fails")
-    print(f"fuzz_core: replayed {len(files)} seed and regression inputs, all clean")
+        raise SystemExit(f"{target.name}: a seed or regression input fails")
+    print(f"{target.name}: replayed {len(files)} seed and regression inputs, all clean")
 
 
-def fuzz(binary: Path, seconds: int, jobs: int) -> int:
-    corpus = BUILD / "corpus"
+def fuzz(target: Target, seconds: int, jobs: int) -> int:
+    corpus = target.corpus
     corpus.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     command = [
-        str(binary), f"-max_total_time={seconds}", f"-max_len={MAX_LEN}", "-timeout=20",
+        str(target.binary), f"-max_total_time={seconds}", f"-max_len={target.max_len}",
+        "-timeout=30" if target.threads else "-timeout=20",
         "-rss_limit_mb=2048", f"-artifact_prefix={BUILD}/", "-print_final_stats=1",
-        str(corpus), str(SEEDS), str(REGRESSIONS),
     ]
+    if target.threads:
+        command.append(f"-dict={THREAD_DICT}")
+    folders = [corpus, target.seeds, target.regressions]
+    if target.threads:
+        folders.append(SEEDS)  # deep single-threaded sequences, run on every thread at once
+    command += [str(p) for p in folders if p.exists()]
     if jobs > 1:
         command[1:1] = [f"-fork={jobs}", "-ignore_crashes=0"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    log = BUILD / "last_run.log"
+    result = subprocess.run(command, capture_output=True, text=True, check=False,
+                            env=target.environment())
+    log = BUILD / f"last_run_{target.name}.log" if target.threads else BUILD / "last_run.log"
     log.write_text(result.stderr)
     summary = [line for line in result.stderr.splitlines() if "DONE" in line or "stat::" in line]
     print("\n".join(summary[-12:]))
     elapsed = time.monotonic() - started
     corpus_size = len(inputs(corpus))
-    print(f"fuzz_core: {elapsed:.0f} s with {jobs} job(s); corpus {corpus_size} inputs; log {log}")
+    print(f"{target.name}: {elapsed:.0f} s with {jobs} job(s); corpus {corpus_size} inputs;"
+          f" log {log}")
     if result.returncode:
         sys.stderr.write(result.stderr[-8000:])
-        print("fuzz_core: the fuzzer found a problem; the input is in build/fuzz/crash-*")
+        print(f"{target.name}: the fuzzer found a problem; the input is in build/fuzz/crash-*")
     return result.returncode
 
 
@@ -122,16 +176,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=0, help="fuzz this long after replaying")
     parser.add_argument("--jobs", type=int, default=1, help="parallel fuzzing processes")
     parser.add_argument("--replay", action="store_true", help="only replay seeds and regressions")
+    parser.add_argument("--threads", action="store_true",
+                        help="fuzz the threaded harness (several processes on real threads)")
+    parser.add_argument("--tsan", action="store_true",
+                        help="with --threads: build and run it under ThreadSanitizer")
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args(argv)
-    binary = build()
+    if args.tsan and not args.threads:
+        parser.error("--tsan goes with --threads")
+    fuzzed = (THREADED_TSAN if args.tsan else THREADED) if args.threads else SINGLE
+    # Every replay covers both harnesses; a threaded run replays only the threaded inputs.
+    replayed = [fuzzed] if args.threads else [SINGLE, THREADED]
+    targets = list(dict.fromkeys([*replayed, fuzzed]))
+    for target in targets:
+        build(target)
     if args.build_only:
-        print(f"fuzz_core: built {binary}")
+        print("fuzz_core: built " + ", ".join(str(t.binary) for t in targets))
         return 0
-    replay(binary)
+    for target in replayed:
+        replay(target)
     if args.replay or args.seconds <= 0:
         return 0
-    return fuzz(binary, args.seconds, args.jobs)
+    return fuzz(fuzzed, args.seconds, args.jobs)
 
 
 if __name__ == "__main__":

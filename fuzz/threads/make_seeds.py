@@ -1,0 +1,200 @@
+"""Writes the hand-made seeds of the threaded fuzzer (fuzz/threads/seeds/).
+
+usage: python fuzz/threads/make_seeds.py
+
+Each seed is one byte of setup and per-thread op streams separated by SEPARATOR, in the
+encoding of fuzz/fuzz_ops.c (the helpers below mirror its decoder byte for byte; fd 3 is
+every process's preopen of "/", the next fds it opens are 4, 5, ...). The seeds race what
+the threaded harness is for: writers of one file through several fds (the data mutex),
+readers beside a writer that extends the file, a blocking pipe between two threads,
+tree changes against lookups, and interrupts with fsck while the others run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SEPARATOR = b"\xf5TH\xf5"
+HERE = Path(__file__).resolve().parent / "seeds"
+WORDS = {"a": 0, "b": 1, "d": 2, "d/e": 3, "d/e/f": 4, "..": 6, ".": 7, "l": 9, "ld": 14, "p": 23}
+CREAT, DIRECTORY, TRUNC = 1, 2, 8
+APPEND = 1
+
+
+def setup(threads: int, *, spinning_first: bool = False, blocking_pipes: bool = False,
+          hook_delay: int = 0) -> bytes:
+    """Byte 0: threads = 2 + b % 3, (b / 3) & 1 thread 0 spins, (b / 6) & 1 blocking pipes,
+    (b / 12) % 3 hooks under the lock yield (1) or sleep (2)."""
+    want = (threads, spinning_first, blocking_pipes, hook_delay)
+    for b in range(256):
+        if (2 + b % 3, (b // 3) & 1, (b // 6) & 1, (b // 12) % 3) == want:
+            return bytes([b])
+    raise ValueError("no such setup")
+
+
+def path(word: str) -> bytes:
+    return bytes([WORDS[word], 0])  # the word, then no edge
+
+
+def open_file(word: str, oflags: int = CREAT, fdflags: int = 0, rights: int | None = None) -> bytes:
+    """op 34, fd 3, path, oflags, fdflags, dirflags, base rights (all, or rights: a byte
+    in 128..191 and a u64), inheriting rights (all), the out pointer."""
+    base = bytes([0]) if rights is None else bytes([128]) + rights.to_bytes(8, "big")
+    return bytes([34, 3]) + path(word) + bytes([0, oflags, 0, fdflags, 0]) + base + bytes([0, 0])
+
+
+# A directory opened to be listed: fd_readdir, fd_filestat_get, path_filestat_get.
+DIR_RIGHTS = 1 << 14 | 1 << 18 | 1 << 21
+
+
+def write(fd: int, length: int, offset: int | None = None) -> bytes:
+    """One iovec of length bytes (< 200) from the data area; pwrite when offset is given."""
+    op = 21 if offset is None else 22
+    body = bytes([op, fd, 0, 1, 0, length, 0, 0])
+    return body + (bytes([0]) if offset is None else bytes([offset, 0]))
+
+
+# take_offset: a byte below 100 is the offset itself, 100..199 picks an edge (b % 16).
+AT_64K_MINUS_1, AT_64K, AT_64K_PLUS_1, AT_128K, AT_1M = 112, 113, 114, 115, 116
+
+
+def read(fd: int, length: int, offset: int | None = None) -> bytes:
+    op = 23 if offset is None else 24
+    body = bytes([op, fd, 0, 1, 0, length, 0, 0])
+    return body + (bytes([0]) if offset is None else bytes([offset, 0]))
+
+
+def stat_fd(fd: int) -> bytes:
+    return bytes([10, fd, 0])
+
+
+def stat_path(word: str) -> bytes:
+    return bytes([26, 3]) + path(word) + bytes([1, 0])
+
+
+def set_size(fd: int, size: int) -> bytes:
+    return bytes([11, fd, size])
+
+
+def close(fd: int) -> bytes:
+    return bytes([4, fd])
+
+
+def mkdir(word: str) -> bytes:
+    return bytes([25, 3]) + path(word)
+
+
+def rmdir(word: str) -> bytes:
+    return bytes([30, 3]) + path(word)
+
+
+def unlink(word: str) -> bytes:
+    return bytes([31, 3]) + path(word)
+
+
+def rename(old: str, new: str) -> bytes:
+    return bytes([32, 3]) + path(old) + path(new) + bytes([3])
+
+
+def symlink(target: str, word: str) -> bytes:
+    return bytes([33, 3]) + path(target) + path(word)
+
+
+def readdir(fd: int) -> bytes:
+    return bytes([20, fd, 0, 199, 0, 0])
+
+
+def sleep(ns: int) -> bytes:
+    """poll_oneoff with one relative clock subscription of ns (< 128) nanoseconds."""
+    return bytes([37, 0, 0, 1, 0, 0, 0, 0, ns, 0, 0, 0, 0])
+
+
+# Host calls are ops 220..239 decoded as op % 12: pipe_new 3, pipe_release 4, pipe_attach 5.
+def pipe_new(slot: int) -> bytes:
+    return bytes([231, slot])
+
+
+def pipe_attach(slot: int, fd: int, write_end: bool) -> bytes:
+    return bytes([233, 0, slot, fd, int(write_end)])
+
+
+def pipe_release(slot: int) -> bytes:
+    return bytes([232, 0, slot])
+
+
+SPIN, YIELD, RENDEZVOUS, FSCK, INTERRUPT, BLOCKING, SLOWER, RESTART = (
+    242, 244, 245, 246, 247, 248, 250, 252)
+
+
+def interrupt(after: int) -> bytes:
+    return bytes([INTERRUPT, after])
+
+
+def seed(first: bytes, *streams: bytes) -> bytes:
+    return first + SEPARATOR.join(streams)
+
+
+def seeds() -> dict[str, bytes]:
+    # Fills chunk 0, then adds chunks 1, 2 and 16 (the slot array grows: exclusive), then
+    # writes into chunks that exist (the shared lock) while the readers read.
+    edges = [AT_64K_MINUS_1, AT_64K, AT_64K_PLUS_1, AT_128K, AT_1M]
+    writer = open_file("a") + b"".join(
+        write(4, 150) + write(4, 199, offset=90) + write(4, 180, offset=edge) for edge in edges * 2
+    )
+    # Ops 245 pair up: the first of two threads to arrive waits (2 ms at most) for the next.
+    return {
+        # No separator: every thread runs this stream, so all open "a" and write it through
+        # their own fd at once (open_count > 1: the data mutex), then read and truncate.
+        "same_file_writers": seed(
+            setup(3, hook_delay=1),
+            open_file("a", fdflags=APPEND) + bytes([RENDEZVOUS])
+            + b"".join(write(4, 199) + read(4, 100, offset=50) for _ in range(10))
+            + set_size(4, 10) + write(4, 120, offset=99) + bytes([FSCK]) + close(4),
+        ),
+        # One writer extends "a" chunk by chunk while three threads read and stat it.
+        "readers_beside_writer": seed(
+            setup(4, hook_delay=2),
+            writer + bytes([FSCK]),
+            open_file("a") + b"".join(read(4, 199, offset=i * 7) + stat_fd(4) for i in range(12)),
+            b"".join(stat_path("a") + bytes([YIELD]) for _ in range(16)),
+            open_file("a") + b"".join(read(4, 150) + bytes([SPIN]) for _ in range(12)),
+        ),
+        # A blocking pipe between two threads: the reader waits for the writer's bytes.
+        "pipe_blocking": seed(
+            setup(2, blocking_pipes=True),
+            pipe_new(0) + pipe_attach(0, 6, True) + bytes([RENDEZVOUS, RENDEZVOUS])
+            + b"".join(write(6, 199) for _ in range(6)) + close(6) + pipe_release(0),
+            bytes([RENDEZVOUS]) + pipe_attach(0, 7, False) + bytes([RENDEZVOUS])
+            + b"".join(read(7, 199) for _ in range(8)) + close(7),
+        ),
+        # Tree changes against lookups and listings from the other threads.
+        "tree_races": seed(
+            setup(3, hook_delay=1),
+            b"".join(mkdir("d") + mkdir("d/e") + rename("d", "p") + rename("p", "d")
+                     + rmdir("d/e") + rmdir("d") for _ in range(4)),
+            b"".join(open_file("d/e/f") + symlink("d", "l") + unlink("l") + close(4)
+                     for _ in range(4)),
+            open_file(".", oflags=DIRECTORY, rights=DIR_RIGHTS)
+            + b"".join(readdir(4) + stat_path("d/e") + stat_path("l") for _ in range(8)),
+        ),
+        # Interrupts (the host's epoch deadline) land in writes, reads and sleeps while a
+        # thread that may not block spins on the lock; fsck runs while the others write.
+        "interrupts": seed(
+            setup(3, spinning_first=True),
+            b"".join(open_file("b") + write(4, 100) + bytes([FSCK]) + close(4) for _ in range(6)),
+            b"".join(interrupt(i) + open_file("b") + write(4, 180) + read(4, 50, 0)
+                     + sleep(100) for i in range(8)),
+            b"".join(interrupt(3) + sleep(5) + stat_path("b") + bytes([RESTART]) for _ in range(6)),
+        ),
+    }
+
+
+def main() -> None:
+    HERE.mkdir(parents=True, exist_ok=True)
+    for name, data in seeds().items():
+        (HERE / name).write_bytes(data)
+        print(f"{name}: {len(data)} bytes")
+
+
+if __name__ == "__main__":
+    main()
