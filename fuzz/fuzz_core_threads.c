@@ -207,12 +207,9 @@ static void check_after_join(uint32_t threads) {
     if (problems) fail("fsck found problems after the threads joined", problems);
     /* Nobody waits now: an unlock that wakes someone counts readers waiting who are gone
        (lock.c's readers_waiting, left raised by a reader interrupted in its wait). */
-    const char *check_waiters = getenv("FUZZ_CHECK_WAITERS");
-    if (check_waiters && *check_waiters && *check_waiters != '0') {
-        uint64_t before = native_notifies();
-        wasi_wasm_used_bytes();
-        if (native_notifies() != before) fail("an unlock with no waiter left woke the lock word (readers_waiting leaked)", 0);
-    }
+    uint64_t before = native_notifies();
+    wasi_wasm_used_bytes();
+    if (native_notifies() != before) fail("an unlock with no waiter left woke the lock word (readers_waiting leaked)", 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -10,6 +10,8 @@
 static int writer_mutex;
 static int readers_waiting;              /* readers asleep (or about to be) on the mutex */
 static struct lock_holder *holders;      /* changed only under the exclusive lock */
+/* Written under the writer mutex; vfs_release_held reads it from another instance too, and
+   only asks whether it is its own holder, which no other thread can make it become. */
 static struct lock_holder *exclusive_owner;
 static bool now_read;                    /* the clock was read during this exclusive hold */
 static uint64_t now_cached;
@@ -39,8 +41,9 @@ static bool mutex_try(int *word) {
 static bool is_free(int *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST) == 0; }
 static bool not_reading(int *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST) != HOLDS_SHARED; }
 
-/* Only the holder's own thread reads its state outside the lock protocol (the host's
-   epoch callback runs on that thread): a plain store, kept in program order. */
+/* A plain store, kept in program order: the host's epoch callback (the holder's own
+   thread) reads the word, and writers load it atomically but care only whether it says
+   HOLDS_SHARED, which is only ever set and cleared by exchanges (publish). */
 static void set_state(struct lock_holder *holder, int state) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     *(volatile int *)&holder->state = state;
@@ -109,7 +112,10 @@ void vfs_lock_shared(struct lock_holder *holder) {
     for (;;) {
         publish(&holder->state, HOLDS_SHARED);
         if (is_free(&writer_mutex)) return;
-        publish(&holder->state, HOLDS_NOTHING);
+        /* Not reading, but still busy: a host must not interrupt the wait below (that
+           would leave readers_waiting raised for good; fuzz regression
+           interrupted_reader_leaves_readers_waiting). */
+        publish(&holder->state, WAITS_TO_READ);
         platform_notify(&holder->state, 1); /* the writer may be waiting for this word */
         if (spin_until(is_free, &writer_mutex)) continue;
         __atomic_add_fetch(&readers_waiting, 1, __ATOMIC_SEQ_CST);

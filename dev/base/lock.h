@@ -12,7 +12,11 @@
 
 #include "base/core.h"
 
-enum { HOLDS_NOTHING = 0, HOLDS_SHARED = 1, HOLDS_EXCLUSIVE = 2 /* or is taking it */ };
+enum {
+    HOLDS_NOTHING = 0, HOLDS_SHARED = 1,
+    HOLDS_EXCLUSIVE = 2, /* or is taking it */
+    WAITS_TO_READ = 3,   /* a reader waiting for a writer to finish */
+};
 
 /* The mutexes a holder of the shared lock may take, in this order (the allocator's is a
    leaf): a file's data mutex (writers of one file, inode.data_mutex), then the allocator's

@@ -16,11 +16,18 @@
 __asm__(".globl wasi_wasm_process\nwasi_wasm_process:\n"); /* platform.h declares its type */
 #endif
 
+/* Exclusive in no process's name; like process_lock, it frees what shared-lock writers
+   unlinked, so that a host call sees the memory they gave back. */
+static void lock_anonymous(bool can_block) {
+    vfs_lock(NULL, can_block);
+    reclaim_now();
+}
+
 /* The lock for host calls, exclusive, in the calling instance's process's name (if any). */
 static void host_lock(void) {
     struct process *self = current_process();
     if (self) process_lock(self);
-    else vfs_lock(NULL, true);
+    else lock_anonymous(true);
 }
 
 /* ---- processes ---- */
@@ -41,7 +48,7 @@ static void boot_release(void) { __atomic_store_n(&boot.boot_lock, 0, __ATOMIC_R
 /* Makes this instance's process. Runs on the boot stack, which every instance starts
    with: hence the boot lock. */
 __attribute__((noinline)) static int32_t create_process(int32_t can_block) {
-    vfs_lock(NULL, can_block != 0);
+    lock_anonymous(can_block != 0);
     errno_t err = E_SUCCESS;
     struct process *p = process_create(can_block != 0, &err);
     vfs_unlock();
@@ -68,7 +75,7 @@ EXPORT("wasi_wasm_detach") void wasi_wasm_detach(void) {
     platform_set_instance_process(NULL);
     /* The stack we run on is freed with the process: nothing runs on it after the unlock.
        The lock is taken in no process's name: the holder goes with the process. */
-    vfs_lock(NULL, p->can_block);
+    lock_anonymous(p->can_block);
     process_free(p);
     vfs_unlock();
 }

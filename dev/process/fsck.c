@@ -90,6 +90,7 @@ static uint32_t check_dir(struct inode *dir) {
         if (e->seq != d->slots[i].seq || dir_lookup(dir, e->name, e->name_len) != e) problems++;
         if (e->node->type == FILETYPE_DIRECTORY && e->node->dir.parent != dir) problems++;
     }
+    problems += d->mutex != 0; /* only shared-lock writers take it (fsck is exclusive) */
     return problems + (live != d->live) + (subdirs != d->subdirs) + (d->used > d->cap);
 }
 

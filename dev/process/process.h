@@ -7,6 +7,7 @@
 #include "base/lock.h"
 #include "base/host_abi.h" /* LIMIT_MAX_FDS_* */
 #include "vfs/vfs.h"
+#include "vfs/reclaim.h"
 
 enum fd_kind {
     FD_NEVER_USED = 0, FD_CLOSED, FD_FILE, FD_DIR, FD_STDIN, FD_STDOUT, FD_STDERR,
@@ -69,7 +70,11 @@ static inline struct process *current_process(void) {
 
 /* The VFS lock, taken in this process's name: exclusive to change anything, shared to
    read the tree and file data only. */
-static inline void process_lock(struct process *p) { vfs_lock(&p->holder, p->can_block); }
+/* Exclusive also frees what shared-lock writers unlinked (no reader is left to see it). */
+static inline void process_lock(struct process *p) {
+    vfs_lock(&p->holder, p->can_block);
+    reclaim_now();
+}
 static inline void process_lock_shared(struct process *p) { vfs_lock_shared(&p->holder); }
 static inline void process_unlock_shared(struct process *p) { vfs_unlock_shared(&p->holder); }
 

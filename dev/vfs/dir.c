@@ -5,6 +5,7 @@
 #include "base/alloc.h"
 
 #define INDEX_TOMB 0xFFFFFFFFu
+#define CHURN_CAP 32u
 
 static uint32_t name_hash(const char *name, uint32_t len) {
     uint32_t h = 2166136261u;
@@ -20,18 +21,29 @@ static bool dentry_is(const struct dentry *e, const char *name, uint32_t len, ui
     return e->hash == hash && e->name_len == len && mem_equal(e->name, name, len);
 }
 
+/* Lookups need no lock of the directory while shared-lock writers add and remove names:
+   - the slot and index arrays are never replaced under the shared lock (dir_insert_shared
+     needs room), so every cell read lies in a live array, and a dentry read is live or
+     waits in reclaim.c;
+   - a dentry is complete before the exchange that publishes it, and never changes after
+     (but under the lock exclusive);
+   - an index cell goes from empty to a slot, a slot to a tombstone, a tombstone to a slot,
+     and back to empty only in a reshape (exclusive): a name present throughout is never
+     missed, and the probe ends, since the index is at most half full.
+   So a lookup sees each concurrent insert or remove either done or not yet begun. */
 struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len) {
-    struct dir_data *d = &dir->dir;
+    const struct dir_data *d = &dir->dir;
     if (!d->index_size) return NULL;
     uint32_t hash = name_hash(name, len);
     uint32_t mask = d->index_size - 1;
-    for (uint32_t i = hash & mask;; i = (i + 1) & mask) {
-        uint32_t v = d->index[i];
+    for (uint32_t i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
+        uint32_t v = __atomic_load_n(&d->index[i], __ATOMIC_ACQUIRE);
         if (v == 0) return NULL;
-        if (v == INDEX_TOMB) continue;
-        struct dentry *e = d->slots[v - 1].entry;
-        if (dentry_is(e, name, len, hash)) return e;
+        if (v == INDEX_TOMB || v > d->cap) continue;
+        struct dentry *e = __atomic_load_n(&d->slots[v - 1].entry, __ATOMIC_ACQUIRE);
+        if (e && dentry_is(e, name, len, hash)) return e;
     }
+    return NULL;
 }
 
 static void index_put(struct dir_data *d, uint32_t hash, uint32_t slot) {
@@ -73,6 +85,9 @@ static errno_t make_room(struct dir_data *d) {
     if (d->used < d->cap) return E_SUCCESS;
     uint32_t cap = d->cap ? d->cap : 4;
     if (d->live >= d->cap / 2) cap = d->cap ? d->cap * 2 : 4;
+    /* Names come and go here (removed slots to squeeze out): room for 32, so that creates
+       run under the shared lock (dir_insert_shared needs room) 31 times in 32. */
+    if (d->used > d->live && cap < CHURN_CAP) cap = CHURN_CAP;
     return reshape(d, cap);
 }
 
@@ -151,9 +166,51 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
     }
 }
 
+/* Cells readers may read change by exchanges (not wasm's atomic store: lock.c), each
+   after what it publishes is complete. */
+bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now) {
+    struct dir_data *d = &dir->dir;
+    if (d->used >= d->cap) return false;
+    struct dentry *e = mem_alloc(dentry_size(len));
+    if (!e) return false; /* ENOSPC is the exclusive path's to say */
+    e->node = child;
+    e->hash = name_hash(name, len);
+    e->name_len = (uint16_t)len;
+    mem_copy(e->name, name, len);
+    child->nlink = 1;
+    e->seq = d->next_seq++;
+    d->slots[d->used] = (struct dir_slot){ e->seq, NULL };
+    (void)__atomic_exchange_n(&d->slots[d->used].entry, e, __ATOMIC_SEQ_CST);
+    uint32_t mask = d->index_size - 1;
+    uint32_t i = e->hash & mask;
+    while (d->index[i] != 0 && d->index[i] != INDEX_TOMB) i = (i + 1) & mask;
+    (void)__atomic_exchange_n(&d->index[i], d->used + 1, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(&d->used, d->used + 1, __ATOMIC_SEQ_CST); /* readdir reads it */
+    d->live++;
+    inode_touch_modified_at(dir, now);
+    return true;
+}
+
+void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
+    struct dir_data *d = &dir->dir;
+    uint32_t slot = slot_of(d, entry);
+    uint32_t mask = d->index_size - 1;
+    for (uint32_t i = entry->hash & mask;; i = (i + 1) & mask) {
+        if (d->index[i] == slot + 1) {
+            (void)__atomic_exchange_n(&d->index[i], INDEX_TOMB, __ATOMIC_SEQ_CST);
+            break;
+        }
+    }
+    (void)__atomic_exchange_n(&d->slots[slot].entry, NULL, __ATOMIC_SEQ_CST);
+    d->live--;
+    (void)__atomic_sub_fetch(&entry->node->nlink, 1, __ATOMIC_SEQ_CST);
+    inode_touch_modified_at(dir, now);
+    inode_touch_changed_at(entry->node, now);
+}
+
 uint32_t dir_slot_from(const struct inode *dir, uint32_t seq) {
     const struct dir_data *d = &dir->dir;
-    uint32_t lo = 0, hi = d->used;
+    uint32_t lo = 0, hi = __atomic_load_n(&d->used, __ATOMIC_ACQUIRE); /* dir_insert_shared */
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
         if (d->slots[mid].seq < seq) lo = mid + 1; else hi = mid;

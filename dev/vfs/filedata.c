@@ -14,7 +14,8 @@
    sees, for every byte, zero, the old value or the new one, never another file's freed
    bytes, whatever size it loaded: a read that overlaps a concurrent write may see part of
    it, as POSIX allows. A write that needs a larger slot array or a larger chunk 0 replaces
-   memory a reader may be reading: it runs with the lock exclusive (file_write_in_place). */
+   memory a reader may be reading: it runs with the lock exclusive (file_write_in_place),
+   except the first array and chunk 0 of a file that has none, which replace nothing. */
 #include "vfs/vfs.h"
 #include "base/alloc.h"
 #include "base/checked.h"
@@ -118,15 +119,19 @@ static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct re
     if (r->slots) {
         mem_copy(r->slots, f->chunks, slot_bytes(f->chunk_slots));
         mem_zero(r->slots + f->chunk_slots, slot_bytes(r->slot_count - f->chunk_slots));
-        mem_free(f->chunks, slot_bytes(f->chunk_slots));
-        f->chunks = r->slots;
-        f->chunk_slots = r->slot_count;
+        uint8_t **old = f->chunks;
+        uint32_t old_count = f->chunk_slots;
+        /* The array, then its length: a reader (under the shared lock, only ever of a file
+           that had no array: file_write_in_place) bounds its index by the length. */
+        (void)__atomic_exchange_n(&f->chunks, r->slots, __ATOMIC_SEQ_CST);
+        (void)__atomic_exchange_n(&f->chunk_slots, r->slot_count, __ATOMIC_SEQ_CST);
+        mem_free(old, slot_bytes(old_count));
     }
     if (r->first) {
         if (f->chunks[0]) mem_copy(r->first, f->chunks[0], f->first_cap);
         mem_zero(r->first + f->first_cap, r->first_cap - f->first_cap);
         mem_free(f->chunks[0], f->first_cap);
-        f->chunks[0] = r->first;
+        (void)__atomic_exchange_n(&f->chunks[0], r->first, __ATOMIC_SEQ_CST); /* after the zeros */
         f->first_cap = r->first_cap;
     }
     uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
@@ -163,6 +168,7 @@ bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end
     const struct file_data *f = &file->file;
     if (end <= offset) return true;
     if (end > MAX_FILE_SIZE) return true; /* refused with EFBIG, nothing replaced */
+    if (f->chunk_slots == 0) return true; /* the first array and chunk 0 replace nothing */
     if (((end - 1) >> CHUNK_SHIFT) >= f->chunk_slots) return false;
     return offset >= CHUNK_SIZE || first_chunk_cap(f, end) == f->first_cap;
 }
@@ -217,7 +223,9 @@ void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst,
         uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
         uint64_t n = CHUNK_SIZE - within;
         if (n > end - offset) n = end - offset;
-        uint8_t *chunk = i < f->chunk_slots ? __atomic_load_n(&f->chunks[i], __ATOMIC_ACQUIRE) : NULL;
+        uint8_t *chunk = i < __atomic_load_n(&f->chunk_slots, __ATOMIC_ACQUIRE)
+                             ? __atomic_load_n(&__atomic_load_n(&f->chunks, __ATOMIC_ACQUIRE)[i], __ATOMIC_ACQUIRE)
+                             : NULL;
         uint32_t stored = chunk && within < chunk_cap(f, i) ? chunk_cap(f, i) - within : 0;
         if (stored > n) stored = (uint32_t)n;
         if (stored) hook_copy_out(guest_dst, core_addr(chunk + within), stored);

@@ -11,14 +11,18 @@ static struct {
 
 #define DEVICE_ID 1u
 
-struct inode *inode_create(uint8_t type) {
+static struct inode *create_at(uint8_t type, uint64_t now) {
     struct inode *node = mem_alloc_zeroed(sizeof *node);
     if (!node) return NULL;
-    node->ino = ++nodes.next_ino;
+    node->ino = __atomic_add_fetch(&nodes.next_ino, 1, __ATOMIC_RELAXED);
     node->type = type;
-    node->atim = node->mtim = node->ctim = vfs_now();
+    node->atim = node->mtim = node->ctim = now;
     return node;
 }
+
+struct inode *inode_create(uint8_t type) { return create_at(type, vfs_now()); }
+
+struct inode *inode_create_shared(uint8_t type, uint64_t now) { return create_at(type, now); }
 
 struct inode *vfs_root(void) {
     if (!nodes.root) {
@@ -29,7 +33,7 @@ struct inode *vfs_root(void) {
 }
 
 void inode_release_if_unused(struct inode *node) {
-    if (node->nlink || node->open_count) return;
+    if (node->nlink || node->open_count || node->dead_pending) return; /* reclaim.c frees those */
     if (node->is_pipe) mem_free(node->pipe.ring, PIPE_CAPACITY);
     else if (node->type == FILETYPE_REGULAR_FILE) file_free(node);
     else if (node->type == FILETYPE_DIRECTORY) dir_free(node);
@@ -41,11 +45,12 @@ void inode_touch_modified(struct inode *node) {
     node->mtim = node->ctim = vfs_now();
 }
 
-/* vfs_now's cache belongs to the exclusive holder: a writer under the shared lock reads
-   the clock itself. Readers may read the times meanwhile, each an aligned 8-byte store. */
-void inode_touch_written(struct inode *file) {
-    file->mtim = file->ctim = realtime_now();
-}
+/* For writers under the shared lock, who read the clock themselves (vfs_now's cache
+   belongs to the exclusive holder). Readers may read the times meanwhile, each an aligned
+   8-byte store: they see the old time or the new one. */
+void inode_touch_modified_at(struct inode *node, uint64_t now) { node->mtim = node->ctim = now; }
+void inode_touch_changed_at(struct inode *node, uint64_t now) { node->ctim = now; }
+void inode_touch_written(struct inode *file) { inode_touch_modified_at(file, realtime_now()); }
 
 void inode_touch_changed(struct inode *node) {
     node->ctim = vfs_now();

@@ -4,6 +4,8 @@
 #include "base/lock.h"
 #include "base/wait.h"
 
+/* Under the lock exclusive. Waiters read changes atomically in their wait, unlocked: a
+   stale value costs them at most one wait slice (base/wait.h). */
 static void wake(struct pipe_data *p) {
     p->changes++;
     platform_notify((int *)&p->changes, 0xFFFFFFFFu);

@@ -35,6 +35,7 @@ struct dir_data {
     uint32_t index_size;
     uint32_t next_seq;
     uint32_t subdirs;
+    int mutex;             /* its writers under the shared lock */
 };
 
 struct file_data {
@@ -60,6 +61,8 @@ struct inode {
     uint32_t fsck_links, fsck_opens; /* scratch counters of the consistency checker */
     uint8_t type;          /* WASI filetype */
     bool is_pipe;
+    bool dead_pending;     /* unlinked under the shared lock: reclaim.c frees it */
+    struct inode *next_dead;
     union {
         struct file_data file;
         struct dir_data dir;
@@ -70,16 +73,28 @@ struct inode {
 
 /* inode.c */
 struct inode *inode_create(uint8_t type);
+/* Under the lock shared and the allocator's mutex, at time now. */
+struct inode *inode_create_shared(uint8_t type, uint64_t now);
 void inode_release_if_unused(struct inode *node);
 void inode_touch_modified(struct inode *node);   /* mtime and ctime */
 void inode_touch_written(struct inode *file);    /* the same, by a writer holding the lock shared */
+void inode_touch_modified_at(struct inode *node, uint64_t now); /* the same at a given time */
+void inode_touch_changed_at(struct inode *node, uint64_t now);
 void inode_touch_changed(struct inode *node);    /* ctime */
 void inode_touch_accessed(struct inode *node);
 void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]);
 struct inode *vfs_root(void);
 
 /* dir.c */
+/* Under the lock held either way: shared-lock writers may add and remove names meanwhile
+   (dir.c says why that is safe); a dentry found may be unlinked right after, its memory
+   stays until the next exclusive hold (reclaim.h). */
 struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len);
+/* Under the lock shared and dir's mutex: a new name, if the slot array has room (else
+   false, nothing done: grow it under the lock exclusive). child is new and unreachable. */
+bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now);
+/* Under the lock shared, dir's mutex and the allocator's mutex: removes a file's entry. */
+void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now);
 errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct inode *child);
 /* dir_insert for a new name: ENOENT if dir itself was removed; dir's times move. */
 errno_t dir_link_new(struct inode *dir, const char *name, uint32_t len, struct inode *child);

@@ -250,8 +250,12 @@ EXPORT("fd_readdir") int32_t wasi_fd_readdir(uint32_t fd, uint32_t buf, uint32_t
     uint64_t first_seq = cookie > 2 ? cookie - 2 : 0;
     const struct dir_data *d = &dir->dir;
     if (first_seq <= 0xFFFFFFFFu) {
-        for (uint32_t i = dir_slot_from(dir, (uint32_t)first_seq); i < d->used && used < len; i++) {
-            const struct dentry *de = d->slots[i].entry;
+        /* Writers under the shared lock may add and remove entries meanwhile (dir.c): the
+           arrays stay, a removed dentry waits in reclaim.c, so the listing may or may not
+           show a name that comes or goes during it, as POSIX allows. */
+        uint32_t end = __atomic_load_n(&d->used, __ATOMIC_ACQUIRE);
+        for (uint32_t i = dir_slot_from(dir, (uint32_t)first_seq); i < end && used < len; i++) {
+            const struct dentry *de = __atomic_load_n(&d->slots[i].entry, __ATOMIC_ACQUIRE);
             if (!de) continue;
             used += put_dirent(buf + used, len - used, (uint64_t)de->seq + 3, de->node->ino,
                                de->node->type, de->name, de->name_len);

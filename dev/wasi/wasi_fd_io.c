@@ -68,6 +68,8 @@ static bool write_file_locked(struct fd_entry *e, const struct file_write *w, st
             total += w->iovs[i].len;
         }
     }
+    /* Memory that shared-lock writers unlinked comes back under the lock exclusive only. */
+    if (shared && err == E_NOSPC && !total) return false;
     if (total) {
         err = E_SUCCESS; /* a short write is reported as such, as POSIX allows */
         if (shared) inode_touch_written(node);
@@ -81,16 +83,19 @@ static bool write_file_locked(struct fd_entry *e, const struct file_write *w, st
 
 /* Writers of different files run in parallel (filedata.c says how readers stay safe).
    A file open once is written only through this fd, by this process, one call at a time:
-   another fd would need a path_open or a dup, which change open_count under the lock
-   exclusive, so the count cannot change while the shared lock is held. Only a file open
-   more than once takes its data mutex: two atomic operations fewer per small write. */
+   a second writable fd needs a path_open for writing or a dup, which run under the lock
+   exclusive, so no other writer can appear while the shared lock is held. Only a file open
+   more than once takes its data mutex: two atomic operations fewer per small write. The
+   count is loaded with acquire: the other fd may have been closed under the shared lock
+   just now (fd_release_shared) after its writer wrote, and its writes must be seen (fuzz
+   regression tsan_sole_writer_after_shared_close). */
 static errno_t write_file(struct fd_entry *e, const struct file_write *w, uint32_t *written) {
     if (!(e->access & ACCESS_WRITE)) return E_BADF;
     errno_t err = fd_need_right(e, RIGHT_FD_WRITE);
     if (err) return err;
     struct process *self = current_process();
     process_lock_shared(self);
-    bool shared_file = e->node->open_count > 1;
+    bool shared_file = __atomic_load_n(&e->node->open_count, __ATOMIC_ACQUIRE) > 1;
     if (shared_file) holder_lock_mutex(&self->holder, MUTEX_OBJECT, &e->node->data_mutex);
     bool done = write_file_locked(e, w, &self->holder, &err, written);
     if (shared_file) holder_unlock_mutex(&self->holder, MUTEX_OBJECT);

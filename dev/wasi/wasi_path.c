@@ -165,12 +165,47 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
     return err;
 }
 
+/* Removes w's final name, a regular file's, under the lock shared with its directory's
+   mutex; the dentry, and the file if that was its last name, wait in reclaim.c (a reader
+   may have found them just before). false: it must be done exclusive, nothing was done. */
+static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *err) {
+    if (w->node->type != FILETYPE_REGULAR_FILE || w->node->is_pipe || reclaim_pressing()) return false;
+    uint64_t now = realtime_now();
+    struct inode *dir = w->dir;
+    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
+    struct dentry *entry = dir_lookup(dir, w->name, w->name_len); /* now no writer moves it */
+    bool done = !entry || (entry->node->type == FILETYPE_REGULAR_FILE && !entry->node->is_pipe);
+    if (!entry) {
+        *err = E_NOENT; /* another writer removed it first */
+    } else if (done) {
+        struct inode *file = entry->node;
+        mem_lock_shared(&self->holder);
+        done = reclaim_reserve();
+        if (done) {
+            dir_remove_shared(dir, entry, now);
+            reclaim_dentry(entry);
+            if (__atomic_load_n(&file->nlink, __ATOMIC_SEQ_CST) == 0 && !file->dead_pending) reclaim_inode(file);
+        }
+        mem_unlock_shared(&self->holder);
+    }
+    holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
+    return done;
+}
+
 EXPORT("path_unlink_file") int32_t wasi_path_unlink_file(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_UNLINK_FILE, &base);
     if (err) return err;
     struct path_walk w;
-    process_lock(current_process());
+    struct process *self = current_process();
+    process_lock_shared(self);
+    err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
+    if (!err && !w.node) err = E_NOENT;
+    if (!err && w.node->type == FILETYPE_DIRECTORY) err = E_ISDIR;
+    bool done = err || unlink_shared(self, &w, &err);
+    process_unlock_shared(self);
+    if (done) return err;
+    process_lock(self);
     err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && !w.node) err = E_NOENT;
     if (!err && w.node->type == FILETYPE_DIRECTORY) err = E_ISDIR;
@@ -239,11 +274,13 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_SYMLINK, &base);
     if (err) return err;
-    if (target_len > vfs_limits()->max_path) return E_NAMETOOLONG;
     struct path_walk w;
     process_lock(current_process());
-    char *copy = target_len ? mem_alloc(target_len) : NULL;
-    if (target_len && !copy) err = E_NOSPC;
+    /* Under the lock: a host may change the limit meanwhile (fuzz regression
+       tsan_symlink_reads_limit_unlocked). */
+    if (target_len > vfs_limits()->max_path) err = E_NAMETOOLONG;
+    char *copy = !err && target_len ? mem_alloc(target_len) : NULL;
+    if (!err && target_len && !copy) err = E_NOSPC;
     if (!err) err = guest_read_path(copy, target, target_len);
     if (!err && target_len && copy[0] == '/') err = E_PERM; /* it could only ever escape */
     if (!err) err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
@@ -313,6 +350,80 @@ static errno_t open_new(struct path_walk *w, uint32_t oflags) {
     return err;
 }
 
+/* Creates w's missing final name as a new file under the lock shared, with its directory's
+   mutex (writers of one directory in turn, of different ones in parallel). false: it must
+   be done under the lock exclusive (the name appeared, the directory needs a larger slot
+   array, memory ran short, or much unlinked memory waits); nothing was done. */
+static bool create_shared(struct process *self, struct path_walk *w, errno_t *err) {
+    struct inode *dir = w->dir;
+    if (reclaim_pressing()) return false;
+    uint64_t now = realtime_now();
+    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
+    bool done = false;
+    if (!dir->nlink) {
+        *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
+        done = true;
+    } else if (!dir_lookup(dir, w->name, w->name_len)) {
+        mem_lock_shared(&self->holder);
+        struct inode *file = inode_create_shared(FILETYPE_REGULAR_FILE, now);
+        done = file && dir_insert_shared(dir, w->name, w->name_len, file, now);
+        if (done) w->node = file;
+        else if (file) inode_release_if_unused(file);
+        mem_unlock_shared(&self->holder);
+    }
+    holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
+    return done;
+}
+
+struct open_request {
+    struct fd_entry *dirfd;
+    uint32_t follow, path, len, oflags, fdflags;
+    uint64_t rights_base, rights_inheriting;
+    uint8_t access;
+};
+
+/* Under the lock shared when shared, else exclusive. false: it must run exclusive (nothing
+   was done). Shared, it opens what changes nothing (no O_CREAT or O_TRUNC effect, not for
+   writing: a writer of a file open once skips its data mutex, wasi_fd_io.c, so only
+   exclusive opens may add a second writer) and creates new files. */
+static bool open_locked(struct process *self, const struct open_request *r, bool shared, errno_t *result,
+                        uint32_t *newfd) {
+    struct path_walk w;
+    uint32_t len = r->len;
+    /* The number first: with no fd to give (EMFILE) nothing may be created or truncated. */
+    errno_t err = fd_allocate_number(self, newfd);
+    if (!err) err = guest_read_path(w.buf[0], r->path, len);
+    /* O_CREAT on "name/" is EISDIR in wasmtime whatever name is, once its parent resolves. */
+    bool create_dir_path = !err && (r->oflags & OFLAG_CREAT) && len > 1 && w.buf[0][len - 1] == '/';
+    while (create_dir_path && len > 1 && w.buf[0][len - 1] == '/') len--;
+    if (!err) err = path_walk(&w, r->dirfd->node, w.buf[0], len, r->follow);
+    /* ...except that O_EXCL on a final "." or ".." finds it existing, as wasmtime does. */
+    if (!err && create_dir_path)
+        err = (r->oflags & OFLAG_EXCL) && w.final_kind != FINAL_NAME ? E_EXIST : E_ISDIR;
+    bool created = false;
+    if (!err && shared && w.node) {
+        bool changes_nothing = !(r->oflags & OFLAG_TRUNC) && !(r->access & ACCESS_WRITE);
+        if (!changes_nothing && !((r->oflags & OFLAG_CREAT) && (r->oflags & OFLAG_EXCL))) return false;
+    } else if (!err && shared && (r->oflags & OFLAG_CREAT) && !w.trailing_slash) {
+        if (!create_shared(self, &w, &err)) return false;
+        created = !err;
+    }
+    if (!err && !created) err = w.node ? open_existing(&w, r->oflags, r->access) : open_new(&w, r->oflags);
+    if (!err) {
+        struct fd_entry *e = fd_slot(self, *newfd);
+        bool is_dir = w.node->type == FILETYPE_DIRECTORY;
+        e->kind = is_dir ? FD_DIR : FD_FILE;
+        e->node = w.node;
+        e->access = is_dir ? ACCESS_READ : r->access;
+        e->flags = (uint16_t)r->fdflags;
+        e->rights_base = r->rights_base;
+        e->rights_inheriting = r->rights_inheriting;
+        (void)__atomic_add_fetch(&w.node->open_count, 1, __ATOMIC_SEQ_CST);
+    }
+    *result = err;
+    return true;
+}
+
 EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint32_t path, uint32_t len,
         uint32_t oflags, uint64_t rights_base, uint64_t rights_inheriting, uint32_t fdflags, uint32_t out) {
     struct process *self = current_process();
@@ -323,43 +434,23 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
     if ((err = open_checks(oflags, fdflags, rights_base, rights_inheriting)) ||
         (err = fd_need_right(dirfd, open_needs(oflags))) || (err = guest_check(out, 4)))
         return err;
-    rights_base &= dirfd->rights_inheriting;
-    rights_inheriting &= dirfd->rights_inheriting;
-    uint8_t access = access_of(rights_base);
-    /* O_CREAT|O_EXCL never follows a final symlink: the link itself exists (EEXIST). */
-    uint32_t follow = (oflags & OFLAG_CREAT) && (oflags & OFLAG_EXCL) ? FOLLOW_IF_TRAILING_SLASH
-                                                                        : dirflags & LOOKUP_SYMLINK_FOLLOW;
-    struct path_walk w;
+    struct open_request r = {
+        .dirfd = dirfd, .path = path, .len = len, .oflags = oflags, .fdflags = fdflags,
+        .rights_base = rights_base & dirfd->rights_inheriting,
+        .rights_inheriting = rights_inheriting & dirfd->rights_inheriting,
+        /* O_CREAT|O_EXCL never follows a final symlink: the link itself exists (EEXIST). */
+        .follow = (oflags & OFLAG_CREAT) && (oflags & OFLAG_EXCL) ? FOLLOW_IF_TRAILING_SLASH
+                                                                    : dirflags & LOOKUP_SYMLINK_FOLLOW,
+    };
+    r.access = access_of(r.rights_base);
     uint32_t newfd = 0;
-    /* An open that can change nothing (no O_CREAT, no O_TRUNC, not for writing) runs under
-       the lock shared, beside other opens and readers: a writer of a file open once skips
-       its data mutex (wasi_fd_io.c), and only opens for writing could add a second writer. */
-    bool shared = !(oflags & (OFLAG_CREAT | OFLAG_TRUNC)) && !(access & ACCESS_WRITE);
-    if (shared) process_lock_shared(self);
-    else process_lock(self);
-    /* The number first: with no fd to give (EMFILE) nothing may be created or truncated. */
-    err = fd_allocate_number(self, &newfd);
-    if (!err) err = guest_read_path(w.buf[0], path, len);
-    /* O_CREAT on "name/" is EISDIR in wasmtime whatever name is, once its parent resolves. */
-    bool create_dir_path = !err && (oflags & OFLAG_CREAT) && len > 1 && w.buf[0][len - 1] == '/';
-    while (create_dir_path && len > 1 && w.buf[0][len - 1] == '/') len--;
-    if (!err) err = path_walk(&w, dirfd->node, w.buf[0], len, follow);
-    /* ...except that O_EXCL on a final "." or ".." finds it existing, as wasmtime does. */
-    if (!err && create_dir_path)
-        err = (oflags & OFLAG_EXCL) && w.final_kind != FINAL_NAME ? E_EXIST : E_ISDIR;
-    if (!err) err = w.node ? open_existing(&w, oflags, access) : open_new(&w, oflags);
-    if (!err) {
-        struct fd_entry *e = fd_slot(self, newfd);
-        bool is_dir = w.node->type == FILETYPE_DIRECTORY;
-        e->kind = is_dir ? FD_DIR : FD_FILE;
-        e->node = w.node;
-        e->access = is_dir ? ACCESS_READ : access;
-        e->flags = (uint16_t)fdflags;
-        e->rights_base = rights_base;
-        e->rights_inheriting = rights_inheriting;
-        (void)__atomic_add_fetch(&w.node->open_count, 1, __ATOMIC_SEQ_CST);
+    process_lock_shared(self);
+    bool done = open_locked(self, &r, true, &err, &newfd);
+    process_unlock_shared(self);
+    if (!done) {
+        process_lock(self);
+        open_locked(self, &r, false, &err, &newfd);
+        vfs_unlock();
     }
-    if (shared) process_unlock_shared(self);
-    else vfs_unlock();
     return err ? err : guest_write_u32(out, newfd);
 }

@@ -12,12 +12,18 @@
            file over them), so that their inodes die while openers hold them.
    opener: opens DIR/f0..f3 read-only (ENOENT allowed), reads them, checks the bytes as a
            reader does, and closes: the last close of an unlinked file frees it.
+   creator: creates (O_CREAT|O_EXCL), writes one byte to, closes and unlinks DIR/d/c0..c15,
+           in one directory shared with other creators.
+   lister: lists DIR/d and stats every name it lists: each name must be one of c0..c15,
+           and each stat ENOENT or a regular file of at most one byte.
    Prints "ROLE ID OPS" and exits 0, or prints what it saw on stderr and exits 1. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SPAN (4u << 20)
@@ -125,6 +131,60 @@ static long opener(const char *dir, long iterations) {
     return opened;
 }
 
+static long creator(const char *dir, long iterations) {
+    char path[256];
+    long made = 0;
+    for (long i = 0; i < iterations; i++) {
+        snprintf(path, sizeof path, "%s/d/c%u", dir, rnd(16));
+        int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+        if (fd < 0) {
+            if (errno != EEXIST) fail("creator open");
+        } else {
+            made++;
+            if (write(fd, "x", 1) != 1 || close(fd) != 0) fail("creator write");
+        }
+        if (rnd(2) && unlink(path) != 0 && errno != ENOENT) fail("creator unlink");
+    }
+    return made;
+}
+
+static int listed_name_ok(const char *name) {
+    if (!strcmp(name, ".") || !strcmp(name, "..")) return 1;
+    char *end;
+    if (name[0] != 'c' || !name[1]) return 0;
+    long k = strtol(name + 1, &end, 10);
+    return *end == 0 && k >= 0 && k < 16;
+}
+
+static long lister(const char *dir, long iterations) {
+    char path[256], sub[256];
+    snprintf(sub, sizeof sub, "%s/d", dir);
+    long seen = 0;
+    for (long i = 0; i < iterations; i++) {
+        DIR *d = opendir(sub);
+        if (!d) fail("lister opendir");
+        struct dirent *ent;
+        while ((ent = readdir(d))) {
+            if (!listed_name_ok(ent->d_name)) {
+                fprintf(stderr, "lister: listed a name never made: %s\n", ent->d_name);
+                return -1;
+            }
+            if (ent->d_name[0] == '.') continue;
+            seen++;
+            struct stat st;
+            snprintf(path, sizeof path, "%s/%s", sub, ent->d_name);
+            if (stat(path, &st) != 0) {
+                if (errno != ENOENT) fail("lister stat");
+            } else if (!S_ISREG(st.st_mode) || st.st_size > 1) {
+                fprintf(stderr, "lister: %s is not a file of at most one byte\n", path);
+                return -1;
+            }
+        }
+        closedir(d);
+    }
+    return seen;
+}
+
 int main(int argc, char **argv) {
     if (argc != 5) {
         fprintf(stderr, "usage: stress_rw writer|churn|reader DIR ID ITERATIONS\n");
@@ -141,6 +201,8 @@ int main(int argc, char **argv) {
               : !strcmp(role, "reader") ? reader(path, iterations)
               : !strcmp(role, "relinker") ? relinker(dir, iterations)
               : !strcmp(role, "opener") ? opener(dir, iterations)
+              : !strcmp(role, "creator") ? creator(dir, iterations)
+              : !strcmp(role, "lister") ? lister(dir, iterations)
               : -2;
     if (done == -2) fprintf(stderr, "unknown role %s\n", role);
     if (done < 0) return 1;
