@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import NoReturn
 
 import wasmtime
@@ -183,28 +183,53 @@ def _filesystem(
     Ctrl-C are written back: wasmtime would have left their work on the host too, and here it
     is whole, since an interrupt never lands inside a filesystem operation. A Ctrl-C during
     the copies stops them where they are, as it stops cp."""
-    with start_wasi(preopens={}, limits=limits) as fs:
+    with start_wasi(preopens={}, limits=limits) as fs, ExitStack() as targets:
         preopens = {}
+        target_fds = []
         for host, guest in dirs:
             try:
                 fs.copy_in_tree(host, _vfs_path(guest))
             except OSError as error:  # unreadable, or more than --max-fs-bytes
                 raise UsageError(f"--dir: cannot copy {_describe(error, host)}") from None
             preopens[guest] = _vfs_path(guest)
+            if write_back:
+                target_fds.append(targets.enter_context(_open_target(host)))
         yield fs, preopens
-        if write_back:
-            for host, guest in dirs:
-                try:
-                    fs.copy_out_tree(_vfs_path(guest), host, delete=True)
-                except OSError as error:
-                    message = f"--write-back: cannot write {_describe(error, host)}"
-                    raise UsageError(message) from None
+        # Written back through the directories opened before the run, never by name: once
+        # the write-back of an enclosing --dir has replaced a directory on the path to a
+        # nested one (by a symlink the program planted, say), the name could lead anywhere.
+        for (host, guest), target in zip(dirs if write_back else (), target_fds, strict=True):
+            if os.fstat(target).st_nlink == 0:
+                raise UsageError(f"--write-back: {host} is gone: the write-back of an enclosing "
+                                 f"--dir replaced it with what the program left there; "
+                                 f"{guest} was not written back")  # fmt: skip
+            try:
+                fs.copy_out_tree(_vfs_path(guest), target, delete=True)
+            except OSError as error:
+                message = f"--write-back: cannot write {_describe(error, host)}"
+                raise UsageError(message) from None
+
+
+@contextmanager
+def _open_target(host: str) -> Iterator[int]:
+    """A --write-back target's directory, opened (following symlinks, as the copy-in did)."""
+    try:
+        fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as error:
+        raise UsageError(f"--write-back: cannot open {_describe(error, host)}") from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _describe(error: OSError, default: str) -> str:
-    """NAME: reason, for an OSError from a copy (its own file name when it has one)."""
-    name = error.filename if error.filename is not None else default
-    return f"{os.fsdecode(name)}: {error.strerror or error}"
+    """NAME: reason, for an OSError from a copy (its own file name when it has one; a name
+    below a directory given by fd, "<fd N>/x", is shown below default instead)."""
+    name = os.fsdecode(error.filename) if error.filename is not None else default
+    if name.startswith("<fd ") and ">" in name:
+        name = default + name[name.index(">") + 1 :]
+    return f"{name}: {error.strerror or error}"
 
 
 def _run_command(options: argparse.Namespace) -> int:
