@@ -7,7 +7,7 @@ a WebAssembly module (the "core"), whose whole state lives in one shared memory.
 """
 
 from ._errno import WASI_ERRNO_NAMES, errno_from_name, errno_name
-from ._fs import FileType, StatResult
+from ._fs import FileTooLargeError, FileType, StatResult
 from ._hooks import WasiExit
 from ._init import InitObj, get_wasi
 from ._interrupt import Interrupted, is_interrupt
@@ -17,16 +17,18 @@ from ._pipeline import Command, PipelineResult, run_pipeline
 from ._process import WASI_FUNCTIONS, CoreError
 from ._program import ProgramError, load_program
 from ._run import RunResult, run
-from ._wasi import ProcessOptions, Wasi, start_wasi
+from ._wasi import InvalidExitStatus, ProcessOptions, Wasi, start_wasi
 
 __all__ = [
     "WASI_ERRNO_NAMES",
     "WASI_FUNCTIONS",
     "Command",
     "CoreError",
+    "FileTooLargeError",
     "FileType",
     "InitObj",
     "Interrupted",
+    "InvalidExitStatus",
     "Limits",
     "Pipe",
     "PipelineResult",
