@@ -6,6 +6,7 @@ a WebAssembly module (the "core"), whose whole state lives in one shared memory.
     print(result.exit_code, result.stdout)
 """
 
+from ._abi import WASI_FUNCTIONS
 from ._errno import WASI_ERRNO_NAMES, errno_from_name, errno_name
 from ._fs import FileTooLargeError, FileType, StatResult
 from ._hooks import WasiExit
@@ -14,7 +15,7 @@ from ._interrupt import Interrupted, is_interrupt
 from ._limits import Limits
 from ._pipe import Pipe
 from ._pipeline import Command, PipelineResult, run_pipeline
-from ._process import WASI_FUNCTIONS, CoreError
+from ._process import CoreError
 from ._program import ProgramError, load_program
 from ._run import RunResult, run
 from ._wasi import InvalidExitStatus, ProcessOptions, Wasi, start_wasi

@@ -11,6 +11,7 @@ import wasmtime
 from wasmtime import _ffi as ffi
 
 from . import _bridge, _interrupt
+from ._abi import HOOKS, WASI_FUNCTIONS
 from ._core_memory import U32_MASK, CoreMemory
 from ._errno import SUCCESS, error_from_wasi
 from ._fastcall import (
@@ -24,22 +25,7 @@ from ._fastcall import (
 from ._hooks import Hook, ProcessHooks
 
 # Every wasi_snapshot_preview1 function; the core exports each under its own name.
-WASI_FUNCTIONS = (
-    "args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get",
-    "clock_time_get", "fd_advise", "fd_allocate", "fd_close", "fd_datasync", "fd_fdstat_get",
-    "fd_fdstat_set_flags", "fd_fdstat_set_rights", "fd_filestat_get", "fd_filestat_set_size",
-    "fd_filestat_set_times", "fd_pread", "fd_prestat_get", "fd_prestat_dir_name", "fd_pwrite",
-    "fd_read", "fd_readdir", "fd_renumber", "fd_seek", "fd_sync", "fd_tell", "fd_write",
-    "path_create_directory", "path_filestat_get", "path_filestat_set_times", "path_link",
-    "path_open", "path_readlink", "path_remove_directory", "path_rename", "path_symlink",
-    "path_unlink_file", "poll_oneoff", "proc_exit", "proc_raise", "random_get", "sched_yield",
-    "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
-)  # fmt: skip
 WASI_FUNCTION_SET = frozenset(WASI_FUNCTIONS)
-
-STDIO_EACH_WRITE = 0
-STDIO_LINE = 1
-STDIO_THRESHOLD = 2
 
 TABLE_EXPORT = "__indirect_function_table"
 MIN_KEPT_SCRATCH = 4096
@@ -81,10 +67,7 @@ class CoreModuleInfo:
         self.hook_slots: dict[Hook, int] = {}
 
 
-HOOK_IMPORTS = frozenset(
-    ("copy_in", "copy_out", "guest_pages", "output", "input", "clock_time_get",
-     "clock_res_get", "random_get", "exit", "cpu_clock_time_get")
-)  # fmt: skip
+HOOK_IMPORTS = frozenset(HOOKS)
 
 _module_infos: weakref.WeakKeyDictionary[wasmtime.Module, CoreModuleInfo] = (
     weakref.WeakKeyDictionary()

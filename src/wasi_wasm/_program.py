@@ -11,8 +11,8 @@ from typing import Union
 
 import wasmtime
 
+from ._abi import WASI_FUNCTIONS
 from ._engine import get_engine
-from ._process import WASI_FUNCTIONS
 
 Program = Union[str, "os.PathLike[str]", bytes, bytearray, wasmtime.Module]
 

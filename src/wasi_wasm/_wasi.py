@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import wasmtime
 
 from . import _interrupt
+from ._abi import STDIO_AT_NEWLINE
 from ._bridge import GuestMemory
 from ._core_memory import CoreMemory
 from ._engine import NO_DEADLINE
@@ -25,7 +26,7 @@ from ._interrupt import Interrupted, is_interrupt
 from ._limits import DEFAULT_MAX_FDS, Limits, apply_filesystem_limits, apply_process_limits
 from ._native import store_hooks
 from ._pipe import Pipe
-from ._process import STDIO_LINE, CoreProcess
+from ._process import CoreProcess
 from ._shared_memory import importable
 from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
 
@@ -236,7 +237,7 @@ class Wasi(FilesystemMixin):
         process = self._process
         if isinstance(options.args, (str, bytes)):
             raise TypeError("args must be a sequence of strings, not one string")
-        # A new process starts with 1024 fds, no environment and STDIO_THRESHOLD: each call
+        # A new process starts with 1024 fds, no environment and STDIO_AT_THRESHOLD: each call
         # into the core costs microseconds, so only differences are sent.
         if options.limits is not None:
             apply_filesystem_limits(process, options.limits)
@@ -246,7 +247,7 @@ class Wasi(FilesystemMixin):
         if options.env:
             process.set_env(options.env)
         if options.line_buffered:
-            process.set_stdio_mode(STDIO_LINE)
+            process.set_stdio_mode(STDIO_AT_NEWLINE)
         preopens = {"/": "/"} if options.preopens is None else options.preopens
         for guest_name, vfs_path in preopens.items():
             encode_path(vfs_path)  # a str, absolute
