@@ -265,6 +265,19 @@ export class WasiExit extends Error {
 	}
 }
 
+/** The program called proc_exit with a status above 255 (WASI's status is 32 bits): a host
+    process reports only the low 8 bits, so 256 would read as success. wasmtime refuses every
+    status from 126 up; this loader reports 0..255 as they are and refuses the rest with this
+    error, never a status, as the Python host does. `code` is the status asked for. */
+export class InvalidExitStatus extends Error {
+	constructor(code) {
+		super(`exit with invalid exit status ${code} outside of [0..${MAX_EXIT_STATUS + 1})`);
+		this.name = 'InvalidExitStatus';
+		this.code = code;
+	}
+}
+const MAX_EXIT_STATUS = 255;
+
 /** A filesystem API call failed: `code` is the C errno name ("ENOENT"), `errno` the WASI number. */
 export class WasiError extends Error {
 	constructor(errno, syscall, path, dest) {
@@ -1069,6 +1082,7 @@ export class Pipe {
 // Wasi
 
 const startProcess = Symbol('startProcess'); // Wasi's internal factory, for this module only
+const threadProcesses = new Set(); // processId of every open Wasi of this thread: never reaped
 const PROCESS_OPTIONS = ['args', 'env', 'stdin', 'stdout', 'stderr', 'lineBuffered', 'preopens', 'bridge', 'limits'];
 
 /** startWasi's / copyForRebinding's options, checked before anything starts (an unknown name
@@ -1110,6 +1124,7 @@ export class Wasi {
 			stdin: options.stdin,
 		});
 		const wasi = new Wasi(group, core, options);
+		threadProcesses.add(wasi.processId);
 		try {
 			wasi.#setup(options);
 		} catch (error) {
@@ -1170,6 +1185,8 @@ export class Wasi {
 		}
 		core.recover();
 		this.flush();
+		// A host process reports only the low 8 bits of a status: 256 would read as success.
+		if (code > MAX_EXIT_STATUS) throw new InvalidExitStatus(code);
 		return code;
 	}
 
@@ -1241,9 +1258,33 @@ export class Wasi {
 	get module() { return this.#group.module; }
 	get closed() { return this.#closed; }
 
+	/** This process's number, for reapProcess() on another thread: a Worker passes it to
+	    the page that may terminate it. */
+	get processId() {
+		this.#checkOpen();
+		return this.#core.exports.wasi_wasm_process_id() >>> 0;
+	}
+
+	/** After worker.terminate(): ends the process numbered id, whose thread is gone, releasing
+	    the filesystem locks it held (else the next filesystem call of any thread that needs
+	    them would wait for ever) and freeing it. Only for a process that will never run
+	    again. Returns {heldLock, fsckProblems}: a process stopped inside a filesystem call
+	    held a lock and may have left that call half done, and fsckProblems (0 = healthy) says
+	    whether it did. Throws a RangeError for an id that names no live process (or this one). */
+	reapProcess(id) {
+		if (!Number.isInteger(id) || id < 0 || id > 0xFFFFFFFF) {
+			throw new TypeError(`reapProcess: the id must be a process number from processId, not ${describe(id)}`);
+		}
+		if (threadProcesses.has(id)) throw new RangeError(`reapProcess: ${id} is a process of this thread: close() its Wasi instead`);
+		const result = this.#host().exports.wasi_wasm_reap(id);
+		if (result < 0) throw new RangeError(`reapProcess: ${id} is no live process of another thread`);
+		return {heldLock: result === 1, fsckProblems: result === 1 ? this.fsck() : 0};
+	}
+
 	/** Closes this process's fds and frees its fd table and stack. Idempotent. */
 	close() {
 		if (this.#closed) return;
+		threadProcesses.delete(this.#core.exports.wasi_wasm_process_id() >>> 0);
 		this.#closed = true;
 		try {
 			this.#core.detach();

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wasmtime
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = ROOT / "tests" / "js"
@@ -216,6 +217,40 @@ def test_package_exports(tmp_path: Path) -> None:
     assert result.stdout.split() == ["ok", "ok"]
 
 
+LOADER_URL = (ROOT / "wasi.mjs").as_uri()
+
+
+@pytest.mark.parametrize("status", [0, 255, 256, 257, 2**32 - 1])
+def test_exit_statuses_a_process_cannot_report_are_refused(status: int, tmp_path: Path) -> None:
+    """As the Python host: 0..255 come back as the exit code, anything larger throws
+    InvalidExitStatus (256 would read as success in a host process's status)."""
+    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
+    engine.require()
+    program = tmp_path / "exit.wasm"
+    program.write_bytes(wasmtime.wat2wasm(
+        '(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'
+        f' (memory (export "memory") 1) (func (export "_start") (call $exit (i32.const {status}))))'
+    ))  # fmt: skip
+    script = tmp_path / "exit.mjs"
+    script.write_text(
+        f"import {{readFileSync}} from 'node:fs';\n"
+        f"import {{startWasi, InvalidExitStatus}} from {json.dumps(LOADER_URL)};\n"
+        "const wasi = await startWasi(null, {stdout: null});\n"
+        f"const module = await WebAssembly.compile(readFileSync({json.dumps(str(program))}));\n"
+        "try {\n"
+        "  const instance = await WebAssembly.instantiate(module, wasi.importObj);\n"
+        "  console.log('code', wasi.start(instance));\n"
+        "} catch (error) {\n"
+        "  console.log(error instanceof InvalidExitStatus ? 'refused' : 'other', error.code);\n"
+        "}\n"
+        "console.log('fsck', wasi.fsck());\n"
+    )  # fmt: skip
+    result = run_node(engine, [str(script)])
+    assert result.returncode == 0, _output(result)
+    expected = f"code {status}" if status <= 255 else f"refused {status}"
+    assert result.stdout.splitlines() == [expected, "fsck 0"]
+
+
 # -- Node: the API ---------------------------------------------------------------------------
 
 
@@ -379,6 +414,25 @@ def test_workers_share_one_filesystem(engine_name: str, program_paths: dict[str,
     assert report["workers"] == workers
     # each round is about 25 operations (open/write/close/read/rename/unlink/readdir)
     assert report["operations"] > workers * runs * rounds * 20
+
+
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_node_terminated_workers_are_reaped(
+    engine_name: str, program_paths: dict[str, str]
+) -> None:
+    """Workers terminated while their program makes filesystem calls, each then reaped by
+    the main thread (reapProcess): afterwards the main thread creates, lists and reaps
+    again without waiting for ever, whatever lock the worker held; and some workers did die
+    holding a lock (so the trial reached the case a reap exists for: without it, the next
+    call that needs that lock would wait for ever)."""
+    engine = ENGINES[engine_name]
+    result = run_node(engine, [str(JS_DIR / "reap.mjs"), str(ROOT / "wasi.mjs"),
+                               program_paths["js_stress"], "16"])  # fmt: skip
+    assert result.returncode == 0, _output(result)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["problems"] == []
+    assert len(report["trials"]) == 16
+    assert any(trial["heldLock"] for trial in report["trials"]), report["trials"]
 
 
 # -- Node: limits and pipes, on each copy path ------------------------------------------------

@@ -9,6 +9,8 @@ int32_t wasi_wasm_attach(int32_t can_block);
 void wasi_wasm_detach(void);
 int32_t wasi_wasm_recover(void);
 uintptr_t wasi_wasm_busy_slot(void);
+uint32_t wasi_wasm_process_id(void);
+int32_t wasi_wasm_reap(uint32_t id);
 int32_t wasi_wasm_hook_index(int32_t hook);
 uintptr_t wasi_wasm_alloc(uint32_t size);
 int32_t wasi_wasm_free(uintptr_t ptr);

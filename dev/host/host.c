@@ -91,6 +91,27 @@ EXPORT("wasi_wasm_recover") int32_t wasi_wasm_recover(void) {
     return vfs_release_held(&self->holder) ? 1 : 0;
 }
 
+/* This instance's process's number, for wasi_wasm_reap from another instance. 0 before attach. */
+EXPORT("wasi_wasm_process_id") uint32_t wasi_wasm_process_id(void) {
+    struct process *self = current_process();
+    return self ? self->id : 0;
+}
+
+/* Ends the process numbered id, whose thread is gone (a terminated Worker): releases what
+   it held (the lock in either mode, its mutexes) and frees it, as its own detach would.
+   Only for a process that will never run again: releasing the locks of a live one would
+   let two operations into the filesystem at once. Returns 1 if it held a lock (an operation
+   may be half done: run fsck), 0 if not, -EINVAL if id names no process or the caller's. */
+EXPORT("wasi_wasm_reap") int32_t wasi_wasm_reap(uint32_t id) {
+    struct process *p = process_by_id(id);
+    if (!p || p == current_process()) return -(int32_t)E_INVAL;
+    bool held = vfs_release_held(&p->holder);
+    host_lock();
+    if (process_by_id(id) == p) process_free(p); /* another reaper may have been first */
+    vfs_unlock();
+    return held ? 1 : 0;
+}
+
 /* The word a host reads to learn whether this instance's process holds (or is taking) the
    VFS lock, in either mode: its epoch-deadline callback defers an interrupt while the word
    is nonzero, so an operation is never stopped halfway. 0 before attach. */

@@ -4,9 +4,50 @@
 #include "process/fdtable.h"
 #include "process/stdio.h"
 
+/* Every live process, and a fixed registry that numbers them for hosts: a slot's
+   generation changes each time it is taken or given back, so a stale or forged number
+   finds nothing. Fixed, so that it can be read without the lock. */
+#define REGISTRY_SLOTS 16384u /* 16384 processes need more than 1 GiB of stacks */
+#define SLOT_BITS 14u
+
 static struct {
     struct process *all;
+    uint32_t next_free_hint;
+    struct registry_slot {
+        uint32_t generation;
+        struct process *process;
+    } registry[REGISTRY_SLOTS];
 } processes;
+
+static bool register_process(struct process *p) {
+    for (uint32_t n = 0; n < REGISTRY_SLOTS; n++) {
+        uint32_t i = (processes.next_free_hint + n) % REGISTRY_SLOTS;
+        struct registry_slot *slot = &processes.registry[i];
+        if (slot->process) continue;
+        uint32_t generation = (slot->generation + 1) & ((1u << (32 - SLOT_BITS)) - 1);
+        __atomic_store_n(&slot->generation, generation ? generation : 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&slot->process, p, __ATOMIC_SEQ_CST);
+        p->id = (slot->generation << SLOT_BITS) | i;
+        processes.next_free_hint = i + 1;
+        return true;
+    }
+    return false;
+}
+
+static void unregister_process(struct process *p) {
+    struct registry_slot *slot = &processes.registry[p->id & (REGISTRY_SLOTS - 1)];
+    if (slot->process != p) return; /* never registered */
+    __atomic_store_n(&slot->process, NULL, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&slot->generation, 1, __ATOMIC_SEQ_CST);
+}
+
+struct process *process_by_id(uint32_t id) {
+    const struct registry_slot *slot = &processes.registry[id & (REGISTRY_SLOTS - 1)];
+    uint32_t generation = __atomic_load_n(&slot->generation, __ATOMIC_SEQ_CST);
+    struct process *p = __atomic_load_n(&slot->process, __ATOMIC_SEQ_CST);
+    bool same = generation == id >> SLOT_BITS && __atomic_load_n(&slot->generation, __ATOMIC_SEQ_CST) == generation;
+    return same && p && p->id == id ? p : NULL;
+}
 
 struct process *process_list(void) { return processes.all; }
 
@@ -27,6 +68,7 @@ void process_free(struct process *p) {
     mem_free(p->io_buf, IO_BUFFER_SIZE);
     mem_free((void *)p->stack_base, STACK_SIZE);
     vfs_unregister_holder(&p->holder);
+    unregister_process(p);
     unlink_process(p);
     mem_free(p, sizeof *p);
 }
@@ -61,7 +103,8 @@ struct process *process_create(bool can_block, errno_t *err) {
     p->stack_base = core_addr(stack);
     p->next = processes.all;
     processes.all = p;
-    if ((*err = open_stdio(p))) {
+    *err = register_process(p) ? E_SUCCESS : E_AGAIN;
+    if (*err || (*err = open_stdio(p))) {
         process_free(p);
         return NULL;
     }

@@ -54,6 +54,7 @@ struct process {
     uint32_t stdio_mode;
     uintptr_t stack_base;
     uint32_t sleep_word;
+    uint32_t id;           /* its number in the registry (process.c): a host names it by it */
     bool can_block;
     struct lock_holder holder; /* this process's side of the VFS lock */
     struct process *next;
@@ -81,7 +82,10 @@ static inline void process_unlock_shared(struct process *p) { vfs_unlock_shared(
 struct process *process_list(void);
 /* A new process with stdio on fds 0-2 and a stack of STACK_SIZE, or NULL (*err set).
    Exclusive lock held (it registers the process's lock holder). */
-struct process *process_create(bool can_block, errno_t *err);
+struct process *process_create(bool can_block, errno_t *err); /* ENOMEM, or EAGAIN: too many */
+/* The process numbered id, or NULL. Takes no lock: a host uses it for a process whose
+   thread is gone and may hold the lock (wasi_wasm_reap). */
+struct process *process_by_id(uint32_t id);
 void process_free(struct process *p);   /* lock held; the stack too */
 /* Replaces the process's args or env blob (NUL-terminated strings back to back). */
 errno_t process_set_strings(struct process *p, bool env, const uint8_t *blob, uint32_t len);
