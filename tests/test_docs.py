@@ -1,0 +1,32 @@
+"""Claims in the README and docs name the tests that prove them: every test name they cite
+(`test_...`, with or without its file) is a test that exists, so a renamed or deleted test
+cannot leave a claim without its proof."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "fuzz" / "README.md"]
+CITED = re.compile(r"\b(test_[a-z0-9_]+)(\*)?")
+
+
+def defined_tests() -> set[str]:
+    names: set[str] = set()
+    for source in (ROOT / "tests").rglob("*.py"):
+        names.update(re.findall(r"^\s*def (test_[a-z0-9_]+)", source.read_text(), re.MULTILINE))
+    return names
+
+
+def test_every_cited_test_exists() -> None:
+    defined = defined_tests()
+    missing = []
+    for doc in DOCS:
+        for name, wildcard in CITED.findall(doc.read_text()):
+            if name.endswith("_") or wildcard:  # a prefix such as test_a_timeout_stops_*
+                if not any(test.startswith(name) for test in defined):
+                    missing.append(f"{doc.name}: {name}*")
+            elif name not in defined and not (ROOT / "tests" / f"{name}.py").exists():
+                missing.append(f"{doc.name}: {name}")
+    assert missing == []
