@@ -394,10 +394,10 @@ OUTPUTS: dict[str, Callable[[Abi], str]] = {
         "The WASI functions the core exports, each under its own name.",
         abi.functions,
         "wasi_",
-        '"base/core.h"',
+        "<stdint.h>",
     ),
     "dev/host/exports.h": lambda abi: c_prototypes(
-        "HOST_EXPORTS_H", "The core's exports for hosts.", abi.exports, "", '"base/core.h"'
+        "HOST_EXPORTS_H", "The core's exports for hosts.", abi.exports, "", "<stdint.h>"
     ),
     "src/wasi_wasm/_abi.py": python_module,
     "wasi.mjs": spliced_js,

@@ -3,7 +3,7 @@
 #ifndef HOST_EXPORTS_H
 #define HOST_EXPORTS_H
 
-#include "base/core.h"
+#include <stdint.h>
 
 int32_t wasi_wasm_attach(int32_t can_block);
 void wasi_wasm_detach(void);

@@ -3,7 +3,7 @@
 #ifndef WASI_EXPORTS_H
 #define WASI_EXPORTS_H
 
-#include "base/core.h"
+#include <stdint.h>
 
 int32_t wasi_args_get(uint32_t argv, uint32_t buf);
 int32_t wasi_args_sizes_get(uint32_t argc_out, uint32_t size_out);
