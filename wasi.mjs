@@ -1083,7 +1083,7 @@ export class Pipe {
 
 const startProcess = Symbol('startProcess'); // Wasi's internal factory, for this module only
 const threadProcesses = new Set(); // processId of every open Wasi of this thread: never reaped
-const PROCESS_OPTIONS = ['args', 'env', 'stdin', 'stdout', 'stderr', 'lineBuffered', 'preopens', 'bridge', 'limits'];
+const PROCESS_OPTIONS = ['args', 'env', 'stdin', 'stdout', 'stderr', 'lineBuffered', 'preopens', 'bridge', 'limits', 'tty'];
 
 /** startWasi's / copyForRebinding's options, checked before anything starts (an unknown name
     or a bad limit throws); `limits` completed with the defaults, or null when not given. */
@@ -1134,8 +1134,12 @@ export class Wasi {
 		return wasi;
 	}
 
-	#setup({args = [], env = {}, preopens = {'/': '/'}, lineBuffered: lineMode = true, limits}) {
+	#setup({args = [], env = {}, preopens = {'/': '/'}, lineBuffered: lineMode = true, limits, tty = []}) {
 		const exports = this.#core.exports;
+		if (!Array.isArray(tty) || !tty.every(fd => fd === 0 || fd === 1 || fd === 2)) {
+			throw new TypeError(`tty must be an array of stdio fds (0, 1, 2), not ${describe(tty)}`);
+		}
+		if (tty.length) check(exports.wasi_wasm_set_tty(tty.reduce((mask, fd) => mask | (1 << fd), 0)), 'tty');
 		if (typeof args === 'string') throw new TypeError('args must be an array of strings, not one string');
 		if (limits) this.#core.setLimits(limits);
 		check(this.#core.callWithBytes('wasi_wasm_set_args', nulJoined([...args])), 'wasi_wasm_set_args');
@@ -1611,7 +1615,9 @@ export class Wasi {
  * {"/": "/"}; missing directories are created), bridge (true/false: force the multi-memory
  * bridge or the JS copy functions), limits ({maxFsBytes, maxFds, maxPath, maxName,
  * maxSymlinkFollows}: see DEFAULT_LIMITS; a fresh filesystem gets the defaults, an existing
- * one keeps its limits unless given; maxFds is this process's).
+ * one keeps its limits unless given; maxFds is this process's), tty (the stdio fds, of 0, 1
+ * and 2, that say they are terminals: character devices, so isatty() is 1; in Node, e.g.
+ * [0, 1, 2].filter(fd => require('node:tty').isatty(fd))).
  */
 export async function startWasi(initObj, options = {}) {
 	const checked = checkOptions(options);

@@ -251,6 +251,36 @@ def test_exit_statuses_a_process_cannot_report_are_refused(status: int, tmp_path
     assert result.stdout.splitlines() == [expected, "fsck 0"]
 
 
+def test_tty_option_makes_stdio_terminals(
+    tmp_path: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """As the Python host's tty=: the fds named report a character device, the rest
+    unknown; anything but an array of 0, 1, 2 is a TypeError."""
+    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
+    engine.require()
+    program = wasm_program("stdio_tty")
+    script = tmp_path / "tty.mjs"
+    script.write_text(
+        f"import {{readFileSync}} from 'node:fs';\n"
+        f"import {{startWasi}} from {json.dumps(LOADER_URL)};\n"
+        f"const module = await WebAssembly.compile(readFileSync({json.dumps(str(program))}));\n"
+        "const text = [];\n"
+        "const wasi = await startWasi(null, {args: ['stdio_tty'], tty: [1],\n"
+        "  stderr: bytes => text.push(new TextDecoder().decode(bytes))});\n"
+        "wasi.start(await WebAssembly.instantiate(module, wasi.importObj));\n"
+        "process.stdout.write(text.join(''));\n"
+        "try { await startWasi(null, {tty: [3]}); } catch (error) { console.log(error.name); }\n"
+    )  # fmt: skip
+    result = run_node(engine, [str(script)])
+    assert result.returncode == 0, _output(result)
+    assert result.stdout.splitlines() == [
+        "fd 0: tty 0 fdstat 0 filestat 0",
+        "fd 1: tty 1 fdstat 2 filestat 2",
+        "fd 2: tty 0 fdstat 0 filestat 0",
+        "TypeError",
+    ]
+
+
 # -- Node: the API ---------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ int32_t wasi_wasm_free(uintptr_t ptr);
 int32_t wasi_wasm_set_args(uintptr_t ptr, uint32_t len);
 int32_t wasi_wasm_set_env(uintptr_t ptr, uint32_t len);
 int32_t wasi_wasm_set_stdio_mode(uint32_t mode);
+int32_t wasi_wasm_set_tty(uint32_t streams);
 void wasi_wasm_flush(void);
 int32_t wasi_wasm_set_limits(uint64_t max_bytes, uint32_t max_path, uint32_t max_name, uint32_t max_follows);
 int32_t wasi_wasm_set_max_fds(uint32_t max_fds);

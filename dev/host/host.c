@@ -188,6 +188,16 @@ EXPORT("wasi_wasm_set_stdio_mode") int32_t wasi_wasm_set_stdio_mode(uint32_t mod
     return E_SUCCESS;
 }
 
+/* Which of this process's stdin, stdout and stderr (bits 0, 1, 2) are terminals on the
+   host: their fds then say they are character devices (stdio_filetype). */
+EXPORT("wasi_wasm_set_tty") int32_t wasi_wasm_set_tty(uint32_t streams) {
+    struct process *p = current_process();
+    if (!p) return E_BADF;
+    if (streams > 7) return E_INVAL;
+    p->tty_streams = (uint8_t)streams;
+    return E_SUCCESS;
+}
+
 EXPORT("wasi_wasm_flush") void wasi_wasm_flush(void) {
     struct process *p = current_process();
     if (p) stdio_flush(p);

@@ -55,6 +55,7 @@ struct process {
     uintptr_t stack_base;
     uint32_t sleep_word;
     uint32_t id;           /* its number in the registry (process.c): a host names it by it */
+    uint8_t tty_streams;   /* bit 0 stdin, 1 stdout, 2 stderr: the host's stream is a terminal */
     bool can_block;
     struct lock_holder holder; /* this process's side of the VFS lock */
     struct process *next;

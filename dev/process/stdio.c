@@ -62,3 +62,8 @@ errno_t stdio_read(struct process *p, uint32_t guest_dst, uint32_t len, uint32_t
     *nread = (uint32_t)got;
     return E_SUCCESS;
 }
+
+uint8_t stdio_filetype(const struct process *p, enum fd_kind kind) {
+    uint32_t stream = kind == FD_STDIN ? 0 : kind == FD_STDOUT ? 1 : kind == FD_STDERR ? 2 : 3;
+    return stream < 3 && (p->tty_streams >> stream & 1) ? FILETYPE_CHARACTER_DEVICE : FILETYPE_UNKNOWN;
+}

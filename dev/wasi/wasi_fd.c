@@ -57,7 +57,7 @@ EXPORT("fd_fdstat_get") int32_t wasi_fd_fdstat_get(uint32_t fd, uint32_t out) {
     errno_t err = fd_get(fd, &e);
     if (err) return err;
     uint8_t stat[FDSTAT_SIZE] = { 0 };
-    stat[0] = e->node ? e->node->type : FILETYPE_UNKNOWN;
+    stat[0] = e->node ? e->node->type : stdio_filetype(current_process(), e->kind);
     put_u16(stat + FDSTAT_FLAGS, e->flags);
     put_u64(stat + FDSTAT_RIGHTS_BASE, e->rights_base);
     put_u64(stat + FDSTAT_RIGHTS_INHERITING, e->rights_inheriting);
@@ -98,6 +98,8 @@ EXPORT("fd_filestat_get") int32_t wasi_fd_filestat_get(uint32_t fd, uint32_t out
         process_lock_shared(current_process());
         inode_fill_filestat(e->node, stat);
         process_unlock_shared(current_process());
+    } else {
+        stat[FILESTAT_FILETYPE] = stdio_filetype(current_process(), e->kind);
     }
     return guest_write(out, stat, sizeof stat);
 }

@@ -6,7 +6,7 @@ import dataclasses
 import threading
 import traceback
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -71,6 +71,7 @@ class ProcessOptions:
     line_buffered: bool = False
     bridge: bool | None = None  # None: the multi-memory bridge when available
     limits: Limits | None = None  # None: the filesystem's as they are, 1024 fds
+    tty: Collection[int] = ()  # which of fds 0, 1, 2 say they are terminals (isatty)
 
 
 class WasiStore(wasmtime.Store):
@@ -248,6 +249,8 @@ class Wasi(FilesystemMixin):
             process.set_env(options.env)
         if options.line_buffered:
             process.set_stdio_mode(STDIO_AT_NEWLINE)
+        if options.tty:
+            process.call("wasi_wasm_set_tty", tty_streams(options.tty))
         preopens = {"/": "/"} if options.preopens is None else options.preopens
         for guest_name, vfs_path in preopens.items():
             encode_path(vfs_path)  # a str, absolute
@@ -424,11 +427,13 @@ class Wasi(FilesystemMixin):
         line_buffered: bool = False,
         bridge: bool | None = None,
         limits: Limits | None = None,
+        tty: Collection[int] = (),
     ) -> Wasi:
         """A new process in the same store on the same filesystem, with its own fd table,
-        args, env and stdio (for another module in this thread). ``limits``: see start_wasi."""
+        args, env and stdio (for another module in this thread). ``limits``, ``tty``: see
+        start_wasi."""
         options = ProcessOptions(
-            args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits
+            args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits, tty
         )
         return self.spawn(options)
 
@@ -531,6 +536,7 @@ def start_wasi(
     line_buffered: bool = False,
     bridge: bool | None = None,
     limits: Limits | None = None,
+    tty: Collection[int] = (),
 ) -> Wasi:
     """Start a WASI process: on a fresh filesystem, or on ``init``'s memory if it has one
     (a Wasi's ``init_obj()``, e.g. from another thread: this thread gets its own Store).
@@ -539,11 +545,20 @@ def start_wasi(
     (default {"/": "/"}; missing directories are created). stdout/stderr: None captures
     into ``wasi.stdout``/``wasi.stderr``, or a callable receiving bytes, or a binary file.
     ``limits`` (a ``Limits``) sets the filesystem's limits and this process's fd limit; a
-    fresh filesystem gets ``Limits()`` when it is None."""
+    fresh filesystem gets ``Limits()`` when it is None. ``tty``: which of fds 0, 1 and 2
+    say they are terminals (character devices, as wasmtime shows a terminal: isatty() is 1
+    and C programs flush per line), e.g. ``[fd for fd in (0, 1, 2) if os.isatty(fd)]``."""
     options = ProcessOptions(
-        args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits
+        args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits, tty
     )
     return start_process(init, options)
+
+
+def tty_streams(fds: Collection[int]) -> int:
+    """The core's stream mask for ``tty``: a ValueError for anything but 0, 1 and 2."""
+    if isinstance(fds, (str, bytes)) or not all(fd in (0, 1, 2) for fd in fds):
+        raise ValueError(f"tty must name stdio fds (0, 1, 2), not {fds!r}")
+    return sum(1 << fd for fd in set(fds))
 
 
 def start_process(init: InitObj | None, options: ProcessOptions, *, one_run: bool = False) -> Wasi:
