@@ -6,6 +6,14 @@ a WebAssembly module (the "core"), whose whole state lives in one shared memory.
     print(result.exit_code, result.stdout)
 """
 
+import importlib.metadata as _metadata
+
+try:
+    # The one version number is pyproject.toml's, as installed.
+    __version__ = _metadata.version("wasi-wasm")
+except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
 from ._abi import WASI_FUNCTIONS
 from ._errno import WASI_ERRNO_NAMES, errno_from_name, errno_name
 from ._fs import FileTooLargeError, FileType, StatResult
@@ -39,6 +47,7 @@ __all__ = [
     "StatResult",
     "Wasi",
     "WasiExit",
+    "__version__",
     "errno_from_name",
     "errno_name",
     "get_wasi",

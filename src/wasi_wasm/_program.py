@@ -12,7 +12,7 @@ from typing import Union
 import wasmtime
 
 from ._abi import WASI_FUNCTIONS
-from ._engine import get_engine
+from ._engine import compile_cached
 
 Program = Union[str, "os.PathLike[str]", bytes, bytearray, wasmtime.Module]
 
@@ -25,19 +25,14 @@ class ProgramError(ValueError):
     """The program cannot be run: unreadable, not a module, or not a WASI command."""
 
 
-@functools.lru_cache(maxsize=32)
-def _compile(data: bytes) -> wasmtime.Module:
-    # A host that runs the same few programs again and again compiles each once.
-    return wasmtime.Module(get_engine(), data)
-
-
 def compile_program(data: bytes, name: str) -> wasmtime.Module:
     if data[:4] != WASM_MAGIC:
         raise ProgramError(f"{name}: not a WebAssembly module (bad magic number)")
     if data[4:8] != CORE_MODULE_VERSION:
         raise ProgramError(f"{name}: not a core WebAssembly module (a component?)")
     try:
-        module = _compile(data)
+        # Once per process and, through the disk cache, once per machine.
+        module = compile_cached(data, name)
     except wasmtime.WasmtimeError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "invalid module"
         raise ProgramError(f"{name}: invalid WebAssembly module: {reason}") from None

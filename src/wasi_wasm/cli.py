@@ -8,6 +8,7 @@ report: one line on stderr and the exit code a shell or wasmtime's CLI gives for
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.resources
 import os
 import posixpath
@@ -20,6 +21,8 @@ from typing import NoReturn
 
 import wasmtime
 
+from . import __version__
+from ._engine import disk_cache_enabled, set_compile_notice, set_disk_cache
 from ._interrupt import Interrupted
 from ._limits import Limits
 from ._pipeline import run_pipeline
@@ -51,15 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog=PROG, description="Run WASI preview 1 programs on an in-memory filesystem."
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True, metavar="{run,pipe,demo}")
     run = commands.add_parser(
         "run",
         help="run a WASI program",
         usage=f"{PROG} run [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
-        "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] PROGRAM.wasm [-- ARGS...]",
+        "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] [--no-cache] PROGRAM.wasm "
+        "[-- ARGS...]",
     )
     _add_filesystem_options(run)
     _add_limit_options(run)
+    _add_cache_option(run)
     run.add_argument("program", metavar="PROGRAM.wasm")
     # Everything after the program belongs to it, options included ("--" is optional).
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -67,18 +73,49 @@ def _parser() -> argparse.ArgumentParser:
         "pipe",
         help="run programs connected stdout to stdin, on one filesystem",
         usage=f"{PROG} pipe [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
-        "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] [--sequential] "
+        "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] [--no-cache] [--sequential] "
         f"[--] PROGRAM.wasm [ARGS...] '{PIPE}' PROGRAM.wasm [ARGS...] ...",
     )
     _add_filesystem_options(pipe)
     _add_limit_options(pipe)
+    _add_cache_option(pipe)
     pipe.add_argument(
         "--sequential", action="store_true", help="run the programs one after another"
     )
     # The programs and their arguments, separated by a lone "|" (quoted for the shell).
     pipe.add_argument("commands", nargs=argparse.REMAINDER, metavar="COMMANDS")
-    commands.add_parser("demo", help="run the bundled demo program")
+    _add_cache_option(commands.add_parser("demo", help="run the bundled demo program"))
     return parser
+
+
+def _version() -> str:
+    return f"{PROG} {__version__} (wasmtime-py {importlib.metadata.version('wasmtime')})"
+
+
+def _add_cache_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-cache", action="store_true",
+        help="neither read nor write compiled programs in the disk cache "
+        "(also: WASI_WASM_NO_CACHE=1)")  # fmt: skip
+
+
+def _announce_compile(name: str) -> None:
+    """The line for a program whose compilation takes a while (from a timer thread)."""
+    once = " (first run only)" if disk_cache_enabled() else ""
+    print(f"{PROG}: compiling {name}{once}\u2026", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _compile_settings(options: argparse.Namespace) -> Iterator[None]:
+    """--no-cache and the compile notice, for the duration of one main()."""
+    if options.no_cache:
+        set_disk_cache(False)
+    set_compile_notice(_announce_compile)
+    try:
+        yield
+    finally:
+        set_compile_notice(None)
+        if options.no_cache:
+            set_disk_cache(None)
 
 
 def _add_filesystem_options(command: argparse.ArgumentParser) -> None:
@@ -377,11 +414,12 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parse(sys.argv[1:] if argv is None else argv)
     try:
-        if options.command == "demo":
-            return _demo_command()
-        if options.command == "pipe":
-            return _pipe_command(options)
-        return _run_command(options)
+        with _compile_settings(options):
+            if options.command == "demo":
+                return _demo_command()
+            if options.command == "pipe":
+                return _pipe_command(options)
+            return _run_command(options)
     except (UsageError, ProgramError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
