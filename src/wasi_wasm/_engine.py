@@ -53,9 +53,7 @@ def get_engine() -> wasmtime.Engine:
         if _engine is None:
             config = wasmtime.Config()
             for attribute, _name in _ENGINE_SETTINGS:
-                # wasmtime-py before 40 has no shared_memory switch: wasm_threads implies it.
-                if hasattr(wasmtime.Config, attribute):
-                    setattr(config, attribute, True)
+                setattr(config, attribute, True)
             _engine = wasmtime.Engine(config)
         return _engine
 
