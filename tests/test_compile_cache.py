@@ -248,9 +248,9 @@ def test_a_large_entry_is_mapped_and_checked_the_same_way(
     forget()
     assert wasi_wasm.run(wasm).exit_code == 0
     assert len(cache.compiled) == 1
+    forget()  # drop the mapped module before its file is cut short (a mapping cannot shrink)
     entry = _engine._cache_file(wasm)
     entry.write_bytes(entry.read_bytes()[:-100])
-    forget()
     assert wasi_wasm.run(wasm).exit_code == 0
     assert len(cache.compiled) == 2
 
