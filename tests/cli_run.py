@@ -18,12 +18,17 @@ def cli_env() -> dict[str, str]:
 
 
 def cli(
-    *args: str | bytes | Path, stdin: bytes = b"", cwd: Path | None = None
+    *args: str | bytes | Path,
+    stdin: bytes = b"",
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Arguments may be bytes (non-UTF-8 names reach the program as they are)."""
+    """Arguments may be bytes (non-UTF-8 names reach the program as they are). ``env``: the
+    CLI's environment (default cli_env())."""
     return subprocess.run(
         [sys.executable, "-m", "wasi_wasm", *(os.fsencode(arg) for arg in args)],
-        input=stdin, capture_output=True, env=cli_env(), cwd=cwd, timeout=120, check=False,
+        input=stdin, capture_output=True, env=env or cli_env(), cwd=cwd, timeout=120,
+        check=False,
     )  # fmt: skip
 
 

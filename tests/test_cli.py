@@ -62,8 +62,23 @@ def test_stdin_from_file_and_from_pipe(tool: Path, tmp_path: Path) -> None:
     (tmp_path / "input.bin").write_bytes(data)
     assert cli("run", "--stdin", tmp_path / "input.bin", tool, "--", "cat").stdout == data
     assert cli("run", "--stdin", "-", tool, "--", "cat", stdin=b"piped\n").stdout == b"piped\n"
-    # Without --stdin the program reads EOF at once, even when our stdin has data.
-    assert cli("run", tool, "--", "cat", stdin=b"ignored").stdout == b""
+    # Without --stdin the program reads ours, as under wasmtime run; /dev/null for none.
+    assert cli("run", tool, "--", "cat", stdin=b"inherited").stdout == b"inherited"
+    assert cli("run", "--stdin", "/dev/null", tool, "--", "cat", stdin=b"x").stdout == b""
+
+
+def test_env_name_alone_passes_ours_and_argv0_names_the_program(tool: Path) -> None:
+    """As wasmtime run: --env NAME passes this process's value (nothing if unset), and
+    --argv0 sets argv[0]."""
+    env = {**cli_env(), "WASI_WASM_TEST_VALUE": "from the host"}
+    result = cli("run", "--env", "WASI_WASM_TEST_VALUE", "--env", "UNSET_HERE_XYZ",
+                 "--env", "K=v", tool, "--", "env", env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.decode().splitlines()) == [
+        "K=v", "WASI_WASM_TEST_VALUE=from the host"
+    ]  # fmt: skip
+    named = cli("run", "--argv0", "custom-name", tool, "--", "args")
+    assert named.stdout.splitlines()[1] == b"argv[0]=custom-name", named.stderr
 
 
 def test_output_is_streamed_while_the_program_runs(tool: Path) -> None:
@@ -171,8 +186,10 @@ def test_not_a_wasi_module(tmp_path: Path, content: bytes, words: list[str]) -> 
     assert_usage_error(cli("run", program), "bad.wasm", *words)
 
 
-def test_bad_env(tool: Path) -> None:
-    assert_usage_error(cli("run", "--env", "NOEQUALS", tool), "NOEQUALS")
+@pytest.mark.parametrize("bad", ["=value", "="])
+def test_bad_env(tool: Path, bad: str) -> None:
+    """A name is needed (a bare NAME passes ours: see above)."""
+    assert_usage_error(cli("run", "--env", bad, tool), bad)
 
 
 def test_bad_dir(tool: Path, tmp_path: Path) -> None:

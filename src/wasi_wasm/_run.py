@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from ._limits import Limits
 from ._program import Program, load_program
@@ -40,6 +40,7 @@ def run(
     limits: Limits | None = None,
     timeout: float | None = None,
     stop: threading.Event | None = None,
+    tty: Collection[int] = (),
 ) -> RunResult:
     """Run a WASI command (a path, wasm bytes or a compiled module) to completion.
 
@@ -53,7 +54,8 @@ def run(
     filesystem gets ``Limits()`` when None). ``timeout``: seconds after which the program is
     interrupted (``Interrupted``), for programs that may never end; ``stop``: a
     ``threading.Event`` that interrupts it the same way once set (from any thread). Either
-    stops it within about 10 ms, also while it sleeps or waits on a pipe.
+    stops it within about 10 ms, also while it sleeps or waits on a pipe. ``tty``: which of
+    fds 0, 1, 2 say they are terminals (see start_wasi).
     A trap raises wasmtime.Trap; a program that is not a WASI command, ProgramError; an exit
     status a host process cannot report, InvalidExitStatus."""
     if isinstance(args, (str, bytes)):
@@ -64,7 +66,7 @@ def run(
     if line_buffered is None:
         line_buffered = stdout is not None or stderr is not None
     options = ProcessOptions(
-        [name, *args], env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits
+        [name, *args], env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits, tty
     )
     until = Stop.after(timeout, stop)
     # A Store of its own, closed when the program ends: nothing of the run stays behind.

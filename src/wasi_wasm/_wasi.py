@@ -486,6 +486,7 @@ class Wasi(FilesystemMixin):
         limits: Limits | None = None,
         timeout: float | None = None,
         stop: threading.Event | None = None,
+        tty: Collection[int] = (),
     ) -> RunResult:
         """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``), in a
         Store of its own that is dropped when it ends (``store``'s epoch deadline applies)."""
@@ -494,7 +495,7 @@ class Wasi(FilesystemMixin):
         return run(
             program, args, env, stdin, preopens, wasi=self, stdout=stdout, stderr=stderr,
             bridge=bridge, line_buffered=line_buffered, program_name=program_name,
-            limits=limits, timeout=timeout, stop=stop,
+            limits=limits, timeout=timeout, stop=stop, tty=tty,
         )  # fmt: skip
 
     # -- lifetime ---------------------------------------------------------------------------

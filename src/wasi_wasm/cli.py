@@ -60,12 +60,16 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run a WASI program",
         usage=f"{PROG} run [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
-        "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] [--no-cache] PROGRAM.wasm "
+        "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] [--no-cache] [--argv0 NAME] "
+        "PROGRAM.wasm "
         "[-- ARGS...]",
     )
     _add_filesystem_options(run)
     _add_limit_options(run)
     _add_cache_option(run)
+    run.add_argument(
+        "--argv0", metavar="NAME", help="argv[0] of the program (default: its file name)"
+    )
     run.add_argument("program", metavar="PROGRAM.wasm")
     # Everything after the program belongs to it, options included ("--" is optional).
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -120,10 +124,12 @@ def _compile_settings(options: argparse.Namespace) -> Iterator[None]:
 
 def _add_filesystem_options(command: argparse.ArgumentParser) -> None:
     add = command.add_argument
-    add("--env", action="append", default=[], metavar="K=V", help="an environment variable")
+    add("--env", action="append", default=[], metavar="K=V",
+        help="an environment variable; a bare K passes this process's, as wasmtime")  # fmt: skip
     add("--dir", action="append", default=[], metavar="HOST::GUEST",
         help="copy host directory HOST into the VFS and preopen it as GUEST")  # fmt: skip
-    add("--stdin", metavar="FILE", help="file served as stdin ('-': this stdin)")
+    add("--stdin", metavar="FILE",
+        help="file served as stdin (default, as wasmtime run: this process's stdin)")  # fmt: skip
     add("--write-back", action="store_true",
         help="mirror the --dir trees back to the host when the programs end")  # fmt: skip
 
@@ -138,12 +144,17 @@ def _add_limit_options(command: argparse.ArgumentParser) -> None:
 
 
 def _parse_env(items: Sequence[str]) -> dict[str, str]:
+    """KEY=VALUE sets a variable; a bare KEY passes this process's value, as `wasmtime run
+    --env KEY` does (nothing when it is unset)."""
     env = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--env expects KEY=VALUE, got {item!r}")
-        env[key] = value
+        if not key:
+            raise UsageError(f"--env expects KEY=VALUE or KEY, got {item!r}")
+        if sep:
+            env[key] = value
+        elif key in os.environ:
+            env[key] = os.environ[key]
     return env
 
 
@@ -197,10 +208,24 @@ def _vfs_path(guest: str) -> str:
     return posixpath.normpath("/" + guest.replace(os.sep, "/").lstrip("/"))
 
 
+def _terminals(stdin_name: str | None) -> list[int]:
+    """The stdio fds the program sees as terminals: those of this process that are, as
+    wasmtime run shows them (so C programs flush per line there); stdin only if inherited."""
+    streams = {0: sys.stdin if stdin_name in (None, "-") else None, 1: sys.stdout, 2: sys.stderr}
+    return [fd for fd, stream in streams.items() if stream is not None and _isatty(stream)]
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):  # replaced, closed or odd streams
+        return False
+
+
 def _open_stdin(name: str | None) -> StdinSource:
-    if name is None:
-        return b""
-    if name == "-":
+    if name is None or name == "-":  # this process's stdin, as wasmtime run gives
+        if sys.stdin is None:  # started without one
+            return b""
         stream: BinaryReader = sys.stdin.buffer
         return stream
     try:
@@ -281,7 +306,8 @@ def _run_command(options: argparse.Namespace) -> int:
             result = fs.run(
                 module, options.args, env, stdin, preopens,
                 stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, line_buffered=True,
-                program_name=name, limits=limits, timeout=timeout, stop=stop,
+                program_name=options.argv0 or name, limits=limits, timeout=timeout, stop=stop,
+                tty=_terminals(options.stdin),
             )  # fmt: skip
         except Interrupted:
             return _report_stop(options.program, stop, options.timeout)
