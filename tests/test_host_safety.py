@@ -157,12 +157,35 @@ def test_nested_copy_outs_never_follow_a_symlink_the_guest_planted(host: Path) -
 
 def test_write_back_of_nested_dirs_cannot_reach_outside(host: Path, tool: Path) -> None:
     """The same attack by a real guest through `wasi-wasm run --write-back`: the second
-    write-back fails with one line, and victim/ is untouched."""
+    write-back (into the directory the first one replaced) is refused with one line, and
+    victim/ is untouched."""
     proj, victim, before = _nested_project(host)
     result = cli("run", "--write-back", "--dir", f"{proj}::/a", "--dir", f"{proj / 'sub'}::/b",
                  tool, "--", "swap", "/a/sub", "../victim", "/b")  # fmt: skip
     assert result.returncode != 0
-    assert b"symlink" in result.stderr and b"Traceback" not in result.stderr
+    assert b"is gone" in result.stderr and b"Traceback" not in result.stderr
+    assert result.stderr.count(b"\n") == 1
+    assert snapshot(victim) == before
+    assert sorted(os.listdir(host)) == ["proj", "victim"]
+
+
+def test_write_back_of_a_tree_two_levels_down_cannot_reach_outside(
+    host: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """The fuzzer's minimal example: --dir proj::/a --dir proj/sub/deep::/c, and the guest
+    replaces /a/sub by a symlink to ../victim. Writing /a back makes proj/sub that symlink;
+    writing /c back to the path proj/sub/deep then goes through it, into victim/deep (its
+    d.txt deleted, pwned.txt written). victim/ must keep every name and byte."""
+    proj, victim, _ = _nested_project(host)
+    (proj / "sub" / "deep").mkdir()
+    (victim / "deep").mkdir()
+    (victim / "deep" / "d.txt").write_bytes(b"precious too")
+    before = snapshot(victim)
+    guest = wasm_program("host_fuzz_guest")
+    result = cli("run", "--write-back", "--dir", f"{proj}::/a",
+                 "--dir", f"{proj / 'sub' / 'deep'}::/c", guest, "--",
+                 "swap", "/a/sub", "../victim", "write", "/c/pwned.txt", "pwned")  # fmt: skip
+    assert b"Traceback" not in result.stderr
     assert snapshot(victim) == before
     assert sorted(os.listdir(host)) == ["proj", "victim"]
 
