@@ -1,5 +1,6 @@
 /* The big-reader lock of lock.h. The writer mutex is a futex-style word of shared memory
-   (0 free, 1 held, 2 held with sleepers) and is also what readers check: a reader stores
+   (0 free, else its owner's tag << 1, bit 0 set when someone may sleep on it) and is also
+   what readers check: a reader stores
    HOLDS_SHARED in its own word and then looks at the mutex; a writer takes the mutex and
    then waits for every other holder to stop reading (both sequentially consistent, so one
    of them always sees the other). Instances that may not block spin instead of sleeping,
@@ -32,10 +33,19 @@ static bool spin_until(bool (*done)(int *), int *word) {
     return false;
 }
 
-static bool mutex_try(int *word) {
+/* A holder's tag in the mutex words it owns: the owner is known exactly, so the locks of a
+   process whose thread died anywhere (a terminated Worker) can be released without
+   releasing another's (the robust mutexes of pthreads). Anonymous holds (host calls with no
+   process) have a tag no process has. */
+#define TAG_ANONYMOUS 0x3FFFFFFFu
+static uint32_t tag_of(const struct lock_holder *holder) { return holder ? holder->tag : TAG_ANONYMOUS; }
+static uint32_t owner_of(const int *word) { return (uint32_t)__atomic_load_n(word, __ATOMIC_SEQ_CST) >> 1; }
+
+static bool take_free(int *word, uint32_t tag) {
     int expected = 0;
     return __atomic_load_n(word, __ATOMIC_RELAXED) == 0 &&
-           __atomic_compare_exchange_n(word, &expected, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+           __atomic_compare_exchange_n(word, &expected, (int)(tag << 1), false, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_RELAXED);
 }
 
 static bool is_free(int *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST) == 0; }
@@ -50,21 +60,38 @@ static void set_state(struct lock_holder *holder, int state) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
-/* Spins, then sleeps in state 2: the unlock wakes one sleeper, never every waiter. */
-static void mutex_lock(int *word, bool can_block) {
-    if (mutex_try(word) || spin_until(mutex_try, word)) return;
-    while (__atomic_exchange_n(word, 2, __ATOMIC_SEQ_CST) != 0)
-        if (can_block) platform_wait32(word, 2, -1);
+/* Spins, then sleeps with bit 0 set: the unlock wakes one sleeper, never every waiter. */
+static void mutex_lock(int *word, uint32_t tag, bool can_block) {
+    if (take_free(word, tag)) return;
+    for (uint32_t reads = 0; reads < SPIN_READS; reads++) {
+        for (volatile uint32_t i = 0; i < 16; i++) {}
+        if (take_free(word, tag)) return;
+    }
+    for (;;) {
+        int seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+        if (seen == 0) {
+            /* Taken with bit 0 set: other sleepers may remain, the unlock must wake one. */
+            int expected = 0;
+            if (__atomic_compare_exchange_n(word, &expected, (int)(tag << 1 | 1u), false, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_RELAXED))
+                return;
+            continue;
+        }
+        if (!(seen & 1) && !__atomic_compare_exchange_n(word, &seen, seen | 1, false, __ATOMIC_SEQ_CST,
+                                                        __ATOMIC_RELAXED))
+            continue;
+        if (can_block) platform_wait32(word, seen | 1, -1);
+    }
 }
 
 /* true if someone may sleep on the word */
-static bool mutex_unlock(int *word) { return __atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST) == 2; }
+static bool mutex_unlock(int *word) { return __atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST) & 1; }
 
-/* The holder's state (HOLDS_SHARED) already makes a host defer interrupts, so the mutex is
-   named in the holder before anything could stop the instance. */
+/* Named in the holder before it is taken: vfs_release_held releases it only if the word
+   says this holder owns it, so a process stopped anywhere in between leaks nothing. */
 void holder_lock_mutex(struct lock_holder *holder, int kind, int *word) {
-    mutex_lock(word, holder->can_block);
     holder->mutexes[kind] = word;
+    mutex_lock(word, holder->tag, holder->can_block);
 }
 
 void holder_unlock_mutex(struct lock_holder *holder, int kind) {
@@ -77,7 +104,7 @@ void holder_unlock_mutex(struct lock_holder *holder, int kind) {
    function entry or loop, and never between taking the lock and naming it. */
 void vfs_lock(struct lock_holder *holder, bool can_block) {
     if (holder) set_state(holder, HOLDS_EXCLUSIVE);
-    mutex_lock(&writer_mutex, can_block);
+    mutex_lock(&writer_mutex, tag_of(holder), can_block);
     for (struct lock_holder *h = holders; h; h = h->next) {
         if (h == holder || not_reading(&h->state) || spin_until(not_reading, &h->state)) continue;
         while (!not_reading(&h->state))
@@ -146,9 +173,13 @@ void vfs_unregister_holder(struct lock_holder *holder) {
 }
 
 bool vfs_release_held(struct lock_holder *holder) {
-    for (int kind = MUTEX_KINDS - 1; kind >= 0; kind--)
-        if (holder->mutexes[kind]) holder_unlock_mutex(holder, kind);
-    if (__atomic_load_n(&exclusive_owner, __ATOMIC_SEQ_CST) == holder) {
+    for (int kind = MUTEX_KINDS - 1; kind >= 0; kind--) {
+        int *word = holder->mutexes[kind];
+        if (word && owner_of(word) == holder->tag) holder_unlock_mutex(holder, kind);
+        holder->mutexes[kind] = NULL;
+    }
+    if (owner_of(&writer_mutex) == holder->tag) {
+        __atomic_store_n(&exclusive_owner, holder, __ATOMIC_SEQ_CST); /* it may have died before naming itself */
         vfs_unlock();
         return true;
     }

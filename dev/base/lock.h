@@ -26,7 +26,8 @@ enum { MUTEX_OBJECT, MUTEX_ALLOCATOR, MUTEX_KINDS };
 struct lock_holder {
     int state;                /* HOLDS_*: written only by its own process */
     bool can_block;           /* may sleep in an atomic wait (else spins: a browser's main thread) */
-    int *mutexes[MUTEX_KINDS]; /* held, for vfs_release_held after a trap */
+    int *mutexes[MUTEX_KINDS]; /* held or being taken, for vfs_release_held after a trap */
+    uint32_t tag;             /* nonzero, unique among live holders: in the mutex words it owns */
     struct lock_holder *next; /* every registered holder */
 };
 
@@ -35,8 +36,9 @@ void vfs_lock(struct lock_holder *holder, bool can_block);
 void vfs_unlock(void);
 void vfs_lock_shared(struct lock_holder *holder);
 void vfs_unlock_shared(struct lock_holder *holder);
-/* A futex mutex word (0 free, 1 held, 2 held with sleepers), taken while holder holds the
-   lock shared; recorded in the holder under kind (MUTEX_*), so a trap cannot leak it. */
+/* A futex mutex word (0 free, else the owner's tag << 1 | 1 if someone may sleep on it),
+   taken while holder holds the lock shared; recorded in the holder under kind (MUTEX_*)
+   before it is taken, so a process stopped anywhere cannot leak it. */
 void holder_lock_mutex(struct lock_holder *holder, int kind, int *word);
 void holder_unlock_mutex(struct lock_holder *holder, int kind);
 /* Exclusive held for these two. */

@@ -104,6 +104,8 @@ struct process *process_create(bool can_block, errno_t *err) {
     p->next = processes.all;
     processes.all = p;
     *err = register_process(p) ? E_SUCCESS : E_AGAIN;
+    /* Unique among live processes (their slots differ), never 0 or lock.c's anonymous tag. */
+    p->holder.tag = (p->id & 0x3FFFFFFFu) | 0x40000000u;
     if (*err || (*err = open_stdio(p))) {
         process_free(p);
         return NULL;
