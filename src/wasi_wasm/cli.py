@@ -291,6 +291,8 @@ def _describe(error: OSError, default: str) -> str:
     name = os.fsdecode(error.filename) if error.filename is not None else default
     if name.startswith("<fd ") and ">" in name:
         name = default + name[name.index(">") + 1 :]
+    if not name.isprintable():  # a newline in a name must not make a second line
+        name = repr(name)[1:-1]
     return f"{name}: {error.strerror or error}"
 
 
