@@ -251,6 +251,45 @@ def test_exit_statuses_a_process_cannot_report_are_refused(status: int, tmp_path
     assert result.stdout.splitlines() == [expected, "fsck 0"]
 
 
+def test_a_closed_wasi_frees_its_memory_whatever_its_program_did(tmp_path: Path) -> None:
+    """As in Python: after close() and dropping it, a Wasi's memory (its whole filesystem) is
+    collected, whether its program returned, called proc_exit or trapped (the exit and the
+    trap are thrown through the program's frames)."""
+    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
+    engine.require()
+    bodies = {"return": "", "exit": "(call $exit (i32.const 3))", "trap": "unreachable"}
+    paths = {}
+    for how, body in bodies.items():
+        paths[how] = tmp_path / f"{how}.wasm"
+        paths[how].write_bytes(wasmtime.wat2wasm(
+            '(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'
+            f' (memory (export "memory") 1) (func (export "_start") {body}))'
+        ))  # fmt: skip
+    script = tmp_path / "gc.mjs"
+    script.write_text(
+        f"import {{readFileSync}} from 'node:fs';\n"
+        f"import {{startWasi}} from {json.dumps(LOADER_URL)};\n"
+        "const freed = new Set();\n"
+        "const registry = new FinalizationRegistry(name => freed.add(name));\n"
+        f"const programs = {json.dumps({how: str(path) for how, path in paths.items()})};\n"
+        "async function once(how) {\n"
+        "  const wasi = await startWasi(null, {stdout: null, stderr: null});\n"
+        "  registry.register(wasi.memory, how);\n"
+        "  const module = await WebAssembly.compile(readFileSync(programs[how]));\n"
+        "  try { wasi.start(await WebAssembly.instantiate(module, wasi.importObj)); } catch {}\n"
+        "  wasi.close();\n"
+        "}\n"
+        "for (const how of Object.keys(programs)) await once(how);\n"
+        "for (let k = 0; k < 20 && freed.size < 3; k++) {\n"
+        "  globalThis.gc(); await new Promise(resolve => setTimeout(resolve, 50));\n"
+        "}\n"
+        "console.log([...freed].sort().join(' '));\n"
+    )  # fmt: skip
+    result = run_node(engine, ["--expose-gc", str(script)])
+    assert result.returncode == 0, _output(result)
+    assert result.stdout.split() == ["exit", "return", "trap"]
+
+
 def test_tty_option_makes_stdio_terminals(
     tmp_path: Path, wasm_program: Callable[..., Path]
 ) -> None:
