@@ -290,6 +290,47 @@ def test_a_closed_wasi_frees_its_memory_whatever_its_program_did(tmp_path: Path)
     assert result.stdout.split() == ["exit", "return", "trap"]
 
 
+def test_a_terminated_worker_stops_a_sleeping_program_at_once(
+    tmp_path: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """JS stops a program by terminating its Worker: a program asleep in poll_oneoff (60 s)
+    wakes within a wait slice (10 ms) and the termination lands; terminate() resolves at once
+    and the page reaps its process and goes on."""
+    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
+    engine.require()
+    program = wasm_program("stops_wait")
+    worker = tmp_path / "sleeper.mjs"
+    worker.write_text(
+        "import {readFileSync} from 'node:fs';\n"
+        "import {parentPort, workerData} from 'node:worker_threads';\n"
+        f"const {{startWasi}} = await import({json.dumps(LOADER_URL)});\n"
+        "const wasi = await startWasi(workerData.init, {args: ['stops_wait', 'sleep', '60']});\n"
+        f"const module = await WebAssembly.compile(readFileSync({json.dumps(str(program))}));\n"
+        "const instance = await WebAssembly.instantiate(module, wasi.importObj);\n"
+        "parentPort.postMessage(wasi.processId);\n"
+        "wasi.start(instance);\n"
+    )  # fmt: skip
+    script = tmp_path / "stop.mjs"
+    script.write_text(
+        "import {Worker} from 'node:worker_threads';\n"
+        f"import {{startWasi}} from {json.dumps(LOADER_URL)};\n"
+        "const wasi = await startWasi(null, {stdout: null});\n"
+        f"const worker = new Worker({json.dumps(str(worker))},\n"
+        "  {workerData: {init: wasi.initObj()}});\n"
+        "const id = await new Promise(resolve => worker.once('message', resolve));\n"
+        "await new Promise(resolve => setTimeout(resolve, 200));\n"
+        "const started = performance.now();\n"
+        "await worker.terminate();\n"
+        "const took = performance.now() - started;\n"
+        "const {heldLock} = wasi.reapProcess(id);\n"
+        "wasi.writeFile('/after', 'ok');\n"
+        "console.log(took < 2000 ? 'stopped' : `took ${took} ms`, heldLock, wasi.fsck());\n"
+    )  # fmt: skip
+    result = run_node(engine, [str(script)])
+    assert result.returncode == 0, _output(result)
+    assert result.stdout.splitlines()[-1].split() == ["stopped", "false", "0"]
+
+
 def test_tty_option_makes_stdio_terminals(
     tmp_path: Path, wasm_program: Callable[..., Path]
 ) -> None:
