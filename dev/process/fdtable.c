@@ -71,11 +71,13 @@ void fd_release(struct fd_entry *entry) {
 bool fd_release_shared(struct fd_entry *entry) {
     if ((entry->kind != FD_FILE && entry->kind != FD_DIR) || entry->preopen_name) return false;
     struct inode *node = entry->node;
-    /* nlink changes only under the lock exclusive; other fds of the node may be opened and
-       closed meanwhile, so the count drops only while another fd keeps the node. */
+    /* Other fds of the node may be opened and closed meanwhile, and a file's last name may
+       go (a shared-lock unlink): the count drops here only while another fd or a name keeps
+       the node. A last close that races the unlink of the last name leaves both at 0; the
+       unlink made the node wait in reclaim.c, which frees it at the next exclusive hold. */
     uint32_t count = __atomic_load_n(&node->open_count, __ATOMIC_RELAXED);
     do {
-        if (count == 1 && !node->nlink) return false;
+        if (count == 1 && !__atomic_load_n(&node->nlink, __ATOMIC_SEQ_CST)) return false;
     } while (!__atomic_compare_exchange_n(&node->open_count, &count, count - 1, false, __ATOMIC_SEQ_CST,
                                           __ATOMIC_RELAXED));
     mem_zero(entry, sizeof *entry);

@@ -38,7 +38,10 @@ void reclaim_inode(struct inode *file) {
     file->dead_pending = true;
     file->next_dead = waiting.inodes;
     waiting.inodes = file;
-    __atomic_add_fetch(&waiting.bytes, file->size + sizeof *file, __ATOMIC_RELAXED);
+    /* At most a chunk per slot: an fd may still be writing the file (never its size here,
+       a plain store of the writer's; the slot count is published by exchanges). */
+    uint64_t chunks = __atomic_load_n(&file->file.chunk_slots, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&waiting.bytes, chunks * CHUNK_SIZE + sizeof *file, __ATOMIC_RELAXED);
 }
 
 bool reclaim_pressing(void) { return __atomic_load_n(&waiting.bytes, __ATOMIC_RELAXED) > PRESSING_BYTES; }
