@@ -30,3 +30,11 @@ def test_every_cited_test_exists() -> None:
             elif name not in defined and not (ROOT / "tests" / f"{name}.py").exists():
                 missing.append(f"{doc.name}: {name}")
     assert missing == []
+
+
+def test_the_readme_gives_the_core_size_it_has() -> None:
+    """The README's "builds into `wasi.wasm` (≈N KiB)" is the committed core's size."""
+    said = re.search(r"`wasi\.wasm` \(≈(\d+) KiB\)", (ROOT / "README.md").read_text())
+    assert said, "the README no longer gives the core's size"
+    actual = (ROOT / "wasi.wasm").stat().st_size / 1024
+    assert abs(actual - int(said.group(1))) < 1, f"wasi.wasm is {actual:.1f} KiB"
