@@ -89,8 +89,3 @@ def apply_process_limits(process: _Caller, limits: Limits) -> None:
     code = process.call("wasi_wasm_set_max_fds", limits.max_fds)
     if code:
         raise error_from_wasi(code)
-
-
-def apply_limits(process: _Caller, limits: Limits) -> None:
-    apply_filesystem_limits(process, limits)
-    apply_process_limits(process, limits)
