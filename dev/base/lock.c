@@ -24,11 +24,11 @@ static uint64_t now_cached;
 static void publish(int *word, int value) { (void)__atomic_exchange_n(word, value, __ATOMIC_SEQ_CST); }
 
 /* Spins first, re-reading the word with a doubling pause, so that waiters do not bounce
-   its cache line; true if done() came true. */
-static bool spin_until(bool (*done)(int *), int *word) {
+   its cache line; true if done(word, arg) came true. */
+static bool spin_until(bool (*done)(int *, uint32_t), int *word, uint32_t arg) {
     for (uint32_t reads = 0, pause = 1; reads < SPIN_READS; reads += pause, pause = pause < 64 ? pause * 2 : 64) {
         for (volatile uint32_t i = 0; i < pause; i++) {}
-        if (done(word)) return true;
+        if (done(word, arg)) return true;
     }
     return false;
 }
@@ -41,6 +41,7 @@ static bool spin_until(bool (*done)(int *), int *word) {
 static uint32_t tag_of(const struct lock_holder *holder) { return holder ? holder->tag : TAG_ANONYMOUS; }
 static uint32_t owner_of(const int *word) { return (uint32_t)__atomic_load_n(word, __ATOMIC_SEQ_CST) >> 1; }
 
+/* Takes the free mutex word as the owner tagged tag. */
 static bool take_free(int *word, uint32_t tag) {
     int expected = 0;
     return __atomic_load_n(word, __ATOMIC_RELAXED) == 0 &&
@@ -48,8 +49,14 @@ static bool take_free(int *word, uint32_t tag) {
                                        __ATOMIC_RELAXED);
 }
 
-static bool is_free(int *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST) == 0; }
-static bool not_reading(int *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST) != HOLDS_SHARED; }
+static bool is_free(int *word, uint32_t unused) {
+    (void)unused;
+    return __atomic_load_n(word, __ATOMIC_SEQ_CST) == 0;
+}
+static bool not_reading(int *word, uint32_t unused) {
+    (void)unused;
+    return __atomic_load_n(word, __ATOMIC_SEQ_CST) != HOLDS_SHARED;
+}
 
 /* A plain store, kept in program order: the host's epoch callback (the holder's own
    thread) reads the word, and writers load it atomically but care only whether it says
@@ -62,11 +69,7 @@ static void set_state(struct lock_holder *holder, int state) {
 
 /* Spins, then sleeps with bit 0 set: the unlock wakes one sleeper, never every waiter. */
 static void mutex_lock(int *word, uint32_t tag, bool can_block) {
-    if (take_free(word, tag)) return;
-    for (uint32_t reads = 0; reads < SPIN_READS; reads++) {
-        for (volatile uint32_t i = 0; i < 16; i++) {}
-        if (take_free(word, tag)) return;
-    }
+    if (take_free(word, tag) || spin_until(take_free, word, tag)) return;
     for (;;) {
         int seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
         if (seen == 0) {
@@ -106,8 +109,8 @@ void vfs_lock(struct lock_holder *holder, bool can_block) {
     if (holder) set_state(holder, HOLDS_EXCLUSIVE);
     mutex_lock(&writer_mutex, tag_of(holder), can_block);
     for (struct lock_holder *h = holders; h; h = h->next) {
-        if (h == holder || not_reading(&h->state) || spin_until(not_reading, &h->state)) continue;
-        while (!not_reading(&h->state))
+        if (h == holder || not_reading(&h->state, 0) || spin_until(not_reading, &h->state, 0)) continue;
+        while (!not_reading(&h->state, 0))
             if (can_block) platform_wait32(&h->state, HOLDS_SHARED, -1);
     }
     exclusive_owner = holder;
@@ -138,13 +141,13 @@ void vfs_unlock(void) {
 void vfs_lock_shared(struct lock_holder *holder) {
     for (;;) {
         publish(&holder->state, HOLDS_SHARED);
-        if (is_free(&writer_mutex)) return;
+        if (is_free(&writer_mutex, 0)) return;
         /* Not reading, but still busy: a host must not interrupt the wait below (that
            would leave readers_waiting raised for good; fuzz regression
            interrupted_reader_leaves_readers_waiting). */
         publish(&holder->state, WAITS_TO_READ);
         platform_notify(&holder->state, 1); /* the writer may be waiting for this word */
-        if (spin_until(is_free, &writer_mutex)) continue;
+        if (spin_until(is_free, &writer_mutex, 0)) continue;
         __atomic_add_fetch(&readers_waiting, 1, __ATOMIC_SEQ_CST);
         int seen;
         while ((seen = __atomic_load_n(&writer_mutex, __ATOMIC_SEQ_CST)) != 0)
@@ -155,7 +158,7 @@ void vfs_lock_shared(struct lock_holder *holder) {
 
 void vfs_unlock_shared(struct lock_holder *holder) {
     publish(&holder->state, HOLDS_NOTHING);
-    if (!is_free(&writer_mutex)) platform_notify(&holder->state, 1);
+    if (!is_free(&writer_mutex, 0)) platform_notify(&holder->state, 1);
 }
 
 void vfs_register_holder(struct lock_holder *holder) {

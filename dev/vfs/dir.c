@@ -46,11 +46,35 @@ struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len) {
     return NULL;
 }
 
-static void index_put(struct dir_data *d, uint32_t hash, uint32_t slot) {
+/* The first empty or removed index cell on hash's probe path (the index is at most half
+   full: there is one). */
+static uint32_t *free_cell(struct dir_data *d, uint32_t hash) {
     uint32_t mask = d->index_size - 1;
     uint32_t i = hash & mask;
     while (d->index[i] != 0 && d->index[i] != INDEX_TOMB) i = (i + 1) & mask;
-    d->index[i] = slot + 1;
+    return &d->index[i];
+}
+
+/* The index cell naming slot, on hash's probe path. */
+static uint32_t *cell_of(struct dir_data *d, uint32_t hash, uint32_t slot) {
+    uint32_t mask = d->index_size - 1;
+    uint32_t i = hash & mask;
+    while (d->index[i] != slot + 1) i = (i + 1) & mask;
+    return &d->index[i];
+}
+
+static void index_put(struct dir_data *d, uint32_t hash, uint32_t slot) { *free_cell(d, hash) = slot + 1; }
+
+/* A new entry for child, complete (its sequence number taken), not yet in the arrays. */
+static struct dentry *new_dentry(struct dir_data *d, const char *name, uint32_t len, struct inode *child) {
+    struct dentry *e = mem_alloc(dentry_size(len));
+    if (!e) return NULL;
+    e->node = child;
+    e->seq = d->next_seq++;
+    e->hash = name_hash(name, len);
+    e->name_len = (uint16_t)len;
+    mem_copy(e->name, name, len);
+    return e;
 }
 
 /* Squeeze out removed slots and rebuild the index at a size fit for cap slots. */
@@ -95,13 +119,8 @@ errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct ino
     struct dir_data *d = &dir->dir;
     errno_t err = make_room(d);
     if (err) return err;
-    struct dentry *e = mem_alloc(dentry_size(len));
+    struct dentry *e = new_dentry(d, name, len, child);
     if (!e) return E_NOSPC;
-    e->node = child;
-    e->seq = d->next_seq++;
-    e->hash = name_hash(name, len);
-    e->name_len = (uint16_t)len;
-    mem_copy(e->name, name, len);
     d->slots[d->used] = (struct dir_slot){ e->seq, e };
     index_put(d, e->hash, d->used);
     d->used++;
@@ -121,14 +140,6 @@ errno_t dir_link_new(struct inode *dir, const char *name, uint32_t len, struct i
     return err;
 }
 
-static uint32_t slot_of(const struct dir_data *d, const struct dentry *e) {
-    uint32_t lo = 0, hi = d->used;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (d->slots[mid].seq < e->seq) lo = mid + 1; else hi = mid;
-    }
-    return lo;
-}
 
 static void detach_child(struct inode *dir, struct inode *child) {
     child->nlink--;
@@ -142,14 +153,8 @@ static void detach_child(struct inode *dir, struct inode *child) {
 
 void dir_remove(struct inode *dir, struct dentry *entry) {
     struct dir_data *d = &dir->dir;
-    uint32_t slot = slot_of(d, entry);
-    uint32_t mask = d->index_size - 1;
-    for (uint32_t i = entry->hash & mask;; i = (i + 1) & mask) {
-        if (d->index[i] == slot + 1) {
-            d->index[i] = INDEX_TOMB;
-            break;
-        }
-    }
+    uint32_t slot = dir_slot_from(dir, entry->seq);
+    *cell_of(d, entry->hash, slot) = INDEX_TOMB;
     d->slots[slot].entry = NULL;
     d->live--;
     detach_child(dir, entry->node);
@@ -171,20 +176,12 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
 bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now) {
     struct dir_data *d = &dir->dir;
     if (d->used >= d->cap) return false;
-    struct dentry *e = mem_alloc(dentry_size(len));
+    struct dentry *e = new_dentry(d, name, len, child);
     if (!e) return false; /* ENOSPC is the exclusive path's to say */
-    e->node = child;
-    e->hash = name_hash(name, len);
-    e->name_len = (uint16_t)len;
-    mem_copy(e->name, name, len);
     child->nlink = 1;
-    e->seq = d->next_seq++;
     d->slots[d->used] = (struct dir_slot){ e->seq, NULL };
     (void)__atomic_exchange_n(&d->slots[d->used].entry, e, __ATOMIC_SEQ_CST);
-    uint32_t mask = d->index_size - 1;
-    uint32_t i = e->hash & mask;
-    while (d->index[i] != 0 && d->index[i] != INDEX_TOMB) i = (i + 1) & mask;
-    (void)__atomic_exchange_n(&d->index[i], d->used + 1, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(free_cell(d, e->hash), d->used + 1, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&d->used, d->used + 1, __ATOMIC_SEQ_CST); /* readdir reads it */
     d->live++;
     inode_touch_modified_at(dir, now);
@@ -193,14 +190,8 @@ bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct
 
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
     struct dir_data *d = &dir->dir;
-    uint32_t slot = slot_of(d, entry);
-    uint32_t mask = d->index_size - 1;
-    for (uint32_t i = entry->hash & mask;; i = (i + 1) & mask) {
-        if (d->index[i] == slot + 1) {
-            (void)__atomic_exchange_n(&d->index[i], INDEX_TOMB, __ATOMIC_SEQ_CST);
-            break;
-        }
-    }
+    uint32_t slot = dir_slot_from(dir, entry->seq);
+    (void)__atomic_exchange_n(cell_of(d, entry->hash, slot), INDEX_TOMB, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&d->slots[slot].entry, NULL, __ATOMIC_SEQ_CST);
     d->live--;
     (void)__atomic_sub_fetch(&entry->node->nlink, 1, __ATOMIC_SEQ_CST);

@@ -47,6 +47,7 @@ void reclaim_inode(struct inode *file) {
 bool reclaim_pressing(void) { return __atomic_load_n(&waiting.bytes, __ATOMIC_RELAXED) > PRESSING_BYTES; }
 
 void reclaim_now(void) {
+    if (!waiting.count && !waiting.inodes) return; /* every exclusive hold asks: no store */
     for (uint32_t i = 0; i < waiting.count; i++) mem_free(waiting.dentries[i], dentry_bytes(waiting.dentries[i]));
     waiting.count = 0;
     while (waiting.inodes) {

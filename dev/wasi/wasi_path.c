@@ -192,6 +192,14 @@ static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *er
     return done;
 }
 
+/* The name path_unlink_file removes: ENOENT if missing, EISDIR for a directory. */
+static errno_t walk_to_unlink(struct path_walk *w, struct inode *base, uint32_t path, uint32_t len) {
+    errno_t err = guest_walk_path(w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
+    if (!err && !w->node) err = E_NOENT;
+    if (!err && w->node->type == FILETYPE_DIRECTORY) err = E_ISDIR;
+    return err;
+}
+
 EXPORT("path_unlink_file") int32_t wasi_path_unlink_file(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_UNLINK_FILE, &base);
@@ -199,16 +207,12 @@ EXPORT("path_unlink_file") int32_t wasi_path_unlink_file(uint32_t fd, uint32_t p
     struct path_walk w;
     struct process *self = current_process();
     process_lock_shared(self);
-    err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
-    if (!err && !w.node) err = E_NOENT;
-    if (!err && w.node->type == FILETYPE_DIRECTORY) err = E_ISDIR;
+    err = walk_to_unlink(&w, base, path, len);
     bool done = err || unlink_shared(self, &w, &err);
     process_unlock_shared(self);
     if (done) return err;
     process_lock(self);
-    err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
-    if (!err && !w.node) err = E_NOENT;
-    if (!err && w.node->type == FILETYPE_DIRECTORY) err = E_ISDIR;
+    err = walk_to_unlink(&w, base, path, len);
     if (!err) err = remove_entry(&w);
     vfs_unlock();
     return err;
