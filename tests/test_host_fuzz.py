@@ -73,7 +73,6 @@ import functools
 import hashlib
 import os
 import shutil
-import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Union
@@ -83,6 +82,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
+from host_tree import DIR_NOFOLLOW, Key, Snapshot, snapshot_fd
 from wasi_wasm import Wasi, cli, start_wasi
 from wasi_wasm._fs import DEFAULT_MAX_FILE_SIZE
 
@@ -106,9 +106,6 @@ FUZZ_SETTINGS = settings(
     print_blob=True,
 )
 
-Key = tuple[bytes, ...]
-Entry = tuple[str, bytes]  # ("dir", b""), ("file", size and digest), ("link", target)
-Snapshot = dict[Key, Entry]
 BIG_FILE = 64 << 20  # VFS files above this are compared by size (a guest's 1 TiB file)
 
 
@@ -259,7 +256,6 @@ def _make(parent: bytes, name: bytes, node: Node, base: Path, made: list[bytes])
 
 
 # -- snapshots --------------------------------------------------------------------------------
-_DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _digest(size: int, chunks: Iterator[bytes]) -> bytes:
@@ -293,33 +289,16 @@ def _host_digest(fd: int, name: bytes, info: os.stat_result) -> bytes:
 def host_snapshot(root_fd: int) -> Snapshot:
     """Every name below the directory ``root_fd`` (which stays open), never following a
     symlink: kind, size and digest of the bytes, or the link's target."""
-    found: Snapshot = {}
-    pending: list[tuple[Key, int]] = [((), os.dup(root_fd))]
-    while pending:
-        parts, fd = pending.pop()
-        try:
-            for name in map(os.fsencode, os.listdir(fd)):
-                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                key = (*parts, name)
-                if stat.S_ISDIR(info.st_mode):
-                    found[key] = ("dir", b"")
-                    pending.append((key, os.open(name, _DIR_NOFOLLOW, dir_fd=fd)))
-                elif stat.S_ISLNK(info.st_mode):
-                    found[key] = ("link", os.readlink(name, dir_fd=fd))
-                else:
-                    found[key] = ("file", _host_digest(fd, name, info))
-        finally:
-            os.close(fd)
-    return found
+    return snapshot_fd(root_fd, _host_digest)
 
 
 def open_lexically(base: Path, key: Key) -> int | None:
     """The directory ``base``/``key`` as its names say, without following a symlink on the
     way; None if that is not a directory."""
-    fd = os.open(base, _DIR_NOFOLLOW)
+    fd = os.open(base, DIR_NOFOLLOW)
     for part in key:
         try:
-            child = os.open(part, _DIR_NOFOLLOW, dir_fd=fd)
+            child = os.open(part, DIR_NOFOLLOW, dir_fd=fd)
         except OSError:
             child = None
         os.close(fd)

@@ -15,11 +15,11 @@ import pytest
 
 import wasi_wasm
 from cli_run import cli
+from host_tree import Snapshot, snapshot_fd
 from wasi_wasm import Limits, Wasi, _fs
 
 DEPTH = 1500  # deeper than Python's stack, and (with 3-byte names) than any VFS or host path
 TIB = 1 << 40
-Entry = tuple[str, bytes]  # ("dir", b""), ("file", content) or ("link", target)
 
 
 # -- host trees of any depth, through directory fds only -------------------------------------
@@ -35,26 +35,13 @@ def _read_at(fd: int, name: bytes) -> bytes:
         os.close(file)
 
 
-def snapshot(root: Path) -> dict[tuple[bytes, ...], Entry]:
+def snapshot(root: Path) -> Snapshot:
     """Every name below ``root`` with its kind and bytes (never following a symlink)."""
-    found: dict[tuple[bytes, ...], Entry] = {}
-    pending: list[tuple[tuple[bytes, ...], int]] = [((), _open_dir(root))]
-    while pending:
-        parts, fd = pending.pop()
-        try:
-            for name in map(os.fsencode, os.listdir(fd)):
-                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                key = (*parts, name)
-                if stat.S_ISDIR(info.st_mode):
-                    found[key] = ("dir", b"")
-                    pending.append((key, _open_dir(name, fd)))
-                elif stat.S_ISLNK(info.st_mode):
-                    found[key] = ("link", os.readlink(name, dir_fd=fd))
-                else:
-                    found[key] = ("file", _read_at(fd, name))
-        finally:
-            os.close(fd)
-    return found
+    root_fd = _open_dir(root)
+    try:
+        return snapshot_fd(root_fd, lambda fd, name, _info: _read_at(fd, name))
+    finally:
+        os.close(root_fd)
 
 
 def make_chain(root: Path, levels: int, name: bytes) -> None:
@@ -73,9 +60,9 @@ def make_chain(root: Path, levels: int, name: bytes) -> None:
         os.close(fd)
 
 
-def chain_of(levels: int, name: bytes) -> dict[tuple[bytes, ...], Entry]:
+def chain_of(levels: int, name: bytes) -> Snapshot:
     """The snapshot that make_chain gives."""
-    expected: dict[tuple[bytes, ...], Entry] = {
+    expected: Snapshot = {
         (name,) * n: ("dir", b"") for n in range(1, 1 + levels)
     }
     expected[(name,) * levels + (b"bottom.txt",)] = ("file", b"deep")
@@ -118,7 +105,7 @@ def run_tool(fs: Wasi, tool: Path, *args: str, box: str = "/box") -> None:
     assert result.exit_code == 0, result.stdout.decode()
 
 
-def _nested_project(host: Path) -> tuple[Path, Path, dict[tuple[bytes, ...], Entry]]:
+def _nested_project(host: Path) -> tuple[Path, Path, Snapshot]:
     """proj/ (with proj/sub/) and a sibling victim/ that no copy-out may touch."""
     proj, victim = host / "proj", host / "victim"
     (proj / "sub").mkdir(parents=True)

@@ -102,6 +102,13 @@ def _wheel_node() -> NodeEngine:
 ENGINES = {engine.name: engine for engine in (_machine_node(), _wheel_node())}
 
 
+def any_node() -> NodeEngine:
+    """Node 20 where it is installed, else Node 24, for tests that need just one engine."""
+    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
+    engine.require()
+    return engine
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
@@ -191,8 +198,7 @@ def test_bundled_core_decodes_exactly(engine_name: str, tmp_path: Path) -> None:
 def test_package_exports(tmp_path: Path) -> None:
     """package.json makes the repository an npm package: its exports resolve (through Node's
     own resolver) to modules that work, and its files list ships everything they need."""
-    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
-    engine.require()
+    engine = any_node()
     package = json.loads((ROOT / "package.json").read_text())
     assert package["type"] == "module"
     assert package["main"] == "wasi-bundled.mjs"
@@ -224,8 +230,7 @@ LOADER_URL = (ROOT / "wasi.mjs").as_uri()
 def test_exit_statuses_a_process_cannot_report_are_refused(status: int, tmp_path: Path) -> None:
     """As the Python host: 0..255 come back as the exit code, anything larger throws
     InvalidExitStatus (256 would read as success in a host process's status)."""
-    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
-    engine.require()
+    engine = any_node()
     program = tmp_path / "exit.wasm"
     program.write_bytes(wasmtime.wat2wasm(
         '(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'
@@ -255,8 +260,7 @@ def test_a_closed_wasi_frees_its_memory_whatever_its_program_did(tmp_path: Path)
     """As in Python: after close() and dropping it, a Wasi's memory (its whole filesystem) is
     collected, whether its program returned, called proc_exit or trapped (the exit and the
     trap are thrown through the program's frames)."""
-    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
-    engine.require()
+    engine = any_node()
     bodies = {"return": "", "exit": "(call $exit (i32.const 3))", "trap": "unreachable"}
     paths = {}
     for how, body in bodies.items():
@@ -296,8 +300,7 @@ def test_a_terminated_worker_stops_a_sleeping_program_at_once(
     """JS stops a program by terminating its Worker: a program asleep in poll_oneoff (60 s)
     wakes within a wait slice (10 ms) and the termination lands; terminate() resolves at once
     and the page reaps its process and goes on."""
-    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
-    engine.require()
+    engine = any_node()
     program = wasm_program("stops_wait")
     worker = tmp_path / "sleeper.mjs"
     worker.write_text(
@@ -336,8 +339,7 @@ def test_tty_option_makes_stdio_terminals(
 ) -> None:
     """As the Python host's tty=: the fds named report a character device, the rest
     unknown; anything but an array of 0, 1, 2 is a TypeError."""
-    engine = ENGINES["node20"] if ENGINES["node20"].executable else ENGINES["node24"]
-    engine.require()
+    engine = any_node()
     program = wasm_program("stdio_tty")
     script = tmp_path / "tty.mjs"
     script.write_text(
