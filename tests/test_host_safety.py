@@ -156,6 +156,23 @@ def test_write_back_of_nested_dirs_cannot_reach_outside(host: Path, tool: Path) 
     assert sorted(os.listdir(host)) == ["proj", "victim"]
 
 
+def test_a_refused_write_back_names_an_odd_directory_in_one_line(host: Path, tool: Path) -> None:
+    """The host fuzzer's example: the inner --dir's name holds a newline; the refusal of its
+    write-back (the outer one replaced it) still is one line, the name escaped."""
+    proj, victim = host / "proj", host / "victim"
+    inner = proj / "t\n"
+    inner.mkdir(parents=True)
+    (inner / "s.txt").write_bytes(b"sub")
+    victim.mkdir()
+    before = snapshot(victim)
+    result = cli("run", "--write-back", "--dir", f"{proj}::/a", "--dir", f"{inner}::/b",
+                 tool, "--", "swap", "/a/t\n", "../victim", "/b")  # fmt: skip
+    assert result.returncode != 0
+    assert b"is gone" in result.stderr and b"t\\n" in result.stderr, result.stderr
+    assert result.stderr.count(b"\n") == 1
+    assert snapshot(victim) == before
+
+
 def test_write_back_of_a_tree_two_levels_down_cannot_reach_outside(
     host: Path, wasm_program: Callable[..., Path]
 ) -> None:

@@ -167,7 +167,7 @@ def _parse_dirs(items: Sequence[str]) -> list[tuple[str, str]]:
         if not host or not guest:
             raise UsageError(f"--dir expects HOST::GUEST, got {item!r}")
         if not os.path.isdir(host):
-            raise UsageError(f"--dir: {host}: not a directory")
+            raise UsageError(f"--dir: {_printable(host)}: not a directory")
         dirs.append((host, guest))
     return dirs
 
@@ -232,7 +232,7 @@ def _open_stdin(name: str | None) -> StdinSource:
         with open(name, "rb") as source:
             return source.read()
     except OSError as error:
-        raise UsageError(f"--stdin: cannot read {name}: {error.strerror or error}") from None
+        raise UsageError(f"--stdin: cannot read {_describe(error, name)}") from None
 
 
 @contextmanager
@@ -262,9 +262,9 @@ def _filesystem(
         # nested one (by a symlink the program planted, say), the name could lead anywhere.
         for (host, guest), target in zip(dirs if write_back else (), target_fds, strict=True):
             if os.fstat(target).st_nlink == 0:
-                raise UsageError(f"--write-back: {host} is gone: the write-back of an enclosing "
-                                 f"--dir replaced it with what the program left there; "
-                                 f"{guest} was not written back")  # fmt: skip
+                raise UsageError(f"--write-back: {_printable(host)} is gone: the write-back of "
+                                 f"an enclosing --dir replaced it with what the program left "
+                                 f"there; {_printable(guest)} was not written back")  # fmt: skip
             try:
                 fs.copy_out_tree(_vfs_path(guest), target, delete=True)
             except OSError as error:
@@ -291,9 +291,12 @@ def _describe(error: OSError, default: str) -> str:
     name = os.fsdecode(error.filename) if error.filename is not None else default
     if name.startswith("<fd ") and ">" in name:
         name = default + name[name.index(">") + 1 :]
-    if not name.isprintable():  # a newline in a name must not make a second line
-        name = repr(name)[1:-1]
-    return f"{name}: {error.strerror or error}"
+    return f"{_printable(name)}: {error.strerror or error}"
+
+
+def _printable(name: str) -> str:
+    """A name as one line: a newline in it must not make a second line of a message."""
+    return name if name.isprintable() else repr(name)[1:-1]
 
 
 def _run_command(options: argparse.Namespace) -> int:
