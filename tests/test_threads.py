@@ -5,6 +5,7 @@ inconsistency, and deleting everything returns the allocator to where it started
 
 from __future__ import annotations
 
+import ctypes
 import re
 import threading
 import time
@@ -276,4 +277,29 @@ def test_an_exception_inside_the_core_does_not_leave_the_lock_held(pipe_tool: Pa
     assert done == [b"the lock is free"], "the filesystem lock was left held"
     process.close()
     assert wasi.fsck() == 0
+    wasi.close()
+
+
+def test_a_lost_wake_up_costs_a_slice_not_a_hang() -> None:
+    """The lock's sleeps are bounded: a reader's state word cleared with no notify (a lost
+    wake-up, as an engine bug or a host's store can cause) delays a writer by one 10 ms
+    slice; with unbounded sleeps the writer below never returned."""
+    wasi = start_wasi()
+    reader = wasi.copy_for_rebinding()
+    state = ctypes.c_int.from_address(reader._process._lock_probe)
+    state.value = 1  # HOLDS_SHARED, as if the reader held the lock
+    finished = threading.Event()
+
+    def write() -> None:
+        wasi.mkdir("/written-after-the-reader")
+        finished.set()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    time.sleep(0.3)
+    assert not finished.is_set(), "the writer did not wait for the reader"
+    state.value = 0  # the reader leaves without waking anyone
+    assert finished.wait(10), "the writer slept through the reader's release"
+    assert wasi.listdir("/") == ["written-after-the-reader"]
+    reader.close()
     wasi.close()

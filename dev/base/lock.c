@@ -19,6 +19,11 @@ static uint64_t now_cached;
 
 #define SPIN_READS 4096
 
+/* Every sleep is bounded and its loop looks at the word again, so a wake-up that never
+   arrives (an engine's bug, or a word changed by a host without a notify) costs one slice
+   instead of hanging every thread for good; a sleeper that is woken pays nothing for it. */
+static void sleep_while(int *word, int expected) { platform_wait32(word, expected, PLATFORM_LOCK_SLEEP_NS); }
+
 /* A sequentially consistent store as an exchange: wasm's atomic store becomes a store plus
    a full fence on x86 (mfence, measured ~30 ns a time here), an exchange one locked xchg. */
 static void publish(int *word, int value) { (void)__atomic_exchange_n(word, value, __ATOMIC_SEQ_CST); }
@@ -83,7 +88,7 @@ static void mutex_lock(int *word, uint32_t tag, bool can_block) {
         if (!(seen & 1) && !__atomic_compare_exchange_n(word, &seen, seen | 1, false, __ATOMIC_SEQ_CST,
                                                         __ATOMIC_RELAXED))
             continue;
-        if (can_block) platform_wait32(word, seen | 1, -1);
+        if (can_block) sleep_while(word, seen | 1);
     }
 }
 
@@ -111,7 +116,7 @@ void vfs_lock(struct lock_holder *holder, bool can_block) {
     for (struct lock_holder *h = holders; h; h = h->next) {
         if (h == holder || not_reading(&h->state, 0) || spin_until(not_reading, &h->state, 0)) continue;
         while (!not_reading(&h->state, 0))
-            if (can_block) platform_wait32(&h->state, HOLDS_SHARED, -1);
+            if (can_block) sleep_while(&h->state, HOLDS_SHARED);
     }
     exclusive_owner = holder;
     now_read = false;
@@ -151,7 +156,7 @@ void vfs_lock_shared(struct lock_holder *holder) {
         __atomic_add_fetch(&readers_waiting, 1, __ATOMIC_SEQ_CST);
         int seen;
         while ((seen = __atomic_load_n(&writer_mutex, __ATOMIC_SEQ_CST)) != 0)
-            if (holder->can_block) platform_wait32(&writer_mutex, seen, -1);
+            if (holder->can_block) sleep_while(&writer_mutex, seen);
         __atomic_sub_fetch(&readers_waiting, 1, __ATOMIC_SEQ_CST);
     }
 }

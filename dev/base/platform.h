@@ -25,15 +25,17 @@ static inline bool platform_memory_grow(uint32_t pages) {
     return __builtin_wasm_memory_grow(0, pages) != (size_t)-1;
 }
 
-static inline void platform_wait32(int *word, int expected, int64_t timeout_ns) {
-    __builtin_wasm_memory_atomic_wait32(word, expected, timeout_ns);
-}
+/* Out of line (platform_wait.c says why). */
+void platform_wait32(int *word, int expected, int64_t timeout_ns);
 static inline void platform_notify(int *word, uint32_t count) {
     __builtin_wasm_memory_atomic_notify(word, count);
 }
 /* A host stops a program only at a loop header (wasmtime's epoch deadline): a blocking
    wait wakes at least this often so that a stop never waits for the wait to end (wait.h). */
 #define PLATFORM_WAIT_SLICE_NS 10000000 /* 10 ms */
+/* The longest a lock waiter sleeps before it looks at the word again (base/lock.c): no
+   sleep may depend on a wake-up arriving. */
+#define PLATFORM_LOCK_SLEEP_NS PLATFORM_WAIT_SLICE_NS
 
 /* This instance's process lives in a wasm global of the instance: one per instance, where
    everything in memory is shared. */
@@ -71,6 +73,9 @@ void platform_notify(int *word, uint32_t count);
 /* Nothing interrupts the native harness, and its clock is virtual: one wait ends a sleep
    however far away its deadline (a slice would loop 2^64 / slice times). */
 #define PLATFORM_WAIT_SLICE_NS INT64_MAX
+/* The native futex loses no wake-up, so a lost one is the lock's own bug: unbounded here,
+   the threaded fuzzer sees it as a hang instead of a slice's delay. */
+#define PLATFORM_LOCK_SLEEP_NS (-1)
 void *platform_instance_process(void);
 void platform_set_instance_process(void *p);
 static inline void platform_set_stack_pointer(uintptr_t top) { (void)top; }
