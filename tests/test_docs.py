@@ -47,7 +47,7 @@ def test_the_wasmtime_table_names_flags_that_exist() -> None:
     that `wasi-wasm run --help` lists."""
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Coming from wasmtime", 1)[1].split("\n## ", 1)[0]
-    rows = [line.split("|") for line in section.splitlines() if line.startswith("| `")]
+    rows = [line.split("|") for line in section.splitlines() if line.startswith("|")][2:]
     ours = {flag for row in rows for flag in re.findall(r"`(--[a-z0-9-]+)", row[2])}
     assert {"--dir", "--env", "--timeout"} <= ours, ours
     usage = subprocess.run(
