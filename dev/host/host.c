@@ -3,6 +3,7 @@
    lock in the calling instance's name. */
 #include "host/exports.h"
 #include "base/alloc.h"
+#include "base/file_clock.h"
 #include "base/handles.h"
 #include "base/hooks.h"
 #include "process/fdtable.h"
@@ -119,6 +120,10 @@ EXPORT("wasi_wasm_busy_slot") uintptr_t wasi_wasm_busy_slot(void) {
     struct process *self = current_process();
     return self ? core_addr(&self->holder.state) : 0;
 }
+
+/* The word a host may keep at the realtime clock in ns, for file times (base/file_clock.h):
+   one aligned 8-byte store at a time, 0 while it does not. */
+EXPORT("wasi_wasm_file_clock") uintptr_t wasi_wasm_file_clock(void) { return core_addr(file_clock_word()); }
 
 EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
     return hook_table_index(hook);

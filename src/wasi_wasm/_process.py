@@ -118,6 +118,8 @@ class CoreProcess:
         # The process's busy word: nonzero while it holds or takes the VFS lock.
         self._lock_probe = memory.address(self.call("wasi_wasm_busy_slot") & U32_MASK)
         self._interrupts.probes.append(self._lock_probe)
+        # The filesystem's file clock word (_file_clock.py).
+        self.file_clock_address = memory.address(self.call("wasi_wasm_file_clock") & U32_MASK)
 
     def _imports(
         self, store_hooks: Mapping[str, wasmtime.Func]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import wasmtime
 
-from . import _interrupt
+from . import _file_clock, _interrupt
 from ._abi import STDIO_AT_NEWLINE
 from ._bridge import GuestMemory
 from ._core_memory import CoreMemory
@@ -352,7 +352,8 @@ class Wasi(FilesystemMixin):
         self._hooks.return_on_exit = True
         try:
             self.bind_to_other_memory(memory)
-            entry(self.store)
+            with _file_clock.kept(self._process.file_clock_address):
+                entry(self.store)
         except BaseException as error:
             # An error from wasm holds the frames it went through (wasmtime-py's among them,
             # which hold the error): a cycle that would keep this process, and with it the
