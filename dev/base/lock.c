@@ -72,6 +72,10 @@ static void set_state(struct lock_holder *holder, int state) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
+void holder_mark_busy(struct lock_holder *holder, bool busy) {
+    set_state(holder, busy ? BUSY_UNLOCKED : HOLDS_NOTHING);
+}
+
 /* Spins, then sleeps with bit 0 set: the unlock wakes one sleeper, never every waiter. */
 static void mutex_lock(int *word, uint32_t tag, bool can_block) {
     if (take_free(word, tag) || spin_until(take_free, word, tag)) return;

@@ -203,6 +203,14 @@ EXPORT("wasi_wasm_set_tty") int32_t wasi_wasm_set_tty(uint32_t streams) {
     return E_SUCCESS;
 }
 
+/* This process's stdout and stderr buffers, two {u32 data, u32 len} (0 before attach): a
+   host may deliver and empty them itself while the process is not busy (its busy word is
+   0): between two of its calls, never inside one. */
+EXPORT("wasi_wasm_out_buffers") uintptr_t wasi_wasm_out_buffers(void) {
+    struct process *p = current_process();
+    return p ? core_addr(p->out) : 0;
+}
+
 EXPORT("wasi_wasm_flush") void wasi_wasm_flush(void) {
     struct process *p = current_process();
     if (p) stdio_flush(p);
