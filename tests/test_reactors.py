@@ -273,6 +273,33 @@ def test_missing_or_mistyped_extra_imports_are_refused(host_reactor: Path) -> No
         assert fs.fsck() == 0
 
 
+def test_a_linker_definition_bound_to_another_store_is_refused_not_fatal(
+    host_reactor: Path,
+) -> None:
+    """Each run has a Store of its own: a function defined in another Store (here the
+    Wasi's) cannot serve it, and wasmtime would abort the whole process if it were used."""
+    with start_wasi() as fs:
+        linker = wasmtime.Linker(fs.engine)
+        scale = wasmtime.Func(fs.store, wasmtime.FuncType([I32], [I32]), lambda v: v)
+        linker.define(fs.store, "host", "scale", scale)
+        linker.define_func("host", "log", wasmtime.FuncType([I32, I32], []), print)
+        with pytest.raises(ProgramError, match=r"defines host\.scale in a Store of its own"):
+            fs.run(host_reactor, imports=linker)
+        memory = wasmtime.Memory(fs.store, wasmtime.MemoryType(wasmtime.Limits(1, None)))
+        shadowing = wasmtime.Linker(fs.engine)
+        shadowing.define(fs.store, "host", "scale", memory)
+        with pytest.raises(ProgramError, match=r"host\.scale as a Memory, not a function"):
+            fs.run(host_reactor, imports=shadowing)
+        assert fs.fsck() == 0
+
+
+def test_extra_imports_are_functions_only() -> None:
+    importing_a_memory = _wat("""(module (import "host" "data" (memory 1))
+      (memory (export "memory") 1) (func (export "_initialize")))""")
+    with pytest.raises(ProgramError, match=r"imports host\.data, which is not a function"):
+        run(importing_a_memory, imports={"host": {"data": print}})
+
+
 @pytest.mark.parametrize(
     ("imports", "error", "words"),
     [

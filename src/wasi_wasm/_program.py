@@ -146,18 +146,18 @@ def _shape_problem(exports: Mapping[str, object]) -> str | None:
 def check_extra_imports(info: ProgramInfo, name: str, imports: ExtraImports | None) -> None:
     """A ProgramError for an import that neither WASI nor ``imports`` provides. A Linker's
     definitions are looked up when the program is instantiated (that needs its Store)."""
-    if isinstance(imports, wasmtime.Linker):
-        return
-    if imports is not None:
+    if imports is not None and not isinstance(imports, wasmtime.Linker):
         check_import_mapping(imports)
     for module_name, item, kind in info.extra_imports:
-        provided = imports is not None and item in imports.get(module_name, {})
-        if provided and not isinstance(kind, wasmtime.FuncType):
+        if imports is not None and not isinstance(kind, wasmtime.FuncType):
+            # A memory, table or global belongs to one Store, and each run has its own.
             raise ProgramError(
-                f"{name}: imports {module_name}.{item}, which is not a function: a mapping of "
-                "imports gives functions only (a wasmtime.Linker can give any kind)"
+                f"{name}: imports {module_name}.{item}, which is not a function: extra imports "
+                "are functions only"
             )
-        if not provided:
+        if isinstance(imports, wasmtime.Linker):
+            continue
+        if imports is None or item not in imports.get(module_name, {}):
             among = "" if imports is None else " nor one of the extra imports"
             raise ProgramError(
                 f"{name}: imports {module_name}.{item}, which is not a WASI preview 1 "
@@ -201,10 +201,33 @@ def define_extra_imports(
                     f"the program imports {module_name}.{item}, which is not a WASI preview 1 "
                     "function nor defined in the extra imports' Linker"
                 ) from None
+            if not isinstance(value, wasmtime.Func):
+                raise ProgramError(
+                    f"the extra imports' Linker defines {module_name}.{item} as a "
+                    f"{type(value).__name__}, not a function"
+                )
+            if not _in_store(value, store):
+                raise ProgramError(
+                    f"the extra imports' Linker defines {module_name}.{item} in a Store of its "
+                    "own, but each run has a Store of its own: define it with define_func"
+                )
             linker.define(store, module_name, item, value)
         else:
             assert isinstance(kind, wasmtime.FuncType)  # check_extra_imports made sure
             linker.define_func(module_name, item, kind, imports[module_name][item])
+
+
+def _in_store(function: wasmtime.Func, store: wasmtime.Store) -> bool:
+    """Whether ``function`` belongs to ``store``. wasmtime aborts the whole process (a Rust
+    panic) when a function of another Store is defined or called, and no public call of
+    wasmtime-py says which Store a function belongs to: this reads its private ctypes field
+    (a Linker gives a define_func definition as a new function in the Store asked for)."""
+    probe = wasmtime.Func(store, wasmtime.FuncType([], []), _do_nothing)
+    return bool(function._func.store_id == probe._func.store_id)
+
+
+def _do_nothing() -> None:
+    return None
 
 
 def first_line(error: Exception) -> str:

@@ -90,8 +90,10 @@ def run(
     on a command calls that export instead of ``_start`` (after ``_initialize`` if it has
     one), as wasmtime does. ``imports``: the program's imports besides WASI's, as a mapping
     {module: {name: callable}} (called with the wasm arguments; each gets the type the
-    program declares) or a ``wasmtime.Linker`` (its store-independent definitions, e.g.
-    ``define_func(..., access_caller=True)`` for a function that reads the caller's memory).
+    program declares) or a ``wasmtime.Linker`` (its ``define_func`` definitions, e.g. with
+    ``access_caller=True`` for a function that reads the caller's memory). Extra imports are
+    functions only, since each run has a Store of its own: a memory, table or global, or a
+    function defined in another Store, is refused (ProgramError).
 
     A trap raises wasmtime.Trap; a program that is not a WASI command or reactor, an import
     nothing provides or an export to invoke that is not a function, ProgramError; arguments
