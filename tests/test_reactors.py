@@ -196,9 +196,19 @@ def test_bad_invokes_are_refused_before_the_program_starts(
             r"_initialize function has the type \(i32\) -> \(\), not \(\) -> \(\): not a WASI "
             "reactor",
         ),
+        (
+            '(module (memory (export "memory") 1) (func (export "_start"))'
+            ' (func (export "_initialize") (result i32) i32.const 0))',
+            r"_initialize function has the type \(\) -> \(i32\)",
+        ),
+        (
+            '(module (memory (export "memory") 1) (global (export "_initialize") i32'
+            " (i32.const 0)))",
+            "its _initialize export is not a function",
+        ),
         ('(module (func (export "_initialize")))', "does not export its memory"),
     ],
-    ids=["neither", "odd _initialize", "no memory"],
+    ids=["neither", "odd _initialize", "command with an odd _initialize", "global", "no memory"],
 )
 def test_a_module_that_is_neither_command_nor_reactor_is_refused(wat: str, words: str) -> None:
     with pytest.raises(ProgramError, match=words):

@@ -41,9 +41,9 @@ def compile_program(data: bytes, name: str) -> wasmtime.Module:
         raise ProgramError(f"{name}: invalid WebAssembly module: {reason}") from None
 
 
-# The imports a run may take besides WASI's: {module: {name: callable}} (each function gets
-# the type the program declares for it), or a wasmtime.Linker whose store-independent
-# definitions (define_func, define_module) provide them.
+# The imports a run may take besides WASI's, functions only: {module: {name: callable}} (each
+# function gets the type the program declares for it), or a wasmtime.Linker whose
+# store-independent definitions (define_func) provide them.
 ExtraImports = Mapping[str, Mapping[str, Callable[..., Any]]] | wasmtime.Linker
 
 WASI_MODULE = "wasi_snapshot_preview1"
@@ -65,11 +65,7 @@ class ProgramInfo:
 
     @property
     def is_command(self) -> bool:
-        return isinstance(self.exports.get(START), wasmtime.FuncType)
-
-    @property
-    def is_reactor(self) -> bool:
-        return not self.is_command and isinstance(self.exports.get(INITIALIZE), wasmtime.FuncType)
+        return START in self.exports
 
 
 _checked: weakref.WeakKeyDictionary[wasmtime.Module, ProgramInfo] = weakref.WeakKeyDictionary()
@@ -122,18 +118,20 @@ def _check_wasi_program(module: wasmtime.Module, name: str) -> ProgramInfo:
 
 def _shape_problem(exports: Mapping[str, object]) -> str | None:
     """Why a module that exports ``exports`` is not a WASI command or reactor, or None."""
-    entry = START if START in exports or INITIALIZE not in exports else INITIALIZE
-    function = exports.get(entry)
-    if not isinstance(function, wasmtime.FuncType):
+    entry_points = {entry: exports[entry] for entry in (START, INITIALIZE) if entry in exports}
+    if not entry_points:
         return f"no {START} function (a WASI command) and no {INITIALIZE} function (a WASI reactor)"
-    # An entry point takes nothing and returns nothing: wasmtime would refuse to call any
-    # other, and a result would be lost (a command reports its status with proc_exit).
-    if _signature(function) != ((), ()):
+    for entry, function in entry_points.items():
         kind = "command" if entry == START else "reactor"
-        return (
-            f"its {entry} function has the type {_show(_signature(function))}, "
-            f"not () -> (): not a WASI {kind}"
-        )
+        if not isinstance(function, wasmtime.FuncType):
+            return f"its {entry} export is not a function: not a WASI {kind}"
+        # An entry point takes nothing and returns nothing: wasmtime would refuse to call any
+        # other, and a result would be lost (a command reports its status with proc_exit).
+        if _signature(function) != ((), ()):
+            return (
+                f"its {entry} function has the type {_show(_signature(function))}, "
+                f"not () -> (): not a WASI {kind}"
+            )
     memory = exports.get("memory")
     if not isinstance(memory, wasmtime.MemoryType):
         return "does not export its memory"

@@ -135,7 +135,7 @@ def entry_calls(
     """What a run calls, in order, as wasmtime run does: ``_initialize`` when the program
     exports it, then ``invoke`` if given, else a command's ``_start``."""
     exports = instance.exports(store)
-    names = [INITIALIZE] if isinstance(info.exports.get(INITIALIZE), wasmtime.FuncType) else []
+    names = [INITIALIZE] if INITIALIZE in info.exports else []
     if invoke is not None:
         # Initialising twice would trap in wasi-libc: invoking _initialize calls it once.
         names = [*(item for item in names if item != invoke), invoke]
