@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 import wasmtime
 
 from ._limits import Limits
-from ._program import Program, load_program
+from ._program import ExtraImports, Program, ProgramInfo, load_program, program_info
+from ._run import entry_calls
 from ._stdio import OutputTarget, StdinSource
 from ._timeout import Stop, check_stop, stop_when
 from ._wasi import Env, ProcessOptions, Wasi, start_process, start_wasi
@@ -35,6 +36,7 @@ class PipelineResult:
 @dataclasses.dataclass
 class _Stage:
     module: wasmtime.Module
+    info: ProgramInfo
     argv: list[str | bytes]
     exit_code: int = 0
     stdout: bytes = b""
@@ -57,6 +59,7 @@ def run_pipeline(
     limits: Limits | None = None,
     timeout: float | None = None,
     stop: threading.Event | None = None,
+    imports: ExtraImports | None = None,
 ) -> PipelineResult:
     """Run ``commands`` as a pipeline, like ``a | b | c`` in a shell, on one filesystem:
     ``wasi``'s, else a fresh one.
@@ -75,17 +78,21 @@ def run_pipeline(
     ``limits``, ``timeout`` and ``stop`` mean what they mean for ``run``, for every program:
     the filesystem's limits and each process's fd limit; ``timeout`` seconds for the whole
     pipeline, after which every program still running is interrupted, and a
-    ``threading.Event`` that interrupts them all once set.
+    ``threading.Event`` that interrupts them all once set. ``imports``: the imports besides
+    WASI's, as for ``run``, for every program (each takes those it imports). A reactor in a
+    pipeline is initialised (its ``_initialize`` runs as the stage).
     A program that traps or is interrupted raises its ``wasmtime.Trap`` (``Interrupted``)
     once every program has ended."""
     check_stop(timeout, stop)
-    stages = [_load(command) for command in commands]
+    stages = [_load(command, imports) for command in commands]
     if not stages:
         raise ValueError("a pipeline needs at least one program")
     if line_buffered is None:
         line_buffered = stdout is not None or stderr is not None
     until = Stop.after(timeout, stop)
-    settings = _Settings(env, preopens, stdout, stderr, bridge, line_buffered, limits, until)
+    settings = _Settings(
+        env, preopens, stdout, stderr, bridge, line_buffered, limits, until, imports
+    )
     if wasi is None:
         with start_wasi(preopens={}, bridge=bridge, limits=limits) as fresh:
             return _run(fresh, stages, stdin, settings, sequential)
@@ -102,6 +109,7 @@ class _Settings:
     line_buffered: bool
     limits: Limits | None
     until: Stop | None
+    imports: ExtraImports | None
 
     def options(
         self, argv: Sequence[str | bytes], stdin: StdinSource, last: bool
@@ -112,15 +120,15 @@ class _Settings:
         )  # fmt: skip
 
 
-def _load(command: Command) -> _Stage:
+def _load(command: Command, imports: ExtraImports | None) -> _Stage:
     if isinstance(command, tuple):
         program, args = command
         if isinstance(args, (str, bytes)):
             raise TypeError("a command's args must be a sequence of strings, not one string")
     else:
         program, args = command, ()
-    module, name = load_program(program)
-    return _Stage(module, [name, *args])
+    module, name = load_program(program, imports=imports)
+    return _Stage(module, program_info(module, name), [name, *args])
 
 
 def _run(
@@ -161,17 +169,18 @@ def _run_sequentially(
     for index, stage in enumerate(stages):
         last = index == len(stages) - 1
         with wasi.spawn_run(settings.options(stage.argv, data, last)) as process:
-            _run_stage(process, stage, settings.until)
+            _run_stage(process, stage, settings)
         if stage.error is not None:
             return
         data = stage.stdout
 
 
-def _run_stage(process: Wasi, stage: _Stage, until: Stop | None) -> None:
+def _run_stage(process: Wasi, stage: _Stage, settings: _Settings) -> None:
     try:
-        with stop_when(process.store, process.engine, until):
-            instance = process._instantiate(stage.module)
-            stage.exit_code = process.start_run(instance)
+        with stop_when(process.store, process.engine, settings.until):
+            instance = process._instantiate(stage.module, settings.imports)
+            calls = entry_calls(process.store, instance, stage.info, None, ())
+            stage.exit_code, _returned = process.call_run(instance, calls)
     except BaseException as error:  # reported by _run once every program has ended
         stage.error = error
     stage.stdout = process.stdout
@@ -212,7 +221,7 @@ def _run_concurrently(
                 ready.wait()
             except threading.BrokenBarrierError:
                 return  # another program could not start: this one does not run either
-            _run_stage(process, stage, settings.until)
+            _run_stage(process, stage, settings)
 
     threads = [
         threading.Thread(target=stage_thread, args=(index,), name=f"wasi-pipeline-{index}",
