@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import wasmtime
 
+from ._interrupt import Interrupted
 from ._limits import Limits
 from ._program import ExtraImports, Program, ProgramInfo, load_program, program_info
 from ._run import entry_calls
@@ -187,6 +188,24 @@ def _run_stage(process: Wasi, stage: _Stage, settings: _Settings) -> None:
     stage.stderr = process.stderr
 
 
+class _Ending:
+    """Counts the programs of a pipeline that ended. One stopped by the pipeline's timeout or
+    stop event keeps its pipe ends open until every program has ended: closing them at once
+    would let the next program read end-of-file and carry on (print its result) in the tick
+    before it is stopped too, as no program does when a shell's Ctrl-C stops them all."""
+
+    def __init__(self, count: int) -> None:
+        self._running = count
+        self._changed = threading.Condition()
+
+    def ended(self, *, stopped: bool) -> None:
+        with self._changed:
+            self._running -= 1
+            self._changed.notify_all()
+            if stopped:
+                self._changed.wait_for(lambda: self._running == 0)
+
+
 def _run_concurrently(
     wasi: Wasi, stages: list[_Stage], stdin: StdinSource, settings: _Settings
 ) -> None:
@@ -197,31 +216,40 @@ def _run_concurrently(
     # attached yet would see end-of-file.
     ready = threading.Barrier(count + 1)
 
+    ending = _Ending(count)
+
     def stage_thread(index: int) -> None:
         stage = stages[index]
         last = index == count - 1
+        ran = False
         try:
-            options = settings.options(stage.argv, stdin if index == 0 else b"", last)
-            process = start_process(init, options, one_run=True)
-        except BaseException as error:
-            stage.error = error
-            ready.abort()
-            return
-        with process:  # closing the process closes its pipe ends: EOF or EPIPE downstream
             try:
-                if index > 0:
-                    process.attach_pipe(pipes[index - 1], 0, write_end=False)
-                if not last:
-                    process.attach_pipe(pipes[index], 1, write_end=True)
+                options = settings.options(stage.argv, stdin if index == 0 else b"", last)
+                process = start_process(init, options, one_run=True)
             except BaseException as error:
                 stage.error = error
                 ready.abort()
                 return
-            try:
-                ready.wait()
-            except threading.BrokenBarrierError:
-                return  # another program could not start: this one does not run either
-            _run_stage(process, stage, settings)
+            with process:  # closing the process closes its pipe ends: EOF or EPIPE downstream
+                try:
+                    if index > 0:
+                        process.attach_pipe(pipes[index - 1], 0, write_end=False)
+                    if not last:
+                        process.attach_pipe(pipes[index], 1, write_end=True)
+                except BaseException as error:
+                    stage.error = error
+                    ready.abort()
+                    return
+                try:
+                    ready.wait()
+                except threading.BrokenBarrierError:
+                    return  # another program could not start: this one does not run either
+                _run_stage(process, stage, settings)
+                ran = True
+                ending.ended(stopped=isinstance(stage.error, Interrupted))
+        finally:
+            if not ran:
+                ending.ended(stopped=False)
 
     threads = [
         threading.Thread(target=stage_thread, args=(index,), name=f"wasi-pipeline-{index}",
