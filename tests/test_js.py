@@ -207,7 +207,8 @@ def test_package_exports(tmp_path: Path) -> None:
     assert package["main"] == "wasi-bundled.mjs"
     shipped = set(package["files"])
     for target in package["exports"].values():
-        assert target.removeprefix("./") in shipped | {"package.json"}, target
+        module = target["default"] if isinstance(target, dict) else target  # {types, default}
+        assert module.removeprefix("./") in shipped | {"package.json"}, target
     assert {"wasi.mjs", "wasi-bundled.mjs", "wasi.wasm"} <= shipped
     (tmp_path / "node_modules").mkdir()
     (tmp_path / "node_modules" / package["name"]).symlink_to(ROOT, target_is_directory=True)
@@ -830,3 +831,102 @@ def _check_worker_and_worklet(report: dict[str, Any], isolated: bool) -> None:
         assert "from-page.txt" not in worker["listing"]
         assert "from-worker.txt" not in page["listing"]
         assert worklet["listing"] == ["from-worklet.txt"], "the Worklet's own filesystem"
+
+
+# -- the sources in js/ and the types --------------------------------------------------------
+
+TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
+
+
+def _tsc(config: Path) -> subprocess.CompletedProcess[str]:
+    """TypeScript's checker, as `npm ci` installs it (CI does), on the project `config`."""
+    if not TSC.exists():
+        pytest.skip("TypeScript is not installed: run `npm ci`")
+    return run_node(any_node(), [str(TSC), "-p", str(config)])
+
+
+@pytest.mark.parametrize(
+    ("sources", "error"),
+    [
+        ({"b.mjs": "import {a} from './wasi.mjs';\nexport const b = a;\n"}, "import cycle"),
+        ({"b.mjs": "export const b = 1;\nconst main = 2;\n"}, "main is declared in"),
+        ({"b.mjs": "export const b = 1;\n", "c.mjs": "export const c = 1;\n"}, "not reach c"),
+        ({"b.mjs": "export const b = 1;\nexport const unused = 2;\n"}, "exports unused"),
+        ({"b.mjs": "export const b = 1;\nexport default b;\n"}, "no import or export form"),
+    ],
+    ids=["cycle", "one-name-twice", "unreached-module", "unused-export", "default-export"],
+)
+def test_bundle_refuses_sources_it_cannot_join_safely(sources: dict[str, str], error: str) -> None:
+    """The joined wasi.mjs puts every module in one scope: the sources keep to the rules
+    that make that safe, and tools/bundle.py says which rule a source breaks."""
+    bundle = _bundle_tool()
+    entry = (
+        "/* the loader */\nimport {b} from './b.mjs';\n"
+        "export {b} from './b.mjs';\nexport const a = 1;\nconst main = b;\n"
+    )
+    with pytest.raises(bundle.BundleError, match=error):
+        bundle.join({name: bundle.parse(name, "// @ts-check\n" + text)
+                     for name, text in {"wasi.mjs": entry, **sources}.items()})  # fmt: skip
+
+
+def test_bundle_joins_modules_dependencies_first() -> None:
+    """A well-formed set of sources joins into one module with no imports that exports
+    exactly what js/wasi.mjs exports and re-exports."""
+    bundle = _bundle_tool()
+    sources = {
+        "wasi.mjs": "// @ts-check\n/* the loader */\nimport {b} from './b.mjs';\n"
+        "export {c} from './c.mjs';\nexport const a = b;\n",
+        "b.mjs": "// @ts-check\nimport {c} from './c.mjs';\nexport function b() { return c; }\n",
+        "c.mjs": "// @ts-check\nexport const c = 3;\n",
+    }
+    joined = bundle.join({name: bundle.parse(name, text) for name, text in sources.items()})
+    assert "import" not in joined
+    assert joined.index("const c = 3") < joined.index("function b()") < joined.index("const a")
+    assert joined.endswith("export {c};\n") and "export const a = b;" in joined
+
+
+def test_sources_and_types_pass_the_type_check() -> None:
+    """js/ and the generated wasi.d.ts pass TypeScript's checker in strict mode (as CI runs it)."""
+    result = _tsc(ROOT / "tsconfig.json")
+    assert result.returncode == 0, _output(result)
+
+
+@pytest.mark.parametrize("resolution", ["nodenext", "bundler"])
+def test_the_npm_package_gives_typescript_its_types(resolution: str, tmp_path: Path) -> None:
+    """A TypeScript project that imports the package (both entry points) gets wasi.d.ts:
+    correct uses type-check, a wrong one is an error, and the loader's own types stay
+    private to it."""
+    package = json.loads((ROOT / "package.json").read_text())
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / package["name"]).symlink_to(ROOT, target_is_directory=True)
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    name = package["name"]
+    (tmp_path / "good.ts").write_text(
+        f"import {{startWasi, WasiError, type InitObject, type WasiOptions}} from '{name}';\n"
+        f"import {{getWasi}} from '{name}/wasi.mjs';\n"
+        "const options: WasiOptions = {args: ['prog'], stdout: null, limits: {maxFds: 64}};\n"
+        "const init: InitObject = await getWasi();\n"
+        "const wasi = await startWasi(init, options);\n"
+        "const text: string = wasi.readFile('/x', 'utf8');\n"
+        "const bytes: Uint8Array = wasi.readFile('/x');\n"
+        "try { wasi.mkdir('/d'); } catch (e) { if (e instanceof WasiError) console.log(e.code); }\n"
+        "const copy = await wasi.copyForRebinding({env: {A: 'b'}});\n"
+        "console.log(text, bytes.length, copy.processId, wasi.stat('/').isDirectory());\n"
+    )  # fmt: skip
+    (tmp_path / "bad.ts").write_text(
+        f"import {{startWasi}} from '{name}';\n"
+        "const wasi = await startWasi();\n"
+        "const size: number = wasi.readFile('/x', 'utf8').byteLength;\n"
+    )
+    (tmp_path / "private.ts").write_text(f"import type {{CoreFunctions}} from '{name}';\n")
+    options = {"noEmit": True, "strict": True, "target": "es2022", "lib": ["es2022", "dom"],
+               "module": "esnext" if resolution == "bundler" else resolution,
+               "moduleResolution": resolution, "types": []}  # fmt: skip
+    for source, error in [("good.ts", None), ("bad.ts", "TS2339"), ("private.ts", "TS2459")]:
+        config = tmp_path / f"{source}.json"
+        config.write_text(json.dumps({"compilerOptions": options, "files": [source]}))
+        result = _tsc(config)
+        if error is None:
+            assert result.returncode == 0, _output(result)
+        else:
+            assert result.returncode != 0 and error in result.stdout, _output(result)
