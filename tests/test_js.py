@@ -13,6 +13,9 @@
 - Headless Chromium loads tests/js/browser/page.html from a local server, once with the
   COOP/COEP headers (the page's Worker and AudioWorklet share its filesystem) and once
   without (initObj() carries only the module; the Worker gets its own filesystem).
+- tools/bundle.py's rules for joining js/ into wasi.mjs; TypeScript (after `npm ci`) checks
+  js/ and wasi.d.ts, and a TypeScript project that uses the npm package.
+- The JS examples of the README and docs/JS.md run as written.
 
 A part is skipped, saying why, only when its engine is not installed.
 """
@@ -930,3 +933,80 @@ def test_the_npm_package_gives_typescript_its_types(resolution: str, tmp_path: P
             assert result.returncode == 0, _output(result)
         else:
             assert result.returncode != 0 and error in result.stdout, _output(result)
+
+
+# -- the JS examples of the README and docs ---------------------------------------------------
+
+JS_DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "JS.md"]
+JS_BLOCK = re.compile(r"^```js\n(.*?)^```", re.MULTILINE | re.DOTALL)
+JS_IMPORT = re.compile(r"^import \{([^}]*)\} from '\./([\w.-]+\.mjs)';\n", re.MULTILINE)
+
+# What the examples leave to the reader's page or Worker. The program is the Python examples'
+# stand-in (tests/programs/doc_stand_in.c). What a page posts is structured-cloned, as
+# postMessage does; the producer Worker's message goes to the Worker part of the example
+# that follows it, as a Worker receives it; an AudioWorkletNode gives its processorOptions to
+# the processor registered under its name, as a browser does.
+JS_STAND_INS = """\
+var program = await WebAssembly.compile(readFileSync(STAND_IN));
+var module = program, compiledModule = program;
+var fetch = async () =>
+\tnew Response(readFileSync(STAND_IN), {headers: {'Content-Type': 'application/wasm'}});
+var chunks = [], log = {append() {}}, otherModuleImports = {}, module2Imports = {};
+var otherModuleMemory = new WebAssembly.Memory({initial: 1});
+var module2Memory = new WebAssembly.Memory({initial: 1});
+var init, handle, args;
+var producerWorker = {postMessage: sent => ({init, handle, args, program} = structuredClone(sent))};
+var consumerWorker = {postMessage: structuredClone}, worker = {postMessage: structuredClone};
+var startMyWorker = structuredClone, postMessage = structuredClone;
+var context = {}, pendingNodes = [];
+class AudioWorkletProcessor {}
+class AudioWorkletNode {
+\tconstructor(context, name, options) { pendingNodes.push([name, structuredClone(options)]); }
+}
+var registerProcessor = (name, processor) => {
+\tfor (const [wanted, options] of pendingNodes) if (wanted === name) new processor(options);
+};
+"""
+
+
+def js_examples(document: Path) -> list[str]:
+    return JS_BLOCK.findall(document.read_text(encoding="utf-8"))
+
+
+def test_the_documents_have_js_examples() -> None:
+    assert all(js_examples(document) for document in JS_DOCUMENTS)
+
+
+@pytest.mark.parametrize("document", JS_DOCUMENTS, ids=lambda d: d.name)
+def test_every_js_example_runs(
+    document: Path, wasm_program: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A document's JS examples run as written, in order, in one module, as a reader would
+    paste them into one: their imports of the loader gathered at the top, each `let` and
+    `const` at the top of an example made a `var` (examples redeclare `wasi`), the names they
+    leave to the reader's page or Worker given by the stand-ins above. An example that
+    throws fails the test with its document and its first line."""
+    imports: dict[str, set[str]] = {}
+    bodies = []
+    for number, block in enumerate(js_examples(document), 1):
+        for match in JS_IMPORT.finditer(block):
+            imports.setdefault(match[2], set()).update(n.strip() for n in match[1].split(","))
+        body = re.sub(r"^(let|const) ", "var ", JS_IMPORT.sub("", block), flags=re.MULTILINE)
+        where = json.dumps(f"{document.name} example {number} ({block.splitlines()[0]})")
+        bodies.append(
+            f"try {{\n{body}}} catch (error) {{ throw new Error({where}, {{cause: error}}); }}\n"
+        )
+    loader_imports = [
+        f"import {{{', '.join(sorted(names))}}} from {json.dumps((ROOT / module).as_uri())};\n"
+        for module, names in sorted(imports.items())
+    ]
+    stand_in = json.dumps(str(wasm_program("doc_stand_in")))
+    script = tmp_path / "examples.mjs"
+    script.write_text(
+        "import {readFileSync} from 'node:fs';\n"
+        + "".join(loader_imports)
+        + JS_STAND_INS.replace("STAND_IN", stand_in)
+        + "".join(bodies)
+    )
+    result = run_node(any_node(), [str(script)])
+    assert result.returncode == 0, _output(result)
