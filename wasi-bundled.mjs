@@ -1697,9 +1697,9 @@ const WASI_MODULE = 'wasi_snapshot_preview1';
 // process. A fresh filesystem gets the defaults; a process started on an existing one changes
 // them only when given `limits`, and then keys left out take their defaults.
 
-// LIMIT_RANGES (generated above) are the core's hard caps (its buffers are sized for them),
-// 1 MiB at least for the filesystem (a fresh one with a few processes needs about 200 KiB)
-// and the core memory's 4 GiB at most. maxFsBytes null: no limit but the memory's.
+// LIMIT_RANGES (generated into js/abi.mjs) are the core's hard caps (its buffers are sized
+// for them), 1 MiB at least for the filesystem (a fresh one with a few processes needs about
+// 200 KiB) and the core memory's 4 GiB at most. maxFsBytes null: no limit but the memory's.
 
 /** `limits` checked and completed with the defaults; null when not given. Throws a TypeError
     (not an object, an unknown key, a value that is not an integer) or a RangeError.

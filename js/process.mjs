@@ -2,7 +2,7 @@
 /* One instance of the core: one process (its own fd table, args, env, stdio and shadow stack)
    on the shared filesystem, and the host hooks it calls. */
 
-import {ERRNO, Hook, WASI_FUNCTIONS, DEFAULT_LIMITS} from './abi.mjs';
+import {DEFAULT_LIMITS, ERRNO, Hook, WASI_FUNCTIONS} from './abi.mjs';
 import {bridgeFunctions, multiMemorySupported} from './bridge.mjs';
 import {WasiError, WasiExit, check} from './errors.mjs';
 import {CLOCK_READERS, clockResolutions, encodeUtf8, fillRandom, toBytes} from './platform.mjs';

@@ -201,8 +201,9 @@ def ordered(modules: dict[str, Module]) -> list[Module]:
     return order
 
 
-def check_names(order: list[Module]) -> list[str]:
-    """Checks the names the modules share; returns what the joined module exports."""
+def check_names(order: list[Module]) -> None:
+    """Checks the names the modules share: one module declares each, every imported name is
+    exported, every export (but the entry's and the generated ABI's) is imported."""
     by_name = {module.name: module for module in order}
     owner: dict[str, str] = {}
     for module in order:
@@ -221,18 +222,16 @@ def check_names(order: list[Module]) -> list[str]:
                         f"js/{module.name} imports {name}, which js/{source} does not export"
                     )
                 used.add((source, name))
-    entry = by_name[ENTRY]
     for module in order:
         for name in module.exported:
             if module.name not in (ENTRY, ABI_TABLE) and (module.name, name) not in used:
                 raise BundleError(f"js/{module.name} exports {name}, which no module imports")
-    return sorted(entry.exported + [n for names in entry.reexports.values() for n in names])
 
 
 def join(modules: dict[str, Module]) -> str:
     """wasi.mjs's text: every module's declarations in one scope, then the public exports."""
     order = ordered(modules)
-    public = check_names(order)
+    check_names(order)
     entry = order[-1]
     comment = LEADING_COMMENT.match(entry.text)
     if not comment:
@@ -248,14 +247,14 @@ def join(modules: dict[str, Module]) -> str:
         parts.append(f"\n{rule}{'=' * (92 - len(rule))}\n{body.strip()}\n")
     reexported = sorted(n for names in entry.reexports.values() for n in names)
     parts.append(f"\nexport {{{', '.join(reexported)}}};\n")
-    assert set(public) == set(reexported) | set(entry.exported)
     return "".join(parts)
 
 
 def bundle(source: str, wasm: bytes) -> str:
     """wasi-bundled.mjs's text for the given wasi.mjs text and wasi.wasm bytes."""
-    start = source.find(BEGIN)
-    end = source.find(END, start)
+    body = source.removeprefix(PLAIN_HEADER)
+    start = body.find(BEGIN)
+    end = body.find(END, start)
     if start < 0 or end < 0:
         raise BundleError(f"wasi.mjs must contain {BEGIN!r} followed by {END!r}")
     loader = LOADER.format(
@@ -263,8 +262,6 @@ def bundle(source: str, wasm: bytes) -> str:
         digest=hashlib.sha256(wasm).hexdigest(),
         encoded=base64.b64encode(wasm).decode("ascii"),
     )
-    body = source.removeprefix(PLAIN_HEADER)
-    start, end = body.find(BEGIN), body.find(END)
     return HEADER + body[:start] + loader + body[end + len(END) :]
 
 
