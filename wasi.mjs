@@ -1836,15 +1836,66 @@ export class Wasi extends WasiFileSystem {
 	    @param {WebAssembly.Instance} instance @returns {number} */
 	start(instance) {
 		this.#checkOpen();
-		const {memory, _start: entry} = instance.exports;
-		if (typeof entry !== 'function') throw new TypeError("the program has no '_start' function (is it a WASI command?)");
-		if (memory instanceof WebAssembly.Memory) this.bindToOtherMemory(memory);
-		else if (!this.#core.guestMemory) throw new TypeError("the program does not export its memory as 'memory'");
+		const entry = instance.exports._start;
+		if (typeof entry !== 'function') {
+			throw new TypeError("the program has no '_start' function (a WASI reactor? use initialize() and invoke())");
+		}
+		this.#bindExportedMemory(instance);
+		const code = this.#call(entry, []).exitCode ?? 0;
+		// A host process reports only the low 8 bits of a status: 256 would read as success.
+		if (code > MAX_EXIT_STATUS) throw new InvalidExitStatus(code);
+		return code;
+	}
+
+	/** For a WASI reactor: binds the instance's exported memory and runs `_initialize` (if it
+	    has one), as wasmtime does before it calls a reactor's export. Call its exports with
+	    invoke() afterwards. A `proc_exit` during it throws WasiExit.
+	    @param {WebAssembly.Instance} instance */
+	initialize(instance) {
+		this.#checkOpen();
+		if (typeof instance.exports._start === 'function' && typeof instance.exports._initialize !== 'function') {
+			throw new TypeError('the program is a WASI command (it has _start): run it with start()');
+		}
+		this.#bindExportedMemory(instance);
+		const init = instance.exports._initialize;
+		if (typeof init === 'function') this.#exitToError(this.#call(init, []).exitCode);
+	}
+
+	/** Calls export `name` of an instance that initialize() (or start()) bound, with `args`,
+	    and returns its result. stdout and stderr are flushed after it; a `proc_exit` inside
+	    throws WasiExit, a trap is re-thrown, and the process can be invoked again after either.
+	    @param {WebAssembly.Instance} instance @param {string} name @param {...unknown} args
+	    @returns {unknown} */
+	invoke(instance, name, ...args) {
+		this.#checkOpen();
+		const exported = instance.exports[name];
+		if (typeof exported !== 'function') throw new TypeError(`the program exports no function named ${describe(name)}`);
+		this.#bindExportedMemory(instance);
+		const {result, exitCode} = this.#call(/** @type {Function} */ (exported), args);
+		this.#exitToError(exitCode);
+		return result;
+	}
+
+	/** @param {WebAssembly.Instance} instance */
+	#bindExportedMemory(instance) {
+		const {memory} = instance.exports;
+		if (memory instanceof WebAssembly.Memory) {
+			if (memory !== this.#core.guestMemory) this.bindToOtherMemory(memory);
+		} else if (!this.#core.guestMemory) {
+			throw new TypeError("the program does not export its memory as 'memory'");
+		}
+	}
+
+	/** Runs `entry(...args)` in the program: after it returns, exits (our own exit hook's
+	    WasiExit) or traps, the core is recovered and stdio flushed; a trap is re-thrown.
+	    @param {Function} entry @param {unknown[]} args
+	    @returns {{result: unknown, exitCode: number | null}} */
+	#call(entry, args) {
 		const core = this.#core;
 		core.exitCode = null;
-		let code = 0;
+		let result;
 		try {
-			entry();
+			result = entry(...args);
 		} catch (error) {
 			// Only our own exit hook's WasiExit is an exit (not one from some other Wasi).
 			if (!(error instanceof WasiExit) || core.exitCode === null) {
@@ -1852,13 +1903,17 @@ export class Wasi extends WasiFileSystem {
 				this.#flushQuietly();
 				throw error;
 			}
-			code = core.exitCode;
 		}
 		core.recover();
 		this.flush();
-		// A host process reports only the low 8 bits of a status: 256 would read as success.
-		if (code > MAX_EXIT_STATUS) throw new InvalidExitStatus(code);
-		return code;
+		return {result, exitCode: core.exitCode};
+	}
+
+	/** @param {number | null} exitCode */
+	#exitToError(exitCode) {
+		if (exitCode === null) return;
+		if (exitCode > MAX_EXIT_STATUS) throw new InvalidExitStatus(exitCode);
+		throw new WasiExit(exitCode);
 	}
 
 	#flushQuietly() {

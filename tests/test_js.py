@@ -380,6 +380,7 @@ def program_paths(wasm_program: Callable[..., Path]) -> dict[str, str]:
         "js_stress": str(wasm_program(STRESS_SOURCE)),
         "harden_limits": str(wasm_program("harden_limits")),
         "share_pipe": str(wasm_program("share_pipe")),
+        "reactor_calc": str(wasm_program("reactor_calc", ("-mexec-model=reactor",))),
     }
 
 
