@@ -4,6 +4,7 @@ that names the installed wasmtime-py and the supported range."""
 
 from __future__ import annotations
 
+import ctypes
 import importlib.metadata
 import os
 import re
@@ -63,6 +64,15 @@ def test_a_missing_method_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(private.UnsupportedWasmtimeError) as caught:
         private.check()
     assert_unsupported(caught.value, "wasmtime.Store._context is missing")
+
+
+def test_a_deadline_callback_of_another_shape_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A C callback whose signature differs from wasmtime-py's would crash, not raise: the
+    check compares the two."""
+    monkeypatch.setattr(private, "_Finalizer", ctypes.CFUNCTYPE(None, ctypes.c_uint8))
+    with pytest.raises(private.UnsupportedWasmtimeError) as caught:
+        private.check()
+    assert_unsupported(caught.value, "the epoch-deadline finalizer has another C signature")
 
 
 def test_a_changed_behaviour_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ The host leans on wasmtime-py internals for three reasons (docs/HOST_NOTES.md):
   (``EpochDeadlineCallback``), and its memories give their bytes only as ctypes pointers
   (``read_bytes``, ``write_bytes``, ``move_bytes``, ``load_u32``, the ``*_address``
   functions).
-- A bug. wasmtime-py (45 to 50 at least) cannot pass a ``SharedMemory`` as an import:
+- A bug. wasmtime-py (45 to 51 at least) cannot pass a ``SharedMemory`` as an import:
   ``SharedMemory._as_extern`` wraps the pointer once too often, and so does
   ``SharedMemory.size`` (``ImportableSharedMemory``, used only while
   ``SHARED_MEMORY_IMPORT_BUG`` is true: it is found by behaviour, so a fixed wasmtime is used
@@ -419,10 +419,33 @@ def _missing_names() -> list[str]:
         have = {field[0] for field in getattr(kind, "_fields_", ())}
         problems += [f"wasmtime._ffi.{name} has no field {f}" for f in fields if f not in have]
     problems += [f"wasmtime._ffi.{n} is missing" for n in _CONSTANTS if not hasattr(ffi, n)]
+    problems += _callback_type_problems()
     for cls, methods in _METHODS.items():
         problems += [
             f"wasmtime.{cls.__name__}.{m} is missing" for m in methods if not hasattr(cls, m)
         ]
+    return problems
+
+
+def _callback_type_problems() -> list[str]:
+    """The deadline callback type must match the one wasmtime-py declares: a C callback of
+    another shape would crash the process, not raise."""
+    from wasmtime import _bindings  # noqa: PLC0415 (only here)
+
+    setter = getattr(_bindings, "_wasmtime_store_epoch_deadline_callback", None)
+    declared: Sequence[Any] = getattr(setter, "argtypes", None) or ()
+    if len(declared) != 4:
+        return ["wasmtime._bindings declares wasmtime_store_epoch_deadline_callback otherwise"]
+    problems = []
+    pairs = ((_DeadlineCallback, declared[1], "callback"), (_Finalizer, declared[3], "finalizer"))
+    for ours, theirs, what in pairs:
+        ours_args = [ctypes.sizeof(kind) for kind in ours._argtypes_]
+        their_args = [ctypes.sizeof(kind) for kind in getattr(theirs, "_argtypes_", ())]
+        ours_result = ctypes.sizeof(ours._restype_) if ours._restype_ else 0
+        their_restype = getattr(theirs, "_restype_", None)
+        their_result = ctypes.sizeof(their_restype) if their_restype else 0
+        if ours_args != their_args or ours_result != their_result:
+            problems.append(f"the epoch-deadline {what} has another C signature")
     return problems
 
 
