@@ -5,7 +5,7 @@ from __future__ import annotations
 import wasmtime
 
 from ._shared_memory import base_address
-from ._wasmtime_private import read_bytes, write_bytes
+from ._wasmtime_private import move_bytes, read_bytes, write_bytes
 
 U32_MASK = 0xFFFFFFFF
 
@@ -30,7 +30,11 @@ class CoreMemory:
         return read_bytes(self.address(offset), length & U32_MASK)
 
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
-        write_bytes(self.address(offset), data)
+        if isinstance(data, bytes):  # the common case, without a second Python call
+            if data:
+                move_bytes(self.address(offset), data, len(data))
+        else:
+            write_bytes(self.address(offset), data)
 
     def read_u32(self, offset: int) -> int:
         return int.from_bytes(self.read(offset, 4), "little")
