@@ -3,6 +3,7 @@ catches an upward include, an include cycle and a misplaced export."""
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -40,3 +41,94 @@ def test_checker_catches_violations(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "wasi/w.c: includes host/h.h, a layer it may not see" in problems
     assert "wasi/w.c: exports wasi_wasm_x" in problems
     assert "host/host.c: exports fd_read" in problems
+
+
+# -- the Python host: wasmtime-py's private API and ctypes in one module ---------------------
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "wasi_wasm"
+PRIVATE_MODULE = "_wasmtime_private.py"
+# Private attributes of wasmtime-py objects (and ctypes pointers from its public API) that the
+# package uses; any attribute with a leading underscore reached from `wasmtime.` counts too.
+PRIVATE_ATTRIBUTES = frozenset(
+    {"_from_raw", "_from_ptr", "_context", "_as_extern", "_instance", "_func", "_consume",
+     "_set_ptr", "ptr", "data_ptr"}
+)  # fmt: skip
+
+
+def _root_name(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def private_api_uses(source: str, name: str) -> list[str]:
+    """Lines of ``source`` that import ctypes or a private wasmtime module, or reach into a
+    private part of wasmtime-py."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        line = f"{name}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "ctypes" or alias.name.startswith("wasmtime._"):
+                    found.append(f"{line}: imports {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            module = node.module or ""
+            if module.split(".")[0] == "ctypes" or module.startswith("wasmtime._"):
+                found.append(f"{line}: imports from {module}")
+            elif module == "wasmtime":
+                found += [
+                    f"{line}: imports wasmtime.{alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_")
+                ]
+        elif isinstance(node, ast.Name) and node.id in ("ffi", "ctypes"):
+            found.append(f"{line}: uses {node.id}")
+        elif isinstance(node, ast.Attribute):
+            from_wasmtime = _root_name(node) == "wasmtime" and node.attr.startswith("_")
+            if node.attr in PRIVATE_ATTRIBUTES or from_wasmtime:
+                found.append(f"{line}: uses .{node.attr}")
+    return found
+
+
+def test_only_one_module_uses_wasmtime_internals_or_ctypes() -> None:
+    """Every use of wasmtime-py's private API and of ctypes is in _wasmtime_private.py, which
+    checks at import that they still work (so an unsupported wasmtime fails in one place)."""
+    modules = sorted(PACKAGE.glob("*.py"))
+    assert PACKAGE / PRIVATE_MODULE in modules
+    found = []
+    for path in modules:
+        if path.name != PRIVATE_MODULE:
+            found += private_api_uses(path.read_text(), path.name)
+    assert found == []
+
+
+def test_the_private_api_rule_catches_each_kind_of_use() -> None:
+    source = """
+import ctypes
+import wasmtime._func
+from ctypes import byref
+from wasmtime import _ffi as ffi, Store
+from wasmtime._func import maybe_raise_last_exn
+ffi.wasmtime_error_new(b"x")
+store._context()
+wasmtime.Func._from_raw(handle)
+memory.data_ptr()
+wasmtime._ffi
+self.instance.exports(store)
+from ._wasmtime_private import load_u32
+"""
+    found = sorted(use.split(":", 2)[2].strip() for use in private_api_uses(source, "m.py"))
+    assert found == sorted(
+        [
+            "imports ctypes",
+            "imports wasmtime._func",
+            "imports from ctypes",
+            "imports wasmtime._ffi",
+            "imports from wasmtime._func",
+            "uses ffi",
+            "uses ._context",
+            "uses ._from_raw",
+            "uses .data_ptr",
+            "uses ._ffi",
+        ]
+    )

@@ -11,7 +11,7 @@ import threading
 import pytest
 import wasmtime
 
-from wasi_wasm import _shared_memory
+from wasi_wasm import _shared_memory, _wasmtime_private
 from wasi_wasm._engine import get_engine, new_store
 
 BUGGY = _shared_memory._has_import_bug()
@@ -49,7 +49,7 @@ def test_plain_shared_memory_size_is_broken() -> None:
 
 @needs_bug
 def test_workaround_is_chosen_only_while_buggy() -> None:
-    assert _shared_memory.shared_memory_class() is _shared_memory.ImportableSharedMemory
+    assert _shared_memory.shared_memory_class() is _wasmtime_private.ImportableSharedMemory
 
 
 def test_new_shared_memory_imports_and_reports_size() -> None:

@@ -3,14 +3,13 @@
 (a) The bridge: a tiny wasm module importing the core memory and the program's memory
     (multi-memory) whose `memory.copy` functions go into the slots, so a syscall never leaves
     wasm (nanoseconds per copy).
-(b) The fallback: Python host functions doing ctypes.memmove between the two memories
+(b) The fallback: Python host functions doing memmove between the two memories
     (microseconds per copy), for engines without multi-memory.
 Both fill the same slots, found with wasi_wasm_hook_index, with Table.set.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import threading
 from collections.abc import Callable
@@ -19,9 +18,15 @@ import wasmtime
 
 from ._core_memory import U32_MASK, CoreMemory
 from ._engine import get_engine
-from ._fastcall import export_func, instantiate
 from ._hooks import Hook
 from ._shared_memory import PAGE_SIZE, base_address, importable, pages
+from ._wasmtime_private import (
+    export_func,
+    func_from_handle,
+    instantiate,
+    memory_address,
+    move_bytes,
+)
 
 GuestMemory = wasmtime.Memory | wasmtime.SharedMemory
 CORE_MAX_PAGES = 65536
@@ -132,7 +137,7 @@ def install_bridge(
     for hook, name in _BRIDGE_EXPORTS:
         function = export_func(store, instance, name)
         assert function is not None
-        set_slot(hook, wasmtime.Func._from_raw(function))
+        set_slot(hook, func_from_handle(function))
 
 
 def _guest_accessors(
@@ -145,8 +150,7 @@ def _guest_accessors(
         return (lambda _caller: fixed_base), (lambda _caller: pages(guest))
 
     def base(caller: wasmtime.Caller) -> int:
-        address = ctypes.cast(guest.data_ptr(caller), ctypes.c_void_p).value
-        return address or 0
+        return memory_address(guest, caller)
 
     def size(caller: wasmtime.Caller) -> int:
         return guest.data_len(caller) // PAGE_SIZE
@@ -163,14 +167,14 @@ def install_fallback(
     core_base = core.base
 
     def copy_in(caller: wasmtime.Caller, core_dst: int, guest_src: int, length: int) -> None:
-        ctypes.memmove(
+        move_bytes(
             core_base + (core_dst & U32_MASK),
             guest_base(caller) + (guest_src & U32_MASK),
             length & U32_MASK,
         )
 
     def copy_out(caller: wasmtime.Caller, guest_dst: int, core_src: int, length: int) -> None:
-        ctypes.memmove(
+        move_bytes(
             guest_base(caller) + (guest_dst & U32_MASK),
             core_base + (core_src & U32_MASK),
             length & U32_MASK,

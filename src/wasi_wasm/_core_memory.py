@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
-
 import wasmtime
 
 from ._shared_memory import base_address
+from ._wasmtime_private import move_bytes, read_bytes, write_bytes
 
 U32_MASK = 0xFFFFFFFF
 
@@ -28,17 +27,14 @@ class CoreMemory:
         return self.base + (offset & U32_MASK)
 
     def read(self, offset: int, length: int) -> bytes:
-        return ctypes.string_at(self.address(offset), length & U32_MASK)
+        return read_bytes(self.address(offset), length & U32_MASK)
 
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
-        length = len(data)
-        if not length:
-            return
-        if isinstance(data, bytes):
-            ctypes.memmove(self.address(offset), data, length)
+        if isinstance(data, bytes):  # the common case, without a second Python call
+            if data:
+                move_bytes(self.address(offset), data, len(data))
         else:
-            source = (ctypes.c_char * length).from_buffer_copy(data)
-            ctypes.memmove(self.address(offset), source, length)
+            write_bytes(self.address(offset), data)
 
     def read_u32(self, offset: int) -> int:
         return int.from_bytes(self.read(offset, 4), "little")

@@ -9,11 +9,12 @@ word. When no program of a filesystem runs the word is 0 and the core calls the 
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from ._wasmtime_private import store_u64
 
 TICK_SECONDS = 0.001
 realtime_ns = time.time_ns  # the clock the words follow (a test replaces it)
@@ -32,7 +33,7 @@ class _Clocks:
     def acquire(self, address: int) -> None:
         with self._lock:
             self._users[address] = self._users.get(address, 0) + 1
-            _store(address, realtime_ns())
+            store_u64(address, realtime_ns())
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._keep, name="wasi-wasm file clock", daemon=True
@@ -44,7 +45,7 @@ class _Clocks:
             self._users[address] -= 1
             if not self._users[address]:
                 del self._users[address]
-                _store(address, 0)
+                store_u64(address, 0)
 
     def _keep(self) -> None:
         while True:
@@ -55,12 +56,7 @@ class _Clocks:
                     return
                 now = realtime_ns()
                 for address in self._users:
-                    _store(address, now)
-
-
-def _store(address: int, value: int) -> None:
-    """One aligned 8-byte store: the core never sees half of an old and half of a new time."""
-    ctypes.c_uint64.from_address(address).value = value
+                    store_u64(address, now)
 
 
 _clocks = _Clocks()

@@ -21,26 +21,21 @@ counted in ticks: its deadline is one tick away, and at each tick the callback a
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import wasmtime
-from wasmtime import _ffi as ffi
+
+from ._wasmtime_private import (
+    DEADLINE_CONTINUE,
+    EpochDeadlineCallback,
+    load_u32,
+    new_error_address,
+)
 
 INTERRUPT_MESSAGE = "wasm trap: interrupt"
-_CONTINUE = 0  # wasmtime_update_deadline_kind_t: go on running (YIELD is for async stores)
-
-_DeadlineCallback = ctypes.CFUNCTYPE(
-    ctypes.c_size_t,
-    ctypes.POINTER(ffi.wasmtime_context_t),
-    ctypes.c_void_p,
-    ctypes.POINTER(ctypes.c_uint64),
-    ctypes.POINTER(ctypes.c_uint8),
-)
-_Finalizer = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
 class Interrupted(wasmtime.Trap):
@@ -89,13 +84,13 @@ class StoreGuard:
         else:
             return _interrupt_error()
         delta[0] = ticks
-        kind[0] = _CONTINUE
+        kind[0] = DEADLINE_CONTINUE
         return 0
 
     def _lock_held(self) -> bool:
         """Whether a process of the store holds or takes the lock, or is otherwise busy
         (its busy word: base/lock.h)."""
-        return any(ctypes.c_uint32.from_address(address).value for address in self.probes)
+        return any(load_u32(address) for address in self.probes)
 
 
 # Guards stay alive until wasmtime drops their store and calls the finalizer with their key.
@@ -116,8 +111,7 @@ def _deadline_reached(context: Any, key: int | None, delta: Any, kind: Any) -> i
 
 def _interrupt_error() -> int:
     """A new wasmtime error that interrupts the program, as the callback returns it."""
-    error = ffi.wasmtime_error_new(INTERRUPT_MESSAGE.encode())
-    return ctypes.cast(error, ctypes.c_void_p).value or 0
+    return new_error_address(INTERRUPT_MESSAGE)
 
 
 def _forget(key: int | None) -> None:
@@ -125,8 +119,7 @@ def _forget(key: int | None) -> None:
         _guards.pop(key or 0, None)
 
 
-_callback = _DeadlineCallback(_deadline_reached)
-_finalizer = _Finalizer(_forget)
+_callback = EpochDeadlineCallback(_deadline_reached, _forget)
 
 
 def guard(store: wasmtime.Store) -> StoreGuard:
@@ -138,8 +131,6 @@ def guard(store: wasmtime.Store) -> StoreGuard:
     key = next(_keys)
     with _guards_lock:
         _guards[key] = created
-    ffi.wasmtime_store_epoch_deadline_callback(
-        store.ptr(), _callback, ctypes.c_void_p(key), _finalizer
-    )
+    _callback.install(store, key)
     store._wasi_wasm_interrupt_guard = created  # type: ignore[attr-defined]
     return created

@@ -13,13 +13,11 @@ run, because guest_pages() = 0 makes the core reject every guest pointer."""
 from __future__ import annotations
 
 import threading
-from ctypes import byref
-from typing import cast
 
 import wasmtime
-from wasmtime import _ffi as ffi
 
 from ._bridge import COPY_TYPE, PAGES_TYPE
+from ._wasmtime_private import linker_func
 
 # Core import name = wasmtime WASI function name.
 _NATIVE_HOOKS = tuple(
@@ -52,18 +50,14 @@ def store_hooks(store: wasmtime.Store, engine: wasmtime.Engine) -> dict[str, was
     """Hook functions for every core instance in ``store``, by the core's import name
     (``store`` gets an empty WASI context for the native ones)."""
     store.set_wasi(wasmtime.WasiConfig())
-    linker = _linker(engine).ptr()
-    context = store._context()
+    linker = _linker(engine)
     functions: dict[str, wasmtime.Func] = {}
     for name, raw_name in _NATIVE_HOOKS:
         # Linker.get, without its string buffers and wrapping (this runs for every Store).
-        item = ffi.wasmtime_extern_t()
-        found = ffi.wasmtime_linker_get(
-            linker, context, _WASI, len(_WASI), raw_name, len(raw_name), byref(item)
-        )
-        if not found or cast(int, item.kind) != ffi.WASMTIME_EXTERN_FUNC.value:
+        found = linker_func(linker, store, _WASI, raw_name)
+        if found is None:
             raise RuntimeError(f"wasmtime's WASI lacks {name}")
-        functions[name] = wasmtime.Func._from_raw(item.of.func)
+        functions[name] = found
     copy = wasmtime.Func(store, COPY_TYPE, _unbound_copy)
     functions["copy_in"] = functions["copy_out"] = copy
     functions["guest_pages"] = wasmtime.Func(store, PAGES_TYPE, _unbound_guest_pages)

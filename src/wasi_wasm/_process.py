@@ -9,21 +9,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 import wasmtime
-from wasmtime import _ffi as ffi
 
 from . import _bridge, _interrupt
 from ._abi import HOOKS, WASI_FUNCTIONS
 from ._core_memory import U32_MASK, CoreMemory
 from ._errno import SUCCESS, error_from_wasi
-from ._fastcall import (
+from ._hooks import STDOUT_FD, Hook, ProcessHooks
+from ._wasmtime_private import (
     RawFunc,
+    TableHandle,
     export_func,
     export_table,
+    func_from_handle,
     instantiate,
     signature,
     table_set_func,
 )
-from ._hooks import STDOUT_FD, Hook, ProcessHooks
 
 # Every wasi_snapshot_preview1 function; the core exports each under its own name.
 WASI_FUNCTION_SET = frozenset(WASI_FUNCTIONS)
@@ -108,7 +109,7 @@ class CoreProcess:
         self.instance = instantiate(store, module, self._imports(store_hooks or {}))
         self._functions: dict[str, CoreFunction] = {}
         self._wasi_functions: dict[str, wasmtime.Func] = {}
-        self._table: ffi.wasmtime_table_t | None = None
+        self._table: TableHandle | None = None
         self.attached = False
         self._scratch_ptr = 0
         self._scratch_size = 0
@@ -150,7 +151,7 @@ class CoreProcess:
             if found is None or name not in self._info.signatures:
                 raise CoreError(f"the core module does not export {name}")
             kind = self._info.signatures[name]
-            function = RawFunc(found, *kind) if kind else wasmtime.Func._from_raw(found)
+            function = RawFunc(found, *kind) if kind else func_from_handle(found)
             self._functions[name] = function
         return function
 
@@ -174,7 +175,7 @@ class CoreProcess:
             found = export_func(self.store, self.instance, name.encode())
             if found is None:
                 return None
-            function = self._wasi_functions[name] = wasmtime.Func._from_raw(found)
+            function = self._wasi_functions[name] = func_from_handle(found)
         return function
 
     def wasi_functions(self) -> dict[str, wasmtime.Func]:

@@ -15,6 +15,7 @@ import wasmtime
 
 from ._abi import WASI_FUNCTIONS
 from ._engine import compile_cached
+from ._wasmtime_private import func_store_id
 
 Program = Union[str, "os.PathLike[str]", bytes, bytearray, wasmtime.Module]
 
@@ -216,12 +217,10 @@ def define_extra_imports(
 
 
 def _in_store(function: wasmtime.Func, store: wasmtime.Store) -> bool:
-    """Whether ``function`` belongs to ``store``. wasmtime aborts the whole process (a Rust
-    panic) when a function of another Store is defined or called, and no public call of
-    wasmtime-py says which Store a function belongs to: this reads its private ctypes field
-    (a Linker gives a define_func definition as a new function in the Store asked for)."""
+    """Whether ``function`` belongs to ``store`` (a Linker gives a define_func definition as
+    a new function in the Store asked for)."""
     probe = wasmtime.Func(store, wasmtime.FuncType([], []), _do_nothing)
-    return bool(function._func.store_id == probe._func.store_id)
+    return func_store_id(function) == func_store_id(probe)
 
 
 def _do_nothing() -> None:
