@@ -140,9 +140,9 @@ def signature(func_type: wasmtime.FuncType) -> Signature | None:
     return tuple(kind == _I64 for kind in params), (results[0] if results else None)
 
 
-def func_from_handle(func: FuncHandle) -> wasmtime.Func:
-    """A wasmtime-py ``Func`` for a function handle."""
-    return wasmtime.Func._from_raw(func)
+# func_from_handle(handle): a wasmtime-py ``Func`` for a function handle (the classmethod
+# itself: startup wraps a few dozen handles).
+func_from_handle: Callable[[FuncHandle], wasmtime.Func] = wasmtime.Func._from_raw
 
 
 Importable = wasmtime.Func | wasmtime.Memory | wasmtime.SharedMemory | wasmtime.Table
@@ -178,9 +178,10 @@ def _raise_failure(error: Any, trap: Any) -> None:
         raise trapped
 
 
-def _export(store: wasmtime.Store, instance: wasmtime.Instance, name: bytes) -> Any:
-    """One export of ``instance`` by name (a wasmtime_extern_t), without wrapping all the
-    others; None when there is none."""
+def _export(
+    store: wasmtime.Store, instance: wasmtime.Instance, name: bytes
+) -> ffi.wasmtime_extern_t | None:
+    """One export of ``instance`` by name, without wrapping all the others."""
     item = ffi.wasmtime_extern_t()
     found = ffi.wasmtime_instance_export_get(
         store._context(), byref(instance._instance), name, len(name), byref(item)
@@ -195,7 +196,7 @@ def export_func(
     item = _export(store, instance, name)
     if item is None or cast(int, item.kind) != ffi.WASMTIME_EXTERN_FUNC.value:
         return None
-    return cast(FuncHandle, item.of.func)
+    return item.of.func
 
 
 def export_table(
@@ -205,7 +206,7 @@ def export_table(
     item = _export(store, instance, name)
     if item is None or cast(int, item.kind) != ffi.WASMTIME_EXTERN_TABLE.value:
         return None
-    return cast(TableHandle, item.of.table)
+    return item.of.table
 
 
 def table_set_func(
