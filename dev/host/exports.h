@@ -11,6 +11,8 @@ int32_t wasi_wasm_recover(void);
 uintptr_t wasi_wasm_busy_slot(void);
 uint32_t wasi_wasm_process_id(void);
 int32_t wasi_wasm_reap(uint32_t id);
+int32_t wasi_wasm_freeze(void);
+int32_t wasi_wasm_thaw(void);
 int32_t wasi_wasm_hook_index(int32_t hook);
 uintptr_t wasi_wasm_alloc(uint32_t size);
 int32_t wasi_wasm_free(uintptr_t ptr);

@@ -72,6 +72,7 @@ EXPORT("wasi_wasm_detach") void wasi_wasm_detach(void) {
     struct process *p = current_process();
     if (!p) return;
     stdio_flush(p);
+    (void)vfs_thaw(&p->holder); /* a freeze ends with its process */
     platform_set_instance_process(NULL);
     /* The stack we run on is freed with the process: nothing runs on it after the unlock.
        The lock is taken in no process's name: the holder goes with the process. */
@@ -118,6 +119,25 @@ EXPORT("wasi_wasm_reap") int32_t wasi_wasm_reap(uint32_t id) {
 EXPORT("wasi_wasm_busy_slot") uintptr_t wasi_wasm_busy_slot(void) {
     struct process *self = current_process();
     return self ? core_addr(&self->holder.state) : 0;
+}
+
+/* Freezes the filesystem in this instance's process's name: the lock stays exclusive
+   until wasi_wasm_thaw (or detach, recover, reap), so that the host's calls from this
+   process between the two see the whole filesystem at one moment (a consistent snapshot)
+   while every other process waits at its next filesystem call. EBUSY if this process has
+   frozen it already, EBADF before attach. */
+EXPORT("wasi_wasm_freeze") int32_t wasi_wasm_freeze(void) {
+    struct process *self = current_process();
+    if (!self) return E_BADF;
+    errno_t err = vfs_freeze(&self->holder);
+    if (!err) reclaim_now();
+    return err;
+}
+
+/* Ends this process's freeze: EINVAL if it holds none. */
+EXPORT("wasi_wasm_thaw") int32_t wasi_wasm_thaw(void) {
+    struct process *self = current_process();
+    return self ? vfs_thaw(&self->holder) : E_BADF;
 }
 
 EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
