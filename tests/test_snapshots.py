@@ -524,3 +524,34 @@ def test_a_filesystem_ships_to_another_process(
     first = subprocess.run([sys.executable, "-c", save], env=env, capture_output=True, check=True)
     second = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, check=True)
     assert first.stdout and sorted(first.stdout.splitlines()) == sorted(second.stdout.splitlines())
+
+
+def test_a_freeze_ends_with_its_process() -> None:
+    """A process that ends or is recovered while frozen (a host that dies mid-snapshot, a
+    Worker reaped) leaves the filesystem usable: it cannot freeze the others for good."""
+    with start_wasi() as w:
+        w.write_file("/f", b"before")
+        other = start_wasi(w.init_obj())
+        process, _root = other._vfs_process()
+        assert process.call("wasi_wasm_freeze") == 0
+        assert process.call("wasi_wasm_freeze") == 10  # EBUSY: frozen already
+        assert process.call("wasi_wasm_recover") == 1  # it held the lock: now released
+        write_from_another_thread(w, b"recovered")
+        assert process.call("wasi_wasm_thaw") == 28  # EINVAL: the freeze is over
+        assert process.call("wasi_wasm_freeze") == 0
+        process.detach()  # the freezer's process ends
+        write_from_another_thread(w, b"detached")
+        other.close()
+        assert w.read_file("/f") == b"detached"
+        assert w.fsck() == 0
+
+
+def write_from_another_thread(w: Wasi, data: bytes) -> None:
+    done = threading.Event()
+
+    def write() -> None:
+        w.write_file("/f", data)
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert done.wait(30), "the filesystem stayed frozen"
