@@ -720,14 +720,14 @@ class FilesystemMixin:
         the program would wait for the block's end (in this thread, for ever)."""
         process, _root = self._vfs_process()
         depth = getattr(self, "_freeze_depth", 0)
-        if depth == 0:
-            check(process.call("wasi_wasm_freeze"), "/")
         self._freeze_depth = depth + 1
         try:
+            if depth == 0:
+                check(process.call("wasi_wasm_freeze"), "/")
             yield
         finally:
             self._freeze_depth = depth
-            if depth == 0:
+            if depth == 0:  # (EINVAL, harmless, if the freeze never began)
                 process.call("wasi_wasm_thaw")
 
     def save_tar(
