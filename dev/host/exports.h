@@ -13,6 +13,7 @@ uint32_t wasi_wasm_process_id(void);
 int32_t wasi_wasm_reap(uint32_t id);
 int32_t wasi_wasm_freeze(void);
 int32_t wasi_wasm_thaw(void);
+int32_t wasi_wasm_seek_data(uint32_t fd, uint64_t offset, uint32_t hole, uintptr_t out);
 int32_t wasi_wasm_hook_index(int32_t hook);
 uintptr_t wasi_wasm_alloc(uint32_t size);
 int32_t wasi_wasm_free(uintptr_t ptr);

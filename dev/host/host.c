@@ -259,6 +259,30 @@ EXPORT("wasi_wasm_preopen") int32_t wasi_wasm_preopen(uintptr_t vfs_path, uint32
     return err ? -(int32_t)err : (int32_t)fd;
 }
 
+/* lseek's SEEK_DATA (hole 0) or SEEK_HOLE (hole 1) on this process's regular-file fd, at the
+   core's 64 KiB chunk granularity: writes to out (a u64 in a host buffer) the first offset
+   at or after offset in data or in a hole (the end of the file is one). ENXIO at or past the
+   end or with no data after it, EBADF for an fd that is not a regular file, EFAULT for out
+   outside the host's buffers, EINVAL for hole above 1. A snapshot finds a sparse file's
+   data without reading its holes. */
+EXPORT("wasi_wasm_seek_data") int32_t wasi_wasm_seek_data(uint32_t fd, uint64_t offset, uint32_t hole, uintptr_t out) {
+    struct process *self = current_process();
+    if (!self) return E_BADF;
+    if (hole > 1) return E_INVAL;
+    host_lock();
+    errno_t err = E_SUCCESS;
+    struct fd_entry *e = fd_lookup(self, fd);
+    if (!e || e->kind != FD_FILE || e->node->is_pipe || e->node->type != FILETYPE_REGULAR_FILE) err = E_BADF;
+    else if (!in_host_buffer(out, 8)) err = E_FAULT;
+    else {
+        uint64_t found = file_seek_data(e->node, offset, hole != 0);
+        if (found == UINT64_MAX) err = E_NXIO;
+        else put_u64((uint8_t *)out, found);
+    }
+    vfs_unlock();
+    return err;
+}
+
 EXPORT("wasi_wasm_used_bytes") uint64_t wasi_wasm_used_bytes(void) {
     host_lock();
     uint64_t used = mem_used_bytes();

@@ -68,6 +68,7 @@ DEFAULT_MAX_READ_SIZE = 1 << 30
 # one is mostly holes, whose zeros copy-out would still have to read to find the data.
 DEFAULT_MAX_FILE_SIZE = 1 << 32
 U64_MAX = (1 << 64) - 1
+MAX_VFS_FILE_SIZE = (1 << 44) - 4096  # the core's largest file (EFBIG past it)
 
 # all but FD_WRITE: a directory opened to write is EISDIR
 ANCHOR_RIGHTS = RIGHTS_ALL & ~RIGHT_FD_WRITE
@@ -735,14 +736,15 @@ class FilesystemMixin:
         dest: str | os.PathLike[str] | IO[bytes],
         path: str = "/",
         *,
-        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        max_file_size: int = MAX_VFS_FILE_SIZE,
     ) -> None:
         """Write the tree at ``path`` to ``dest`` (a host path, or a binary file object
         written as a stream) as a pax tar archive of the tree at one moment: the filesystem
         is frozen while it is written (see ``frozen``). Kept: kinds, mtime and atime in
         nanoseconds, symlinks, hard links, holes (GNU sparse 1.0). Not kept: mode bits,
-        owners and ctime, which the VFS does not have. A file larger than ``max_file_size``
-        (default 4 GiB) raises FileTooLargeError before anything is written."""
+        owners and ctime, which the VFS does not have. Holes are found without reading
+        them, so a sparse file costs its data. A file larger than ``max_file_size`` (default:
+        none, the VFS's largest file) raises FileTooLargeError before anything is written."""
         from ._snapshot import save_tar  # noqa: PLC0415 - a cycle: it imports this module
 
         save_tar(self, dest, path, max_file_size)

@@ -13,8 +13,9 @@ holes (GNU sparse format 1.0, which GNU tar and Python's tarfile read). The VFS 
 permission bits, owners or ctimes (WASI preview 1 has none): an archive gets 0o755 for
 directories, 0o644 for files and 0o777 for symlinks, owner 0, and a restore ignores them.
 
-File contents move in bounded pieces (``CHUNK``), never whole files: a snapshot reads a file
-twice (once to find its holes, once to write its data) unless it fits one piece.
+File contents move in bounded pieces (``CHUNK``), never whole files. A snapshot finds a
+file's holes with ``wasi_wasm_seek_data`` (the core's chunks that exist, as SEEK_DATA), and a
+file of one piece also by its blocks of zeros, so holes are never read.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import IO, TYPE_CHECKING, TypeVar, cast
 
-from ._abi import FST_ATIM, FST_MTIM, OFLAG_CREAT, OFLAG_EXCL
+from ._abi import E_NXIO, FST_ATIM, FST_MTIM, OFLAG_CREAT, OFLAG_EXCL
 from ._errno import EIO, ENOTDIR, SUCCESS, error_from_wasi
 from ._fs import (
     CHUNK,
+    MAX_VFS_FILE_SIZE,
     READ_RIGHTS,
     U64_MAX,
     WRITE_RIGHTS,
@@ -51,7 +53,6 @@ if TYPE_CHECKING:
     from ._fs import FilesystemMixin
 
 HOLE = 1 << 16  # the core's chunk: a hole is a run of whole all-zero chunks
-MAX_FILE_SIZE = (1 << 44) - 4096  # the core's largest file (EFBIG past it)
 _ZERO = bytes(HOLE)
 _DIR_MODE, _FILE_MODE, _LINK_MODE = 0o755, 0o644, 0o777
 _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE)
@@ -165,7 +166,7 @@ class _Saver:
             kept = b"".join(_pread_pieces(self.fs, fd, loc, 0, size))
             regions = _data_regions_of(kept, size)
         else:
-            regions = _scan_regions(self.fs, fd, loc, size)
+            regions = _data_runs(self.fs, fd, loc, size)
         entry = self._add(member, tarfile.REGTYPE, _FILE_MODE, info)
         dense = regions == [(0, size)] or size == 0
         if dense:
@@ -227,17 +228,24 @@ def _data_regions_of(data: bytes, size: int, base: int = 0) -> list[tuple[int, i
     return regions
 
 
-def _scan_regions(fs: FilesystemMixin, fd: int, loc: _Loc, size: int) -> list[tuple[int, int]]:
-    regions: list[tuple[int, int]] = []
-    position = 0
-    for piece in _pread_pieces(fs, fd, loc, 0, size):
-        for offset, length in _data_regions_of(piece, size, position):
-            if regions and regions[-1][0] + regions[-1][1] == offset:
-                regions[-1] = (regions[-1][0], regions[-1][1] + length)
-            else:
-                regions.append((offset, length))
-        position += len(piece)
-    return regions
+def _data_runs(fs: FilesystemMixin, fd: int, loc: _Loc, size: int) -> list[tuple[int, int]]:
+    """(offset, length) of the file's data, found as lseek's SEEK_DATA / SEEK_HOLE would
+    (``wasi_wasm_seek_data``, 64 KiB chunks that exist): holes are never read, so a 1 TiB
+    sparse file costs what its data costs."""
+    runs: list[tuple[int, int]] = []
+    offset = 0
+    with fs._buffers(8) as (process, _root, (out,)):
+        while offset < size:
+            code = process.call("wasi_wasm_seek_data", fd, offset, 0, out)
+            if code == E_NXIO:
+                break
+            _check_at(code, loc)
+            start = process.memory.read_u64(out)
+            _check_at(process.call("wasi_wasm_seek_data", fd, start, 1, out), loc)
+            end = min(process.memory.read_u64(out), size)
+            runs.append((start, end - start))
+            offset = end
+    return runs
 
 
 def _sparse_map(regions: list[tuple[int, int]], size: int) -> bytes:
@@ -542,10 +550,10 @@ def _member_parts(name: str) -> tuple[str, ...]:
 
 
 def _check_sizes(member: tarfile.TarInfo) -> None:
-    if member.size > MAX_FILE_SIZE or member.size < 0:
+    if member.size > MAX_VFS_FILE_SIZE or member.size < 0:
         raise UnsafeArchiveError(
             f"archive member {member.name!r} is {member.size} bytes, over the filesystem's "
-            f"largest file ({MAX_FILE_SIZE} bytes): refused"
+            f"largest file ({MAX_VFS_FILE_SIZE} bytes): refused"
         )
     if member.sparse is not None:
         end = 0
