@@ -44,6 +44,7 @@ from ._fs import (
     _Loc,
     _temp_name,
     _too_large,
+    _VfsCursor,
     _walk,
     decode_name,
     encode_path,
@@ -97,16 +98,8 @@ class _Saver:
 
     def save(self, start: _Loc) -> None:
         with self.fs._cursor(start) as cursor:
-            # Sizes first: a snapshot that cannot finish does not start. Listing a directory
-            # sets its atime, so directories' atimes are taken from this first walk.
-            for name, info in _walk(cursor):
-                if info is None:
-                    continue
-                if info.is_file and info.size > self.max_file_size:
-                    where = cursor.where(name)
-                    raise _too_large(where, info.size, self.max_file_size, "max_file_size")
-                if info.is_dir:
-                    self.dir_atimes[info.dev, info.ino] = info.atime_ns
+            if self.max_file_size < MAX_VFS_FILE_SIZE:  # else no file can be too large
+                self._check_sizes(cursor)
             parts: list[str] = []
             for name, info in _walk(cursor):
                 if info is None:
@@ -120,6 +113,18 @@ class _Saver:
                 elif info.is_symlink or info.is_file:
                     self._add_leaf(member, cursor.child(name), info)
                 # pipes and other kinds have no place in an archive: skipped
+
+    def _check_sizes(self, cursor: _VfsCursor) -> None:
+        """Sizes first: a snapshot that cannot finish does not start. Listing a directory
+        sets its atime, so directories' atimes are taken from this first walk."""
+        for name, info in _walk(cursor):
+            if info is None:
+                continue
+            if info.is_file and info.size > self.max_file_size:
+                where = cursor.where(name)
+                raise _too_large(where, info.size, self.max_file_size, "max_file_size")
+            if info.is_dir:
+                self.dir_atimes[info.dev, info.ino] = info.atime_ns
 
     def _add(
         self, member: str, kind: bytes, mode: int, info: StatResult | None, **fields: object
