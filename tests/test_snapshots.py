@@ -419,6 +419,17 @@ def test_sizes_past_the_largest_file_are_refused() -> None:
         assert w.listdir("/") == ["keep"]
 
 
+def test_a_huge_pax_header_is_refused_before_it_is_read() -> None:
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = 1 << 32  # tarfile would read it whole into memory
+    data = header.tobuf(tarfile.USTAR_FORMAT) + bytes(4096)
+    with start_wasi() as w:
+        with pytest.raises(UnsafeArchiveError, match="archive header"):
+            w.load_tar(io.BytesIO(data), "/t")
+        assert w.listdir("/") == []
+
+
 def test_an_archive_over_the_space_left_fails_cleanly() -> None:
     big = io.BytesIO()
     with tarfile.open(fileobj=big, mode="w", format=tarfile.PAX_FORMAT) as tar:

@@ -309,6 +309,24 @@ class _PieceReader(io.RawIOBase):
 
 
 # -- restore ----------------------------------------------------------------------------------
+MAX_HEADER_SIZE = 1 << 20  # a pax record set or GNU long name: paths are at most 4 KiB
+
+
+class _CheckedTarInfo(tarfile.TarInfo):
+    """tarfile reads a pax header or a GNU long name whole into memory, whatever size the
+    archive declares: a hostile one of gigabytes is refused before it is read."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        headers = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                   tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)  # fmt: skip
+        if self.type in headers and self.size > MAX_HEADER_SIZE:
+            raise UnsafeArchiveError(
+                f"an archive header of {self.size} bytes (at offset {self.offset}), over "
+                f"{MAX_HEADER_SIZE}: refused"
+            )
+        return cast(tarfile.TarInfo, super()._proc_member(tarfile_))  # type: ignore[misc]
+
+
 def load_tar(fs: FilesystemMixin, source: Target, path: str) -> None:
     encode_path(path)
     target = fs._loc(path)
@@ -328,7 +346,7 @@ def load_tar(fs: FilesystemMixin, source: Target, path: str) -> None:
     try:
         with _opened(source, "rb") as (stream, _created):
             restorer = _Restorer(fs, staging_path)
-            with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            with tarfile.open(fileobj=stream, mode="r|*", tarinfo=_CheckedTarInfo) as tar:
                 for member in tar:
                     restorer.restore(tar, member)
         if existing is None:
