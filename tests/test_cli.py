@@ -217,3 +217,12 @@ def test_demo() -> None:
         assert len(result.stdout.splitlines()) >= 2
     else:
         assert_usage_error(result, "demo")
+
+
+# -- reactors (more in tests/test_reactors.py) ------------------------------------------------
+def test_invoke_arguments_may_follow_a_double_dash_and_be_negative(
+    wasm_program: Callable[..., Path],
+) -> None:
+    calc = wasm_program("reactor_calc", ("-mexec-model=reactor",))
+    result = cli("run", "--invoke", "add", calc, "--", "-5", "0x-3")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"-8\n", b"")

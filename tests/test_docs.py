@@ -5,6 +5,8 @@ cannot leave a claim without its proof."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,3 +40,18 @@ def test_the_readme_gives_the_core_size_it_has() -> None:
     assert said, "the README no longer gives the core's size"
     actual = (ROOT / "wasi.wasm").stat().st_size / 1024
     assert abs(actual - int(said.group(1))) < 1, f"wasi.wasm is {actual:.1f} KiB"
+
+
+def test_the_wasmtime_table_names_flags_that_exist() -> None:
+    """Every flag in the README's "Coming from wasmtime" table, wasi-wasm's column, is one
+    that `wasi-wasm run --help` lists."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Coming from wasmtime", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|") for line in section.splitlines() if line.startswith("|")][2:]
+    ours = {flag for row in rows for flag in re.findall(r"`(--[a-z0-9-]+)", row[2])}
+    assert {"--dir", "--env", "--timeout"} <= ours, ours
+    usage = subprocess.run(
+        [sys.executable, "-m", "wasi_wasm", "run", "--help"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert sorted(flag for flag in ours if flag not in usage) == []

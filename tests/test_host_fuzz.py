@@ -72,6 +72,7 @@ import errno
 import functools
 import hashlib
 import os
+import posixpath
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -316,6 +317,16 @@ def snapshot_at(base: Path, key: Key = ()) -> Snapshot | None:
         return host_snapshot(fd)
     finally:
         os.close(fd)
+
+
+def vfs_source(fs: Wasi, path: str) -> str:
+    """The VFS directory copy_out_tree copies for ``path``: a final symlink is followed, as
+    when a program opens the path (the VFS side of a copy-out may follow its own links)."""
+    for _ in range(40):
+        if not fs.exists(path) or not fs.lstat(path).is_symlink:
+            return path
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), fs.readlink(path)))
+    return path
 
 
 def vfs_snapshot(fs: Wasi, root: str) -> Snapshot | None:
@@ -634,7 +645,7 @@ class CopyOutChecker:
             + first_difference(outside(before, targets), left)
         )
         copied = self.target_snapshot(copy.host_dir)
-        tree = vfs_snapshot(copy.fs, copy.vfs_dir)
+        tree = vfs_snapshot(copy.fs, vfs_source(copy.fs, copy.vfs_dir))
         assert tree is not None and copied is not None, step
         for name, (kind, content) in tree.items():
             size = int(content.split()[0]) if kind == "file" else 0

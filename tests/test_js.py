@@ -13,6 +13,9 @@
 - Headless Chromium loads tests/js/browser/page.html from a local server, once with the
   COOP/COEP headers (the page's Worker and AudioWorklet share its filesystem) and once
   without (initObj() carries only the module; the Worker gets its own filesystem).
+- tools/bundle.py's rules for joining js/ into wasi.mjs; TypeScript (after `npm ci`) checks
+  js/ and wasi.d.ts, and a TypeScript project that uses the npm package.
+- The JS examples of the README and docs/JS.md run as written.
 
 A part is skipped, saying why, only when its engine is not installed.
 """
@@ -207,7 +210,8 @@ def test_package_exports(tmp_path: Path) -> None:
     assert package["main"] == "wasi-bundled.mjs"
     shipped = set(package["files"])
     for target in package["exports"].values():
-        assert target.removeprefix("./") in shipped | {"package.json"}, target
+        module = target["default"] if isinstance(target, dict) else target  # {types, default}
+        assert module.removeprefix("./") in shipped | {"package.json"}, target
     assert {"wasi.mjs", "wasi-bundled.mjs", "wasi.wasm"} <= shipped
     (tmp_path / "node_modules").mkdir()
     (tmp_path / "node_modules" / package["name"]).symlink_to(ROOT, target_is_directory=True)
@@ -376,6 +380,7 @@ def program_paths(wasm_program: Callable[..., Path]) -> dict[str, str]:
         "js_stress": str(wasm_program(STRESS_SOURCE)),
         "harden_limits": str(wasm_program("harden_limits")),
         "share_pipe": str(wasm_program("share_pipe")),
+        "reactor_calc": str(wasm_program("reactor_calc", ("-mexec-model=reactor",))),
     }
 
 
@@ -830,3 +835,179 @@ def _check_worker_and_worklet(report: dict[str, Any], isolated: bool) -> None:
         assert "from-page.txt" not in worker["listing"]
         assert "from-worker.txt" not in page["listing"]
         assert worklet["listing"] == ["from-worklet.txt"], "the Worklet's own filesystem"
+
+
+# -- the sources in js/ and the types --------------------------------------------------------
+
+TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
+
+
+def _tsc(config: Path) -> subprocess.CompletedProcess[str]:
+    """TypeScript's checker, as `npm ci` installs it (CI does), on the project `config`."""
+    if not TSC.exists():
+        pytest.skip("TypeScript is not installed: run `npm ci`")
+    return run_node(any_node(), [str(TSC), "-p", str(config)])
+
+
+@pytest.mark.parametrize(
+    ("sources", "error"),
+    [
+        ({"b.mjs": "import {a} from './wasi.mjs';\nexport const b = a;\n"}, "import cycle"),
+        ({"b.mjs": "export const b = 1;\nconst main = 2;\n"}, "main is declared in"),
+        ({"b.mjs": "export const b = 1;\n", "c.mjs": "export const c = 1;\n"}, "not reach c"),
+        ({"b.mjs": "export const b = 1;\nexport const unused = 2;\n"}, "exports unused"),
+        ({"b.mjs": "export const b = 1;\nexport default b;\n"}, "no import or export form"),
+    ],
+    ids=["cycle", "one-name-twice", "unreached-module", "unused-export", "default-export"],
+)
+def test_bundle_refuses_sources_it_cannot_join_safely(sources: dict[str, str], error: str) -> None:
+    """The joined wasi.mjs puts every module in one scope: the sources keep to the rules
+    that make that safe, and tools/bundle.py says which rule a source breaks."""
+    bundle = _bundle_tool()
+    entry = (
+        "/* the loader */\nimport {b} from './b.mjs';\n"
+        "export {b} from './b.mjs';\nexport const a = 1;\nconst main = b;\n"
+    )
+    with pytest.raises(bundle.BundleError, match=error):
+        bundle.join({name: bundle.parse(name, "// @ts-check\n" + text)
+                     for name, text in {"wasi.mjs": entry, **sources}.items()})  # fmt: skip
+
+
+def test_bundle_joins_modules_dependencies_first() -> None:
+    """A well-formed set of sources joins into one module with no imports that exports
+    exactly what js/wasi.mjs exports and re-exports."""
+    bundle = _bundle_tool()
+    sources = {
+        "wasi.mjs": "// @ts-check\n/* the loader */\nimport {b} from './b.mjs';\n"
+        "export {c} from './c.mjs';\nexport const a = b;\n",
+        "b.mjs": "// @ts-check\nimport {c} from './c.mjs';\nexport function b() { return c; }\n",
+        "c.mjs": "// @ts-check\nexport const c = 3;\n",
+    }
+    joined = bundle.join({name: bundle.parse(name, text) for name, text in sources.items()})
+    assert "import" not in joined
+    assert joined.index("const c = 3") < joined.index("function b()") < joined.index("const a")
+    assert joined.endswith("export {c};\n") and "export const a = b;" in joined
+
+
+def test_sources_and_types_pass_the_type_check() -> None:
+    """js/ and the generated wasi.d.ts pass TypeScript's checker in strict mode (as CI runs it)."""
+    result = _tsc(ROOT / "tsconfig.json")
+    assert result.returncode == 0, _output(result)
+
+
+@pytest.mark.parametrize("resolution", ["nodenext", "bundler"])
+def test_the_npm_package_gives_typescript_its_types(resolution: str, tmp_path: Path) -> None:
+    """A TypeScript project that imports the package (both entry points) gets wasi.d.ts:
+    correct uses type-check, a wrong one is an error, and the loader's own types stay
+    private to it."""
+    package = json.loads((ROOT / "package.json").read_text())
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / package["name"]).symlink_to(ROOT, target_is_directory=True)
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    name = package["name"]
+    (tmp_path / "good.ts").write_text(
+        f"import {{startWasi, WasiError, type InitObject, type WasiOptions}} from '{name}';\n"
+        f"import {{getWasi}} from '{name}/wasi.mjs';\n"
+        "const options: WasiOptions = {args: ['prog'], stdout: null, limits: {maxFds: 64}};\n"
+        "const init: InitObject = await getWasi();\n"
+        "const wasi = await startWasi(init, options);\n"
+        "const text: string = wasi.readFile('/x', 'utf8');\n"
+        "const bytes: Uint8Array = wasi.readFile('/x');\n"
+        "try { wasi.mkdir('/d'); } catch (e) { if (e instanceof WasiError) console.log(e.code); }\n"
+        "const copy = await wasi.copyForRebinding({env: {A: 'b'}});\n"
+        "console.log(text, bytes.length, copy.processId, wasi.stat('/').isDirectory());\n"
+    )  # fmt: skip
+    (tmp_path / "bad.ts").write_text(
+        f"import {{startWasi}} from '{name}';\n"
+        "const wasi = await startWasi();\n"
+        "const size: number = wasi.readFile('/x', 'utf8').byteLength;\n"
+    )
+    (tmp_path / "private.ts").write_text(f"import type {{CoreFunctions}} from '{name}';\n")
+    options = {"noEmit": True, "strict": True, "target": "es2022", "lib": ["es2022", "dom"],
+               "module": "esnext" if resolution == "bundler" else resolution,
+               "moduleResolution": resolution, "types": []}  # fmt: skip
+    for source, error in [("good.ts", None), ("bad.ts", "TS2339"), ("private.ts", "TS2459")]:
+        config = tmp_path / f"{source}.json"
+        config.write_text(json.dumps({"compilerOptions": options, "files": [source]}))
+        result = _tsc(config)
+        if error is None:
+            assert result.returncode == 0, _output(result)
+        else:
+            assert result.returncode != 0 and error in result.stdout, _output(result)
+
+
+# -- the JS examples of the README and docs ---------------------------------------------------
+
+JS_DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "JS.md"]
+JS_BLOCK = re.compile(r"^```js\n(.*?)^```", re.MULTILINE | re.DOTALL)
+JS_IMPORT = re.compile(r"^import \{([^}]*)\} from '\./([\w.-]+\.mjs)';\n", re.MULTILINE)
+
+# What the examples leave to the reader's page or Worker. The program is the Python examples'
+# stand-in (tests/programs/doc_stand_in.c). What a page posts is structured-cloned, as
+# postMessage does; the producer Worker's message goes to the Worker part of the example
+# that follows it, as a Worker receives it; an AudioWorkletNode gives its processorOptions to
+# the processor registered under its name, as a browser does.
+JS_STAND_INS = """\
+var program = await WebAssembly.compile(readFileSync(STAND_IN));
+var module = program, compiledModule = program;
+var fetch = async () =>
+\tnew Response(readFileSync(STAND_IN), {headers: {'Content-Type': 'application/wasm'}});
+var chunks = [], log = {append() {}}, otherModuleImports = {}, module2Imports = {};
+var otherModuleMemory = new WebAssembly.Memory({initial: 1});
+var module2Memory = new WebAssembly.Memory({initial: 1});
+var init, handle, args;
+var producerWorker = {postMessage: sent => ({init, handle, args, program} = structuredClone(sent))};
+var consumerWorker = {postMessage: structuredClone}, worker = {postMessage: structuredClone};
+var startMyWorker = structuredClone, postMessage = structuredClone;
+var context = {}, pendingNodes = [];
+class AudioWorkletProcessor {}
+class AudioWorkletNode {
+\tconstructor(context, name, options) { pendingNodes.push([name, structuredClone(options)]); }
+}
+var registerProcessor = (name, processor) => {
+\tfor (const [wanted, options] of pendingNodes) if (wanted === name) new processor(options);
+};
+"""
+
+
+def js_examples(document: Path) -> list[str]:
+    return JS_BLOCK.findall(document.read_text(encoding="utf-8"))
+
+
+def test_the_documents_have_js_examples() -> None:
+    assert all(js_examples(document) for document in JS_DOCUMENTS)
+
+
+@pytest.mark.parametrize("document", JS_DOCUMENTS, ids=lambda d: d.name)
+def test_every_js_example_runs(
+    document: Path, wasm_program: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A document's JS examples run as written, in order, in one module, as a reader would
+    paste them into one: their imports of the loader gathered at the top, each `let` and
+    `const` at the top of an example made a `var` (examples redeclare `wasi`), the names they
+    leave to the reader's page or Worker given by the stand-ins above. An example that
+    throws fails the test with its document and its first line."""
+    imports: dict[str, set[str]] = {}
+    bodies = []
+    for number, block in enumerate(js_examples(document), 1):
+        for match in JS_IMPORT.finditer(block):
+            imports.setdefault(match[2], set()).update(n.strip() for n in match[1].split(","))
+        body = re.sub(r"^(let|const) ", "var ", JS_IMPORT.sub("", block), flags=re.MULTILINE)
+        where = json.dumps(f"{document.name} example {number} ({block.splitlines()[0]})")
+        bodies.append(
+            f"try {{\n{body}}} catch (error) {{ throw new Error({where}, {{cause: error}}); }}\n"
+        )
+    loader_imports = [
+        f"import {{{', '.join(sorted(names))}}} from {json.dumps((ROOT / module).as_uri())};\n"
+        for module, names in sorted(imports.items())
+    ]
+    stand_in = json.dumps(str(wasm_program("doc_stand_in")))
+    script = tmp_path / "examples.mjs"
+    script.write_text(
+        "import {readFileSync} from 'node:fs';\n"
+        + "".join(loader_imports)
+        + JS_STAND_INS.replace("STAND_IN", stand_in)
+        + "".join(bodies)
+    )
+    result = run_node(any_node(), [str(script)])
+    assert result.returncode == 0, _output(result)

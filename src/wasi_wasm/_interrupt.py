@@ -72,10 +72,16 @@ class StoreGuard:
         self.probes: list[int] = []
         self.host_calls = 0
         self.should_stop: Callable[[], bool] | None = None
+        # run at each reached deadline while no process of the store is busy and the host
+        # is not calling into the core: between two of the processes' calls, never inside
+        self.tick_work: list[Callable[[], None]] = []
 
     def _deadline_reached(self, _context: Any, _key: Any, delta: Any, kind: Any) -> int:
         """The store's epoch deadline was reached: 0 with ``delta`` set to the ticks to run
         on (0: check again at once), or the address of the error that interrupts it."""
+        if not self.host_calls and not self._lock_held():
+            for work in self.tick_work:
+                work()
         if self.should_stop is not None and not self.should_stop():
             ticks = 1  # not due yet: look again at the next tick
         elif self.host_calls or self._lock_held():
@@ -87,6 +93,8 @@ class StoreGuard:
         return 0
 
     def _lock_held(self) -> bool:
+        """Whether a process of the store holds or takes the lock, or is otherwise busy
+        (its busy word: base/lock.h)."""
         return any(ctypes.c_uint32.from_address(address).value for address in self.probes)
 
 

@@ -10,8 +10,10 @@ from collections.abc import Mapping, Sequence
 
 import wasmtime
 
+from ._interrupt import Interrupted
 from ._limits import Limits
-from ._program import Program, load_program
+from ._program import ExtraImports, Program, ProgramInfo, load_program, program_info
+from ._run import entry_calls
 from ._stdio import OutputTarget, StdinSource
 from ._timeout import Stop, check_stop, stop_when
 from ._wasi import Env, ProcessOptions, Wasi, start_process, start_wasi
@@ -35,6 +37,7 @@ class PipelineResult:
 @dataclasses.dataclass
 class _Stage:
     module: wasmtime.Module
+    info: ProgramInfo
     argv: list[str | bytes]
     exit_code: int = 0
     stdout: bytes = b""
@@ -57,6 +60,7 @@ def run_pipeline(
     limits: Limits | None = None,
     timeout: float | None = None,
     stop: threading.Event | None = None,
+    imports: ExtraImports | None = None,
 ) -> PipelineResult:
     """Run ``commands`` as a pipeline, like ``a | b | c`` in a shell, on one filesystem:
     ``wasi``'s, else a fresh one.
@@ -75,17 +79,21 @@ def run_pipeline(
     ``limits``, ``timeout`` and ``stop`` mean what they mean for ``run``, for every program:
     the filesystem's limits and each process's fd limit; ``timeout`` seconds for the whole
     pipeline, after which every program still running is interrupted, and a
-    ``threading.Event`` that interrupts them all once set.
+    ``threading.Event`` that interrupts them all once set. ``imports``: the imports besides
+    WASI's, as for ``run``, for every program (each takes those it imports). A reactor in a
+    pipeline is initialised (its ``_initialize`` runs as the stage).
     A program that traps or is interrupted raises its ``wasmtime.Trap`` (``Interrupted``)
     once every program has ended."""
     check_stop(timeout, stop)
-    stages = [_load(command) for command in commands]
+    stages = [_load(command, imports) for command in commands]
     if not stages:
         raise ValueError("a pipeline needs at least one program")
     if line_buffered is None:
         line_buffered = stdout is not None or stderr is not None
     until = Stop.after(timeout, stop)
-    settings = _Settings(env, preopens, stdout, stderr, bridge, line_buffered, limits, until)
+    settings = _Settings(
+        env, preopens, stdout, stderr, bridge, line_buffered, limits, until, imports
+    )
     if wasi is None:
         with start_wasi(preopens={}, bridge=bridge, limits=limits) as fresh:
             return _run(fresh, stages, stdin, settings, sequential)
@@ -102,6 +110,7 @@ class _Settings:
     line_buffered: bool
     limits: Limits | None
     until: Stop | None
+    imports: ExtraImports | None
 
     def options(
         self, argv: Sequence[str | bytes], stdin: StdinSource, last: bool
@@ -112,15 +121,15 @@ class _Settings:
         )  # fmt: skip
 
 
-def _load(command: Command) -> _Stage:
+def _load(command: Command, imports: ExtraImports | None) -> _Stage:
     if isinstance(command, tuple):
         program, args = command
         if isinstance(args, (str, bytes)):
             raise TypeError("a command's args must be a sequence of strings, not one string")
     else:
         program, args = command, ()
-    module, name = load_program(program)
-    return _Stage(module, [name, *args])
+    module, name = load_program(program, imports=imports)
+    return _Stage(module, program_info(module, name), [name, *args])
 
 
 def _run(
@@ -161,21 +170,40 @@ def _run_sequentially(
     for index, stage in enumerate(stages):
         last = index == len(stages) - 1
         with wasi.spawn_run(settings.options(stage.argv, data, last)) as process:
-            _run_stage(process, stage, settings.until)
+            _run_stage(process, stage, settings)
         if stage.error is not None:
             return
         data = stage.stdout
 
 
-def _run_stage(process: Wasi, stage: _Stage, until: Stop | None) -> None:
+def _run_stage(process: Wasi, stage: _Stage, settings: _Settings) -> None:
     try:
-        with stop_when(process.store, process.engine, until):
-            instance = process._instantiate(stage.module)
-            stage.exit_code = process.start_run(instance)
+        with stop_when(process.store, process.engine, settings.until):
+            instance = process._instantiate(stage.module, settings.imports)
+            calls = entry_calls(process.store, instance, stage.info, None, ())
+            stage.exit_code, _returned = process.call_run(instance, calls)
     except BaseException as error:  # reported by _run once every program has ended
         stage.error = error
     stage.stdout = process.stdout
     stage.stderr = process.stderr
+
+
+class _Ending:
+    """Counts the programs of a pipeline that ended. One stopped by the pipeline's timeout or
+    stop event keeps its pipe ends open until every program has ended: closing them at once
+    would let the next program read end-of-file and carry on (print its result) in the tick
+    before it is stopped too, as no program does when a shell's Ctrl-C stops them all."""
+
+    def __init__(self, count: int) -> None:
+        self._running = count
+        self._changed = threading.Condition()
+
+    def ended(self, *, stopped: bool) -> None:
+        with self._changed:
+            self._running -= 1
+            self._changed.notify_all()
+            if stopped:
+                self._changed.wait_for(lambda: self._running == 0)
 
 
 def _run_concurrently(
@@ -188,31 +216,40 @@ def _run_concurrently(
     # attached yet would see end-of-file.
     ready = threading.Barrier(count + 1)
 
+    ending = _Ending(count)
+
     def stage_thread(index: int) -> None:
         stage = stages[index]
         last = index == count - 1
+        ran = False
         try:
-            options = settings.options(stage.argv, stdin if index == 0 else b"", last)
-            process = start_process(init, options, one_run=True)
-        except BaseException as error:
-            stage.error = error
-            ready.abort()
-            return
-        with process:  # closing the process closes its pipe ends: EOF or EPIPE downstream
             try:
-                if index > 0:
-                    process.attach_pipe(pipes[index - 1], 0, write_end=False)
-                if not last:
-                    process.attach_pipe(pipes[index], 1, write_end=True)
+                options = settings.options(stage.argv, stdin if index == 0 else b"", last)
+                process = start_process(init, options, one_run=True)
             except BaseException as error:
                 stage.error = error
                 ready.abort()
                 return
-            try:
-                ready.wait()
-            except threading.BrokenBarrierError:
-                return  # another program could not start: this one does not run either
-            _run_stage(process, stage, settings.until)
+            with process:  # closing the process closes its pipe ends: EOF or EPIPE downstream
+                try:
+                    if index > 0:
+                        process.attach_pipe(pipes[index - 1], 0, write_end=False)
+                    if not last:
+                        process.attach_pipe(pipes[index], 1, write_end=True)
+                except BaseException as error:
+                    stage.error = error
+                    ready.abort()
+                    return
+                try:
+                    ready.wait()
+                except threading.BrokenBarrierError:
+                    return  # another program could not start: this one does not run either
+                _run_stage(process, stage, settings)
+                ran = True
+                ending.ended(stopped=isinstance(stage.error, Interrupted))
+        finally:
+            if not ran:
+                ending.ended(stopped=False)
 
     threads = [
         threading.Thread(target=stage_thread, args=(index,), name=f"wasi-pipeline-{index}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -22,7 +23,7 @@ from ._fastcall import (
     signature,
     table_set_func,
 )
-from ._hooks import Hook, ProcessHooks
+from ._hooks import STDOUT_FD, Hook, ProcessHooks
 
 # Every wasi_snapshot_preview1 function; the core exports each under its own name.
 WASI_FUNCTION_SET = frozenset(WASI_FUNCTIONS)
@@ -31,6 +32,8 @@ TABLE_EXPORT = "__indirect_function_table"
 MIN_KEPT_SCRATCH = 4096
 KEPT_SCRATCH_LIMIT = 1 << 16
 
+
+OUT_BUFFERS_SIZE = 16  # two {u32 data, u32 len} (wasi_wasm_out_buffers)
 
 class CoreError(RuntimeError):
     """A host-only core export reported an error."""
@@ -118,6 +121,12 @@ class CoreProcess:
         # The process's busy word: nonzero while it holds or takes the VFS lock.
         self._lock_probe = memory.address(self.call("wasi_wasm_busy_slot") & U32_MASK)
         self._interrupts.probes.append(self._lock_probe)
+        # Its stdout and stderr buffers (wasi_wasm_out_buffers): what a program writes in
+        # small pieces goes out at the next epoch tick instead of in a host call per write.
+        self._out_buffers = self.call("wasi_wasm_out_buffers") & U32_MASK
+        self._interrupts.tick_work.append(self.deliver_buffered_output)
+        # The filesystem's file clock word (_file_clock.py).
+        self.file_clock_address = memory.address(self.call("wasi_wasm_file_clock") & U32_MASK)
 
     def _imports(
         self, store_hooks: Mapping[str, wasmtime.Func]
@@ -246,6 +255,17 @@ class CoreProcess:
     def flush(self) -> None:
         self.call("wasi_wasm_flush")
 
+    def deliver_buffered_output(self) -> None:
+        """Delivers what the core holds for stdout or stderr, as its own flush would: only
+        between two of the process's calls (its busy word is 0), when no buffer is halfway
+        changed (dev/process/stdio.c). The two are never both pending: a write to one
+        delivers the other first."""
+        raw = self.memory.read(self._out_buffers, OUT_BUFFERS_SIZE)
+        for index, (data, length) in enumerate(struct.iter_unpack("<II", raw)):
+            if length:
+                self.memory.write(self._out_buffers + 8 * index + 4, bytes(4))
+                self.hooks.output(STDOUT_FD + index, data, length)
+
     # -- the copy hooks ---------------------------------------------------------------------
     def hook_slot(self, hook: Hook) -> int:
         """Index of ``hook``'s slot in the core's function table (the same in every
@@ -277,6 +297,7 @@ class CoreProcess:
                 self._scratch_ptr = self._scratch_size = 0
             self.attached = False
             self._interrupts.probes.remove(self._lock_probe)
+            self._interrupts.tick_work.remove(self.deliver_buffered_output)
             self.call("wasi_wasm_detach")
 
 

@@ -9,11 +9,11 @@ import weakref
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
-from . import _interrupt
+from . import _file_clock, _interrupt
 from ._abi import STDIO_AT_NEWLINE
 from ._bridge import GuestMemory
 from ._core_memory import CoreMemory
@@ -27,14 +27,14 @@ from ._limits import DEFAULT_MAX_FDS, Limits, apply_filesystem_limits, apply_pro
 from ._native import store_hooks
 from ._pipe import Pipe
 from ._process import CoreProcess
+from ._program import WASI_MODULE, ExtraImports, ProgramError, define_extra_imports, first_line
 from ._shared_memory import importable
 from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
 
 if TYPE_CHECKING:
     from ._program import Program
-    from ._run import RunResult
+    from ._run import InvokeArg, RunResult
 
-WASI_MODULE = "wasi_snapshot_preview1"
 Env = Mapping[str, str] | Mapping[bytes, bytes]
 
 # The largest exit status a host process can report: exit(2) keeps the low 8 bits only.
@@ -315,13 +315,24 @@ class Wasi(FilesystemMixin):
             values.append(function)
         return values
 
-    def _instantiate(self, module: wasmtime.Module) -> wasmtime.Instance:
-        """Instantiate a checked WASI command in ``store`` (``run``): a Linker resolves the
-        imports natively, twice as fast as ``imports_for`` and ``wasmtime.Instance``."""
+    def _instantiate(
+        self, module: wasmtime.Module, imports: ExtraImports | None = None
+    ) -> wasmtime.Instance:
+        """Instantiate a checked WASI program in ``store`` (``run``): a Linker resolves the
+        imports natively, twice as fast as ``imports_for`` and ``wasmtime.Instance``. The
+        imports WASI does not provide come from ``imports`` (see ``load_program``)."""
         self._check_open()
         linker = wasmtime.Linker(self.engine)
         linker.define_instance(self.store, WASI_MODULE, self._process.instance)
-        return linker.instantiate(self.store, module)
+        if imports is not None:
+            define_extra_imports(linker, self.store, module, imports)
+        try:
+            return linker.instantiate(self.store, module)
+        except wasmtime.WasmtimeError as error:
+            if is_interrupt(error):
+                raise
+            # An extra import of the wrong type: wasmtime's first line names it.
+            raise ProgramError(f"cannot instantiate the program: {first_line(error)}") from None
 
     def define(self, linker: wasmtime.Linker) -> None:
         """Define every WASI function in ``linker`` (for instantiation in ``store``)."""
@@ -341,18 +352,33 @@ class Wasi(FilesystemMixin):
         """Bind the instance's memory, run ``_start`` and return the exit code (0 to 255: a
         larger status raises ``InvalidExitStatus``)."""
         self._check_open()
+        entry = instance.exports(self.store).get("_start")
+        if not isinstance(entry, wasmtime.Func):
+            raise ValueError("the program has no '_start' function (is it a command?)")
+        code, _results = self.call_program(instance, [(entry, ())])
+        return code
+
+    def call_program(
+        self, instance: wasmtime.Instance, calls: Sequence[tuple[wasmtime.Func, Sequence[Any]]]
+    ) -> tuple[int, list[Any] | None]:
+        """Bind the instance's memory and make ``calls`` (function, arguments) in order as
+        one run of the program: a reactor's ``_initialize`` and then one of its exports, say.
+        Returns the exit code (0 to 255: a larger status raises ``InvalidExitStatus``) and
+        what each call returned, as wasmtime-py gives it (None when a ``proc_exit`` ended
+        the run)."""
+        self._check_open()
         exports = instance.exports(self.store)
         memory = exports.get("memory")
         if not isinstance(memory, (wasmtime.Memory, wasmtime.SharedMemory)):
             raise ValueError("the program does not export its memory as 'memory'")
-        entry = exports.get("_start")
-        if not isinstance(entry, wasmtime.Func):
-            raise ValueError("the program has no '_start' function (is it a command?)")
         self._hooks.exit_code = None
         self._hooks.return_on_exit = True
+        returned: list[Any] = []
         try:
             self.bind_to_other_memory(memory)
-            entry(self.store)
+            with _file_clock.kept(self._process.file_clock_address):
+                for function, arguments in calls:
+                    returned.append(function(self.store, *arguments))
         except BaseException as error:
             # An error from wasm holds the frames it went through (wasmtime-py's among them,
             # which hold the error): a cycle that would keep this process, and with it the
@@ -375,10 +401,10 @@ class Wasi(FilesystemMixin):
         finally:
             self._hooks.return_on_exit = False
             self.flush()
-        code = self._hooks.exit_code or 0
-        if code > MAX_EXIT_STATUS:
+        code = self._hooks.exit_code
+        if code is not None and code > MAX_EXIT_STATUS:
             raise InvalidExitStatus(code)
-        return code
+        return (0, returned) if code is None else (code, None)
 
     def used_bytes(self) -> int:
         """Bytes the VFS allocator has handed out (for leak checks)."""
@@ -465,6 +491,13 @@ class Wasi(FilesystemMixin):
         with self._state.following():
             return self.start(instance)
 
+    def call_run(
+        self, instance: wasmtime.Instance, calls: Sequence[tuple[wasmtime.Func, Sequence[Any]]]
+    ) -> tuple[int, list[Any] | None]:
+        """``call_program`` for a process from ``spawn_run`` (as ``start_run``)."""
+        with self._state.following():
+            return self.call_program(instance, calls)
+
     def init_obj(self) -> InitObj:
         """What another thread passes to start_wasi to share this filesystem."""
         self._check_open()
@@ -487,15 +520,20 @@ class Wasi(FilesystemMixin):
         timeout: float | None = None,
         stop: threading.Event | None = None,
         tty: Collection[int] = (),
+        invoke: str | None = None,
+        invoke_args: Sequence[InvokeArg] = (),
+        imports: ExtraImports | None = None,
     ) -> RunResult:
-        """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``), in a
-        Store of its own that is dropped when it ends (``store``'s epoch deadline applies)."""
+        """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``, also
+        for reactors: ``invoke``, ``invoke_args``, ``imports``), in a Store of its own that
+        is dropped when it ends (``store``'s epoch deadline applies)."""
         from ._run import run  # noqa: PLC0415 - a cycle: _run imports this module
 
         return run(
             program, args, env, stdin, preopens, wasi=self, stdout=stdout, stderr=stderr,
             bridge=bridge, line_buffered=line_buffered, program_name=program_name,
-            limits=limits, timeout=timeout, stop=stop, tty=tty,
+            limits=limits, timeout=timeout, stop=stop, tty=tty, invoke=invoke,
+            invoke_args=invoke_args, imports=imports,
         )  # fmt: skip
 
     # -- lifetime ---------------------------------------------------------------------------

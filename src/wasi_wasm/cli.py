@@ -1,6 +1,7 @@
 """Command line: ``wasi-wasm run ...``, ``wasi-wasm pipe ...`` and ``wasi-wasm demo``.
 
-Bad usage, a missing file or a file that is not a WASI command: one line on stderr, exit 2.
+Bad usage, a missing file or a file that is not a WASI command or reactor: one line on stderr,
+exit 2.
 A program that traps, is stopped (--timeout, Ctrl-C) or exits with a status a process cannot
 report: one line on stderr and the exit code a shell or wasmtime's CLI gives for it.
 """
@@ -8,16 +9,20 @@ report: one line on stderr and the exit code a shell or wasmtime's CLI gives for
 from __future__ import annotations
 
 import argparse
+import decimal
 import importlib.metadata
 import importlib.resources
+import math
 import os
 import posixpath
+import re
 import signal
+import struct
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import wasmtime
 
@@ -26,7 +31,8 @@ from ._engine import disk_cache_enabled, set_compile_notice, set_disk_cache
 from ._interrupt import Interrupted
 from ._limits import Limits
 from ._pipeline import run_pipeline
-from ._program import ProgramError, load_program
+from ._program import ProgramError, load_program, program_info
+from ._run import InvokeArg
 from ._stdio import BinaryReader, StdinSource
 from ._timeout import check_timeout
 from ._wasi import InvalidExitStatus, Wasi, start_wasi
@@ -61,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run a WASI program",
         usage=f"{PROG} run [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
         "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] [--no-cache] [--argv0 NAME] "
-        "PROGRAM.wasm "
+        "[--invoke NAME] PROGRAM.wasm "
         "[-- ARGS...]",
     )
     _add_filesystem_options(run)
@@ -70,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--argv0", metavar="NAME", help="argv[0] of the program (default: its file name)"
     )
+    run.add_argument("--invoke", metavar="NAME",
+        help="call this export (a reactor's, after _initialize) with ARGS as its arguments "
+        "and print its results, as wasmtime run --invoke")  # fmt: skip
     run.add_argument("program", metavar="PROGRAM.wasm")
     # Everything after the program belongs to it, options included ("--" is optional).
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -294,6 +303,14 @@ def _describe(error: OSError, default: str) -> str:
     return f"{_printable(name)}: {error.strerror or error}"
 
 
+def _output_is_terminal() -> bool:
+    """Whether stdout or stderr is a terminal: output then goes out per line, as a person
+    reads it. To a pipe or a file the core buffers it and the host delivers it at every
+    epoch tick (10 ms) and when the program reads, exits or fills a buffer: one host call
+    per write cost 20 us a line, five times wasmtime's (bench/stdout_lines.py)."""
+    return any(stream.isatty() for stream in (sys.stdout, sys.stderr))
+
+
 def _printable(name: str) -> str:
     """A name as one line: a newline in it must not make a second line of a message."""
     return name if name.isprintable() else repr(name)[1:-1]
@@ -306,17 +323,119 @@ def _run_command(options: argparse.Namespace) -> int:
     stdin = _open_stdin(options.stdin)
     timeout = _parse_timeout(options.timeout)
     module, name = load_program(options.program)
+    invoke_args, result_types = [], []
+    if options.invoke is not None:
+        function = _export_to_invoke(module, options.program, options.invoke)
+        invoke_args = _parse_invoke_args(function, options.invoke, options.args)
+        result_types = [str(result) for result in function.results]
     with _filesystem(dirs, options.write_back, limits) as (fs, preopens), _sigint_stops() as stop:
         try:
             result = fs.run(
                 module, options.args, env, stdin, preopens,
-                stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, line_buffered=True,
-                program_name=options.argv0 or name, limits=limits, timeout=timeout, stop=stop,
-                tty=_terminals(options.stdin),
+                stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
+                line_buffered=_output_is_terminal(), program_name=options.argv0 or name,
+                limits=limits, timeout=timeout, stop=stop,
+                tty=_terminals(options.stdin), invoke=options.invoke, invoke_args=invoke_args,
             )  # fmt: skip
         except Interrupted:
             return _report_stop(options.program, stop, options.timeout)
+    # After the program's own output, one line per result, as wasmtime run --invoke prints
+    # (none when the program exited instead of returning).
+    if result.results:
+        for value, wasm_type in zip(result.results, result_types, strict=True):
+            sys.stdout.buffer.write(f"{_show_wasm_value(value, wasm_type)}\n".encode())
+        sys.stdout.buffer.flush()
     return result.exit_code
+
+
+def _export_to_invoke(module: wasmtime.Module, program: str, invoke: str) -> wasmtime.FuncType:
+    function = program_info(module, program).exports.get(invoke)
+    shown = _printable(program)
+    if function is None:
+        raise UsageError(f"--invoke: {shown} exports no function named {invoke!r}")
+    if not isinstance(function, wasmtime.FuncType):
+        raise UsageError(f"--invoke: the export {invoke!r} of {shown} is not a function")
+    return function
+
+
+# The numbers wasmtime run --invoke takes (Rust's parsers): decimal integers, or hexadecimal
+# after 0x (its sign, if any, after the prefix); floats as Rust writes them, inf and nan too.
+_DECIMAL_INTEGER = re.compile(r"[+-]?[0-9]+")
+_HEX_INTEGER = re.compile(r"0[xX]([+-]?[0-9a-fA-F]+)")
+_FLOAT = re.compile(r"[+-]?(inf|infinity|nan|([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?)",
+                    re.IGNORECASE)  # fmt: skip
+_INTEGER_BITS = {"i32": 32, "i64": 64}
+
+
+def _parse_invoke_args(
+    function: wasmtime.FuncType, invoke: str, words: Sequence[str]
+) -> list[InvokeArg]:
+    """The export's arguments from the words after the program, by its parameter types."""
+    params = [str(param) for param in function.params]
+    if len(words) != len(params):
+        raise UsageError(
+            f"--invoke {invoke}: expects {len(params)} argument{'' if len(params) == 1 else 's'}"
+            f" ({', '.join(params)}), got {len(words)}"
+        )
+    return [
+        _parse_wasm_value(word, param, f"--invoke {invoke}: argument {position}")
+        for position, (word, param) in enumerate(zip(words, params, strict=True), 1)
+    ]
+
+
+def _parse_wasm_value(word: str, wasm_type: str, where: str) -> InvokeArg:
+    bits = _INTEGER_BITS.get(wasm_type)
+    if bits is not None:
+        hexadecimal = _HEX_INTEGER.fullmatch(word)
+        if hexadecimal is None and not _DECIMAL_INTEGER.fullmatch(word):
+            raise UsageError(f"{where}: {_printable(word)!r} is not an {wasm_type}")
+        number = int(hexadecimal.group(1), 16) if hexadecimal else int(word)
+        # Signed, as Rust parses it: 0xffffffff does not fit an i32 there either.
+        if not -(1 << (bits - 1)) <= number < 1 << (bits - 1):
+            raise UsageError(f"{where}: {_printable(word)!r} does not fit in an {wasm_type}")
+        return number
+    if wasm_type in ("f32", "f64"):
+        if not _FLOAT.fullmatch(word):
+            raise UsageError(f"{where}: {_printable(word)!r} is not an {wasm_type}")
+        return _to_f32(float(word)) if wasm_type == "f32" else float(word)
+    raise UsageError(f"{where}: --invoke cannot pass a {wasm_type} argument")
+
+
+def _to_f32(value: float) -> float:
+    """``value`` rounded to the nearest f32 (infinity past the largest)."""
+    try:
+        return float(struct.unpack("<f", struct.pack("<f", value))[0])
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+def _show_wasm_value(value: Any, wasm_type: str) -> str:
+    """A result as wasmtime run --invoke prints it: Rust's Display of the value."""
+    if wasm_type in ("f32", "f64"):
+        return _show_float(float(value), single=wasm_type == "f32")
+    if wasm_type == "funcref":
+        return "<null funcref>" if value is None else "<funcref>"
+    if wasm_type == "externref":
+        return "<null externref>" if value is None else "<externref>"
+    return str(value)
+
+
+def _show_float(value: float, *, single: bool) -> str:
+    """Rust's Display of an f32 or f64: the fewest digits that read back as the same value,
+    written out without an exponent ("0.00000005", "1", "-0", "inf", "NaN")."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    shortest = repr(value)
+    if single:
+        shortest = next(
+            text
+            for text in (f"{value:.{digits}e}" for digits in range(9))
+            if _to_f32(float(text)) == value
+        )
+    text = format(decimal.Decimal(shortest), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @contextmanager
@@ -405,7 +524,8 @@ def _pipe_command(options: argparse.Namespace) -> int:
         try:
             result = run_pipeline(
                 stages, stdin, env, preopens, wasi=fs, stdout=sys.stdout.buffer,
-                stderr=sys.stderr.buffer, sequential=options.sequential, line_buffered=True,
+                stderr=sys.stderr.buffer, sequential=options.sequential,
+                line_buffered=_output_is_terminal(),
                 limits=limits, timeout=timeout, stop=stop,
             )  # fmt: skip
         except Interrupted:

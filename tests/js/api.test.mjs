@@ -495,3 +495,55 @@ test('closing processes returns their memory', async () => {
 	wasi.close();
 	wasi.close(); // idempotent
 });
+
+// -- reactors ----------------------------------------------------------------------------------
+
+/** tests/programs/reactor_calc.c (a reactor: _initialize, no _start), initialised. */
+async function reactor(options = {}) {
+	const stdout = [];
+	const wasi = await startWasi(null, {stdout: bytes => stdout.push(bytes), stderr: null, ...options});
+	const instance = await WebAssembly.instantiate(await programModule('reactor_calc'), wasi.importObj);
+	wasi.initialize(instance);
+	return {wasi, instance, output: () => decoder.decode(concat(stdout.splice(0)))};
+}
+
+test('a reactor is initialised, then its exports are invoked with numbers of every type', async () => {
+	const {wasi, instance} = await reactor();
+	assert.equal(wasi.invoke(instance, 'constructed'), 7); // _initialize ran its constructors
+	assert.equal(wasi.invoke(instance, 'add', 2, 3), 5);
+	assert.equal(wasi.invoke(instance, 'neg64', 5n), -5n);
+	assert.equal(wasi.invoke(instance, 'half64', 3), 1.5);
+	assert.equal(wasi.invoke(instance, 'umax'), -1); // an i32 comes back signed, as in JS
+	wasi.close();
+});
+
+test('an invoke delivers its output, and an exit or a trap in one leaves the process usable', async () => {
+	const {wasi, instance, output} = await reactor();
+	assert.equal(wasi.invoke(instance, 'hello'), undefined);
+	assert.equal(output(), 'hello from a reactor\n');
+	assert.throws(() => wasi.invoke(instance, 'quit', 3), error => error instanceof WasiExit && error.code === 3);
+	assert.equal(output(), 'quitting with 3\n');
+	assert.throws(() => wasi.invoke(instance, 'trap'), WebAssembly.RuntimeError);
+	assert.equal(output(), 'before the trap\n');
+	assert.equal(wasi.invoke(instance, 'add', 1, 1), 2);
+	assert.equal(wasi.fsck(), 0);
+	wasi.close();
+});
+
+test('a reactor writes files that the filesystem API reads', async () => {
+	const {wasi, instance} = await reactor({preopens: {'/out': '/out'}});
+	assert.equal(wasi.invoke(instance, 'fill', 5000), 5000);
+	assert.equal(wasi.readFile('/out/file').length, 5000);
+	wasi.close();
+});
+
+test('commands and reactors are each refused by the other entry point', async () => {
+	const {wasi, instance} = await reactor();
+	assert.throws(() => wasi.start(instance), /use initialize\(\) and invoke\(\)/);
+	assert.throws(() => wasi.invoke(instance, 'no_such_export'), /exports no function named/);
+	wasi.close();
+	const command = await startWasi(null, {args: ['api_tool'], stdout: null, stderr: null});
+	const commandInstance = await WebAssembly.instantiate(await programModule('api_tool'), command.importObj);
+	assert.throws(() => command.initialize(commandInstance), /is a WASI command/);
+	command.close();
+});
