@@ -472,6 +472,14 @@ def test_existing_entries_are_not_overwritten(tmp_path: Path) -> None:
         with pytest.raises(NotADirectoryError):
             w.save_tar(tmp_path / "x.tar", "/a/f")
         assert not (tmp_path / "x.tar").exists()  # a failed snapshot leaves no file
+        before = listing(w, "")
+        with pytest.raises(FileNotFoundError):
+            w.load_tar(tmp_path / "missing.tar", "/c")
+        with pytest.raises(tarfile.ReadError):
+            w.load_tar(io.BytesIO(b"not a tar archive" * 100), "/c")
+        with pytest.raises(tarfile.ReadError):  # cut short inside a member's data
+            w.load_tar(io.BytesIO(data.getvalue()[:1100]), "/c")
+        assert listing(w, "") == before
         assert w.fsck() == 0
 
 

@@ -329,6 +329,11 @@ class _CheckedTarInfo(tarfile.TarInfo):
 
 def load_tar(fs: FilesystemMixin, source: Target, path: str) -> None:
     encode_path(path)
+    with _opened(source, "rb") as (stream, _created):  # a missing archive: nothing made
+        _load(fs, stream, path)
+
+
+def _load(fs: FilesystemMixin, stream: IO[bytes], path: str) -> None:
     target = fs._loc(path)
     existing = fs._lstat_or_none(target)
     if existing is not None and not fs._is_dir_at(target):
@@ -344,27 +349,14 @@ def load_tar(fs: FilesystemMixin, source: Target, path: str) -> None:
     home_times = fs._stat_at(home, follow=True)
     fs.mkdir(staging_path)
     try:
-        with _opened(source, "rb") as (stream, _created):
-            restorer = _Restorer(fs, staging_path)
-            with tarfile.open(fileobj=stream, mode="r|*", tarinfo=_CheckedTarInfo) as tar:
-                for member in tar:
-                    restorer.restore(tar, member)
+        restorer = _Restorer(fs, staging_path)
+        with tarfile.open(fileobj=stream, mode="r|*", tarinfo=_CheckedTarInfo) as tar:
+            for member in tar:
+                restorer.restore(tar, member)
         if existing is None:
             fs.rename(staging_path, path)
         else:
-            # frozen: the check holds for the moves, and programs see them all at once
-            with fs.frozen():
-                top = fs.listdir(staging_path)
-                for name in top:
-                    if fs._lstat_or_none(fs._loc(_join(path, name))) is not None:
-                        raise FileExistsError(
-                            errno.EEXIST,
-                            "the archive's entry exists in the target already",
-                            _join(path, name),
-                        )
-                for name in top:
-                    fs.rename(_join(staging_path, name), _join(path, name))
-                fs.rmdir(staging_path)
+            _move_up(fs, staging_path, path)
     except BaseException:
         with contextlib.suppress(OSError):
             if fs._lstat_or_none(fs._loc(staging_path)) is not None:
@@ -375,6 +367,29 @@ def load_tar(fs: FilesystemMixin, source: Target, path: str) -> None:
     # Directory times last: every entry made inside a directory changed its times.
     for parts, atime, mtime in reversed(restorer.dir_times):
         fs._set_times_at(fs._loc(_join(path, *parts)), atime, mtime, follow=False)
+
+
+def _move_up(fs: FilesystemMixin, staging_path: str, path: str) -> None:
+    """The restored entries from the staging directory into ``path``, all or none, with the
+    filesystem frozen: the check that no name is taken holds for the moves, and programs see
+    the entries appear at once."""
+    with fs.frozen():
+        top = fs.listdir(staging_path)
+        for name in top:
+            if fs._lstat_or_none(fs._loc(_join(path, name))) is not None:
+                message = "the archive's entry exists in the target already"
+                raise FileExistsError(errno.EEXIST, message, _join(path, name))
+        moved: list[str] = []
+        try:
+            for name in top:
+                fs.rename(_join(staging_path, name), _join(path, name))
+                moved.append(name)
+            fs.rmdir(staging_path)
+        except BaseException:
+            for name in moved:  # back where the caller's cleanup removes them
+                with contextlib.suppress(OSError):
+                    fs.rename(_join(path, name), _join(staging_path, name))
+            raise
 
 
 def _join(base: str, *parts: str) -> str:
