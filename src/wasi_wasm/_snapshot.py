@@ -411,7 +411,7 @@ class _Restorer:
         try:
             self._restore(tar, member, parts)
         except OSError as error:
-            message = f"{error.strerror} (archive member {member.name!r})"
+            message = f"{error.strerror} (restoring this archive member)"
             raise OSError(error.errno, message, member.name) from None
 
     def _restore(
