@@ -205,11 +205,27 @@ void ops_host_call(struct input *in, uint8_t op) {
         wasi_wasm_free(forged);
         wasi_wasm_set_env(forged, take_u8(in));
         wasi_wasm_preopen(forged, 3, forged, 2);
+        /* SEEK_DATA / SEEK_HOLE on whatever fds are open (no input consumed: older inputs
+           decode as before), into a real buffer and into the forged pointer */
+        uintptr_t out = wasi_wasm_alloc(8);
+        for (uint32_t fd = 3; fd < 10; fd++) {
+            if (out) wasi_wasm_seek_data(fd, (uint64_t)(fd - 3) << 15, fd & 1, out);
+            wasi_wasm_seek_data(fd, 0, fd % 3, forged);
+        }
+        if (out) wasi_wasm_free(out);
         break;
     }
     case 9: native_guest_grow(g, 1); break;
     case 10: wasi_wasm_set_stdio_mode(take_u8(in) % 4); wasi_wasm_flush(); break;
-    case 11: wasi_wasm_recover(); break;
+    case 11:
+        /* A freeze (op's high bits, no input consumed), thawed or left for recover to end;
+           fsck nested inside it. */
+        if ((op / 12) & 1 && wasi_wasm_freeze() == 0) {
+            wasi_wasm_fsck();
+            if ((op / 24) & 1) wasi_wasm_thaw();
+        }
+        wasi_wasm_recover();
+        break;
     }
 }
 

@@ -14,6 +14,13 @@ static struct lock_holder *holders;      /* changed only under the exclusive loc
 /* Written under the writer mutex; vfs_release_held reads it from another instance too, and
    only asks whether it is its own holder, which no other thread can make it become. */
 static struct lock_holder *exclusive_owner;
+/* The holder that froze the filesystem (vfs_freeze): it holds the lock exclusive until it
+   thaws, and its own lock and unlock calls meanwhile nest inside that hold. Written only by
+   the frozen holder while it holds the lock exclusive. */
+static struct lock_holder *frozen_by;
+/* Atomic: other threads read it in their lock calls. Only its own holder ever finds itself
+   there, so relaxed order is enough for "am I the freezer?". */
+static struct lock_holder *freezer(void) { return __atomic_load_n(&frozen_by, __ATOMIC_RELAXED); }
 static bool now_read;                    /* the clock was read during this exclusive hold */
 static uint64_t now_cached;
 
@@ -115,6 +122,7 @@ void holder_unlock_mutex(struct lock_holder *holder, int kind) {
 /* State HOLDS_EXCLUSIVE before the mutex is taken: a host may interrupt an instance at any
    function entry or loop, and never between taking the lock and naming it. */
 void vfs_lock(struct lock_holder *holder, bool can_block) {
+    if (holder && freezer() == holder) return; /* nested in its freeze */
     if (holder) set_state(holder, HOLDS_EXCLUSIVE);
     mutex_lock(&writer_mutex, tag_of(holder), can_block);
     for (struct lock_holder *h = holders; h; h = h->next) {
@@ -137,6 +145,7 @@ uint64_t vfs_now(void) {
 }
 
 void vfs_unlock(void) {
+    if (freezer()) return; /* only the frozen holder can hold it now: its freeze goes on */
     struct lock_holder *holder = exclusive_owner;
     exclusive_owner = NULL;
     bool sleepers = mutex_unlock(&writer_mutex);
@@ -148,6 +157,7 @@ void vfs_unlock(void) {
 }
 
 void vfs_lock_shared(struct lock_holder *holder) {
+    if (freezer() == holder) return; /* it holds the lock exclusive */
     for (;;) {
         publish(&holder->state, HOLDS_SHARED);
         if (is_free(&writer_mutex, 0)) return;
@@ -166,6 +176,7 @@ void vfs_lock_shared(struct lock_holder *holder) {
 }
 
 void vfs_unlock_shared(struct lock_holder *holder) {
+    if (freezer() == holder) return;
     publish(&holder->state, HOLDS_NOTHING);
     if (!is_free(&writer_mutex, 0)) platform_notify(&holder->state, 1);
 }
@@ -185,6 +196,8 @@ void vfs_unregister_holder(struct lock_holder *holder) {
 }
 
 bool vfs_release_held(struct lock_holder *holder) {
+    /* A freeze ends with it: the exclusive hold below is then released as any other. */
+    if (__atomic_load_n(&frozen_by, __ATOMIC_SEQ_CST) == holder) __atomic_store_n(&frozen_by, NULL, __ATOMIC_SEQ_CST);
     for (int kind = MUTEX_KINDS - 1; kind >= 0; kind--) {
         int *word = holder->mutexes[kind];
         if (word && owner_of(word) == holder->tag) holder_unlock_mutex(holder, kind);
@@ -199,4 +212,20 @@ bool vfs_release_held(struct lock_holder *holder) {
     if (held) vfs_unlock_shared(holder);
     set_state(holder, HOLDS_NOTHING);
     return held;
+}
+
+errno_t vfs_freeze(struct lock_holder *holder) {
+    if (!holder) return E_BADF;
+    if (freezer() == holder) return E_BUSY;
+    vfs_lock(holder, holder->can_block);
+    __atomic_store_n(&frozen_by, holder, __ATOMIC_SEQ_CST);
+    return E_SUCCESS;
+}
+
+errno_t vfs_thaw(struct lock_holder *holder) {
+    if (!holder || __atomic_load_n(&frozen_by, __ATOMIC_SEQ_CST) != holder) return E_INVAL;
+    __atomic_store_n(&frozen_by, NULL, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&exclusive_owner, holder, __ATOMIC_SEQ_CST);
+    vfs_unlock();
+    return E_SUCCESS;
 }

@@ -51,6 +51,13 @@ void vfs_unregister_holder(struct lock_holder *holder);
 /* After the holder's instance trapped or was interrupted: releases what it held (its
    mutexes, then the lock); true if it held anything (the host should then run fsck). */
 bool vfs_release_held(struct lock_holder *holder);
+/* A freeze: the holder takes the lock exclusive and keeps it until vfs_thaw, so that a host
+   sees the whole filesystem at one moment across many calls (a snapshot). Meanwhile the
+   holder's own lock calls (either mode) nest inside the hold and every other holder waits.
+   EBUSY if the holder has frozen already, EBADF for no holder; thaw EINVAL if the holder
+   has not frozen. vfs_release_held thaws too. */
+errno_t vfs_freeze(struct lock_holder *holder);
+errno_t vfs_thaw(struct lock_holder *holder);
 uint64_t vfs_now(void); /* realtime, read once per exclusive hold; exclusive held */
 
 #endif

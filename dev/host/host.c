@@ -73,6 +73,7 @@ EXPORT("wasi_wasm_detach") void wasi_wasm_detach(void) {
     struct process *p = current_process();
     if (!p) return;
     stdio_flush(p);
+    (void)vfs_thaw(&p->holder); /* a freeze ends with its process */
     platform_set_instance_process(NULL);
     /* The stack we run on is freed with the process: nothing runs on it after the unlock.
        The lock is taken in no process's name: the holder goes with the process. */
@@ -119,6 +120,25 @@ EXPORT("wasi_wasm_reap") int32_t wasi_wasm_reap(uint32_t id) {
 EXPORT("wasi_wasm_busy_slot") uintptr_t wasi_wasm_busy_slot(void) {
     struct process *self = current_process();
     return self ? core_addr(&self->holder.state) : 0;
+}
+
+/* Freezes the filesystem in this instance's process's name: the lock stays exclusive
+   until wasi_wasm_thaw (or detach, recover, reap), so that the host's calls from this
+   process between the two see the whole filesystem at one moment (a consistent snapshot)
+   while every other process waits at its next filesystem call. EBUSY if this process has
+   frozen it already, EBADF before attach. */
+EXPORT("wasi_wasm_freeze") int32_t wasi_wasm_freeze(void) {
+    struct process *self = current_process();
+    if (!self) return E_BADF;
+    errno_t err = vfs_freeze(&self->holder);
+    if (!err) reclaim_now();
+    return err;
+}
+
+/* Ends this process's freeze: EINVAL if it holds none. */
+EXPORT("wasi_wasm_thaw") int32_t wasi_wasm_thaw(void) {
+    struct process *self = current_process();
+    return self ? vfs_thaw(&self->holder) : E_BADF;
 }
 
 /* The word a host may keep at the realtime clock in ns, for file times (base/file_clock.h):
@@ -250,6 +270,30 @@ EXPORT("wasi_wasm_preopen") int32_t wasi_wasm_preopen(uintptr_t vfs_path, uint32
         err = process_preopen(p, (const char *)vfs_path, vfs_len, (const char *)name, name_len, &fd);
     vfs_unlock();
     return err ? -(int32_t)err : (int32_t)fd;
+}
+
+/* lseek's SEEK_DATA (hole 0) or SEEK_HOLE (hole 1) on this process's regular-file fd, at the
+   core's 64 KiB chunk granularity: writes to out (a u64 in a host buffer) the first offset
+   at or after offset in data or in a hole (the end of the file is one). ENXIO at or past the
+   end or with no data after it, EBADF for an fd that is not a regular file, EFAULT for out
+   outside the host's buffers, EINVAL for hole above 1. A snapshot finds a sparse file's
+   data without reading its holes. */
+EXPORT("wasi_wasm_seek_data") int32_t wasi_wasm_seek_data(uint32_t fd, uint64_t offset, uint32_t hole, uintptr_t out) {
+    struct process *self = current_process();
+    if (!self) return E_BADF;
+    if (hole > 1) return E_INVAL;
+    host_lock();
+    errno_t err = E_SUCCESS;
+    struct fd_entry *e = fd_lookup(self, fd);
+    if (!e || e->kind != FD_FILE || e->node->is_pipe || e->node->type != FILETYPE_REGULAR_FILE) err = E_BADF;
+    else if (!in_host_buffer(out, 8)) err = E_FAULT;
+    else {
+        uint64_t found = file_seek_data(e->node, offset, hole != 0);
+        if (found == UINT64_MAX) err = E_NXIO;
+        else put_u64((uint8_t *)out, found);
+    }
+    vfs_unlock();
+    return err;
 }
 
 EXPORT("wasi_wasm_used_bytes") uint64_t wasi_wasm_used_bytes(void) {

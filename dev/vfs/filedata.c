@@ -296,3 +296,26 @@ uint32_t file_check(const struct inode *file) {
     }
     return problems;
 }
+
+/* Chunk i holds data (was written or allocated); past the slots, or an empty slot, is a
+   hole. Lock held (either mode: a slot only goes from empty to a chunk under it). */
+static bool chunk_has_data(const struct file_data *f, uint64_t i) {
+    return i < __atomic_load_n(&f->chunk_slots, __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(&__atomic_load_n(&f->chunks, __ATOMIC_ACQUIRE)[i], __ATOMIC_ACQUIRE) != NULL;
+}
+
+uint64_t file_seek_data(const struct inode *file, uint64_t offset, bool hole) {
+    uint64_t size = file->size;
+    if (offset >= size) return UINT64_MAX;
+    const struct file_data *f = &file->file;
+    uint64_t last = (size - 1) >> CHUNK_SHIFT;
+    for (uint64_t i = offset >> CHUNK_SHIFT; i <= last; i++) {
+        if (chunk_has_data(f, i) != hole) {
+            uint64_t start = i << CHUNK_SHIFT;
+            return start > offset ? start : offset;
+        }
+        /* a long run of holes past the slots: nothing more to find */
+        if (!hole && i >= __atomic_load_n(&f->chunk_slots, __ATOMIC_ACQUIRE)) return UINT64_MAX;
+    }
+    return hole ? size : UINT64_MAX; /* the end of the file is a hole, as lseek says */
+}

@@ -116,6 +116,10 @@ void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst,
 errno_t file_set_size(struct inode *file, uint64_t size);
 errno_t file_allocate(struct inode *file, uint64_t end);
 void file_free(struct inode *file);
+/* lseek's SEEK_DATA (hole false) or SEEK_HOLE (true) at 64 KiB chunk granularity: the first
+   offset at or after offset in data (a chunk that exists) or in a hole (the end of the file
+   is one); UINT64_MAX if offset is at or past the end, or no data follows. Lock held. */
+uint64_t file_seek_data(const struct inode *file, uint64_t offset, bool hole);
 uint32_t file_check(const struct inode *file); /* inconsistencies, for fsck */
 
 #endif

@@ -26,6 +26,7 @@ from ._pipeline import Command, PipelineResult, run_pipeline
 from ._process import CoreError
 from ._program import ProgramError, load_program
 from ._run import RunResult, run
+from ._snapshot import UnsafeArchiveError
 from ._wasi import InvalidExitStatus, ProcessOptions, Wasi, start_wasi
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "ProgramError",
     "RunResult",
     "StatResult",
+    "UnsafeArchiveError",
     "Wasi",
     "WasiExit",
     "__version__",

@@ -31,7 +31,7 @@ import stat as host_stat
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple, Protocol, TypeVar
+from typing import IO, NamedTuple, Protocol, TypeVar
 
 from . import _abi
 from ._abi import (
@@ -68,6 +68,7 @@ DEFAULT_MAX_READ_SIZE = 1 << 30
 # one is mostly holes, whose zeros copy-out would still have to read to find the data.
 DEFAULT_MAX_FILE_SIZE = 1 << 32
 U64_MAX = (1 << 64) - 1
+MAX_VFS_FILE_SIZE = (1 << 44) - 4096  # the core's largest file (EFBIG past it)
 
 # all but FD_WRITE: a directory opened to write is EISDIR
 ANCHOR_RIGHTS = RIGHTS_ALL & ~RIGHT_FD_WRITE
@@ -710,6 +711,57 @@ class FilesystemMixin:
             _replace_host_entry(host, name, make)
         finally:
             self._close(fd)
+
+    # -- snapshots (tar archives; _snapshot.py) ---------------------------------------------
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Freeze the whole filesystem while the block runs: this Wasi's calls see it at one
+        moment, and every other program waits at its next filesystem call (its timeout
+        too) until the block ends. Keep the block short; it may nest. Run no program in it:
+        the program would wait for the block's end (in this thread, for ever)."""
+        process, _root = self._vfs_process()
+        depth = getattr(self, "_freeze_depth", 0)
+        self._freeze_depth = depth + 1
+        try:
+            if depth == 0:
+                check(process.call("wasi_wasm_freeze"), "/")
+            yield
+        finally:
+            self._freeze_depth = depth
+            if depth == 0:  # (EINVAL, harmless, if the freeze never began)
+                process.call("wasi_wasm_thaw")
+
+    def save_tar(
+        self,
+        dest: str | os.PathLike[str] | IO[bytes],
+        path: str = "/",
+        *,
+        max_file_size: int = MAX_VFS_FILE_SIZE,
+    ) -> None:
+        """Write the tree at ``path`` to ``dest`` (a host path, or a binary file object
+        written as a stream) as a pax tar archive of the tree at one moment: the filesystem
+        is frozen while it is written (see ``frozen``). Kept: kinds, mtime and atime in
+        nanoseconds, symlinks, hard links, holes (GNU sparse 1.0). Not kept: mode bits,
+        owners and ctime, which the VFS does not have. Holes are found without reading
+        them, so a sparse file costs its data. A file larger than ``max_file_size`` (default:
+        none, the VFS's largest file) raises FileTooLargeError before anything is written."""
+        from ._snapshot import save_tar  # noqa: PLC0415 - a cycle: it imports this module
+
+        save_tar(self, dest, path, max_file_size)
+
+    def load_tar(self, source: str | os.PathLike[str] | IO[bytes], path: str = "/") -> None:
+        """Restore a tar archive (pax, GNU or ustar; compressed or not; a host path or a
+        binary file object read as a stream) into the directory ``path``, created if missing
+        (its parent must exist). All or nothing: the archive is restored into a new
+        directory first and moved into place when complete; an entry that exists at
+        ``path`` already raises FileExistsError. Hostile members (absolute names, ``..``, a
+        path through a symlink, devices, fifos, sizes past the largest file) raise
+        UnsafeArchiveError, and running out of space OSError (ENOSPC); either way the
+        filesystem is as it was. Programs may run meanwhile: they can see the new directory
+        (``path``'s parent, or ``path``, holds a ``.wasi-wasm-*`` entry until the end)."""
+        from ._snapshot import load_tar  # noqa: PLC0415 - a cycle: it imports this module
+
+        load_tar(self, source, path)
 
 
 # -- walking trees of any depth -------------------------------------------------------------
