@@ -65,9 +65,12 @@ void inode_touch_accessed(struct inode *node) {
         __atomic_store_n(&node->atim, file_time_now(), __ATOMIC_RELAXED);
 }
 
+/* A shared-lock unlink drops a file's nlink while readers stat it (dir_remove_shared): read
+   atomically (fuzz regression tsan_stat_reads_nlink_of_a_shared_unlink). */
 static uint64_t link_count(const struct inode *node) {
-    if (node->type != FILETYPE_DIRECTORY) return node->nlink;
-    return node->nlink ? 2u + node->dir.subdirs : 0;
+    uint32_t nlink = __atomic_load_n(&node->nlink, __ATOMIC_RELAXED);
+    if (node->type != FILETYPE_DIRECTORY) return nlink;
+    return nlink ? 2u + node->dir.subdirs : 0;
 }
 
 void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]) {
