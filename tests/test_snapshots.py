@@ -676,3 +676,30 @@ def test_seek_data_reports_data_and_holes() -> None:
         root_fd = w._vfs_process()[1]
         with w._buffers(8) as (process, _root, (out,)):
             assert process.call("wasi_wasm_seek_data", root_fd, 0, 0, out) == 8  # a directory
+
+
+def test_a_run_a_close_or_a_new_process_inside_frozen_are_refused_not_hung(
+    wasm_program: Callable[..., Path],
+) -> None:
+    """Inside frozen(), a new process of the filesystem in this thread (a program run, a copy,
+    a Wasi started from init_obj) and a close would wait for the thaw for ever: each raises
+    RuntimeError instead, changes nothing, and works after the block. A copy made before
+    shares the freezer's host process, so its filesystem calls go on."""
+    program = wasm_program("snapshot_read")
+    wasi = start_wasi()
+    other = wasi.copy_for_rebinding()
+    wasi.write_file("/kept.txt", b"kept")
+    with wasi.frozen():
+        assert other.read_file("/kept.txt") == b"kept"
+        for refused in (
+            lambda: wasi.run(program, []),
+            wasi.copy_for_rebinding,
+            lambda: start_wasi(wasi.init_obj()),
+            other.close,
+        ):
+            with pytest.raises(RuntimeError, match="frozen by this thread"):
+                refused()
+    assert wasi.run(program, []).exit_code == 2  # runs again: its usage message and exit 2
+    other.close()
+    assert wasi.fsck() == 0
+    wasi.close()

@@ -717,19 +717,20 @@ class FilesystemMixin:
     def frozen(self) -> Iterator[None]:
         """Freeze the whole filesystem while the block runs: this Wasi's calls see it at one
         moment, and every other program waits at its next filesystem call (its timeout
-        too) until the block ends. Keep the block short; it may nest. Run no program in it:
-        the program would wait for the block's end (in this thread, for ever)."""
+        too) until the block ends. Keep the block short; it may nest. A program run, another
+        Wasi's call or a close in this thread inside the block raises RuntimeError: it would
+        wait for the block's end, for ever."""
         process, _root = self._vfs_process()
         depth = getattr(self, "_freeze_depth", 0)
         self._freeze_depth = depth + 1
         try:
             if depth == 0:
-                check(process.call("wasi_wasm_freeze"), "/")
+                check(process.freeze(), "/")
             yield
         finally:
             self._freeze_depth = depth
             if depth == 0:  # (EINVAL, harmless, if the freeze never began)
-                process.call("wasi_wasm_thaw")
+                process.thaw()
 
     def save_tar(
         self,

@@ -36,6 +36,11 @@ KEPT_SCRATCH_LIMIT = 1 << 16
 
 OUT_BUFFERS_SIZE = 16  # two {u32 data, u32 len} (wasi_wasm_out_buffers)
 
+# Filesystems frozen (Wasi.frozen), by their memory's base address: the freezing thread and
+# process. Read without the lock on every host call while any filesystem is frozen.
+_freezes: dict[int, tuple[int, CoreProcess]] = {}
+_freezes_lock = threading.Lock()
+
 class CoreError(RuntimeError):
     """A host-only core export reported an error."""
 
@@ -157,6 +162,8 @@ class CoreProcess:
 
     def call(self, name: str, *args: int) -> int:
         """Call a core export; returns its result (0 for functions without one)."""
+        if _freezes:
+            self.check_not_frozen_out()
         function = self._function(name)
         # The host's own calls finish even when the store's epoch deadline has passed.
         self._interrupts.host_calls += 1
@@ -255,6 +262,33 @@ class CoreProcess:
 
     def flush(self) -> None:
         self.call("wasi_wasm_flush")
+
+    # -- freezing the filesystem (Wasi.frozen) ------------------------------------------------
+    def freeze(self) -> int:
+        """wasi_wasm_freeze; on success this thread's other processes of the filesystem are
+        refused until thaw() (check_not_frozen_out), where they would wait for ever."""
+        code = self.call("wasi_wasm_freeze")
+        if code == SUCCESS:
+            with _freezes_lock:
+                _freezes[self.memory.base] = (threading.get_ident(), self)
+        return code
+
+    def thaw(self) -> int:
+        with _freezes_lock:
+            if _freezes.get(self.memory.base, (0, None))[1] is self:
+                del _freezes[self.memory.base]
+        return self.call("wasi_wasm_thaw")
+
+    def check_not_frozen_out(self) -> None:
+        """A RuntimeError if this thread froze the filesystem through another process: this
+        process's next filesystem call (a program's, or the host's) would wait for the thaw,
+        which this thread can never reach."""
+        frozen = _freezes.get(self.memory.base)
+        if frozen is not None and frozen[0] == threading.get_ident() and frozen[1] is not self:
+            raise RuntimeError(
+                "the filesystem is frozen by this thread (Wasi.frozen): a program, another "
+                "Wasi or a close in that block would wait for the block's end for ever"
+            )
 
     def deliver_buffered_output(self) -> None:
         """Delivers what the core holds for stdout or stderr, as its own flush would: only

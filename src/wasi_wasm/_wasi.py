@@ -367,6 +367,7 @@ class Wasi(FilesystemMixin):
         what each call returned, as wasmtime-py gives it (None when a ``proc_exit`` ended
         the run)."""
         self._check_open()
+        self._process.check_not_frozen_out()  # its WASI calls reach the core directly
         exports = instance.exports(self.store)
         memory = exports.get("memory")
         if not isinstance(memory, (wasmtime.Memory, wasmtime.SharedMemory)):
@@ -541,6 +542,7 @@ class Wasi(FilesystemMixin):
         """Close the process's fds and free its table and stack. Idempotent."""
         if self._closed:
             return
+        self._process.check_not_frozen_out()  # before anything is closed
         self._closed = True
         try:
             self._process.detach()
