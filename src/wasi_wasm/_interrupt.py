@@ -74,12 +74,13 @@ class StoreGuard:
     def _deadline_reached(self, _context: Any, _key: Any, delta: Any, kind: Any) -> int:
         """The store's epoch deadline was reached: 0 with ``delta`` set to the ticks to run
         on (0: check again at once), or the address of the error that interrupts it."""
-        if not self.host_calls and not self._lock_held():
+        busy = bool(self.host_calls) or self._lock_held()
+        if not busy:
             for work in self.tick_work:
                 work()
         if self.should_stop is not None and not self.should_stop():
             ticks = 1  # not due yet: look again at the next tick
-        elif self.host_calls or self._lock_held():
+        elif busy:
             ticks = 0  # due, but never inside a filesystem operation: look again at once
         else:
             return _interrupt_error()
