@@ -41,6 +41,8 @@ const Hook = Object.freeze({
 	RANDOM_GET: 7,
 	EXIT: 8,
 	CPU_CLOCK_TIME_GET: 9,
+	LAZY_LIST: 10,
+	LAZY_READ: 11,
 });
 const STDIO_MODE = Object.freeze({
 	EACH_WRITE: 0,
@@ -260,6 +262,8 @@ const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_flush: () => void,
  *   wasi_wasm_set_limits: (max_bytes: bigint, max_path: number, max_name: number, max_follows: number) => number,
  *   wasi_wasm_set_max_fds: (max_fds: number) => number,
+ *   wasi_wasm_mount_lazy: (vfs_path: number, vfs_len: number, token: bigint, flags: number) => number,
+ *   wasi_wasm_lazy_info: (fd: number, path: number, len: number, out: number) => number,
  *   wasi_wasm_preopen: (vfs_path: number, vfs_len: number, name: number, name_len: number) => number,
  *   wasi_wasm_used_bytes: () => bigint,
  *   wasi_wasm_fsck: () => number,
@@ -282,6 +286,8 @@ const LIMIT_RANGES = Object.freeze({
  *   random_get: (core_ptr: number, len: number) => number,
  *   exit: (code: number) => void,
  *   cpu_clock_time_get: (id: number, precision: bigint, core_out: number) => number,
+ *   lazy_list: (token: bigint, core_buf: number, cap: number) => number,
+ *   lazy_read: (token: bigint, offset: bigint, core_buf: number, len: number) => number,
  * }} CoreHooks
  */
 
@@ -1044,6 +1050,10 @@ class CoreProcess {
 				this.exitCode = code >>> 0;
 				throw new WasiExit(this.exitCode);
 			},
+			// Lazy host mounts are the Python host's for now: the JS hosts mount none, so the
+			// core never calls these (an EIO if it did).
+			lazy_list: () => -ERRNO.EIO,
+			lazy_read: () => -ERRNO.EIO,
 		};
 		return {env};
 	}

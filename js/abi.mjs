@@ -24,6 +24,8 @@ export const Hook = Object.freeze({
 	RANDOM_GET: 7,
 	EXIT: 8,
 	CPU_CLOCK_TIME_GET: 9,
+	LAZY_LIST: 10,
+	LAZY_READ: 11,
 });
 export const STDIO_MODE = Object.freeze({
 	EACH_WRITE: 0,
@@ -243,6 +245,8 @@ export const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_flush: () => void,
  *   wasi_wasm_set_limits: (max_bytes: bigint, max_path: number, max_name: number, max_follows: number) => number,
  *   wasi_wasm_set_max_fds: (max_fds: number) => number,
+ *   wasi_wasm_mount_lazy: (vfs_path: number, vfs_len: number, token: bigint, flags: number) => number,
+ *   wasi_wasm_lazy_info: (fd: number, path: number, len: number, out: number) => number,
  *   wasi_wasm_preopen: (vfs_path: number, vfs_len: number, name: number, name_len: number) => number,
  *   wasi_wasm_used_bytes: () => bigint,
  *   wasi_wasm_fsck: () => number,
@@ -265,5 +269,7 @@ export const LIMIT_RANGES = Object.freeze({
  *   random_get: (core_ptr: number, len: number) => number,
  *   exit: (code: number) => void,
  *   cpu_clock_time_get: (id: number, precision: bigint, core_out: number) => number,
+ *   lazy_list: (token: bigint, core_buf: number, cap: number) => number,
+ *   lazy_read: (token: bigint, offset: bigint, core_buf: number, len: number) => number,
  * }} CoreHooks
  */

@@ -145,6 +145,10 @@ export class CoreProcess {
 				this.exitCode = code >>> 0;
 				throw new WasiExit(this.exitCode);
 			},
+			// Lazy host mounts are the Python host's for now: the JS hosts mount none, so the
+			// core never calls these (an EIO if it did).
+			lazy_list: () => -ERRNO.EIO,
+			lazy_read: () => -ERRNO.EIO,
 		};
 		return {env};
 	}

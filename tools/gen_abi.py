@@ -78,6 +78,7 @@ class Abi:
     hooks: dict[str, Signature]
     exports: dict[str, Signature]
     stdio_modes: dict[str, int]
+    lazy: dict[str, int]  # lazy host mounts: mount flags and the listing record's size
     limits: dict[str, dict[str, int]]
     libc_omits: list[str]  # functions wasi-libc no longer declares
 
@@ -98,6 +99,7 @@ class Abi:
         out += [("HOOK_" + name.upper(), n) for n, name in enumerate(self.hooks)]
         out.append(("HOOK_COUNT", len(self.hooks)))
         out += [("STDIO_" + name.upper(), value) for name, value in self.stdio_modes.items()]
+        out += [("LAZY_" + name.upper(), value) for name, value in self.lazy.items()]
         for name, bounds in self.limits.items():
             out += [
                 (f"LIMIT_{name.upper()}_{key.upper()}", bounds[key])
@@ -140,6 +142,7 @@ def load() -> Abi:
         signatures(host["hooks"]),
         signatures(host["exports"]),
         host["stdio_modes"],
+        host["lazy"],
         host["limits"],
         preview1["check"]["libc_omits"],
     )
@@ -193,6 +196,8 @@ def c_host_abi(abi: Abi) -> str:
     )
     body += ["", "/* wasi_wasm_set_stdio_mode */"]
     body += c_enum([("STDIO_" + n.upper(), v) for n, v in abi.stdio_modes.items()])
+    body += ["", "/* Lazy host mounts: wasi_wasm_mount_lazy flags, lazy_list record size */"]
+    body += c_enum([("LAZY_" + n.upper(), v) for n, v in abi.lazy.items()])
     body += [
         "",
         "/* Limits: a fresh filesystem's (or process's) default and the accepted range. */",

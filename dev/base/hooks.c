@@ -10,6 +10,8 @@ IMPORT("clock_res_get") uint32_t host_clock_res_get(uint32_t, uintptr_t);
 IMPORT("random_get") uint32_t host_random_get(uintptr_t, uint32_t);
 IMPORT("exit") void host_exit(uint32_t);
 IMPORT("cpu_clock_time_get") uint32_t host_cpu_clock_time_get(uint32_t, uint64_t, uintptr_t);
+IMPORT("lazy_list") int32_t host_lazy_list(uint64_t, uintptr_t, uint32_t);
+IMPORT("lazy_read") int32_t host_lazy_read(uint64_t, uint64_t, uintptr_t, uint32_t);
 
 /* Not const: the compiler must call through the table slot, never devirtualise. */
 void (*hook_copy_in)(uintptr_t, uint32_t, uint32_t) = host_copy_in;
@@ -22,6 +24,8 @@ uint32_t (*hook_clock_res_get)(uint32_t, uintptr_t) = host_clock_res_get;
 uint32_t (*hook_random_get)(uintptr_t, uint32_t) = host_random_get;
 void (*hook_exit)(uint32_t) = host_exit;
 uint32_t (*hook_cpu_clock_time_get)(uint32_t, uint64_t, uintptr_t) = host_cpu_clock_time_get;
+int32_t (*hook_lazy_list)(uint64_t, uintptr_t, uint32_t) = host_lazy_list;
+int32_t (*hook_lazy_read)(uint64_t, uint64_t, uintptr_t, uint32_t) = host_lazy_read;
 
 int32_t hook_table_index(int32_t hook) {
     switch (hook) {
@@ -35,6 +39,8 @@ int32_t hook_table_index(int32_t hook) {
     case HOOK_RANDOM_GET: return (int32_t)(uintptr_t)hook_random_get;
     case HOOK_EXIT: return (int32_t)(uintptr_t)hook_exit;
     case HOOK_CPU_CLOCK_TIME_GET: return (int32_t)(uintptr_t)hook_cpu_clock_time_get;
+    case HOOK_LAZY_LIST: return (int32_t)(uintptr_t)hook_lazy_list;
+    case HOOK_LAZY_READ: return (int32_t)(uintptr_t)hook_lazy_read;
     default: return -1;
     }
 }

@@ -19,6 +19,8 @@ extern uint32_t (*hook_clock_res_get)(uint32_t id, uintptr_t core_out);
 extern uint32_t (*hook_random_get)(uintptr_t core_ptr, uint32_t len);
 extern void (*hook_exit)(uint32_t code);
 extern uint32_t (*hook_cpu_clock_time_get)(uint32_t id, uint64_t precision, uintptr_t core_out);
+extern int32_t (*hook_lazy_list)(uint64_t token, uintptr_t core_buf, uint32_t cap);
+extern int32_t (*hook_lazy_read)(uint64_t token, uint64_t offset, uintptr_t core_buf, uint32_t len);
 
 /* The table slot of hook (a HOOK_* number), or -1. */
 int32_t hook_table_index(int32_t hook);

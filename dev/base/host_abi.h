@@ -16,7 +16,9 @@ enum {
     HOOK_RANDOM_GET = 7,
     HOOK_EXIT = 8,
     HOOK_CPU_CLOCK_TIME_GET = 9,
-    HOOK_COUNT = 10,
+    HOOK_LAZY_LIST = 10,
+    HOOK_LAZY_READ = 11,
+    HOOK_COUNT = 12,
 };
 
 /* wasi_wasm_set_stdio_mode */
@@ -24,6 +26,12 @@ enum {
     STDIO_EACH_WRITE = 0,
     STDIO_AT_NEWLINE = 1,
     STDIO_AT_THRESHOLD = 2,
+};
+
+/* Lazy host mounts: wasi_wasm_mount_lazy flags, lazy_list record size */
+enum {
+    LAZY_MOUNT_READ_ONLY = 1,
+    LAZY_RECORD_SIZE = 40,
 };
 
 /* Limits: a fresh filesystem's (or process's) default and the accepted range. */

@@ -26,6 +26,8 @@ int32_t wasi_wasm_set_tty(uint32_t streams);
 void wasi_wasm_flush(void);
 int32_t wasi_wasm_set_limits(uint64_t max_bytes, uint32_t max_path, uint32_t max_name, uint32_t max_follows);
 int32_t wasi_wasm_set_max_fds(uint32_t max_fds);
+int32_t wasi_wasm_mount_lazy(uintptr_t vfs_path, uint32_t vfs_len, uint64_t token, uint32_t flags);
+int32_t wasi_wasm_lazy_info(uint32_t fd, uintptr_t path, uint32_t len, uintptr_t out);
 int32_t wasi_wasm_preopen(uintptr_t vfs_path, uint32_t vfs_len, uintptr_t name, uint32_t name_len);
 uint64_t wasi_wasm_used_bytes(void);
 uint32_t wasi_wasm_fsck(void);

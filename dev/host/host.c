@@ -8,6 +8,7 @@
 #include "base/hooks.h"
 #include "process/fdtable.h"
 #include "process/fsck.h"
+#include "process/mount.h"
 #include "process/preopen.h"
 #include "process/stdio.h"
 #include "vfs/limits.h"
@@ -270,6 +271,31 @@ EXPORT("wasi_wasm_preopen") int32_t wasi_wasm_preopen(uintptr_t vfs_path, uint32
         err = process_preopen(p, (const char *)vfs_path, vfs_len, (const char *)name, name_len, &fd);
     vfs_unlock();
     return err ? -(int32_t)err : (int32_t)fd;
+}
+
+/* Makes the existing empty VFS directory vfs_path a lazy mount of the host's token
+   (process/mount.h). errno. */
+EXPORT("wasi_wasm_mount_lazy") int32_t wasi_wasm_mount_lazy(uintptr_t vfs_path, uint32_t vfs_len, uint64_t token,
+                                                            uint32_t flags) {
+    if (vfs_len > LIMIT_MAX_PATH_MAX) return E_NAMETOOLONG;
+    host_lock();
+    errno_t err = in_host_buffer(vfs_path, vfs_len) ? mount_lazy((const char *)vfs_path, vfs_len, token, flags) : E_FAULT;
+    vfs_unlock();
+    return err;
+}
+
+/* What the name path under this process's directory fd is: 16 bytes into out, u64 token,
+   u8 LAZY_* state, u8 read-only (process/mount.h). errno. */
+EXPORT("wasi_wasm_lazy_info") int32_t wasi_wasm_lazy_info(uint32_t fd, uintptr_t path, uint32_t len, uintptr_t out) {
+    struct process *self = current_process();
+    if (!self) return E_BADF;
+    if (len > LIMIT_MAX_PATH_MAX) return E_NAMETOOLONG;
+    host_lock();
+    errno_t err = E_FAULT;
+    if (in_host_buffer(path, len) && in_host_buffer(out, 16))
+        err = mount_lazy_info(self, fd, (const char *)path, len, (uint8_t *)out);
+    vfs_unlock();
+    return err;
 }
 
 /* lseek's SEEK_DATA (hole 0) or SEEK_HOLE (hole 1) on this process's regular-file fd, at the

@@ -5,6 +5,7 @@
 #include "base/alloc.h"
 #include "base/handles.h"
 #include "process/fdtable.h"
+#include "vfs/lazy.h"
 
 struct position {
     struct inode *dir;
@@ -108,6 +109,7 @@ static void check_entry(struct inode *dir, struct dentry *e, uint32_t *problems)
     if (node->data_mutex) (*problems)++; /* only writers under the shared lock take it */
     if (node->type == FILETYPE_SYMBOLIC_LINK && node->size && !node->target) (*problems)++;
     if (node->type == FILETYPE_REGULAR_FILE && !node->is_pipe) *problems += file_check(node);
+    *problems += lazy_check(node);
 }
 
 static void check_open(struct inode *node, uint32_t *problems) {
@@ -128,7 +130,7 @@ uint32_t fsck_run(void) {
         walk_tree(count_entry, &problems);
         for_each_open(count_open, &problems);
         root->fsck_links = 1;
-        problems += check_dir(root) + (root->fsck_opens != root->open_count);
+        problems += check_dir(root) + (root->fsck_opens != root->open_count) + lazy_check(root);
         walk_tree(check_entry, &problems);
         for_each_open(check_open, &problems);
     }

@@ -265,6 +265,33 @@ errno_t file_set_size(struct inode *file, uint64_t size) {
     return E_SUCCESS;
 }
 
+errno_t file_fill(struct inode *file, uint64_t size,
+                  int32_t (*read)(void *ctx, uint64_t offset, uintptr_t core_dst, uint32_t len), void *ctx) {
+    if (size > MAX_FILE_SIZE) return E_FBIG;
+    if (size == 0) return E_SUCCESS;
+    struct file_data *f = &file->file;
+    errno_t err = prepare_range(f, 0, size, true); /* every chunk, or ENOSPC and none */
+    if (err) return err;
+    file->size = size;
+    uint64_t offset = 0;
+    while (offset < size) {
+        uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
+        uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
+        uint64_t n = chunk_cap(f, i) - within;
+        if (n > size - offset) n = size - offset;
+        int32_t got = read(ctx, offset, core_addr(f->chunks[i] + within), (uint32_t)n);
+        if (got < 0 || (uint64_t)got > n) {
+            err = got < 0 && got >= -(int32_t)E_NOTCAPABLE ? (errno_t)-got : E_IO;
+            break;
+        }
+        if (got == 0) break; /* the source ended early: the file ends here */
+        offset += (uint32_t)got;
+    }
+    /* Whole chunks were not zeroed (overwrite): what was not read must go, or be zeros. */
+    (void)file_set_size(file, err ? 0 : offset);
+    return err;
+}
+
 errno_t file_allocate(struct inode *file, uint64_t end) {
     if (end > MAX_FILE_SIZE) return E_FBIG;
     if (end <= file->size) return E_SUCCESS;

@@ -1,4 +1,5 @@
 #include "vfs/path.h"
+#include "vfs/lazy.h"
 
 struct cursor {
     struct inode *dir;
@@ -6,6 +7,7 @@ struct cursor {
     uint32_t follows;
     int active;              /* which buffer holds the path */
     uint32_t pos, end;
+    bool exclusive;          /* may load lazy directories (lazy.h) */
 };
 
 
@@ -71,6 +73,8 @@ static errno_t finish(struct path_walk *w, struct cursor *c, const char *name, u
         return w->node ? E_SUCCESS : E_NOENT;
     }
     w->final_kind = FINAL_NAME;
+    errno_t err = lazy_ready(c->dir, c->exclusive);
+    if (err) return err;
     w->entry = dir_lookup(c->dir, name, len);
     w->node = w->entry ? w->entry->node : NULL;
     bool is_link = w->node && w->node->type == FILETYPE_SYMBOLIC_LINK;
@@ -89,7 +93,8 @@ errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uin
     if (len == 0) return E_NOENT;
     if (len > vfs_limits()->max_path) return E_NAMETOOLONG;
     if (path != w->buf[0]) mem_copy(w->buf[0], path, len);
-    struct cursor c = { base, 0, 0, 0, 0, len };
+    struct cursor c = { base, 0, 0, 0, 0, len, !(follow & WALK_SHARED) };
+    follow &= ~WALK_SHARED;
     if (w->buf[0][0] == '/') return E_PERM;
     for (;;) {
         const char *s = w->buf[c.active];
@@ -115,6 +120,8 @@ errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uin
             c.depth--;
             continue;
         }
+        errno_t ready = lazy_ready(c.dir, c.exclusive);
+        if (ready) return ready;
         struct dentry *e = dir_lookup(c.dir, s + start, n);
         if (!e) return E_NOENT;
         if (e->node->type == FILETYPE_SYMBOLIC_LINK) {

@@ -20,6 +20,9 @@ enum follow_mode {
     FOLLOW_FINAL = 1,             /* = LOOKUP_SYMLINK_FOLLOW */
     FOLLOW_NEVER = 2,             /* rename: the link itself, even as "link/" */
 };
+/* Or'ed into follow by callers that hold the lock shared: a lazy directory on the way is
+   then E_LAZY (lazy.h) instead of being loaded. */
+#define WALK_SHARED 4u
 
 struct path_walk {
     char buf[2][LIMIT_MAX_PATH_MAX];
@@ -34,7 +37,7 @@ struct path_walk {
     uint8_t final_kind;
 };
 
-/* Lock held. path may be w->buf[0] (where the callers read a guest's path). */
+/* Lock held (exclusive unless follow has WALK_SHARED). path may be w->buf[0] (where the callers read a guest's path). */
 errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uint32_t len,
                   uint32_t follow);
 /* Valid UTF-8 without NUL (EINVAL for NUL, EILSEQ otherwise), as wasmtime requires of a path. */

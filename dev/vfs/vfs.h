@@ -62,6 +62,9 @@ struct inode {
     uint8_t type;          /* WASI filetype */
     bool is_pipe;
     bool dead_pending;     /* unlinked under the shared lock: reclaim.c frees it */
+    uint8_t lazy;          /* LAZY_*: its entries or bytes are still the host's (lazy.h) */
+    bool read_only;        /* below a read-only lazy mount: every change is EPERM */
+    uint64_t lazy_token;   /* the host's name for its source (lazy.h), 0 if none */
     struct inode *next_dead;
     union {
         struct file_data file;
@@ -114,6 +117,11 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end);
 void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst, uint32_t len);
 errno_t file_set_size(struct inode *file, uint64_t size);
+/* Fills an empty file (no chunks) with size bytes from read(ctx, offset, core_dst, len) (the
+   count read, 0 at the end, or -errno), all or nothing: on an error the file is empty
+   again. A source that ends early leaves the file that long. Lock held exclusive. */
+errno_t file_fill(struct inode *file, uint64_t size,
+                  int32_t (*read)(void *ctx, uint64_t offset, uintptr_t core_dst, uint32_t len), void *ctx);
 errno_t file_allocate(struct inode *file, uint64_t end);
 void file_free(struct inode *file);
 /* lseek's SEEK_DATA (hole false) or SEEK_HOLE (true) at 64 KiB chunk granularity: the first

@@ -6,6 +6,7 @@
 #include "base/lock.h"
 #include "process/stdio.h"
 #include "base/checked.h"
+#include "vfs/lazy.h"
 
 EXPORT("fd_close") int32_t wasi_fd_close(uint32_t fd) {
     struct fd_entry *e;
@@ -107,7 +108,9 @@ EXPORT("fd_filestat_get") int32_t wasi_fd_filestat_get(uint32_t fd, uint32_t out
 EXPORT("fd_filestat_set_size") int32_t wasi_fd_filestat_set_size(uint32_t fd, uint64_t size) {
     struct fd_entry *e;
     errno_t err = fd_get_file(fd, &e, E_BADF);
-    if (err || (err = fd_need_right(e, RIGHT_FD_FILESTAT_SET_SIZE))) return err;
+    if (err) return err;
+    if (e->node->read_only) return E_PERM; /* a read-only mount, as wasmtime's (lazy.h) */
+    if ((err = fd_need_right(e, RIGHT_FD_FILESTAT_SET_SIZE))) return err;
     if (!(e->access & ACCESS_WRITE) || size > INT64_MAX) return E_INVAL; /* as ftruncate(2) */
     process_lock(current_process());
     err = file_set_size(e->node, size);
@@ -139,6 +142,7 @@ EXPORT("fd_filestat_set_times") int32_t wasi_fd_filestat_set_times(uint32_t fd, 
     errno_t err = fd_get(fd, &e);
     if (err) return err;
     if (!e->node) return E_BADF;
+    if (e->node->read_only) return E_PERM;
     if ((err = fd_need_right(e, RIGHT_FD_FILESTAT_SET_TIMES))) return err;
     process_lock(current_process());
     err = apply_times(e->node, atim, mtim, flags);
@@ -243,8 +247,17 @@ EXPORT("fd_readdir") int32_t wasi_fd_readdir(uint32_t fd, uint32_t buf, uint32_t
     /* No rights check: wasmtime lists any directory fd, whatever rights it was opened with. */
     if (err || (err = guest_check(buf, len)) || (err = guest_check(out, 4))) return err;
     struct process *self = current_process();
-    process_lock_shared(self);
     struct inode *dir = e->node;
+    process_lock_shared(self);
+    bool exclusive = dir->lazy == LAZY_DIRECTORY; /* its entries load under the lock exclusive */
+    if (exclusive) {
+        process_unlock_shared(self);
+        process_lock(self);
+        if ((err = lazy_load_dir(dir))) {
+            vfs_unlock();
+            return err;
+        }
+    }
     uint32_t used = 0;
     if (cookie == 0) used += put_dirent(buf, len, 1, dir->ino, FILETYPE_DIRECTORY, ".", 1);
     if (cookie <= 1 && used < len)
@@ -264,6 +277,7 @@ EXPORT("fd_readdir") int32_t wasi_fd_readdir(uint32_t fd, uint32_t buf, uint32_t
         }
     }
     inode_touch_accessed(dir);
-    process_unlock_shared(self);
+    if (exclusive) vfs_unlock();
+    else process_unlock_shared(self);
     return guest_write_u32(out, used);
 }

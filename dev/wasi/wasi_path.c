@@ -6,6 +6,7 @@
 #include "process/guest.h"
 #include "base/file_clock.h"
 #include "base/lock.h"
+#include "vfs/lazy.h"
 #include "vfs/path.h"
 
 static errno_t dir_fd_base(uint32_t fd, uint64_t right, struct inode **base) {
@@ -16,6 +17,34 @@ static errno_t dir_fd_base(uint32_t fd, uint64_t right, struct inode **base) {
     return E_SUCCESS;
 }
 
+/* A read-only mount (lazy.h) refuses every change with EPERM, as wasmtime's read-only
+   preopens do: first for a directory fd inside one, whatever the path names, then for a
+   name reached inside one through another directory. */
+static errno_t may_change(const struct inode *node) { return node && node->read_only ? E_PERM : E_SUCCESS; }
+
+/* The name w reached may go or be replaced: neither it nor its directory is read-only. */
+static errno_t may_replace(const struct path_walk *w) {
+    errno_t err = may_change(w->dir);
+    return err ? err : may_change(w->node);
+}
+
+/* The shared lock, or the exclusive one once a walk met a lazy directory (E_LAZY): the
+   caller walks again, exclusive, which loads it. */
+static void lock_as(struct process *self, bool exclusive) {
+    if (exclusive) process_lock(self);
+    else process_lock_shared(self);
+}
+static void unlock_as(struct process *self, bool exclusive) {
+    if (exclusive) vfs_unlock();
+    else process_unlock_shared(self);
+}
+static uint32_t shared_flag(bool exclusive) { return exclusive ? 0 : WALK_SHARED; }
+static bool relock_exclusive(struct process *self) {
+    process_unlock_shared(self);
+    process_lock(self);
+    return true;
+}
+
 static errno_t link_new(struct path_walk *w, struct inode *node) {
     return dir_link_new(w->dir, w->name, w->name_len, node);
 }
@@ -23,11 +52,12 @@ static errno_t link_new(struct path_walk *w, struct inode *node) {
 EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_CREATE_DIRECTORY, &base);
-    if (err) return err;
+    if (err || (err = may_change(base))) return err;
     struct path_walk w;
     process_lock(current_process());
     /* mkdir never follows a final symlink, even as "link/": the name exists (EEXIST). */
     err = guest_walk_path(&w, base, path, len, FOLLOW_NEVER);
+    if (!err) err = may_change(w.dir);
     /* "file/": the name exists, which Linux's mkdir reports before the slash. */
     if (err == E_NOTDIR && w.reached_final && w.node) err = E_EXIST;
     if (!err && w.node) err = E_EXIST;
@@ -46,11 +76,13 @@ EXPORT("path_filestat_get") int32_t wasi_path_filestat_get(uint32_t fd, uint32_t
     struct path_walk w;
     uint8_t stat[FILESTAT_SIZE];
     struct process *self = current_process();
-    process_lock_shared(self);
-    err = guest_walk_path(&w, base, path, len, flags & LOOKUP_SYMLINK_FOLLOW);
+    bool exclusive = false;
+    lock_as(self, exclusive);
+    while ((err = guest_walk_path(&w, base, path, len, (flags & LOOKUP_SYMLINK_FOLLOW) | shared_flag(exclusive))) == E_LAZY)
+        exclusive = relock_exclusive(self);
     if (!err && !w.node) err = E_NOENT;
     if (!err) inode_fill_filestat(w.node, stat);
-    process_unlock_shared(self);
+    unlock_as(self, exclusive);
     return err ? err : guest_write(out, stat, sizeof stat);
 }
 
@@ -82,7 +114,7 @@ EXPORT("path_filestat_set_times") int32_t wasi_path_filestat_set_times(uint32_t 
     if (!times_flags_valid(fst_flags)) return E_INVAL; /* wasmtime checks them before anything */
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_FILESTAT_SET_TIMES, &base);
-    if (err) return err;
+    if (err || (err = may_change(base))) return err;
     bool follow = flags & LOOKUP_SYMLINK_FOLLOW;
     struct path_walk w;
     process_lock(current_process());
@@ -91,6 +123,7 @@ EXPORT("path_filestat_set_times") int32_t wasi_path_filestat_set_times(uint32_t 
     } else {
         err = guest_walk_path(&w, base, path, len, follow);
         if (!err && !w.node) err = E_NOENT;
+        if (!err) err = may_change(w.node);
         if (!err) err = apply_times(w.node, atim, mtim, fst_flags);
     }
     vfs_unlock();
@@ -102,6 +135,7 @@ EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, 
     struct inode *old_base, *new_base;
     errno_t err = dir_fd_base(old_fd, RIGHT_PATH_LINK_SOURCE, &old_base);
     if (err || (err = dir_fd_base(new_fd, RIGHT_PATH_LINK_TARGET, &new_base))) return err;
+    if ((err = may_change(new_base))) return err;
     if (old_flags & LOOKUP_SYMLINK_FOLLOW) return E_INVAL; /* wasmtime links the path itself only */
     struct path_walk from, to;
     process_lock(current_process());
@@ -114,6 +148,7 @@ EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, 
     if (!err && to.node) err = E_EXIST;
     if (!err && to.trailing_slash) err = E_NOENT;
     if (!err && from.node->type == FILETYPE_DIRECTORY) err = E_PERM;
+    if (!err) err = may_change(to.dir);
     if (!err && !(err = link_new(&to, from.node))) inode_touch_changed(from.node);
     vfs_unlock();
     return err;
@@ -127,8 +162,10 @@ EXPORT("path_readlink") int32_t wasi_path_readlink(uint32_t fd, uint32_t path, u
     struct path_walk w;
     uint32_t n = 0;
     struct process *self = current_process();
-    process_lock_shared(self);
-    err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
+    bool exclusive = false;
+    lock_as(self, exclusive);
+    while ((err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH | shared_flag(exclusive))) == E_LAZY)
+        exclusive = relock_exclusive(self);
     if (!err && !w.node) err = E_NOENT;
     if (!err && w.node->type != FILETYPE_SYMBOLIC_LINK) err = E_INVAL;
     if (!err) {
@@ -136,7 +173,7 @@ EXPORT("path_readlink") int32_t wasi_path_readlink(uint32_t fd, uint32_t path, u
         err = guest_write(buf, w.node->target, n);
         inode_touch_accessed(w.node);
     }
-    process_unlock_shared(self);
+    unlock_as(self, exclusive);
     return err ? err : guest_write_u32(out, n);
 }
 
@@ -152,12 +189,14 @@ static errno_t remove_entry(struct path_walk *w) {
 EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_REMOVE_DIRECTORY, &base);
-    if (err) return err;
+    if (err || (err = may_change(base))) return err;
     struct path_walk w;
     process_lock(current_process());
     err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
     if (!err && !w.node) err = E_NOENT;
     if (!err && w.node->type != FILETYPE_DIRECTORY) err = E_NOTDIR;
+    if (!err) err = may_replace(&w);
+    if (!err) err = lazy_ready(w.node, true); /* empty only once listed */
     /* wasmtime removes "d/" as "." inside d, which is EINVAL, like "." itself. */
     if (!err && (w.final_kind != FINAL_NAME || w.trailing_slash)) err = E_INVAL;
     if (!err && w.node->dir.live) err = E_NOTEMPTY;
@@ -194,26 +233,28 @@ static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *er
 }
 
 /* The name path_unlink_file removes: ENOENT if missing, EISDIR for a directory. */
-static errno_t walk_to_unlink(struct path_walk *w, struct inode *base, uint32_t path, uint32_t len) {
-    errno_t err = guest_walk_path(w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
+static errno_t walk_to_unlink(struct path_walk *w, struct inode *base, uint32_t path, uint32_t len,
+                              uint32_t shared) {
+    errno_t err = guest_walk_path(w, base, path, len, FOLLOW_IF_TRAILING_SLASH | shared);
     if (!err && !w->node) err = E_NOENT;
     if (!err && w->node->type == FILETYPE_DIRECTORY) err = E_ISDIR;
+    if (!err) err = may_replace(w);
     return err;
 }
 
 EXPORT("path_unlink_file") int32_t wasi_path_unlink_file(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_UNLINK_FILE, &base);
-    if (err) return err;
+    if (err || (err = may_change(base))) return err;
     struct path_walk w;
     struct process *self = current_process();
     process_lock_shared(self);
-    err = walk_to_unlink(&w, base, path, len);
-    bool done = err || unlink_shared(self, &w, &err);
+    err = walk_to_unlink(&w, base, path, len, WALK_SHARED);
+    bool done = err ? err != E_LAZY : unlink_shared(self, &w, &err);
     process_unlock_shared(self);
     if (done) return err;
     process_lock(self);
-    err = walk_to_unlink(&w, base, path, len);
+    err = walk_to_unlink(&w, base, path, len, 0);
     if (!err) err = remove_entry(&w);
     vfs_unlock();
     return err;
@@ -246,6 +287,7 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
     struct inode *old_base, *new_base;
     errno_t err = dir_fd_base(old_fd, RIGHT_PATH_RENAME_SOURCE, &old_base);
     if (err || (err = dir_fd_base(new_fd, RIGHT_PATH_RENAME_TARGET, &new_base))) return err;
+    if ((err = may_change(old_base)) || (err = may_change(new_base))) return err;
     struct path_walk from, to;
     process_lock(current_process());
     err = guest_walk_path(&from, old_base, old_path, old_len, FOLLOW_NEVER);
@@ -254,6 +296,9 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
     if (source_not_dir) err = E_SUCCESS;
     if (!err) err = guest_walk_path(&to, new_base, new_path, new_len, FOLLOW_NEVER);
     if (!err && source_not_dir) err = to.final_kind != FINAL_NAME ? E_BUSY : E_NOTDIR;
+    if (!err && !(err = may_replace(&from))) err = may_replace(&to);
+    /* Onto a directory: empty only once listed. */
+    if (!err && to.node && to.node != from.node && to.final_kind == FINAL_NAME) err = lazy_ready(to.node, true);
     if (!err) err = check_rename(&from, &to);
     if (!err && to.node != from.node) {
         struct inode *node = from.node, *replaced = to.node;
@@ -278,7 +323,7 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
                                                  uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_SYMLINK, &base);
-    if (err) return err;
+    if (err || (err = may_change(base))) return err;
     struct path_walk w;
     process_lock(current_process());
     /* Under the lock: a host may change the limit meanwhile (fuzz regression
@@ -292,6 +337,7 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     if (!err && target_len == 0) err = E_NOENT;
     if (!err && w.node) err = E_EXIST;
     if (!err && w.trailing_slash) err = E_NOENT;
+    if (!err) err = may_change(w.dir);
     struct inode *link = NULL;
     if (!err && !(link = inode_create(FILETYPE_SYMBOLIC_LINK))) err = E_NOSPC;
     if (!err) {
@@ -336,6 +382,13 @@ static errno_t open_existing(struct path_walk *w, uint32_t oflags, uint8_t acces
         return E_SUCCESS;
     }
     if (oflags & OFLAG_DIRECTORY) return E_NOTDIR;
+    if (node->lazy == LAZY_REGULAR_FILE) {
+        if (oflags & OFLAG_TRUNC) node->lazy = LAZY_NONE; /* its bytes go unread */
+        else {
+            errno_t err = lazy_load_file(node);
+            if (err) return err;
+        }
+    }
     if ((oflags & OFLAG_TRUNC) && node->size) {
         errno_t err = file_set_size(node, 0);
         if (err) return err;
@@ -401,12 +454,17 @@ static bool open_locked(struct process *self, const struct open_request *r, bool
     /* O_CREAT on "name/" is EISDIR in wasmtime whatever name is, once its parent resolves. */
     bool create_dir_path = !err && (r->oflags & OFLAG_CREAT) && len > 1 && w.buf[0][len - 1] == '/';
     while (create_dir_path && len > 1 && w.buf[0][len - 1] == '/') len--;
-    if (!err) err = path_walk(&w, r->dirfd->node, w.buf[0], len, r->follow);
+    if (!err) err = path_walk(&w, r->dirfd->node, w.buf[0], len, r->follow | shared_flag(!shared));
+    if (err == E_LAZY) return false; /* walk again exclusive, which loads the directory */
+    bool changes = (r->access & ACCESS_WRITE) || (r->oflags & OFLAG_TRUNC);
+    if (!err && (((r->oflags & OFLAG_CREAT) && may_change(w.dir)) || (w.node && changes && may_change(w.node))))
+        err = E_PERM;
     /* ...except that O_EXCL on a final "." or ".." finds it existing, as wasmtime does. */
     if (!err && create_dir_path)
         err = (r->oflags & OFLAG_EXCL) && w.final_kind != FINAL_NAME ? E_EXIST : E_ISDIR;
     bool created = false;
     if (!err && shared && w.node) {
+        if (w.node->lazy == LAZY_REGULAR_FILE) return false; /* its bytes load exclusive */
         bool changes_nothing = !(r->oflags & OFLAG_TRUNC) && !(r->access & ACCESS_WRITE);
         if (!changes_nothing && !((r->oflags & OFLAG_CREAT) && (r->oflags & OFLAG_EXCL))) return false;
     } else if (!err && shared && (r->oflags & OFLAG_CREAT) && !w.trailing_slash) {
@@ -439,6 +497,9 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
     if ((err = open_checks(oflags, fdflags, rights_base, rights_inheriting)) ||
         (err = fd_need_right(dirfd, open_needs(oflags))) || (err = guest_check(out, 4)))
         return err;
+    if (dirfd->node->read_only &&
+        ((oflags & (OFLAG_CREAT | OFLAG_TRUNC)) || (rights_base & dirfd->rights_inheriting & RIGHT_FD_WRITE)))
+        return E_PERM;
     struct open_request r = {
         .dirfd = dirfd, .path = path, .len = len, .oflags = oflags, .fdflags = fdflags,
         .rights_base = rights_base & dirfd->rights_inheriting,

@@ -203,10 +203,14 @@ HOOK_CLOCK_RES_GET = 6
 HOOK_RANDOM_GET = 7
 HOOK_EXIT = 8
 HOOK_CPU_CLOCK_TIME_GET = 9
-HOOK_COUNT = 10
+HOOK_LAZY_LIST = 10
+HOOK_LAZY_READ = 11
+HOOK_COUNT = 12
 STDIO_EACH_WRITE = 0
 STDIO_AT_NEWLINE = 1
 STDIO_AT_THRESHOLD = 2
+LAZY_MOUNT_READ_ONLY = 1
+LAZY_RECORD_SIZE = 40
 LIMIT_MAX_FS_BYTES_DEFAULT = 1073741824
 LIMIT_MAX_FS_BYTES_MIN = 1048576
 LIMIT_MAX_FS_BYTES_MAX = 4294967296
@@ -371,6 +375,8 @@ HOOKS: tuple[str, ...] = (
     'random_get',
     'exit',
     'cpu_clock_time_get',
+    'lazy_list',
+    'lazy_read',
 )
 HOST_EXPORTS: tuple[str, ...] = (
     'wasi_wasm_attach',
@@ -394,6 +400,8 @@ HOST_EXPORTS: tuple[str, ...] = (
     'wasi_wasm_flush',
     'wasi_wasm_set_limits',
     'wasi_wasm_set_max_fds',
+    'wasi_wasm_mount_lazy',
+    'wasi_wasm_lazy_info',
     'wasi_wasm_preopen',
     'wasi_wasm_used_bytes',
     'wasi_wasm_fsck',
@@ -471,6 +479,8 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     'wasi_wasm_flush': ((), ()),
     'wasi_wasm_set_limits': (('i64', 'i32', 'i32', 'i32'), ('i32',)),
     'wasi_wasm_set_max_fds': (('i32',), ('i32',)),
+    'wasi_wasm_mount_lazy': (('i32', 'i32', 'i64', 'i32'), ('i32',)),
+    'wasi_wasm_lazy_info': (('i32', 'i32', 'i32', 'i32'), ('i32',)),
     'wasi_wasm_preopen': (('i32', 'i32', 'i32', 'i32'), ('i32',)),
     'wasi_wasm_used_bytes': ((), ('i64',)),
     'wasi_wasm_fsck': ((), ('i32',)),
@@ -489,6 +499,8 @@ HOOK_SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     'random_get': (('i32', 'i32'), ('i32',)),
     'exit': (('i32',), ()),
     'cpu_clock_time_get': (('i32', 'i64', 'i32'), ('i32',)),
+    'lazy_list': (('i64', 'i32', 'i32'), ('i32',)),
+    'lazy_read': (('i64', 'i64', 'i32', 'i32'), ('i32',)),
 }
 # limit -> (default, min, max)
 LIMITS: dict[str, tuple[int, int, int]] = {

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from . import _abi
+from . import _abi, _lazy_host
 from ._core_memory import U32_MASK, CoreMemory
 from ._errno import EINVAL, EIO, SUCCESS
 from ._stdio import InputSource, OutputSink
@@ -144,4 +144,5 @@ class ProcessHooks:
             "random_get": self.random_get,
             "exit": self.exit,
             "cpu_clock_time_get": self.clock_time_get,
+            **_lazy_host.hooks_for(self.memory),  # lazy host mounts
         }

@@ -1,0 +1,284 @@
+"""The host side of lazy host mounts (DESIGN.md "Lazy host mounts"), apart from the
+filesystem API (``_mount.py``) so that ``_hooks.py`` can import it: a VFS directory whose
+listing and file bytes come from a host directory on first access, copy-on-write in memory.
+
+The core keeps a token per lazy inode and calls two hooks: ``lazy_list(token)``, the
+listing of a host directory, and ``lazy_read(token, offset)``, bytes of a host file. Here a
+token names an entry of a ``HostMount``: its parent entry and its name. Each call opens the
+entry again from the mount's root fd, one component at a time with O_NOFOLLOW, so a host
+symlink is never followed (host symlinks appear in the VFS as symlinks with their target
+text, as ``copy_in_tree`` makes them) and nothing outside the mounted tree is ever read.
+
+What the program changes stays in memory; the host is untouched unless the caller writes
+the mount back (``write_back_host_dir``). A host file is read when the program first opens
+it, and not again: later host changes to a file already read are not seen. A host entry the
+VFS cannot hold (a name that is not UTF-8 or too long, a device, a socket, a FIFO) is left
+out of the listing."""
+
+from __future__ import annotations
+
+import errno as host_errno
+import itertools
+import os
+import stat as host_stat
+import struct
+import threading
+import weakref
+from collections.abc import Callable
+
+from ._abi import (
+    FILETYPE_DIRECTORY,
+    FILETYPE_REGULAR_FILE,
+    FILETYPE_SYMBOLIC_LINK,
+    LAZY_RECORD_SIZE,
+)
+from ._core_memory import U32_MASK, CoreMemory
+from ._errno import EIO, WASI_ERRNO_NAMES
+
+_RECORD = struct.Struct("<QQQQBBHI")
+assert _RECORD.size == LAZY_RECORD_SIZE
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_BELOW_FLAGS = _DIR_FLAGS | os.O_NOFOLLOW
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+_MOUNT_SHIFT = 40  # token = mount number << 40 | entry number + 1
+_MAX_NAME = 255
+_MAX_TARGET = 4095
+
+LAZY_NONE, LAZY_DIRECTORY, LAZY_REGULAR_FILE = 0, 1, 2
+
+
+def wasi_errno_of(error: OSError) -> int:
+    """The WASI errno for a host OSError (EIO where WASI has no such number)."""
+    name = host_errno.errorcode.get(error.errno or 0, "")
+    wasi_name = name[1:].lower()
+    if name.startswith("E") and wasi_name in WASI_ERRNO_NAMES:
+        return WASI_ERRNO_NAMES.index(wasi_name)
+    return EIO
+
+
+class HostMount:
+    """One mounted host directory: entry 0 is its root; each other entry is (parent, name).
+
+    Safe to call from any thread: the entry table grows under a lock, and each call opens
+    what it reads (the last file read stays open for the next chunk of it)."""
+
+    def __init__(self, number: int, host_path: str | os.PathLike[str], read_only: bool) -> None:
+        self.number = number
+        self.host_path = os.fspath(host_path)
+        self.read_only = read_only
+        self.root_fd = os.open(host_path, _DIR_FLAGS)
+        self._entries: list[tuple[int, bytes]] = [(-1, b"")]
+        self._lock = threading.Lock()
+        self._open_file: tuple[int, int] | None = None  # (entry, fd)
+        self._listing: tuple[int, bytes] | None = None  # one too large for the last buffer
+        self.listed = 0  # directories listed, files read: what the program touched
+        self.read_files: set[int] = set()
+
+    def token(self, entry: int) -> int:
+        return self.number << _MOUNT_SHIFT | (entry + 1)
+
+    def owns(self, token: int) -> bool:
+        return token >> _MOUNT_SHIFT == self.number
+
+    def entry_of(self, token: int) -> int:
+        return (token & ((1 << _MOUNT_SHIFT) - 1)) - 1
+
+    def parts(self, entry: int) -> list[bytes]:
+        """The names from the mount's root down to ``entry``."""
+        names: list[bytes] = []
+        with self._lock:
+            while entry > 0:
+                entry, name = self._entries[entry]
+                names.append(name)
+        names.reverse()
+        return names
+
+    def _open_below(self, parts: list[bytes], last_flags: int) -> int:
+        fd = self.root_fd
+        owned = False
+        try:
+            for i, name in enumerate(parts):
+                flags = last_flags if i == len(parts) - 1 else _BELOW_FLAGS
+                new = os.open(name, flags, dir_fd=fd)
+                if owned:
+                    os.close(fd)
+                fd, owned = new, True
+            return fd if owned else os.dup(fd)
+        except BaseException:
+            if owned:
+                os.close(fd)
+            raise
+
+    def _add(self, parent: int, name: bytes) -> int:
+        with self._lock:
+            self._entries.append((parent, name))
+            return len(self._entries) - 1
+
+    def listing(self, entry: int) -> bytes:
+        fd = self._open_below(self.parts(entry), _BELOW_FLAGS)
+        out = bytearray()
+        try:
+            with os.scandir(fd) as entries:
+                for item in entries:
+                    record = self._record(entry, fd, item)
+                    if record is not None:
+                        out += record
+        finally:
+            os.close(fd)
+        self.listed += 1
+        return bytes(out)
+
+    def _record(self, parent: int, fd: int, item: os.DirEntry[str]) -> bytes | None:
+        name = os.fsencode(item.name)
+        try:
+            name.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if len(name) > _MAX_NAME:
+            return None
+        try:
+            info = item.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # gone since it was listed
+        target = b""
+        token = 0
+        if host_stat.S_ISLNK(info.st_mode):
+            kind = FILETYPE_SYMBOLIC_LINK
+            target = os.readlink(name, dir_fd=fd)
+            if not target or len(target) > _MAX_TARGET or b"\0" in target:
+                return None
+            try:
+                target.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        elif host_stat.S_ISDIR(info.st_mode):
+            kind = FILETYPE_DIRECTORY
+        elif host_stat.S_ISREG(info.st_mode):
+            kind = FILETYPE_REGULAR_FILE
+        else:
+            return None
+        if kind != FILETYPE_SYMBOLIC_LINK:
+            token = self.token(self._add(parent, name))
+        size = info.st_size if kind == FILETYPE_REGULAR_FILE else 0
+        head = _RECORD.pack(
+            token, size, info.st_atime_ns, info.st_mtime_ns, kind, 0, len(name), len(target)
+        )
+        body = head + name + target
+        return body + bytes(-len(body) % 8)
+
+    def read(self, entry: int, offset: int, length: int) -> bytes:
+        with self._lock:
+            cached = self._open_file
+            fd = cached[1] if cached is not None and cached[0] == entry else -1
+        if fd < 0:
+            fd = self._open_below(self.parts(entry), _FILE_FLAGS)
+            if not host_stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise OSError(host_errno.EIO, "not a regular file any more")
+            with self._lock:
+                old, self._open_file = self._open_file, (entry, fd)
+            if old is not None:
+                os.close(old[1])
+            self.read_files.add(entry)
+        return os.pread(fd, length, offset)
+
+    def list_hook(self, memory: CoreMemory, token: int, ptr: int, cap: int) -> int:
+        entry = self.entry_of(token)
+        with self._lock:
+            kept = self._listing
+            self._listing = None
+        data = kept[1] if kept is not None and kept[0] == entry else self.listing(entry)
+        if len(data) > cap:
+            with self._lock:
+                self._listing = (entry, data)
+            return len(data)
+        memory.write(ptr, data)
+        return len(data)
+
+    def close(self) -> None:
+        with self._lock:
+            cached, self._open_file = self._open_file, None
+        if cached is not None:
+            os.close(cached[1])
+        if self.root_fd >= 0:
+            os.close(self.root_fd)
+            self.root_fd = -1
+
+
+_mounts: dict[int, HostMount] = {}
+_numbers = itertools.count(1)
+_mounts_lock = threading.Lock()
+
+
+def _mount_of(token: int) -> HostMount | None:
+    return _mounts.get(token >> _MOUNT_SHIFT)
+
+
+def lazy_list(memory: CoreMemory, token: int, ptr: int, cap: int) -> int:
+    """The lazy_list hook: called by the core with its lock held, from any thread."""
+    token &= (1 << 64) - 1
+    mount = _mount_of(token)
+    if mount is None:
+        return -EIO
+    try:
+        return mount.list_hook(memory, token, ptr, cap & U32_MASK)
+    except OSError as error:
+        return -wasi_errno_of(error)
+    except Exception:  # never unwind through the core: it holds its lock
+        return -EIO
+
+
+def lazy_read(memory: CoreMemory, token: int, offset: int, ptr: int, length: int) -> int:
+    """The lazy_read hook: up to ``length`` bytes of the host file at ``offset``."""
+    token &= (1 << 64) - 1
+    mount = _mount_of(token)
+    if mount is None:
+        return -EIO
+    try:
+        data = mount.read(mount.entry_of(token), offset & ((1 << 64) - 1), length & U32_MASK)
+    except OSError as error:
+        return -wasi_errno_of(error)
+    except Exception:
+        return -EIO
+    memory.write(ptr, data)
+    return len(data)
+
+
+def hooks_for(memory: CoreMemory) -> dict[str, Callable[..., int]]:
+    """The two hooks of a core instance on ``memory``, by import name."""
+    return {
+        "lazy_list": lambda token, ptr, cap: lazy_list(memory, token, ptr, cap),
+        "lazy_read": lambda token, offset, ptr, length: lazy_read(
+            memory, token, offset, ptr, length
+        ),
+    }
+
+
+def forget(number: int) -> None:
+    with _mounts_lock:
+        mount = _mounts.pop(number, None)
+    if mount is not None:
+        mount.close()
+
+
+def new_mount(
+    host_path: str | os.PathLike[str], read_only: bool, owner: object | None
+) -> HostMount:
+    """A registered mount of ``host_path``; it is forgotten (and its fds closed) when
+    ``owner`` (the filesystem's shared memory) is collected."""
+    if not os.path.isdir(host_path):
+        raise NotADirectoryError(host_errno.ENOTDIR, "not a host directory", os.fspath(host_path))
+    with _mounts_lock:
+        number = next(_numbers)
+        mount = HostMount(number, host_path, read_only)
+        _mounts[number] = mount
+    if owner is not None:
+        weakref.finalize(owner, forget, number)
+    return mount
+
+
+def mount_info(mount_token: int) -> HostMount | None:
+    return _mount_of(mount_token)
+
+
+__all__ = ["HostMount", "forget", "hooks_for", "new_mount", "wasi_errno_of"]
