@@ -191,12 +191,24 @@ void ops_host_call(struct input *in, uint8_t op) {
         break;
     }
     case 7: {
-        uint32_t len = take_u8(in) % 40;
+        uint8_t shape = take_u8(in);
+        uint32_t len = shape % 40;
         uintptr_t buf = wasi_wasm_alloc(len + 8);
         if (!buf) break;
         for (uint32_t i = 0; i < len; i++) ((char *)buf)[i] = "/ab.d"[take_u8(in) % 5];
         memcpy((void *)(buf + len), "/nm", 3);
         wasi_wasm_preopen(buf, len, buf + len, 3);
+        /* The length byte's high part (no more input consumed): the preopened directory, if
+           still empty, becomes a lazy mount of the native host's virtual tree (native_host.c),
+           read-only, or of a token the host does not know. */
+        uint32_t mount = shape / 40;
+        if (mount & 1) wasi_wasm_mount_lazy(buf, len, mount & 4 ? 99 : 1, (mount >> 1) & 1);
+        uintptr_t info = wasi_wasm_alloc(16); /* what a write-back asks of each name */
+        if (info) {
+            wasi_wasm_lazy_info(3 + mount % 3, buf, len, info);
+            wasi_wasm_lazy_info(3, buf + len - (len > 0), len > 0, info + mount % 2);
+            wasi_wasm_free(info);
+        }
         wasi_wasm_free(buf);
         break;
     }

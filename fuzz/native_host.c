@@ -310,6 +310,92 @@ void host_exit(uint32_t code) {
     longjmp(*native_exit_target, 1);
 }
 
+/* ---- lazy host mounts: a small virtual host tree (token 1 is its root) ----
+   a (file, 5 B), b (file, 200000 B: chunks), d/ with e/ (300 names: the listing buffer
+   grows) holding f (file), l -> a, ld -> d, up -> ../../x (a link out of the mount), p (a
+   file that vanished: read gives ENOENT), dd/ (listing refused: EACCES), bad/ (a listing
+   the core must refuse: EIO), s (a file shorter than listed). Bytes are a function of token
+   and offset, so any thread can read at once. */
+enum { VT_ROOT = 1, VT_A, VT_B, VT_D, VT_E, VT_F, VT_P, VT_DD, VT_BAD, VT_S, VT_MANY };
+struct vt_entry { uint64_t parent; uint8_t type; const char *name; uint64_t size; const char *target; };
+static const struct vt_entry vt[] = {
+    [VT_ROOT] = { 0, 3, "", 0, NULL },     [VT_A] = { VT_ROOT, 4, "a", 5, NULL },
+    [VT_B] = { VT_ROOT, 4, "b", 200000, NULL }, [VT_D] = { VT_ROOT, 3, "d", 0, NULL },
+    [VT_E] = { VT_D, 3, "e", 0, NULL },     [VT_F] = { VT_E, 4, "f", 70000, NULL },
+    [VT_P] = { VT_ROOT, 4, "p", 10, NULL }, [VT_DD] = { VT_ROOT, 3, "dd", 0, NULL },
+    [VT_BAD] = { VT_ROOT, 3, "bad", 0, NULL }, [VT_S] = { VT_ROOT, 4, "s", 100, NULL },
+};
+#define VT_COUNT (sizeof vt / sizeof vt[0])
+#define VT_MANY_COUNT 300u
+
+static uint32_t vt_record(uint8_t *out, uint32_t room, uint64_t token, uint64_t size, uint8_t type,
+                          const char *name, const char *target) {
+    uint32_t name_len = (uint32_t)strlen(name), target_len = target ? (uint32_t)strlen(target) : 0;
+    uint32_t total = (40 + name_len + target_len + 7) & ~7u;
+    if (total > room) return total;
+    memset(out, 0, total);
+    memcpy(out, &token, 8);
+    memcpy(out + 8, &size, 8);
+    uint64_t atim = 1600000000000000000ull + token, mtim = atim + 1;
+    memcpy(out + 16, &atim, 8);
+    memcpy(out + 24, &mtim, 8);
+    out[32] = type;
+    uint16_t nl = (uint16_t)name_len;
+    memcpy(out + 34, &nl, 2);
+    memcpy(out + 36, &target_len, 4);
+    memcpy(out + 40, name, name_len);
+    if (target_len) memcpy(out + 40 + name_len, target, target_len);
+    return total;
+}
+
+int32_t host_lazy_list(uint64_t token, uintptr_t core_buf, uint32_t cap) {
+    interrupt_point();
+    if (token == VT_DD) return -2;  /* EACCES */
+    if (token == 0 || token >= VT_COUNT || vt[token].type != 3) return -44; /* ENOENT: gone */
+    uint8_t scratch[64];
+    uint32_t need = 0;
+    uint8_t *out = (uint8_t *)core_buf;
+    /* Twice: first the length, then (if it fits) the records. */
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t pos = 0;
+        for (uint64_t t = 1; t < VT_COUNT; t++) {
+            if (vt[t].parent != token) continue;
+            uint8_t *dst = pass ? out + pos : scratch;
+            pos += vt_record(dst, pass ? cap - pos : 0, t, vt[t].size, vt[t].type, vt[t].name, NULL);
+        }
+        if (token == VT_ROOT) {
+            pos += vt_record(pass ? out + pos : scratch, pass ? cap - pos : 0, 0, 0, 7, "l", "a");
+            pos += vt_record(pass ? out + pos : scratch, pass ? cap - pos : 0, 0, 0, 7, "ld", "d");
+            pos += vt_record(pass ? out + pos : scratch, pass ? cap - pos : 0, 0, 0, 7, "up", "../../x");
+        }
+        if (token == VT_E) {
+            for (uint32_t i = 0; i < VT_MANY_COUNT; i++) {
+                char name[8];
+                snprintf(name, sizeof name, "n%03u", i);
+                pos += vt_record(pass ? out + pos : scratch, pass ? cap - pos : 0, VT_MANY + i, i, 4, name, NULL);
+            }
+        }
+        if (token == VT_BAD)
+            pos += vt_record(pass ? out + pos : scratch, pass ? cap - pos : 0, VT_A, 1, 4, "x/y", NULL);
+        need = pos;
+        if (need > cap) return (int32_t)need;
+    }
+    return (int32_t)need;
+}
+
+int32_t host_lazy_read(uint64_t token, uint64_t offset, uintptr_t core_buf, uint32_t len) {
+    interrupt_point();
+    if (token == VT_P) return -44; /* vanished between listing and open */
+    uint64_t size = token < VT_COUNT ? vt[token].size : token - VT_MANY;
+    if (token == VT_S) size = 50;
+    if (token == 0 || (token < VT_COUNT && vt[token].type != 4) || token >= VT_MANY + VT_MANY_COUNT) return -5;
+    if (offset >= size) return 0;
+    uint64_t n = size - offset < len ? size - offset : len;
+    uint8_t *out = (uint8_t *)core_buf;
+    for (uint64_t i = 0; i < n; i++) out[i] = (uint8_t)(token * 31 + offset + i);
+    return (int32_t)n;
+}
+
 /* ---- lifecycle ---- */
 
 /* The sections hold AddressSanitizer's redzones between the statics: copied as raw

@@ -177,6 +177,17 @@ def seeds() -> dict[str, bytes]:
             open_file(".", oflags=DIRECTORY, rights=DIR_RIGHTS)
             + b"".join(readdir(4) + stat_path("d/e") + stat_path("l") for _ in range(8)),
         ),
+        # A lazy mount of the native host's virtual tree at "/" (host op 7 with a length
+        # byte of 40: mount, read-write; native_host.c), then the other threads race to
+        # list its directories and load its files, while the first stats and checks.
+        "lazy_races": seed(
+            setup(3, hook_delay=1),
+            bytes([223, 40, RENDEZVOUS]) + stat_path("d/e") + bytes([FSCK]) + stat_path("l"),
+            bytes([RENDEZVOUS]) + open_file("d/e", oflags=DIRECTORY, rights=DIR_RIGHTS)
+            + readdir(4) + stat_path("d/e/f") + bytes([FSCK]),
+            bytes([RENDEZVOUS]) + open_file("d/e/f", oflags=0) + read(4, 150)
+            + stat_path("ld") + unlink("a"),
+        ),
         # Interrupts (the host's epoch deadline) land in writes, reads and sleeps while a
         # thread that may not block spins on the lock; fsck runs while the others write.
         "interrupts": seed(
