@@ -141,7 +141,7 @@ errno_t lazy_mount(struct inode *dir, uint64_t token, bool read_only) {
     if (dir->dir.live) return E_NOTEMPTY;
     dir->lazy = LAZY_DIRECTORY;
     dir->lazy_token = token;
-    dir->read_only = read_only;
+    __atomic_store_n(&dir->read_only, read_only, __ATOMIC_RELAXED);
     return E_SUCCESS;
 }
 

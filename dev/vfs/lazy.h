@@ -30,6 +30,14 @@ static inline errno_t lazy_ready(struct inode *dir, bool exclusive) {
     return exclusive ? lazy_load_dir(dir) : E_LAZY;
 }
 
+/* Whether node is below a read-only mount. Read before the lock too (a directory fd's
+   inode, checked first as wasmtime does): a mount sets the flag of an existing directory
+   under the lock exclusive, so both sides are atomic (fuzz regression
+   tsan_read_only_flag_of_a_directory_being_mounted). */
+static inline bool lazy_read_only(const struct inode *node) {
+    return __atomic_load_n(&node->read_only, __ATOMIC_RELAXED);
+}
+
 /* Makes the empty directory dir (or a lazy one not listed yet) a lazy mount of the host's
    token (lock exclusive): ENOTEMPTY if it has entries, EINVAL for token 0. */
 errno_t lazy_mount(struct inode *dir, uint64_t token, bool read_only);

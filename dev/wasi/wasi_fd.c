@@ -109,7 +109,7 @@ EXPORT("fd_filestat_set_size") int32_t wasi_fd_filestat_set_size(uint32_t fd, ui
     struct fd_entry *e;
     errno_t err = fd_get_file(fd, &e, E_BADF);
     if (err) return err;
-    if (e->node->read_only) return E_PERM; /* a read-only mount, as wasmtime's (lazy.h) */
+    if (lazy_read_only(e->node)) return E_PERM; /* a read-only mount, as wasmtime's (lazy.h) */
     if ((err = fd_need_right(e, RIGHT_FD_FILESTAT_SET_SIZE))) return err;
     if (!(e->access & ACCESS_WRITE) || size > INT64_MAX) return E_INVAL; /* as ftruncate(2) */
     process_lock(current_process());
@@ -142,7 +142,7 @@ EXPORT("fd_filestat_set_times") int32_t wasi_fd_filestat_set_times(uint32_t fd, 
     errno_t err = fd_get(fd, &e);
     if (err) return err;
     if (!e->node) return E_BADF;
-    if (e->node->read_only) return E_PERM;
+    if (lazy_read_only(e->node)) return E_PERM;
     if ((err = fd_need_right(e, RIGHT_FD_FILESTAT_SET_TIMES))) return err;
     process_lock(current_process());
     err = apply_times(e->node, atim, mtim, flags);

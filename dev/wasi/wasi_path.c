@@ -20,7 +20,7 @@ static errno_t dir_fd_base(uint32_t fd, uint64_t right, struct inode **base) {
 /* A read-only mount (lazy.h) refuses every change with EPERM, as wasmtime's read-only
    preopens do: first for a directory fd inside one, whatever the path names, then for a
    name reached inside one through another directory. */
-static errno_t may_change(const struct inode *node) { return node && node->read_only ? E_PERM : E_SUCCESS; }
+static errno_t may_change(const struct inode *node) { return node && lazy_read_only(node) ? E_PERM : E_SUCCESS; }
 
 /* The name w reached may go or be replaced: neither it nor its directory is read-only. */
 static errno_t may_replace(const struct path_walk *w) {
@@ -497,7 +497,7 @@ EXPORT("path_open") int32_t wasi_path_open(uint32_t fd, uint32_t dirflags, uint3
     if ((err = open_checks(oflags, fdflags, rights_base, rights_inheriting)) ||
         (err = fd_need_right(dirfd, open_needs(oflags))) || (err = guest_check(out, 4)))
         return err;
-    if (dirfd->node->read_only &&
+    if (lazy_read_only(dirfd->node) &&
         ((oflags & (OFLAG_CREAT | OFLAG_TRUNC)) || (rights_base & dirfd->rights_inheriting & RIGHT_FD_WRITE)))
         return E_PERM;
     struct open_request r = {
