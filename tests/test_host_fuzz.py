@@ -697,28 +697,32 @@ def test_write_back_through_the_cli(
             info = os.stat(host)
             real = checker.key_of(Path(os.path.realpath(host)))
             checker.fd_keys[info.st_dev, info.st_ino] = real
-        original = Wasi.copy_out_tree
+        # The CLI mounts the --dir trees lazily and writes them back with
+        # write_back_host_dir: checked as a copy_out_tree(..., delete=True) would be.
+        original = Wasi.write_back_host_dir
 
         def checked(
-            fs: Wasi, vfs_dir: str, host_dir: str | os.PathLike[str] | int, *,
-            delete: bool = False, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+            fs: Wasi, vfs_dir: str, host_dir: str | os.PathLike[str] | int | None = None,
         ) -> None:  # fmt: skip
+            assert host_dir is not None
+
             def copy() -> None:
-                original(fs, vfs_dir, host_dir, delete=delete, max_file_size=max_file_size)
+                original(fs, vfs_dir, host_dir)
 
             key = checker.target_key(host_dir)
-            assert key is not None, f"copy_out_tree into {host_dir!r}: not a --dir target"
+            assert key is not None, f"write-back into {host_dir!r}: not a --dir target"
             checker.check(
-                fs, vfs_dir, host_dir, key=key, delete=delete, max_file_size=max_file_size,
-                copy=copy,
+                fs, vfs_dir, host_dir, key=key, delete=True,
+                max_file_size=DEFAULT_MAX_FILE_SIZE, copy=copy,
             )  # fmt: skip
 
+        mounted = [(host, name, False) for host, name in dirs]
         before = snapshot_at(base)
         assert before is not None
         try:
             with (
-                mock.patch.object(Wasi, "copy_out_tree", checked),
-                cli._filesystem(dirs, write_back=True) as (fs, preopens),
+                mock.patch.object(Wasi, "write_back_host_dir", checked),
+                cli._filesystem(mounted, write_back=True) as (fs, preopens),
             ):
                 assert snapshot_at(base) == before, "copy-in changed the host"
                 ops = data.draw(operations(fs, mounts, base), label="guest operations")

@@ -4,6 +4,7 @@ command's ``_start``, or a reactor's ``_initialize`` and then one of its exports
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import wasmtime
 
 from ._limits import Limits
+from ._mount import lazy_mounts, lazy_preopens, mount_all
 from ._program import (
     INITIALIZE,
     START,
@@ -67,6 +69,8 @@ def run(
     invoke: str | None = None,
     invoke_args: Sequence[InvokeArg] = (),
     imports: ExtraImports | None = None,
+    mounts: Mapping[str, str | os.PathLike[str]] | None = None,
+    read_only_mounts: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> RunResult:
     """Run a WASI command or reactor (a path, wasm bytes or a compiled module) to completion.
 
@@ -88,8 +92,11 @@ def run(
     called with ``invoke_args`` (numbers, checked against its parameter types) and its
     results are ``RunResult.results``; without ``invoke`` it is only initialised. ``invoke``
     on a command calls that export instead of ``_start`` (after ``_initialize`` if it has
-    one), as wasmtime does. ``imports``: the program's imports besides WASI's, as a mapping
-    {module: {name: callable}} (called with the wasm arguments; each gets the type the
+    one), as wasmtime does. ``mounts`` / ``read_only_mounts``: guest directory -> host
+    directory, each mounted lazily (``Wasi.mount_host_dir``: read from the host as the
+    program touches it, changes kept in memory; read-only ones refuse changes with EPERM)
+    and preopened under that guest name. ``imports``: the program's imports besides WASI's,
+    as a mapping {module: {name: callable}} (called with the wasm arguments; each gets the type the
     program declares) or a ``wasmtime.Linker`` (its ``define_func`` definitions, e.g. with
     ``access_caller=True`` for a function that reads the caller's memory). Extra imports are
     functions only, since each run has a Store of its own: a memory, table or global, or a
@@ -102,6 +109,9 @@ def run(
     if isinstance(args, (str, bytes)):
         raise TypeError("args must be a sequence of strings, not one string")
     check_stop(timeout, stop)
+    lazy = lazy_mounts(mounts, read_only_mounts)
+    if lazy:
+        preopens = {**({"/": "/"} if preopens is None else preopens), **lazy_preopens(lazy)}
     module, name = load_program(program, imports=imports)
     info = program_info(module, name)
     arguments = invoke_arguments(info, name, invoke, invoke_args)
@@ -118,6 +128,7 @@ def run(
     else:
         process = start_process(None, options, one_run=True)
     with process, stop_when(process.store, process.engine, until):
+        mount_all(process, lazy)
         instance = process._instantiate(module, imports)
         calls = entry_calls(process.store, instance, info, invoke, arguments)
         code, returned = process.call_run(instance, calls)

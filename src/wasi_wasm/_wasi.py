@@ -24,6 +24,7 @@ from ._hooks import ProcessHooks, WasiExit
 from ._init import InitObj, get_wasi
 from ._interrupt import Interrupted, is_interrupt
 from ._limits import DEFAULT_MAX_FDS, Limits, apply_filesystem_limits, apply_process_limits
+from ._mount import MountMixin
 from ._native import store_hooks
 from ._pipe import Pipe
 from ._process import CoreProcess
@@ -201,7 +202,7 @@ def _import_names(module: wasmtime.Module) -> list[tuple[str, str]]:
         return names
 
 
-class Wasi(FilesystemMixin):
+class Wasi(FilesystemMixin, MountMixin):
     """One WASI process on a shared in-memory filesystem.
 
     ``import_obj`` supplies a guest module's imports; the guest must be instantiated in
@@ -260,6 +261,10 @@ class Wasi(FilesystemMixin):
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError("this Wasi is closed")
+
+    def _memory_owner(self) -> object:
+        """What the filesystem's lazy mounts live as long as (_mount.py)."""
+        return self._state.init.memory
 
     def _vfs_process(self) -> tuple[CoreProcess, int]:
         self._check_open()

@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run a WASI program",
-        usage=f"{PROG} run [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
+        usage=f"{PROG} run [--env K=V]... [--dir HOST::GUEST]... [--ro-dir HOST::GUEST]... "
+        "[--stdin FILE] [--write-back] "
         "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] [--no-cache] [--argv0 NAME] "
         "[--invoke NAME] PROGRAM.wasm "
         "[-- ARGS...]",
@@ -85,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     pipe = commands.add_parser(
         "pipe",
         help="run programs connected stdout to stdin, on one filesystem",
-        usage=f"{PROG} pipe [--env K=V]... [--dir HOST::GUEST]... [--stdin FILE] [--write-back] "
+        usage=f"{PROG} pipe [--env K=V]... [--dir HOST::GUEST]... [--ro-dir HOST::GUEST]... "
+        "[--stdin FILE] [--write-back] "
         "[--max-fs-bytes N] [--max-fds N] [--timeout SECONDS] [--no-cache] [--sequential] "
         f"[--] PROGRAM.wasm [ARGS...] '{PIPE}' PROGRAM.wasm [ARGS...] ...",
     )
@@ -136,11 +138,14 @@ def _add_filesystem_options(command: argparse.ArgumentParser) -> None:
     add("--env", action="append", default=[], metavar="K=V",
         help="an environment variable; a bare K passes this process's, as wasmtime")  # fmt: skip
     add("--dir", action="append", default=[], metavar="HOST::GUEST",
-        help="copy host directory HOST into the VFS and preopen it as GUEST")  # fmt: skip
+        help="mount host directory HOST as GUEST, read on demand; changes stay in memory "
+             "unless --write-back")  # fmt: skip
+    add("--ro-dir", action="append", default=[], metavar="HOST::GUEST",
+        help="mount host directory HOST as GUEST read-only (writes fail with EPERM)")  # fmt: skip
     add("--stdin", metavar="FILE",
         help="file served as stdin (default, as wasmtime run: this process's stdin)")  # fmt: skip
     add("--write-back", action="store_true",
-        help="mirror the --dir trees back to the host when the programs end")  # fmt: skip
+        help="apply the programs' changes below each --dir to the host when they end")  # fmt: skip
 
 
 def _add_limit_options(command: argparse.ArgumentParser) -> None:
@@ -167,18 +172,25 @@ def _parse_env(items: Sequence[str]) -> dict[str, str]:
     return env
 
 
-def _parse_dirs(items: Sequence[str]) -> list[tuple[str, str]]:
+def _parse_dirs(items: Sequence[str], flag: str = "--dir") -> list[tuple[str, str]]:
     """(host directory, guest name) pairs; a bare HOST is preopened under its own name."""
     dirs = []
     for item in items:
         host, sep, guest = item.partition("::")
         guest = guest if sep else host
         if not host or not guest:
-            raise UsageError(f"--dir expects HOST::GUEST, got {item!r}")
+            raise UsageError(f"{flag} expects HOST::GUEST, got {item!r}")
         if not os.path.isdir(host):
-            raise UsageError(f"--dir: {_printable(host)}: not a directory")
+            raise UsageError(f"{flag}: {_printable(host)}: not a directory")
         dirs.append((host, guest))
     return dirs
+
+
+def _parse_mounts(options: argparse.Namespace) -> list[tuple[str, str, bool]]:
+    """--dir and --ro-dir: (host directory, guest name, read-only)."""
+    return [(host, guest, False) for host, guest in _parse_dirs(options.dir)] + [
+        (host, guest, True) for host, guest in _parse_dirs(options.ro_dir, "--ro-dir")
+    ]
 
 
 _SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -246,36 +258,39 @@ def _open_stdin(name: str | None) -> StdinSource:
 
 @contextmanager
 def _filesystem(
-    dirs: Sequence[tuple[str, str]], write_back: bool, limits: Limits | None = None
+    dirs: Sequence[tuple[str, str, bool]], write_back: bool, limits: Limits | None = None
 ) -> Iterator[tuple[Wasi, dict[str, str]]]:
-    """A fresh filesystem holding the --dir trees, and the preopens that show them; the trees
-    are mirrored back to the host afterwards with --write-back, unless the programs failed
-    (a trap, an exit status a process cannot report). Programs stopped by --timeout or
-    Ctrl-C are written back: wasmtime would have left their work on the host too, and here it
-    is whole, since an interrupt never lands inside a filesystem operation. A Ctrl-C during
-    the copies stops them where they are, as it stops cp."""
+    """A fresh filesystem with the --dir and --ro-dir trees mounted lazily (_mount.py: read
+    from the host as the programs touch them, changes kept in memory), and the preopens that
+    show them; the changes below each --dir are applied to the host afterwards with
+    --write-back (what the programs never touched is neither read nor rewritten), unless the
+    programs failed (a trap, an exit status a process cannot report). Programs stopped by
+    --timeout or Ctrl-C are written back: wasmtime would have left their work on the host
+    too, and here it is whole, since an interrupt never lands inside a filesystem operation.
+    A Ctrl-C during the write-back stops it where it is, as it stops cp."""
     with start_wasi(preopens={}, limits=limits) as fs, ExitStack() as targets:
         preopens = {}
         target_fds = []
-        for host, guest in dirs:
+        for host, guest, read_only in dirs:
             try:
-                fs.copy_in_tree(host, _vfs_path(guest))
-            except OSError as error:  # unreadable, or more than --max-fs-bytes
-                raise UsageError(f"--dir: cannot copy {_describe(error, host)}") from None
+                fs.mount_host_dir(host, _vfs_path(guest), read_only=read_only)
+            except OSError as error:  # unreadable, or nested in a mount where GUEST exists
+                raise UsageError(f"--dir: cannot mount {_describe(error, host)}") from None
             preopens[guest] = _vfs_path(guest)
-            if write_back:
+            if write_back and not read_only:
                 target_fds.append(targets.enter_context(_open_target(host)))
         yield fs, preopens
         # Written back through the directories opened before the run, never by name: once
         # the write-back of an enclosing --dir has replaced a directory on the path to a
         # nested one (by a symlink the program planted, say), the name could lead anywhere.
-        for (host, guest), target in zip(dirs if write_back else (), target_fds, strict=True):
+        written = [(host, guest) for host, guest, read_only in dirs if not read_only]
+        for (host, guest), target in zip(written if write_back else (), target_fds, strict=True):
             if os.fstat(target).st_nlink == 0:
                 raise UsageError(f"--write-back: {_printable(host)} is gone: the write-back of "
                                  f"an enclosing --dir replaced it with what the program left "
                                  f"there; {_printable(guest)} was not written back")  # fmt: skip
             try:
-                fs.copy_out_tree(_vfs_path(guest), target, delete=True)
+                fs.write_back_host_dir(_vfs_path(guest), target)
             except OSError as error:
                 message = f"--write-back: cannot write {_describe(error, host)}"
                 raise UsageError(message) from None
@@ -318,7 +333,7 @@ def _printable(name: str) -> str:
 
 def _run_command(options: argparse.Namespace) -> int:
     env = _parse_env(options.env)
-    dirs = _parse_dirs(options.dir)
+    dirs = _parse_mounts(options)
     limits = _parse_limits(options)
     stdin = _open_stdin(options.stdin)
     timeout = _parse_timeout(options.timeout)
@@ -513,7 +528,7 @@ def _split_pipeline(words: Sequence[str]) -> list[tuple[str, list[str]]]:
 
 def _pipe_command(options: argparse.Namespace) -> int:
     env = _parse_env(options.env)
-    dirs = _parse_dirs(options.dir)
+    dirs = _parse_mounts(options)
     limits = _parse_limits(options)
     timeout = _parse_timeout(options.timeout)
     stages = _split_pipeline(options.commands)

@@ -1,0 +1,272 @@
+"""Lazy host mounts on a ``Wasi`` (DESIGN.md "Lazy host mounts"): ``mount_host_dir``,
+``lazy_info`` and ``write_back_host_dir``. The hooks and the host side are in
+``_lazy_host.py``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import stat as host_stat
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from ._abi import LAZY_MOUNT_READ_ONLY
+from ._errno import check
+from ._fs import (
+    READ_RIGHTS,
+    StatResult,
+    _host_symlink,
+    _HostCursor,
+    _Loc,
+    _make_host_dir,
+    _open_host_target,
+    _remove_host_entry,
+    _VfsCursor,
+    _walk,
+    encode_path,
+)
+from ._lazy_host import HostMount, forget, new_mount
+
+if TYPE_CHECKING:
+    from ._process import CoreProcess
+
+LAZY_NONE, LAZY_DIRECTORY, LAZY_REGULAR_FILE = 0, 1, 2
+
+
+class MountMixin:
+    """``Wasi.mount_host_dir`` and ``Wasi.write_back_host_dir``."""
+
+    if TYPE_CHECKING:
+
+        def _vfs_process(self) -> tuple[CoreProcess, int]: ...
+        def mkdir(self, path: str, parents: bool = False, exist_ok: bool = False) -> None: ...
+        def _memory_owner(self) -> object: ...
+        def _cursor(
+            self, start: _Loc, max_path: int | None = None
+        ) -> contextlib.AbstractContextManager[_VfsCursor]: ...
+        def _loc(self, path: str) -> _Loc: ...
+        def _open_at(self, loc: _Loc, oflags: int, rights: int, *, follow: bool = True) -> int: ...
+        def _close(self, fd: int) -> None: ...
+        def _readlink_at(self, loc: _Loc) -> bytes: ...
+        def _copy_file_out(
+            self, loc: _Loc, info: StatResult, host: _HostCursor, name: bytes
+        ) -> None: ...
+
+    def mount_host_dir(
+        self, host_path: str | os.PathLike[str], vfs_path: str, *, read_only: bool = False
+    ) -> None:
+        """Mount the host directory ``host_path`` at ``vfs_path`` lazily: its listing and
+        file bytes are read from the host when a program (or this API) first needs them,
+        so memory holds only what was touched, and the mount is ready at once.
+
+        Changes stay in memory (copy-on-write); the host is never written unless
+        ``write_back_host_dir`` is called. With ``read_only`` every change fails with EPERM,
+        as in wasmtime's read-only preopens. ``vfs_path`` is created if missing and must be
+        an empty directory. Host symlinks are never followed: they appear as symlinks. A
+        host file is read once, when first opened; later host changes to it are not seen."""
+        raw = encode_path(vfs_path)
+        self.mkdir(vfs_path, parents=True, exist_ok=True)
+        mount = new_mount(host_path, read_only, self._memory_owner())
+        process, _root = self._vfs_process()
+        flags = LAZY_MOUNT_READ_ONLY if read_only else 0
+        try:
+            with process.scratch(len(raw)) as buf:
+                process.memory.write(buf, raw)
+                code = process.call("wasi_wasm_mount_lazy", buf, len(raw), mount.token(0), flags)
+            check(code, vfs_path)
+        except BaseException:
+            forget(mount.number)
+            raise
+        _by_vfs_path(self)[vfs_path] = mount
+
+    def lazy_info(self, vfs_path: str) -> tuple[int, int, bool]:
+        """(token, LAZY_* state, read-only) of the VFS entry at ``vfs_path`` (not followed):
+        state 1 is a directory not listed yet, 2 a file whose bytes were not read yet."""
+        _process, root = self._vfs_process()
+        raw = encode_path(vfs_path).lstrip(b"/") or b"."
+        return self._lazy_info_at(_Loc(root, raw, vfs_path))
+
+    def _lazy_info_at(self, loc: _Loc) -> tuple[int, int, bool]:
+        process, _root = self._vfs_process()
+        with process.scratch(len(loc.rel) + 16) as buf:
+            process.memory.write(buf + 16, loc.rel)
+            code = process.call("wasi_wasm_lazy_info", loc.fd, buf + 16, len(loc.rel), buf)
+            check(code, loc.where)
+            token = process.memory.read_u64(buf)
+            state, read_only = process.memory.read(buf + 8, 2)
+        return token, state, bool(read_only)
+
+    def write_back_host_dir(
+        self, vfs_path: str, host_dir: str | os.PathLike[str] | int | None = None
+    ) -> None:
+        """Apply what programs changed below the lazy mount at ``vfs_path`` to the host
+        directory it mounts (or ``host_dir``): creates, writes, renames and deletes, as
+        ``copy_out_tree(..., delete=True)`` would, but what is still lazy (never listed,
+        never opened) is neither read nor rewritten, and a file whose size and mtime still
+        match the host's is left alone. Entries moved away from where they were on the
+        host are read in first, so a source is never removed before its copy is made."""
+        mount = _by_vfs_path(self).get(vfs_path)
+        if mount is None:
+            raise ValueError(f"{vfs_path} is no lazy mount of this filesystem")
+        target = mount.host_path if host_dir is None else host_dir
+        with self._cursor(self._loc(vfs_path)) as plain:
+            cursor = _LazyCursor(self, plain, mount)
+            for name, info in _walk(cursor):  # first the moved entries, while sources exist
+                if info is not None and info.lazy and not info.in_place:
+                    self._load_all(cursor.child(name), info)
+        with self._cursor(self._loc(vfs_path)) as plain:
+            cursor = _LazyCursor(self, plain, mount)
+            with contextlib.closing(_open_host_target(target)) as host:
+                self._write_back(cursor, host)
+
+    def _load_all(self, loc: _Loc, info: _LazyInfo) -> None:
+        """Every byte below a lazy entry, read in from the host now."""
+        if not info.stat.is_dir:
+            self._close(self._open_at(loc, 0, READ_RIGHTS, follow=False))
+            return
+        with self._cursor(loc) as below:
+            for name, entry in _walk(below):
+                if entry is not None and entry.is_file:
+                    self._close(self._open_at(below.child(name), 0, READ_RIGHTS, follow=False))
+
+    def _write_back(self, vfs: _LazyCursor, host: _HostCursor) -> None:
+        kept: list[set[bytes]] = [set()]
+        for name, info in _walk(vfs):
+            if info is None:
+                _delete_extras(host, kept.pop())
+                host.leave()
+                continue
+            kept[-1].add(name)
+            if info.lazy:  # untouched where the host has it
+                continue
+            loc = vfs.child(name)
+            if info.stat.is_dir:
+                _make_host_dir(host, name)
+                host.enter(name)
+                kept.append(set())
+            elif info.stat.is_symlink:
+                target = self._readlink_at(loc)
+                old = host.lstat_or_none(name)
+                if (
+                    old is None
+                    or not host_stat.S_ISLNK(old.st_mode)
+                    or host.readlink(name) != target
+                ):
+                    _host_symlink(host, name, target)
+            elif info.stat.is_file:
+                old = host.lstat_or_none(name)
+                same = (
+                    old is not None
+                    and host_stat.S_ISREG(old.st_mode)
+                    and old.st_size == info.stat.size
+                    and old.st_mtime_ns == info.stat.mtime_ns
+                )
+                if not same:
+                    self._copy_file_out(loc, info.stat, host, name)
+        _delete_extras(host, kept[0])
+
+
+def _vfs_path(guest: str) -> str:
+    """Where a guest directory lives in the VFS: "/data" and "data" -> "/data"."""
+    return posixpath.normpath("/" + guest.lstrip("/"))
+
+
+def lazy_mounts(
+    mounts: Mapping[str, str | os.PathLike[str]] | None,
+    read_only_mounts: Mapping[str, str | os.PathLike[str]] | None,
+) -> list[tuple[str, str | os.PathLike[str], bool]]:
+    """run()'s mounts as (guest name, host directory, read-only)."""
+    found = [(guest, host, False) for guest, host in (mounts or {}).items()]
+    return found + [(guest, host, True) for guest, host in (read_only_mounts or {}).items()]
+
+
+def lazy_preopens(lazy: list[tuple[str, str | os.PathLike[str], bool]]) -> dict[str, str]:
+    return {guest: _vfs_path(guest) for guest, _host, _read_only in lazy}
+
+
+def mount_all(wasi: MountMixin, lazy: list[tuple[str, str | os.PathLike[str], bool]]) -> None:
+    for guest, host, read_only in lazy:
+        wasi.mount_host_dir(host, _vfs_path(guest), read_only=read_only)
+
+
+_vfs_mounts: weakref.WeakKeyDictionary[object, dict[str, HostMount]] = weakref.WeakKeyDictionary()
+
+
+def _by_vfs_path(wasi: MountMixin) -> dict[str, HostMount]:
+    owner = wasi._memory_owner()
+    found = _vfs_mounts.get(owner)
+    if found is None:
+        found = _vfs_mounts[owner] = {}
+    return found
+
+
+def mounts_of(wasi: MountMixin) -> dict[str, HostMount]:
+    """The lazy mounts made on ``wasi``'s filesystem, by VFS path."""
+    return dict(_by_vfs_path(wasi))
+
+
+def iter_lazy(wasi: MountMixin) -> Iterator[HostMount]:
+    yield from _by_vfs_path(wasi).values()
+
+
+class _LazyInfo:
+    """A VFS entry's stat, and whether it is still lazy where the host has it."""
+
+    def __init__(self, stat: StatResult, state: int, in_place: bool) -> None:
+        self.stat = stat
+        self.lazy = state != LAZY_NONE
+        self.in_place = in_place
+
+
+class _LazyCursor:
+    """A ``_VfsCursor`` whose walk does not enter lazy directories (listing them would read
+    the host), and whose entries say whether they are lazy and in their host place."""
+
+    def __init__(self, fs: MountMixin, plain: _VfsCursor, mount: HostMount) -> None:
+        self._fs = fs
+        self._plain = plain
+        self._mount = mount
+        self._path: list[bytes] = []
+
+    def names(self) -> list[bytes]:
+        return self._plain.names()
+
+    def child(self, name: bytes) -> _Loc:
+        return self._plain.child(name)
+
+    def lstat(self, name: bytes) -> _LazyInfo:
+        stat = self._plain.lstat(name)
+        if stat.is_symlink:
+            return _LazyInfo(stat, LAZY_NONE, False)
+        token, state, _read_only = self._fs._lazy_info_at(self._plain.child(name))
+        # The root of another (nested) mount is that mount's to write back; anything else
+        # lazy is in place only where this mount's host has it.
+        in_place = self._mount.entry_of(token) == 0
+        if state != LAZY_NONE and self._mount.owns(token):
+            in_place = self._mount.parts(self._mount.entry_of(token)) == [*self._path, name]
+        return _LazyInfo(stat, state, in_place)
+
+    def is_dir(self, info: _LazyInfo) -> bool:
+        return info.stat.is_dir and not info.lazy
+
+    def enter(self, name: bytes) -> None:
+        self._plain.enter(name)
+        self._path.append(name)
+
+    def leave(self) -> None:
+        self._plain.leave()
+        self._path.pop()
+
+    def unlink(self, name: bytes) -> None:
+        self._plain.unlink(name)
+
+    def rmdir(self, name: bytes) -> None:
+        self._plain.rmdir(name)
+
+
+def _delete_extras(host: _HostCursor, kept: set[bytes]) -> None:
+    for name in host.names():
+        if name not in kept:
+            _remove_host_entry(host, name, host.lstat(name))
