@@ -319,3 +319,30 @@ def test_two_threads_racing_on_a_lazy_directory_list_it_once(
         assert len(lines(listing)) == 501
         assert any(b"[123] 3 bytes" in out for out in outputs)
         assert wasi.fsck() == 0
+
+
+def test_a_failing_hook_leaves_the_directory_lazy_and_the_vfs_consistent(
+    ops: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = tmp_path / "tree"
+    (host / "d").mkdir(parents=True)
+    for i in range(50):
+        (host / "d" / f"f{i}").write_bytes(b"x")
+    with start_wasi() as wasi:
+        wasi.mount_host_dir(host, "/m")
+        assert wasi.listdir("/m") == ["d"]
+        used = wasi.used_bytes()
+        original = HostMount.listing
+
+        def broken(self: HostMount, entry: int) -> bytes:
+            raise RuntimeError("a host bug")
+
+        monkeypatch.setattr(HostMount, "listing", broken)
+        result = run(ops, ["ls", "/m/d", "stat", "/m/d/f1"], wasi=wasi, preopens={"/m": "/m"})
+        assert lines(result.stdout) == ["ls /m/d: errno 29", "stat /m/d/f1: errno 29"]  # EIO
+        assert wasi.fsck() == 0
+        assert wasi.lazy_info("/m/d")[1] == LAZY_DIRECTORY
+        assert wasi.used_bytes() == used
+        monkeypatch.setattr(HostMount, "listing", original)
+        assert len(wasi.listdir("/m/d")) == 50
+        assert wasi.fsck() == 0

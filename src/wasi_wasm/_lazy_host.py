@@ -17,6 +17,7 @@ out of the listing."""
 
 from __future__ import annotations
 
+import _thread
 import errno as host_errno
 import itertools
 import os
@@ -34,6 +35,8 @@ from ._abi import (
 )
 from ._core_memory import U32_MASK, CoreMemory
 from ._errno import EIO, WASI_ERRNO_NAMES
+
+EINTR = WASI_ERRNO_NAMES.index("intr")
 
 _RECORD = struct.Struct("<QQQQBBHI")
 assert _RECORD.size == LAZY_RECORD_SIZE
@@ -214,6 +217,18 @@ def _mount_of(token: int) -> HostMount | None:
     return _mounts.get(token >> _MOUNT_SHIFT)
 
 
+def _failed(error: BaseException) -> int:
+    """A hook's answer to an exception it must not let unwind through the core, which holds
+    its lock and is halfway through loading an inode (it undoes that on an error): EIO, or
+    for Ctrl-C EINTR, with the KeyboardInterrupt raised again in the main thread as soon as
+    it runs Python outside the core."""
+    if isinstance(error, KeyboardInterrupt):
+        if threading.current_thread() is threading.main_thread():
+            _thread.interrupt_main()
+        return -EINTR
+    return -EIO
+
+
 def lazy_list(memory: CoreMemory, token: int, ptr: int, cap: int) -> int:
     """The lazy_list hook: called by the core with its lock held, from any thread."""
     token &= (1 << 64) - 1
@@ -224,8 +239,8 @@ def lazy_list(memory: CoreMemory, token: int, ptr: int, cap: int) -> int:
         return mount.list_hook(memory, token, ptr, cap & U32_MASK)
     except OSError as error:
         return -wasi_errno_of(error)
-    except Exception:  # never unwind through the core: it holds its lock
-        return -EIO
+    except BaseException as error:  # never unwind through the core: it holds its lock
+        return _failed(error)
 
 
 def lazy_read(memory: CoreMemory, token: int, offset: int, ptr: int, length: int) -> int:
@@ -238,8 +253,8 @@ def lazy_read(memory: CoreMemory, token: int, offset: int, ptr: int, length: int
         data = mount.read(mount.entry_of(token), offset & ((1 << 64) - 1), length & U32_MASK)
     except OSError as error:
         return -wasi_errno_of(error)
-    except Exception:
-        return -EIO
+    except BaseException as error:
+        return _failed(error)
     memory.write(ptr, data)
     return len(data)
 
