@@ -12,7 +12,7 @@ import pytest
 import wasmtime
 
 from cli_run import cli
-from wasi_wasm import run, start_wasi
+from wasi_wasm import Limits, run, start_wasi
 from wasi_wasm._lazy_host import HostMount
 from wasi_wasm._mount import LAZY_DIRECTORY, LAZY_NONE, LAZY_REGULAR_FILE
 
@@ -345,4 +345,21 @@ def test_a_failing_hook_leaves_the_directory_lazy_and_the_vfs_consistent(
         assert wasi.used_bytes() == used
         monkeypatch.setattr(HostMount, "listing", original)
         assert len(wasi.listdir("/m/d")) == 50
+        assert wasi.fsck() == 0
+
+
+def test_loaded_bytes_count_against_max_fs_bytes(ops: Path, tmp_path: Path) -> None:
+    host = tmp_path / "tree"
+    host.mkdir()
+    (host / "big").write_bytes(b"b" * (3 << 20))
+    (host / "small").write_bytes(b"s" * 1000)
+    with start_wasi(limits=Limits(max_fs_bytes=2 << 20)) as wasi:
+        wasi.mount_host_dir(host, "/m")
+        args = ["stat", "/m/big", "read", "/m/big", "read", "/m/small"]
+        result = run(ops, args, wasi=wasi, preopens={"/m": "/m"})
+        assert lines(result.stdout) == [
+            "stat /m/big: OK", "  file 3145728", "read /m/big: errno 51",
+            "read /m/small: OK", "  [" + "s" * 200 + "] 1000 bytes",
+        ]  # fmt: skip
+        assert wasi.lazy_info("/m/big")[1] == LAZY_REGULAR_FILE  # nothing of it kept
         assert wasi.fsck() == 0
