@@ -72,7 +72,8 @@ class HostMount:
         self.root_fd = os.open(host_path, _DIR_FLAGS)
         self._entries: list[tuple[int, bytes]] = [(-1, b"")]
         self._lock = threading.Lock()
-        self._open_file: tuple[int, int] | None = None  # (entry, fd)
+        self._open_file: tuple[int, int] | None = None  # (entry, fd), under _file_lock
+        self._file_lock = threading.Lock()
         self._listing: tuple[int, bytes] | None = None  # one too large for the last buffer
         self.listed = 0  # directories listed, files read: what the program touched
         self.read_files: set[int] = set()
@@ -170,20 +171,25 @@ class HostMount:
         return body + bytes(-len(body) % 8)
 
     def read(self, entry: int, offset: int, length: int) -> bytes:
-        with self._lock:
+        """Bytes of the file ``entry``; the file stays open for the next piece of it (one
+        fd per mount, used and replaced under ``_file_lock``: the core calls one hook at a
+        time per filesystem anyway, holding its lock, but a host may share a mount)."""
+        parts = self.parts(entry)
+        with self._file_lock:
             cached = self._open_file
-            fd = cached[1] if cached is not None and cached[0] == entry else -1
-        if fd < 0:
-            fd = self._open_below(self.parts(entry), _FILE_FLAGS)
-            if not host_stat.S_ISREG(os.fstat(fd).st_mode):
-                os.close(fd)
-                raise OSError(host_errno.EIO, "not a regular file any more")
-            with self._lock:
-                old, self._open_file = self._open_file, (entry, fd)
-            if old is not None:
-                os.close(old[1])
-            self.read_files.add(entry)
-        return os.pread(fd, length, offset)
+            if cached is None or cached[0] != entry:
+                fd = self._open_below(parts, _FILE_FLAGS)
+                try:
+                    if not host_stat.S_ISREG(os.fstat(fd).st_mode):
+                        raise OSError(host_errno.EIO, "not a regular file any more")
+                except BaseException:
+                    os.close(fd)
+                    raise
+                if cached is not None:
+                    os.close(cached[1])
+                cached = self._open_file = (entry, fd)
+                self.read_files.add(entry)
+            return os.pread(cached[1], length, offset)
 
     def list_hook(self, memory: CoreMemory, token: int, ptr: int, cap: int) -> int:
         entry = self.entry_of(token)
@@ -199,7 +205,7 @@ class HostMount:
         return len(data)
 
     def close(self) -> None:
-        with self._lock:
+        with self._file_lock:
             cached, self._open_file = self._open_file, None
         if cached is not None:
             os.close(cached[1])
