@@ -753,14 +753,14 @@ def check_usage_error(
     cause = error.__context__
     assert_documented(cause or error, base, guests)
     assert isinstance(cause, OSError)
-    assert message.startswith(("--dir: cannot copy ", "--write-back: cannot write ")), message
+    assert message.startswith(("--dir: cannot mount ", "--write-back: cannot write ")), message
     # One line, but for the names in it: cli.py prints a host or VFS name as it is, so a
     # name with a newline (a legal name, generated here) breaks the line.
     named = os.fsdecode(cause.filename) if cause.filename is not None else ""
     below = named[named.index(">") + 1 :] if named.startswith("<fd ") else named  # "<fd 5>/x"
     assert "\n" not in message.replace(below, ""), message
     if message.startswith("--dir"):
-        assert snapshot_at(base) == before, "a failed copy-in changed the host"
+        assert snapshot_at(base) == before, "a failed mount changed the host"
 
 
 @settings(FUZZ_SETTINGS, max_examples=_examples(API_EXAMPLES))
