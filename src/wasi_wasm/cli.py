@@ -229,6 +229,10 @@ def _vfs_path(guest: str) -> str:
     return posixpath.normpath("/" + guest.replace(os.sep, "/").lstrip("/"))
 
 
+def _depth(guest: str) -> int:
+    return len([part for part in _vfs_path(guest).split("/") if part])
+
+
 def _terminals(stdin_name: str | None) -> list[int]:
     """The stdio fds the program sees as terminals: those of this process that are, as
     wasmtime run shows them (so C programs flush per line there); stdin only if inherited."""
@@ -271,7 +275,9 @@ def _filesystem(
     with start_wasi(preopens={}, limits=limits) as fs, ExitStack() as targets:
         preopens = {}
         target_fds = []
-        for host, guest, read_only in dirs:
+        # Enclosing directories first: a nested --dir takes the place of what the enclosing
+        # one has at its path (a mount must be an empty or still unlisted directory).
+        for host, guest, read_only in sorted(dirs, key=lambda item: _depth(item[1])):
             try:
                 fs.mount_host_dir(host, _vfs_path(guest), read_only=read_only)
             except OSError as error:  # unreadable, or nested in a mount where GUEST exists
