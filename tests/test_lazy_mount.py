@@ -363,3 +363,17 @@ def test_loaded_bytes_count_against_max_fs_bytes(ops: Path, tmp_path: Path) -> N
         ]  # fmt: skip
         assert wasi.lazy_info("/m/big")[1] == LAZY_REGULAR_FILE  # nothing of it kept
         assert wasi.fsck() == 0
+
+
+def test_nested_dirs_mount_in_either_order(ops: Path, tmp_path: Path) -> None:
+    outer, inner = tmp_path / "outer", tmp_path / "inner"
+    (outer / "sub").mkdir(parents=True)
+    (outer / "sub" / "hidden").write_bytes(b"h")
+    (outer / "top").write_bytes(b"t")
+    inner.mkdir()
+    (inner / "own").write_bytes(b"o")
+    for order in ([f"{inner}::/m/sub", f"{outer}::/m"], [f"{outer}::/m", f"{inner}::/m/sub"]):
+        args = [flag for item in order for flag in ("--dir", item)]
+        result = cli("run", *args, ops, "ls", "/m", "ls", "/m/sub")
+        assert result.returncode == 0, result
+        assert lines(result.stdout) == ["ls /m: OK", "  sub", "  top", "ls /m/sub: OK", "  own"]
