@@ -12,7 +12,7 @@ import pytest
 import wasmtime
 
 from cli_run import cli
-from wasi_wasm import Limits, run, start_wasi
+from wasi_wasm import FileTooLargeError, Limits, run, start_wasi
 from wasi_wasm._lazy_host import HostMount
 from wasi_wasm._mount import LAZY_DIRECTORY, LAZY_NONE, LAZY_REGULAR_FILE
 
@@ -377,3 +377,26 @@ def test_nested_dirs_mount_in_either_order(ops: Path, tmp_path: Path) -> None:
         result = cli("run", *args, ops, "ls", "/m", "ls", "/m/sub")
         assert result.returncode == 0, result
         assert lines(result.stdout) == ["ls /m: OK", "  sub", "  top", "ls /m/sub: OK", "  own"]
+
+
+def test_write_back_refuses_a_file_over_max_file_size_before_changing_the_host(
+    ops: Path, tmp_path: Path
+) -> None:
+    host = tmp_path / "tree"
+    (host / "sub").mkdir(parents=True)
+    (host / "sub" / "f").write_bytes(b"f")
+    (host / "gone").write_bytes(b"g")
+    before = snapshot(host)
+    with start_wasi() as wasi:
+        wasi.mount_host_dir(host, "/m")
+        wasi.remove("/m/gone")
+        wasi.write_file("/m/new", b"n")
+        size = str((4 << 30) + 1)  # sparse: costs the VFS nothing
+        result = run(ops, ["size", "/m/sub/f", size], wasi=wasi, preopens={"/m": "/m"})
+        assert lines(result.stdout) == ["size /m/sub/f: OK"]
+        with pytest.raises(FileTooLargeError):
+            wasi.write_back_host_dir("/m")
+        assert snapshot(host) == before
+        wasi.write_back_host_dir("/m", max_file_size=1 << 40)
+    assert (host / "sub" / "f").stat().st_size == (4 << 30) + 1
+    assert sorted(os.listdir(host)) == ["new", "sub"]

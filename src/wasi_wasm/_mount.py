@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ._abi import LAZY_MOUNT_READ_ONLY
 from ._errno import check
 from ._fs import (
+    DEFAULT_MAX_FILE_SIZE,
     READ_RIGHTS,
     StatResult,
     _host_symlink,
@@ -23,6 +24,7 @@ from ._fs import (
     _make_host_dir,
     _open_host_target,
     _remove_host_entry,
+    _too_large,
     _VfsCursor,
     _walk,
     encode_path,
@@ -99,14 +101,20 @@ class MountMixin:
         return token, state, bool(read_only)
 
     def write_back_host_dir(
-        self, vfs_path: str, host_dir: str | os.PathLike[str] | int | None = None
+        self,
+        vfs_path: str,
+        host_dir: str | os.PathLike[str] | int | None = None,
+        *,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     ) -> None:
         """Apply what programs changed below the lazy mount at ``vfs_path`` to the host
         directory it mounts (or ``host_dir``): creates, writes, renames and deletes, as
         ``copy_out_tree(..., delete=True)`` would, but what is still lazy (never listed,
         never opened) is neither read nor rewritten, and a file whose size and mtime still
         match the host's is left alone. Entries moved away from where they were on the
-        host are read in first, so a source is never removed before its copy is made."""
+        host are read in first, so a source is never removed before its copy is made. A
+        file to write larger than ``max_file_size`` (default 4 GiB) raises
+        FileTooLargeError before anything on the host changes, as in ``copy_out_tree``."""
         mount = _by_vfs_path(self).get(vfs_path)
         if mount is None:
             raise ValueError(f"{vfs_path} is no lazy mount of this filesystem")
@@ -116,7 +124,13 @@ class MountMixin:
             for name, info in _walk(cursor):  # first the moved entries, while sources exist
                 if info is not None and info.lazy and not info.in_place:
                     self._load_all(cursor.child(name), info)
-        with self._cursor(self._loc(vfs_path)) as plain:
+        with self._cursor(self._loc(vfs_path)) as plain:  # a copy that cannot finish...
+            cursor = _LazyCursor(self, plain, mount)
+            for name, info in _walk(cursor):
+                size = info.stat.size if info is not None and info.stat.is_file else 0
+                if info is not None and not info.lazy and size > max_file_size:
+                    raise _too_large(plain.where(name), size, max_file_size, "max_file_size")
+        with self._cursor(self._loc(vfs_path)) as plain:  # ...does not start
             cursor = _LazyCursor(self, plain, mount)
             with contextlib.closing(_open_host_target(target)) as host:
                 self._write_back(cursor, host)

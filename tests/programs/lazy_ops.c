@@ -7,6 +7,7 @@
  *   create P (O_CREAT|O_WRONLY) | openw P (O_WRONLY) | opentrunc P (O_RDONLY|O_TRUNC)
  *   ftrunc P (ftruncate a read-only fd) | futime P (futimens on a read-only fd)
  *   write P TEXT (create or truncate) | append P TEXT | mv A B | symlink TARGET P | link A B
+ *   size P N (truncate to N bytes)
  *
  * Each prints "OP P: OK" (read adds the content, ls the sorted names, stat the type and
  * size) or "OP P: errno N" with the errno number (the same wasi-libc numbers in any runtime).
@@ -118,6 +119,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(op, "mv")) { i++; result(op, p, rename(p, q) == 0); }
         else if (!strcmp(op, "symlink")) { i++; result(op, q, symlink(p, q) == 0); }
         else if (!strcmp(op, "link")) { i++; result(op, p, link(p, q) == 0); }
+        else if (!strcmp(op, "size")) { i++; result(op, p, truncate(p, atoll(q)) == 0); }
         else {
             printf("unknown op %s\n", op);
             return 2;
