@@ -235,6 +235,45 @@ void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst,
     }
 }
 
+errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t *src, uint32_t len) {
+    if (!len) return E_SUCCESS;
+    uint64_t end = offset + len; /* offsets below MAX_FILE_SIZE: no wrap */
+    if (end > MAX_FILE_SIZE) return E_FBIG;
+    struct file_data *f = &file->file;
+    errno_t err = prepare_range(f, offset, end, true);
+    if (err) return err;
+    while (offset < end) {
+        uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
+        uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
+        uint32_t n = CHUNK_SIZE - within;
+        if (n > end - offset) n = (uint32_t)(end - offset);
+        mem_copy(f->chunks[i] + within, src, n);
+        src += n;
+        offset += n;
+    }
+    if (end > file->size) file->size = end;
+    return E_SUCCESS;
+}
+
+/* The caller has clamped [offset, offset+len) to the file size. */
+void file_read_to_core(const struct inode *file, uint64_t offset, uint8_t *dst, uint32_t len) {
+    const struct file_data *f = &file->file;
+    uint64_t end = offset + len;
+    while (offset < end) {
+        uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
+        uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
+        uint32_t n = CHUNK_SIZE - within;
+        if (n > end - offset) n = (uint32_t)(end - offset);
+        const uint8_t *chunk = i < f->chunk_slots ? f->chunks[i] : NULL;
+        uint32_t stored = chunk && within < chunk_cap(f, i) ? chunk_cap(f, i) - within : 0;
+        if (stored > n) stored = n;
+        if (stored) mem_copy(dst, chunk + within, stored);
+        if (n > stored) mem_zero(dst + stored, n - stored);
+        dst += n;
+        offset += n;
+    }
+}
+
 /* After a truncation: a slot array much larger than the file needs gives its memory back
    (kept as it is if the smaller one cannot be had). */
 static void shrink_slots(struct file_data *f, uint32_t keep) {

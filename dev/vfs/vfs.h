@@ -113,6 +113,9 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
    reader may be reading (the slot array, chunk 0). */
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end);
 void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst, uint32_t len);
+/* The same for a host's buffer in core memory, under the lock exclusive (host/fs_file.c). */
+errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t *src, uint32_t len);
+void file_read_to_core(const struct inode *file, uint64_t offset, uint8_t *dst, uint32_t len);
 errno_t file_set_size(struct inode *file, uint64_t size);
 errno_t file_allocate(struct inode *file, uint64_t end);
 void file_free(struct inode *file);

@@ -6,7 +6,7 @@
 #include "process/guest.h"
 #include "base/file_clock.h"
 #include "base/lock.h"
-#include "vfs/path.h"
+#include "vfs/tree.h"
 
 static errno_t dir_fd_base(uint32_t fd, uint64_t right, struct inode **base) {
     struct fd_entry *e;
@@ -27,13 +27,7 @@ EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, 
     struct path_walk w;
     process_lock(current_process());
     /* mkdir never follows a final symlink, even as "link/": the name exists (EEXIST). */
-    err = guest_walk_path(&w, base, path, len, FOLLOW_NEVER);
-    /* "file/": the name exists, which Linux's mkdir reports before the slash. */
-    if (err == E_NOTDIR && w.reached_final && w.node) err = E_EXIST;
-    if (!err && w.node) err = E_EXIST;
-    struct inode *dir = NULL;
-    if (!err && !(dir = inode_create(FILETYPE_DIRECTORY))) err = E_NOSPC;
-    if (!err && (err = link_new(&w, dir))) inode_release_if_unused(dir);
+    err = tree_mkdir(&w, guest_walk_path(&w, base, path, len, FOLLOW_NEVER));
     vfs_unlock();
     return err;
 }
@@ -140,15 +134,6 @@ EXPORT("path_readlink") int32_t wasi_path_readlink(uint32_t fd, uint32_t path, u
     return err ? err : guest_write_u32(out, n);
 }
 
-static errno_t remove_entry(struct path_walk *w) {
-    struct inode *node = w->node;
-    dir_remove(w->dir, w->entry);
-    inode_touch_modified(w->dir);
-    inode_touch_changed(node);
-    inode_release_if_unused(node);
-    return E_SUCCESS;
-}
-
 EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_REMOVE_DIRECTORY, &base);
@@ -161,7 +146,7 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
     /* wasmtime removes "d/" as "." inside d, which is EINVAL, like "." itself. */
     if (!err && (w.final_kind != FINAL_NAME || w.trailing_slash)) err = E_INVAL;
     if (!err && w.node->dir.live) err = E_NOTEMPTY;
-    if (!err) err = remove_entry(&w);
+    if (!err) tree_remove_entry(&w);
     vfs_unlock();
     return err;
 }
@@ -214,31 +199,9 @@ EXPORT("path_unlink_file") int32_t wasi_path_unlink_file(uint32_t fd, uint32_t p
     if (done) return err;
     process_lock(self);
     err = walk_to_unlink(&w, base, path, len);
-    if (!err) err = remove_entry(&w);
+    if (!err) tree_remove_entry(&w);
     vfs_unlock();
     return err;
-}
-
-static bool is_inside(const struct inode *dir, const struct inode *ancestor) {
-    for (; dir; dir = dir->dir.parent)
-        if (dir == ancestor) return true;
-    return false;
-}
-
-static errno_t check_rename(const struct path_walk *from, const struct path_walk *to) {
-    if (from->final_kind != FINAL_NAME || to->final_kind != FINAL_NAME) return E_BUSY;
-    if (!from->node) return E_NOENT;
-    bool from_dir = from->node->type == FILETYPE_DIRECTORY;
-    if (!from_dir && (from->trailing_slash || to->trailing_slash)) return E_NOTDIR;
-    if (from_dir && is_inside(to->dir, from->node)) return E_INVAL;
-    if (!to->node || to->node == from->node) return E_SUCCESS;
-    bool to_dir = to->node->type == FILETYPE_DIRECTORY;
-    /* Onto a directory above the source: Linux finds it not empty before it compares types. */
-    if (to_dir && is_inside(from->dir, to->node)) return E_NOTEMPTY;
-    if (from_dir && !to_dir) return E_NOTDIR;
-    if (!from_dir && to_dir) return E_ISDIR;
-    if (to_dir && to->node->dir.live) return E_NOTEMPTY;
-    return E_SUCCESS;
 }
 
 EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_path, uint32_t old_len,
@@ -254,22 +217,7 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
     if (source_not_dir) err = E_SUCCESS;
     if (!err) err = guest_walk_path(&to, new_base, new_path, new_len, FOLLOW_NEVER);
     if (!err && source_not_dir) err = to.final_kind != FINAL_NAME ? E_BUSY : E_NOTDIR;
-    if (!err) err = check_rename(&from, &to);
-    if (!err && to.node != from.node) {
-        struct inode *node = from.node, *replaced = to.node;
-        if (replaced) {
-            dir_retarget(to.dir, to.entry, node);
-            inode_touch_modified(to.dir);
-        } else {
-            err = link_new(&to, node);
-        }
-        if (!err) {
-            dir_remove(from.dir, from.entry);
-            inode_touch_modified(from.dir);
-            inode_touch_changed(node);
-            if (replaced) inode_release_if_unused(replaced);
-        }
-    }
+    if (!err) err = tree_rename(&from, &to);
     vfs_unlock();
     return err;
 }
