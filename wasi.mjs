@@ -270,7 +270,7 @@ const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_fs_readlink: (fd: number, path: number, len: number, buf: number, buf_len: number, out: number) => number,
  *   wasi_wasm_fs_set_times: (fd: number, path: number, len: number, follow: number, atim: bigint, mtim: bigint, fst_flags: number) => number,
  *   wasi_wasm_fs_mkdir: (fd: number, path: number, len: number, flags: number) => number,
- *   wasi_wasm_fs_list: (fd: number, path: number, len: number, cookie: number, buf: number, buf_len: number, out: number) => number,
+ *   wasi_wasm_fs_list: (fd: number, path: number, len: number, cookie: number, with_stat: number, buf: number, buf_len: number, out: number) => number,
  *   wasi_wasm_fs_unlink: (fd: number, path: number, len: number) => number,
  *   wasi_wasm_fs_rmdir: (fd: number, path: number, len: number) => number,
  *   wasi_wasm_fs_rmtree: (fd: number, path: number, len: number) => number,
@@ -1504,7 +1504,7 @@ class WasiFileSystem {
 		const names = [];
 		this.#withPath(path, [LIST_BYTES, 8], (host, root, pointer, length, [buffer, out]) => {
 			for (let cookie = 0; ;) {
-				check(host.exports.wasi_wasm_fs_list(root, pointer, length, cookie, buffer, LIST_BYTES, out), 'readdir', path);
+				check(host.exports.wasi_wasm_fs_list(root, pointer, length, cookie, 0, buffer, LIST_BYTES, out), 'readdir', path);
 				const view = host.coreView();
 				const used = view.getUint32(out, true);
 				cookie = view.getUint32(out + 4, true);

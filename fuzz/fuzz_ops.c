@@ -214,7 +214,7 @@ static void fs_call(struct input *in) {
     case 1: wasi_wasm_fs_readlink(fd, p1, l1, buf + FS_DATA, len, out); break;
     case 2: wasi_wasm_fs_set_times(fd, p1, l1, which & 32, take_offset(in), take_offset(in), take_u8(in) % 17); break;
     case 3: wasi_wasm_fs_mkdir(fd, p1, l1, take_u8(in) % 5); break;
-    case 4: wasi_wasm_fs_list(fd, p1, l1, take_u8(in) < 200 ? take_u8(in) % 8 : take_u32(in), buf + FS_DATA, len, out); break;
+    case 4: wasi_wasm_fs_list(fd, p1, l1, take_u8(in) < 200 ? take_u8(in) % 8 : take_u32(in), which & 32, buf + FS_DATA, len, out); break;
     case 5: wasi_wasm_fs_unlink(fd, p1, l1); break;
     case 6: wasi_wasm_fs_rmdir(fd, p1, l1); break;
     case 7: wasi_wasm_fs_rmtree(fd, p1, l1); break;

@@ -251,7 +251,7 @@ export class WasiFileSystem {
 		const names = [];
 		this.#withPath(path, [LIST_BYTES, 8], (host, root, pointer, length, [buffer, out]) => {
 			for (let cookie = 0; ;) {
-				check(host.exports.wasi_wasm_fs_list(root, pointer, length, cookie, buffer, LIST_BYTES, out), 'readdir', path);
+				check(host.exports.wasi_wasm_fs_list(root, pointer, length, cookie, 0, buffer, LIST_BYTES, out), 'readdir', path);
 				const view = host.coreView();
 				const used = view.getUint32(out, true);
 				cookie = view.getUint32(out + 4, true);

@@ -182,7 +182,8 @@ def run_python(script: dict[str, Any]) -> list[dict[str, object]]:
             try:
                 results.append({"ok": OPERATIONS[name](fs, *args)})
             except OSError as error:
-                results.append({"error": errno.errorcode[error.errno]})
+                code = errno.errorcode[error.errno] if error.errno is not None else repr(error)
+                results.append({"error": code})
     return results
 
 

@@ -36,7 +36,7 @@ int32_t wasi_wasm_fs_stat(uint32_t fd, uintptr_t path, uint32_t len, uint32_t fo
 int32_t wasi_wasm_fs_readlink(uint32_t fd, uintptr_t path, uint32_t len, uintptr_t buf, uint32_t buf_len, uintptr_t out);
 int32_t wasi_wasm_fs_set_times(uint32_t fd, uintptr_t path, uint32_t len, uint32_t follow, uint64_t atim, uint64_t mtim, uint32_t fst_flags);
 int32_t wasi_wasm_fs_mkdir(uint32_t fd, uintptr_t path, uint32_t len, uint32_t flags);
-int32_t wasi_wasm_fs_list(uint32_t fd, uintptr_t path, uint32_t len, uint32_t cookie, uintptr_t buf, uint32_t buf_len, uintptr_t out);
+int32_t wasi_wasm_fs_list(uint32_t fd, uintptr_t path, uint32_t len, uint32_t cookie, uint32_t with_stat, uintptr_t buf, uint32_t buf_len, uintptr_t out);
 int32_t wasi_wasm_fs_unlink(uint32_t fd, uintptr_t path, uint32_t len);
 int32_t wasi_wasm_fs_rmdir(uint32_t fd, uintptr_t path, uint32_t len);
 int32_t wasi_wasm_fs_rmtree(uint32_t fd, uintptr_t path, uint32_t len);

@@ -92,17 +92,31 @@ EXPORT("wasi_wasm_fs_mkdir") int32_t wasi_wasm_fs_mkdir(uint32_t fd, uintptr_t p
     return err;
 }
 
-/* One entry of a listing: u16 name length, u8 filetype, the name. */
+/* One entry of a listing: u16 name length, u8 filetype, the entry's filestat (64 bytes, only
+   when asked for), the name. */
 #define RECORD_HEADER 3u
 
-/* The names in directory path (symlinks followed), from cookie on (0: the first), as
-   records {u16 name_len, u8 filetype, name} packed into buf. out: {u32 bytes used, u32 next
-   cookie}: 0 when the listing is complete, else the cookie to ask with for the rest (the
-   entries that did not fit). A cookie stays valid while entries come and go (it is the
-   entry's place in the directory's insertion order), so a listing in several calls sees
-   each name present throughout once. ERANGE: not even one entry fits in buf. */
+/* Writes e's record at dst if it fits in room; its size, or 0. */
+static uint32_t put_record(uint8_t *dst, uint32_t room, const struct dentry *e, bool with_stat) {
+    uint32_t stat = with_stat ? FILESTAT_SIZE : 0, size = RECORD_HEADER + stat + e->name_len;
+    if (room < size) return 0;
+    put_u16(dst, e->name_len);
+    dst[2] = e->node->type;
+    if (with_stat) inode_fill_filestat(e->node, dst + RECORD_HEADER);
+    mem_copy(dst + RECORD_HEADER + stat, e->name, e->name_len);
+    return size;
+}
+
+/* The entries of directory path (symlinks followed), from cookie on (0: the first), as
+   records {u16 name_len, u8 filetype, [filestat], name} packed into buf; with_stat: each
+   with its entry's filestat (an lstat), so that a tree walk takes one call a directory.
+   out: {u32 bytes used, u32 next cookie}: 0 when the listing is complete, else the cookie to
+   ask with for the rest (the entries that did not fit). A cookie stays valid while entries
+   come and go (it is the entry's place in the directory's insertion order), so a listing in
+   several calls sees each name present throughout once. ERANGE: not one entry fits. */
 EXPORT("wasi_wasm_fs_list") int32_t wasi_wasm_fs_list(uint32_t fd, uintptr_t path, uint32_t len, uint32_t cookie,
-                                                      uintptr_t buf, uint32_t buf_len, uintptr_t out) {
+                                                      uint32_t with_stat, uintptr_t buf, uint32_t buf_len,
+                                                      uintptr_t out) {
     struct path_walk w;
     host_lock();
     errno_t err = in_host_buffer(buf, buf_len) && in_host_buffer(out, 8) ? host_walk_at(&w, fd, path, len, FOLLOW_FINAL)
@@ -112,18 +126,15 @@ EXPORT("wasi_wasm_fs_list") int32_t wasi_wasm_fs_list(uint32_t fd, uintptr_t pat
     uint32_t used = 0, next = 0;
     if (!err) {
         const struct dir_data *d = &w.node->dir;
-        uint8_t *dst = (uint8_t *)buf;
         for (uint32_t i = dir_slot_from(w.node, cookie ? cookie - 1 : 0); i < d->used; i++) {
             const struct dentry *e = d->slots[i].entry;
             if (!e) continue;
-            if (buf_len - used < RECORD_HEADER + e->name_len) {
+            uint32_t size = put_record((uint8_t *)buf + used, buf_len - used, e, with_stat != 0);
+            if (!size) {
                 next = e->seq + 1;
                 break;
             }
-            put_u16(dst + used, e->name_len);
-            dst[used + 2] = e->node->type;
-            mem_copy(dst + used + RECORD_HEADER, e->name, e->name_len);
-            used += RECORD_HEADER + e->name_len;
+            used += size;
         }
         if (next && !used) err = E_RANGE;
         inode_touch_accessed(w.node);

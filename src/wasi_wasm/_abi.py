@@ -497,7 +497,7 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     'wasi_wasm_fs_readlink': (('i32', 'i32', 'i32', 'i32', 'i32', 'i32'), ('i32',)),
     'wasi_wasm_fs_set_times': (('i32', 'i32', 'i32', 'i32', 'i64', 'i64', 'i32'), ('i32',)),
     'wasi_wasm_fs_mkdir': (('i32', 'i32', 'i32', 'i32'), ('i32',)),
-    'wasi_wasm_fs_list': (('i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'), ('i32',)),
+    'wasi_wasm_fs_list': (('i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'), ('i32',)),
     'wasi_wasm_fs_unlink': (('i32', 'i32', 'i32'), ('i32',)),
     'wasi_wasm_fs_rmdir': (('i32', 'i32', 'i32'), ('i32',)),
     'wasi_wasm_fs_rmtree': (('i32', 'i32', 'i32'), ('i32',)),

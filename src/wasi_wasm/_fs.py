@@ -423,15 +423,25 @@ class FilesystemMixin:
         return [decode_name(name) for name in self._names_at(self._loc(path))]
 
     def _names_at(self, loc: _Loc) -> list[bytes]:
-        """wasi_wasm_fs_list until its cookie says the listing is complete."""
-        names: list[bytes] = []
+        return [name for name, _stat in self._list_at(loc, with_stat=False)]
+
+    def _entries_at(self, loc: _Loc) -> list[tuple[bytes, StatResult]]:
+        """The directory's names with each entry's lstat: a walk's step, one call of the
+        core for a directory (while its names fit in LIST_BUFFER)."""
+        return [(name, StatResult.unpack(raw)) for name, raw in self._list_at(loc, with_stat=True)]
+
+    def _list_at(self, loc: _Loc, *, with_stat: bool) -> list[tuple[bytes, bytes]]:
+        """wasi_wasm_fs_list until its cookie says the listing is complete: (name, filestat
+        bytes, empty without with_stat) for each entry."""
+        entries: list[tuple[bytes, bytes]] = []
+        stat_size = FILESTAT_SIZE if with_stat else 0
         cookie = 0
         with self._buffers(len(loc.rel), LIST_BUFFER, 8) as (process, _root, (path_ptr, buf, out)):
             process.memory.write(path_ptr, loc.rel)
             while True:
                 code = process.call(
-                    "wasi_wasm_fs_list", loc.fd, path_ptr, len(loc.rel), cookie, buf, LIST_BUFFER,
-                    out,
+                    "wasi_wasm_fs_list", loc.fd, path_ptr, len(loc.rel), cookie, with_stat, buf,
+                    LIST_BUFFER, out,
                 )  # fmt: skip
                 _check_at(code, loc)
                 used, cookie = process.memory.read_u32(out), process.memory.read_u32(out + 4)
@@ -440,10 +450,11 @@ class FilesystemMixin:
                 while position < used:
                     length = int.from_bytes(data[position : position + 2], "little")
                     start = position + LIST_RECORD_HEADER
-                    names.append(data[start : start + length])
-                    position = start + length
+                    stat = data[start : start + stat_size]
+                    entries.append((data[start + stat_size : start + stat_size + length], stat))
+                    position = start + stat_size + length
                 if cookie == 0:
-                    return names
+                    return entries
 
     def rmdir(self, path: str) -> None:
         """Remove an empty directory."""
@@ -742,6 +753,8 @@ class _Level:
     fd: int
     rel: bytes
     owned: bool = False  # fd is an anchor this cursor opened, closed when the level is left
+    # each entry's lstat, from the listing (one core call a directory)
+    listed: dict[bytes, StatResult] = dataclasses.field(default_factory=dict)
 
 
 class _VfsCursor:
@@ -782,10 +795,13 @@ class _VfsCursor:
 
     def names(self) -> list[bytes]:
         level = self._levels[-1]
-        return self._fs._names_at(_Loc(level.fd, level.rel, self._label()))
+        level.listed = dict(self._fs._entries_at(_Loc(level.fd, level.rel, self._label())))
+        return list(level.listed)
 
     def lstat(self, name: bytes) -> StatResult:
-        return self._fs._stat_at(self.child(name), follow=False)
+        """What the listing said of ``name`` (else the core is asked)."""
+        info = self._levels[-1].listed.pop(name, None)
+        return info if info is not None else self._fs._stat_at(self.child(name), follow=False)
 
     def is_dir(self, info: StatResult) -> bool:
         return info.is_dir
