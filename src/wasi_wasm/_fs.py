@@ -551,22 +551,26 @@ class FilesystemMixin:
                 self._copy_in(host, vfs)
 
     def _copy_in(self, host: _HostCursor, vfs: _VfsCursor) -> None:
+        """What each VFS directory holds comes from one listing when the copy enters it (a
+        step of the walk), so an entry costs only the calls that make it."""
+        vfs.names()
         for name, info in _walk(host):
             if info is None:
                 vfs.leave()
                 continue
             loc = vfs.child(name)
             try:
-                self._copy_entry_in(host, name, info, loc)
+                self._copy_entry_in(host, name, info, loc, vfs.lstat_listed(name))
             except OSError as error:
                 raise _renamed(error, host.where(name), loc.where) from None
             if host_stat.S_ISDIR(info.st_mode):
                 vfs.enter(name)
+                vfs.names()
 
     def _copy_entry_in(
-        self, host: _HostCursor, name: bytes, info: os.stat_result, loc: _Loc
-    ) -> None:
-        old = self._lstat_or_none(loc)
+        self, host: _HostCursor, name: bytes, info: os.stat_result, loc: _Loc,
+        old: StatResult | None,
+    ) -> None:  # fmt: skip
         if host_stat.S_ISDIR(info.st_mode):
             if old is not None and not old.is_dir:
                 self._remove_at(loc, old)
@@ -714,8 +718,6 @@ class _Cursor(Protocol[InfoT]):
     def is_dir(self, info: InfoT) -> bool: ...
     def enter(self, name: bytes) -> None: ...
     def leave(self) -> None: ...
-    def unlink(self, name: bytes) -> None: ...
-    def rmdir(self, name: bytes) -> None: ...
 
 
 def _walk(cursor: _Cursor[InfoT]) -> Iterator[tuple[bytes, InfoT | None]]:
@@ -739,8 +741,9 @@ def _walk(cursor: _Cursor[InfoT]) -> Iterator[tuple[bytes, InfoT | None]]:
             stack.append((name, iter(cursor.names())))
 
 
-def _empty(cursor: _Cursor[InfoT]) -> None:
-    """Remove everything in the cursor's directory (symlinks removed, never followed)."""
+def _empty(cursor: _HostCursor) -> None:
+    """Remove everything in the host cursor's directory (symlinks removed, never followed;
+    a VFS tree is removed by the core: wasi_wasm_fs_rmtree)."""
     for name, info in _walk(cursor):
         if info is None:
             cursor.rmdir(name)
@@ -800,8 +803,12 @@ class _VfsCursor:
 
     def lstat(self, name: bytes) -> StatResult:
         """What the listing said of ``name`` (else the core is asked)."""
-        info = self._levels[-1].listed.pop(name, None)
+        info = self.lstat_listed(name)
         return info if info is not None else self._fs._stat_at(self.child(name), follow=False)
+
+    def lstat_listed(self, name: bytes) -> StatResult | None:
+        """What the listing said of ``name``: None if it had no such entry."""
+        return self._levels[-1].listed.pop(name, None)
 
     def is_dir(self, info: StatResult) -> bool:
         return info.is_dir
@@ -816,12 +823,6 @@ class _VfsCursor:
         self._path.pop()
         if level.owned:
             self._fs._close(level.fd)
-
-    def unlink(self, name: bytes) -> None:
-        self._fs._call_at("wasi_wasm_fs_unlink", self.child(name))
-
-    def rmdir(self, name: bytes) -> None:
-        self._fs._call_at("wasi_wasm_fs_rmdir", self.child(name))
 
     def close(self) -> None:
         for level in self._levels:
