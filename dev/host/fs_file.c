@@ -83,7 +83,7 @@ EXPORT("wasi_wasm_fs_file_append") int32_t wasi_wasm_fs_file_append(uint32_t han
 
 /* Puts the new file at path (symlinks followed) in place of what is there, a file's other
    hard links keeping the old content, with the times fst_flags asks for (as
-   path_filestat_set_times). The handle is spent either way: on an error the new file is
+   path_filestat_set_times; with none, modified now). The handle is spent either way: on an error the new file is
    dropped and path is as it was. */
 EXPORT("wasi_wasm_fs_file_commit") int32_t wasi_wasm_fs_file_commit(uint32_t handle, uint32_t fd, uintptr_t path,
                                                                     uint32_t len, uint64_t atim, uint64_t mtim,
@@ -101,6 +101,7 @@ EXPORT("wasi_wasm_fs_file_commit") int32_t wasi_wasm_fs_file_commit(uint32_t han
             err = dir_link_new(w.dir, w.name, w.name_len, file);
         }
         if (!err && fst_flags) (void)apply_times(file, atim, mtim, fst_flags);
+        else if (!err) inode_touch_modified(file); /* written until now, as a program's writes stamp it */
         if (old) inode_release_if_unused(old);
     }
     if (file) release_file(handle, file);
