@@ -70,7 +70,6 @@ MAX_VFS_FILE_SIZE = (1 << 44) - 4096  # the core's largest file (EFBIG past it)
 ANCHOR_RIGHTS = RIGHTS_ALL & ~RIGHT_FD_WRITE
 
 TEMP_PREFIX = b".wasi-wasm-"
-TEMP_NAME_BYTES = len(TEMP_PREFIX) + 12
 _ZERO_CHUNK = bytes(CHUNK)
 _HOST_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _HOST_BELOW = _HOST_DIR | os.O_NOFOLLOW  # every name below a host root
@@ -168,10 +167,6 @@ class _Loc(NamedTuple):
     @property
     def where(self) -> str:
         return self.label if isinstance(self.label, str) else self.label()
-
-    def sibling(self, name: bytes) -> _Loc:
-        head = self.rel.rpartition(b"/")[0]
-        return _Loc(self.fd, head + b"/" + name if head else name, self.label)
 
 
 class FilesystemMixin:
@@ -785,11 +780,10 @@ class _VfsCursor:
         return functools.partial(_vfs_where, self._where, parts)
 
     def child(self, name: bytes) -> _Loc:
-        """``name`` in the current directory, with room for a temporary name beside it."""
+        """``name`` in the current directory (relative to a new anchor when the path would
+        not fit in max_path)."""
         level = self._levels[-1]
-        if level.rel != b"." and (
-            len(level.rel) + 1 + max(len(name), TEMP_NAME_BYTES) > self._max_path
-        ):
+        if level.rel != b"." and len(level.rel) + 1 + len(name) > self._max_path:
             here = _Loc(level.fd, level.rel, self._label())
             anchor = self._fs._open_at(here, OFLAG_DIRECTORY, ANCHOR_RIGHTS, inheriting=RIGHTS_ALL)
             level.fd, level.rel, level.owned = anchor, b".", True
