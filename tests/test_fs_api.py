@@ -357,3 +357,38 @@ def test_large_file_grows_the_core_memory() -> None:
         wasi.write_file("/huge", data)
         assert wasi.memory.data_len() > pages_before
         assert wasi.read_file("/huge") == data
+
+
+# -- the core's write protocol (wasi_wasm_fs_file_*) -----------------------------------------
+def test_a_new_file_is_invisible_until_committed_and_its_handle_is_spent(
+    wasi: wasi_wasm.Wasi,
+) -> None:
+    """write_file's file is no directory's until the commit; fsck counts it as held; a
+    handle that was committed, dropped or never handed out is EBADF, and a drop gives the
+    memory back."""
+    process, root = wasi._vfs_process()
+    ebadf = errno_from_name("EBADF")
+    wasi.write_file("/f", b"old")
+    before = wasi.used_bytes()
+    with process.scratch(64) as buf:
+        process.memory.write(buf, b"f")
+
+        def new_file() -> int:
+            assert process.call("wasi_wasm_fs_file_new", root, buf, 1, buf + 8) == 0
+            return process.memory.read_u32(buf + 8)
+
+        handle = new_file()
+        process.memory.write(buf + 16, b"x" * 40)
+        assert process.call("wasi_wasm_fs_file_append", handle, buf + 16, 40) == 0
+        assert wasi.read_file("/f") == b"old" and wasi.listdir("/") == ["f"]
+        assert wasi.fsck() == 0
+        assert process.call("wasi_wasm_fs_file_drop", handle) == 0
+        assert wasi.used_bytes() == before
+        for spent in (handle, 0, 0xDEADBEEF):
+            assert process.call("wasi_wasm_fs_file_append", spent, buf + 16, 1) == ebadf
+            assert process.call("wasi_wasm_fs_file_drop", spent) == ebadf
+            assert process.call("wasi_wasm_fs_file_commit", spent, root, buf, 1, 0, 0, 0) == ebadf
+        handle = new_file()
+        assert process.call("wasi_wasm_fs_file_commit", handle, root, buf, 1, 0, 0, 0) == 0
+        assert process.call("wasi_wasm_fs_file_drop", handle) == ebadf
+    assert wasi.read_file("/f") == b"" and wasi.fsck() == 0
