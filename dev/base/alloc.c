@@ -28,7 +28,7 @@ static struct {
     uint64_t used;                /* the filesystem budget's blocks */
     uint64_t reserve_used;        /* the reserve's blocks */
     uint64_t limit;
-} heap;
+} OWN_CACHE_LINES heap;
 
 static int class_of(uint32_t size) {
     for (uint32_t i = 0; i < CLASS_COUNT; i++)
@@ -270,9 +270,12 @@ uint32_t mem_check(void) {
     return problems;
 }
 
-/* Taken only by holders of the shared lock: an exclusive holder excludes them all. */
-static int shared_users_mutex;
+/* Taken only by holders of the shared lock: an exclusive holder excludes them all. Its own
+   line: its waiters spin on it while the holder writes the heap. */
+static struct {
+    int word;
+} OWN_CACHE_LINES shared_users_mutex;
 
-void mem_lock_shared(struct lock_holder *holder) { holder_lock_mutex(holder, MUTEX_ALLOCATOR, &shared_users_mutex); }
+void mem_lock_shared(struct lock_holder *holder) { holder_lock_mutex(holder, MUTEX_ALLOCATOR, &shared_users_mutex.word); }
 
 void mem_unlock_shared(struct lock_holder *holder) { holder_unlock_mutex(holder, MUTEX_ALLOCATOR); }

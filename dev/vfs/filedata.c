@@ -132,7 +132,7 @@ static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct re
         mem_zero(r->first + f->first_cap, r->first_cap - f->first_cap);
         mem_free(f->chunks[0], f->first_cap);
         (void)__atomic_exchange_n(&f->chunks[0], r->first, __ATOMIC_SEQ_CST); /* after the zeros */
-        f->first_cap = r->first_cap;
+        __atomic_store_n(&f->first_cap, r->first_cap, __ATOMIC_RELAXED); /* reclaim_inode reads it */
     }
     uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
     for (uint32_t i = first ? first : 1; i <= last && r->spares; i++) {
@@ -154,8 +154,12 @@ static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end,
     return err;
 }
 
-/* The same for a writer holding the lock shared: the allocator under its own mutex. */
+/* The same for a writer holding the lock shared: the allocator under its own mutex, taken
+   only when a chunk is missing (writers of different files would meet on it at every
+   write). In place (file_write_in_place), a file with slots has chunk 0 large enough. */
 static errno_t prepare_range_shared(struct file_data *f, uint64_t offset, uint64_t end, struct lock_holder *writer) {
+    uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
+    if (f->chunk_slots && missing_chunks(f, first, last, 0) == 0) return E_SUCCESS;
     struct reservation r;
     mem_lock_shared(writer);
     errno_t err = reserve(f, offset, end, &r);

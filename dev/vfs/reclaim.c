@@ -11,7 +11,7 @@ static struct {
     uint32_t count, cap;
     struct inode *inodes;         /* linked through next_dead, which no reader reads */
     uint64_t bytes;               /* what waits, read without a lock by reclaim_pressing */
-} waiting;
+} OWN_CACHE_LINES waiting;
 
 bool reclaim_reserve(void) {
     if (waiting.count < waiting.cap) return true;
@@ -38,10 +38,14 @@ void reclaim_inode(struct inode *file) {
     file->dead_pending = true;
     file->next_dead = waiting.inodes;
     waiting.inodes = file;
-    /* At most a chunk per slot: an fd may still be writing the file (never its size here,
-       a plain store of the writer's; the slot count is published by exchanges). */
-    uint64_t chunks = __atomic_load_n(&file->file.chunk_slots, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&waiting.bytes, chunks * CHUNK_SIZE + sizeof *file, __ATOMIC_RELAXED);
+    /* At most chunk 0 and a whole chunk per further slot: an fd may still be writing the
+       file (never its size here, a plain store of the writer's; the slot count is published
+       by exchanges). Counting chunk 0 as whole made a small file weigh 64 KiB, and so 64
+       shared unlinks of small files called for an exclusive hold. */
+    uint64_t slots = __atomic_load_n(&file->file.chunk_slots, __ATOMIC_SEQ_CST);
+    uint64_t first = __atomic_load_n(&file->file.first_cap, __ATOMIC_RELAXED);
+    uint64_t bytes = slots ? (slots - 1) * CHUNK_SIZE + first + slots * sizeof(uint8_t *) : 0;
+    __atomic_add_fetch(&waiting.bytes, bytes + sizeof *file, __ATOMIC_RELAXED);
 }
 
 bool reclaim_pressing(void) { return __atomic_load_n(&waiting.bytes, __ATOMIC_RELAXED) > PRESSING_BYTES; }
