@@ -65,15 +65,22 @@ static uint32_t *cell_of(struct dir_data *d, uint32_t hash, uint32_t slot) {
 
 static void index_put(struct dir_data *d, uint32_t hash, uint32_t slot) { *free_cell(d, hash) = slot + 1; }
 
-/* A new entry for child, complete (its sequence number taken), not yet in the arrays. */
-static struct dentry *new_dentry(struct dir_data *d, const char *name, uint32_t len, struct inode *child) {
+/* An entry for child with sequence number seq, complete, not yet in the arrays. */
+static struct dentry *dentry_with_seq(const char *name, uint32_t len, struct inode *child, uint32_t seq) {
     struct dentry *e = mem_alloc(dentry_size(len));
     if (!e) return NULL;
     e->node = child;
-    e->seq = d->next_seq++;
+    e->seq = seq;
     e->hash = name_hash(name, len);
     e->name_len = (uint16_t)len;
     mem_copy(e->name, name, len);
+    return e;
+}
+
+/* A new entry for child, complete (its sequence number taken), not yet in the arrays. */
+static struct dentry *new_dentry(struct dir_data *d, const char *name, uint32_t len, struct inode *child) {
+    struct dentry *e = dentry_with_seq(name, len, child, d->next_seq);
+    if (e) d->next_seq++;
     return e;
 }
 
@@ -172,31 +179,63 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
 }
 
 /* Cells readers may read change by exchanges (not wasm's atomic store: lock.c), each
-   after what it publishes is complete. */
+   after what it publishes is complete. A new entry takes the next slot (there is room). */
+static void publish_appended(struct dir_data *d, struct dentry *e) {
+    d->slots[d->used] = (struct dir_slot){ e->seq, NULL };
+    (void)__atomic_exchange_n(&d->slots[d->used].entry, e, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(free_cell(d, e->hash), d->used + 1, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(&d->used, d->used + 1, __ATOMIC_SEQ_CST); /* readdir reads it */
+    d->live++;
+}
+
+static void unpublish(struct inode *dir, struct dentry *entry) {
+    struct dir_data *d = &dir->dir;
+    uint32_t slot = dir_slot_from(dir, entry->seq);
+    (void)__atomic_exchange_n(cell_of(d, entry->hash, slot), INDEX_TOMB, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(&d->slots[slot].entry, NULL, __ATOMIC_SEQ_CST);
+    d->live--;
+}
+
 bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now) {
     struct dir_data *d = &dir->dir;
     if (d->used >= d->cap) return false;
     struct dentry *e = new_dentry(d, name, len, child);
     if (!e) return false; /* ENOSPC is the exclusive path's to say */
     child->nlink = 1;
-    d->slots[d->used] = (struct dir_slot){ e->seq, NULL };
-    (void)__atomic_exchange_n(&d->slots[d->used].entry, e, __ATOMIC_SEQ_CST);
-    (void)__atomic_exchange_n(free_cell(d, e->hash), d->used + 1, __ATOMIC_SEQ_CST);
-    (void)__atomic_exchange_n(&d->used, d->used + 1, __ATOMIC_SEQ_CST); /* readdir reads it */
-    d->live++;
+    publish_appended(d, e);
     inode_touch_modified_at(dir, now);
     return true;
 }
 
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
-    struct dir_data *d = &dir->dir;
-    uint32_t slot = dir_slot_from(dir, entry->seq);
-    (void)__atomic_exchange_n(cell_of(d, entry->hash, slot), INDEX_TOMB, __ATOMIC_SEQ_CST);
-    (void)__atomic_exchange_n(&d->slots[slot].entry, NULL, __ATOMIC_SEQ_CST);
-    d->live--;
+    unpublish(dir, entry);
     (void)__atomic_sub_fetch(&entry->node->nlink, 1, __ATOMIC_SEQ_CST);
     inode_touch_modified_at(dir, now);
     inode_touch_changed_at(entry->node, now);
+}
+
+/* Over a file, the new dentry takes the replaced one's slot (and so its index cell and
+   readdir cookie) in one exchange: a lookup of the name finds one file or the other at
+   every moment, never neither. Else the new name is in before the old one goes, so a
+   lookup of either name between the two steps finds the file. */
+bool dir_rename_shared(struct inode *dir, struct dentry *source, const char *name, uint32_t len,
+                       struct dentry *replaced, uint64_t now) {
+    struct dir_data *d = &dir->dir;
+    if (!replaced && d->used >= d->cap) return false;
+    struct inode *node = source->node;
+    struct dentry *e = replaced ? dentry_with_seq(name, len, node, replaced->seq) : new_dentry(d, name, len, node);
+    if (!e) return false;
+    if (replaced) {
+        (void)__atomic_exchange_n(&d->slots[dir_slot_from(dir, replaced->seq)].entry, e, __ATOMIC_SEQ_CST);
+        (void)__atomic_sub_fetch(&replaced->node->nlink, 1, __ATOMIC_SEQ_CST);
+        inode_touch_changed_at(replaced->node, now);
+    } else {
+        publish_appended(d, e);
+    }
+    unpublish(dir, source);
+    inode_touch_modified_at(dir, now);
+    inode_touch_changed_at(node, now);
+    return true;
 }
 
 uint32_t dir_slot_from(const struct inode *dir, uint32_t seq) {

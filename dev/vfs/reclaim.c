@@ -13,9 +13,9 @@ static struct {
     uint64_t bytes;               /* what waits, read without a lock by reclaim_pressing */
 } OWN_CACHE_LINES waiting;
 
-bool reclaim_reserve(void) {
-    if (waiting.count < waiting.cap) return true;
-    uint32_t cap = waiting.cap ? waiting.cap * 2 : 64;
+bool reclaim_reserve(uint32_t dentries) {
+    if (dentries <= waiting.cap - waiting.count) return true;
+    uint32_t cap = waiting.cap ? waiting.cap * 2 : 64; /* dentries is 1 or 2 */
     struct dentry **grown = mem_alloc_reserve(cap * (uint32_t)sizeof *grown);
     if (!grown) return false;
     mem_copy(grown, waiting.dentries, waiting.count * (uint32_t)sizeof *grown);

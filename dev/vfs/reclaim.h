@@ -6,9 +6,9 @@
 
 #include "vfs/vfs.h"
 
-/* Under the lock shared and the allocator's mutex: room to record one more dentry; false
-   when not even the host's reserve has it (then unlink under the lock exclusive). */
-bool reclaim_reserve(void);
+/* Under the lock shared and the allocator's mutex: room to record this many more dentries
+   (1 or 2); false when not even the host's reserve has it (then do it exclusive). */
+bool reclaim_reserve(uint32_t dentries);
 /* Under the lock shared and the allocator's mutex, after reclaim_reserve: an unlinked
    dentry, freed later. */
 void reclaim_dentry(struct dentry *entry);

@@ -95,6 +95,12 @@ struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len);
 bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now);
 /* Under the lock shared, dir's mutex and the allocator's mutex: removes a file's entry. */
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now);
+/* Under the lock shared, dir's mutex and the allocator's mutex: renames source to name in
+   the same directory, over replaced (name's entry, another regular file's) or nothing.
+   Both old dentries are out of the tree after (for reclaim.h), and replaced's file lost a
+   link. false, nothing done: no free slot for a new name, or no memory. */
+bool dir_rename_shared(struct inode *dir, struct dentry *source, const char *name, uint32_t len,
+                       struct dentry *replaced, uint64_t now);
 errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct inode *child);
 /* dir_insert for a new name: ENOENT if dir itself was removed; dir's times move. */
 errno_t dir_link_new(struct inode *dir, const char *name, uint32_t len, struct inode *child);

@@ -181,7 +181,7 @@ static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *er
     } else if (done) {
         struct inode *file = entry->node;
         mem_lock_shared(&self->holder);
-        done = reclaim_reserve();
+        done = reclaim_reserve(1);
         if (done) {
             dir_remove_shared(dir, entry, now);
             reclaim_dentry(entry);
@@ -241,20 +241,70 @@ static errno_t check_rename(const struct path_walk *from, const struct path_walk
     return E_SUCCESS;
 }
 
+/* Both walks and every check, under the lock either way. */
+static errno_t walk_rename(struct path_walk *from, struct path_walk *to, struct inode *old_base, uint32_t old_path,
+                           uint32_t old_len, struct inode *new_base, uint32_t new_path, uint32_t new_len) {
+    errno_t err = guest_walk_path(from, old_base, old_path, old_len, FOLLOW_NEVER);
+    /* "file/": wasmtime resolves the new path (and refuses "." there) before ENOTDIR. */
+    errno_t source_not_dir = err == E_NOTDIR && from->reached_final ? E_NOTDIR : E_SUCCESS;
+    if (source_not_dir) err = E_SUCCESS;
+    if (!err) err = guest_walk_path(to, new_base, new_path, new_len, FOLLOW_NEVER);
+    if (!err && source_not_dir) err = to->final_kind != FINAL_NAME ? E_BUSY : E_NOTDIR;
+    if (!err) err = check_rename(from, to);
+    return err;
+}
+
+static bool is_plain_file(const struct inode *node) {
+    return node->type == FILETYPE_REGULAR_FILE && !node->is_pipe;
+}
+
+/* Renames a regular file within its directory, over nothing or another regular file (a
+   build's "write x.tmp, rename it to x"), under the lock shared with the directory's mutex,
+   as creates and unlinks run. false: it must be done exclusive; nothing was done. */
+static bool rename_shared(struct process *self, const struct path_walk *from, const struct path_walk *to) {
+    if (from->dir != to->dir || !is_plain_file(from->node) || from->trailing_slash || to->trailing_slash ||
+        (to->node && !is_plain_file(to->node)) || reclaim_pressing())
+        return false;
+    uint64_t now = file_time_now();
+    struct inode *dir = from->dir;
+    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
+    /* Now no writer changes the names: still what the walks found, or do it exclusive. */
+    struct dentry *source = dir_lookup(dir, from->name, from->name_len);
+    struct dentry *replaced = dir_lookup(dir, to->name, to->name_len);
+    bool done = dir->nlink && source && source->node == from->node &&
+                (replaced ? replaced->node == to->node : !to->node);
+    if (done) {
+        mem_lock_shared(&self->holder);
+        done = reclaim_reserve(2) && dir_rename_shared(dir, source, to->name, to->name_len, replaced, now);
+        if (done) {
+            reclaim_dentry(source);
+            if (replaced) {
+                reclaim_dentry(replaced);
+                struct inode *gone = replaced->node;
+                if (__atomic_load_n(&gone->nlink, __ATOMIC_SEQ_CST) == 0 && !gone->dead_pending) reclaim_inode(gone);
+            }
+        }
+        mem_unlock_shared(&self->holder);
+    }
+    holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
+    return done;
+}
+
 EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_path, uint32_t old_len,
                                                uint32_t new_fd, uint32_t new_path, uint32_t new_len) {
     struct inode *old_base, *new_base;
     errno_t err = dir_fd_base(old_fd, RIGHT_PATH_RENAME_SOURCE, &old_base);
     if (err || (err = dir_fd_base(new_fd, RIGHT_PATH_RENAME_TARGET, &new_base))) return err;
     struct path_walk from, to;
-    process_lock(current_process());
-    err = guest_walk_path(&from, old_base, old_path, old_len, FOLLOW_NEVER);
-    /* "file/": wasmtime resolves the new path (and refuses "." there) before ENOTDIR. */
-    errno_t source_not_dir = err == E_NOTDIR && from.reached_final ? E_NOTDIR : E_SUCCESS;
-    if (source_not_dir) err = E_SUCCESS;
-    if (!err) err = guest_walk_path(&to, new_base, new_path, new_len, FOLLOW_NEVER);
-    if (!err && source_not_dir) err = to.final_kind != FINAL_NAME ? E_BUSY : E_NOTDIR;
-    if (!err) err = check_rename(&from, &to);
+    struct process *self = current_process();
+    process_lock_shared(self);
+    err = walk_rename(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len);
+    /* Onto itself (one name, or two links of one file) a rename changes nothing. */
+    bool done = err || to.node == from.node || rename_shared(self, &from, &to);
+    process_unlock_shared(self);
+    if (done) return err;
+    process_lock(self);
+    err = walk_rename(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len);
     if (!err && to.node != from.node) {
         struct inode *node = from.node, *replaced = to.node;
         if (replaced) {
@@ -267,7 +317,10 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
             dir_remove(from.dir, from.entry);
             inode_touch_modified(from.dir);
             inode_touch_changed(node);
-            if (replaced) inode_release_if_unused(replaced);
+            if (replaced) {
+                inode_touch_changed(replaced); /* it lost a link, as Linux stamps it */
+                inode_release_if_unused(replaced);
+            }
         }
     }
     vfs_unlock();
