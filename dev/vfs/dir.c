@@ -202,6 +202,10 @@ bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct
     struct dentry *e = new_dentry(d, name, len, child);
     if (!e) return false; /* ENOSPC is the exclusive path's to say */
     child->nlink = 1;
+    if (child->type == FILETYPE_DIRECTORY) {
+        child->dir.parent = dir;
+        (void)__atomic_add_fetch(&d->subdirs, 1, __ATOMIC_SEQ_CST); /* stat reads it meanwhile */
+    }
     publish_appended(d, e);
     inode_touch_modified_at(dir, now);
     return true;

@@ -72,7 +72,7 @@ void inode_touch_accessed(struct inode *node) {
 static uint64_t link_count(const struct inode *node) {
     uint32_t nlink = __atomic_load_n(&node->nlink, __ATOMIC_RELAXED);
     if (node->type != FILETYPE_DIRECTORY) return nlink;
-    return nlink ? 2u + node->dir.subdirs : 0;
+    return nlink ? 2u + __atomic_load_n(&node->dir.subdirs, __ATOMIC_RELAXED) : 0; /* a shared mkdir adds */
 }
 
 void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]) {

@@ -91,7 +91,8 @@ struct inode *vfs_root(void);
    stays until the next exclusive hold (reclaim.h). */
 struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len);
 /* Under the lock shared and dir's mutex: a new name, if the slot array has room (else
-   false, nothing done: grow it under the lock exclusive). child is new and unreachable. */
+   false, nothing done: grow it under the lock exclusive). child, a file or a directory, is
+   new and unreachable. */
 bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now);
 /* Under the lock shared, dir's mutex and the allocator's mutex: removes a file's entry. */
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now);

@@ -20,17 +20,52 @@ static errno_t link_new(struct path_walk *w, struct inode *node) {
     return dir_link_new(w->dir, w->name, w->name_len, node);
 }
 
+/* mkdir's checks, under the lock either way. */
+static errno_t walk_to_mkdir(struct path_walk *w, struct inode *base, uint32_t path, uint32_t len) {
+    /* mkdir never follows a final symlink, even as "link/": the name exists (EEXIST). */
+    errno_t err = guest_walk_path(w, base, path, len, FOLLOW_NEVER);
+    /* "file/": the name exists, which Linux's mkdir reports before the slash. */
+    if (err == E_NOTDIR && w->reached_final && w->node) err = E_EXIST;
+    if (!err && w->node) err = E_EXIST;
+    return err;
+}
+
+/* Makes w's missing final name a new directory under the lock shared with its parent's
+   mutex, as a file is created (create_shared). false: it must be done exclusive (the
+   name appeared, the parent needs a larger slot array, memory ran short); nothing done. */
+static bool mkdir_shared(struct process *self, struct path_walk *w, errno_t *err) {
+    struct inode *parent = w->dir;
+    if (reclaim_pressing()) return false;
+    uint64_t now = file_time_now();
+    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &parent->dir.mutex);
+    bool done = false;
+    if (!parent->nlink) {
+        *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
+        done = true;
+    } else if (!dir_lookup(parent, w->name, w->name_len)) {
+        mem_lock_shared(&self->holder);
+        struct inode *dir = inode_create_shared(FILETYPE_DIRECTORY, now);
+        done = dir && dir_insert_shared(parent, w->name, w->name_len, dir, now);
+        if (!done && dir) inode_release_if_unused(dir);
+        mem_unlock_shared(&self->holder);
+    }
+    holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
+    return done;
+}
+
 EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_CREATE_DIRECTORY, &base);
     if (err) return err;
     struct path_walk w;
-    process_lock(current_process());
-    /* mkdir never follows a final symlink, even as "link/": the name exists (EEXIST). */
-    err = guest_walk_path(&w, base, path, len, FOLLOW_NEVER);
-    /* "file/": the name exists, which Linux's mkdir reports before the slash. */
-    if (err == E_NOTDIR && w.reached_final && w.node) err = E_EXIST;
-    if (!err && w.node) err = E_EXIST;
+    struct process *self = current_process();
+    process_lock_shared(self);
+    err = walk_to_mkdir(&w, base, path, len);
+    bool done = err || mkdir_shared(self, &w, &err);
+    process_unlock_shared(self);
+    if (done) return err;
+    process_lock(self);
+    err = walk_to_mkdir(&w, base, path, len);
     struct inode *dir = NULL;
     if (!err && !(dir = inode_create(FILETYPE_DIRECTORY))) err = E_NOSPC;
     if (!err && (err = link_new(&w, dir))) inode_release_if_unused(dir);
