@@ -191,6 +191,8 @@ void vfs_register_holder(struct lock_holder *holder) {
     lock_state.holders = holder;
 }
 
+struct lock_holder *vfs_holders(void) { return lock_state.holders; }
+
 void vfs_unregister_holder(struct lock_holder *holder) {
     for (struct lock_holder **link = &lock_state.holders; *link; link = &(*link)->next) {
         if (*link == holder) {

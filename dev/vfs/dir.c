@@ -65,9 +65,11 @@ static uint32_t *cell_of(struct dir_data *d, uint32_t hash, uint32_t slot) {
 
 static void index_put(struct dir_data *d, uint32_t hash, uint32_t slot) { *free_cell(d, hash) = slot + 1; }
 
-/* An entry for child with sequence number seq, complete, not yet in the arrays. */
-static struct dentry *dentry_with_seq(const char *name, uint32_t len, struct inode *child, uint32_t seq) {
-    struct dentry *e = mem_alloc(dentry_size(len));
+/* An entry for child with sequence number seq, complete, not yet in the arrays. shared:
+   the writer's holder under the lock shared (its block cache), else NULL. */
+static struct dentry *dentry_with_seq(const char *name, uint32_t len, struct inode *child, uint32_t seq,
+                                      struct lock_holder *shared) {
+    struct dentry *e = shared ? mem_alloc_shared(shared, dentry_size(len)) : mem_alloc(dentry_size(len));
     if (!e) return NULL;
     e->node = child;
     e->seq = seq;
@@ -78,8 +80,9 @@ static struct dentry *dentry_with_seq(const char *name, uint32_t len, struct ino
 }
 
 /* A new entry for child, complete (its sequence number taken), not yet in the arrays. */
-static struct dentry *new_dentry(struct dir_data *d, const char *name, uint32_t len, struct inode *child) {
-    struct dentry *e = dentry_with_seq(name, len, child, d->next_seq);
+static struct dentry *new_dentry(struct dir_data *d, const char *name, uint32_t len, struct inode *child,
+                                 struct lock_holder *shared) {
+    struct dentry *e = dentry_with_seq(name, len, child, d->next_seq, shared);
     if (e) d->next_seq++;
     return e;
 }
@@ -126,7 +129,7 @@ errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct ino
     struct dir_data *d = &dir->dir;
     errno_t err = make_room(d);
     if (err) return err;
-    struct dentry *e = new_dentry(d, name, len, child);
+    struct dentry *e = new_dentry(d, name, len, child, NULL);
     if (!e) return E_NOSPC;
     d->slots[d->used] = (struct dir_slot){ e->seq, e };
     index_put(d, e->hash, d->used);
@@ -196,10 +199,11 @@ static void unpublish(struct inode *dir, struct dentry *entry) {
     d->live--;
 }
 
-bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now) {
+bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now,
+                       struct lock_holder *writer) {
     struct dir_data *d = &dir->dir;
     if (d->used >= d->cap) return false;
-    struct dentry *e = new_dentry(d, name, len, child);
+    struct dentry *e = new_dentry(d, name, len, child, writer);
     if (!e) return false; /* ENOSPC is the exclusive path's to say */
     child->nlink = 1;
     if (child->type == FILETYPE_DIRECTORY) {
@@ -223,11 +227,12 @@ void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
    every moment, never neither. Else the new name is in before the old one goes, so a
    lookup of either name between the two steps finds the file. */
 bool dir_rename_shared(struct inode *dir, struct dentry *source, const char *name, uint32_t len,
-                       struct dentry *replaced, uint64_t now) {
+                       struct dentry *replaced, uint64_t now, struct lock_holder *writer) {
     struct dir_data *d = &dir->dir;
     if (!replaced && d->used >= d->cap) return false;
     struct inode *node = source->node;
-    struct dentry *e = replaced ? dentry_with_seq(name, len, node, replaced->seq) : new_dentry(d, name, len, node);
+    struct dentry *e = replaced ? dentry_with_seq(name, len, node, replaced->seq, writer)
+                                : new_dentry(d, name, len, node, writer);
     if (!e) return false;
     if (replaced) {
         (void)__atomic_exchange_n(&d->slots[dir_slot_from(dir, replaced->seq)].entry, e, __ATOMIC_SEQ_CST);

@@ -13,18 +13,24 @@ static struct {
 
 #define DEVICE_ID 1u
 
-static struct inode *create_at(uint8_t type, uint64_t now) {
-    struct inode *node = mem_alloc_zeroed(sizeof *node);
+/* shared: the creator's holder under the lock shared (its block cache), else NULL. */
+static struct inode *create_at(uint8_t type, uint64_t now, struct lock_holder *shared) {
+    struct inode *node = shared ? mem_alloc_shared(shared, sizeof *node) : mem_alloc(sizeof *node);
     if (!node) return NULL;
+    mem_zero(node, sizeof *node);
     node->ino = __atomic_add_fetch(&inode_numbers.next, 1, __ATOMIC_RELAXED);
     node->type = type;
     node->atim = node->mtim = node->ctim = now;
     return node;
 }
 
-struct inode *inode_create(uint8_t type) { return create_at(type, vfs_now()); }
+struct inode *inode_create(uint8_t type) { return create_at(type, vfs_now(), NULL); }
 
-struct inode *inode_create_shared(uint8_t type, uint64_t now) { return create_at(type, now); }
+struct inode *inode_create_shared(uint8_t type, uint64_t now, struct lock_holder *creator) {
+    return create_at(type, now, creator);
+}
+
+void inode_free_shared(struct inode *fresh, struct lock_holder *creator) { mem_free_shared(creator, fresh, sizeof *fresh); }
 
 struct inode *vfs_root(void) {
     if (!nodes.root) {

@@ -35,7 +35,7 @@ static errno_t walk_to_mkdir(struct path_walk *w, struct inode *base, uint32_t p
    name appeared, the parent needs a larger slot array, memory ran short); nothing done. */
 static bool mkdir_shared(struct process *self, struct path_walk *w, errno_t *err) {
     struct inode *parent = w->dir;
-    if (reclaim_pressing()) return false;
+    if (reclaim_pressing(&self->reclaim)) return false;
     uint64_t now = file_time_now();
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &parent->dir.mutex);
     bool done = false;
@@ -43,11 +43,9 @@ static bool mkdir_shared(struct process *self, struct path_walk *w, errno_t *err
         *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
         done = true;
     } else if (!dir_lookup(parent, w->name, w->name_len)) {
-        mem_lock_shared(&self->holder);
-        struct inode *dir = inode_create_shared(FILETYPE_DIRECTORY, now);
-        done = dir && dir_insert_shared(parent, w->name, w->name_len, dir, now);
-        if (!done && dir) inode_release_if_unused(dir);
-        mem_unlock_shared(&self->holder);
+        struct inode *dir = inode_create_shared(FILETYPE_DIRECTORY, now, &self->holder);
+        done = dir && dir_insert_shared(parent, w->name, w->name_len, dir, now, &self->holder);
+        if (!done && dir) inode_free_shared(dir, &self->holder);
     }
     holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     return done;
@@ -205,7 +203,8 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
    mutex; the dentry, and the file if that was its last name, wait in reclaim.c (a reader
    may have found them just before). false: it must be done exclusive, nothing was done. */
 static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *err) {
-    if (w->node->type != FILETYPE_REGULAR_FILE || w->node->is_pipe || reclaim_pressing()) return false;
+    if (w->node->type != FILETYPE_REGULAR_FILE || w->node->is_pipe || reclaim_pressing(&self->reclaim))
+        return false;
     uint64_t now = file_time_now();
     struct inode *dir = w->dir;
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
@@ -213,16 +212,10 @@ static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *er
     bool done = !entry || (entry->node->type == FILETYPE_REGULAR_FILE && !entry->node->is_pipe);
     if (!entry) {
         *err = E_NOENT; /* another writer removed it first */
-    } else if (done) {
-        struct inode *file = entry->node;
-        mem_lock_shared(&self->holder);
-        done = reclaim_reserve(1);
-        if (done) {
-            dir_remove_shared(dir, entry, now);
-            reclaim_dentry(entry);
-            if (__atomic_load_n(&file->nlink, __ATOMIC_SEQ_CST) == 0 && !file->dead_pending) reclaim_inode(file);
-        }
-        mem_unlock_shared(&self->holder);
+    } else if (done && (done = reclaim_reserve(&self->reclaim, &self->holder, 1))) {
+        dir_remove_shared(dir, entry, now);
+        reclaim_dentry(&self->reclaim, entry);
+        reclaim_inode_if_dead(&self->reclaim, entry->node);
     }
     holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     return done;
@@ -298,7 +291,7 @@ static bool is_plain_file(const struct inode *node) {
    as creates and unlinks run. false: it must be done exclusive; nothing was done. */
 static bool rename_shared(struct process *self, const struct path_walk *from, const struct path_walk *to) {
     if (from->dir != to->dir || !is_plain_file(from->node) || from->trailing_slash || to->trailing_slash ||
-        (to->node && !is_plain_file(to->node)) || reclaim_pressing())
+        (to->node && !is_plain_file(to->node)) || reclaim_pressing(&self->reclaim))
         return false;
     uint64_t now = file_time_now();
     struct inode *dir = from->dir;
@@ -308,18 +301,14 @@ static bool rename_shared(struct process *self, const struct path_walk *from, co
     struct dentry *replaced = dir_lookup(dir, to->name, to->name_len);
     bool done = dir->nlink && source && source->node == from->node &&
                 (replaced ? replaced->node == to->node : !to->node);
+    done = done && reclaim_reserve(&self->reclaim, &self->holder, 2) &&
+           dir_rename_shared(dir, source, to->name, to->name_len, replaced, now, &self->holder);
     if (done) {
-        mem_lock_shared(&self->holder);
-        done = reclaim_reserve(2) && dir_rename_shared(dir, source, to->name, to->name_len, replaced, now);
-        if (done) {
-            reclaim_dentry(source);
-            if (replaced) {
-                reclaim_dentry(replaced);
-                struct inode *gone = replaced->node;
-                if (__atomic_load_n(&gone->nlink, __ATOMIC_SEQ_CST) == 0 && !gone->dead_pending) reclaim_inode(gone);
-            }
+        reclaim_dentry(&self->reclaim, source);
+        if (replaced) {
+            reclaim_dentry(&self->reclaim, replaced);
+            reclaim_inode_if_dead(&self->reclaim, replaced->node);
         }
-        mem_unlock_shared(&self->holder);
     }
     holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     return done;
@@ -449,7 +438,7 @@ static errno_t open_new(struct path_walk *w, uint32_t oflags) {
    array, memory ran short, or much unlinked memory waits); nothing was done. */
 static bool create_shared(struct process *self, struct path_walk *w, errno_t *err) {
     struct inode *dir = w->dir;
-    if (reclaim_pressing()) return false;
+    if (reclaim_pressing(&self->reclaim)) return false;
     uint64_t now = file_time_now();
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
     bool done = false;
@@ -457,12 +446,10 @@ static bool create_shared(struct process *self, struct path_walk *w, errno_t *er
         *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
         done = true;
     } else if (!dir_lookup(dir, w->name, w->name_len)) {
-        mem_lock_shared(&self->holder);
-        struct inode *file = inode_create_shared(FILETYPE_REGULAR_FILE, now);
-        done = file && dir_insert_shared(dir, w->name, w->name_len, file, now);
+        struct inode *file = inode_create_shared(FILETYPE_REGULAR_FILE, now, &self->holder);
+        done = file && dir_insert_shared(dir, w->name, w->name_len, file, now, &self->holder);
         if (done) w->node = file;
-        else if (file) inode_release_if_unused(file);
-        mem_unlock_shared(&self->holder);
+        else if (file) inode_free_shared(file, &self->holder);
     }
     holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     return done;
