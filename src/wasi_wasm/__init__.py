@@ -21,13 +21,14 @@ from ._hooks import WasiExit
 from ._init import InitObj, get_wasi
 from ._interrupt import Interrupted, is_interrupt
 from ._limits import Limits
+from ._options import Options
 from ._pipe import Pipe
 from ._pipeline import Command, PipelineResult, run_pipeline
 from ._process import CoreError
 from ._program import ProgramError, load_program
 from ._run import RunResult, run
 from ._snapshot import UnsafeArchiveError
-from ._wasi import InvalidExitStatus, ProcessOptions, Wasi, start_wasi
+from ._wasi import InvalidExitStatus, Wasi, start_wasi
 
 __all__ = [
     "WASI_ERRNO_NAMES",
@@ -40,9 +41,9 @@ __all__ = [
     "Interrupted",
     "InvalidExitStatus",
     "Limits",
+    "Options",
     "Pipe",
     "PipelineResult",
-    "ProcessOptions",
     "ProgramError",
     "RunResult",
     "StatResult",

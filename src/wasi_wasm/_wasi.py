@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import wasmtime
 
@@ -23,19 +23,23 @@ from ._fs import FilesystemMixin, encode_path
 from ._hooks import ProcessHooks, WasiExit
 from ._init import InitObj, get_wasi
 from ._interrupt import Interrupted, is_interrupt
+from ._invoke import InvokeArg, RunResult, execute_run, prepare_run
 from ._limits import DEFAULT_MAX_FDS, Limits, apply_filesystem_limits, apply_process_limits
 from ._native import store_hooks
+from ._options import Env, Options, merge_options, tty_streams
 from ._pipe import Pipe
 from ._process import CoreProcess
-from ._program import WASI_MODULE, ExtraImports, ProgramError, define_extra_imports, first_line
+from ._program import (
+    WASI_MODULE,
+    ExtraImports,
+    Program,
+    ProgramError,
+    define_extra_imports,
+    first_line,
+)
 from ._shared_memory import importable
 from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
-
-if TYPE_CHECKING:
-    from ._program import Program
-    from ._run import InvokeArg, RunResult
-
-Env = Mapping[str, str] | Mapping[bytes, bytes]
+from ._timeout import stop_when
 
 # The largest exit status a host process can report: exit(2) keeps the low 8 bits only.
 MAX_EXIT_STATUS = 255
@@ -56,22 +60,6 @@ class InvalidExitStatus(wasmtime.WasmtimeError):
             f"exit with invalid exit status {code} outside of [0..{MAX_EXIT_STATUS + 1})"
         )
         self.code = code
-
-
-@dataclasses.dataclass
-class ProcessOptions:
-    """The per-process settings of start_wasi / copy_for_rebinding."""
-
-    args: Sequence[str | bytes] = ()
-    env: Env | None = None
-    stdin: StdinSource = b""
-    preopens: Mapping[str, str] | None = None  # guest name -> absolute VFS directory
-    stdout: OutputTarget = None
-    stderr: OutputTarget = None
-    line_buffered: bool = False
-    bridge: bool | None = None  # None: the multi-memory bridge when available
-    limits: Limits | None = None  # None: the filesystem's as they are, 1024 fds
-    tty: Collection[int] = ()  # which of fds 0, 1, 2 say they are terminals (isatty)
 
 
 class WasiStore(wasmtime.Store):
@@ -211,11 +199,11 @@ class Wasi(FilesystemMixin):
     ``start_wasi(wasi.init_obj())``). Its filesystem methods must not be called from an
     output callback: the core may be holding its filesystem lock while delivering output."""
 
-    def __init__(self, state: _StoreState, options: ProcessOptions) -> None:
+    def __init__(self, state: _StoreState, argv: Sequence[str | bytes], options: Options) -> None:
         self._state = state
+        self._options = options
         self._closed = True
         self.uses_bridge: bool | None = None  # set by bind_to_other_memory
-        self._bridge = options.bridge
         self._hooks = ProcessHooks(
             state.core_memory,
             OutputSink(options.stdout),
@@ -229,14 +217,14 @@ class Wasi(FilesystemMixin):
         state.open_processes += 1
         self._closed = False
         try:
-            self._setup(options)
+            self._setup(argv, options)
         except BaseException:
             self.close()
             raise
 
-    def _setup(self, options: ProcessOptions) -> None:
+    def _setup(self, argv: Sequence[str | bytes], options: Options) -> None:
         process = self._process
-        if isinstance(options.args, (str, bytes)):
+        if isinstance(argv, (str, bytes)):
             raise TypeError("args must be a sequence of strings, not one string")
         # A new process starts with 1024 fds, no environment and STDIO_AT_THRESHOLD: each call
         # into the core costs microseconds, so only differences are sent.
@@ -244,7 +232,7 @@ class Wasi(FilesystemMixin):
             apply_filesystem_limits(process, options.limits)
             if options.limits.max_fds != DEFAULT_MAX_FDS:
                 apply_process_limits(process, options.limits)
-        process.set_args(options.args)
+        process.set_args(argv)
         if options.env:
             process.set_env(options.env)
         if options.line_buffered:
@@ -315,7 +303,7 @@ class Wasi(FilesystemMixin):
             values.append(function)
         return values
 
-    def _instantiate(
+    def instantiate_program(
         self, module: wasmtime.Module, imports: ExtraImports | None = None
     ) -> wasmtime.Instance:
         """Instantiate a checked WASI program in ``store`` (``run``): a Linker resolves the
@@ -345,7 +333,7 @@ class Wasi(FilesystemMixin):
         self._check_open()
         if isinstance(memory, wasmtime.SharedMemory):
             memory = importable(memory)
-        choice = self._bridge if bridge is None else bridge
+        choice = self._options.bridge if bridge is None else bridge
         self.uses_bridge = self._process.bind(memory, choice)
 
     def start(self, instance: wasmtime.Instance) -> int:
@@ -365,8 +353,14 @@ class Wasi(FilesystemMixin):
         one run of the program: a reactor's ``_initialize`` and then one of its exports, say.
         Returns the exit code (0 to 255: a larger status raises ``InvalidExitStatus``) and
         what each call returned, as wasmtime-py gives it (None when a ``proc_exit`` ended
-        the run)."""
+        the run). The process's ``timeout`` and ``stop`` apply to each such run."""
         self._check_open()
+        with stop_when(self.store, self.engine, self._options.until()):
+            return self._call_program(instance, calls)
+
+    def _call_program(
+        self, instance: wasmtime.Instance, calls: Sequence[tuple[wasmtime.Func, Sequence[Any]]]
+    ) -> tuple[int, list[Any] | None]:
         self._process.check_not_frozen_out()  # its WASI calls reach the core directly
         exports = instance.exports(self.store)
         memory = exports.get("memory")
@@ -446,45 +440,52 @@ class Wasi(FilesystemMixin):
         self,
         *,
         args: Sequence[str | bytes] = (),
+        options: Options | None = None,
         env: Env | None = None,
         stdin: StdinSource = b"",
         preopens: Mapping[str, str] | None = None,
         stdout: OutputTarget = None,
         stderr: OutputTarget = None,
-        line_buffered: bool = False,
+        line_buffered: bool | None = None,
         bridge: bool | None = None,
         limits: Limits | None = None,
         tty: Collection[int] = (),
+        timeout: float | None = None,
+        stop: threading.Event | None = None,
     ) -> Wasi:
         """A new process in the same store on the same filesystem, with its own fd table,
-        args, env and stdio (for another module in this thread). ``limits``, ``tty``: see
-        start_wasi."""
-        options = ProcessOptions(
-            args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits, tty
-        )
-        return self.spawn(options)
+        args, env and stdio (for another module in this thread). The options (``bridge``
+        None: as this one's): see start_wasi."""
+        merged = merge_options(
+            options, env=env, stdin=stdin, preopens=preopens, stdout=stdout, stderr=stderr,
+            line_buffered=line_buffered, bridge=bridge, limits=limits, tty=tty,
+            timeout=timeout, stop=stop,
+        )  # fmt: skip
+        return self.spawn(args, merged)
 
-    def spawn(self, options: ProcessOptions) -> Wasi:
+    def spawn(self, argv: Sequence[str | bytes], options: Options) -> Wasi:
         """copy_for_rebinding with the options in one object (bridge None: as this one)."""
         self._check_open()
-        if options.bridge is None:
-            options = dataclasses.replace(options, bridge=self._bridge)
-        return Wasi(self._state, options)
+        return Wasi(self._state, argv, self._inherit(options))
 
-    def spawn_run(self, options: ProcessOptions) -> Wasi:
+    def spawn_run(self, argv: Sequence[str | bytes], options: Options) -> Wasi:
         """A new process on this filesystem for one program run (``run``, ``run_pipeline``),
         in a Store of its own (bridge None: as this one), like ``start_wasi(self.init_obj())``.
         Closing it drops that Store with everything the program left in it, so a Wasi can run
         any number of programs. Start the program with ``start_run``."""
         self._check_open()
-        if options.bridge is None:
-            options = dataclasses.replace(options, bridge=self._bridge)
+        options = self._inherit(options)
         state = _StoreState(self._state.init, options.bridge, one_run=True, run_for=self.store)
         try:
-            return Wasi(state, options)
+            return Wasi(state, argv, options)
         except BaseException:
             state.close_if_unused()
             raise
+
+    def _inherit(self, options: Options) -> Options:
+        if options.bridge is None and self._options.bridge is not None:
+            return dataclasses.replace(options, bridge=self._options.bridge)
+        return options
 
     def start_run(self, instance: wasmtime.Instance) -> int:
         """``start(instance)`` for a process from ``spawn_run``: the program runs under the
@@ -508,10 +509,11 @@ class Wasi(FilesystemMixin):
         self,
         program: Program,
         args: Sequence[str | bytes] = (),
+        *,
+        options: Options | None = None,
         env: Env | None = None,
         stdin: StdinSource = b"",
         preopens: Mapping[str, str] | None = None,
-        *,
         stdout: OutputTarget = None,
         stderr: OutputTarget = None,
         bridge: bool | None = None,
@@ -528,14 +530,18 @@ class Wasi(FilesystemMixin):
         """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``, also
         for reactors: ``invoke``, ``invoke_args``, ``imports``), in a Store of its own that
         is dropped when it ends (``store``'s epoch deadline applies)."""
-        from ._run import run  # noqa: PLC0415 - a cycle: _run imports this module
-
-        return run(
-            program, args, env, stdin, preopens, wasi=self, stdout=stdout, stderr=stderr,
-            bridge=bridge, line_buffered=line_buffered, program_name=program_name,
-            limits=limits, timeout=timeout, stop=stop, tty=tty, invoke=invoke,
+        merged = merge_options(
+            options, env=env, stdin=stdin, preopens=preopens, stdout=stdout, stderr=stderr,
+            bridge=bridge, line_buffered=line_buffered, limits=limits, timeout=timeout,
+            stop=stop, tty=tty,
+        )  # fmt: skip
+        self._check_open()
+        prepared = prepare_run(
+            program, args, merged, program_name=program_name, invoke=invoke,
             invoke_args=invoke_args, imports=imports,
         )  # fmt: skip
+        with self.spawn_run(prepared.argv, prepared.options) as process:
+            return execute_run(process, prepared)
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -569,15 +575,18 @@ def start_wasi(
     init: InitObj | None = None,
     *,
     args: Sequence[str | bytes] = (),
+    options: Options | None = None,
     env: Env | None = None,
     stdin: StdinSource = b"",
     preopens: Mapping[str, str] | None = None,
     stdout: OutputTarget = None,
     stderr: OutputTarget = None,
-    line_buffered: bool = False,
+    line_buffered: bool | None = None,
     bridge: bool | None = None,
     limits: Limits | None = None,
     tty: Collection[int] = (),
+    timeout: float | None = None,
+    stop: threading.Event | None = None,
 ) -> Wasi:
     """Start a WASI process: on a fresh filesystem, or on ``init``'s memory if it has one
     (a Wasi's ``init_obj()``, e.g. from another thread: this thread gets its own Store).
@@ -588,21 +597,26 @@ def start_wasi(
     ``limits`` (a ``Limits``) sets the filesystem's limits and this process's fd limit; a
     fresh filesystem gets ``Limits()`` when it is None. ``tty``: which of fds 0, 1 and 2
     say they are terminals (character devices, as wasmtime shows a terminal: isatty() is 1
-    and C programs flush per line), e.g. ``[fd for fd in (0, 1, 2) if os.isatty(fd)]``."""
-    options = ProcessOptions(
-        args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits, tty
-    )
-    return start_process(init, options)
+    and C programs flush per line), e.g. ``[fd for fd in (0, 1, 2) if os.isatty(fd)]``.
+    ``timeout``, ``stop``: each program this process runs with ``start()`` or
+    ``call_program()`` is interrupted after ``timeout`` seconds or once ``stop`` is set.
+    ``options`` (an ``Options``) holds any of these settings in one object; a keyword
+    argument that is not its default replaces its field."""
+    merged = merge_options(
+        options, env=env, stdin=stdin, preopens=preopens, stdout=stdout, stderr=stderr,
+        line_buffered=line_buffered, bridge=bridge, limits=limits, tty=tty, timeout=timeout,
+        stop=stop,
+    )  # fmt: skip
+    return start_process(init, args, merged)
 
 
-def tty_streams(fds: Collection[int]) -> int:
-    """The core's stream mask for ``tty``: a ValueError for anything but 0, 1 and 2."""
-    if isinstance(fds, (str, bytes)) or not all(fd in (0, 1, 2) for fd in fds):
-        raise ValueError(f"tty must name stdio fds (0, 1, 2), not {fds!r}")
-    return sum(1 << fd for fd in set(fds))
-
-
-def start_process(init: InitObj | None, options: ProcessOptions, *, one_run: bool = False) -> Wasi:
+def start_process(
+    init: InitObj | None,
+    argv: Sequence[str | bytes],
+    options: Options,
+    *,
+    one_run: bool = False,
+) -> Wasi:
     """start_wasi with the options in one object. ``one_run``: the Store is closed with the
     process (for a process that runs one program: ``run``, ``run_pipeline``)."""
     if init is None:
@@ -613,7 +627,7 @@ def start_process(init: InitObj | None, options: ProcessOptions, *, one_run: boo
             options = dataclasses.replace(options, limits=Limits())
     state = _StoreState(init, options.bridge, one_run=one_run)
     try:
-        return Wasi(state, options)
+        return Wasi(state, argv, options)
     except BaseException:
         state.close_if_unused()
         raise
