@@ -19,7 +19,7 @@ from ._bridge import GuestMemory
 from ._core_memory import CoreMemory
 from ._engine import NO_DEADLINE
 from ._errno import check
-from ._fs import FilesystemMixin, encode_path
+from ._fs import encode_path
 from ._hooks import ProcessHooks, WasiExit
 from ._init import InitObj, get_wasi
 from ._interrupt import Interrupted, is_interrupt
@@ -38,6 +38,7 @@ from ._program import (
     first_line,
 )
 from ._shared_memory import importable
+from ._snapshot import SnapshotMixin
 from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
 from ._timeout import stop_when
 
@@ -189,7 +190,7 @@ def _import_names(module: wasmtime.Module) -> list[tuple[str, str]]:
         return names
 
 
-class Wasi(FilesystemMixin):
+class Wasi(SnapshotMixin):
     """One WASI process on a shared in-memory filesystem.
 
     ``import_obj`` supplies a guest module's imports; the guest must be instantiated in
