@@ -16,6 +16,7 @@ except _metadata.PackageNotFoundError:  # run from a source tree that was never 
 
 from ._abi import WASI_FUNCTIONS
 from ._errno import WASI_ERRNO_NAMES, errno_from_name, errno_name
+from ._filesystem import Filesystem
 from ._fs import FileTooLargeError, FileType, StatResult
 from ._hooks import WasiExit
 from ._init import InitObj, get_wasi
@@ -37,6 +38,7 @@ __all__ = [
     "CoreError",
     "FileTooLargeError",
     "FileType",
+    "Filesystem",
     "InitObj",
     "Interrupted",
     "InvalidExitStatus",

@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import traceback
 import weakref
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
-from . import _file_clock, _interrupt
+from . import _file_clock
 from ._abi import STDIO_AT_NEWLINE
 from ._bridge import GuestMemory
-from ._core_memory import CoreMemory
-from ._engine import NO_DEADLINE
 from ._errno import check
+from ._exit import InvalidExitStatus, run_to_exit
+from ._filesystem import Filesystem
 from ._fs import encode_path
-from ._hooks import ProcessHooks, WasiExit
+from ._hooks import ProcessHooks
 from ._init import InitObj, get_wasi
-from ._interrupt import Interrupted, is_interrupt
+from ._interrupt import is_interrupt
 from ._invoke import InvokeArg, RunResult, execute_run, prepare_run
 from ._limits import DEFAULT_MAX_FDS, Limits, apply_filesystem_limits, apply_process_limits
-from ._native import store_hooks
 from ._options import Env, Options, merge_options, tty_streams
 from ._pipe import Pipe
 from ._process import CoreProcess
@@ -38,140 +35,17 @@ from ._program import (
     first_line,
 )
 from ._shared_memory import importable
-from ._snapshot import SnapshotMixin
 from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
+from ._store import StoreState, WasiStore
 from ._timeout import stop_when
 
-# The largest exit status a host process can report: exit(2) keeps the low 8 bits only.
-MAX_EXIT_STATUS = 255
+if TYPE_CHECKING:
+    # Type checkers see the forwarded filesystem methods with Filesystem's own signatures.
+    from ._filesystem import Filesystem as FilesystemFront
+else:
+    from ._filesystem import FilesystemFront
 
-
-class InvalidExitStatus(wasmtime.WasmtimeError):
-    """The program called ``proc_exit`` with a status above 255 (WASI's status is 32 bits).
-
-    A host process reports only the low 8 bits of its status, so 256 would read as 0
-    (success) and 257 as 1. wasmtime refuses every status from 126 up with the error "exit
-    with invalid exit status outside of [0..126)" (a ``WasmtimeError``, and exit code 1 from
-    its CLI); this host reports 0..255 as they are (126..255 included, as a shell shows
-    them) and refuses the rest as wasmtime does: this error, never a status. ``code`` is the
-    status the program asked for."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(
-            f"exit with invalid exit status {code} outside of [0..{MAX_EXIT_STATUS + 1})"
-        )
-        self.code = code
-
-
-class WasiStore(wasmtime.Store):
-    """The Store of a Wasi (``wasi.store``; epochs never interrupt it until asked to).
-
-    ``wasi.run`` runs each program in a Store of its own, dropped when the program ends, so
-    this Store remembers the epoch deadline asked of it (``deadline``, in ticks) and passes
-    it on: a program gets it when it starts (the ticks count from there) and every deadline
-    set here while it runs; a program whose deadline was lifted (the host lifts it after an
-    interrupt) lifts this one too when it ends, as when programs ran in this Store. A deadline
-    set here replaces a run's timeout and stop event (``_timeout``): it counts ticks."""
-
-    def __init__(self, engine: wasmtime.Engine) -> None:
-        super().__init__(engine)
-        self.deadline: int | None = None  # None: no deadline
-        self.runs: list[WasiStore] = []  # the Stores of the programs running for it
-        self.set_epoch_deadline(NO_DEADLINE)
-
-    def set_epoch_deadline(self, ticks_after_current: int) -> None:
-        super().set_epoch_deadline(ticks_after_current)
-        _interrupt.guard(self).should_stop = None
-        self.deadline = None if ticks_after_current >= NO_DEADLINE else ticks_after_current
-        for run in self.runs:
-            run.set_epoch_deadline(ticks_after_current)
-
-
-class _StoreState:
-    """What a Wasi and its copy_for_rebinding() copies share: the Store, the core module and
-    memory, and the internal "host process" that serves the filesystem API, pipes, fsck and
-    used_bytes (created when one of them is first used).
-
-    A ``one_run`` state belongs to one program run: its Store is closed when the program's
-    process closes, with every instance and memory in it. ``run_for``: the Store of the Wasi
-    the program runs for, whose epoch deadline the program follows (see ``following``)."""
-
-    def __init__(
-        self,
-        init: InitObj,
-        bridge: bool | None,
-        *,
-        one_run: bool = False,
-        run_for: WasiStore | None = None,
-    ) -> None:
-        assert init.memory is not None
-        self.init = init
-        self.store = WasiStore(init.engine)
-        self.core_memory = CoreMemory(init.memory)
-        self.store_hooks = store_hooks(self.store, init.engine)
-        self.bridge = bridge
-        self.open_processes = 0
-        self._host: CoreProcess | None = None
-        self._host_root = -1
-        self.one_run = one_run
-        self.run_for = run_for
-        self._ended = False
-
-    def host_process(self) -> tuple[CoreProcess, int]:
-        """The internal process bound to the core memory itself, with "/" preopened."""
-        if self._host is None:
-            silent = OutputSink(lambda _data: None)
-            hooks = ProcessHooks(self.core_memory, silent, silent, InputSource(b""))
-            host = CoreProcess(
-                self.store, self.init.module, self.core_memory, hooks, self.store_hooks
-            )
-            # Its "guest" memory is the core memory: guest pointers are scratch buffers.
-            host.bind(self.core_memory.memory, self.bridge)
-            self._host_root = host.preopen("/", "/")
-            self._host = host
-        return self._host, self._host_root
-
-    def release(self) -> None:
-        """A process closed; the last one out detaches the host process too, and closes the
-        Store of a run."""
-        self.open_processes -= 1
-        self.close_if_unused()
-
-    def close_if_unused(self) -> None:
-        if self.open_processes != 0:
-            return
-        host, self._host = self._host, None
-        try:
-            if host is not None:
-                host.detach()
-        finally:
-            if self.one_run and not self._ended:
-                self._ended = True
-                self._end_run()
-
-    def _end_run(self) -> None:
-        # Every instance, memory and host function of the program goes with the Store.
-        self.store.close()
-
-    @contextmanager
-    def following(self) -> Iterator[None]:
-        """While the program runs, the epoch deadline of ``run_for`` applies to it (only
-        then: the host's own setup calls are not the program's to be interrupted)."""
-        parent = self.run_for
-        if parent is None:
-            yield
-            return
-        if parent.deadline is not None:
-            self.store.set_epoch_deadline(parent.deadline)
-        parent.runs.append(self.store)
-        try:
-            yield
-        finally:
-            parent.runs.remove(self.store)
-            lifted = self.store.deadline is None
-            self.store.set_epoch_deadline(NO_DEADLINE)
-            if lifted and parent.deadline is not None:
-                parent.set_epoch_deadline(NO_DEADLINE)
+__all__ = ["InvalidExitStatus", "Wasi", "start_process", "start_wasi"]
 
 
 _guest_imports: weakref.WeakKeyDictionary[wasmtime.Module, list[tuple[str, str]]] = (
@@ -190,8 +64,12 @@ def _import_names(module: wasmtime.Module) -> list[tuple[str, str]]:
         return names
 
 
-class Wasi(SnapshotMixin):
+class Wasi(FilesystemFront):
     """One WASI process on a shared in-memory filesystem.
+
+    ``fs`` is the filesystem (a ``Filesystem``: ``write_file``, ``read_file``, ``mkdir``,
+    ``save_tar``, ``fsck``...); each of its methods is also a method of the Wasi
+    (``wasi.write_file`` is ``wasi.fs.write_file``).
 
     ``import_obj`` supplies a guest module's imports; the guest must be instantiated in
     ``store``. Use it as a context manager, or call ``close()``, to free the process.
@@ -200,9 +78,10 @@ class Wasi(SnapshotMixin):
     ``start_wasi(wasi.init_obj())``). Its filesystem methods must not be called from an
     output callback: the core may be holding its filesystem lock while delivering output."""
 
-    def __init__(self, state: _StoreState, argv: Sequence[str | bytes], options: Options) -> None:
+    def __init__(self, state: StoreState, argv: Sequence[str | bytes], options: Options) -> None:
         self._state = state
         self._options = options
+        self.fs = Filesystem(state)
         self._closed = True
         self.uses_bridge: bool | None = None  # set by bind_to_other_memory
         self._hooks = ProcessHooks(
@@ -250,7 +129,7 @@ class Wasi(SnapshotMixin):
         if self._closed:
             raise ValueError("this Wasi is closed")
 
-    def _vfs_process(self) -> tuple[CoreProcess, int]:
+    def _host_process(self) -> tuple[CoreProcess, int]:
         self._check_open()
         return self._state.host_process()
 
@@ -367,50 +246,17 @@ class Wasi(SnapshotMixin):
         memory = exports.get("memory")
         if not isinstance(memory, (wasmtime.Memory, wasmtime.SharedMemory)):
             raise ValueError("the program does not export its memory as 'memory'")
-        self._hooks.exit_code = None
-        self._hooks.return_on_exit = True
-        returned: list[Any] = []
-        try:
+        file_clock = self._process.file_clock_address
+
+        def body() -> list[Any]:
             self.bind_to_other_memory(memory)
-            with _file_clock.kept(self._process.file_clock_address):
-                for function, arguments in calls:
-                    returned.append(function(self.store, *arguments))
-        except BaseException as error:
-            # An error from wasm holds the frames it went through (wasmtime-py's among them,
-            # which hold the error): a cycle that would keep this process, and with it the
-            # filesystem, until the cycle collector runs. Their locals are of no more use.
-            traceback.clear_frames(error.__traceback__)
-            interrupted = is_interrupt(error)
-            if interrupted:
-                # The store's epoch deadline passed (the host interrupted the program): lift
-                # it, or recovering, flushing and closing would be interrupted too.
-                self.store.set_epoch_deadline(NO_DEADLINE)
-            # An exit, a trap or a KeyboardInterrupt in a Python copy hook may have unwound
-            # through the core: rewind its stack, and never leave its lock held.
-            self._process.call("wasi_wasm_recover")
-            # Our exit hook recorded the code, and the core trapped after it returned.
-            exited = isinstance(error, (WasiExit, wasmtime.Trap, wasmtime.WasmtimeError))
-            if not exited or self._hooks.exit_code is None:
-                if interrupted and not isinstance(error, Interrupted):
-                    raise Interrupted() from error
-                raise
-        finally:
-            self._hooks.return_on_exit = False
-            self.flush()
-        code = self._hooks.exit_code
-        if code is not None and code > MAX_EXIT_STATUS:
-            raise InvalidExitStatus(code)
-        return (0, returned) if code is None else (code, None)
+            with _file_clock.kept(file_clock):
+                return [function(self.store, *arguments) for function, arguments in calls]
 
-    def used_bytes(self) -> int:
-        """Bytes the VFS allocator has handed out (for leak checks)."""
-        process, _root = self._vfs_process()
-        return process.call("wasi_wasm_used_bytes")
+        return run_to_exit(self.store, self._hooks, self._recover, self.flush, body)
 
-    def fsck(self) -> int:
-        """Number of inconsistencies the core finds in the filesystem (0 = healthy)."""
-        process, _root = self._vfs_process()
-        return process.call("wasi_wasm_fsck")
+    def _recover(self) -> None:
+        self._process.call("wasi_wasm_recover")
 
     def flush(self) -> None:
         """Deliver buffered stdout/stderr now; re-raise an error of an output callback."""
@@ -423,7 +269,7 @@ class Wasi(SnapshotMixin):
     # -- pipes ------------------------------------------------------------------------------
     def pipe(self) -> Pipe:
         """A new pipe in the shared memory, held by this thread until ``pipe.release()``."""
-        process, _root = self._vfs_process()
+        process, _root = self._host_process()
         return Pipe(process)
 
     def attach_pipe(self, pipe: Pipe, fd: int, *, write_end: bool) -> None:
@@ -476,7 +322,7 @@ class Wasi(SnapshotMixin):
         any number of programs. Start the program with ``start_run``."""
         self._check_open()
         options = self._inherit(options)
-        state = _StoreState(self._state.init, options.bridge, one_run=True, run_for=self.store)
+        state = StoreState(self._state.init, options.bridge, one_run=True, run_for=self.store)
         try:
             return Wasi(state, argv, options)
         except BaseException:
@@ -551,6 +397,7 @@ class Wasi(SnapshotMixin):
             return
         self._process.check_not_frozen_out()  # before anything is closed
         self._closed = True
+        self.fs._wasi_closed()
         try:
             self._process.detach()
         finally:
@@ -626,7 +473,7 @@ def start_process(
         init = init.with_memory(init.new_memory())
         if options.limits is None:  # a fresh filesystem starts with the default limits
             options = dataclasses.replace(options, limits=Limits())
-    state = _StoreState(init, options.bridge, one_run=one_run)
+    state = StoreState(init, options.bridge, one_run=one_run)
     try:
         return Wasi(state, argv, options)
     except BaseException:
