@@ -188,7 +188,7 @@ static void publish_appended(struct dir_data *d, struct dentry *e) {
     (void)__atomic_exchange_n(&d->slots[d->used].entry, e, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(free_cell(d, e->hash), d->used + 1, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&d->used, d->used + 1, __ATOMIC_SEQ_CST); /* readdir reads it */
-    d->live++;
+    (void)__atomic_add_fetch(&d->live, 1, __ATOMIC_RELAXED); /* a shared rename's check reads it */
 }
 
 static void unpublish(struct inode *dir, struct dentry *entry) {
@@ -196,7 +196,7 @@ static void unpublish(struct inode *dir, struct dentry *entry) {
     uint32_t slot = dir_slot_from(dir, entry->seq);
     (void)__atomic_exchange_n(cell_of(d, entry->hash, slot), INDEX_TOMB, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&d->slots[slot].entry, NULL, __ATOMIC_SEQ_CST);
-    d->live--;
+    (void)__atomic_sub_fetch(&d->live, 1, __ATOMIC_RELAXED);
 }
 
 bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now,

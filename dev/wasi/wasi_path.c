@@ -265,7 +265,8 @@ static errno_t check_rename(const struct path_walk *from, const struct path_walk
     if (to_dir && is_inside(from->dir, to->node)) return E_NOTEMPTY;
     if (from_dir && !to_dir) return E_NOTDIR;
     if (!from_dir && to_dir) return E_ISDIR;
-    if (to_dir && to->node->dir.live) return E_NOTEMPTY;
+    /* Atomic: under the lock shared, creates in that directory may run (dir.c). */
+    if (to_dir && __atomic_load_n(&to->node->dir.live, __ATOMIC_RELAXED)) return E_NOTEMPTY;
     return E_SUCCESS;
 }
 
