@@ -366,7 +366,7 @@ def test_a_new_file_is_invisible_until_committed_and_its_handle_is_spent(
     """write_file's file is no directory's until the commit; fsck counts it as held; a
     handle that was committed, dropped or never handed out is EBADF, and a drop gives the
     memory back."""
-    process, root = wasi._vfs_process()
+    process, root = wasi.fs._vfs_process()
     ebadf = errno_from_name("EBADF")
     wasi.write_file("/f", b"old")
     before = wasi.used_bytes()

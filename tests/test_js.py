@@ -895,6 +895,30 @@ def test_sources_and_types_pass_the_type_check() -> None:
     assert result.returncode == 0, _output(result)
 
 
+ESLINT = ROOT / "node_modules" / "eslint" / "bin" / "eslint.js"
+
+
+def _eslint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """ESLint, as `npm ci` installs it (CI does), with eslint.config.mjs."""
+    if not ESLINT.exists():
+        pytest.skip("ESLint is not installed: run `npm ci`")
+    return subprocess.run(
+        [any_node().require(), str(ESLINT), *args], input=stdin, capture_output=True, text=True,
+        cwd=ROOT, timeout=NODE_TIMEOUT, check=False,
+    )  # fmt: skip
+
+
+def test_the_js_sources_and_tests_pass_the_linter() -> None:
+    """js/ and tests/js pass ESLint's recommended rules (as CI runs it), which do find an
+    unused variable and an undefined name in a source."""
+    result = _eslint()
+    assert result.returncode == 0, _output(result)
+    probe = "const unused = 1;\nexport const x = notDefined;\n"
+    planted = _eslint("--stdin", "--stdin-filename", "js/probe.mjs", stdin=probe)
+    assert planted.returncode == 1, _output(planted)
+    assert "no-unused-vars" in planted.stdout and "no-undef" in planted.stdout
+
+
 @pytest.mark.parametrize("resolution", ["nodenext", "bundler"])
 def test_the_npm_package_gives_typescript_its_types(resolution: str, tmp_path: Path) -> None:
     """A TypeScript project that imports the package (both entry points) gets wasi.d.ts:

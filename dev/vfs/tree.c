@@ -10,13 +10,18 @@ static void remove_from(struct inode *dir, struct dentry *entry) {
     inode_release_if_unused(node);
 }
 
-errno_t tree_mkdir(struct path_walk *w, errno_t walk_err) {
+errno_t tree_mkdir_check(const struct path_walk *w, errno_t walk_err) {
     if (walk_err == E_NOTDIR && w->reached_final && w->node) return E_EXIST; /* before the slash */
     if (walk_err) return walk_err;
-    if (w->node) return E_EXIST;
+    return w->node ? E_EXIST : E_SUCCESS;
+}
+
+errno_t tree_mkdir(struct path_walk *w, errno_t walk_err) {
+    errno_t err = tree_mkdir_check(w, walk_err);
+    if (err) return err;
     struct inode *dir = inode_create(FILETYPE_DIRECTORY);
     if (!dir) return E_NOSPC;
-    errno_t err = dir_link_new(w->dir, w->name, w->name_len, dir);
+    err = dir_link_new(w->dir, w->name, w->name_len, dir);
     if (err) inode_release_if_unused(dir);
     return err;
 }
@@ -29,7 +34,7 @@ static bool is_inside(const struct inode *dir, const struct inode *ancestor) {
     return false;
 }
 
-static errno_t check_rename(const struct path_walk *from, const struct path_walk *to) {
+errno_t tree_rename_check(const struct path_walk *from, const struct path_walk *to) {
     if (from->final_kind != FINAL_NAME || to->final_kind != FINAL_NAME) return E_BUSY;
     if (!from->node) return E_NOENT;
     bool from_dir = from->node->type == FILETYPE_DIRECTORY;
@@ -41,12 +46,13 @@ static errno_t check_rename(const struct path_walk *from, const struct path_walk
     if (to_dir && is_inside(from->dir, to->node)) return E_NOTEMPTY;
     if (from_dir && !to_dir) return E_NOTDIR;
     if (!from_dir && to_dir) return E_ISDIR;
-    if (to_dir && to->node->dir.live) return E_NOTEMPTY;
+    /* Atomic: under the lock shared, creates in that directory may run (dir.c). */
+    if (to_dir && __atomic_load_n(&to->node->dir.live, __ATOMIC_RELAXED)) return E_NOTEMPTY;
     return E_SUCCESS;
 }
 
 errno_t tree_rename(struct path_walk *from, struct path_walk *to) {
-    errno_t err = check_rename(from, to);
+    errno_t err = tree_rename_check(from, to);
     if (err || to->node == from->node) return err;
     struct inode *node = from->node, *replaced = to->node;
     if (replaced) {
@@ -58,7 +64,10 @@ errno_t tree_rename(struct path_walk *from, struct path_walk *to) {
     dir_remove(from->dir, from->entry);
     inode_touch_modified(from->dir);
     inode_touch_changed(node);
-    if (replaced) inode_release_if_unused(replaced);
+    if (replaced) {
+        inode_touch_changed(replaced); /* it lost a link, as Linux stamps it */
+        inode_release_if_unused(replaced);
+    }
     return E_SUCCESS;
 }
 

@@ -73,8 +73,10 @@ struct inode {
 
 /* inode.c */
 struct inode *inode_create(uint8_t type);
-/* Under the lock shared and the allocator's mutex, at time now. */
-struct inode *inode_create_shared(uint8_t type, uint64_t now);
+/* Under the lock shared: from the creator's block cache (alloc.h), stamped now. */
+struct inode *inode_create_shared(uint8_t type, uint64_t now, struct lock_holder *creator);
+/* Under the lock shared: gives back an inode just created that never got a name. */
+void inode_free_shared(struct inode *fresh, struct lock_holder *creator);
 void inode_release_if_unused(struct inode *node);
 void inode_touch_modified(struct inode *node);   /* mtime and ctime */
 void inode_touch_written(struct inode *file);    /* the same, by a writer holding the lock shared */
@@ -91,10 +93,18 @@ struct inode *vfs_root(void);
    stays until the next exclusive hold (reclaim.h). */
 struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len);
 /* Under the lock shared and dir's mutex: a new name, if the slot array has room (else
-   false, nothing done: grow it under the lock exclusive). child is new and unreachable. */
-bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now);
-/* Under the lock shared, dir's mutex and the allocator's mutex: removes a file's entry. */
+   false, nothing done: grow it under the lock exclusive). child, a file or a directory, is
+   new and unreachable. */
+bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now,
+                       struct lock_holder *writer);
+/* Under the lock shared and dir's mutex: removes a file's entry (for reclaim.h). */
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now);
+/* Under the lock shared and dir's mutex, by writer: renames source to name in
+   the same directory, over replaced (name's entry, another regular file's) or nothing.
+   Both old dentries are out of the tree after (for reclaim.h), and replaced's file lost a
+   link. false, nothing done: no free slot for a new name, or no memory. */
+bool dir_rename_shared(struct inode *dir, struct dentry *source, const char *name, uint32_t len,
+                       struct dentry *replaced, uint64_t now, struct lock_holder *writer);
 errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct inode *child);
 /* dir_insert for a new name: ENOENT if dir itself was removed; dir's times move. */
 errno_t dir_link_new(struct inode *dir, const char *name, uint32_t len, struct inode *child);

@@ -33,7 +33,7 @@ import stat as host_stat
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, NamedTuple, Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from . import _abi
 from ._abi import (
@@ -667,38 +667,6 @@ class FilesystemMixin:
             self._freeze_depth = depth
             if depth == 0:  # (EINVAL, harmless, if the freeze never began)
                 process.thaw()
-
-    def save_tar(
-        self,
-        dest: str | os.PathLike[str] | IO[bytes],
-        path: str = "/",
-        *,
-        max_file_size: int = MAX_VFS_FILE_SIZE,
-    ) -> None:
-        """Write the tree at ``path`` to ``dest`` (a host path, or a binary file object
-        written as a stream) as a pax tar archive of the tree at one moment: the filesystem
-        is frozen while it is written (see ``frozen``). Kept: kinds, mtime and atime in
-        nanoseconds, symlinks, hard links, holes (GNU sparse 1.0). Not kept: mode bits,
-        owners and ctime, which the VFS does not have. Holes are found without reading
-        them, so a sparse file costs its data. A file larger than ``max_file_size`` (default:
-        none, the VFS's largest file) raises FileTooLargeError before anything is written."""
-        from ._snapshot import save_tar  # noqa: PLC0415 - a cycle: it imports this module
-
-        save_tar(self, dest, path, max_file_size)
-
-    def load_tar(self, source: str | os.PathLike[str] | IO[bytes], path: str = "/") -> None:
-        """Restore a tar archive (pax, GNU or ustar; compressed or not; a host path or a
-        binary file object read as a stream) into the directory ``path``, created if missing
-        (its parent must exist). All or nothing: the archive is restored into a new
-        directory first and moved into place when complete; an entry that exists at
-        ``path`` already raises FileExistsError. Hostile members (absolute names, ``..``, a
-        path through a symlink, devices, fifos, sizes past the largest file) raise
-        UnsafeArchiveError, and running out of space OSError (ENOSPC); either way the
-        filesystem is as it was. Programs may run meanwhile: they can see the new directory
-        (``path``'s parent, or ``path``, holds a ``.wasi-wasm-*`` entry until the end)."""
-        from ._snapshot import load_tar  # noqa: PLC0415 - a cycle: it imports this module
-
-        load_tar(self, source, path)
 
 
 # -- walking trees of any depth -------------------------------------------------------------

@@ -100,8 +100,6 @@ async function pipeline(fs, commands) {
 	}
 }
 
-const bytesOf = text => Uint8Array.from(Buffer.from(text, 'latin1'));
-
 test('a pipe between programs in two workers carries megabytes intact', async () => {
 	const fs = await startWasi(null, {stdout: null});
 	const baseline = fs.usedBytes();
