@@ -183,17 +183,22 @@ static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end,
    place (file_write_in_place), a file with slots has chunk 0 large enough. */
 static errno_t prepare_range_shared(struct file_data *f, uint64_t offset, uint64_t end, struct lock_holder *writer) {
     uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
-    if (f->chunk_slots && missing_chunks(f, first, last, 0) == 0) return E_SUCCESS;
+    bool chunk0_fits = first > 0 || first_chunk_cap(f, end) == f->first_cap;
+    if (f->chunk_slots && chunk0_fits && missing_chunks(f, first, last, 0) == 0) return E_SUCCESS;
     struct reservation r;
     errno_t err = reserve(f, offset, end, &r, writer);
     if (!err) commit(f, offset, end, &r, true, writer);
     return err;
 }
 
+errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer) {
+    return end > offset ? prepare_range_shared(&file->file, offset, end, writer) : E_SUCCESS;
+}
+
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end) {
     const struct file_data *f = &file->file;
     if (end <= offset) return true;
-    if (end > MAX_FILE_SIZE) return true; /* refused with EFBIG, nothing replaced */
+    if (end > MAX_FILE_SIZE) return false; /* EFBIG, maybe after some iovecs: said exclusive */
     if (f->chunk_slots == 0) return true; /* the first array and chunk 0 replace nothing */
     if (((end - 1) >> CHUNK_SHIFT) >= f->chunk_slots) return false;
     return offset >= CHUNK_SIZE || first_chunk_cap(f, end) == f->first_cap;

@@ -122,6 +122,11 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
 /* Whether a write of [offset, end) can run under the lock shared: it replaces no block a
    reader may be reading (the slot array, chunk 0). */
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end);
+/* Under the lock shared (file_write_in_place true): takes every block the write of
+   [offset, end) needs, for all its iovecs at once. A file's first slot array and chunk 0
+   replace nothing only while it has none: sized for the first iovec alone, the next one
+   would have to replace them under the readers' feet. ENOSPC: nothing was taken. */
+errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer);
 void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst, uint32_t len);
 /* The same for a host's buffer in core memory, under the lock exclusive (host/fs_file.c). */
 errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t *src, uint32_t len);
