@@ -57,17 +57,7 @@ EXPORT("wasi_wasm_fs_symlink") int32_t wasi_wasm_fs_symlink(uintptr_t target, ui
     host_lock();
     errno_t err = copy_target(target, target_len, &copy);
     if (!err) err = host_walk_at(&w, fd, path, len, FOLLOW_IF_TRAILING_SLASH);
-    if (!err && target_len == 0) err = E_NOENT;
-    if (!err && w.node) err = E_EXIST;
-    if (!err && w.trailing_slash) err = E_NOENT;
-    struct inode *link = NULL;
-    if (!err && !(link = inode_create(FILETYPE_SYMBOLIC_LINK))) err = E_NOSPC;
-    if (!err) {
-        link->target = copy;
-        link->size = target_len;
-        copy = NULL;
-        if ((err = dir_link_new(w.dir, w.name, w.name_len, link))) inode_release_if_unused(link);
-    }
+    if (!err) err = tree_symlink(&w, &copy, target_len);
     if (copy) mem_free(copy, target_len);
     vfs_unlock();
     return err;

@@ -307,17 +307,7 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     if (!err) err = guest_read_path(copy, target, target_len);
     if (!err && target_len && copy[0] == '/') err = E_PERM; /* it could only ever escape */
     if (!err) err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
-    if (!err && target_len == 0) err = E_NOENT;
-    if (!err && w.node) err = E_EXIST;
-    if (!err && w.trailing_slash) err = E_NOENT;
-    struct inode *link = NULL;
-    if (!err && !(link = inode_create(FILETYPE_SYMBOLIC_LINK))) err = E_NOSPC;
-    if (!err) {
-        link->target = copy;
-        link->size = target_len;
-        copy = NULL;
-        if ((err = link_new(&w, link))) inode_release_if_unused(link);
-    }
+    if (!err) err = tree_symlink(&w, &copy, target_len);
     mem_free(copy, target_len);
     vfs_unlock();
     return err;
