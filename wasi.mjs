@@ -1241,6 +1241,7 @@ class ProcessGroup {
    WasiErrors for errnos. */
 
 const FILE_CHUNK_BYTES = 1 << 20; // bytes moved per wasi_wasm_fs_read / _file_append call
+const READ_ATTEMPTS = 8; // a read that sees another file renamed over its path starts again
 const LIST_BYTES = 1 << 16; // bytes of names per wasi_wasm_fs_list call
 const LIST_RECORD_HEADER = 3; // u16 name length, u8 filetype
 const MKDIR_PARENTS = 1, MKDIR_EXIST_OK = 2; // wasi_wasm_fs_mkdir's flags
@@ -1398,18 +1399,38 @@ class WasiFileSystem {
 		check(errno, 'rename', path);
 	}
 
-	/** The file's size, and up to `length` bytes from `offset` into a copy.
+	/** The file's size and inode number, and up to `length` bytes from `offset` into a copy.
 	    @param {string} path @param {number} offset @param {number} length */
 	#readAt(path, offset, length) {
-		return this.#withChunk(length, [encodePath(path).length, 12], (chunk, host, root, [buffer, pathPointer, out]) => {
+		return this.#withChunk(length, [encodePath(path).length, 24], (chunk, host, root, [buffer, pathPointer, out]) => {
 			const raw = encodePath(path);
 			host.coreBytes(pathPointer, raw.length).set(raw);
 			const errno = host.exports.wasi_wasm_fs_read(root, pathPointer, raw.length, BigInt(offset), buffer, chunk, out);
 			check(errno, offset === 0 && length === 0 ? 'open' : 'read', path);
 			const view = host.coreView();
 			const count = view.getUint32(out + 8, true);
-			return {size: Number(view.getBigUint64(out, true)), bytes: host.coreBytes(buffer, count).slice()};
+			return {
+				size: Number(view.getBigUint64(out, true)),
+				ino: view.getBigUint64(out + 16, true),
+				bytes: host.coreBytes(buffer, count).slice(),
+			};
 		}, 'read', path);
+	}
+
+	/** The file's bytes, chunk by chunk, or null if another file was renamed over the path
+	    meanwhile (they must all be one file's). @param {string} path */
+	#readWhole(path) {
+		const {size, ino} = this.#readAt(path, 0, 0);
+		/** @type {Uint8Array[]} */
+		const parts = [];
+		for (let offset = 0; offset < size;) {
+			const piece = this.#readAt(path, offset, Math.min(size - offset, FILE_CHUNK_BYTES));
+			if (piece.ino !== ino) return null;
+			if (piece.bytes.length === 0) break;
+			parts.push(piece.bytes);
+			offset += piece.bytes.length;
+		}
+		return parts.length ? concatBytes(parts) : new Uint8Array(0);
 	}
 
 	/**
@@ -1422,17 +1443,11 @@ class WasiFileSystem {
 		if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') {
 			throw new TypeError(`unsupported encoding ${encoding}: use 'utf8', or none for bytes`);
 		}
-		const {size} = this.#readAt(path, 0, 0);
-		/** @type {Uint8Array[]} */
-		const parts = [];
-		for (let offset = 0; offset < size;) {
-			const {bytes} = this.#readAt(path, offset, Math.min(size - offset, FILE_CHUNK_BYTES));
-			if (bytes.length === 0) break;
-			parts.push(bytes);
-			offset += bytes.length;
+		for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+			const bytes = this.#readWhole(path);
+			if (bytes) return encoding === undefined ? bytes : decodeUtf8(bytes);
 		}
-		const bytes = parts.length ? concatBytes(parts) : new Uint8Array(0);
-		return encoding === undefined ? bytes : decodeUtf8(bytes);
+		throw new WasiError(ERRNO.AGAIN, 'read', path);
 	}
 
 	/** Metadata of `path` (following symlinks). @param {string} path */

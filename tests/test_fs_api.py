@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -357,6 +358,31 @@ def test_large_file_grows_the_core_memory() -> None:
         wasi.write_file("/huge", data)
         assert wasi.memory.data_len() > pages_before
         assert wasi.read_file("/huge") == data
+
+
+def test_a_large_read_is_one_files_bytes_while_others_replace_it(wasi: wasi_wasm.Wasi) -> None:
+    """A read of a 3 MiB file takes several core calls; another thread meanwhile replaces the
+    file again and again (write_file renames a new file over the path): every read returns
+    all of one version, never a mix of two (the read starts again when the inode changes)."""
+    versions = [bytes([c]) * (3 << 20) for c in b"ab"]
+    wasi.write_file("/big", versions[0])
+    stop = threading.Event()
+
+    def replace() -> None:
+        with start_wasi(wasi.init_obj()) as other:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                other.write_file("/big", versions[n % 2])
+
+    replacer = threading.Thread(target=replace)
+    replacer.start()
+    try:
+        reads = [wasi.read_file("/big") for _ in range(40)]
+    finally:
+        stop.set()
+        replacer.join()
+    assert all(r in versions for r in reads), {r[:1] + r[-1:] for r in reads}
 
 
 # -- the core's write protocol (wasi_wasm_fs_file_*) -----------------------------------------

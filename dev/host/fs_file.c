@@ -8,13 +8,15 @@
 #include "process/fdops.h"
 
 /* Up to buf_len bytes of the file at path (symlinks followed) from offset into buf; out:
-   {u64 the file's size, u32 bytes read} (0 bytes at or past the end). EISDIR for a
-   directory. A host reads a whole file by asking from offset 0 until it has the size. */
+   {u64 the file's size, u32 bytes read, u32 0, u64 its inode number} (0 bytes at or past the
+   end). EISDIR for a directory. A host reads a whole file by asking from offset 0 until it
+   has the size, and starts again if the inode number changes on the way (a file renamed
+   over the path meanwhile): the bytes it returns are always one file's. */
 EXPORT("wasi_wasm_fs_read") int32_t wasi_wasm_fs_read(uint32_t fd, uintptr_t path, uint32_t len, uint64_t offset,
                                                       uintptr_t buf, uint32_t buf_len, uintptr_t out) {
     struct path_walk w;
     host_lock();
-    errno_t err = in_host_buffer(buf, buf_len) && in_host_buffer(out, 12) ? host_walk_at(&w, fd, path, len, FOLLOW_FINAL)
+    errno_t err = in_host_buffer(buf, buf_len) && in_host_buffer(out, 24) ? host_walk_at(&w, fd, path, len, FOLLOW_FINAL)
                                                                            : E_FAULT;
     if (!err && !w.node) err = E_NOENT;
     if (!err && w.node->type == FILETYPE_DIRECTORY) err = E_ISDIR;
@@ -25,6 +27,8 @@ EXPORT("wasi_wasm_fs_read") int32_t wasi_wasm_fs_read(uint32_t fd, uintptr_t pat
         inode_touch_accessed(w.node);
         put_u64((uint8_t *)out, size);
         put_u32((uint8_t *)out + 8, n);
+        put_u32((uint8_t *)out + 12, 0);
+        put_u64((uint8_t *)out + 16, w.node->ino);
     }
     vfs_unlock();
     return err;

@@ -57,6 +57,9 @@ from ._limits import MAX_NAME_CAP, MAX_PATH_CAP
 from ._process import CoreProcess
 
 CHUNK = 1 << 20  # bytes moved per fd_read / fd_write call
+# A read that sees another file renamed over its path starts again; after this many, it
+# reads with the filesystem frozen (wasi_wasm_freeze).
+UNFROZEN_READS = 2
 # read_file builds the content in Python memory: the default filesystem budget (1 GiB) bounds
 # every file a program writes, but not a sparse one (a 1 TiB file costs the VFS a few bytes).
 DEFAULT_MAX_READ_SIZE = 1 << 30
@@ -308,32 +311,45 @@ class FilesystemMixin:
         (default 1 GiB) raises FileTooLargeError before anything is read."""
         _check_range("max_size", max_size, U64_MAX)
         loc = self._loc(path)
-        size, _data = self._read_at(loc, 0, 0)
-        if size > max_size:
-            raise _too_large(path, size, max_size, "max_size")
-        return b"".join(self._read_chunks(loc, size))
+        for attempt in range(UNFROZEN_READS + 1):
+            # Replaced under each unfrozen read: the last one holds the others off.
+            with self.frozen() if attempt == UNFROZEN_READS else contextlib.nullcontext():
+                size, ino, _data = self._read_at(loc, 0, 0)
+                if size > max_size:
+                    raise _too_large(path, size, max_size, "max_size")
+                pieces = self._read_chunks(loc, size, ino)
+                if pieces is not None:
+                    return b"".join(pieces)
+        raise AssertionError("a frozen file cannot be replaced")
 
-    def _read_at(self, loc: _Loc, offset: int, length: int) -> tuple[int, bytes]:
-        """The file's size and up to ``length`` bytes from ``offset`` (wasi_wasm_fs_read)."""
-        with self._buffers(len(loc.rel), length, 12) as (process, _root, (path_ptr, buf, out)):
+    def _read_at(self, loc: _Loc, offset: int, length: int) -> tuple[int, int, bytes]:
+        """The file's size, inode number and up to ``length`` bytes from ``offset``
+        (wasi_wasm_fs_read)."""
+        with self._buffers(len(loc.rel), length, 24) as (process, _root, (path_ptr, buf, out)):
             process.memory.write(path_ptr, loc.rel)
             code = process.call(
                 "wasi_wasm_fs_read", loc.fd, path_ptr, len(loc.rel), offset, buf, length, out
             )
             _check_at(code, loc)
-            size = int.from_bytes(process.memory.read(out, 8), "little")
-            return size, process.memory.read(buf, process.memory.read_u32(out + 8))
+            raw = process.memory.read(out, 24)
+            size, ino = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[16:], "little")
+            return size, ino, process.memory.read(buf, int.from_bytes(raw[8:12], "little"))
 
-    def _read_chunks(self, loc: _Loc, size: int) -> Iterator[bytes]:
-        """At most ``size`` bytes of the file, CHUNK at a time: memory stays bounded however
-        large the file is, and a file growing meanwhile cannot push past ``size``."""
+    def _read_chunks(self, loc: _Loc, size: int, ino: int) -> list[bytes] | None:
+        """At most ``size`` bytes of inode ``ino``, CHUNK at a time (a file growing meanwhile
+        cannot push past ``size``); None if another file was renamed over the path meanwhile:
+        the bytes must all be one file's."""
+        pieces: list[bytes] = []
         offset = 0
         while offset < size:
-            _size, piece = self._read_at(loc, offset, min(CHUNK, size - offset))
+            _size, now, piece = self._read_at(loc, offset, min(CHUNK, size - offset))
+            if now != ino:
+                return None
             if not piece:
-                return
-            yield piece
+                break
+            pieces.append(piece)
             offset += len(piece)
+        return pieces
 
     # -- metadata ---------------------------------------------------------------------------
     def stat(self, path: str, *, follow_symlinks: bool = True) -> StatResult:
