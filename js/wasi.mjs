@@ -19,10 +19,11 @@ import {InvalidExitStatus, MAX_EXIT_STATUS, WasiExit, check, describe} from './e
 import {WasiFileSystem, encodePath} from './fs.mjs';
 import {ProcessGroup} from './group.mjs';
 import {Pipe} from './pipe.mjs';
+import {loadTar, saveTar} from './snapshot.mjs';
 import {toBytes} from './platform.mjs';
 import {CoreProcess} from './process.mjs';
 import {outputSink} from './stdio.mjs';
-/** @import {InitObject, Limits, WasiOptions} from './types.mjs' */
+/** @import {BytesLike, InitObject, Limits, WasiOptions} from './types.mjs' */
 
 export {DEFAULT_LIMITS} from './abi.mjs';
 export {multiMemorySupported} from './bridge.mjs';
@@ -30,6 +31,7 @@ export {getWasi} from './core.mjs';
 export {InvalidExitStatus, WasiError, WasiExit} from './errors.mjs';
 export {WasiStat} from './fs.mjs';
 export {Pipe} from './pipe.mjs';
+export {ArchiveError, UnsafeArchiveError} from './snapshot.mjs';
 export {lineOutput} from './stdio.mjs';
 
 const WASI_MODULE = 'wasi_snapshot_preview1';
@@ -315,6 +317,33 @@ export class Wasi extends WasiFileSystem {
 		if (!Number.isInteger(fd) || fd < 0 || fd >= 2 ** 32) throw new TypeError(`attachPipe needs an fd number, not ${describe(fd)}`);
 		if (typeof writeEnd !== 'boolean') throw new TypeError('attachPipe needs {writeEnd: true} (writes go into the pipe) or {writeEnd: false} (reads come from it)');
 		check(this.#core.exports.wasi_wasm_pipe_attach(handle, fd, writeEnd ? 1 : 0), 'attachPipe');
+	}
+
+	// -- snapshots (js/snapshot.mjs) ----------------------------------------------------------
+
+	/** The tree at `path` (a directory, default the root) as a pax tar archive, the same
+	    format as the Python host's save_tar: kinds, ns times, symlinks, hard links and holes
+	    kept. Taken at one moment: the filesystem is frozen while it is walked (programs in
+	    other threads wait at their next filesystem call). Members are named below `path`.
+	    @param {string} [path] @returns {Uint8Array} */
+	saveTar(path = '/') {
+		this.#checkOpen();
+		return saveTar(this, () => this.#coreAccess(), path);
+	}
+
+	/** Restores a tar archive (a Python host's save_tar, saveTar, GNU tar, ...) into `path`
+	    (default the root; created when missing; an existing directory gets the archive's
+	    entries, none of which may be there yet). All or nothing: a hostile member
+	    (UnsafeArchiveError), an unreadable archive (ArchiveError) or a full filesystem
+	    (WasiError ENOSPC) leaves the filesystem as it was.
+	    @param {BytesLike} archive @param {string} [path] */
+	loadTar(archive, path = '/') {
+		this.#checkOpen();
+		loadTar(this, () => this.#coreAccess(), archive, path);
+	}
+
+	#coreAccess() {
+		return {host: this.#host(), root: this.#group.hostRoot};
 	}
 
 	// -- more processes ----------------------------------------------------------------------

@@ -381,6 +381,7 @@ def program_paths(wasm_program: Callable[..., Path]) -> dict[str, str]:
         "harden_limits": str(wasm_program("harden_limits")),
         "share_pipe": str(wasm_program("share_pipe")),
         "reactor_calc": str(wasm_program("reactor_calc", ("-mexec-model=reactor",))),
+        "snapshot_mutator": str(wasm_program("snapshot_mutator")),
     }
 
 
@@ -611,7 +612,13 @@ def test_node_terminated_workers_are_reaped(
 
 
 def _node_test_on_copy_path(
-    copy_path: str, module: str, test_file: str, program_paths: dict[str, str], at_least: int
+    copy_path: str,
+    module: str,
+    test_file: str,
+    program_paths: dict[str, str],
+    at_least: int,
+    *,
+    extra_env: dict[str, str] | None = None,
 ) -> None:
     """Runs tests/js/TEST_FILE (node:test) on `copy_path`'s engine, its processes with that
     path's bridge option; WASI_EXPECT_BRIDGE says whether they must use the bridge."""
@@ -623,6 +630,7 @@ def _node_test_on_copy_path(
         "WASI_TEST_PROGRAMS": json.dumps(program_paths),
         "WASI_BRIDGE": "auto" if bridge is None else "false",
         "WASI_EXPECT_BRIDGE": "1" if (engine.multi_memory if bridge is None else bridge) else "0",
+        **(extra_env or {}),
     }
     result = run_node(engine, ["--test", "--test-reporter=spec", str(JS_DIR / test_file)], env)
     assert result.returncode == 0, _output(result)
@@ -1011,3 +1019,107 @@ def test_every_js_example_runs(
     )
     result = run_node(any_node(), [str(script)])
     assert result.returncode == 0, _output(result)
+
+
+# -- snapshots: archives move between the Python host and the JS loader ----------------------
+
+
+def _snapshot_listing(w: Any, root: str) -> dict[str, list[object]]:
+    """What a snapshot keeps of a tree, by path below ``root``, in the JSON form that
+    tests/js/snapshot_interop.mjs prints (inodes as the first path of each; no atimes:
+    listing a directory and reading a file set them)."""
+    out: dict[str, list[object]] = {}
+    first: dict[int, str] = {}
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        for name in sorted(w.listdir(root + rel or "/")):
+            path = f"{rel}/{name}"
+            info = w.lstat(root + path)
+            inode = first.setdefault(info.ino, path)
+            if info.is_dir:
+                out[path] = ["d", str(info.mtime_ns)]
+                stack.append(path)
+            elif info.is_symlink:
+                out[path] = ["l", str(info.mtime_ns), inode, info.nlink, w.readlink(root + path)]
+            else:
+                data = w.read_file(root + path, max_size=1 << 25)
+                digest = hashlib.sha256(data).hexdigest()
+                out[path] = ["f", str(info.mtime_ns), inode, info.nlink, info.size, digest]
+    return out
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_snapshots_move_between_python_and_js(module: str, tmp_path: Path) -> None:
+    """A tar that the Python host's save_tar makes restores in JS (loadTar) with every file's
+    bytes, ns times, symlinks, hard links and holes; JS's saveTar of that tree restores in
+    Python to the same tree again."""
+    from test_snapshots import T0, T1, TIMED, make_tree  # noqa: PLC0415 - a test helper
+    from wasi_wasm import start_wasi  # noqa: PLC0415
+
+    python_tar, js_tar = tmp_path / "python.tar", tmp_path / "js.tar"
+    with start_wasi() as w:
+        make_tree(w)
+        w.save_tar(python_tar, "/src")
+        expected = _snapshot_listing(w, "/src")
+    result = run_node(any_node(), [str(JS_DIR / "snapshot_interop.mjs"), str(ROOT / module),
+                                   str(python_tar), str(js_tar), json.dumps(TIMED)])  # fmt: skip
+    assert result.returncode == 0, _output(result)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["listing"] == expected
+    assert report["atimes"] == [str(T1 + number) for number in range(len(TIMED))]
+    assert report["symMtime"] == str(T0 - 5)
+    assert report["usedDelta"] < 3 << 20  # holes were not written
+    assert report["fsck"] == 0
+    assert js_tar.stat().st_size < 2 << 20  # and stay holes in JS's archive
+    with start_wasi() as w:
+        before = w.used_bytes()
+        w.load_tar(js_tar, "/back")
+        assert [w.lstat(f"/back/{path}").atime_ns for path in TIMED] == [
+            T1 + number for number in range(len(TIMED))
+        ]
+        assert w.lstat("/back/dir/sym").mtime_ns == T0 - 5
+        assert w.used_bytes() - before < 3 << 20
+        assert _snapshot_listing(w, "/back") == expected
+        assert w.fsck() == 0
+
+
+@pytest.fixture(scope="session")
+def tar_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The archives tests/js/snapshot.test.mjs restores, made by Python's tarfile: the
+    hostile ones of tests/test_snapshots.py, a member past the largest file, a 4 GiB pax
+    header, and 4 MiB of files."""
+    import io  # noqa: PLC0415
+    import tarfile  # noqa: PLC0415
+
+    from test_snapshots import HOSTILE, huge_member  # noqa: PLC0415 - test helpers
+
+    out = tmp_path_factory.mktemp("tars")
+    for number, (_name, build) in enumerate(HOSTILE):
+        with tarfile.open(out / f"hostile-{number:02}.tar", "w", format=tarfile.PAX_FORMAT) as tar:
+            build(tar)
+    (out / "huge.tar").write_bytes(huge_member(1 << 50))
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = 1 << 32
+    (out / "hugepax.tar").write_bytes(header.tobuf(tarfile.USTAR_FORMAT) + bytes(4096))
+    with tarfile.open(out / "big.tar", "w", format=tarfile.PAX_FORMAT) as tar:
+        for number in range(4):
+            entry = tarfile.TarInfo(f"d/file{number}")
+            entry.size = 1 << 20
+            tar.addfile(entry, io.BytesIO(os.urandom(1 << 20)))
+    return out
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", list(COPY_PATHS))
+def test_snapshots(
+    copy_path: str, module: str, program_paths: dict[str, str], tar_dir: Path
+) -> None:
+    """tests/js/snapshot.test.mjs: saveTar/loadTar held to tests/test_snapshots.py: hostile
+    and unreadable archives refused with nothing changed, ENOSPC naming the member with
+    nothing changed, existing entries kept, and snapshots taken while snapshot_mutator
+    programs in worker_threads change the tree, each one moment."""
+    extra = {"WASI_TAR_DIR": str(tar_dir)}
+    test_file = "snapshot.test.mjs"
+    _node_test_on_copy_path(copy_path, module, test_file, program_paths, 5, extra_env=extra)
