@@ -491,6 +491,84 @@ function toBytes(data) {
 	throw new TypeError('expected a string, an ArrayBuffer or a typed array');
 }
 
+// ======== js/errors.mjs ==================================================================
+/* The errors the loader throws, and how it names a bad value in a message. */
+
+/** Thrown by proc_exit (through the guest's frames); `code` is the exit status. */
+class WasiExit extends Error {
+	/** @param {number} code */
+	constructor(code) {
+		super(`WASI program exited with code ${code}`);
+		this.name = 'WasiExit';
+		this.code = code;
+	}
+}
+
+/** The highest exit status a host process can report (it keeps only the low 8 bits). */
+const MAX_EXIT_STATUS = 255;
+
+/** The program called proc_exit with a status above 255 (WASI's status is 32 bits): a host
+    process reports only the low 8 bits, so 256 would read as success. wasmtime refuses every
+    status from 126 up; this loader reports 0..255 as they are and refuses the rest with this
+    error, never a status, as the Python host does. `code` is the status asked for. */
+class InvalidExitStatus extends Error {
+	/** @param {number} code */
+	constructor(code) {
+		super(`exit with invalid exit status ${code} outside of [0..${MAX_EXIT_STATUS + 1})`);
+		this.name = 'InvalidExitStatus';
+		this.code = code;
+	}
+}
+
+/** A filesystem API call failed: `code` is the C errno name ("ENOENT"), `errno` the WASI number. */
+class WasiError extends Error {
+	/**
+	 * @param {number} errno the WASI errno
+	 * @param {string} syscall what failed ('open', 'mkdir', 'wasi_wasm_attach', ...)
+	 * @param {string} [path] the path it failed on
+	 * @param {string} [dest] the second path (rename's destination, symlink's name)
+	 */
+	constructor(errno, syscall, path, dest) {
+		const code = ERRNO_NAMES[errno] ?? `E?${errno}`;
+		const where = path === undefined ? '' : dest === undefined ? ` '${path}'` : ` '${path}' -> '${dest}'`;
+		super(`${code}: ${syscall}${where}`);
+		this.name = 'WasiError';
+		this.code = code;
+		this.errno = errno;
+		this.syscall = syscall;
+		if (path !== undefined) this.path = path;
+		if (dest !== undefined) this.dest = dest;
+	}
+}
+
+/** Throws a WasiError unless `errno` is success.
+    @param {number} errno @param {string} syscall @param {string} [path] @param {string} [dest] */
+function check(errno, syscall, path, dest) {
+	if (errno !== ERRNO.SUCCESS) throw new WasiError(errno, syscall, path, dest);
+}
+
+/** How a bad value is named in an error message: its type, and the value where it is short.
+    @param {unknown} value */
+function describe(value) {
+	if (value === null) return 'null';
+	if (Array.isArray(value)) return 'an array';
+	if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
+	if (typeof value === 'string') return `string ${JSON.stringify(value)}`;
+	return typeof value;
+}
+
+// ======== js/symlink.mjs =================================================================
+/* The symlinks of a tree given to Wasi.writeTree() (js/snapshot.mjs builds the tree). */
+
+/** A symlink in a tree given to writeTree(): `{link: new Symlink('target')}`. */
+class Symlink {
+	/** @param {string} target what the link points to: a relative path */
+	constructor(target) {
+		if (typeof target !== 'string') throw new TypeError(`a Symlink's target is a string, not ${describe(target)}`);
+		this.target = target;
+	}
+}
+
 // ======== js/types.mjs ===================================================================
 /* The types of the public API, beside its classes and functions: wasi.d.ts exports the types
    declared here and keeps every other module's types to itself (tools/bundle.py). JSDoc
@@ -527,6 +605,12 @@ function toBytes(data) {
 /**
  * Bytes as callers may give them: a string (UTF-8), an ArrayBuffer or a typed array.
  * @typedef {string | ArrayBufferLike | ArrayBufferView} BytesLike
+ */
+
+/**
+ * A tree for writeTree(): a string or bytes is a file, a plain object a directory, a Symlink
+ * (`new Symlink('target')`) a symlink.
+ * @typedef {{[name: string]: BytesLike | Symlink | Tree}} Tree
  */
 
 /**
@@ -669,72 +753,6 @@ function newCoreMemory(init) {
 		throw new TypeError('this init object has no memoryPages: pass one that getWasi() or wasi.initObj() returned');
 	}
 	return new WebAssembly.Memory({initial: pages.initial, maximum: pages.maximum, shared: true});
-}
-
-// ======== js/errors.mjs ==================================================================
-/* The errors the loader throws, and how it names a bad value in a message. */
-
-/** Thrown by proc_exit (through the guest's frames); `code` is the exit status. */
-class WasiExit extends Error {
-	/** @param {number} code */
-	constructor(code) {
-		super(`WASI program exited with code ${code}`);
-		this.name = 'WasiExit';
-		this.code = code;
-	}
-}
-
-/** The highest exit status a host process can report (it keeps only the low 8 bits). */
-const MAX_EXIT_STATUS = 255;
-
-/** The program called proc_exit with a status above 255 (WASI's status is 32 bits): a host
-    process reports only the low 8 bits, so 256 would read as success. wasmtime refuses every
-    status from 126 up; this loader reports 0..255 as they are and refuses the rest with this
-    error, never a status, as the Python host does. `code` is the status asked for. */
-class InvalidExitStatus extends Error {
-	/** @param {number} code */
-	constructor(code) {
-		super(`exit with invalid exit status ${code} outside of [0..${MAX_EXIT_STATUS + 1})`);
-		this.name = 'InvalidExitStatus';
-		this.code = code;
-	}
-}
-
-/** A filesystem API call failed: `code` is the C errno name ("ENOENT"), `errno` the WASI number. */
-class WasiError extends Error {
-	/**
-	 * @param {number} errno the WASI errno
-	 * @param {string} syscall what failed ('open', 'mkdir', 'wasi_wasm_attach', ...)
-	 * @param {string} [path] the path it failed on
-	 * @param {string} [dest] the second path (rename's destination, symlink's name)
-	 */
-	constructor(errno, syscall, path, dest) {
-		const code = ERRNO_NAMES[errno] ?? `E?${errno}`;
-		const where = path === undefined ? '' : dest === undefined ? ` '${path}'` : ` '${path}' -> '${dest}'`;
-		super(`${code}: ${syscall}${where}`);
-		this.name = 'WasiError';
-		this.code = code;
-		this.errno = errno;
-		this.syscall = syscall;
-		if (path !== undefined) this.path = path;
-		if (dest !== undefined) this.dest = dest;
-	}
-}
-
-/** Throws a WasiError unless `errno` is success.
-    @param {number} errno @param {string} syscall @param {string} [path] @param {string} [dest] */
-function check(errno, syscall, path, dest) {
-	if (errno !== ERRNO.SUCCESS) throw new WasiError(errno, syscall, path, dest);
-}
-
-/** How a bad value is named in an error message: its type, and the value where it is short.
-    @param {unknown} value */
-function describe(value) {
-	if (value === null) return 'null';
-	if (Array.isArray(value)) return 'an array';
-	if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
-	if (typeof value === 'string') return `string ${JSON.stringify(value)}`;
-	return typeof value;
 }
 
 // ======== js/bridge.mjs ==================================================================
@@ -1725,6 +1743,8 @@ const TAR_READ_RIGHTS = RIGHT.FD_READ | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD
 const TAR_WRITE_RIGHTS = RIGHT.FD_WRITE | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD_FILESTAT_GET
 	| RIGHT.FD_FILESTAT_SET_SIZE;
 const TEMP_PREFIX = '.wasi-wasm-restore-';
+/** What a WasiError's syscall ends with when its path names an archive member. */
+const RESTORING = ' (restoring archive member)';
 
 /** A tar archive that cannot be read: cut short, a bad header checksum, a format this
     loader does not read. Nothing was changed. */
@@ -2123,6 +2143,57 @@ function addFile(core, tar, full, member, info, times) {
 }
 
 // ------------------------------------------------------------------------------------------
+// Trees ({name: bytes | string | tree | Symlink}) as archives, for writeTree
+
+/** Whether `value` is a tree's directory (a plain object). @param {unknown} value
+    @returns {value is Tree} */
+function isDirectory(value) {
+	if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+	const proto = Object.getPrototypeOf(value);
+	return proto === Object.prototype || proto === null;
+}
+
+/**
+ * `tree` as a tar archive whose members are named below `path` (only for the messages):
+ * names and values are checked first, so a bad tree throws before anything is written.
+ * @param {string} path @param {unknown} tree @param {bigint} now the mtime of every entry
+ */
+function treeToTar(path, tree, now) {
+	if (!isDirectory(tree)) throw new TypeError(`writeTree needs a tree such as {dir: {file: 'text'}}, not ${describe(tree)}`);
+	const tar = new TarWriter();
+	const times = /** @type {[string, string][]} */ ([['mtime', paxTime(now)]]);
+	/** @param {Tree} dir @param {string} prefix */
+	const walk = (dir, prefix) => {
+		for (const [name, value] of Object.entries(dir)) {
+			const member = prefix ? `${prefix}/${name}` : name;
+			const where = join(path, member);
+			if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+				throw new WasiError(ERRNO.EINVAL, 'writeTree (a name in a tree is one path component)', where);
+			}
+			if (value instanceof Symlink) {
+				if (value.target.startsWith('/')) throw new WasiError(ERRNO.EPERM, 'writeTree (symlink targets are relative)', where);
+				tar.add({name: member, type: '2', mode: LINK_MODE, size: 0, linkname: value.target, pax: times});
+			} else if (isDirectory(value)) {
+				tar.add({name: `${member}/`, type: '5', mode: DIR_MODE, size: 0, pax: times});
+				walk(value, member);
+			} else {
+				let bytes;
+				try {
+					bytes = toBytes(value);
+				} catch {
+					throw new TypeError(`writeTree: ${where} must be a string, bytes, a Symlink or a tree, not ${describe(value)}`);
+				}
+				tar.add({name: member, type: '0', mode: FILE_MODE, size: bytes.length, pax: times});
+				tar.push(bytes);
+				tar.pad();
+			}
+		}
+	};
+	walk(tree, '');
+	return tar.finish();
+}
+
+// ------------------------------------------------------------------------------------------
 // Reading tar
 
 /** @typedef {{name: string, type: string, size: number, linkname: string, dataStart: number,
@@ -2351,7 +2422,7 @@ class Restorer {
 			this.#restore(member, parts);
 		} catch (error) {
 			if (error instanceof WasiError) {
-				throw new WasiError(error.errno, `${error.syscall} (restoring archive member)`, member.name);
+				throw new WasiError(error.errno, `${error.syscall}${RESTORING}`, member.name);
 			}
 			throw error;
 		}
@@ -2888,6 +2959,28 @@ export class Wasi extends WasiFileSystem {
 		loadTar(this, () => this.#coreAccess(), archive, path);
 	}
 
+	/** Writes a nested tree below directory `path` (created when missing, with its parents):
+	    `{dir: {file: 'text', data: bytes, sub: {}, link: new Symlink('file')}}`, where a
+	    string or bytes is a file, a plain object a directory (empty: an empty directory), a
+	    Symlink a symlink. All or nothing: a bad name or value throws before anything is
+	    written, and a failure on the way (an entry at the top that exists already: EEXIST;
+	    no room: ENOSPC) throws a WasiError naming the path and leaves nothing behind.
+	    @param {string} path @param {Tree} tree */
+	writeTree(path, tree) {
+		this.#checkOpen();
+		encodePath(path);
+		const archive = treeToTar(path, tree, CLOCK_READERS[0]());
+		const parent = path.replace(/\/+$/, '').replace(/\/[^/]*$/, '') || '/';
+		if (parent !== '/' && !this.exists(parent)) this.mkdir(parent, {recursive: true});
+		try {
+			loadTar(this, () => this.#coreAccess(), archive, path);
+		} catch (error) {
+			if (!(error instanceof WasiError) || error.path === undefined) throw error;
+			const where = error.syscall.endsWith(RESTORING) ? `${path.replace(/\/+$/, '')}/${error.path}` : error.path;
+			throw new WasiError(error.errno, 'writeTree', where);
+		}
+	}
+
 	#coreAccess() {
 		return {host: this.#host(), root: this.#group.hostRoot};
 	}
@@ -2990,4 +3083,4 @@ export async function startWasi(initObj, options = {}) {
 	}
 }
 
-export {ArchiveError, DEFAULT_LIMITS, InvalidExitStatus, Pipe, UnsafeArchiveError, WasiError, WasiExit, WasiStat, getWasi, lineOutput, multiMemorySupported};
+export {ArchiveError, DEFAULT_LIMITS, InvalidExitStatus, Pipe, Symlink, UnsafeArchiveError, WasiError, WasiExit, WasiStat, getWasi, lineOutput, multiMemorySupported};

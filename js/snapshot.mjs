@@ -20,13 +20,14 @@
    the host process's core exports directly, through the `CoreAccess` the Wasi passes in. */
 
 import {ERRNO, FST, LOOKUP, OFLAG, RIGHT} from './abi.mjs';
-import {WasiError, check} from './errors.mjs';
+import {WasiError, check, describe} from './errors.mjs';
 import {encodePath} from './fs.mjs';
+import {Symlink} from './symlink.mjs';
 import {concatBytes, decodeUtf8, encodeUtf8, toBytes} from './platform.mjs';
 import {NO_ROOM, SMALL_CHUNK_BYTES} from './process.mjs';
 /** @import {WasiFileSystem, WasiStat} from './fs.mjs' */
 /** @import {CoreProcess} from './process.mjs' */
-/** @import {BytesLike} from './types.mjs' */
+/** @import {BytesLike, Tree} from './types.mjs' */
 
 /** The host process behind the filesystem API and its root fd (see Wasi).
     @typedef {() => {host: CoreProcess, root: number}} CoreAccess */
@@ -42,6 +43,8 @@ const TAR_READ_RIGHTS = RIGHT.FD_READ | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD
 const TAR_WRITE_RIGHTS = RIGHT.FD_WRITE | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD_FILESTAT_GET
 	| RIGHT.FD_FILESTAT_SET_SIZE;
 const TEMP_PREFIX = '.wasi-wasm-restore-';
+/** What a WasiError's syscall ends with when its path names an archive member. */
+export const RESTORING = ' (restoring archive member)';
 
 /** A tar archive that cannot be read: cut short, a bad header checksum, a format this
     loader does not read. Nothing was changed. */
@@ -440,6 +443,57 @@ function addFile(core, tar, full, member, info, times) {
 }
 
 // ------------------------------------------------------------------------------------------
+// Trees ({name: bytes | string | tree | Symlink}) as archives, for writeTree
+
+/** Whether `value` is a tree's directory (a plain object). @param {unknown} value
+    @returns {value is Tree} */
+function isDirectory(value) {
+	if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+	const proto = Object.getPrototypeOf(value);
+	return proto === Object.prototype || proto === null;
+}
+
+/**
+ * `tree` as a tar archive whose members are named below `path` (only for the messages):
+ * names and values are checked first, so a bad tree throws before anything is written.
+ * @param {string} path @param {unknown} tree @param {bigint} now the mtime of every entry
+ */
+export function treeToTar(path, tree, now) {
+	if (!isDirectory(tree)) throw new TypeError(`writeTree needs a tree such as {dir: {file: 'text'}}, not ${describe(tree)}`);
+	const tar = new TarWriter();
+	const times = /** @type {[string, string][]} */ ([['mtime', paxTime(now)]]);
+	/** @param {Tree} dir @param {string} prefix */
+	const walk = (dir, prefix) => {
+		for (const [name, value] of Object.entries(dir)) {
+			const member = prefix ? `${prefix}/${name}` : name;
+			const where = join(path, member);
+			if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+				throw new WasiError(ERRNO.EINVAL, 'writeTree (a name in a tree is one path component)', where);
+			}
+			if (value instanceof Symlink) {
+				if (value.target.startsWith('/')) throw new WasiError(ERRNO.EPERM, 'writeTree (symlink targets are relative)', where);
+				tar.add({name: member, type: '2', mode: LINK_MODE, size: 0, linkname: value.target, pax: times});
+			} else if (isDirectory(value)) {
+				tar.add({name: `${member}/`, type: '5', mode: DIR_MODE, size: 0, pax: times});
+				walk(value, member);
+			} else {
+				let bytes;
+				try {
+					bytes = toBytes(value);
+				} catch {
+					throw new TypeError(`writeTree: ${where} must be a string, bytes, a Symlink or a tree, not ${describe(value)}`);
+				}
+				tar.add({name: member, type: '0', mode: FILE_MODE, size: bytes.length, pax: times});
+				tar.push(bytes);
+				tar.pad();
+			}
+		}
+	};
+	walk(tree, '');
+	return tar.finish();
+}
+
+// ------------------------------------------------------------------------------------------
 // Reading tar
 
 /** @typedef {{name: string, type: string, size: number, linkname: string, dataStart: number,
@@ -668,7 +722,7 @@ class Restorer {
 			this.#restore(member, parts);
 		} catch (error) {
 			if (error instanceof WasiError) {
-				throw new WasiError(error.errno, `${error.syscall} (restoring archive member)`, member.name);
+				throw new WasiError(error.errno, `${error.syscall}${RESTORING}`, member.name);
 			}
 			throw error;
 		}

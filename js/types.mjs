@@ -2,6 +2,7 @@
 /* The types of the public API, beside its classes and functions: wasi.d.ts exports the types
    declared here and keeps every other module's types to itself (tools/bundle.py). JSDoc
    only: nothing here runs. */
+/** @import {Symlink} from './symlink.mjs' */
 
 /**
  * The pages the core declares for its imported memory.
@@ -34,6 +35,12 @@
 /**
  * Bytes as callers may give them: a string (UTF-8), an ArrayBuffer or a typed array.
  * @typedef {string | ArrayBufferLike | ArrayBufferView} BytesLike
+ */
+
+/**
+ * A tree for writeTree(): a string or bytes is a file, a plain object a directory, a Symlink
+ * (`new Symlink('target')`) a symlink.
+ * @typedef {{[name: string]: BytesLike | Symlink | Tree}} Tree
  */
 
 /**

@@ -15,15 +15,15 @@
 
 import {DEFAULT_LIMITS, LIMIT_RANGES, STDIO_MODE} from './abi.mjs';
 import {getWasi, newCoreMemory} from './core.mjs';
-import {InvalidExitStatus, MAX_EXIT_STATUS, WasiExit, check, describe} from './errors.mjs';
+import {InvalidExitStatus, MAX_EXIT_STATUS, WasiError, WasiExit, check, describe} from './errors.mjs';
 import {WasiFileSystem, encodePath} from './fs.mjs';
 import {ProcessGroup} from './group.mjs';
 import {Pipe} from './pipe.mjs';
-import {loadTar, saveTar} from './snapshot.mjs';
-import {toBytes} from './platform.mjs';
+import {RESTORING, loadTar, saveTar, treeToTar} from './snapshot.mjs';
+import {CLOCK_READERS, toBytes} from './platform.mjs';
 import {CoreProcess} from './process.mjs';
 import {outputSink} from './stdio.mjs';
-/** @import {BytesLike, InitObject, Limits, WasiOptions} from './types.mjs' */
+/** @import {BytesLike, InitObject, Limits, Tree, WasiOptions} from './types.mjs' */
 
 export {DEFAULT_LIMITS} from './abi.mjs';
 export {multiMemorySupported} from './bridge.mjs';
@@ -32,6 +32,7 @@ export {InvalidExitStatus, WasiError, WasiExit} from './errors.mjs';
 export {WasiStat} from './fs.mjs';
 export {Pipe} from './pipe.mjs';
 export {ArchiveError, UnsafeArchiveError} from './snapshot.mjs';
+export {Symlink} from './symlink.mjs';
 export {lineOutput} from './stdio.mjs';
 
 const WASI_MODULE = 'wasi_snapshot_preview1';
@@ -340,6 +341,28 @@ export class Wasi extends WasiFileSystem {
 	loadTar(archive, path = '/') {
 		this.#checkOpen();
 		loadTar(this, () => this.#coreAccess(), archive, path);
+	}
+
+	/** Writes a nested tree below directory `path` (created when missing, with its parents):
+	    `{dir: {file: 'text', data: bytes, sub: {}, link: new Symlink('file')}}`, where a
+	    string or bytes is a file, a plain object a directory (empty: an empty directory), a
+	    Symlink a symlink. All or nothing: a bad name or value throws before anything is
+	    written, and a failure on the way (an entry at the top that exists already: EEXIST;
+	    no room: ENOSPC) throws a WasiError naming the path and leaves nothing behind.
+	    @param {string} path @param {Tree} tree */
+	writeTree(path, tree) {
+		this.#checkOpen();
+		encodePath(path);
+		const archive = treeToTar(path, tree, CLOCK_READERS[0]());
+		const parent = path.replace(/\/+$/, '').replace(/\/[^/]*$/, '') || '/';
+		if (parent !== '/' && !this.exists(parent)) this.mkdir(parent, {recursive: true});
+		try {
+			loadTar(this, () => this.#coreAccess(), archive, path);
+		} catch (error) {
+			if (!(error instanceof WasiError) || error.path === undefined) throw error;
+			const where = error.syscall.endsWith(RESTORING) ? `${path.replace(/\/+$/, '')}/${error.path}` : error.path;
+			throw new WasiError(error.errno, 'writeTree', where);
+		}
 	}
 
 	#coreAccess() {

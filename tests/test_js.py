@@ -1123,3 +1123,12 @@ def test_snapshots(
     extra = {"WASI_TAR_DIR": str(tar_dir)}
     test_file = "snapshot.test.mjs"
     _node_test_on_copy_path(copy_path, module, test_file, program_paths, 5, extra_env=extra)
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", list(COPY_PATHS))
+def test_write_tree(copy_path: str, module: str, program_paths: dict[str, str]) -> None:
+    """tests/js/tree.test.mjs: writeTree() writes files, directories, empty directories and
+    symlinks; a bad name or value, an existing entry or ENOSPC throws naming the path and
+    leaves nothing written."""
+    _node_test_on_copy_path(copy_path, module, "tree.test.mjs", program_paths, 3)
