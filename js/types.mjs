@@ -44,8 +44,15 @@
  */
 
 /**
- * stdin: bytes, or a function that returns up to `maxBytes` bytes, null or empty at the end.
- * @typedef {BytesLike | ((maxBytes: number) => BytesLike | null | undefined)} StdinSource
+ * What a StdinFeed hands to the thread that runs the program (structured-cloneable).
+ * @typedef {{wasiStdinFeed: SharedArrayBuffer}} StdinPort
+ */
+
+/**
+ * stdin: bytes; a function that returns up to `maxBytes` bytes, null or empty at the end; in
+ * Node a file descriptor read synchronously (`process.stdin`, `{fd: number}`); or a
+ * StdinFeed's `port` (an async source pumped by another thread).
+ * @typedef {BytesLike | ((maxBytes: number) => BytesLike | null | undefined) | {fd: number} | StdinPort} StdinSource
  */
 
 /**

@@ -33,6 +33,7 @@ export {WasiStat} from './fs.mjs';
 export {Pipe} from './pipe.mjs';
 export {ArchiveError, UnsafeArchiveError} from './snapshot.mjs';
 export {Symlink} from './symlink.mjs';
+export {StdinFeed} from './stdin.mjs';
 export {lineOutput} from './stdio.mjs';
 
 const WASI_MODULE = 'wasi_snapshot_preview1';

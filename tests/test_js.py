@@ -1132,3 +1132,13 @@ def test_write_tree(copy_path: str, module: str, program_paths: dict[str, str]) 
     symlinks; a bad name or value, an existing entry or ENOSPC throws naming the path and
     leaves nothing written."""
     _node_test_on_copy_path(copy_path, module, "tree.test.mjs", program_paths, 3)
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", list(COPY_PATHS))
+def test_stdin_sources(copy_path: str, module: str, program_paths: dict[str, str]) -> None:
+    """tests/js/stdin.test.mjs: a node script piping into a program (process.stdin), a file
+    descriptor, StdinFeeds of an AsyncIterable and a ReadableStream feeding a program in a
+    worker_thread as chunks come, a failing source, and clear errors where an async source
+    cannot work (the program's own thread)."""
+    _node_test_on_copy_path(copy_path, module, "stdin.test.mjs", program_paths, 6)

@@ -133,7 +133,7 @@ test('a snapshot taken while programs change the tree is one moment', async () =
 	wasi.writeFile('/work/pair/A', 'the one file');
 	const init = wasi.initObj();
 	const runs = ['rename', 'counter', 'churn'].map(mode => new Promise((resolve, reject) => {
-		const worker = new Worker(new URL('./snapshot_worker.mjs', import.meta.url), {
+		const worker = new Worker(new URL('./program_worker.mjs', import.meta.url), {
 			workerData: {modulePath, init, programPath: programs.snapshot_mutator, args: ['snapshot_mutator', mode, `/work/${mode === 'counter' ? 'count' : mode === 'rename' ? 'pair' : 'churn'}`]},
 		});
 		worker.on('message', resolve);
