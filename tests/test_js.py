@@ -230,6 +230,54 @@ def test_package_exports(tmp_path: Path) -> None:
     assert result.stdout.split() == ["ok", "ok"]
 
 
+def test_the_npm_package_ships_the_js_readme(tmp_path: Path) -> None:
+    """`npm pack` ships README.npm.md as the package's README.md (its prepack step swaps it
+    in, its postpack step back), with the files the exports need; the checkout is as before.
+    Packed in a copy, so the repository's README.md never changes under other tests."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("no npm on PATH")
+    package = json.loads((ROOT / "package.json").read_text())
+    copy = tmp_path / "package"
+    for name in [*package["files"], "package.json", "README.md", "README.npm.md", "LICENSE",
+                 "tools/npm_readme.mjs"]:  # fmt: skip
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, copy / name)
+    result = subprocess.run(
+        [npm, "pack", "--dry-run", "--json", "--ignore-scripts=false"],
+        cwd=copy, capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    shipped = {entry["path"]: entry["size"] for entry in json.loads(result.stdout)[0]["files"]}
+    npm_readme = (ROOT / "README.npm.md").read_bytes()
+    assert shipped["README.md"] == len(npm_readme)
+    assert {"wasi.mjs", "wasi-bundled.mjs", "wasi.d.ts", "wasi.wasm", "docs/JS.md"} <= set(shipped)
+    assert (copy / "README.md").read_bytes() == (ROOT / "README.md").read_bytes()  # restored
+    assert not (copy / ".README.repo.md").exists()
+    assert b"from 'wasi.wasm'" in npm_readme  # JS first: its examples import the package
+
+
+def test_npm_test_runs_with_node_alone(tmp_path: Path) -> None:
+    """`npm test` (tools/npm_test.mjs) runs the JS tests with Node alone: with no programs
+    built, the files that need none pass and the others are skipped, naming what they need."""
+    engine = any_node()
+    empty = tmp_path / "no-programs"
+    empty.mkdir()
+    files = ["tree.test.mjs", "snapshot.test.mjs", "stdin.test.mjs"]
+    env = {"WASI_TEST_PROGRAM_DIR": str(empty)}
+    result = run_node(engine, [str(ROOT / "tools" / "npm_test.mjs"), *files], env)
+    assert result.returncode == 0, _output(result)
+    summary = result.stdout.strip().splitlines()[-5:]
+    assert summary == [
+        "passed tree.test.mjs on wasi.mjs",
+        "passed tree.test.mjs on wasi-bundled.mjs",
+        "passed snapshot.test.mjs on wasi.mjs",
+        "passed snapshot.test.mjs on wasi-bundled.mjs",
+        "skipped stdin.test.mjs: needs api_tool (tests/programs/*.c, built by the Python suite: "
+        "python -m pytest tests/test_js.py; or set WASI_TEST_PROGRAM_DIR)",
+    ], _output(result)
+
+
 LOADER_URL = (ROOT / "wasi.mjs").as_uri()
 
 
@@ -946,9 +994,14 @@ def test_the_npm_package_gives_typescript_its_types(resolution: str, tmp_path: P
 
 # -- the JS examples of the README and docs ---------------------------------------------------
 
-JS_DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "JS.md"]
+JS_DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "JS.md", ROOT / "README.npm.md"]
 JS_BLOCK = re.compile(r"^```js\n(.*?)^```", re.MULTILINE | re.DOTALL)
-JS_IMPORT = re.compile(r"^import \{([^}]*)\} from '\./([\w.-]+\.mjs)';\n", re.MULTILINE)
+JS_IMPORT = re.compile(
+    r"^import \{([^}]*)\} from '(?:\./([\w.-]+\.mjs)|(wasi\.wasm(?:/[\w.-]+\.mjs)?))';\n",
+    re.MULTILINE,
+)
+# The npm package's README imports the package: what its exports resolve to (package.json).
+PACKAGE_IMPORTS = {"wasi.wasm": "wasi-bundled.mjs", "wasi.wasm/wasi.mjs": "wasi.mjs"}
 
 # What the examples leave to the reader's page or Worker. The program is the Python examples'
 # stand-in (tests/programs/doc_stand_in.c). What a page posts is structured-cloned, as
@@ -999,7 +1052,8 @@ def test_every_js_example_runs(
     bodies = []
     for number, block in enumerate(js_examples(document), 1):
         for match in JS_IMPORT.finditer(block):
-            imports.setdefault(match[2], set()).update(n.strip() for n in match[1].split(","))
+            module = match[2] or PACKAGE_IMPORTS[match[3]]
+            imports.setdefault(module, set()).update(n.strip() for n in match[1].split(","))
         body = re.sub(r"^(let|const) ", "var ", JS_IMPORT.sub("", block), flags=re.MULTILINE)
         where = json.dumps(f"{document.name} example {number} ({block.splitlines()[0]})")
         bodies.append(
@@ -1087,9 +1141,8 @@ def test_snapshots_move_between_python_and_js(module: str, tmp_path: Path) -> No
 @pytest.fixture(scope="session")
 def tar_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The archives tests/js/snapshot.test.mjs restores, made by Python's tarfile: the
-    hostile ones of tests/test_snapshots.py, a member past the largest file, a 4 GiB pax
-    header, and 4 MiB of files."""
-    import io  # noqa: PLC0415
+    hostile ones of tests/test_snapshots.py, a member past the largest file and a 4 GiB pax
+    header."""
     import tarfile  # noqa: PLC0415
 
     from test_snapshots import HOSTILE, huge_member  # noqa: PLC0415 - test helpers
@@ -1103,11 +1156,6 @@ def tar_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     header.type = tarfile.XHDTYPE
     header.size = 1 << 32
     (out / "hugepax.tar").write_bytes(header.tobuf(tarfile.USTAR_FORMAT) + bytes(4096))
-    with tarfile.open(out / "big.tar", "w", format=tarfile.PAX_FORMAT) as tar:
-        for number in range(4):
-            entry = tarfile.TarInfo(f"d/file{number}")
-            entry.size = 1 << 20
-            tar.addfile(entry, io.BytesIO(os.urandom(1 << 20)))
     return out
 
 
