@@ -836,7 +836,10 @@ def test_browser(run: str, browser_server: _TestServer, tmp_path: Path) -> None:
     one filesystem (the page reads the Worker's and the Worklet's files; page and Worker run
     js_stress at once, the main thread spinning on the core's lock); without, initObj() has
     no memory and the Worker and the Worklet each get a filesystem of their own. Both copy
-    paths run on the main thread."""
+    paths run on the main thread. writeTree and a saveTar/loadTar round trip work on the main
+    thread; with COOP/COEP a StdinFeed of a ReadableStream feeds api_tool cat in the Worker
+    (and is refused on the page's own thread); without, StdinFeed says it needs
+    SharedArrayBuffer."""
     chromium = _chromium()
     if chromium is None:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
@@ -857,6 +860,13 @@ def test_browser(run: str, browser_server: _TestServer, tmp_path: Path) -> None:
         keys.insert(0, "memory")
     assert report["init"] == {"keys": keys, "shared": isolated, "hasMemory": isolated}
     _check_worker_and_worklet(report, isolated)
+    extras = report["extras"]
+    assert extras["restored"] == {"link": "in a tree", "empty": [], "fsck": 0}
+    if isolated:
+        assert "pumped by this thread" in extras["sameThreadError"]
+        assert extras["cat"] == {"code": 0, "error": None, "matches": True, "length": 45008}
+    else:
+        assert "needs SharedArrayBuffer" in extras["feedError"]
 
 
 def _check_worker_and_worklet(report: dict[str, Any], isolated: bool) -> None:
