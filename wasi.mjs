@@ -2488,8 +2488,8 @@ function* readTar(bytes) {
 		const offset = at;
 		const type = String.fromCharCode(header[156]);
 		let size = headerNumber(header.subarray(124, 136));
-		const dataStart = at + BLOCK;
 		if ('xgLKX'.includes(type)) {
+			const dataStart = at + BLOCK;
 			if (size > MAX_HEADER_SIZE) {
 				throw new UnsafeArchiveError(`an archive header of ${size} bytes (at offset ${offset}), over ${MAX_HEADER_SIZE}: refused`);
 			}
@@ -2521,18 +2521,58 @@ function* readTar(bytes) {
 			if (!Number.isSafeInteger(size) || size < 0) throw new ArchiveError(`a bad size ${records.size} for ${JSON.stringify(name)}`);
 		}
 		const stored = '0\x007'.includes(type) || type === 'S' ? size : 0;
+		/** @type {[number, number][] | null} */
+		let oldSparse = null;
+		if (type === 'S') { // GNU's old sparse format: the map in the header and extension blocks
+			oldSparse = [];
+			/** @param {Uint8Array} block @param {number} start @param {number} count */
+			const entries = (block, start, count) => {
+				for (let i = 0; i < count; i++) {
+					const at = start + 24 * i;
+					const offset = headerNumber(block.subarray(at, at + 12));
+					const length = headerNumber(block.subarray(at + 12, at + 24));
+					if (offset || length) /** @type {[number, number][]} */ (oldSparse).push([offset, length]);
+				}
+			};
+			entries(header, 386, 4);
+			let extended = header[482];
+			while (extended) {
+				if (at + 2 * BLOCK > bytes.length) throw new ArchiveError(`the archive is cut short at offset ${at + BLOCK}`);
+				at += BLOCK;
+				const block = bytes.subarray(at, at + BLOCK);
+				entries(block, 0, 21);
+				extended = block[504];
+			}
+		}
+		const dataStart = at + BLOCK;
 		/** @type {Member} */
 		const member = {
 			name, type, size, linkname, dataStart, stored, regions: null, offset,
 			atime: parseTime(records.atime),
 			mtime: parseTime(records.mtime) ?? BigInt(Math.max(0, headerNumber(header.subarray(136, 148)))) * 1_000_000_000n,
 		};
+		if (oldSparse) {
+			member.type = '0';
+			member.regions = oldSparse;
+			member.size = headerNumber(header.subarray(483, 495));
+		}
 		if (records['GNU.sparse.major'] !== undefined || records['GNU.sparse.map'] !== undefined
 			|| records['GNU.sparse.offset'] !== undefined) {
-			if (records['GNU.sparse.major'] !== '1' || records['GNU.sparse.minor'] !== '0') {
-				throw new ArchiveError(`archive member ${JSON.stringify(name)} uses a GNU sparse format other than 1.0, which this loader does not read`);
+			if (records['GNU.sparse.major'] === '1' && records['GNU.sparse.minor'] === '0') {
+				readSparseMap(member, bytes, records);
+			} else if (records['GNU.sparse.map'] !== undefined) { // 0.1: the map in a pax record
+				const numbers = records['GNU.sparse.map'].split(',').map(Number);
+				const realSize = Number(records['GNU.sparse.size'] ?? records['GNU.sparse.realsize']);
+				if (numbers.length % 2 || !numbers.every(Number.isSafeInteger) || !Number.isSafeInteger(realSize)) {
+					throw new ArchiveError(`archive member ${JSON.stringify(name)} has a malformed sparse map`);
+				}
+				member.regions = [];
+				for (let i = 0; i < numbers.length; i += 2) member.regions.push([numbers[i], numbers[i + 1]]);
+				member.size = realSize;
+				if (records['GNU.sparse.name'] !== undefined) member.name = records['GNU.sparse.name'];
+			} else {
+				throw new ArchiveError(`archive member ${JSON.stringify(name)} uses GNU sparse format 0.0, which this loader does not read (1.0, 0.1 and GNU's old one it does)`);
 			}
-			readSparseMap(member, bytes, records);
 		}
 		at = dataStart + Math.ceil(stored / BLOCK) * BLOCK;
 		yield member;
@@ -2799,6 +2839,9 @@ function parentDir(path) {
 function loadTar(fs, access, archive, path = '/') {
 	encodePath(path);
 	const bytes = toBytes(archive);
+	if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+		throw new ArchiveError("a gzip-compressed archive: decompress it first (Node: zlib.gunzipSync; browsers: a DecompressionStream('gzip'))");
+	}
 	const core = new Core(access);
 	const existing = lstatOrNull(fs, path);
 	if (existing && !(existing.isDirectory() || (existing.isSymbolicLink() && fs.exists(path) && fs.stat(path).isDirectory()))) {

@@ -1200,3 +1200,65 @@ def test_stdin_sources(copy_path: str, module: str, program_paths: dict[str, str
     worker_thread as chunks come, a failing source, and clear errors where an async source
     cannot work (the program's own thread)."""
     _node_test_on_copy_path(copy_path, module, "stdin.test.mjs", program_paths, 6)
+
+
+GNU_TAR_SCRIPT = """\
+import {readFileSync} from 'node:fs';
+const {startWasi} = await import(process.argv[2]);
+const wasi = await startWasi(null, {stdout: null});
+const before = wasi.usedBytes();
+wasi.loadTar(readFileSync(process.argv[3]), '/data');
+const info = path => wasi.lstat(`/data/${path}`);
+console.log(JSON.stringify({
+  used: wasi.usedBytes() - before,
+  a: [wasi.readFile('/data/a.txt', 'utf8'), info('a.txt').nlink, String(info('a.txt').mtimeNs)],
+  link: wasi.readFile('/data/sub/a_link', 'utf8'),
+  linked: info('sub/a_link').ino === info('a.txt').ino,
+  to_a: wasi.readlink('/data/sub/to_a'),
+  holes: [info('holes.bin').size,
+          new TextDecoder().decode(wasi.readFile('/data/holes.bin').subarray(-3))],
+  long: wasi.readFile('/data/' + 'n'.repeat(150), 'utf8'),
+  fsck: wasi.fsck(),
+}));
+"""
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="GNU tar is not installed")
+@pytest.mark.parametrize(
+    "flags", [["--format=gnu", "-S"], ["--posix", "-S", "--sparse-version=1.0"],
+              ["--posix", "-S", "--sparse-version=0.1"], ["--format=ustar"]],
+)  # fmt: skip
+def test_gnu_tar_archives_restore_in_js(flags: list[str], tmp_path: Path) -> None:
+    """Archives GNU tar makes (gnu with its old sparse members and long names, posix with
+    sparse 1.0 and 0.1, ustar) restore through loadTar: hard links, symlinks, holes not
+    written, mtimes (to the ns in pax)."""
+    from test_snapshots import T0, T1  # noqa: PLC0415 - test helpers
+
+    host = tmp_path / "host"
+    (host / "sub").mkdir(parents=True)
+    (host / "a.txt").write_bytes(b"alpha\n")
+    os.link(host / "a.txt", host / "sub" / "a_link")
+    os.symlink("../a.txt", host / "sub" / "to_a")
+    if "--format=ustar" not in flags:  # past ustar's 100 + 155 bytes, in one component
+        (host / ("n" * 150)).write_text("long")
+    with open(host / "holes.bin", "wb") as f:
+        f.write(b"start")
+        f.seek(3 << 20)
+        f.write(b"end")
+    os.utime(host / "a.txt", ns=(T1, T0))
+    archive = tmp_path / "gnu.tar"
+    subprocess.run(["tar", *flags, "-cf", str(archive), "-C", str(host), "."], check=True)
+    script = tmp_path / "load.mjs"
+    script.write_text(GNU_TAR_SCRIPT if "--format=ustar" not in flags
+                      else GNU_TAR_SCRIPT.replace("  long:", "  // long:"))  # fmt: skip
+    result = run_node(any_node(), [str(script), LOADER_URL, str(archive)])
+    assert result.returncode == 0, _output(result)
+    report = json.loads(result.stdout)
+    mtime = T0 if "--posix" in flags else T0 // 10**9 * 10**9
+    assert report["a"] == ["alpha\n", 2, str(mtime)]
+    assert (report["link"], report["linked"], report["to_a"]) == ("alpha\n", True, "../a.txt")
+    assert report["holes"] == [(3 << 20) + 3, "end"]
+    if "--format=ustar" not in flags:
+        assert report["used"] < 1 << 20  # the 3 MiB file came in sparse
+        assert report["long"] == "long"
+    assert report["fsck"] == 0
