@@ -2834,10 +2834,12 @@ function parentDir(path) {
 /**
  * Restores a tar archive into `path` (created if missing; an existing directory gets the
  * archive's entries, none of which may exist there yet). All or nothing.
- * @param {WasiFileSystem} fs @param {CoreAccess} access @param {BytesLike} archive @param {string} path
+ * @param {WasiFileSystem} fs @param {CoreAccess} access @param {ArrayBufferLike | ArrayBufferView} archive
+ * @param {string} path
  */
 function loadTar(fs, access, archive, path = '/') {
 	encodePath(path);
+	if (typeof archive === 'string') throw new TypeError('loadTar needs the archive as bytes (an ArrayBuffer or a typed array), not a string');
 	const bytes = toBytes(archive);
 	if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
 		throw new ArchiveError("a gzip-compressed archive: decompress it first (Node: zlib.gunzipSync; browsers: a DecompressionStream('gzip'))");
@@ -3201,7 +3203,7 @@ export class Wasi extends WasiFileSystem {
 	    entries, none of which may be there yet). All or nothing: a hostile member
 	    (UnsafeArchiveError), an unreadable archive (ArchiveError) or a full filesystem
 	    (WasiError ENOSPC) leaves the filesystem as it was.
-	    @param {BytesLike} archive @param {string} [path] */
+	    @param {ArrayBufferLike | ArrayBufferView} archive @param {string} [path] */
 	loadTar(archive, path = '/') {
 		this.#checkOpen();
 		loadTar(this, () => this.#coreAccess(), archive, path);

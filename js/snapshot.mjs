@@ -27,7 +27,7 @@ import {concatBytes, decodeUtf8, encodeUtf8, toBytes} from './platform.mjs';
 import {NO_ROOM, SMALL_CHUNK_BYTES} from './process.mjs';
 /** @import {WasiFileSystem, WasiStat} from './fs.mjs' */
 /** @import {CoreProcess} from './process.mjs' */
-/** @import {BytesLike, Tree} from './types.mjs' */
+/** @import {Tree} from './types.mjs' */
 
 /** The host process behind the filesystem API and its root fd (see Wasi).
     @typedef {() => {host: CoreProcess, root: number}} CoreAccess */
@@ -929,10 +929,12 @@ function parentDir(path) {
 /**
  * Restores a tar archive into `path` (created if missing; an existing directory gets the
  * archive's entries, none of which may exist there yet). All or nothing.
- * @param {WasiFileSystem} fs @param {CoreAccess} access @param {BytesLike} archive @param {string} path
+ * @param {WasiFileSystem} fs @param {CoreAccess} access @param {ArrayBufferLike | ArrayBufferView} archive
+ * @param {string} path
  */
 export function loadTar(fs, access, archive, path = '/') {
 	encodePath(path);
+	if (typeof archive === 'string') throw new TypeError('loadTar needs the archive as bytes (an ArrayBuffer or a typed array), not a string');
 	const bytes = toBytes(archive);
 	if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
 		throw new ArchiveError("a gzip-compressed archive: decompress it first (Node: zlib.gunzipSync; browsers: a DecompressionStream('gzip'))");

@@ -23,7 +23,7 @@ import {RESTORING, loadTar, saveTar, treeToTar} from './snapshot.mjs';
 import {CLOCK_READERS, toBytes} from './platform.mjs';
 import {CoreProcess} from './process.mjs';
 import {outputSink} from './stdio.mjs';
-/** @import {BytesLike, InitObject, Limits, Tree, WasiOptions} from './types.mjs' */
+/** @import {InitObject, Limits, Tree, WasiOptions} from './types.mjs' */
 
 export {DEFAULT_LIMITS} from './abi.mjs';
 export {multiMemorySupported} from './bridge.mjs';
@@ -338,7 +338,7 @@ export class Wasi extends WasiFileSystem {
 	    entries, none of which may be there yet). All or nothing: a hostile member
 	    (UnsafeArchiveError), an unreadable archive (ArchiveError) or a full filesystem
 	    (WasiError ENOSPC) leaves the filesystem as it was.
-	    @param {BytesLike} archive @param {string} [path] */
+	    @param {ArrayBufferLike | ArrayBufferView} archive @param {string} [path] */
 	loadTar(archive, path = '/') {
 		this.#checkOpen();
 		loadTar(this, () => this.#coreAccess(), archive, path);
