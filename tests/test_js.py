@@ -273,9 +273,33 @@ def test_npm_test_runs_with_node_alone(tmp_path: Path) -> None:
         "passed tree.test.mjs on wasi-bundled.mjs",
         "passed snapshot.test.mjs on wasi.mjs",
         "passed snapshot.test.mjs on wasi-bundled.mjs",
-        "skipped stdin.test.mjs: needs api_tool (tests/programs/*.c, built by the Python suite: "
-        "python -m pytest tests/test_js.py; or set WASI_TEST_PROGRAM_DIR)",
+        "skipped stdin.test.mjs: needs api_tool (tests/programs/*.c: "
+        "python tools/js_test_programs.py; or set WASI_TEST_PROGRAM_DIR)",
     ], _output(result)
+    # and with the committed prebuilt programs (no Python cache), the files that need them run
+    env = {"WASI_WASM_TEST_CACHE": str(empty)}
+    result = run_node(engine, [str(ROOT / "tools" / "npm_test.mjs"), "stdin.test.mjs"], env)
+    assert result.returncode == 0, _output(result)
+    assert result.stdout.strip().splitlines()[-2:] == [
+        "passed stdin.test.mjs on wasi.mjs",
+        "passed stdin.test.mjs on wasi-bundled.mjs",
+    ], _output(result)
+
+
+def test_prebuilt_js_test_programs_are_current(program_paths: dict[str, str]) -> None:
+    """tests/js/programs/prebuilt/ (what `npm test` runs without Python) holds exactly a
+    fresh build of each program: refresh with `python tools/js_test_programs.py`."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import js_test_programs  # noqa: PLC0415 - tools/ is not a package
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    for name in js_test_programs.PROGRAMS:
+        committed = js_test_programs.PREBUILT / f"{name}.wasm"
+        assert committed.exists(), f"{committed} is missing: python tools/js_test_programs.py"
+        assert committed.read_bytes() == Path(program_paths[name]).read_bytes(), (
+            f"{committed} is not current: python tools/js_test_programs.py"
+        )
 
 
 LOADER_URL = (ROOT / "wasi.mjs").as_uri()

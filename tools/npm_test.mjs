@@ -1,9 +1,10 @@
 // `npm test`: the JS tests (tests/js/*.test.mjs, node:test) with Node alone, no Python, against
 // wasi.mjs and wasi-bundled.mjs as committed. tests/test_js.py runs the same files on Node 20,
 // Node 24 and both copy paths, with the C test programs it builds; here a file whose programs
-// are not built is skipped, saying so. Programs come from WASI_TEST_PROGRAM_DIR, else the
-// Python suite's cache (WASI_WASM_TEST_CACHE, else tests/.cache): NAME.wasm or the newest
-// NAME-*.wasm.
+// are not built is skipped, saying so. Programs (NAME.wasm, or the newest NAME-*.wasm) come
+// from WASI_TEST_PROGRAM_DIR alone when it is set; else from tests/js/programs/prebuilt
+// (committed: python tools/js_test_programs.py), then the Python suite's cache
+// (WASI_WASM_TEST_CACHE, else tests/.cache).
 //   node tools/npm_test.mjs [FILE.test.mjs ...]
 import {spawnSync} from 'node:child_process';
 import {existsSync, readdirSync, statSync} from 'node:fs';
@@ -22,16 +23,22 @@ const REQUIRES = {
 };
 const OPTIONAL = ['snapshot_mutator'];
 
-const programDir = process.env.WASI_TEST_PROGRAM_DIR ?? process.env.WASI_WASM_TEST_CACHE ?? join(root, 'tests', '.cache');
+const programDirs = process.env.WASI_TEST_PROGRAM_DIR
+	? [process.env.WASI_TEST_PROGRAM_DIR]
+	: [join(testDir, 'programs', 'prebuilt'), process.env.WASI_WASM_TEST_CACHE ?? join(root, 'tests', '.cache')];
 
-/** The newest build of tests/programs/NAME.c in programDir, or undefined. @param {string} name */
+/** The newest build of tests/programs/NAME.c in the first of programDirs that has one.
+    @param {string} name */
 function findProgram(name) {
-	if (!existsSync(programDir)) return undefined;
-	const builds = readdirSync(programDir)
-		.filter(file => file === `${name}.wasm` || (file.startsWith(`${name}-`) && file.endsWith('.wasm')))
-		.map(file => join(programDir, file));
-	builds.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-	return builds[0];
+	for (const dir of programDirs) {
+		if (!existsSync(dir)) continue;
+		const builds = readdirSync(dir)
+			.filter(file => file === `${name}.wasm` || (file.startsWith(`${name}-`) && file.endsWith('.wasm')))
+			.map(file => join(dir, file));
+		builds.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+		if (builds.length) return builds[0];
+	}
+	return undefined;
 }
 
 const {multiMemorySupported} = await import(new URL('../wasi.mjs', import.meta.url).href);
@@ -46,7 +53,7 @@ const results = [];
 for (const file of files) {
 	const missing = (REQUIRES[file] ?? []).filter(name => !programs[name]);
 	if (missing.length) {
-		results.push(`skipped ${file}: needs ${missing.join(', ')} (tests/programs/*.c, built by the Python suite: python -m pytest tests/test_js.py; or set WASI_TEST_PROGRAM_DIR)`);
+		results.push(`skipped ${file}: needs ${missing.join(', ')} (tests/programs/*.c: python tools/js_test_programs.py; or set WASI_TEST_PROGRAM_DIR)`);
 		continue;
 	}
 	for (const module of ['wasi.mjs', 'wasi-bundled.mjs']) {
