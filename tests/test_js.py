@@ -1204,7 +1204,7 @@ def test_snapshots(
     programs in worker_threads change the tree, each one moment."""
     extra = {"WASI_TAR_DIR": str(tar_dir)}
     test_file = "snapshot.test.mjs"
-    _node_test_on_copy_path(copy_path, module, test_file, program_paths, 5, extra_env=extra)
+    _node_test_on_copy_path(copy_path, module, test_file, program_paths, 6, extra_env=extra)
 
 
 @pytest.mark.parametrize("module", MODULES)

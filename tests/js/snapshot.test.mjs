@@ -1,6 +1,7 @@
 // saveTar / loadTar (js/snapshot.mjs) under Node (node:test), held to what
-// tests/test_snapshots.py holds the Python host's save_tar / load_tar to: hostile and
-// unreadable archives refused with nothing changed, an archive over the space left, existing
+// tests/test_snapshots.py holds the Python host's save_tar / load_tar to: hostile archives
+// (made here, and by Python's tarfile when given) and unreadable ones refused with nothing
+// changed, an archive over the space left, existing
 // entries never overwritten, and snapshots taken while programs in worker_threads change the
 // tree, each one moment. Run by tests/test_js.py with:
 //   WASI_MJS            path of the module under test (wasi.mjs or wasi-bundled.mjs)
@@ -41,6 +42,75 @@ function listing(wasi, root = '/') {
 	return out;
 }
 
+/** A ustar header block (and data blocks) made here, as a hostile archive's author would. */
+function member(name, type = '0', {linkname = '', data = 'x', size = type === '0' ? data.length : 0} = {}) {
+	const block = new Uint8Array(512);
+	const put = (at, text) => block.set(new TextEncoder().encode(text), at);
+	put(0, name);
+	put(100, '0000644\0');
+	put(108, '0000000\0');
+	put(116, '0000000\0');
+	if (size < 8 ** 11) put(124, `${size.toString(8).padStart(11, '0')}\0`);
+	else { // GNU base-256, as tar writes sizes past 8 GiB
+		block[124] = 0x80;
+		for (let i = 135, rest = BigInt(size); i > 124; i--, rest >>= 8n) block[i] = Number(rest & 0xffn);
+	}
+	put(136, '00000000000\0');
+	put(148, '        ');
+	put(156, type);
+	put(157, linkname);
+	put(257, 'ustar\x0000');
+	put(148, `${block.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, '0')}\0 `);
+	const body = new Uint8Array(Math.ceil((type === '0' ? data.length : 0) / 512) * 512);
+	if (type === '0') body.set(new TextEncoder().encode(data));
+	return [block, body];
+}
+
+/** An archive of members (each [name, type, options]), with its end blocks. */
+function archive(...members) {
+	const parts = members.flatMap(args => member(...args));
+	parts.push(new Uint8Array(1024));
+	const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+	let at = 0;
+	for (const part of parts) {
+		out.set(part, at);
+		at += part.length;
+	}
+	return out;
+}
+
+/** tests/test_snapshots.py's hostile archives, made here (no Python needed). */
+const HOSTILE = {
+	'absolute name': archive(['fine'], ['/etc/passwd']),
+	'dot-dot': archive(['a/b'], ['a/../../outside']),
+	'through a symlink made earlier': archive(['up', '2', {linkname: '..'}], ['up/escaped']),
+	'through a symlink to a subdirectory': archive(['real', '5'], ['alias', '2', {linkname: 'real'}], ['alias/x']),
+	'hard link out of the tree': archive(['grab', '1', {linkname: '../keep'}]),
+	'hard link through a symlink': archive(['up', '2', {linkname: '..'}], ['grab', '1', {linkname: 'up/keep'}]),
+	'absolute symlink': archive(['etc', '2', {linkname: '/etc'}]),
+	'character device': archive(['null', '3']),
+	'block device': archive(['sda', '4']),
+	fifo: archive(['pipe', '6']),
+	'replaces a directory by a symlink': archive(['d', '5'], ['d', '2', {linkname: '..'}], ['d/x']),
+	'a size past the largest file': archive(['huge', '0', {data: 'abc', size: 2 ** 50}]),
+	'a 4 GiB pax header': archive(['././@PaxHeader', 'x', {size: 2 ** 32}]),
+};
+
+test('hostile archives made here are refused and change nothing', async () => {
+	for (const [name, data] of Object.entries(HOSTILE)) {
+		const wasi = await precious();
+		const before = listing(wasi);
+		const used = wasi.usedBytes();
+		for (const target of ['/target', '/fresh', '/']) {
+			assert.throws(() => wasi.loadTar(data, target), UnsafeArchiveError, `${name} into ${target}`);
+			assert.deepEqual(listing(wasi), before, `${name} into ${target}`);
+			assert.equal(wasi.usedBytes(), used, `${name} into ${target}`);
+			assert.equal(wasi.fsck(), 0);
+		}
+		wasi.close();
+	}
+});
+
 /** A filesystem with things to lose. */
 async function precious(options = {}) {
 	const wasi = await startWasi(null, {...quiet, ...options});
@@ -50,7 +120,7 @@ async function precious(options = {}) {
 	return wasi;
 }
 
-test('hostile archives are refused and change nothing', {skip: !tarDir && 'no WASI_TAR_DIR (tests/test_js.py makes it)'}, async () => {
+test('hostile archives made by Python are refused and change nothing', {skip: !tarDir && 'no WASI_TAR_DIR (tests/test_js.py makes it)'}, async () => {
 	const names = readdirSync(tarDir).filter(name => name.startsWith('hostile-')).sort();
 	assert.ok(names.length >= 10, names.join(' '));
 	for (const name of names) {
