@@ -1006,17 +1006,32 @@ def test_the_npm_package_gives_typescript_its_types(resolution: str, tmp_path: P
         "try { wasi.mkdir('/d'); } catch (e) { if (e instanceof WasiError) console.log(e.code); }\n"
         "const copy = await wasi.copyForRebinding({env: {A: 'b'}});\n"
         "console.log(text, bytes.length, copy.processId, wasi.stat('/').isDirectory());\n"
+        # the snapshot, tree and stdin additions of issue 13
+        f"import {{Symlink, StdinFeed, UnsafeArchiveError}} from '{name}';\n"
+        f"import type {{Tree, StdinPort}} from '{name}';\n"
+        "const tree: Tree = {dir: {file: 'text', bytes: new Uint8Array(2), sub: {}},"
+        " link: new Symlink('dir/file')};\n"
+        "wasi.writeTree('/t', tree);\n"
+        "const archive: Uint8Array = wasi.saveTar('/t');\n"
+        "try { wasi.loadTar(archive, '/u'); }\n"
+        "catch (e) { if (e instanceof UnsafeArchiveError) throw e; }\n"
+        "const feed = new StdinFeed(new ReadableStream<Uint8Array>(), {bufferBytes: 4096});\n"
+        "const port: StdinPort = feed.port;\n"
+        "await startWasi(init, {stdin: port}); await feed.done;\n"
+        "await startWasi(init, {stdin: {fd: 0}});\n"
     )  # fmt: skip
     (tmp_path / "bad.ts").write_text(
         f"import {{startWasi}} from '{name}';\n"
         "const wasi = await startWasi();\n"
         "const size: number = wasi.readFile('/x', 'utf8').byteLength;\n"
+        "wasi.writeTree('/t', {file: 42});\n"
     )
     (tmp_path / "private.ts").write_text(f"import type {{CoreFunctions}} from '{name}';\n")
     options = {"noEmit": True, "strict": True, "target": "es2022", "lib": ["es2022", "dom"],
                "module": "esnext" if resolution == "bundler" else resolution,
                "moduleResolution": resolution, "types": []}  # fmt: skip
-    for source, error in [("good.ts", None), ("bad.ts", "TS2339"), ("private.ts", "TS2459")]:
+    for source, error in [("good.ts", None), ("bad.ts", "TS2339"), ("bad.ts", "TS2322"),
+                          ("private.ts", "TS2459")]:  # fmt: skip
         config = tmp_path / f"{source}.json"
         config.write_text(json.dumps({"compilerOptions": options, "files": [source]}))
         result = _tsc(config)
