@@ -912,6 +912,7 @@ function isFdSource(stdin) {
 class StdinFeed {
 	#ctrl;
 	#data;
+	#closed = false;
 
 	/** @param {AsyncIterable<unknown> | ReadableStream} source
 	    @param {{bufferBytes?: number}} [options] bytes handed over at a time (64 KiB) */
@@ -934,14 +935,24 @@ class StdinFeed {
 		this.done.catch(() => {}); // the program sees it (EIO); awaiting `done` reports it
 	}
 
+	/** Stops pumping (say, the program exited without reading everything): what was handed
+	    over stays readable, then the program sees end-of-input; the source is cancelled
+	    (its iterator returned, its stream cancelled), and `done` resolves. Idempotent. */
+	close() {
+		this.#closed = true;
+		Atomics.notify(this.#ctrl, AVAILABLE); // wakes the pump if it waits for the reader
+	}
+
 	/** @param {AsyncIterable<unknown> | ReadableStream} source */
 	async #pump(source) {
 		const ctrl = this.#ctrl;
 		try {
 			for await (const piece of chunksOf(source)) {
+				if (this.#closed) break; // for-await returns the iterator: the source is cancelled
 				let bytes = toBytes(piece);
-				while (bytes.length) {
+				while (bytes.length && !this.#closed) {
 					await this.#drained();
+					if (this.#closed) break;
 					const count = Math.min(bytes.length, this.#data.length);
 					this.#data.set(bytes.subarray(0, count));
 					Atomics.store(ctrl, OFFSET, 0);
@@ -950,7 +961,7 @@ class StdinFeed {
 					bytes = bytes.subarray(count);
 				}
 			}
-			await this.#drained();
+			if (!this.#closed) await this.#drained();
 			Atomics.store(ctrl, STATE, ENDED);
 		} catch (error) {
 			Atomics.store(ctrl, STATE, FAILED);
@@ -968,7 +979,7 @@ class StdinFeed {
 	/** Resolves once the reader took everything handed over. */
 	async #drained() {
 		const ctrl = this.#ctrl;
-		for (let left = Atomics.load(ctrl, AVAILABLE); left !== 0; left = Atomics.load(ctrl, AVAILABLE)) {
+		for (let left = Atomics.load(ctrl, AVAILABLE); left !== 0 && !this.#closed; left = Atomics.load(ctrl, AVAILABLE)) {
 			const waiting = waitAsync ? waitAsync(ctrl, AVAILABLE, left) : null;
 			if (waiting?.async) await waiting.value;
 			else if (!waiting) await new Promise(resolve => setTimeout(resolve, 1)); // no waitAsync (Firefox)
@@ -981,13 +992,18 @@ class StdinFeed {
 async function* chunksOf(source) {
 	if (typeof (/** @type {any} */ (source)).getReader === 'function') {
 		const reader = /** @type {ReadableStream} */ (source).getReader();
+		let finished = false;
 		try {
 			for (;;) {
 				const {done, value} = await reader.read();
-				if (done) return;
+				if (done) {
+					finished = true;
+					return;
+				}
 				yield value;
 			}
 		} finally {
+			if (!finished) await reader.cancel().catch(() => {}); // closed early: the stream is not needed
 			reader.releaseLock();
 		}
 	}

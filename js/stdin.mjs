@@ -56,6 +56,7 @@ export function isFdSource(stdin) {
 export class StdinFeed {
 	#ctrl;
 	#data;
+	#closed = false;
 
 	/** @param {AsyncIterable<unknown> | ReadableStream} source
 	    @param {{bufferBytes?: number}} [options] bytes handed over at a time (64 KiB) */
@@ -78,14 +79,24 @@ export class StdinFeed {
 		this.done.catch(() => {}); // the program sees it (EIO); awaiting `done` reports it
 	}
 
+	/** Stops pumping (say, the program exited without reading everything): what was handed
+	    over stays readable, then the program sees end-of-input; the source is cancelled
+	    (its iterator returned, its stream cancelled), and `done` resolves. Idempotent. */
+	close() {
+		this.#closed = true;
+		Atomics.notify(this.#ctrl, AVAILABLE); // wakes the pump if it waits for the reader
+	}
+
 	/** @param {AsyncIterable<unknown> | ReadableStream} source */
 	async #pump(source) {
 		const ctrl = this.#ctrl;
 		try {
 			for await (const piece of chunksOf(source)) {
+				if (this.#closed) break; // for-await returns the iterator: the source is cancelled
 				let bytes = toBytes(piece);
-				while (bytes.length) {
+				while (bytes.length && !this.#closed) {
 					await this.#drained();
+					if (this.#closed) break;
 					const count = Math.min(bytes.length, this.#data.length);
 					this.#data.set(bytes.subarray(0, count));
 					Atomics.store(ctrl, OFFSET, 0);
@@ -94,7 +105,7 @@ export class StdinFeed {
 					bytes = bytes.subarray(count);
 				}
 			}
-			await this.#drained();
+			if (!this.#closed) await this.#drained();
 			Atomics.store(ctrl, STATE, ENDED);
 		} catch (error) {
 			Atomics.store(ctrl, STATE, FAILED);
@@ -112,7 +123,7 @@ export class StdinFeed {
 	/** Resolves once the reader took everything handed over. */
 	async #drained() {
 		const ctrl = this.#ctrl;
-		for (let left = Atomics.load(ctrl, AVAILABLE); left !== 0; left = Atomics.load(ctrl, AVAILABLE)) {
+		for (let left = Atomics.load(ctrl, AVAILABLE); left !== 0 && !this.#closed; left = Atomics.load(ctrl, AVAILABLE)) {
 			const waiting = waitAsync ? waitAsync(ctrl, AVAILABLE, left) : null;
 			if (waiting?.async) await waiting.value;
 			else if (!waiting) await new Promise(resolve => setTimeout(resolve, 1)); // no waitAsync (Firefox)
@@ -125,13 +136,18 @@ export class StdinFeed {
 async function* chunksOf(source) {
 	if (typeof (/** @type {any} */ (source)).getReader === 'function') {
 		const reader = /** @type {ReadableStream} */ (source).getReader();
+		let finished = false;
 		try {
 			for (;;) {
 				const {done, value} = await reader.read();
-				if (done) return;
+				if (done) {
+					finished = true;
+					return;
+				}
 				yield value;
 			}
 		} finally {
+			if (!finished) await reader.cancel().catch(() => {}); // closed early: the stream is not needed
 			reader.releaseLock();
 		}
 	}

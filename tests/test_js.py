@@ -1236,9 +1236,9 @@ def test_write_tree(copy_path: str, module: str, program_paths: dict[str, str]) 
 def test_stdin_sources(copy_path: str, module: str, program_paths: dict[str, str]) -> None:
     """tests/js/stdin.test.mjs: a node script piping into a program (process.stdin), a file
     descriptor, StdinFeeds of an AsyncIterable and a ReadableStream feeding a program in a
-    worker_thread as chunks come, a failing source, and clear errors where an async source
-    cannot work (the program's own thread)."""
-    _node_test_on_copy_path(copy_path, module, "stdin.test.mjs", program_paths, 6)
+    worker_thread as chunks come, a failing source, close() cancelling a source nobody reads,
+    and clear errors where an async source cannot work (the program's own thread)."""
+    _node_test_on_copy_path(copy_path, module, "stdin.test.mjs", program_paths, 7)
 
 
 GNU_TAR_SCRIPT = """\

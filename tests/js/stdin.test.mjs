@@ -97,6 +97,31 @@ test('a source that fails makes the read fail, and start() throws', async () => 
 	await assert.rejects(feed.done, /the network went away/);
 });
 
+test('close() stops a feed whose program stopped reading, and cancels its source', async () => {
+	let cancelled = false;
+	let pulls = 0;
+	const endless = new ReadableStream({
+		pull(controller) { pulls++; controller.enqueue(new TextEncoder().encode('y\n'.repeat(1000))); },
+		cancel() { cancelled = true; },
+	}, {highWaterMark: 0});
+	const feed = new StdinFeed(endless, {bufferBytes: 1024});
+	await sleep(50); // the first 1024 bytes wait for a reader that never comes
+	const pullsBefore = pulls;
+	feed.close();
+	await feed.done;
+	assert.ok(cancelled, 'the stream was cancelled');
+	assert.ok(pulls <= pullsBefore + 1, `${pulls} pulls after ${pullsBefore}`);
+	// a program given the port now reads what was handed over, then end-of-input
+	const report = await catInWorker(feed.port);
+	assert.equal(report.code, 0, report.stderr);
+	assert.equal(report.stdout, 'y\n'.repeat(512));
+	async function* forever() { for (;;) { yield 'z'; await sleep(1); } }
+	const second = new StdinFeed(forever());
+	second.close();
+	second.close();
+	await second.done;
+});
+
 test('where an async source cannot work, a clear error', async () => {
 	async function* source() { yield 'x'; }
 	await assert.rejects(startWasi(null, {stdin: source()}), {name: 'TypeError', message: /StdinFeed .*Worker/});
