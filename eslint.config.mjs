@@ -12,14 +12,14 @@ const platformGlobals = Object.fromEntries([
 	'clearInterval', 'queueMicrotask', 'structuredClone', 'process', 'globalThis', 'Buffer',
 	'sampleRate', 'currentTime', 'registerProcessor', 'AudioWorkletProcessor', 'postMessage',
 	'onmessage', 'importScripts', 'FinalizationRegistry', 'WeakRef', 'Blob', 'Response',
-	'URLSearchParams', 'OfflineAudioContext', 'AudioWorkletNode',
+	'URLSearchParams', 'OfflineAudioContext', 'AudioWorkletNode', 'ReadableStream',
 ].map(name => [name, 'readonly']));
 
 export default [
 	{ignores: ['node_modules/**', 'bench/**', 'wasi.mjs', 'wasi-bundled.mjs', 'fuzz/**', '.venv/**']},
 	js.configs.recommended,
 	{
-		files: ['js/*.mjs', 'tests/js/**/*.mjs', '*.mjs'],
+		files: ['js/*.mjs', 'tests/js/**/*.mjs', 'tools/*.mjs', '*.mjs'],
 		languageOptions: {ecmaVersion: 2022, sourceType: 'module', globals: platformGlobals},
 		rules: {
 			// `const {memory: _memory, ...rest} = x` takes a property out on purpose.

@@ -14,7 +14,9 @@ import {NO_ROOM, SMALL_CHUNK_BYTES} from './process.mjs';
 /** @import {BytesLike} from './types.mjs' */
 
 const FILE_CHUNK_BYTES = 1 << 20; // bytes moved per wasi_wasm_fs_read / _file_append call
-const READ_ATTEMPTS = 8; // a read that sees another file renamed over its path starts again
+// A read that sees another file renamed over its path starts again; after this many, it
+// reads with the filesystem frozen (wasi_wasm_freeze).
+const UNFROZEN_READS = 2;
 const LIST_BYTES = 1 << 16; // bytes of names per wasi_wasm_fs_list call
 const LIST_RECORD_HEADER = 3; // u16 name length, u8 filetype
 const MKDIR_PARENTS = 1, MKDIR_EXIST_OK = 2; // wasi_wasm_fs_mkdir's flags
@@ -34,6 +36,20 @@ function parentOf(path) {
 	const trimmed = path.replace(/\/+$/, '');
 	const slash = trimmed.lastIndexOf('/');
 	return slash <= 0 ? '/' : trimmed.slice(0, slash);
+}
+
+/** Runs `use()` with the filesystem frozen by `host` (wasi_wasm_freeze: every other process
+    waits at its next filesystem call); inside an outer freeze of host's, as it is.
+    @template T @param {CoreProcess} host @param {() => T} use @returns {T} */
+export function withFrozen(host, use) {
+	const code = host.exports.wasi_wasm_freeze();
+	if (code === ERRNO.EBUSY) return use();
+	check(code, 'freeze', '/');
+	try {
+		return use();
+	} finally {
+		host.exports.wasi_wasm_thaw();
+	}
 }
 
 /** A WASI filestat. Times are BigInt nanoseconds since the epoch. */
@@ -216,11 +232,12 @@ export class WasiFileSystem {
 		if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') {
 			throw new TypeError(`unsupported encoding ${encoding}: use 'utf8', or none for bytes`);
 		}
-		for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-			const bytes = this.#readWhole(path);
+		// Replaced under each unfrozen read: the last one holds the others off.
+		for (let attempt = 0; attempt <= UNFROZEN_READS; attempt++) {
+			const bytes = attempt < UNFROZEN_READS ? this.#readWhole(path) : withFrozen(this.#host(), () => this.#readWhole(path));
 			if (bytes) return encoding === undefined ? bytes : decodeUtf8(bytes);
 		}
-		throw new WasiError(ERRNO.AGAIN, 'read', path);
+		throw new Error('a file was replaced while the filesystem was frozen');
 	}
 
 	/** Metadata of `path` (following symlinks). @param {string} path */

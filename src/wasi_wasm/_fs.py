@@ -60,6 +60,15 @@ CHUNK = 1 << 20  # bytes moved per fd_read / fd_write call
 # A read that sees another file renamed over its path starts again; after this many, it
 # reads with the filesystem frozen (wasi_wasm_freeze).
 UNFROZEN_READS = 2
+
+
+T = TypeVar("T")
+
+
+class _ReplacedError(Exception):
+    """Another file was renamed over the path while it was read in chunks."""
+
+
 # read_file builds the content in Python memory: the default filesystem budget (1 GiB) bounds
 # every file a program writes, but not a sparse one (a 1 TiB file costs the VFS a few bytes).
 DEFAULT_MAX_READ_SIZE = 1 << 30
@@ -310,17 +319,24 @@ class FilesystemMixin:
         The content is built in Python memory, so a file larger than ``max_size`` bytes
         (default 1 GiB) raises FileTooLargeError before anything is read."""
         _check_range("max_size", max_size, U64_MAX)
-        loc = self._loc(path)
+
+        def whole(size: int, pieces: Iterator[bytes]) -> bytes:
+            if size > max_size:
+                raise _too_large(path, size, max_size, "max_size")
+            return b"".join(pieces)
+
+        return self._one_file(self._loc(path), whole)
+
+    def _one_file(self, loc: _Loc, use: Callable[[int, Iterator[bytes]], T]) -> T:
+        """use(size, chunks) on the file at loc, started again when another file was renamed
+        over the path meanwhile (a read of many chunks re-resolves the path at each), the
+        last time with the filesystem frozen: the bytes are always one file's."""
         for attempt in range(UNFROZEN_READS + 1):
-            # Replaced under each unfrozen read: the last one holds the others off.
             with self.frozen() if attempt == UNFROZEN_READS else contextlib.nullcontext():
                 size, ino, _data = self._read_at(loc, 0, 0)
-                if size > max_size:
-                    raise _too_large(path, size, max_size, "max_size")
-                pieces = self._read_chunks(loc, size, ino)
-                if pieces is not None:
-                    return b"".join(pieces)
-        raise AssertionError("a frozen file cannot be replaced")
+                with contextlib.suppress(_ReplacedError):
+                    return use(size, self._read_chunks(loc, size, ino))
+        raise AssertionError("a file was replaced while the filesystem was frozen")
 
     def _read_at(self, loc: _Loc, offset: int, length: int) -> tuple[int, int, bytes]:
         """The file's size, inode number and up to ``length`` bytes from ``offset``
@@ -335,21 +351,19 @@ class FilesystemMixin:
             size, ino = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[16:], "little")
             return size, ino, process.memory.read(buf, int.from_bytes(raw[8:12], "little"))
 
-    def _read_chunks(self, loc: _Loc, size: int, ino: int) -> list[bytes] | None:
-        """At most ``size`` bytes of inode ``ino``, CHUNK at a time (a file growing meanwhile
-        cannot push past ``size``); None if another file was renamed over the path meanwhile:
-        the bytes must all be one file's."""
-        pieces: list[bytes] = []
+    def _read_chunks(self, loc: _Loc, size: int, ino: int) -> Iterator[bytes]:
+        """At most ``size`` bytes of inode ``ino``, CHUNK at a time: memory stays bounded
+        however large the file is, and a file growing meanwhile cannot push past ``size``.
+        Raises _ReplacedError when the path names another inode."""
         offset = 0
         while offset < size:
             _size, now, piece = self._read_at(loc, offset, min(CHUNK, size - offset))
             if now != ino:
-                return None
+                raise _ReplacedError
             if not piece:
-                break
-            pieces.append(piece)
+                return
+            yield piece
             offset += len(piece)
-        return pieces
 
     # -- metadata ---------------------------------------------------------------------------
     def stat(self, path: str, *, follow_symlinks: bool = True) -> StatResult:
@@ -657,7 +671,7 @@ class FilesystemMixin:
             try:
                 if old is not None and host_stat.S_ISREG(old.st_mode):
                     os.fchmod(out, host_stat.S_IMODE(old.st_mode))  # keep e.g. its x bits
-                _write_sparse(out, self._read_chunks(loc, info.size), info.size)
+                self._one_file(loc, lambda size, pieces: _write_sparse(out, pieces, size))
                 os.utime(out, ns=(info.atime_ns, info.mtime_ns))
             finally:
                 os.close(out)
@@ -1024,6 +1038,7 @@ def _host_symlink(host: _HostCursor, name: bytes, target: bytes) -> None:
 def _write_sparse(out: int, pieces: Iterable[bytes], size: int) -> None:
     """Holes stay holes: the file gets its size first (reading as zeros) and only chunks with
     a non-zero byte are written, so a sparse VFS file costs the host only its data."""
+    os.ftruncate(out, 0)  # what an attempt before wrote (_one_file) goes
     os.ftruncate(out, size)
     position = 0
     for piece in pieces:
