@@ -270,6 +270,22 @@ const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_pipe_new: () => number,
  *   wasi_wasm_pipe_release: (handle: number) => number,
  *   wasi_wasm_pipe_attach: (handle: number, fd: number, write_end: number) => number,
+ *   wasi_wasm_fs_stat: (fd: number, path: number, len: number, follow: number, out: number) => number,
+ *   wasi_wasm_fs_readlink: (fd: number, path: number, len: number, buf: number, buf_len: number, out: number) => number,
+ *   wasi_wasm_fs_set_times: (fd: number, path: number, len: number, follow: number, atim: bigint, mtim: bigint, fst_flags: number) => number,
+ *   wasi_wasm_fs_mkdir: (fd: number, path: number, len: number, flags: number) => number,
+ *   wasi_wasm_fs_list: (fd: number, path: number, len: number, cookie: number, with_stat: number, buf: number, buf_len: number, out: number) => number,
+ *   wasi_wasm_fs_unlink: (fd: number, path: number, len: number) => number,
+ *   wasi_wasm_fs_rmdir: (fd: number, path: number, len: number) => number,
+ *   wasi_wasm_fs_rmtree: (fd: number, path: number, len: number) => number,
+ *   wasi_wasm_fs_rename: (fd: number, old_path: number, old_len: number, new_path: number, new_len: number) => number,
+ *   wasi_wasm_fs_link: (fd: number, old_path: number, old_len: number, new_path: number, new_len: number) => number,
+ *   wasi_wasm_fs_symlink: (target: number, target_len: number, fd: number, path: number, len: number) => number,
+ *   wasi_wasm_fs_read: (fd: number, path: number, len: number, offset: bigint, buf: number, buf_len: number, out: number) => number,
+ *   wasi_wasm_fs_file_new: (fd: number, path: number, len: number, out: number) => number,
+ *   wasi_wasm_fs_file_append: (handle: number, buf: number, len: number) => number,
+ *   wasi_wasm_fs_file_commit: (handle: number, fd: number, path: number, len: number, atim: bigint, mtim: bigint, fst_flags: number) => number,
+ *   wasi_wasm_fs_file_drop: (handle: number) => number,
  * }} CoreFunctions
  */
 
@@ -497,6 +513,84 @@ function toBytes(data) {
 	throw new TypeError('expected a string, an ArrayBuffer or a typed array');
 }
 
+// ======== js/errors.mjs ==================================================================
+/* The errors the loader throws, and how it names a bad value in a message. */
+
+/** Thrown by proc_exit (through the guest's frames); `code` is the exit status. */
+class WasiExit extends Error {
+	/** @param {number} code */
+	constructor(code) {
+		super(`WASI program exited with code ${code}`);
+		this.name = 'WasiExit';
+		this.code = code;
+	}
+}
+
+/** The highest exit status a host process can report (it keeps only the low 8 bits). */
+const MAX_EXIT_STATUS = 255;
+
+/** The program called proc_exit with a status above 255 (WASI's status is 32 bits): a host
+    process reports only the low 8 bits, so 256 would read as success. wasmtime refuses every
+    status from 126 up; this loader reports 0..255 as they are and refuses the rest with this
+    error, never a status, as the Python host does. `code` is the status asked for. */
+class InvalidExitStatus extends Error {
+	/** @param {number} code */
+	constructor(code) {
+		super(`exit with invalid exit status ${code} outside of [0..${MAX_EXIT_STATUS + 1})`);
+		this.name = 'InvalidExitStatus';
+		this.code = code;
+	}
+}
+
+/** A filesystem API call failed: `code` is the C errno name ("ENOENT"), `errno` the WASI number. */
+class WasiError extends Error {
+	/**
+	 * @param {number} errno the WASI errno
+	 * @param {string} syscall what failed ('open', 'mkdir', 'wasi_wasm_attach', ...)
+	 * @param {string} [path] the path it failed on
+	 * @param {string} [dest] the second path (rename's destination, symlink's name)
+	 */
+	constructor(errno, syscall, path, dest) {
+		const code = ERRNO_NAMES[errno] ?? `E?${errno}`;
+		const where = path === undefined ? '' : dest === undefined ? ` '${path}'` : ` '${path}' -> '${dest}'`;
+		super(`${code}: ${syscall}${where}`);
+		this.name = 'WasiError';
+		this.code = code;
+		this.errno = errno;
+		this.syscall = syscall;
+		if (path !== undefined) this.path = path;
+		if (dest !== undefined) this.dest = dest;
+	}
+}
+
+/** Throws a WasiError unless `errno` is success.
+    @param {number} errno @param {string} syscall @param {string} [path] @param {string} [dest] */
+function check(errno, syscall, path, dest) {
+	if (errno !== ERRNO.SUCCESS) throw new WasiError(errno, syscall, path, dest);
+}
+
+/** How a bad value is named in an error message: its type, and the value where it is short.
+    @param {unknown} value */
+function describe(value) {
+	if (value === null) return 'null';
+	if (Array.isArray(value)) return 'an array';
+	if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
+	if (typeof value === 'string') return `string ${JSON.stringify(value)}`;
+	return typeof value;
+}
+
+// ======== js/symlink.mjs =================================================================
+/* The symlinks of a tree given to Wasi.writeTree() (js/snapshot.mjs builds the tree). */
+
+/** A symlink in a tree given to writeTree(): `{link: new Symlink('target')}`. */
+class Symlink {
+	/** @param {string} target what the link points to: a relative path */
+	constructor(target) {
+		if (typeof target !== 'string') throw new TypeError(`a Symlink's target is a string, not ${describe(target)}`);
+		this.target = target;
+	}
+}
+
 // ======== js/types.mjs ===================================================================
 /* The types of the public API, beside its classes and functions: wasi.d.ts exports the types
    declared here and keeps every other module's types to itself (tools/bundle.py). JSDoc
@@ -536,8 +630,21 @@ function toBytes(data) {
  */
 
 /**
- * stdin: bytes, or a function that returns up to `maxBytes` bytes, null or empty at the end.
- * @typedef {BytesLike | ((maxBytes: number) => BytesLike | null | undefined)} StdinSource
+ * A tree for writeTree(): a string or bytes is a file, a plain object a directory, a Symlink
+ * (`new Symlink('target')`) a symlink.
+ * @typedef {{[name: string]: BytesLike | Symlink | Tree}} Tree
+ */
+
+/**
+ * What a StdinFeed hands to the thread that runs the program (structured-cloneable).
+ * @typedef {{wasiStdinFeed: SharedArrayBuffer}} StdinPort
+ */
+
+/**
+ * stdin: bytes; a function that returns up to `maxBytes` bytes, null or empty at the end; in
+ * Node a file descriptor read synchronously (`process.stdin`, `{fd: number}`); or a
+ * StdinFeed's `port` (an async source pumped by another thread).
+ * @typedef {BytesLike | ((maxBytes: number) => BytesLike | null | undefined) | {fd: number} | StdinPort} StdinSource
  */
 
 /**
@@ -669,142 +776,50 @@ function newCoreMemory(init) {
 	return new WebAssembly.Memory({initial: pages.initial, maximum: pages.maximum, shared: true});
 }
 
-// ======== js/errors.mjs ==================================================================
-/* The errors the loader throws, and how it names a bad value in a message. */
+// ======== js/bridge_wasm.mjs =============================================================
+// GENERATED by tools/build.py from dev/bridge/bridge.wat: do not edit.
+// Edit dev/bridge/bridge.wat and run `python tools/build.py`.
 
-/** Thrown by proc_exit (through the guest's frames); `code` is the exit status. */
-class WasiExit extends Error {
-	/** @param {number} code */
-	constructor(code) {
-		super(`WASI program exited with code ${code}`);
-		this.name = 'WasiExit';
-		this.code = code;
-	}
-}
-
-/** The highest exit status a host process can report (it keeps only the low 8 bits). */
-const MAX_EXIT_STATUS = 255;
-
-/** The program called proc_exit with a status above 255 (WASI's status is 32 bits): a host
-    process reports only the low 8 bits, so 256 would read as success. wasmtime refuses every
-    status from 126 up; this loader reports 0..255 as they are and refuses the rest with this
-    error, never a status, as the Python host does. `code` is the status asked for. */
-class InvalidExitStatus extends Error {
-	/** @param {number} code */
-	constructor(code) {
-		super(`exit with invalid exit status ${code} outside of [0..${MAX_EXIT_STATUS + 1})`);
-		this.name = 'InvalidExitStatus';
-		this.code = code;
-	}
-}
-
-/** A filesystem API call failed: `code` is the C errno name ("ENOENT"), `errno` the WASI number. */
-class WasiError extends Error {
-	/**
-	 * @param {number} errno the WASI errno
-	 * @param {string} syscall what failed ('open', 'mkdir', 'wasi_wasm_attach', ...)
-	 * @param {string} [path] the path it failed on
-	 * @param {string} [dest] the second path (rename's destination, symlink's name)
-	 */
-	constructor(errno, syscall, path, dest) {
-		const code = ERRNO_NAMES[errno] ?? `E?${errno}`;
-		const where = path === undefined ? '' : dest === undefined ? ` '${path}'` : ` '${path}' -> '${dest}'`;
-		super(`${code}: ${syscall}${where}`);
-		this.name = 'WasiError';
-		this.code = code;
-		this.errno = errno;
-		this.syscall = syscall;
-		if (path !== undefined) this.path = path;
-		if (dest !== undefined) this.dest = dest;
-	}
-}
-
-/** Throws a WasiError unless `errno` is success.
-    @param {number} errno @param {string} syscall @param {string} [path] @param {string} [dest] */
-function check(errno, syscall, path, dest) {
-	if (errno !== ERRNO.SUCCESS) throw new WasiError(errno, syscall, path, dest);
-}
-
-/** How a bad value is named in an error message: its type, and the value where it is short.
-    @param {unknown} value */
-function describe(value) {
-	if (value === null) return 'null';
-	if (Array.isArray(value)) return 'an array';
-	if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
-	if (typeof value === 'string') return `string ${JSON.stringify(value)}`;
-	return typeof value;
-}
+/** The multi-memory bridge module (js/bridge.mjs patches its guest memory limits at
+    GUEST_LIMITS_AT). */
+const BRIDGE_WASM = [
+	0, 97, 115, 109, 1, 0, 0, 0, 1, 11, 2, 96, 3, 127, 127, 127, 0, 96, 0, 1, 127, 2, 38, 2,
+	6, 98, 114, 105, 100, 103, 101, 4, 99, 111, 114, 101, 2, 3, 0, 128, 128, 4, 6, 98, 114, 105, 100, 103,
+	101, 5, 103, 117, 101, 115, 116, 2, 3, 0, 128, 128, 4, 3, 4, 3, 0, 0, 1, 7, 36, 3, 7, 99,
+	111, 112, 121, 95, 105, 110, 0, 0, 8, 99, 111, 112, 121, 95, 111, 117, 116, 0, 1, 11, 103, 117, 101, 115,
+	116, 95, 112, 97, 103, 101, 115, 0, 2, 10, 190, 2, 3, 154, 1, 0, 32, 2, 65, 192, 0, 77, 4, 64,
+	2, 64, 3, 64, 32, 2, 65, 8, 73, 13, 1, 32, 0, 32, 1, 41, 67, 1, 0, 55, 3, 0, 32, 0,
+	65, 8, 106, 33, 0, 32, 1, 65, 8, 106, 33, 1, 32, 2, 65, 8, 107, 33, 2, 12, 0, 11, 11, 32,
+	2, 65, 4, 113, 4, 64, 32, 0, 32, 1, 40, 66, 1, 0, 54, 2, 0, 32, 0, 65, 4, 106, 33, 0,
+	32, 1, 65, 4, 106, 33, 1, 11, 32, 2, 65, 2, 113, 4, 64, 32, 0, 32, 1, 47, 65, 1, 0, 59,
+	1, 0, 32, 0, 65, 2, 106, 33, 0, 32, 1, 65, 2, 106, 33, 1, 11, 32, 2, 65, 1, 113, 4, 64,
+	32, 0, 32, 1, 45, 64, 1, 0, 58, 0, 0, 11, 15, 11, 32, 0, 32, 1, 32, 2, 252, 10, 0, 1,
+	11, 154, 1, 0, 32, 2, 65, 192, 0, 77, 4, 64, 2, 64, 3, 64, 32, 2, 65, 8, 73, 13, 1, 32,
+	0, 32, 1, 41, 3, 0, 55, 67, 1, 0, 32, 0, 65, 8, 106, 33, 0, 32, 1, 65, 8, 106, 33, 1,
+	32, 2, 65, 8, 107, 33, 2, 12, 0, 11, 11, 32, 2, 65, 4, 113, 4, 64, 32, 0, 32, 1, 40, 2,
+	0, 54, 66, 1, 0, 32, 0, 65, 4, 106, 33, 0, 32, 1, 65, 4, 106, 33, 1, 11, 32, 2, 65, 2,
+	113, 4, 64, 32, 0, 32, 1, 47, 1, 0, 59, 65, 1, 0, 32, 0, 65, 2, 106, 33, 0, 32, 1, 65,
+	2, 106, 33, 1, 11, 32, 2, 65, 1, 113, 4, 64, 32, 0, 32, 1, 45, 0, 0, 58, 64, 1, 0, 11,
+	15, 11, 32, 0, 32, 1, 32, 2, 252, 10, 1, 0, 11, 4, 0, 63, 1, 11,
+];
+/** Where the guest memory import's 5 bytes of limits start. */
+const GUEST_LIMITS_AT = 56;
 
 // ======== js/bridge.mjs ==================================================================
-/* The multi-memory bridge: a tiny module assembled here, whose memory.copy functions go into
-   a core instance's copy-hook slots, so a syscall never leaves wasm. */
+/* The multi-memory bridge: a tiny module (dev/bridge/bridge.wat, assembled by tools/build.py
+   into js/bridge_wasm.mjs) whose copy functions go into a core instance's copy-hook slots, so
+   a syscall never leaves wasm. */
 
-/** @param {number} value @returns {number[]} */
-function unsignedLeb(value) {
-	const out = [];
-	do {
-		let byte = value & 0x7f;
-		value >>>= 7;
-		if (value) byte |= 0x80;
-		out.push(byte);
-	} while (value);
-	return out;
-}
-
-/** @param {string} text */
-function wasmName(text) {
-	const bytes = [...encodeUtf8(text)];
-	return [...unsignedLeb(bytes.length), ...bytes];
-}
-
-/** @param {number} id @param {number[][]} entries */
-function wasmSection(id, entries) {
-	const body = [...unsignedLeb(entries.length), ...entries.flat()];
-	return [id, ...unsignedLeb(body.length), ...body];
-}
-
-/**
- * (module
- *   (import "bridge" "core" (memory 0 65536 shared))
- *   (import "bridge" "guest" (memory 0 [65536 shared]))
- *   (func (export "copy_in") (param $core_dst i32) (param $guest_src i32) (param $len i32)
- *     (memory.copy 0 1 ...))
- *   (func (export "copy_out") (param $guest_dst i32) (param $core_src i32) (param $len i32)
- *     (memory.copy 1 0 ...))
- *   (func (export "guest_pages") (result i32) (memory.size 1)))
- * Minimum 0 and maximum 65536 match any current size and any smaller maximum (import
- * matching is by subtyping), so one module per shared flag fits every wasm32 guest memory.
- * @param {boolean} guestShared
- */
+/** The bridge (dev/bridge/bridge.wat) for a guest memory that is shared or not: only its guest
+    memory import's limits are patched, minimum 0 and, for a shared memory, maximum 65536
+    pages, which match any current size and any smaller maximum (import matching is by
+    subtyping), so one module per shared flag fits every wasm32 guest memory. A memory that is
+    not shared has no maximum: its minimum takes the maximum's bytes as a padded LEB.
+    @param {boolean} guestShared */
 function bridgeBytes(guestShared) {
-	const sharedLimits = [0x03, 0x00, ...unsignedLeb(65536)];
-	const guestLimits = guestShared ? sharedLimits : [0x00, 0x00];
-	const i32 = 0x7f;
-	const types = [[0x60, 3, i32, i32, i32, 0], [0x60, 0, 1, i32]];
-	const imports = [
-		[...wasmName('bridge'), ...wasmName('core'), 0x02, ...sharedLimits],
-		[...wasmName('bridge'), ...wasmName('guest'), 0x02, ...guestLimits],
-	];
-	const functions = [[0], [0], [1]];
-	const exports = [
-		[...wasmName('copy_in'), 0x00, 0], [...wasmName('copy_out'), 0x00, 1],
-		[...wasmName('guest_pages'), 0x00, 2],
-	];
-	/** @param {number[]} code */
-	const body = code => [...unsignedLeb(code.length + 1), 0x00 /* no locals */, ...code];
-	const getArgs = [0x20, 0, 0x20, 1, 0x20, 2];
-	/** @param {number} dst @param {number} src */
-	const memoryCopy = (dst, src) => [0xfc, 10, dst, src];
-	const code = [
-		body([...getArgs, ...memoryCopy(0, 1), 0x0b]),
-		body([...getArgs, ...memoryCopy(1, 0), 0x0b]),
-		body([0x3f, 1, 0x0b]),
-	];
-	return new Uint8Array([
-		0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-		...wasmSection(1, types), ...wasmSection(2, imports), ...wasmSection(3, functions),
-		...wasmSection(7, exports), ...wasmSection(10, code),
-	]);
+	const bytes = new Uint8Array(BRIDGE_WASM);
+	if (!guestShared) bytes.set([0x00, 0x80, 0x80, 0x80, 0x00], GUEST_LIMITS_AT);
+	return bytes;
 }
 
 /** @type {Map<boolean, WebAssembly.Module>} */
@@ -839,9 +854,225 @@ function bridgeFunctions(core, guest) {
 	return [/** @type {Function} */ (copyIn), /** @type {Function} */ (copyOut), /** @type {Function} */ (guestPages)];
 }
 
+// ======== js/stdin.mjs ===================================================================
+/* stdin sources beyond bytes and a function: in Node a file descriptor read synchronously
+   (`process.stdin`, `{fd}`), and an async source (AsyncIterable or ReadableStream) pumped by
+   one thread (a StdinFeed) into a SharedArrayBuffer that a program in another thread reads,
+   blocking with Atomics.wait until bytes or the end come. A WASI read is synchronous: the
+   thread that runs the program cannot also run the async source. */
+
+// The feed's SharedArrayBuffer: an Int32Array header, then the data.
+const AVAILABLE = 0; // bytes in the data not read yet (the feed fills it only when 0)
+const OFFSET = 1; // where they start
+const STATE = 2; // 0 (open), ENDED or FAILED
+const SIGNAL = 3; // bumped at every change the reader waits for
+const HEADER_BYTES = 16;
+const ENDED = 1, FAILED = 2; // (0: open)
+const NO_INPUT = new Uint8Array(0);
+/** Atomics.waitAsync (ES2024), where the engine has it.
+    @type {((array: Int32Array, index: number, value: number) => {async: boolean, value: unknown}) | undefined} */
+const waitAsync = /** @type {any} */ (Atomics).waitAsync?.bind(Atomics);
+
+/** The SharedArrayBuffers of the feeds this thread pumps: a program reading one here would
+    block the thread that must fill it. @type {WeakSet<SharedArrayBuffer>} */
+const feedsOfThisThread = new WeakSet();
+
+/** Whether `source` is an async source: an AsyncIterable or a ReadableStream.
+    @param {unknown} source @returns {source is AsyncIterable<unknown> | ReadableStream} */
+function isAsyncSource(source) {
+	if (source === null || typeof source !== 'object') return false;
+	return typeof (/** @type {any} */ (source))[Symbol.asyncIterator] === 'function'
+		|| typeof (/** @type {any} */ (source)).getReader === 'function';
+}
+
+/** Whether `stdin` is a StdinFeed's port (as sent to another thread).
+    @param {unknown} stdin @returns {stdin is StdinPort} */
+function isStdinPort(stdin) {
+	return stdin !== null && typeof stdin === 'object' && isSharedBuffer(/** @type {any} */ (stdin).wasiStdinFeed);
+}
+
+/** Whether `stdin` names a Node file descriptor: `process.stdin`, `{fd: 0}`.
+    @param {unknown} stdin @returns {stdin is {fd: number}} */
+function isFdSource(stdin) {
+	return stdin !== null && typeof stdin === 'object' && !ArrayBuffer.isView(stdin)
+		&& typeof (/** @type {any} */ (stdin)).fd === 'number';
+}
+
+/**
+ * Pumps an async source (an AsyncIterable of Uint8Array/string chunks, or a ReadableStream)
+ * into a SharedArrayBuffer, for a program in another thread: send `feed.port` there (it is
+ * structured-cloneable) and give it to startWasi as `stdin`. The program's reads block its
+ * thread until bytes come, and see end-of-input once the source ends. `done` settles when
+ * the source is drained (rejects with its error; the program's read then fails with EIO).
+ */
+class StdinFeed {
+	#ctrl;
+	#data;
+	#closed = false;
+
+	/** @param {AsyncIterable<unknown> | ReadableStream} source
+	    @param {{bufferBytes?: number}} [options] bytes handed over at a time (64 KiB) */
+	constructor(source, {bufferBytes = 1 << 16} = {}) {
+		if (!isAsyncSource(source)) throw new TypeError(`StdinFeed needs an AsyncIterable or a ReadableStream, not ${describe(source)}`);
+		if (!Number.isInteger(bufferBytes) || bufferBytes < 1 || bufferBytes > 1 << 30) {
+			throw new RangeError(`bufferBytes must be an integer from 1 to 2**30, not ${describe(bufferBytes)}`);
+		}
+		if (typeof SharedArrayBuffer !== 'function') {
+			throw new Error('StdinFeed needs SharedArrayBuffer: in a browser, a cross-origin isolated page (COOP/COEP headers)');
+		}
+		const buffer = new SharedArrayBuffer(HEADER_BYTES + bufferBytes);
+		feedsOfThisThread.add(buffer);
+		this.#ctrl = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+		this.#data = new Uint8Array(buffer, HEADER_BYTES);
+		/** @type {StdinPort} what startWasi's `stdin` takes, in the thread that runs the program */
+		this.port = {wasiStdinFeed: buffer};
+		/** @type {Promise<void>} */
+		this.done = this.#pump(source);
+		this.done.catch(() => {}); // the program sees it (EIO); awaiting `done` reports it
+	}
+
+	/** Stops pumping (say, the program exited without reading everything): what was handed
+	    over stays readable, then the program sees end-of-input; the source is cancelled
+	    (its iterator returned, its stream cancelled), and `done` resolves. Idempotent. */
+	close() {
+		this.#closed = true;
+		Atomics.notify(this.#ctrl, AVAILABLE); // wakes the pump if it waits for the reader
+	}
+
+	/** @param {AsyncIterable<unknown> | ReadableStream} source */
+	async #pump(source) {
+		const ctrl = this.#ctrl;
+		try {
+			for await (const piece of chunksOf(source)) {
+				if (this.#closed) break; // for-await returns the iterator: the source is cancelled
+				let bytes = toBytes(piece);
+				while (bytes.length && !this.#closed) {
+					await this.#drained();
+					if (this.#closed) break;
+					const count = Math.min(bytes.length, this.#data.length);
+					this.#data.set(bytes.subarray(0, count));
+					Atomics.store(ctrl, OFFSET, 0);
+					Atomics.store(ctrl, AVAILABLE, count);
+					this.#signal();
+					bytes = bytes.subarray(count);
+				}
+			}
+			if (!this.#closed) await this.#drained();
+			Atomics.store(ctrl, STATE, ENDED);
+		} catch (error) {
+			Atomics.store(ctrl, STATE, FAILED);
+			throw error;
+		} finally {
+			this.#signal();
+		}
+	}
+
+	#signal() {
+		Atomics.add(this.#ctrl, SIGNAL, 1);
+		Atomics.notify(this.#ctrl, SIGNAL);
+	}
+
+	/** Resolves once the reader took everything handed over. */
+	async #drained() {
+		const ctrl = this.#ctrl;
+		for (let left = Atomics.load(ctrl, AVAILABLE); left !== 0 && !this.#closed; left = Atomics.load(ctrl, AVAILABLE)) {
+			const waiting = waitAsync ? waitAsync(ctrl, AVAILABLE, left) : null;
+			if (waiting?.async) await waiting.value;
+			else if (!waiting) await new Promise(resolve => setTimeout(resolve, 1)); // no waitAsync (Firefox)
+		}
+	}
+}
+
+/** The chunks of an AsyncIterable or a ReadableStream.
+    @param {AsyncIterable<unknown> | ReadableStream} source @returns {AsyncIterable<unknown>} */
+async function* chunksOf(source) {
+	if (typeof (/** @type {any} */ (source)).getReader === 'function') {
+		const reader = /** @type {ReadableStream} */ (source).getReader();
+		let finished = false;
+		try {
+			for (;;) {
+				const {done, value} = await reader.read();
+				if (done) {
+					finished = true;
+					return;
+				}
+				yield value;
+			}
+		} finally {
+			if (!finished) await reader.cancel().catch(() => {}); // closed early: the stream is not needed
+			reader.releaseLock();
+		}
+	}
+	yield* /** @type {AsyncIterable<unknown>} */ (source);
+}
+
+/** The reader of a StdinFeed's port, in the thread running the program.
+    @param {StdinPort} port @returns {(maxBytes: number) => Uint8Array} */
+function feedReader(port) {
+	const buffer = port.wasiStdinFeed;
+	if (feedsOfThisThread.has(buffer)) {
+		throw new Error('this StdinFeed is pumped by this thread, which the program would block: run the program in a Worker and send it feed.port');
+	}
+	if (!threadMayBlock()) {
+		throw new Error("a StdinFeed's port needs a thread that may block (Atomics.wait): a Worker, not a browser's main thread");
+	}
+	const ctrl = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+	const data = new Uint8Array(buffer, HEADER_BYTES);
+	return maxBytes => {
+		for (;;) {
+			const signal = Atomics.load(ctrl, SIGNAL);
+			const available = Atomics.load(ctrl, AVAILABLE);
+			if (available > 0) {
+				const offset = Atomics.load(ctrl, OFFSET);
+				const count = Math.min(available, maxBytes);
+				const chunk = data.slice(offset, offset + count);
+				Atomics.store(ctrl, OFFSET, offset + count);
+				Atomics.store(ctrl, AVAILABLE, available - count);
+				if (count === available) Atomics.notify(ctrl, AVAILABLE);
+				return chunk;
+			}
+			const state = Atomics.load(ctrl, STATE);
+			if (state === ENDED) return NO_INPUT;
+			if (state === FAILED) throw new Error('the StdinFeed source failed (see its done promise)');
+			Atomics.wait(ctrl, SIGNAL, signal);
+		}
+	};
+}
+
+/** A reader of Node file descriptor `fd` (fs.readSync; a non-blocking fd is waited for).
+    @param {number} fd @returns {(maxBytes: number) => Uint8Array} */
+function fdReader(fd) {
+	const fs = /** @type {any} */ (nodeProcess?.getBuiltinModule?.('node:fs'));
+	if (!fs) {
+		throw new TypeError('stdin as a file descriptor (process.stdin, {fd}) needs Node 20.16 or later (process.getBuiltinModule)');
+	}
+	if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`stdin's fd must be a file descriptor number, not ${describe(fd)}`);
+	const pause = new Int32Array(new SharedArrayBuffer(4));
+	let ended = false;
+	return maxBytes => {
+		if (ended) return NO_INPUT;
+		const buffer = new Uint8Array(Math.min(maxBytes, 1 << 16));
+		for (;;) {
+			try {
+				const count = fs.readSync(fd, buffer, 0, buffer.length, null);
+				if (count === 0) ended = true;
+				return buffer.subarray(0, count);
+			} catch (error) {
+				const code = /** @type {{code?: string}} */ (error).code;
+				if (code === 'EOF') { // Windows' end of a pipe
+					ended = true;
+					return NO_INPUT;
+				}
+				if (code !== 'EAGAIN') throw error;
+				Atomics.wait(pause, 0, 0, 5); // a non-blocking fd (a terminal, a pipe): wait for data
+			}
+		}
+	};
+}
+
 // ======== js/stdio.mjs ===================================================================
-/* A process's stdio as the caller gives it: output callbacks, and stdin as bytes or a
-   function. */
+/* A process's stdio as the caller gives it: output callbacks, and stdin as bytes, a function,
+   a Node fd or a StdinFeed's port (js/stdin.mjs). */
 
 /** A stdout/stderr callback; `flush` (as lineOutput's has) delivers what it still holds.
     @typedef {((bytes: Uint8Array) => void) & {flush?: () => void}} OutputSink */
@@ -895,6 +1126,12 @@ function outputSink(target, consoleMethod) {
     @param {StdinSource | null | undefined} stdin @returns {(maxBytes: number) => Uint8Array} */
 function inputSource(stdin) {
 	if (stdin === undefined || stdin === null) return () => EMPTY_BYTES;
+	if (isStdinPort(stdin)) return feedReader(stdin);
+	if (isFdSource(stdin)) return fdReader(stdin.fd); // process.stdin is an async source too
+	if (isAsyncSource(stdin)) {
+		throw new TypeError('an async stdin (AsyncIterable, ReadableStream) cannot feed a program on the thread that runs it '
+			+ '(a WASI read blocks the thread): make a StdinFeed of it here, run the program in a Worker and give it feed.port as stdin');
+	}
 	if (typeof stdin === 'function') {
 		let unread = EMPTY_BYTES; // what the function gave beyond what the program asked for
 		return maxBytes => {
@@ -1255,15 +1492,18 @@ class ProcessGroup {
 
 // ======== js/fs.mjs ======================================================================
 /* The filesystem API of a Wasi: absolute VFS paths, synchronous calls, through the internal
-   host process of its ProcessGroup (a process whose "program memory" is the core memory). */
+   host process of its ProcessGroup (a process whose "program memory" is the core memory).
+   Each operation is one export of the core (wasi_wasm_fs_*, dev/host/fs_*.c), the same the
+   Python host calls: this module only moves arguments into core buffers and throws
+   WasiErrors for errnos. */
 
-// path_open rights the filesystem API asks for.
-const READ_RIGHTS = RIGHT.FD_READ | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD_FILESTAT_GET;
-const WRITE_RIGHTS = RIGHT.FD_WRITE | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD_FILESTAT_GET
-	| RIGHT.FD_FILESTAT_SET_SIZE;
-// fd_readdir checks no right (as wasmtime): FD_READDIR says what the fd is for.
-const READDIR_RIGHTS = RIGHT.FD_READDIR | RIGHT.FD_FILESTAT_GET;
-const FILE_CHUNK_BYTES = 1 << 20; // bytes moved per fd_read / fd_write by the fs API
+const FILE_CHUNK_BYTES = 1 << 20; // bytes moved per wasi_wasm_fs_read / _file_append call
+// A read that sees another file renamed over its path starts again; after this many, it
+// reads with the filesystem frozen (wasi_wasm_freeze).
+const UNFROZEN_READS = 2;
+const LIST_BYTES = 1 << 16; // bytes of names per wasi_wasm_fs_list call
+const LIST_RECORD_HEADER = 3; // u16 name length, u8 filetype
+const MKDIR_PARENTS = 1, MKDIR_EXIST_OK = 2; // wasi_wasm_fs_mkdir's flags
 
 /** The path relative to the VFS root, as the core takes it; throws unless absolute.
     @param {unknown} path */
@@ -1280,6 +1520,20 @@ function parentOf(path) {
 	const trimmed = path.replace(/\/+$/, '');
 	const slash = trimmed.lastIndexOf('/');
 	return slash <= 0 ? '/' : trimmed.slice(0, slash);
+}
+
+/** Runs `use()` with the filesystem frozen by `host` (wasi_wasm_freeze: every other process
+    waits at its next filesystem call); inside an outer freeze of host's, as it is.
+    @template T @param {CoreProcess} host @param {() => T} use @returns {T} */
+function withFrozen(host, use) {
+	const code = host.exports.wasi_wasm_freeze();
+	if (code === ERRNO.EBUSY) return use();
+	check(code, 'freeze', '/');
+	try {
+		return use();
+	} finally {
+		host.exports.wasi_wasm_thaw();
+	}
 }
 
 /** A WASI filestat. Times are BigInt nanoseconds since the epoch. */
@@ -1331,7 +1585,7 @@ class WasiFileSystem {
 		return result;
 	}
 
-	/** #withBuffers, or NO_ROOM when the buffer does not fit under limits.maxFsBytes.
+	/** #withBuffers, or NO_ROOM when the buffer cannot be had.
 	    @template T @param {number[]} sizes @param {BufferUser<T>} use @returns {T | NO_ROOM} */
 	#tryBuffers(sizes, use) {
 		const host = this.#host();
@@ -1359,72 +1613,97 @@ class WasiFileSystem {
 		throw new WasiError(ERRNO.ENOSPC, syscall, path);
 	}
 
-	/** Calls `syscall(root, path)`; returns its errno.
-	    @param {'path_create_directory' | 'path_unlink_file' | 'path_remove_directory'} syscall
-	    @param {string} path */
-	#pathCall(syscall, path) {
+	/** `use(host, root, pathPointer, pathLength, pointers)` with `path` in a core buffer,
+	    followed by buffers of `sizes`.
+	    @template T @param {string} path @param {number[]} sizes
+	    @param {(host: CoreProcess, root: number, pathPointer: number, pathLength: number, pointers: number[]) => T} use
+	    @returns {T} */
+	#withPath(path, sizes, use) {
 		const raw = encodePath(path);
-		return this.#withBuffers([raw.length], (host, root, [pathPointer]) => {
+		return this.#withBuffers([raw.length, ...sizes], (host, root, [pathPointer, ...pointers]) => {
 			host.coreBytes(pathPointer, raw.length).set(raw);
-			return host.exports[syscall](root, pathPointer, raw.length);
+			return use(host, root, pathPointer, raw.length, pointers);
 		});
 	}
 
-	/** An fd of the host process for `path`.
-	    @param {string} path @param {number} oflags @param {bigint} rights */
-	#open(path, oflags, rights, follow = true) {
-		const raw = encodePath(path);
-		return this.#withBuffers([raw.length, 4], (host, root, [pathPointer, fdPointer]) => {
-			host.coreBytes(pathPointer, raw.length).set(raw);
-			const errno = host.exports.path_open(root, follow ? LOOKUP.SYMLINK_FOLLOW : 0, pathPointer,
-				raw.length, oflags, rights, 0n, 0, fdPointer);
-			check(errno, 'open', path);
-			return host.coreView().getUint32(fdPointer, true);
-		});
+	/** Calls `name(root, path, length, ...args)`; returns its errno.
+	    @param {'wasi_wasm_fs_unlink' | 'wasi_wasm_fs_rmdir' | 'wasi_wasm_fs_rmtree' | 'wasi_wasm_fs_mkdir'} name
+	    @param {string} path @param {number[]} args */
+	#pathCall(name, path, ...args) {
+		return this.#withPath(path, [], (host, root, pointer, length) =>
+			/** @type {(...values: number[]) => number} */ (host.exports[name])(root, pointer, length, ...args));
 	}
 
-	/** @param {number} fd */
-	#close(fd) {
-		this.#host().exports.fd_close(fd);
-	}
-
-	/** Creates or truncates the file at `path` and writes `data` (string: UTF-8).
+	/** Creates or replaces the file at `path` with `data` (string: UTF-8), all or nothing:
+	    the data goes to a new file that takes the old one's place once complete (a symlink
+	    at `path` is followed; other hard links keep the old content). Parent directories
+	    are not made.
 	    @param {string} path @param {BytesLike} data */
 	writeFile(path, data) {
-		const bytes = toBytes(data);
-		const fd = this.#open(path, OFLAG.CREAT | OFLAG.TRUNC, WRITE_RIGHTS);
-		try {
-			const wanted = Math.min(Math.max(bytes.length, 1), FILE_CHUNK_BYTES);
-			const position = this.#writeFrom(fd, bytes, 0, wanted, path);
-			// No room for the big scratch buffer and the data at once: go on with less.
-			if (position < bytes.length) this.#writeFrom(fd, bytes, position, SMALL_CHUNK_BYTES, path);
-		} finally {
-			this.#close(fd);
-		}
+		this.#replaceFile(path, toBytes(data));
 	}
 
-	/** Writes bytes[position...] to `fd` in chunks of up to `wanted` bytes; returns where it
-	    stopped: the end, or earlier on ENOSPC while the chunk is bigger than a small one (the
-	    scratch buffer itself counts against limits.maxFsBytes).
-	    @param {number} fd @param {Uint8Array} bytes @param {number} position
-	    @param {number} wanted @param {string} path */
-	#writeFrom(fd, bytes, position, wanted, path) {
-		return this.#withChunk(wanted, [8, 4], (chunk, host, _root, [buffer, iovec, writtenPointer]) => {
+	/** @param {string} path @param {Uint8Array} bytes */
+	#replaceFile(path, bytes) {
+		const handle = this.#withPath(path, [4], (host, root, pointer, length, [out]) => {
+			check(host.exports.wasi_wasm_fs_file_new(root, pointer, length, out), 'open', path);
+			return host.coreView().getUint32(out, true);
+		});
+		const host = this.#host();
+		try {
+			let position = 0;
 			while (position < bytes.length) {
-				const piece = bytes.subarray(position, position + chunk);
-				host.coreBytes(buffer, piece.length).set(piece);
-				const view = host.coreView();
-				view.setUint32(iovec, buffer, true);
-				view.setUint32(iovec + 4, piece.length, true);
-				const errno = host.exports.fd_write(fd, iovec, 1, writtenPointer);
-				if (errno === ERRNO.ENOSPC && chunk > SMALL_CHUNK_BYTES) break;
-				check(errno, 'write', path);
-				const written = host.coreView().getUint32(writtenPointer, true);
-				if (written === 0) throw new WasiError(ERRNO.EIO, 'write', path);
-				position += written;
+				const wanted = Math.min(bytes.length - position, FILE_CHUNK_BYTES);
+				position = this.#withChunk(wanted, [], (chunk, core, _root, [buffer]) => {
+					for (; position < bytes.length; position += chunk) {
+						const piece = bytes.subarray(position, position + chunk);
+						core.coreBytes(buffer, piece.length).set(piece);
+						check(core.exports.wasi_wasm_fs_file_append(handle, buffer, piece.length), 'write', path);
+					}
+					return position;
+				}, 'write', path);
 			}
-			return position;
-		}, 'write', path);
+		} catch (error) {
+			host.exports.wasi_wasm_fs_file_drop(handle);
+			throw error;
+		}
+		const errno = this.#withPath(path, [], (core, root, pointer, length) =>
+			core.exports.wasi_wasm_fs_file_commit(handle, root, pointer, length, 0n, 0n, 0));
+		check(errno, 'rename', path);
+	}
+
+	/** The file's size and inode number, and up to `length` bytes from `offset` into a copy.
+	    @param {string} path @param {number} offset @param {number} length */
+	#readAt(path, offset, length) {
+		return this.#withChunk(length, [encodePath(path).length, 24], (chunk, host, root, [buffer, pathPointer, out]) => {
+			const raw = encodePath(path);
+			host.coreBytes(pathPointer, raw.length).set(raw);
+			const errno = host.exports.wasi_wasm_fs_read(root, pathPointer, raw.length, BigInt(offset), buffer, chunk, out);
+			check(errno, offset === 0 && length === 0 ? 'open' : 'read', path);
+			const view = host.coreView();
+			const count = view.getUint32(out + 8, true);
+			return {
+				size: Number(view.getBigUint64(out, true)),
+				ino: view.getBigUint64(out + 16, true),
+				bytes: host.coreBytes(buffer, count).slice(),
+			};
+		}, 'read', path);
+	}
+
+	/** The file's bytes, chunk by chunk, or null if another file was renamed over the path
+	    meanwhile (they must all be one file's). @param {string} path */
+	#readWhole(path) {
+		const {size, ino} = this.#readAt(path, 0, 0);
+		/** @type {Uint8Array[]} */
+		const parts = [];
+		for (let offset = 0; offset < size;) {
+			const piece = this.#readAt(path, offset, Math.min(size - offset, FILE_CHUNK_BYTES));
+			if (piece.ino !== ino) return null;
+			if (piece.bytes.length === 0) break;
+			parts.push(piece.bytes);
+			offset += piece.bytes.length;
+		}
+		return parts.length ? concatBytes(parts) : new Uint8Array(0);
 	}
 
 	/**
@@ -1437,39 +1716,12 @@ class WasiFileSystem {
 		if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') {
 			throw new TypeError(`unsupported encoding ${encoding}: use 'utf8', or none for bytes`);
 		}
-		const fd = this.#open(path, 0, READ_RIGHTS);
-		let bytes;
-		try {
-			const info = this.#fstat(fd, path);
-			// WASI lets a directory be opened and then fails the read with EBADF; say EISDIR.
-			if (info.isDirectory()) throw new WasiError(ERRNO.EISDIR, 'read', path);
-			const wanted = Math.min(Math.max(info.size, 1), FILE_CHUNK_BYTES);
-			/** @type {Uint8Array[]} */
-			const parts = [];
-			this.#withChunk(wanted, [8, 4], (chunk, host, _root, [buffer, iovec, readPointer]) => {
-				for (;;) {
-					const view = host.coreView();
-					view.setUint32(iovec, buffer, true);
-					view.setUint32(iovec + 4, chunk, true);
-					check(host.exports.fd_read(fd, iovec, 1, readPointer), 'read', path);
-					const count = host.coreView().getUint32(readPointer, true);
-					if (count === 0) return;
-					parts.push(host.coreBytes(buffer, count).slice());
-				}
-			}, 'read', path);
-			bytes = parts.length ? concatBytes(parts) : new Uint8Array(0);
-		} finally {
-			this.#close(fd);
+		// Replaced under each unfrozen read: the last one holds the others off.
+		for (let attempt = 0; attempt <= UNFROZEN_READS; attempt++) {
+			const bytes = attempt < UNFROZEN_READS ? this.#readWhole(path) : withFrozen(this.#host(), () => this.#readWhole(path));
+			if (bytes) return encoding === undefined ? bytes : decodeUtf8(bytes);
 		}
-		return encoding === undefined ? bytes : decodeUtf8(bytes);
-	}
-
-	/** @param {number} fd @param {string} path */
-	#fstat(fd, path) {
-		return this.#withBuffers([FILESTAT.SIZE], (host, _root, [out]) => {
-			check(host.exports.fd_filestat_get(fd, out), 'fstat', path);
-			return new WasiStat(host.coreView(), out);
-		});
+		throw new Error('a file was replaced while the filesystem was frozen');
 	}
 
 	/** Metadata of `path` (following symlinks). @param {string} path */
@@ -1484,12 +1736,8 @@ class WasiFileSystem {
 
 	/** @param {string} path @param {boolean} follow */
 	#stat(path, follow) {
-		const raw = encodePath(path);
-		return this.#withBuffers([raw.length, FILESTAT.SIZE], (host, root, [pathPointer, out]) => {
-			host.coreBytes(pathPointer, raw.length).set(raw);
-			const errno = host.exports.path_filestat_get(root, follow ? LOOKUP.SYMLINK_FOLLOW : 0,
-				pathPointer, raw.length, out);
-			check(errno, follow ? 'stat' : 'lstat', path);
+		return this.#withPath(path, [FILESTAT.SIZE], (host, root, pointer, length, [out]) => {
+			check(host.exports.wasi_wasm_fs_stat(root, pointer, length, follow ? 1 : 0, out), follow ? 'stat' : 'lstat', path);
 			return new WasiStat(host.coreView(), out);
 		});
 	}
@@ -1505,130 +1753,112 @@ class WasiFileSystem {
 		}
 	}
 
-	/** Creates a directory; `recursive` creates missing parents and accepts an existing one.
+	/** Creates a directory; `recursive` creates missing parents and accepts an existing
+	    one. A failure leaves no parent it made.
 	    @param {string} path @param {{recursive?: boolean}} [options] */
 	mkdir(path, {recursive = false} = {}) {
-		if (recursive) {
-			const parent = parentOf(path);
-			if (parent !== '/' && !this.#isDirectory(parent)) this.mkdir(parent, {recursive: true});
-		}
-		const errno = this.#pathCall('path_create_directory', path);
-		if (errno === ERRNO.EEXIST && recursive && this.#isDirectory(path)) return;
-		check(errno, 'mkdir', path);
-	}
-
-	/** @param {string} path */
-	#isDirectory(path) {
-		try {
-			return this.stat(path).isDirectory();
-		} catch (error) {
-			if (error instanceof WasiError) return false;
-			throw error;
-		}
+		check(this.#pathCall('wasi_wasm_fs_mkdir', path, recursive ? MKDIR_PARENTS | MKDIR_EXIST_OK : 0), 'mkdir', path);
 	}
 
 	/** Names in directory `path`, without "." and "..", in the core's order.
 	    @param {string} path */
 	readdir(path) {
-		const fd = this.#open(path, OFLAG.DIRECTORY, READDIR_RIGHTS);
-		try {
-			return this.#readDirectory(fd, path).filter(name => name !== '.' && name !== '..');
-		} finally {
-			this.#close(fd);
-		}
-	}
-
-	/** @param {number} fd @param {string} path */
-	#readDirectory(fd, path) {
 		/** @type {string[]} */
 		const names = [];
-		let cookie = 0n;
-		let size = 1 << 16;
-		for (;;) {
-			const result = this.#tryBuffers([size, 4], (host, _root, [buffer, usedPointer]) => {
-				check(host.exports.fd_readdir(fd, buffer, size, cookie, usedPointer), 'readdir', path);
-				const count = host.coreView().getUint32(usedPointer, true);
-				return {used: count, data: host.coreBytes(buffer, count).slice()};
-			});
-			if (result === NO_ROOM) { // a full filesystem: the small buffer the host keeps room for
-				if (size <= SMALL_CHUNK_BYTES) throw new WasiError(ERRNO.ENOSPC, 'readdir', path);
-				size = SMALL_CHUNK_BYTES;
-				continue;
+		this.#withPath(path, [LIST_BYTES, 8], (host, root, pointer, length, [buffer, out]) => {
+			for (let cookie = 0; ;) {
+				check(host.exports.wasi_wasm_fs_list(root, pointer, length, cookie, 0, buffer, LIST_BYTES, out), 'readdir', path);
+				const view = host.coreView();
+				const used = view.getUint32(out, true);
+				cookie = view.getUint32(out + 4, true);
+				for (let position = 0; position < used;) {
+					const nameLength = view.getUint16(buffer + position, true);
+					const start = position + LIST_RECORD_HEADER;
+					names.push(decodeUtf8(host.coreBytes(buffer + start, nameLength)));
+					position = start + nameLength;
+				}
+				if (cookie === 0) return;
 			}
-			const {used, data} = result;
-			const view = new DataView(data.buffer);
-			let position = 0;
-			while (position + DIRENT.SIZE <= used) {
-				const nameLength = view.getUint32(position + 16, true);
-				const end = position + DIRENT.SIZE + nameLength;
-				if (end > used) break; // cut off by the buffer: read again from its cookie
-				names.push(decodeUtf8(data.subarray(position + DIRENT.SIZE, end)));
-				cookie = view.getBigUint64(position, true);
-				position = end;
-			}
-			if (used < size) return names; // a short buffer means the end of the directory
-			if (position === 0) size *= 2; // not even one entry fitted
-		}
+		});
+		return names;
 	}
 
-	/** Removes a file or symlink; a directory only with `recursive` (its whole tree).
-	    `force` ignores a missing path.
+	/** Removes a file or symlink; a directory only with `recursive` (its whole tree, in one
+	    call of the core). `force` ignores a missing path.
 	    @param {string} path @param {{recursive?: boolean, force?: boolean}} [options] */
 	rm(path, {recursive = false, force = false} = {}) {
-		let info;
-		try {
-			info = this.lstat(path);
-		} catch (error) {
-			if (force && error instanceof WasiError && error.errno === ERRNO.ENOENT) return;
-			throw error;
+		let errno = this.#pathCall('wasi_wasm_fs_unlink', path);
+		let syscall = 'unlink';
+		if (errno === ERRNO.EISDIR && recursive) {
+			errno = this.#pathCall('wasi_wasm_fs_rmtree', path);
+			syscall = 'rmtree';
 		}
-		if (!info.isDirectory()) {
-			check(this.#pathCall('path_unlink_file', path), 'unlink', path);
-			return;
-		}
-		if (!recursive) throw new WasiError(ERRNO.EISDIR, 'rm', path);
-		for (const name of this.readdir(path)) {
-			this.rm(`${path.replace(/\/+$/, '')}/${name}`, {recursive: true});
-		}
-		check(this.#pathCall('path_remove_directory', path), 'rmdir', path);
+		if (errno === ERRNO.ENOENT && force) return;
+		check(errno, errno === ERRNO.EISDIR ? 'rm' : syscall, path);
+	}
+
+	/** Removes an empty directory. @param {string} path */
+	rmdir(path) {
+		check(this.#pathCall('wasi_wasm_fs_rmdir', path), 'rmdir', path);
+	}
+
+	/** @param {'wasi_wasm_fs_rename' | 'wasi_wasm_fs_link'} name @param {string} syscall
+	    @param {string} src @param {string} dst */
+	#twoPaths(name, syscall, src, dst) {
+		const a = encodePath(src), b = encodePath(dst);
+		const errno = this.#withBuffers([a.length, b.length], (host, root, [aPointer, bPointer]) => {
+			host.coreBytes(aPointer, a.length).set(a);
+			host.coreBytes(bPointer, b.length).set(b);
+			return host.exports[name](root, aPointer, a.length, bPointer, b.length);
+		});
+		check(errno, syscall, src, dst);
 	}
 
 	/** Renames `src` to `dst` (replacing a file, or an empty directory, at `dst`).
 	    @param {string} src @param {string} dst */
 	rename(src, dst) {
-		const a = encodePath(src), b = encodePath(dst);
-		const errno = this.#withBuffers([a.length, b.length], (host, root, [aPointer, bPointer]) => {
-			host.coreBytes(aPointer, a.length).set(a);
-			host.coreBytes(bPointer, b.length).set(b);
-			return host.exports.path_rename(root, aPointer, a.length, root, bPointer, b.length);
-		});
-		check(errno, 'rename', src, dst);
+		this.#twoPaths('wasi_wasm_fs_rename', 'rename', src, dst);
+	}
+
+	/** Creates hard link `dst` to the file `src` (a symlink itself, not what it names).
+	    @param {string} src @param {string} dst */
+	link(src, dst) {
+		this.#twoPaths('wasi_wasm_fs_link', 'link', src, dst);
 	}
 
 	/** Creates symlink `path` whose content is `target` (stored as given).
 	    @param {string} target @param {string} path */
 	symlink(target, path) {
-		const rawTarget = encodeUtf8(target), raw = encodePath(path);
-		const errno = this.#withBuffers([rawTarget.length, raw.length], (host, root, [targetPointer, pathPointer]) => {
+		const rawTarget = encodeUtf8(target);
+		const errno = this.#withPath(path, [rawTarget.length], (host, root, pointer, length, [targetPointer]) => {
 			host.coreBytes(targetPointer, rawTarget.length).set(rawTarget);
-			host.coreBytes(pathPointer, raw.length).set(raw);
-			return host.exports.path_symlink(targetPointer, rawTarget.length, root, pathPointer, raw.length);
+			return host.exports.wasi_wasm_fs_symlink(targetPointer, rawTarget.length, root, pointer, length);
 		});
 		check(errno, 'symlink', target, path);
 	}
 
 	/** The target of symlink `path`. @param {string} path */
 	readlink(path) {
-		const raw = encodePath(path);
-		for (let size = 256; ; size *= 4) {
-			const target = this.#withBuffers([raw.length, size, 4], (host, root, [pathPointer, buffer, usedPointer]) => {
-				host.coreBytes(pathPointer, raw.length).set(raw);
-				check(host.exports.path_readlink(root, pathPointer, raw.length, buffer, size, usedPointer), 'readlink', path);
-				const used = host.coreView().getUint32(usedPointer, true);
-				return used < size ? decodeUtf8(host.coreBytes(buffer, used)) : null;
+		for (let size = 256; ;) {
+			const result = this.#withPath(path, [size, 4], (host, root, pointer, length, [buffer, out]) => {
+				check(host.exports.wasi_wasm_fs_readlink(root, pointer, length, buffer, size, out), 'readlink', path);
+				const whole = host.coreView().getUint32(out, true);
+				return whole <= size ? decodeUtf8(host.coreBytes(buffer, whole)) : whole;
 			});
-			if (target !== null) return target; // else it may have been cut off: retry bigger
+			if (typeof result === 'string') return result;
+			size = result; // the target's whole length: ask again with room for it
 		}
+	}
+
+	/** Sets the access and/or modification time (BigInt ns; undefined leaves one as it is).
+	    @param {string} path
+	    @param {{atimeNs?: bigint, mtimeNs?: bigint, followSymlinks?: boolean}} [times] */
+	setTimes(path, {atimeNs, mtimeNs, followSymlinks = true} = {}) {
+		const flags = (atimeNs === undefined ? 0 : FST.ATIM) | (mtimeNs === undefined ? 0 : FST.MTIM);
+		const errno = this.#withPath(path, [], (host, root, pointer, length) =>
+			host.exports.wasi_wasm_fs_set_times(root, pointer, length, followSymlinks ? 1 : 0,
+				BigInt.asUintN(64, atimeNs ?? 0n), BigInt.asUintN(64, mtimeNs ?? 0n), flags));
+		check(errno, 'utimes', path);
 	}
 
 	/** The original wasi.wasm's loader: writes each {path: bytes} entry (a relative path is
@@ -1690,6 +1920,995 @@ class Pipe {
 		this.#owner = null;
 		owner.exports.wasi_wasm_pipe_release(this.handle);
 	}
+}
+
+// ======== js/snapshot.mjs ================================================================
+/* Snapshots of a VFS tree as a standard tar archive (POSIX.1-2001 "pax"), and restores: the
+   same archives, and the same guarantees, as the Python host's save_tar / load_tar
+   (src/wasi_wasm/_snapshot.py).
+
+   saveTar walks the tree while the filesystem is frozen (wasi_wasm_freeze: the host process
+   holds the lock exclusive for the whole walk, every other process waits at its next
+   filesystem call), so the archive is the tree at one moment. loadTar builds the archive's
+   tree in a fresh directory of its own and moves it into place only once it is complete, so
+   a bad or hostile archive, or a full filesystem, leaves everything as it was.
+
+   What an archive keeps (pax records, read back exactly): every entry's kind, mtime and atime
+   in nanoseconds, symlink targets, hard links (one member per inode, then link members),
+   holes (GNU sparse format 1.0, found with wasi_wasm_seek_data). The VFS holds no permission
+   bits, owners or ctimes: an archive gets 0o755 for directories, 0o644 for files and 0o777
+   for symlinks, owner 0, and a restore ignores them.
+
+   The tree is walked and built through the public filesystem API (fs.mjs); what that API has
+   no method for (pread/pwrite at offsets, SEEK_DATA, set times, hard links, freeze) goes to
+   the host process's core exports directly, through the `CoreAccess` the Wasi passes in. */
+
+/** The host process behind the filesystem API and its root fd (see Wasi).
+    @typedef {() => {host: CoreProcess, root: number}} CoreAccess */
+
+const BLOCK = 512;
+const RECORD = 20 * BLOCK; // tar pads an archive to whole records
+const HOLE = 1 << 16; // the core's chunk: a hole is a run of whole all-zero chunks
+const MAX_HEADER_SIZE = 1 << 20; // a pax record set or a GNU long name
+const MAX_VFS_FILE_SIZE = 2 ** 44 - 4096; // the core's largest file (EFBIG past it)
+const U64_MAX = 2n ** 64n - 1n;
+const DIR_MODE = 0o755, FILE_MODE = 0o644, LINK_MODE = 0o777;
+const TAR_READ_RIGHTS = RIGHT.FD_READ | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD_FILESTAT_GET;
+const TAR_WRITE_RIGHTS = RIGHT.FD_WRITE | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD_FILESTAT_GET
+	| RIGHT.FD_FILESTAT_SET_SIZE;
+const TEMP_PREFIX = '.wasi-wasm-restore-';
+/** What a WasiError's syscall ends with when its path names an archive member. */
+const RESTORING = ' (restoring archive member)';
+
+/** A tar archive that cannot be read: cut short, a bad header checksum, a format this
+    loader does not read. Nothing was changed. */
+class ArchiveError extends Error {
+	/** @param {string} message */
+	constructor(message) {
+		super(message);
+		this.name = 'ArchiveError';
+	}
+}
+
+/** An archive member that a restore refuses (an absolute name, `..`, a path through a
+    symlink, a device, a size past the filesystem's largest file...), naming the member, as
+    the Python host's UnsafeArchiveError. Thrown before the filesystem changes. */
+class UnsafeArchiveError extends ArchiveError {
+	/** @param {string} message */
+	constructor(message) {
+		super(message);
+		this.name = 'UnsafeArchiveError';
+	}
+}
+
+// ------------------------------------------------------------------------------------------
+// The host process's core calls that the public API has no method for
+
+class Core {
+	/** @param {CoreAccess} access */
+	constructor(access) {
+		const {host, root} = access();
+		this.host = host;
+		this.root = root;
+	}
+
+	/** Runs `use(pointers)` with scratch buffers of `sizes` (8-byte aligned parts).
+	    @template T @param {number[]} sizes @param {(pointers: number[]) => T} use @returns {T} */
+	buffers(sizes, use) {
+		/** @type {number[]} */
+		const offsets = [];
+		let total = 0;
+		for (const size of sizes) {
+			offsets.push(total);
+			total += (size + 7) & ~7;
+		}
+		const result = this.host.tryScratch(total, base => use(offsets.map(offset => base + offset)));
+		if (result === NO_ROOM) throw new WasiError(ERRNO.ENOSPC, 'snapshot buffer');
+		return result;
+	}
+
+	/** A chunk buffer of up to `wanted` bytes (a small one when the filesystem is nearly full).
+	    @template T @param {number} wanted @param {(chunk: number, pointers: number[]) => T} use
+	    @returns {T} */
+	chunk(wanted, use) {
+		for (const size of new Set([wanted, Math.min(wanted, SMALL_CHUNK_BYTES)])) {
+			const result = this.host.tryScratch(size + 16, base => use(size, [base, base + size, base + size + 8]));
+			if (result !== NO_ROOM) return result;
+		}
+		throw new WasiError(ERRNO.ENOSPC, 'snapshot buffer');
+	}
+
+	/** @param {string} path @param {number} oflags @param {bigint} rights */
+	open(path, oflags, rights) {
+		const raw = encodePath(path);
+		return this.buffers([raw.length, 4], ([pathPointer, fdPointer]) => {
+			this.host.coreBytes(pathPointer, raw.length).set(raw);
+			check(this.host.exports.path_open(this.root, 0, pathPointer, raw.length, oflags, rights, 0n, 0, fdPointer), 'open', path);
+			return this.host.coreView().getUint32(fdPointer, true);
+		});
+	}
+
+	/** @param {number} fd */
+	close(fd) {
+		this.host.exports.fd_close(fd);
+	}
+
+	/** `length` bytes of `fd` from `offset`, in pieces of up to HOLE bytes, to `sink`.
+	    @param {number} fd @param {number} offset @param {number} length @param {string} path
+	    @param {(piece: Uint8Array) => void} sink */
+	pread(fd, offset, length, path, sink) {
+		if (length === 0) return;
+		this.chunk(Math.min(length, HOLE), (size, [buffer, iovec, countPointer]) => {
+			while (length > 0) {
+				const view = this.host.coreView();
+				view.setUint32(iovec, buffer, true);
+				view.setUint32(iovec + 4, Math.min(size, length), true);
+				check(this.host.exports.fd_pread(fd, iovec, 1, BigInt(offset), countPointer), 'read', path);
+				const count = this.host.coreView().getUint32(countPointer, true);
+				if (count === 0) throw new WasiError(ERRNO.EIO, 'read', path); // frozen: cannot shrink
+				sink(this.host.coreBytes(buffer, count).slice());
+				offset += count;
+				length -= count;
+			}
+		});
+	}
+
+	/** The (offset, length) runs of `fd`'s data, as SEEK_DATA / SEEK_HOLE find them: holes
+	    are never read. @param {number} fd @param {number} size @param {string} path */
+	dataRuns(fd, size, path) {
+		/** @type {[number, number][]} */
+		const runs = [];
+		this.buffers([8], ([out]) => {
+			let offset = 0;
+			while (offset < size) {
+				const code = this.host.exports.wasi_wasm_seek_data(fd, BigInt(offset), 0, out);
+				if (code === ERRNO.ENXIO) break;
+				check(code, 'seek_data', path);
+				const start = Number(this.host.coreView().getBigUint64(out, true));
+				check(this.host.exports.wasi_wasm_seek_data(fd, BigInt(start), 1, out), 'seek_data', path);
+				const end = Math.min(Number(this.host.coreView().getBigUint64(out, true)), size);
+				runs.push([start, end - start]);
+				offset = end;
+			}
+		});
+		return runs;
+	}
+
+	/** Sets atime/mtime (BigInt ns; null leaves one as it is) of `path`.
+	    @param {string} path @param {bigint | null} atime @param {bigint | null} mtime @param {boolean} follow */
+	setTimes(path, atime, mtime, follow) {
+		const raw = encodePath(path);
+		const flags = (atime !== null ? FST.ATIM : 0) | (mtime !== null ? FST.MTIM : 0);
+		const errno = this.buffers([raw.length], ([pathPointer]) => {
+			this.host.coreBytes(pathPointer, raw.length).set(raw);
+			return this.host.exports.path_filestat_set_times(this.root, follow ? LOOKUP.SYMLINK_FOLLOW : 0,
+				pathPointer, raw.length, atime ?? 0n, mtime ?? 0n, flags);
+		});
+		check(errno, 'utimes', path);
+	}
+
+	/** A hard link `path` to `source` (never following a symlink). @param {string} source @param {string} path */
+	link(source, path) {
+		const a = encodePath(source), b = encodePath(path);
+		const errno = this.buffers([a.length, b.length], ([aPointer, bPointer]) => {
+			this.host.coreBytes(aPointer, a.length).set(a);
+			this.host.coreBytes(bPointer, b.length).set(b);
+			return this.host.exports.path_link(this.root, 0, aPointer, a.length, this.root, bPointer, b.length);
+		});
+		check(errno, 'link', source, path);
+	}
+
+	/** Runs `use()` with the filesystem frozen (nested freezes of this process run inside the
+	    outer one). @template T @param {() => T} use @returns {T} */
+	frozen(use) {
+		return withFrozen(this.host, use);
+	}
+}
+
+// ------------------------------------------------------------------------------------------
+// Writing tar
+
+/** @param {string} text */
+function isAscii(text) {
+	for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+	return true;
+}
+
+/** Each UTF-16 unit past ASCII as '_' (a header's stand-in name; pax holds the real one).
+    @param {string} text */
+function asciiStandIn(text) {
+	let out = '';
+	for (let i = 0; i < text.length; i++) out += text.charCodeAt(i) > 0x7f ? '_' : text[i];
+	return out;
+}
+
+/** A pax extended header's data: "LEN KEY=VALUE\n" records. @param {[string, string][]} records */
+function paxRecords(records) {
+	/** @type {Uint8Array[]} */
+	const parts = [];
+	for (const [key, value] of records) {
+		const body = encodeUtf8(` ${key}=${value}\n`);
+		let length = body.length + 1;
+		while (String(length).length + body.length !== length) length = String(length).length + body.length;
+		parts.push(encodeUtf8(String(length)), body);
+	}
+	return concatBytes(parts.length ? parts : [new Uint8Array(0)]);
+}
+
+/** @param {bigint} ns */
+function paxTime(ns) {
+	return `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
+}
+
+/** A ustar header block. @param {{name: string, type: string, mode: number, size: number,
+    mtime: number, linkname?: string}} fields */
+function ustarHeader({name, type, mode, size, mtime, linkname = ''}) {
+	const block = new Uint8Array(BLOCK);
+	/** @param {number} at @param {number} width @param {string} text */
+	const put = (at, width, text) => block.set(encodeUtf8(text).subarray(0, width), at);
+	/** @param {number} at @param {number} width @param {number} value */
+	const octal = (at, width, value) => put(at, width, `${value.toString(8).padStart(width - 1, '0')}\0`);
+	put(0, 100, name);
+	octal(100, 8, mode);
+	octal(108, 8, 0);
+	octal(116, 8, 0);
+	octal(124, 12, size);
+	octal(136, 12, mtime);
+	put(148, 8, '        ');
+	put(156, 1, type);
+	put(157, 100, linkname);
+	put(257, 8, 'ustar\x0000');
+	let sum = 0;
+	for (const byte of block) sum += byte;
+	put(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+	return block;
+}
+
+const MAX_OCTAL_11 = 8 ** 11 - 1;
+
+class TarWriter {
+	/** @type {Uint8Array[]} */
+	parts = [];
+	length = 0;
+
+	/** @param {Uint8Array} bytes */
+	push(bytes) {
+		this.parts.push(bytes);
+		this.length += bytes.length;
+	}
+
+	pad() {
+		const rest = (BLOCK - this.length % BLOCK) % BLOCK;
+		if (rest) this.push(new Uint8Array(rest));
+	}
+
+	/** A member's headers (a pax header when needed, then ustar), as Python's tarfile writes
+	    them in PAX_FORMAT. @param {{name: string, type: string, mode: number, size: number,
+	    linkname?: string, pax: [string, string][]}} member */
+	add({name, type, mode, size, linkname = '', pax}) {
+		const records = [...pax];
+		let headerName = name, headerLink = linkname;
+		if (!isAscii(name) || encodeUtf8(name).length > 100) {
+			records.push(['path', name]);
+			headerName = asciiStandIn(name).slice(0, 100);
+		}
+		if (!isAscii(linkname) || encodeUtf8(linkname).length > 100) {
+			records.push(['linkpath', linkname]);
+			headerLink = asciiStandIn(linkname).slice(0, 100);
+		}
+		let headerSize = size;
+		if (size > MAX_OCTAL_11) {
+			records.push(['size', String(size)]);
+			headerSize = 0;
+		}
+		const mtimeRecord = records.find(([key]) => key === 'mtime');
+		let mtime = mtimeRecord ? Number(mtimeRecord[1].split('.')[0]) : 0;
+		if (mtime > MAX_OCTAL_11) mtime = 0;
+		if (records.length) {
+			const data = paxRecords(records);
+			this.push(ustarHeader({name: '././@PaxHeader', type: 'x', mode: 0, size: data.length, mtime: 0}));
+			this.push(data);
+			this.pad();
+		}
+		this.push(ustarHeader({name: headerName, type, mode, size: headerSize, mtime, linkname: headerLink}));
+	}
+
+	finish() {
+		this.push(new Uint8Array(2 * BLOCK));
+		const rest = (RECORD - this.length % RECORD) % RECORD;
+		if (rest) this.push(new Uint8Array(rest));
+		return concatBytes(this.parts);
+	}
+}
+
+/** Whether `bytes` are all zero. @param {Uint8Array} bytes */
+function allZero(bytes) {
+	const words = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : null;
+	let i = 0;
+	if (words) {
+		for (const word of words) if (word !== 0) return false;
+		i = words.length * 4;
+	}
+	for (; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+	return true;
+}
+
+/** (offset, length) of the runs of HOLE-aligned blocks of `data` that hold a non-zero byte.
+    @param {Uint8Array} data */
+function dataRegionsOf(data) {
+	/** @type {[number, number][]} */
+	const regions = [];
+	for (let start = 0; start < data.length; start += HOLE) {
+		const block = data.subarray(start, start + HOLE);
+		if (allZero(block)) continue;
+		const last = regions[regions.length - 1];
+		if (last && last[0] + last[1] === start) last[1] += block.length;
+		else regions.push([start, block.length]);
+	}
+	return regions;
+}
+
+/** GNU sparse 1.0's map, padded to a block; a file ending in a hole ends with an empty region.
+    @param {[number, number][]} regions @param {number} size */
+function sparseMap(regions, size) {
+	const entries = [...regions];
+	const last = entries[entries.length - 1];
+	if (!last || last[0] + last[1] < size) entries.push([size, 0]);
+	const text = `${[String(entries.length), ...entries.map(([o, n]) => `${o}\n${n}`)].join('\n')}\n`;
+	const bytes = encodeUtf8(text);
+	const padded = new Uint8Array(Math.ceil(bytes.length / BLOCK) * BLOCK);
+	padded.set(bytes);
+	return padded;
+}
+
+/** @param {string} path @param {...string} parts */
+function join(path, ...parts) {
+	return parts.length ? [path.replace(/\/+$/, ''), ...parts].join('/') : path;
+}
+
+/**
+ * The tree at `path` as a pax tar archive, taken at one moment (the filesystem frozen).
+ * @param {WasiFileSystem} fs @param {CoreAccess} access @param {string} path
+ * @returns {Uint8Array}
+ */
+function saveTar(fs, access, path = '/') {
+	encodePath(path);
+	const core = new Core(access);
+	return core.frozen(() => {
+		if (!fs.stat(path).isDirectory()) throw new WasiError(ERRNO.ENOTDIR, 'saveTar', path);
+		const tar = new TarWriter();
+		/** @type {Map<string, string>} first member name of each inode with several links */
+		const firstName = new Map();
+		/** @param {string} dir @param {string} prefix */
+		const walk = (dir, prefix) => {
+			for (const name of fs.readdir(dir)) {
+				const full = join(dir, name);
+				const member = prefix ? `${prefix}/${name}` : name;
+				const info = fs.lstat(full);
+				const times = /** @type {[string, string][]} */ ([['mtime', paxTime(info.mtimeNs)], ['atime', paxTime(info.atimeNs)]]);
+				if (info.isDirectory()) {
+					// Listing it sets its atime: the stat above was taken before.
+					tar.add({name: `${member}/`, type: '5', mode: DIR_MODE, size: 0, pax: times});
+					walk(full, member);
+					continue;
+				}
+				if (!info.isFile() && !info.isSymbolicLink()) continue; // pipes have no place in tar
+				const key = `${info.dev}:${info.ino}`;
+				if (info.nlink > 1) {
+					const first = firstName.get(key);
+					if (first !== undefined) {
+						tar.add({name: member, type: '1', mode: FILE_MODE, size: 0, linkname: first, pax: []});
+						continue;
+					}
+					firstName.set(key, member);
+				}
+				if (info.isSymbolicLink()) {
+					tar.add({name: member, type: '2', mode: LINK_MODE, size: 0, linkname: fs.readlink(full), pax: times});
+				} else {
+					addFile(core, tar, full, member, info, times);
+				}
+			}
+		};
+		walk(path, '');
+		return tar.finish();
+	});
+}
+
+/** @param {Core} core @param {TarWriter} tar @param {string} full @param {string} member
+    @param {WasiStat} info @param {[string, string][]} times */
+function addFile(core, tar, full, member, info, times) {
+	const size = info.size;
+	const fd = core.open(full, 0, TAR_READ_RIGHTS);
+	try {
+		/** @type {Uint8Array | null} */
+		let kept = null;
+		let regions;
+		if (size <= HOLE) { // one piece: read once, kept for the data
+			/** @type {Uint8Array[]} */
+			const pieces = [];
+			core.pread(fd, 0, size, full, piece => pieces.push(piece));
+			kept = pieces.length ? concatBytes(pieces) : new Uint8Array(0);
+			regions = dataRegionsOf(kept);
+		} else {
+			regions = core.dataRuns(fd, size, full);
+		}
+		const dense = size === 0 || (regions.length === 1 && regions[0][0] === 0 && regions[0][1] === size);
+		/** @param {number} offset @param {number} length */
+		const copy = (offset, length) => {
+			if (kept) tar.push(kept.subarray(offset, offset + length));
+			else core.pread(fd, offset, length, full, piece => tar.push(piece));
+		};
+		if (dense) {
+			tar.add({name: member, type: '0', mode: FILE_MODE, size, pax: times});
+			copy(0, size);
+		} else {
+			const map = sparseMap(regions, size);
+			const stored = map.length + regions.reduce((total, [, length]) => total + length, 0);
+			tar.add({
+				name: 'GNUSparseFile.0/sparse', type: '0', mode: FILE_MODE, size: stored,
+				pax: [...times, ['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.name', member],
+					['GNU.sparse.realsize', String(size)]],
+			});
+			tar.push(map);
+			for (const [offset, length] of regions) copy(offset, length);
+		}
+		tar.pad();
+	} finally {
+		core.close(fd);
+	}
+}
+
+// ------------------------------------------------------------------------------------------
+// Trees ({name: bytes | string | tree | Symlink}) as archives, for writeTree
+
+/** Whether `value` is a tree's directory (a plain object). @param {unknown} value
+    @returns {value is Tree} */
+function isDirectory(value) {
+	if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+	const proto = Object.getPrototypeOf(value);
+	return proto === Object.prototype || proto === null;
+}
+
+/**
+ * `tree` as a tar archive whose members are named below `path` (only for the messages):
+ * names and values are checked first, so a bad tree throws before anything is written.
+ * @param {string} path @param {unknown} tree @param {bigint} now the mtime of every entry
+ */
+function treeToTar(path, tree, now) {
+	if (!isDirectory(tree)) throw new TypeError(`writeTree needs a tree such as {dir: {file: 'text'}}, not ${describe(tree)}`);
+	const tar = new TarWriter();
+	const times = /** @type {[string, string][]} */ ([['mtime', paxTime(now)]]);
+	/** @param {Tree} dir @param {string} prefix */
+	const walk = (dir, prefix) => {
+		for (const [name, value] of Object.entries(dir)) {
+			const member = prefix ? `${prefix}/${name}` : name;
+			const where = join(path, member);
+			if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+				throw new WasiError(ERRNO.EINVAL, 'writeTree (a name in a tree is one path component)', where);
+			}
+			if (value instanceof Symlink) {
+				if (value.target.startsWith('/')) throw new WasiError(ERRNO.EPERM, 'writeTree (symlink targets are relative)', where);
+				tar.add({name: member, type: '2', mode: LINK_MODE, size: 0, linkname: value.target, pax: times});
+			} else if (isDirectory(value)) {
+				tar.add({name: `${member}/`, type: '5', mode: DIR_MODE, size: 0, pax: times});
+				walk(value, member);
+			} else {
+				let bytes;
+				try {
+					bytes = toBytes(value);
+				} catch {
+					throw new TypeError(`writeTree: ${where} must be a string, bytes, a Symlink or a tree, not ${describe(value)}`);
+				}
+				tar.add({name: member, type: '0', mode: FILE_MODE, size: bytes.length, pax: times});
+				tar.push(bytes);
+				tar.pad();
+			}
+		}
+	};
+	walk(tree, '');
+	return tar.finish();
+}
+
+// ------------------------------------------------------------------------------------------
+// Reading tar
+
+/** @typedef {{name: string, type: string, size: number, linkname: string, dataStart: number,
+    stored: number, regions: [number, number][] | null, atime: bigint | null, mtime: bigint,
+    offset: number}} Member */
+
+/** A numeric header field: octal text, or GNU base-256. @param {Uint8Array} field */
+function headerNumber(field) {
+	if (field[0] === 0x80 || field[0] === 0xff) {
+		let value = 0n;
+		for (let i = 1; i < field.length; i++) value = value << 8n | BigInt(field[i]);
+		if (field[0] === 0xff) value -= 1n << BigInt(8 * (field.length - 1));
+		return Number(value);
+	}
+	const text = decodeUtf8(field).replace(/\0.*$/s, '').trim();
+	if (text && !/^[0-7]+$/.test(text)) throw new ArchiveError(`a bad number ${JSON.stringify(text)} in a tar header`);
+	return text ? parseInt(text, 8) : 0;
+}
+
+/** @param {Uint8Array} field */
+function headerString(field) {
+	const end = field.indexOf(0);
+	return decodeUtf8(end < 0 ? field : field.subarray(0, end));
+}
+
+/** (atime or mtime) in ns from a pax record, as the Python host reads it; null if absent or
+    unreadable; a time before 1970 is 0. @param {string | undefined} text */
+function parseTime(text) {
+	if (text === undefined) return null;
+	const negative = text.startsWith('-');
+	const [whole, fraction = ''] = text.replace(/^-+/, '').split('.', 2);
+	if (!/^\d*$/.test(whole) || !/^\d*$/.test(fraction)) return null;
+	const ns = BigInt(whole || '0') * 1_000_000_000n + BigInt((fraction + '000000000').slice(0, 9));
+	if (negative) return 0n;
+	return ns > U64_MAX ? U64_MAX : ns;
+}
+
+/** The pax records of a header's data. @param {Uint8Array} data */
+function parsePax(data) {
+	/** @type {Record<string, string>} */
+	const records = {};
+	let at = 0;
+	while (at < data.length && data[at] !== 0) {
+		const space = data.indexOf(0x20, at);
+		const length = space > at ? Number(decodeUtf8(data.subarray(at, space))) : NaN;
+		if (!Number.isInteger(length) || length <= 0 || at + length > data.length || data[at + length - 1] !== 0x0a) {
+			throw new ArchiveError('a malformed pax header');
+		}
+		const record = decodeUtf8(data.subarray(space + 1, at + length - 1));
+		const equals = record.indexOf('=');
+		if (equals < 0) throw new ArchiveError('a malformed pax header');
+		records[record.slice(0, equals)] = record.slice(equals + 1);
+		at += length;
+	}
+	return records;
+}
+
+/** The members of a tar archive, one by one (their data stays in `bytes`).
+    @param {Uint8Array} bytes @returns {Generator<Member>} */
+function* readTar(bytes) {
+	/** @type {Record<string, string>} */
+	let pax = {};
+	/** @type {Record<string, string>} */
+	let globalPax = {};
+	/** @type {string | null} */
+	let longName = null;
+	/** @type {string | null} */
+	let longLink = null;
+	let at = 0;
+	for (;;) {
+		if (at + BLOCK > bytes.length) {
+			// No end blocks after a whole member: Python's tarfile takes this too.
+			const pending = Object.keys(pax).length || longName !== null || longLink !== null;
+			if (at === bytes.length && !pending) return;
+			throw new ArchiveError(`the archive is cut short at offset ${Math.min(at, bytes.length)}`);
+		}
+		const header = bytes.subarray(at, at + BLOCK);
+		if (allZero(header)) return;
+		let unsigned = 0, signed = 0;
+		for (let i = 0; i < BLOCK; i++) {
+			const byte = i >= 148 && i < 156 ? 0x20 : header[i];
+			unsigned += byte;
+			signed += byte > 127 ? byte - 256 : byte;
+		}
+		const checksum = headerNumber(header.subarray(148, 156));
+		if (checksum !== unsigned && checksum !== signed) throw new ArchiveError(`a bad tar header checksum at offset ${at}`);
+		const offset = at;
+		const type = String.fromCharCode(header[156]);
+		let size = headerNumber(header.subarray(124, 136));
+		if ('xgLKX'.includes(type)) {
+			const dataStart = at + BLOCK;
+			if (size > MAX_HEADER_SIZE) {
+				throw new UnsafeArchiveError(`an archive header of ${size} bytes (at offset ${offset}), over ${MAX_HEADER_SIZE}: refused`);
+			}
+			if (dataStart + size > bytes.length) throw new ArchiveError(`the archive is cut short at offset ${offset}`);
+			const data = bytes.subarray(dataStart, dataStart + size);
+			at = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+			if (type === 'x' || type === 'X') pax = {...pax, ...parsePax(data)};
+			else if (type === 'g') globalPax = {...globalPax, ...parsePax(data)};
+			else if (type === 'L') longName = headerString(data);
+			else longLink = headerString(data);
+			continue;
+		}
+		const records = {...globalPax, ...pax};
+		pax = {};
+		let name = headerString(header.subarray(0, 100));
+		const magic = decodeUtf8(header.subarray(257, 263));
+		if (magic.startsWith('ustar')) {
+			const prefix = headerString(header.subarray(345, 500));
+			if (prefix && magic === 'ustar\0') name = `${prefix}/${name}`;
+		}
+		let linkname = headerString(header.subarray(157, 257));
+		if (longName !== null) name = longName;
+		if (longLink !== null) linkname = longLink;
+		longName = longLink = null;
+		if (records.path !== undefined) name = records.path;
+		if (records.linkpath !== undefined) linkname = records.linkpath;
+		if (records.size !== undefined) {
+			size = Number(records.size);
+			if (!Number.isSafeInteger(size) || size < 0) throw new ArchiveError(`a bad size ${records.size} for ${JSON.stringify(name)}`);
+		}
+		const stored = '0\x007'.includes(type) || type === 'S' ? size : 0;
+		/** @type {[number, number][] | null} */
+		let oldSparse = null;
+		if (type === 'S') { // GNU's old sparse format: the map in the header and extension blocks
+			oldSparse = [];
+			/** @param {Uint8Array} block @param {number} start @param {number} count */
+			const entries = (block, start, count) => {
+				for (let i = 0; i < count; i++) {
+					const at = start + 24 * i;
+					const offset = headerNumber(block.subarray(at, at + 12));
+					const length = headerNumber(block.subarray(at + 12, at + 24));
+					if (offset || length) /** @type {[number, number][]} */ (oldSparse).push([offset, length]);
+				}
+			};
+			entries(header, 386, 4);
+			let extended = header[482];
+			while (extended) {
+				if (at + 2 * BLOCK > bytes.length) throw new ArchiveError(`the archive is cut short at offset ${at + BLOCK}`);
+				at += BLOCK;
+				const block = bytes.subarray(at, at + BLOCK);
+				entries(block, 0, 21);
+				extended = block[504];
+			}
+		}
+		const dataStart = at + BLOCK;
+		/** @type {Member} */
+		const member = {
+			name, type, size, linkname, dataStart, stored, regions: null, offset,
+			atime: parseTime(records.atime),
+			mtime: parseTime(records.mtime) ?? BigInt(Math.max(0, headerNumber(header.subarray(136, 148)))) * 1_000_000_000n,
+		};
+		if (oldSparse) {
+			member.type = '0';
+			member.regions = oldSparse;
+			member.size = headerNumber(header.subarray(483, 495));
+		}
+		if (records['GNU.sparse.major'] !== undefined || records['GNU.sparse.map'] !== undefined
+			|| records['GNU.sparse.offset'] !== undefined) {
+			if (records['GNU.sparse.major'] === '1' && records['GNU.sparse.minor'] === '0') {
+				readSparseMap(member, bytes, records);
+			} else if (records['GNU.sparse.map'] !== undefined) { // 0.1: the map in a pax record
+				const numbers = records['GNU.sparse.map'].split(',').map(Number);
+				const realSize = Number(records['GNU.sparse.size'] ?? records['GNU.sparse.realsize']);
+				if (numbers.length % 2 || !numbers.every(Number.isSafeInteger) || !Number.isSafeInteger(realSize)) {
+					throw new ArchiveError(`archive member ${JSON.stringify(name)} has a malformed sparse map`);
+				}
+				member.regions = [];
+				for (let i = 0; i < numbers.length; i += 2) member.regions.push([numbers[i], numbers[i + 1]]);
+				member.size = realSize;
+				if (records['GNU.sparse.name'] !== undefined) member.name = records['GNU.sparse.name'];
+			} else {
+				throw new ArchiveError(`archive member ${JSON.stringify(name)} uses GNU sparse format 0.0, which this loader does not read (1.0, 0.1 and GNU's old one it does)`);
+			}
+		}
+		at = dataStart + Math.ceil(stored / BLOCK) * BLOCK;
+		yield member;
+	}
+}
+
+/** GNU sparse 1.0: the real name and size from the pax records, the map from the data.
+    @param {Member} member @param {Uint8Array} bytes @param {Record<string, string>} records */
+function readSparseMap(member, bytes, records) {
+	if (records['GNU.sparse.name'] !== undefined) member.name = records['GNU.sparse.name'];
+	const realSize = Number(records['GNU.sparse.realsize'] ?? records['GNU.sparse.size']);
+	if (!Number.isSafeInteger(realSize) || realSize < 0) throw new ArchiveError(`archive member ${JSON.stringify(member.name)} has a bad sparse size`);
+	/** @type {number[]} */
+	const numbers = [];
+	let at = member.dataStart, line = '';
+	const end = Math.min(member.dataStart + member.stored, bytes.length);
+	let wanted = 1;
+	while (numbers.length < wanted) {
+		if (at >= end) throw new ArchiveError(`archive member ${JSON.stringify(member.name)} has a sparse map cut short`);
+		const byte = bytes[at++];
+		if (byte !== 0x0a) {
+			if (byte < 0x30 || byte > 0x39 || line.length > 20) throw new ArchiveError(`archive member ${JSON.stringify(member.name)} has a malformed sparse map`);
+			line += String.fromCharCode(byte);
+			continue;
+		}
+		numbers.push(Number(line));
+		line = '';
+		if (numbers.length === 1) {
+			if (numbers[0] > (end - member.dataStart) / 2) throw new ArchiveError(`archive member ${JSON.stringify(member.name)} has a malformed sparse map`);
+			wanted = 1 + 2 * numbers[0];
+		}
+	}
+	const mapBytes = Math.ceil((at - member.dataStart) / BLOCK) * BLOCK;
+	/** @type {[number, number][]} */
+	const regions = [];
+	for (let i = 1; i < numbers.length; i += 2) regions.push([numbers[i], numbers[i + 1]]);
+	member.regions = regions;
+	member.dataStart += mapBytes;
+	member.stored -= mapBytes;
+	member.size = realSize;
+}
+
+// ------------------------------------------------------------------------------------------
+// Restoring
+
+/** A member's name as components below the target: "./a//b/" is ["a", "b"]; an absolute name
+    or one with `..` is refused. @param {string} name */
+function memberParts(name) {
+	if (name.startsWith('/') || name.startsWith('\\')) {
+		throw new UnsafeArchiveError(`archive member ${JSON.stringify(name)} has an absolute name: refused`);
+	}
+	const parts = name.split('/').filter(part => part !== '' && part !== '.');
+	if (parts.includes('..')) throw new UnsafeArchiveError(`archive member ${JSON.stringify(name)} has a '..' component: refused`);
+	return parts;
+}
+
+/** @param {WasiFileSystem} fs @param {string} path */
+function lstatOrNull(fs, path) {
+	try {
+		return fs.lstat(path);
+	} catch (error) {
+		if (error instanceof WasiError && error.errno === ERRNO.ENOENT) return null;
+		throw error;
+	}
+}
+
+const KIND_NAMES = /** @type {Record<string, string>} */ ({3: 'a character device', 4: 'a block device', 6: 'a fifo'});
+
+class Restorer {
+	/** @type {Set<string>} real directories this restore made (joined parts) */
+	dirs = new Set(['']);
+	/** @type {[string[], bigint | null, bigint][]} */
+	dirTimes = [];
+
+	/** @param {WasiFileSystem} fs @param {Core} core @param {string} root @param {Uint8Array} bytes */
+	constructor(fs, core, root, bytes) {
+		this.fs = fs;
+		this.core = core;
+		this.root = root;
+		this.bytes = bytes;
+	}
+
+	/** @param {string[]} parts */
+	path(parts) {
+		return join(this.root, ...parts);
+	}
+
+	/** @param {Member} member */
+	restore(member) {
+		const parts = memberParts(member.name);
+		try {
+			this.#restore(member, parts);
+		} catch (error) {
+			if (error instanceof WasiError) {
+				throw new WasiError(error.errno, `${error.syscall}${RESTORING}`, member.name);
+			}
+			throw error;
+		}
+	}
+
+	/** @param {Member} member @param {string[]} parts */
+	#restore(member, parts) {
+		const {type, name} = member;
+		const quoted = JSON.stringify(name);
+		const regular = type === '0' || type === '\0' || type === '7';
+		if (!regular && type !== '5' && type !== '2' && type !== '1') {
+			throw new UnsafeArchiveError(`archive member ${quoted} is ${KIND_NAMES[type] ?? `of type ${JSON.stringify(type)}`}: refused`);
+		}
+		if (regular) checkSizes(member);
+		if (!parts.length) {
+			if (type !== '5') throw new UnsafeArchiveError(`archive member ${quoted} names the root`);
+			return; // the target itself: its times stay the target's
+		}
+		this.#parents(member, parts.slice(0, -1), true);
+		const path = this.path(parts);
+		if (type === '5') {
+			const old = lstatOrNull(this.fs, path);
+			if (!old?.isDirectory()) this.#fresh(member, path, () => this.fs.mkdir(path));
+			this.dirs.add(parts.join('/'));
+			this.dirTimes.push([parts, member.atime, member.mtime]);
+		} else if (type === '2') {
+			if (member.linkname.startsWith('/')) {
+				throw new UnsafeArchiveError(`archive member ${quoted} is a symlink to the absolute path ${JSON.stringify(member.linkname)}: the VFS stores relative targets only`);
+			}
+			this.#fresh(member, path, () => this.fs.symlink(member.linkname, path));
+			this.core.setTimes(path, member.atime, member.mtime, false);
+		} else if (type === '1') {
+			const sourceParts = memberParts(member.linkname);
+			if (!sourceParts.length) throw new UnsafeArchiveError(`archive member ${quoted} links to the root`);
+			this.#parents(member, sourceParts.slice(0, -1), false);
+			const source = this.path(sourceParts);
+			const info = lstatOrNull(this.fs, source);
+			if (!info || info.isDirectory()) {
+				throw new UnsafeArchiveError(`archive member ${quoted} is a hard link to ${JSON.stringify(member.linkname)}, which is no file restored before it`);
+			}
+			this.#fresh(member, path, () => this.core.link(source, path));
+		} else {
+			this.#write(member, path);
+		}
+	}
+
+	/** `make()` the member's entry; a name the archive used before is replaced (a later
+	    member wins, as in tar), but never a directory.
+	    @template T @param {Member} member @param {string} path @param {() => T} make @returns {T} */
+	#fresh(member, path, make) {
+		try {
+			return make();
+		} catch (error) {
+			if (!(error instanceof WasiError && error.errno === ERRNO.EEXIST)) throw error;
+		}
+		const old = lstatOrNull(this.fs, path);
+		if (old) {
+			if (old.isDirectory()) throw new UnsafeArchiveError(`archive member ${JSON.stringify(member.name)} would replace a directory: refused`);
+			this.fs.rm(path);
+		}
+		return make();
+	}
+
+	/** Every ancestor of a member must be a real directory of this restore, never a symlink
+	    (which could lead out of the target): missing ones are made, as tar does.
+	    @param {Member} member @param {string[]} parents @param {boolean} make */
+	#parents(member, parents, make) {
+		for (let depth = 1; depth <= parents.length; depth++) {
+			const prefix = parents.slice(0, depth);
+			const key = prefix.join('/');
+			if (this.dirs.has(key)) continue;
+			const info = lstatOrNull(this.fs, this.path(prefix));
+			if (info && !info.isDirectory()) {
+				throw new UnsafeArchiveError(`archive member ${JSON.stringify(member.name)} goes through ${JSON.stringify(key)}, which is not a directory (a symlink is never followed): refused`);
+			}
+			if (!info) {
+				if (!make) throw new UnsafeArchiveError(`archive member ${JSON.stringify(member.name)} names ${JSON.stringify(key)}, which the archive has not made`);
+				this.fs.mkdir(this.path(prefix));
+			}
+			this.dirs.add(key);
+		}
+	}
+
+	/** The member's data: only HOLE blocks with a non-zero byte are written, so holes (sparse
+	    members, and runs of zeros in plain ones) cost the filesystem nothing.
+	    @param {Member} member @param {string} path */
+	#write(member, path) {
+		const core = this.core;
+		const regions = member.regions ? member.regions.filter(([, length]) => length !== 0) : [[0, member.size]];
+		if (member.dataStart + member.stored > this.bytes.length) {
+			throw new ArchiveError(`archive member ${JSON.stringify(member.name)} is cut short`);
+		}
+		const fd = this.#fresh(member, path, () => core.open(path, OFLAG.CREAT | OFLAG.EXCL, TAR_WRITE_RIGHTS));
+		try {
+			let source = member.dataStart;
+			const sourceEnd = member.dataStart + member.stored;
+			let writtenEnd = 0;
+			core.chunk(HOLE, (chunk, [buffer, iovec, countPointer]) => {
+				for (const [offset, length] of regions) {
+					const end = offset + length;
+					if (source + length > sourceEnd) throw new ArchiveError(`archive member ${JSON.stringify(member.name)} is cut short`);
+					for (let position = offset; position < end;) {
+						const step = Math.min(end, (Math.floor(position / HOLE) + 1) * HOLE) - position;
+						const block = this.bytes.subarray(source + position - offset, source + position - offset + step);
+						if (!allZero(block)) {
+							for (let done = 0; done < step;) {
+								const piece = block.subarray(done, done + chunk);
+								core.host.coreBytes(buffer, piece.length).set(piece);
+								const view = core.host.coreView();
+								view.setUint32(iovec, buffer, true);
+								view.setUint32(iovec + 4, piece.length, true);
+								check(core.host.exports.fd_pwrite(fd, iovec, 1, BigInt(position + done), countPointer), 'write', path);
+								const count = core.host.coreView().getUint32(countPointer, true);
+								if (count === 0) throw new WasiError(ERRNO.EIO, 'write', path);
+								done += count;
+							}
+							writtenEnd = position + step;
+						}
+						position += step;
+					}
+					source += length;
+				}
+				if (writtenEnd !== member.size) { // ends in a hole
+					check(core.host.exports.fd_filestat_set_size(fd, BigInt(member.size)), 'truncate', path);
+				}
+			});
+		} finally {
+			core.close(fd);
+		}
+		core.setTimes(path, member.atime, member.mtime, false);
+	}
+}
+
+/** @param {Member} member */
+function checkSizes(member) {
+	if (member.size > MAX_VFS_FILE_SIZE || member.size < 0) {
+		throw new UnsafeArchiveError(`archive member ${JSON.stringify(member.name)} is ${member.size} bytes, over the filesystem's largest file (${MAX_VFS_FILE_SIZE} bytes): refused`);
+	}
+	if (member.regions) {
+		let end = 0;
+		for (const [offset, length] of member.regions) {
+			if (offset < end || length < 0 || offset + length > member.size) {
+				throw new UnsafeArchiveError(`archive member ${JSON.stringify(member.name)} has a sparse map out of order or past its size: refused`);
+			}
+			end = offset + length;
+		}
+	}
+}
+
+/** A fresh name for the restore's own directory. */
+function tempName() {
+	let suffix = '';
+	for (let i = 0; i < 12; i++) suffix += Math.floor(Math.random() * 16).toString(16);
+	return TEMP_PREFIX + suffix;
+}
+
+/** @param {string} path */
+function parentDir(path) {
+	const trimmed = path.replace(/\/+$/, '');
+	const slash = trimmed.lastIndexOf('/');
+	return slash <= 0 ? '/' : trimmed.slice(0, slash);
+}
+
+/**
+ * Restores a tar archive into `path` (created if missing; an existing directory gets the
+ * archive's entries, none of which may exist there yet). All or nothing.
+ * @param {WasiFileSystem} fs @param {CoreAccess} access @param {ArrayBufferLike | ArrayBufferView} archive
+ * @param {string} path
+ */
+function loadTar(fs, access, archive, path = '/') {
+	encodePath(path);
+	if (typeof archive === 'string') throw new TypeError('loadTar needs the archive as bytes (an ArrayBuffer or a typed array), not a string');
+	const bytes = toBytes(archive);
+	if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+		throw new ArchiveError("a gzip-compressed archive: decompress it first (Node: zlib.gunzipSync; browsers: a DecompressionStream('gzip'))");
+	}
+	const core = new Core(access);
+	const existing = lstatOrNull(fs, path);
+	if (existing && !(existing.isDirectory() || (existing.isSymbolicLink() && fs.exists(path) && fs.stat(path).isDirectory()))) {
+		throw new WasiError(ERRNO.ENOTDIR, 'loadTar', path);
+	}
+	// A fresh directory for the archive's tree: inside the target when it exists (its entries
+	// move up one by one), else beside it (renamed to it whole).
+	const staging = existing ? join(path, tempName()) : join(parentDir(path), tempName());
+	const home = parentDir(staging);
+	const homeTimes = fs.stat(home);
+	fs.mkdir(staging);
+	const restorer = new Restorer(fs, core, staging, bytes);
+	try {
+		for (const member of readTar(bytes)) restorer.restore(member);
+		if (existing) moveUp(fs, core, staging, path);
+		else fs.rename(staging, path);
+	} catch (error) {
+		try {
+			if (lstatOrNull(fs, staging)) fs.rm(staging, {recursive: true});
+			// the restore's directory came and went: its parent's times are as they were
+			core.setTimes(home, homeTimes.atimeNs, homeTimes.mtimeNs, true);
+		} catch {
+			// the error that stopped the restore is the one to report
+		}
+		throw error;
+	}
+	// Directory times last: every entry made inside a directory changed its times.
+	for (const [parts, atime, mtime] of restorer.dirTimes.reverse()) core.setTimes(join(path, ...parts), atime, mtime, false);
+}
+
+/** The restored entries from the staging directory into `path`, all or none, with the
+    filesystem frozen: the check that no name is taken holds for the moves.
+    @param {WasiFileSystem} fs @param {Core} core @param {string} staging @param {string} path */
+function moveUp(fs, core, staging, path) {
+	core.frozen(() => {
+		const top = fs.readdir(staging);
+		for (const name of top) {
+			if (lstatOrNull(fs, join(path, name))) throw new WasiError(ERRNO.EEXIST, 'loadTar (the archive\'s entry exists in the target already)', join(path, name));
+		}
+		/** @type {string[]} */
+		const moved = [];
+		try {
+			for (const name of top) {
+				fs.rename(join(staging, name), join(path, name));
+				moved.push(name);
+			}
+			fs.rm(staging, {recursive: true});
+		} catch (error) {
+			for (const name of moved) { // back where the caller's cleanup removes them
+				try { fs.rename(join(path, name), join(staging, name)); } catch { /* reported below */ }
+			}
+			throw error;
+		}
+	});
 }
 
 // ======== js/wasi.mjs ====================================================================
@@ -1978,6 +3197,55 @@ export class Wasi extends WasiFileSystem {
 		check(this.#core.exports.wasi_wasm_pipe_attach(handle, fd, writeEnd ? 1 : 0), 'attachPipe');
 	}
 
+	// -- snapshots (js/snapshot.mjs) ----------------------------------------------------------
+
+	/** The tree at `path` (a directory, default the root) as a pax tar archive, the same
+	    format as the Python host's save_tar: kinds, ns times, symlinks, hard links and holes
+	    kept. Taken at one moment: the filesystem is frozen while it is walked (programs in
+	    other threads wait at their next filesystem call). Members are named below `path`.
+	    @param {string} [path] @returns {Uint8Array} */
+	saveTar(path = '/') {
+		this.#checkOpen();
+		return saveTar(this, () => this.#coreAccess(), path);
+	}
+
+	/** Restores a tar archive (a Python host's save_tar, saveTar, GNU tar, ...) into `path`
+	    (default the root; created when missing; an existing directory gets the archive's
+	    entries, none of which may be there yet). All or nothing: a hostile member
+	    (UnsafeArchiveError), an unreadable archive (ArchiveError) or a full filesystem
+	    (WasiError ENOSPC) leaves the filesystem as it was.
+	    @param {ArrayBufferLike | ArrayBufferView} archive @param {string} [path] */
+	loadTar(archive, path = '/') {
+		this.#checkOpen();
+		loadTar(this, () => this.#coreAccess(), archive, path);
+	}
+
+	/** Writes a nested tree below directory `path` (created when missing, with its parents):
+	    `{dir: {file: 'text', data: bytes, sub: {}, link: new Symlink('file')}}`, where a
+	    string or bytes is a file, a plain object a directory (empty: an empty directory), a
+	    Symlink a symlink. All or nothing: a bad name or value throws before anything is
+	    written, and a failure on the way (an entry at the top that exists already: EEXIST;
+	    no room: ENOSPC) throws a WasiError naming the path and leaves nothing behind.
+	    @param {string} path @param {Tree} tree */
+	writeTree(path, tree) {
+		this.#checkOpen();
+		encodePath(path);
+		const archive = treeToTar(path, tree, CLOCK_READERS[0]());
+		const parent = path.replace(/\/+$/, '').replace(/\/[^/]*$/, '') || '/';
+		if (parent !== '/' && !this.exists(parent)) this.mkdir(parent, {recursive: true});
+		try {
+			loadTar(this, () => this.#coreAccess(), archive, path);
+		} catch (error) {
+			if (!(error instanceof WasiError) || error.path === undefined) throw error;
+			const where = error.syscall.endsWith(RESTORING) ? `${path.replace(/\/+$/, '')}/${error.path}` : error.path;
+			throw new WasiError(error.errno, 'writeTree', where);
+		}
+	}
+
+	#coreAccess() {
+		return {host: this.#host(), root: this.#group.hostRoot};
+	}
+
 	// -- more processes ----------------------------------------------------------------------
 
 	/** A new Wasi on the same memory (same filesystem) for another module in this thread, with
@@ -2076,4 +3344,4 @@ export async function startWasi(initObj, options = {}) {
 	}
 }
 
-export {DEFAULT_LIMITS, InvalidExitStatus, Pipe, WasiError, WasiExit, WasiStat, getWasi, lineOutput, multiMemorySupported};
+export {ArchiveError, DEFAULT_LIMITS, InvalidExitStatus, Pipe, StdinFeed, Symlink, UnsafeArchiveError, WasiError, WasiExit, WasiStat, getWasi, lineOutput, multiMemorySupported};

@@ -1,7 +1,10 @@
 /* One thread's share of the scaling benchmark: `threads MODE DIR ID ITERATIONS`.
    DIR holds shared/ (a header and a 1 MiB data file, made by the host) and each thread's
    own directory tID/. The loop times itself with CLOCK_MONOTONIC and prints
-   "ops START_NS END_NS", so the host can sum operations over the span of all threads. */
+   "ops START_NS END_NS CPU_NS", so the host can sum operations over the span of all
+   threads; CPU_NS is the thread's CPU time in the loop (-1 where the runtime has no
+   thread CPU clock): on a machine where other work takes cores, CPU time per operation
+   still shows what sharing costs each thread. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <wasi/api.h>
 
 static char own[256], path[512], path2[512];
 
@@ -16,6 +20,13 @@ static long long now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* wasi-libc's clock_gettime knows no CPU clocks (without process-clock emulation). */
+static long long cpu_ns(void) {
+    __wasi_timestamp_t t;
+    if (__wasi_clock_time_get(__WASI_CLOCKID_THREAD_CPUTIME_ID, 1, &t) != 0) return -1;
+    return (long long)t;
 }
 
 static void fail(const char *what) {
@@ -100,6 +111,7 @@ int main(int argc, char **argv) {
     long n = atol(argv[4]);
     snprintf(own, sizeof own, "%s/t%d", dir, id);
     mkdir(own, 0755);
+    long long cpu_start = cpu_ns();
     long long start = now_ns();
     long ops = !strcmp(mode, "stat")     ? mode_stat(dir, n)
                : !strcmp(mode, "pread")  ? mode_pread(dir, n)
@@ -108,10 +120,11 @@ int main(int argc, char **argv) {
                : !strcmp(mode, "build")  ? mode_build(dir, id, n)
                                          : -1;
     long long end = now_ns();
+    long long cpu_end = cpu_ns();
     if (ops < 0) {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;
     }
-    printf("%ld %lld %lld\n", ops, start, end);
+    printf("%ld %lld %lld %lld\n", ops, start, end, cpu_start < 0 || cpu_end < 0 ? -1 : cpu_end - cpu_start);
     return 0;
 }

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import wasmtime
 
@@ -60,9 +61,10 @@ def program_path(given: str | None) -> Path:
     return compile_program(ROOT / "bench" / "threads.c")
 
 
-def parse(output: bytes) -> tuple[int, int, int]:
-    ops, start, end = (int(x) for x in output.split()[:3])
-    return ops, start, end
+def parse(output: bytes) -> tuple[int, int, int, int]:
+    """ops, loop start and end (monotonic ns), the thread's CPU ns in the loop (-1: none)."""
+    ops, start, end, cpu = (int(x) for x in output.split()[:4])
+    return ops, start, end, cpu
 
 
 def in_threads(count: int, work: Callable[[int], bytes]) -> list[bytes]:
@@ -85,13 +87,24 @@ def in_threads(count: int, work: Callable[[int], bytes]) -> list[bytes]:
     return results
 
 
-def rate(outputs: list[bytes]) -> float:
+class Measured(NamedTuple):
+    """Aggregate ops/s over the span of all loops, and the mean CPU time per operation of
+    a thread (None where the runtime has no thread CPU clock). On a machine where other
+    work takes cores the first falls while the second still shows what sharing costs."""
+
+    rate: float
+    cpu_ns_per_op: float | None
+
+
+def measured(outputs: list[bytes]) -> Measured:
     parsed = [parse(o) for o in outputs]
     span = max(p[2] for p in parsed) - min(p[1] for p in parsed)
-    return sum(p[0] for p in parsed) / (span / 1e9)
+    ops = sum(p[0] for p in parsed)
+    cpu = None if any(p[3] < 0 for p in parsed) else sum(p[3] for p in parsed) / ops
+    return Measured(ops / (span / 1e9), cpu)
 
 
-def wasi_wasm_rate(wasm: Path, mode: str, threads: int, iterations: int) -> float:
+def wasi_wasm_rate(wasm: Path, mode: str, threads: int, iterations: int) -> Measured:
     with wasi_wasm.start_wasi(preopens={}) as fs:
         fs.mkdir(f"{GUEST_DIR}/shared/include", parents=True)
         fs.write_file(f"{GUEST_DIR}/shared/include/hdr.h", HEADER)
@@ -109,10 +122,10 @@ def wasi_wasm_rate(wasm: Path, mode: str, threads: int, iterations: int) -> floa
                     raise RuntimeError(result.stderr.decode(errors="replace"))
                 return result.stdout
 
-        return rate(in_threads(threads, work))
+        return measured(in_threads(threads, work))
 
 
-def wasmtime_rate(wasm: Path, mode: str, threads: int, iterations: int) -> float:
+def wasmtime_rate(wasm: Path, mode: str, threads: int, iterations: int) -> Measured:
     engine = wasmtime.Engine()
     module = wasmtime.Module.from_file(engine, str(wasm))
     with tempfile.TemporaryDirectory(dir=TMPFS) as sandbox:
@@ -127,17 +140,28 @@ def wasmtime_rate(wasm: Path, mode: str, threads: int, iterations: int) -> float
                 raise RuntimeError(stderr.decode(errors="replace"))
             return stdout
 
-        return rate(in_threads(threads, work))
+        return measured(in_threads(threads, work))
 
 
-def calibrate(measure: Callable[[str, int, int], float], mode: str, seconds: float) -> int:
+def calibrate(measure: Callable[[str, int, int], Measured], mode: str, seconds: float) -> int:
     """Iterations per thread so that one thread's loop takes about ``seconds``."""
     iterations = 2000
     while True:
-        per_second = measure(mode, 1, iterations)
+        per_second = measure(mode, 1, iterations).rate
         if iterations / per_second >= seconds / 4 or iterations > 50_000_000:
             return max(1, int(per_second * seconds))
         iterations *= 4
+
+
+def table_cells(rates: dict[int, Measured]) -> str:
+    base = next(iter(rates.values()))
+    cells = []
+    for n, m in rates.items():
+        cpu = ""
+        if m.cpu_ns_per_op is not None and base.cpu_ns_per_op:
+            cpu = f", cpu/op {m.cpu_ns_per_op / base.cpu_ns_per_op:.2f}x"
+        cells.append(f"{n}: {m.rate:,.0f} ({m.rate / base.rate:.2f}x{cpu})")
+    return "  ".join(cells)
 
 
 def run_node(wasm: Path, args: argparse.Namespace) -> int:
@@ -177,23 +201,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.node:
         return run_node(wasm, args)
     counts = [int(n) for n in args.threads.split(",")]
-    runtimes: dict[str, Callable[[str, int, int], float]] = {
+    runtimes: dict[str, Callable[[str, int, int], Measured]] = {
         "wasi.wasm": lambda m, t, n: wasi_wasm_rate(wasm, m, t, n),
         "wasmtime-py WASI": lambda m, t, n: wasmtime_rate(wasm, m, t, n),
     }
-    results: dict[str, dict[str, dict[int, float]]] = {}
-    print(f"cores: {cores}; one thread's loop ~{args.seconds} s; ops/s (speed-up over 1 thread)")
+    results: dict[str, dict[str, dict[int, Measured]]] = {}
+    print(f"cores: {cores}; one thread's loop ~{args.seconds} s; ops/s (speed-up over 1 thread;"
+          " a thread's CPU time per op against 1 thread's, where the runtime can tell)")
     for mode in args.modes.split(","):
         results[mode] = {}
         for name, measure in runtimes.items():
             iterations = calibrate(measure, mode, args.seconds)
             rates = {n: measure(mode, n, iterations) for n in counts}
             results[mode][name] = rates
-            base = rates[counts[0]]
-            cells = "  ".join(f"{n}: {r:,.0f} ({r / base:.2f}x)" for n, r in rates.items())
-            print(f"{mode:7} {name:17} {cells}", flush=True)
+            print(f"{mode:7} {name:17} {table_cells(rates)}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"cores": cores, "time": time.time(), "results": results}))
+        as_json = {
+            mode: {name: {n: m._asdict() for n, m in rates.items()} for name, rates in runs.items()}
+            for mode, runs in results.items()
+        }
+        args.json.write_text(json.dumps({"cores": cores, "time": time.time(), "results": as_json}))
     return 0
 
 

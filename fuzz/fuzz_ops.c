@@ -28,9 +28,14 @@ static uint32_t pipes[4];
 
 static uint32_t pipe_get(uint32_t i) { return __atomic_load_n(&pipes[i], __ATOMIC_RELAXED); }
 static void pipe_put(uint32_t i, uint32_t h) { __atomic_store_n(&pipes[i], h, __ATOMIC_RELAXED); }
+/* Handles of new files the host API is writing (wasi_wasm_fs_file_new), as pipes'. */
+static uint32_t new_files[4];
 
 void ops_reset(void) {
-    for (uint32_t i = 0; i < 4; i++) pipe_put(i, 0);
+    for (uint32_t i = 0; i < 4; i++) {
+        pipe_put(i, 0);
+        __atomic_store_n(&new_files[i], 0, __ATOMIC_RELAXED);
+    }
 }
 
 __thread bool ops_blocking_pipes;
@@ -80,11 +85,9 @@ static const char *const path_words[] = {
 };
 #define PATH_WORDS (sizeof path_words / sizeof path_words[0])
 
-/* Writes a path into the guest at area; returns its length (the pointer via *ptr). */
-static uint32_t put_path(struct input *in, uint32_t area, uint32_t *ptr) {
+/* A path from the input into buf (600 bytes); returns its length. */
+static uint32_t make_path(struct input *in, char *buf) {
     uint8_t b = take_u8(in);
-    struct guest *g = native_host_current();
-    char buf[600];
     uint32_t len;
     if (b < 200) {
         const char *w = path_words[b % PATH_WORDS];
@@ -97,6 +100,14 @@ static uint32_t put_path(struct input *in, uint32_t area, uint32_t *ptr) {
         len = take_u8(in) % 64; /* raw bytes */
         for (uint32_t i = 0; i < len; i++) buf[i] = (char)("ab/.l\xc3\xa9"[take_u8(in) % 8]);
     }
+    return len;
+}
+
+/* Writes a path into the guest at area; returns its length (the pointer via *ptr). */
+static uint32_t put_path(struct input *in, uint32_t area, uint32_t *ptr) {
+    struct guest *g = native_host_current();
+    char buf[600];
+    uint32_t len = make_path(in, buf);
     memcpy(g->memory + area, buf, len);
     *ptr = area;
     uint8_t edge = take_u8(in);
@@ -168,6 +179,70 @@ void ops_detach(struct guest *g) {
     g->busy = NULL;
 }
 
+/* Host buffer layout for the filesystem API: two paths, then data, then outputs. */
+#define FS_PATH_B 1024u
+#define FS_DATA 2048u
+#define FS_OUT 6144u
+#define FS_BUFFER 6400u
+
+/* A pointer into the host's buffer, or one it did not hand out (EFAULT: never read). */
+static uintptr_t host_ptr(struct input *in, uintptr_t buf, uint32_t offset) {
+    uint8_t b = take_u8(in);
+    if (b < 240) return buf + offset;
+    const uintptr_t forged[] = { 0, buf + FS_BUFFER - 1, buf + FS_BUFFER, buf - 1, (uintptr_t)0xFFFFFFF0, buf + FS_OUT + 250 };
+    return forged[b % 6];
+}
+
+static uint32_t new_file_get(struct input *in) {
+    uint8_t b = take_u8(in);
+    return b < 230 ? __atomic_load_n(&new_files[b % 4], __ATOMIC_RELAXED) : take_u32(in);
+}
+
+/* One call of the host's filesystem API (wasi_wasm_fs_*), from the current process: paths
+   relative to its root preopen (fd 3) or another fd, in a host buffer or forged pointers. */
+static void fs_call(struct input *in) {
+    uintptr_t buf = wasi_wasm_alloc(FS_BUFFER);
+    if (!buf) return;
+    memset((void *)buf, 0, FS_BUFFER);
+    uint32_t l1 = make_path(in, (char *)buf), l2 = make_path(in, (char *)buf + FS_PATH_B);
+    uint32_t fd = take_u8(in) < 200 ? 3 : take_fd(in);
+    uintptr_t p1 = host_ptr(in, buf, 0), p2 = host_ptr(in, buf, FS_PATH_B), out = host_ptr(in, buf, FS_OUT);
+    uint32_t len = take_len(in) % (FS_OUT - FS_DATA + 1);
+    uint8_t which = take_u8(in);
+    switch (which % 17) {
+    case 0: wasi_wasm_fs_stat(fd, p1, l1, which & 32, out); break;
+    case 1: wasi_wasm_fs_readlink(fd, p1, l1, buf + FS_DATA, len, out); break;
+    case 2: wasi_wasm_fs_set_times(fd, p1, l1, which & 32, take_offset(in), take_offset(in), take_u8(in) % 17); break;
+    case 3: wasi_wasm_fs_mkdir(fd, p1, l1, take_u8(in) % 5); break;
+    case 4: wasi_wasm_fs_list(fd, p1, l1, take_u8(in) < 200 ? take_u8(in) % 8 : take_u32(in), which & 32, buf + FS_DATA, len, out); break;
+    case 5: wasi_wasm_fs_unlink(fd, p1, l1); break;
+    case 6: wasi_wasm_fs_rmdir(fd, p1, l1); break;
+    case 7: wasi_wasm_fs_rmtree(fd, p1, l1); break;
+    case 8: wasi_wasm_fs_rename(fd, p1, l1, p2, l2); break;
+    case 9: wasi_wasm_fs_link(fd, p1, l1, p2, l2); break;
+    case 10: wasi_wasm_fs_symlink(p1, l1, fd, p2, l2); break;
+    case 11: wasi_wasm_fs_read(fd, p1, l1, take_offset(in), buf + FS_DATA, len, out); break;
+    case 12:
+        if (wasi_wasm_fs_file_new(fd, p1, l1, out) == 0) {
+            uint32_t handle;
+            memcpy(&handle, (const void *)out, 4);
+            __atomic_store_n(&new_files[take_u8(in) % 4], handle, __ATOMIC_RELAXED);
+        }
+        break;
+    case 13: {
+        uint32_t handle = new_file_get(in);
+        memset((void *)(buf + FS_DATA), 'w', FS_OUT - FS_DATA);
+        for (uint32_t i = take_u8(in) % 4; i > 0; i--) wasi_wasm_fs_file_append(handle, buf + FS_DATA, len);
+        wasi_wasm_fs_file_append(handle, host_ptr(in, buf, FS_DATA), len);
+        break;
+    }
+    case 14: wasi_wasm_fs_file_commit(new_file_get(in), fd, p1, l1, take_offset(in), take_offset(in), take_u8(in) % 17); break;
+    case 15: wasi_wasm_fs_file_drop(new_file_get(in)); break;
+    case 16: wasi_wasm_fs_mkdir(fd, p2, l2, 1); wasi_wasm_fs_rmtree(fd, p1, l1); break;
+    }
+    wasi_wasm_free(buf);
+}
+
 void ops_host_call(struct input *in, uint8_t op) {
     struct guest *g = native_host_current();
     uint32_t h;
@@ -227,7 +302,11 @@ void ops_host_call(struct input *in, uint8_t op) {
         if (out) wasi_wasm_free(out);
         break;
     }
-    case 9: native_guest_grow(g, 1); break;
+    case 9:
+        /* op 237 (no seed or regression had it): the host's filesystem API */
+        if (op == 237) fs_call(in);
+        else native_guest_grow(g, 1);
+        break;
     case 10: wasi_wasm_set_stdio_mode(take_u8(in) % 4); wasi_wasm_flush(); break;
     case 11:
         /* A freeze (op's high bits, no input consumed), thawed or left for recover to end;

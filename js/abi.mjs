@@ -253,6 +253,22 @@ export const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_pipe_new: () => number,
  *   wasi_wasm_pipe_release: (handle: number) => number,
  *   wasi_wasm_pipe_attach: (handle: number, fd: number, write_end: number) => number,
+ *   wasi_wasm_fs_stat: (fd: number, path: number, len: number, follow: number, out: number) => number,
+ *   wasi_wasm_fs_readlink: (fd: number, path: number, len: number, buf: number, buf_len: number, out: number) => number,
+ *   wasi_wasm_fs_set_times: (fd: number, path: number, len: number, follow: number, atim: bigint, mtim: bigint, fst_flags: number) => number,
+ *   wasi_wasm_fs_mkdir: (fd: number, path: number, len: number, flags: number) => number,
+ *   wasi_wasm_fs_list: (fd: number, path: number, len: number, cookie: number, with_stat: number, buf: number, buf_len: number, out: number) => number,
+ *   wasi_wasm_fs_unlink: (fd: number, path: number, len: number) => number,
+ *   wasi_wasm_fs_rmdir: (fd: number, path: number, len: number) => number,
+ *   wasi_wasm_fs_rmtree: (fd: number, path: number, len: number) => number,
+ *   wasi_wasm_fs_rename: (fd: number, old_path: number, old_len: number, new_path: number, new_len: number) => number,
+ *   wasi_wasm_fs_link: (fd: number, old_path: number, old_len: number, new_path: number, new_len: number) => number,
+ *   wasi_wasm_fs_symlink: (target: number, target_len: number, fd: number, path: number, len: number) => number,
+ *   wasi_wasm_fs_read: (fd: number, path: number, len: number, offset: bigint, buf: number, buf_len: number, out: number) => number,
+ *   wasi_wasm_fs_file_new: (fd: number, path: number, len: number, out: number) => number,
+ *   wasi_wasm_fs_file_append: (handle: number, buf: number, len: number) => number,
+ *   wasi_wasm_fs_file_commit: (handle: number, fd: number, path: number, len: number, atim: bigint, mtim: bigint, fst_flags: number) => number,
+ *   wasi_wasm_fs_file_drop: (handle: number) => number,
  * }} CoreFunctions
  */
 

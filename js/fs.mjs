@@ -1,8 +1,11 @@
 // @ts-check
 /* The filesystem API of a Wasi: absolute VFS paths, synchronous calls, through the internal
-   host process of its ProcessGroup (a process whose "program memory" is the core memory). */
+   host process of its ProcessGroup (a process whose "program memory" is the core memory).
+   Each operation is one export of the core (wasi_wasm_fs_*, dev/host/fs_*.c), the same the
+   Python host calls: this module only moves arguments into core buffers and throws
+   WasiErrors for errnos. */
 
-import {DIRENT, ERRNO, FILESTAT, FILETYPE_NAMES, LOOKUP, OFLAG, RIGHT} from './abi.mjs';
+import {ERRNO, FILESTAT, FILETYPE_NAMES, FST} from './abi.mjs';
 import {WasiError, check} from './errors.mjs';
 import {concatBytes, decodeUtf8, encodeUtf8, toBytes} from './platform.mjs';
 import {NO_ROOM, SMALL_CHUNK_BYTES} from './process.mjs';
@@ -10,13 +13,13 @@ import {NO_ROOM, SMALL_CHUNK_BYTES} from './process.mjs';
 /** @import {CoreProcess} from './process.mjs' */
 /** @import {BytesLike} from './types.mjs' */
 
-// path_open rights the filesystem API asks for.
-const READ_RIGHTS = RIGHT.FD_READ | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD_FILESTAT_GET;
-const WRITE_RIGHTS = RIGHT.FD_WRITE | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD_FILESTAT_GET
-	| RIGHT.FD_FILESTAT_SET_SIZE;
-// fd_readdir checks no right (as wasmtime): FD_READDIR says what the fd is for.
-const READDIR_RIGHTS = RIGHT.FD_READDIR | RIGHT.FD_FILESTAT_GET;
-const FILE_CHUNK_BYTES = 1 << 20; // bytes moved per fd_read / fd_write by the fs API
+const FILE_CHUNK_BYTES = 1 << 20; // bytes moved per wasi_wasm_fs_read / _file_append call
+// A read that sees another file renamed over its path starts again; after this many, it
+// reads with the filesystem frozen (wasi_wasm_freeze).
+const UNFROZEN_READS = 2;
+const LIST_BYTES = 1 << 16; // bytes of names per wasi_wasm_fs_list call
+const LIST_RECORD_HEADER = 3; // u16 name length, u8 filetype
+const MKDIR_PARENTS = 1, MKDIR_EXIST_OK = 2; // wasi_wasm_fs_mkdir's flags
 
 /** The path relative to the VFS root, as the core takes it; throws unless absolute.
     @param {unknown} path */
@@ -33,6 +36,20 @@ function parentOf(path) {
 	const trimmed = path.replace(/\/+$/, '');
 	const slash = trimmed.lastIndexOf('/');
 	return slash <= 0 ? '/' : trimmed.slice(0, slash);
+}
+
+/** Runs `use()` with the filesystem frozen by `host` (wasi_wasm_freeze: every other process
+    waits at its next filesystem call); inside an outer freeze of host's, as it is.
+    @template T @param {CoreProcess} host @param {() => T} use @returns {T} */
+export function withFrozen(host, use) {
+	const code = host.exports.wasi_wasm_freeze();
+	if (code === ERRNO.EBUSY) return use();
+	check(code, 'freeze', '/');
+	try {
+		return use();
+	} finally {
+		host.exports.wasi_wasm_thaw();
+	}
 }
 
 /** A WASI filestat. Times are BigInt nanoseconds since the epoch. */
@@ -84,7 +101,7 @@ export class WasiFileSystem {
 		return result;
 	}
 
-	/** #withBuffers, or NO_ROOM when the buffer does not fit under limits.maxFsBytes.
+	/** #withBuffers, or NO_ROOM when the buffer cannot be had.
 	    @template T @param {number[]} sizes @param {BufferUser<T>} use @returns {T | NO_ROOM} */
 	#tryBuffers(sizes, use) {
 		const host = this.#host();
@@ -112,72 +129,97 @@ export class WasiFileSystem {
 		throw new WasiError(ERRNO.ENOSPC, syscall, path);
 	}
 
-	/** Calls `syscall(root, path)`; returns its errno.
-	    @param {'path_create_directory' | 'path_unlink_file' | 'path_remove_directory'} syscall
-	    @param {string} path */
-	#pathCall(syscall, path) {
+	/** `use(host, root, pathPointer, pathLength, pointers)` with `path` in a core buffer,
+	    followed by buffers of `sizes`.
+	    @template T @param {string} path @param {number[]} sizes
+	    @param {(host: CoreProcess, root: number, pathPointer: number, pathLength: number, pointers: number[]) => T} use
+	    @returns {T} */
+	#withPath(path, sizes, use) {
 		const raw = encodePath(path);
-		return this.#withBuffers([raw.length], (host, root, [pathPointer]) => {
+		return this.#withBuffers([raw.length, ...sizes], (host, root, [pathPointer, ...pointers]) => {
 			host.coreBytes(pathPointer, raw.length).set(raw);
-			return host.exports[syscall](root, pathPointer, raw.length);
+			return use(host, root, pathPointer, raw.length, pointers);
 		});
 	}
 
-	/** An fd of the host process for `path`.
-	    @param {string} path @param {number} oflags @param {bigint} rights */
-	#open(path, oflags, rights, follow = true) {
-		const raw = encodePath(path);
-		return this.#withBuffers([raw.length, 4], (host, root, [pathPointer, fdPointer]) => {
-			host.coreBytes(pathPointer, raw.length).set(raw);
-			const errno = host.exports.path_open(root, follow ? LOOKUP.SYMLINK_FOLLOW : 0, pathPointer,
-				raw.length, oflags, rights, 0n, 0, fdPointer);
-			check(errno, 'open', path);
-			return host.coreView().getUint32(fdPointer, true);
-		});
+	/** Calls `name(root, path, length, ...args)`; returns its errno.
+	    @param {'wasi_wasm_fs_unlink' | 'wasi_wasm_fs_rmdir' | 'wasi_wasm_fs_rmtree' | 'wasi_wasm_fs_mkdir'} name
+	    @param {string} path @param {number[]} args */
+	#pathCall(name, path, ...args) {
+		return this.#withPath(path, [], (host, root, pointer, length) =>
+			/** @type {(...values: number[]) => number} */ (host.exports[name])(root, pointer, length, ...args));
 	}
 
-	/** @param {number} fd */
-	#close(fd) {
-		this.#host().exports.fd_close(fd);
-	}
-
-	/** Creates or truncates the file at `path` and writes `data` (string: UTF-8).
+	/** Creates or replaces the file at `path` with `data` (string: UTF-8), all or nothing:
+	    the data goes to a new file that takes the old one's place once complete (a symlink
+	    at `path` is followed; other hard links keep the old content). Parent directories
+	    are not made.
 	    @param {string} path @param {BytesLike} data */
 	writeFile(path, data) {
-		const bytes = toBytes(data);
-		const fd = this.#open(path, OFLAG.CREAT | OFLAG.TRUNC, WRITE_RIGHTS);
-		try {
-			const wanted = Math.min(Math.max(bytes.length, 1), FILE_CHUNK_BYTES);
-			const position = this.#writeFrom(fd, bytes, 0, wanted, path);
-			// No room for the big scratch buffer and the data at once: go on with less.
-			if (position < bytes.length) this.#writeFrom(fd, bytes, position, SMALL_CHUNK_BYTES, path);
-		} finally {
-			this.#close(fd);
-		}
+		this.#replaceFile(path, toBytes(data));
 	}
 
-	/** Writes bytes[position...] to `fd` in chunks of up to `wanted` bytes; returns where it
-	    stopped: the end, or earlier on ENOSPC while the chunk is bigger than a small one (the
-	    scratch buffer itself counts against limits.maxFsBytes).
-	    @param {number} fd @param {Uint8Array} bytes @param {number} position
-	    @param {number} wanted @param {string} path */
-	#writeFrom(fd, bytes, position, wanted, path) {
-		return this.#withChunk(wanted, [8, 4], (chunk, host, _root, [buffer, iovec, writtenPointer]) => {
+	/** @param {string} path @param {Uint8Array} bytes */
+	#replaceFile(path, bytes) {
+		const handle = this.#withPath(path, [4], (host, root, pointer, length, [out]) => {
+			check(host.exports.wasi_wasm_fs_file_new(root, pointer, length, out), 'open', path);
+			return host.coreView().getUint32(out, true);
+		});
+		const host = this.#host();
+		try {
+			let position = 0;
 			while (position < bytes.length) {
-				const piece = bytes.subarray(position, position + chunk);
-				host.coreBytes(buffer, piece.length).set(piece);
-				const view = host.coreView();
-				view.setUint32(iovec, buffer, true);
-				view.setUint32(iovec + 4, piece.length, true);
-				const errno = host.exports.fd_write(fd, iovec, 1, writtenPointer);
-				if (errno === ERRNO.ENOSPC && chunk > SMALL_CHUNK_BYTES) break;
-				check(errno, 'write', path);
-				const written = host.coreView().getUint32(writtenPointer, true);
-				if (written === 0) throw new WasiError(ERRNO.EIO, 'write', path);
-				position += written;
+				const wanted = Math.min(bytes.length - position, FILE_CHUNK_BYTES);
+				position = this.#withChunk(wanted, [], (chunk, core, _root, [buffer]) => {
+					for (; position < bytes.length; position += chunk) {
+						const piece = bytes.subarray(position, position + chunk);
+						core.coreBytes(buffer, piece.length).set(piece);
+						check(core.exports.wasi_wasm_fs_file_append(handle, buffer, piece.length), 'write', path);
+					}
+					return position;
+				}, 'write', path);
 			}
-			return position;
-		}, 'write', path);
+		} catch (error) {
+			host.exports.wasi_wasm_fs_file_drop(handle);
+			throw error;
+		}
+		const errno = this.#withPath(path, [], (core, root, pointer, length) =>
+			core.exports.wasi_wasm_fs_file_commit(handle, root, pointer, length, 0n, 0n, 0));
+		check(errno, 'rename', path);
+	}
+
+	/** The file's size and inode number, and up to `length` bytes from `offset` into a copy.
+	    @param {string} path @param {number} offset @param {number} length */
+	#readAt(path, offset, length) {
+		return this.#withChunk(length, [encodePath(path).length, 24], (chunk, host, root, [buffer, pathPointer, out]) => {
+			const raw = encodePath(path);
+			host.coreBytes(pathPointer, raw.length).set(raw);
+			const errno = host.exports.wasi_wasm_fs_read(root, pathPointer, raw.length, BigInt(offset), buffer, chunk, out);
+			check(errno, offset === 0 && length === 0 ? 'open' : 'read', path);
+			const view = host.coreView();
+			const count = view.getUint32(out + 8, true);
+			return {
+				size: Number(view.getBigUint64(out, true)),
+				ino: view.getBigUint64(out + 16, true),
+				bytes: host.coreBytes(buffer, count).slice(),
+			};
+		}, 'read', path);
+	}
+
+	/** The file's bytes, chunk by chunk, or null if another file was renamed over the path
+	    meanwhile (they must all be one file's). @param {string} path */
+	#readWhole(path) {
+		const {size, ino} = this.#readAt(path, 0, 0);
+		/** @type {Uint8Array[]} */
+		const parts = [];
+		for (let offset = 0; offset < size;) {
+			const piece = this.#readAt(path, offset, Math.min(size - offset, FILE_CHUNK_BYTES));
+			if (piece.ino !== ino) return null;
+			if (piece.bytes.length === 0) break;
+			parts.push(piece.bytes);
+			offset += piece.bytes.length;
+		}
+		return parts.length ? concatBytes(parts) : new Uint8Array(0);
 	}
 
 	/**
@@ -190,39 +232,12 @@ export class WasiFileSystem {
 		if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') {
 			throw new TypeError(`unsupported encoding ${encoding}: use 'utf8', or none for bytes`);
 		}
-		const fd = this.#open(path, 0, READ_RIGHTS);
-		let bytes;
-		try {
-			const info = this.#fstat(fd, path);
-			// WASI lets a directory be opened and then fails the read with EBADF; say EISDIR.
-			if (info.isDirectory()) throw new WasiError(ERRNO.EISDIR, 'read', path);
-			const wanted = Math.min(Math.max(info.size, 1), FILE_CHUNK_BYTES);
-			/** @type {Uint8Array[]} */
-			const parts = [];
-			this.#withChunk(wanted, [8, 4], (chunk, host, _root, [buffer, iovec, readPointer]) => {
-				for (;;) {
-					const view = host.coreView();
-					view.setUint32(iovec, buffer, true);
-					view.setUint32(iovec + 4, chunk, true);
-					check(host.exports.fd_read(fd, iovec, 1, readPointer), 'read', path);
-					const count = host.coreView().getUint32(readPointer, true);
-					if (count === 0) return;
-					parts.push(host.coreBytes(buffer, count).slice());
-				}
-			}, 'read', path);
-			bytes = parts.length ? concatBytes(parts) : new Uint8Array(0);
-		} finally {
-			this.#close(fd);
+		// Replaced under each unfrozen read: the last one holds the others off.
+		for (let attempt = 0; attempt <= UNFROZEN_READS; attempt++) {
+			const bytes = attempt < UNFROZEN_READS ? this.#readWhole(path) : withFrozen(this.#host(), () => this.#readWhole(path));
+			if (bytes) return encoding === undefined ? bytes : decodeUtf8(bytes);
 		}
-		return encoding === undefined ? bytes : decodeUtf8(bytes);
-	}
-
-	/** @param {number} fd @param {string} path */
-	#fstat(fd, path) {
-		return this.#withBuffers([FILESTAT.SIZE], (host, _root, [out]) => {
-			check(host.exports.fd_filestat_get(fd, out), 'fstat', path);
-			return new WasiStat(host.coreView(), out);
-		});
+		throw new Error('a file was replaced while the filesystem was frozen');
 	}
 
 	/** Metadata of `path` (following symlinks). @param {string} path */
@@ -237,12 +252,8 @@ export class WasiFileSystem {
 
 	/** @param {string} path @param {boolean} follow */
 	#stat(path, follow) {
-		const raw = encodePath(path);
-		return this.#withBuffers([raw.length, FILESTAT.SIZE], (host, root, [pathPointer, out]) => {
-			host.coreBytes(pathPointer, raw.length).set(raw);
-			const errno = host.exports.path_filestat_get(root, follow ? LOOKUP.SYMLINK_FOLLOW : 0,
-				pathPointer, raw.length, out);
-			check(errno, follow ? 'stat' : 'lstat', path);
+		return this.#withPath(path, [FILESTAT.SIZE], (host, root, pointer, length, [out]) => {
+			check(host.exports.wasi_wasm_fs_stat(root, pointer, length, follow ? 1 : 0, out), follow ? 'stat' : 'lstat', path);
 			return new WasiStat(host.coreView(), out);
 		});
 	}
@@ -258,130 +269,112 @@ export class WasiFileSystem {
 		}
 	}
 
-	/** Creates a directory; `recursive` creates missing parents and accepts an existing one.
+	/** Creates a directory; `recursive` creates missing parents and accepts an existing
+	    one. A failure leaves no parent it made.
 	    @param {string} path @param {{recursive?: boolean}} [options] */
 	mkdir(path, {recursive = false} = {}) {
-		if (recursive) {
-			const parent = parentOf(path);
-			if (parent !== '/' && !this.#isDirectory(parent)) this.mkdir(parent, {recursive: true});
-		}
-		const errno = this.#pathCall('path_create_directory', path);
-		if (errno === ERRNO.EEXIST && recursive && this.#isDirectory(path)) return;
-		check(errno, 'mkdir', path);
-	}
-
-	/** @param {string} path */
-	#isDirectory(path) {
-		try {
-			return this.stat(path).isDirectory();
-		} catch (error) {
-			if (error instanceof WasiError) return false;
-			throw error;
-		}
+		check(this.#pathCall('wasi_wasm_fs_mkdir', path, recursive ? MKDIR_PARENTS | MKDIR_EXIST_OK : 0), 'mkdir', path);
 	}
 
 	/** Names in directory `path`, without "." and "..", in the core's order.
 	    @param {string} path */
 	readdir(path) {
-		const fd = this.#open(path, OFLAG.DIRECTORY, READDIR_RIGHTS);
-		try {
-			return this.#readDirectory(fd, path).filter(name => name !== '.' && name !== '..');
-		} finally {
-			this.#close(fd);
-		}
-	}
-
-	/** @param {number} fd @param {string} path */
-	#readDirectory(fd, path) {
 		/** @type {string[]} */
 		const names = [];
-		let cookie = 0n;
-		let size = 1 << 16;
-		for (;;) {
-			const result = this.#tryBuffers([size, 4], (host, _root, [buffer, usedPointer]) => {
-				check(host.exports.fd_readdir(fd, buffer, size, cookie, usedPointer), 'readdir', path);
-				const count = host.coreView().getUint32(usedPointer, true);
-				return {used: count, data: host.coreBytes(buffer, count).slice()};
-			});
-			if (result === NO_ROOM) { // a full filesystem: the small buffer the host keeps room for
-				if (size <= SMALL_CHUNK_BYTES) throw new WasiError(ERRNO.ENOSPC, 'readdir', path);
-				size = SMALL_CHUNK_BYTES;
-				continue;
+		this.#withPath(path, [LIST_BYTES, 8], (host, root, pointer, length, [buffer, out]) => {
+			for (let cookie = 0; ;) {
+				check(host.exports.wasi_wasm_fs_list(root, pointer, length, cookie, 0, buffer, LIST_BYTES, out), 'readdir', path);
+				const view = host.coreView();
+				const used = view.getUint32(out, true);
+				cookie = view.getUint32(out + 4, true);
+				for (let position = 0; position < used;) {
+					const nameLength = view.getUint16(buffer + position, true);
+					const start = position + LIST_RECORD_HEADER;
+					names.push(decodeUtf8(host.coreBytes(buffer + start, nameLength)));
+					position = start + nameLength;
+				}
+				if (cookie === 0) return;
 			}
-			const {used, data} = result;
-			const view = new DataView(data.buffer);
-			let position = 0;
-			while (position + DIRENT.SIZE <= used) {
-				const nameLength = view.getUint32(position + 16, true);
-				const end = position + DIRENT.SIZE + nameLength;
-				if (end > used) break; // cut off by the buffer: read again from its cookie
-				names.push(decodeUtf8(data.subarray(position + DIRENT.SIZE, end)));
-				cookie = view.getBigUint64(position, true);
-				position = end;
-			}
-			if (used < size) return names; // a short buffer means the end of the directory
-			if (position === 0) size *= 2; // not even one entry fitted
-		}
+		});
+		return names;
 	}
 
-	/** Removes a file or symlink; a directory only with `recursive` (its whole tree).
-	    `force` ignores a missing path.
+	/** Removes a file or symlink; a directory only with `recursive` (its whole tree, in one
+	    call of the core). `force` ignores a missing path.
 	    @param {string} path @param {{recursive?: boolean, force?: boolean}} [options] */
 	rm(path, {recursive = false, force = false} = {}) {
-		let info;
-		try {
-			info = this.lstat(path);
-		} catch (error) {
-			if (force && error instanceof WasiError && error.errno === ERRNO.ENOENT) return;
-			throw error;
+		let errno = this.#pathCall('wasi_wasm_fs_unlink', path);
+		let syscall = 'unlink';
+		if (errno === ERRNO.EISDIR && recursive) {
+			errno = this.#pathCall('wasi_wasm_fs_rmtree', path);
+			syscall = 'rmtree';
 		}
-		if (!info.isDirectory()) {
-			check(this.#pathCall('path_unlink_file', path), 'unlink', path);
-			return;
-		}
-		if (!recursive) throw new WasiError(ERRNO.EISDIR, 'rm', path);
-		for (const name of this.readdir(path)) {
-			this.rm(`${path.replace(/\/+$/, '')}/${name}`, {recursive: true});
-		}
-		check(this.#pathCall('path_remove_directory', path), 'rmdir', path);
+		if (errno === ERRNO.ENOENT && force) return;
+		check(errno, errno === ERRNO.EISDIR ? 'rm' : syscall, path);
+	}
+
+	/** Removes an empty directory. @param {string} path */
+	rmdir(path) {
+		check(this.#pathCall('wasi_wasm_fs_rmdir', path), 'rmdir', path);
+	}
+
+	/** @param {'wasi_wasm_fs_rename' | 'wasi_wasm_fs_link'} name @param {string} syscall
+	    @param {string} src @param {string} dst */
+	#twoPaths(name, syscall, src, dst) {
+		const a = encodePath(src), b = encodePath(dst);
+		const errno = this.#withBuffers([a.length, b.length], (host, root, [aPointer, bPointer]) => {
+			host.coreBytes(aPointer, a.length).set(a);
+			host.coreBytes(bPointer, b.length).set(b);
+			return host.exports[name](root, aPointer, a.length, bPointer, b.length);
+		});
+		check(errno, syscall, src, dst);
 	}
 
 	/** Renames `src` to `dst` (replacing a file, or an empty directory, at `dst`).
 	    @param {string} src @param {string} dst */
 	rename(src, dst) {
-		const a = encodePath(src), b = encodePath(dst);
-		const errno = this.#withBuffers([a.length, b.length], (host, root, [aPointer, bPointer]) => {
-			host.coreBytes(aPointer, a.length).set(a);
-			host.coreBytes(bPointer, b.length).set(b);
-			return host.exports.path_rename(root, aPointer, a.length, root, bPointer, b.length);
-		});
-		check(errno, 'rename', src, dst);
+		this.#twoPaths('wasi_wasm_fs_rename', 'rename', src, dst);
+	}
+
+	/** Creates hard link `dst` to the file `src` (a symlink itself, not what it names).
+	    @param {string} src @param {string} dst */
+	link(src, dst) {
+		this.#twoPaths('wasi_wasm_fs_link', 'link', src, dst);
 	}
 
 	/** Creates symlink `path` whose content is `target` (stored as given).
 	    @param {string} target @param {string} path */
 	symlink(target, path) {
-		const rawTarget = encodeUtf8(target), raw = encodePath(path);
-		const errno = this.#withBuffers([rawTarget.length, raw.length], (host, root, [targetPointer, pathPointer]) => {
+		const rawTarget = encodeUtf8(target);
+		const errno = this.#withPath(path, [rawTarget.length], (host, root, pointer, length, [targetPointer]) => {
 			host.coreBytes(targetPointer, rawTarget.length).set(rawTarget);
-			host.coreBytes(pathPointer, raw.length).set(raw);
-			return host.exports.path_symlink(targetPointer, rawTarget.length, root, pathPointer, raw.length);
+			return host.exports.wasi_wasm_fs_symlink(targetPointer, rawTarget.length, root, pointer, length);
 		});
 		check(errno, 'symlink', target, path);
 	}
 
 	/** The target of symlink `path`. @param {string} path */
 	readlink(path) {
-		const raw = encodePath(path);
-		for (let size = 256; ; size *= 4) {
-			const target = this.#withBuffers([raw.length, size, 4], (host, root, [pathPointer, buffer, usedPointer]) => {
-				host.coreBytes(pathPointer, raw.length).set(raw);
-				check(host.exports.path_readlink(root, pathPointer, raw.length, buffer, size, usedPointer), 'readlink', path);
-				const used = host.coreView().getUint32(usedPointer, true);
-				return used < size ? decodeUtf8(host.coreBytes(buffer, used)) : null;
+		for (let size = 256; ;) {
+			const result = this.#withPath(path, [size, 4], (host, root, pointer, length, [buffer, out]) => {
+				check(host.exports.wasi_wasm_fs_readlink(root, pointer, length, buffer, size, out), 'readlink', path);
+				const whole = host.coreView().getUint32(out, true);
+				return whole <= size ? decodeUtf8(host.coreBytes(buffer, whole)) : whole;
 			});
-			if (target !== null) return target; // else it may have been cut off: retry bigger
+			if (typeof result === 'string') return result;
+			size = result; // the target's whole length: ask again with room for it
 		}
+	}
+
+	/** Sets the access and/or modification time (BigInt ns; undefined leaves one as it is).
+	    @param {string} path
+	    @param {{atimeNs?: bigint, mtimeNs?: bigint, followSymlinks?: boolean}} [times] */
+	setTimes(path, {atimeNs, mtimeNs, followSymlinks = true} = {}) {
+		const flags = (atimeNs === undefined ? 0 : FST.ATIM) | (mtimeNs === undefined ? 0 : FST.MTIM);
+		const errno = this.#withPath(path, [], (host, root, pointer, length) =>
+			host.exports.wasi_wasm_fs_set_times(root, pointer, length, followSymlinks ? 1 : 0,
+				BigInt.asUintN(64, atimeNs ?? 0n), BigInt.asUintN(64, mtimeNs ?? 0n), flags));
+		check(errno, 'utimes', path);
 	}
 
 	/** The original wasi.wasm's loader: writes each {path: bytes} entry (a relative path is

@@ -6,6 +6,7 @@ declare var process: {
 	hrtime?: {bigint?: () => bigint};
 	cpuUsage?: () => {user: number, system: number};
 	threadCpuUsage?: () => {user: number, system: number};
+	getBuiltinModule?: (id: string) => unknown;
 };
 
 declare module 'node:fs/promises' {

@@ -7,7 +7,7 @@
 // The environment we run in
 
 // `process` is declared in js/node.d.ts, as far as this module uses it.
-const nodeProcess = typeof process === 'object' && typeof process.versions?.node === 'string' ? process : null;
+export const nodeProcess = typeof process === 'object' && typeof process.versions?.node === 'string' ? process : null;
 
 /** @param {unknown} buffer @returns {buffer is SharedArrayBuffer} */
 export function isSharedBuffer(buffer) {

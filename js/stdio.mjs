@@ -1,8 +1,9 @@
 // @ts-check
-/* A process's stdio as the caller gives it: output callbacks, and stdin as bytes or a
-   function. */
+/* A process's stdio as the caller gives it: output callbacks, and stdin as bytes, a function,
+   a Node fd or a StdinFeed's port (js/stdin.mjs). */
 
 import {concatBytes, decodeUtf8, toBytes} from './platform.mjs';
+import {fdReader, feedReader, isAsyncSource, isFdSource, isStdinPort} from './stdin.mjs';
 
 /** A stdout/stderr callback; `flush` (as lineOutput's has) delivers what it still holds.
     @typedef {((bytes: Uint8Array) => void) & {flush?: () => void}} OutputSink */
@@ -58,6 +59,12 @@ export function outputSink(target, consoleMethod) {
     @param {StdinSource | null | undefined} stdin @returns {(maxBytes: number) => Uint8Array} */
 export function inputSource(stdin) {
 	if (stdin === undefined || stdin === null) return () => EMPTY_BYTES;
+	if (isStdinPort(stdin)) return feedReader(stdin);
+	if (isFdSource(stdin)) return fdReader(stdin.fd); // process.stdin is an async source too
+	if (isAsyncSource(stdin)) {
+		throw new TypeError('an async stdin (AsyncIterable, ReadableStream) cannot feed a program on the thread that runs it '
+			+ '(a WASI read blocks the thread): make a StdinFeed of it here, run the program in a Worker and give it feed.port as stdin');
+	}
 	if (typeof stdin === 'function') {
 		let unread = EMPTY_BYTES; // what the function gave beyond what the program asked for
 		return maxBytes => {

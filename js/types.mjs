@@ -2,6 +2,7 @@
 /* The types of the public API, beside its classes and functions: wasi.d.ts exports the types
    declared here and keeps every other module's types to itself (tools/bundle.py). JSDoc
    only: nothing here runs. */
+/** @import {Symlink} from './symlink.mjs' */
 
 /**
  * The pages the core declares for its imported memory.
@@ -37,8 +38,21 @@
  */
 
 /**
- * stdin: bytes, or a function that returns up to `maxBytes` bytes, null or empty at the end.
- * @typedef {BytesLike | ((maxBytes: number) => BytesLike | null | undefined)} StdinSource
+ * A tree for writeTree(): a string or bytes is a file, a plain object a directory, a Symlink
+ * (`new Symlink('target')`) a symlink.
+ * @typedef {{[name: string]: BytesLike | Symlink | Tree}} Tree
+ */
+
+/**
+ * What a StdinFeed hands to the thread that runs the program (structured-cloneable).
+ * @typedef {{wasiStdinFeed: SharedArrayBuffer}} StdinPort
+ */
+
+/**
+ * stdin: bytes; a function that returns up to `maxBytes` bytes, null or empty at the end; in
+ * Node a file descriptor read synchronously (`process.stdin`, `{fd: number}`); or a
+ * StdinFeed's `port` (an async source pumped by another thread).
+ * @typedef {BytesLike | ((maxBytes: number) => BytesLike | null | undefined) | {fd: number} | StdinPort} StdinSource
  */
 
 /**

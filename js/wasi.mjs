@@ -15,14 +15,15 @@
 
 import {DEFAULT_LIMITS, LIMIT_RANGES, STDIO_MODE} from './abi.mjs';
 import {getWasi, newCoreMemory} from './core.mjs';
-import {InvalidExitStatus, MAX_EXIT_STATUS, WasiExit, check, describe} from './errors.mjs';
+import {InvalidExitStatus, MAX_EXIT_STATUS, WasiError, WasiExit, check, describe} from './errors.mjs';
 import {WasiFileSystem, encodePath} from './fs.mjs';
 import {ProcessGroup} from './group.mjs';
 import {Pipe} from './pipe.mjs';
-import {toBytes} from './platform.mjs';
+import {RESTORING, loadTar, saveTar, treeToTar} from './snapshot.mjs';
+import {CLOCK_READERS, toBytes} from './platform.mjs';
 import {CoreProcess} from './process.mjs';
 import {outputSink} from './stdio.mjs';
-/** @import {InitObject, Limits, WasiOptions} from './types.mjs' */
+/** @import {InitObject, Limits, Tree, WasiOptions} from './types.mjs' */
 
 export {DEFAULT_LIMITS} from './abi.mjs';
 export {multiMemorySupported} from './bridge.mjs';
@@ -30,6 +31,9 @@ export {getWasi} from './core.mjs';
 export {InvalidExitStatus, WasiError, WasiExit} from './errors.mjs';
 export {WasiStat} from './fs.mjs';
 export {Pipe} from './pipe.mjs';
+export {ArchiveError, UnsafeArchiveError} from './snapshot.mjs';
+export {Symlink} from './symlink.mjs';
+export {StdinFeed} from './stdin.mjs';
 export {lineOutput} from './stdio.mjs';
 
 const WASI_MODULE = 'wasi_snapshot_preview1';
@@ -315,6 +319,55 @@ export class Wasi extends WasiFileSystem {
 		if (!Number.isInteger(fd) || fd < 0 || fd >= 2 ** 32) throw new TypeError(`attachPipe needs an fd number, not ${describe(fd)}`);
 		if (typeof writeEnd !== 'boolean') throw new TypeError('attachPipe needs {writeEnd: true} (writes go into the pipe) or {writeEnd: false} (reads come from it)');
 		check(this.#core.exports.wasi_wasm_pipe_attach(handle, fd, writeEnd ? 1 : 0), 'attachPipe');
+	}
+
+	// -- snapshots (js/snapshot.mjs) ----------------------------------------------------------
+
+	/** The tree at `path` (a directory, default the root) as a pax tar archive, the same
+	    format as the Python host's save_tar: kinds, ns times, symlinks, hard links and holes
+	    kept. Taken at one moment: the filesystem is frozen while it is walked (programs in
+	    other threads wait at their next filesystem call). Members are named below `path`.
+	    @param {string} [path] @returns {Uint8Array} */
+	saveTar(path = '/') {
+		this.#checkOpen();
+		return saveTar(this, () => this.#coreAccess(), path);
+	}
+
+	/** Restores a tar archive (a Python host's save_tar, saveTar, GNU tar, ...) into `path`
+	    (default the root; created when missing; an existing directory gets the archive's
+	    entries, none of which may be there yet). All or nothing: a hostile member
+	    (UnsafeArchiveError), an unreadable archive (ArchiveError) or a full filesystem
+	    (WasiError ENOSPC) leaves the filesystem as it was.
+	    @param {ArrayBufferLike | ArrayBufferView} archive @param {string} [path] */
+	loadTar(archive, path = '/') {
+		this.#checkOpen();
+		loadTar(this, () => this.#coreAccess(), archive, path);
+	}
+
+	/** Writes a nested tree below directory `path` (created when missing, with its parents):
+	    `{dir: {file: 'text', data: bytes, sub: {}, link: new Symlink('file')}}`, where a
+	    string or bytes is a file, a plain object a directory (empty: an empty directory), a
+	    Symlink a symlink. All or nothing: a bad name or value throws before anything is
+	    written, and a failure on the way (an entry at the top that exists already: EEXIST;
+	    no room: ENOSPC) throws a WasiError naming the path and leaves nothing behind.
+	    @param {string} path @param {Tree} tree */
+	writeTree(path, tree) {
+		this.#checkOpen();
+		encodePath(path);
+		const archive = treeToTar(path, tree, CLOCK_READERS[0]());
+		const parent = path.replace(/\/+$/, '').replace(/\/[^/]*$/, '') || '/';
+		if (parent !== '/' && !this.exists(parent)) this.mkdir(parent, {recursive: true});
+		try {
+			loadTar(this, () => this.#coreAccess(), archive, path);
+		} catch (error) {
+			if (!(error instanceof WasiError) || error.path === undefined) throw error;
+			const where = error.syscall.endsWith(RESTORING) ? `${path.replace(/\/+$/, '')}/${error.path}` : error.path;
+			throw new WasiError(error.errno, 'writeTree', where);
+		}
+	}
+
+	#coreAccess() {
+		return {host: this.#host(), root: this.#group.hostRoot};
 	}
 
 	// -- more processes ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """A small pure-Python reference model of the filesystem semantics that
 tests/programs/fuzz_driver.c exercises: what wasmtime's WASI gives on Linux, plus the
-wasi.wasm-only behaviour where wasmtime is not the reference (see ../shared/NOTES.md):
+wasi.wasm-only behaviour where wasmtime is not the reference (see docs/HOST_NOTES.md):
 
 - fd_allocate (wasmtime: ENOTSUP);
 - rights: an fd opened by path_open has exactly the rights asked for, masked by the

@@ -274,8 +274,8 @@ class InterruptSweep:
     def attempt(self, checks: int) -> tuple[int, int]:
         """(checks passed, fsck problems) for one run interrupted after ``checks`` checks."""
         self.attempts += 1
-        options = wasi_wasm.ProcessOptions(["driver"], stdin=self.ops, preopens={"/sandbox": "/s"})
-        with self.fs.spawn_run(options) as process:  # a Store of its own, dropped after
+        options = wasi_wasm.Options(stdin=self.ops, preopens={"/sandbox": "/s"})
+        with self.fs.spawn_run(["driver"], options) as process:  # a Store of its own, dropped after
             instance = wasmtime.Instance(
                 process.store, self.driver, process.imports_for(self.driver)
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -357,3 +358,63 @@ def test_large_file_grows_the_core_memory() -> None:
         wasi.write_file("/huge", data)
         assert wasi.memory.data_len() > pages_before
         assert wasi.read_file("/huge") == data
+
+
+def test_a_large_read_is_one_files_bytes_while_others_replace_it(wasi: wasi_wasm.Wasi) -> None:
+    """A read of a 3 MiB file takes several core calls; another thread meanwhile replaces the
+    file again and again (write_file renames a new file over the path): every read returns
+    all of one version, never a mix of two (the read starts again when the inode changes)."""
+    versions = [bytes([c]) * (3 << 20) for c in b"ab"]
+    wasi.write_file("/big", versions[0])
+    stop = threading.Event()
+
+    def replace() -> None:
+        with start_wasi(wasi.init_obj()) as other:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                other.write_file("/big", versions[n % 2])
+
+    replacer = threading.Thread(target=replace)
+    replacer.start()
+    try:
+        reads = [wasi.read_file("/big") for _ in range(40)]
+    finally:
+        stop.set()
+        replacer.join()
+    assert all(r in versions for r in reads), {r[:1] + r[-1:] for r in reads}
+
+
+# -- the core's write protocol (wasi_wasm_fs_file_*) -----------------------------------------
+def test_a_new_file_is_invisible_until_committed_and_its_handle_is_spent(
+    wasi: wasi_wasm.Wasi,
+) -> None:
+    """write_file's file is no directory's until the commit; fsck counts it as held; a
+    handle that was committed, dropped or never handed out is EBADF, and a drop gives the
+    memory back."""
+    process, root = wasi.fs._vfs_process()
+    ebadf = errno_from_name("EBADF")
+    wasi.write_file("/f", b"old")
+    before = wasi.used_bytes()
+    with process.scratch(64) as buf:
+        process.memory.write(buf, b"f")
+
+        def new_file() -> int:
+            assert process.call("wasi_wasm_fs_file_new", root, buf, 1, buf + 8) == 0
+            return process.memory.read_u32(buf + 8)
+
+        handle = new_file()
+        process.memory.write(buf + 16, b"x" * 40)
+        assert process.call("wasi_wasm_fs_file_append", handle, buf + 16, 40) == 0
+        assert wasi.read_file("/f") == b"old" and wasi.listdir("/") == ["f"]
+        assert wasi.fsck() == 0
+        assert process.call("wasi_wasm_fs_file_drop", handle) == 0
+        assert wasi.used_bytes() == before
+        for spent in (handle, 0, 0xDEADBEEF):
+            assert process.call("wasi_wasm_fs_file_append", spent, buf + 16, 1) == ebadf
+            assert process.call("wasi_wasm_fs_file_drop", spent) == ebadf
+            assert process.call("wasi_wasm_fs_file_commit", spent, root, buf, 1, 0, 0, 0) == ebadf
+        handle = new_file()
+        assert process.call("wasi_wasm_fs_file_commit", handle, root, buf, 1, 0, 0, 0) == 0
+        assert process.call("wasi_wasm_fs_file_drop", handle) == ebadf
+    assert wasi.read_file("/f") == b"" and wasi.fsck() == 0

@@ -230,6 +230,78 @@ def test_package_exports(tmp_path: Path) -> None:
     assert result.stdout.split() == ["ok", "ok"]
 
 
+def test_the_npm_package_ships_the_js_readme(tmp_path: Path) -> None:
+    """`npm pack` ships README.npm.md as the package's README.md (its prepack step swaps it
+    in, its postpack step back), with the files the exports need; the checkout is as before.
+    Packed in a copy, so the repository's README.md never changes under other tests."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("no npm on PATH")
+    package = json.loads((ROOT / "package.json").read_text())
+    copy = tmp_path / "package"
+    for name in [*package["files"], "package.json", "README.md", "README.npm.md", "LICENSE",
+                 "tools/npm_readme.mjs"]:  # fmt: skip
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, copy / name)
+    result = subprocess.run(
+        [npm, "pack", "--dry-run", "--json", "--ignore-scripts=false"],
+        cwd=copy, capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    shipped = {entry["path"]: entry["size"] for entry in json.loads(result.stdout)[0]["files"]}
+    npm_readme = (ROOT / "README.npm.md").read_bytes()
+    assert shipped["README.md"] == len(npm_readme)
+    assert {"wasi.mjs", "wasi-bundled.mjs", "wasi.d.ts", "wasi.wasm", "docs/JS.md"} <= set(shipped)
+    assert (copy / "README.md").read_bytes() == (ROOT / "README.md").read_bytes()  # restored
+    assert not (copy / ".README.repo.md").exists()
+    assert b"from 'wasi.wasm'" in npm_readme  # JS first: its examples import the package
+
+
+def test_npm_test_runs_with_node_alone(tmp_path: Path) -> None:
+    """`npm test` (tools/npm_test.mjs) runs the JS tests with Node alone: with no programs
+    built, the files that need none pass and the others are skipped, naming what they need."""
+    engine = any_node()
+    empty = tmp_path / "no-programs"
+    empty.mkdir()
+    files = ["tree.test.mjs", "snapshot.test.mjs", "stdin.test.mjs"]
+    env = {"WASI_TEST_PROGRAM_DIR": str(empty)}
+    result = run_node(engine, [str(ROOT / "tools" / "npm_test.mjs"), *files], env)
+    assert result.returncode == 0, _output(result)
+    summary = result.stdout.strip().splitlines()[-5:]
+    assert summary == [
+        "passed tree.test.mjs on wasi.mjs",
+        "passed tree.test.mjs on wasi-bundled.mjs",
+        "passed snapshot.test.mjs on wasi.mjs",
+        "passed snapshot.test.mjs on wasi-bundled.mjs",
+        "skipped stdin.test.mjs: needs api_tool (tests/programs/*.c: "
+        "python tools/js_test_programs.py; or set WASI_TEST_PROGRAM_DIR)",
+    ], _output(result)
+    # and with the committed prebuilt programs (no Python cache), the files that need them run
+    env = {"WASI_WASM_TEST_CACHE": str(empty)}
+    result = run_node(engine, [str(ROOT / "tools" / "npm_test.mjs"), "stdin.test.mjs"], env)
+    assert result.returncode == 0, _output(result)
+    assert result.stdout.strip().splitlines()[-2:] == [
+        "passed stdin.test.mjs on wasi.mjs",
+        "passed stdin.test.mjs on wasi-bundled.mjs",
+    ], _output(result)
+
+
+def test_prebuilt_js_test_programs_are_current(program_paths: dict[str, str]) -> None:
+    """tests/js/programs/prebuilt/ (what `npm test` runs without Python) holds exactly a
+    fresh build of each program: refresh with `python tools/js_test_programs.py`."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import js_test_programs  # noqa: PLC0415 - tools/ is not a package
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    for name in js_test_programs.PROGRAMS:
+        committed = js_test_programs.PREBUILT / f"{name}.wasm"
+        assert committed.exists(), f"{committed} is missing: python tools/js_test_programs.py"
+        assert committed.read_bytes() == Path(program_paths[name]).read_bytes(), (
+            f"{committed} is not current: python tools/js_test_programs.py"
+        )
+
+
 LOADER_URL = (ROOT / "wasi.mjs").as_uri()
 
 
@@ -381,6 +453,7 @@ def program_paths(wasm_program: Callable[..., Path]) -> dict[str, str]:
         "harden_limits": str(wasm_program("harden_limits")),
         "share_pipe": str(wasm_program("share_pipe")),
         "reactor_calc": str(wasm_program("reactor_calc", ("-mexec-model=reactor",))),
+        "snapshot_mutator": str(wasm_program("snapshot_mutator")),
     }
 
 
@@ -611,7 +684,13 @@ def test_node_terminated_workers_are_reaped(
 
 
 def _node_test_on_copy_path(
-    copy_path: str, module: str, test_file: str, program_paths: dict[str, str], at_least: int
+    copy_path: str,
+    module: str,
+    test_file: str,
+    program_paths: dict[str, str],
+    at_least: int,
+    *,
+    extra_env: dict[str, str] | None = None,
 ) -> None:
     """Runs tests/js/TEST_FILE (node:test) on `copy_path`'s engine, its processes with that
     path's bridge option; WASI_EXPECT_BRIDGE says whether they must use the bridge."""
@@ -623,6 +702,7 @@ def _node_test_on_copy_path(
         "WASI_TEST_PROGRAMS": json.dumps(program_paths),
         "WASI_BRIDGE": "auto" if bridge is None else "false",
         "WASI_EXPECT_BRIDGE": "1" if (engine.multi_memory if bridge is None else bridge) else "0",
+        **(extra_env or {}),
     }
     result = run_node(engine, ["--test", "--test-reporter=spec", str(JS_DIR / test_file)], env)
     assert result.returncode == 0, _output(result)
@@ -780,7 +860,10 @@ def test_browser(run: str, browser_server: _TestServer, tmp_path: Path) -> None:
     one filesystem (the page reads the Worker's and the Worklet's files; page and Worker run
     js_stress at once, the main thread spinning on the core's lock); without, initObj() has
     no memory and the Worker and the Worklet each get a filesystem of their own. Both copy
-    paths run on the main thread."""
+    paths run on the main thread. writeTree and a saveTar/loadTar round trip work on the main
+    thread; with COOP/COEP a StdinFeed of a ReadableStream feeds api_tool cat in the Worker
+    (and is refused on the page's own thread); without, StdinFeed says it needs
+    SharedArrayBuffer."""
     chromium = _chromium()
     if chromium is None:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
@@ -801,6 +884,13 @@ def test_browser(run: str, browser_server: _TestServer, tmp_path: Path) -> None:
         keys.insert(0, "memory")
     assert report["init"] == {"keys": keys, "shared": isolated, "hasMemory": isolated}
     _check_worker_and_worklet(report, isolated)
+    extras = report["extras"]
+    assert extras["restored"] == {"link": "in a tree", "empty": [], "fsck": 0}
+    if isolated:
+        assert "pumped by this thread" in extras["sameThreadError"]
+        assert extras["cat"] == {"code": 0, "error": None, "matches": True, "length": 45008}
+    else:
+        assert "needs SharedArrayBuffer" in extras["feedError"]
 
 
 def _check_worker_and_worklet(report: dict[str, Any], isolated: bool) -> None:
@@ -895,6 +985,30 @@ def test_sources_and_types_pass_the_type_check() -> None:
     assert result.returncode == 0, _output(result)
 
 
+ESLINT = ROOT / "node_modules" / "eslint" / "bin" / "eslint.js"
+
+
+def _eslint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """ESLint, as `npm ci` installs it (CI does), with eslint.config.mjs."""
+    if not ESLINT.exists():
+        pytest.skip("ESLint is not installed: run `npm ci`")
+    return subprocess.run(
+        [any_node().require(), str(ESLINT), *args], input=stdin, capture_output=True, text=True,
+        cwd=ROOT, timeout=NODE_TIMEOUT, check=False,
+    )  # fmt: skip
+
+
+def test_the_js_sources_and_tests_pass_the_linter() -> None:
+    """js/ and tests/js pass ESLint's recommended rules (as CI runs it), which do find an
+    unused variable and an undefined name in a source."""
+    result = _eslint()
+    assert result.returncode == 0, _output(result)
+    probe = "const unused = 1;\nexport const x = notDefined;\n"
+    planted = _eslint("--stdin", "--stdin-filename", "js/probe.mjs", stdin=probe)
+    assert planted.returncode == 1, _output(planted)
+    assert "no-unused-vars" in planted.stdout and "no-undef" in planted.stdout
+
+
 @pytest.mark.parametrize("resolution", ["nodenext", "bundler"])
 def test_the_npm_package_gives_typescript_its_types(resolution: str, tmp_path: Path) -> None:
     """A TypeScript project that imports the package (both entry points) gets wasi.d.ts:
@@ -916,17 +1030,32 @@ def test_the_npm_package_gives_typescript_its_types(resolution: str, tmp_path: P
         "try { wasi.mkdir('/d'); } catch (e) { if (e instanceof WasiError) console.log(e.code); }\n"
         "const copy = await wasi.copyForRebinding({env: {A: 'b'}});\n"
         "console.log(text, bytes.length, copy.processId, wasi.stat('/').isDirectory());\n"
+        # the snapshot, tree and stdin additions of issue 13
+        f"import {{Symlink, StdinFeed, UnsafeArchiveError}} from '{name}';\n"
+        f"import type {{Tree, StdinPort}} from '{name}';\n"
+        "const tree: Tree = {dir: {file: 'text', bytes: new Uint8Array(2), sub: {}},"
+        " link: new Symlink('dir/file')};\n"
+        "wasi.writeTree('/t', tree);\n"
+        "const archive: Uint8Array = wasi.saveTar('/t');\n"
+        "try { wasi.loadTar(archive, '/u'); }\n"
+        "catch (e) { if (e instanceof UnsafeArchiveError) throw e; }\n"
+        "const feed = new StdinFeed(new ReadableStream<Uint8Array>(), {bufferBytes: 4096});\n"
+        "const port: StdinPort = feed.port;\n"
+        "await startWasi(init, {stdin: port}); await feed.done;\n"
+        "await startWasi(init, {stdin: {fd: 0}});\n"
     )  # fmt: skip
     (tmp_path / "bad.ts").write_text(
         f"import {{startWasi}} from '{name}';\n"
         "const wasi = await startWasi();\n"
         "const size: number = wasi.readFile('/x', 'utf8').byteLength;\n"
+        "wasi.writeTree('/t', {file: 42});\n"
     )
     (tmp_path / "private.ts").write_text(f"import type {{CoreFunctions}} from '{name}';\n")
     options = {"noEmit": True, "strict": True, "target": "es2022", "lib": ["es2022", "dom"],
                "module": "esnext" if resolution == "bundler" else resolution,
                "moduleResolution": resolution, "types": []}  # fmt: skip
-    for source, error in [("good.ts", None), ("bad.ts", "TS2339"), ("private.ts", "TS2459")]:
+    for source, error in [("good.ts", None), ("bad.ts", "TS2339"), ("bad.ts", "TS2322"),
+                          ("private.ts", "TS2459")]:  # fmt: skip
         config = tmp_path / f"{source}.json"
         config.write_text(json.dumps({"compilerOptions": options, "files": [source]}))
         result = _tsc(config)
@@ -938,9 +1067,14 @@ def test_the_npm_package_gives_typescript_its_types(resolution: str, tmp_path: P
 
 # -- the JS examples of the README and docs ---------------------------------------------------
 
-JS_DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "JS.md"]
+JS_DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "JS.md", ROOT / "README.npm.md"]
 JS_BLOCK = re.compile(r"^```js\n(.*?)^```", re.MULTILINE | re.DOTALL)
-JS_IMPORT = re.compile(r"^import \{([^}]*)\} from '\./([\w.-]+\.mjs)';\n", re.MULTILINE)
+JS_IMPORT = re.compile(
+    r"^import \{([^}]*)\} from '(?:\./([\w.-]+\.mjs)|(wasi\.wasm(?:/[\w.-]+\.mjs)?))';\n",
+    re.MULTILINE,
+)
+# The npm package's README imports the package: what its exports resolve to (package.json).
+PACKAGE_IMPORTS = {"wasi.wasm": "wasi-bundled.mjs", "wasi.wasm/wasi.mjs": "wasi.mjs"}
 
 # What the examples leave to the reader's page or Worker. The program is the Python examples'
 # stand-in (tests/programs/doc_stand_in.c). What a page posts is structured-cloned, as
@@ -991,7 +1125,8 @@ def test_every_js_example_runs(
     bodies = []
     for number, block in enumerate(js_examples(document), 1):
         for match in JS_IMPORT.finditer(block):
-            imports.setdefault(match[2], set()).update(n.strip() for n in match[1].split(","))
+            module = match[2] or PACKAGE_IMPORTS[match[3]]
+            imports.setdefault(module, set()).update(n.strip() for n in match[1].split(","))
         body = re.sub(r"^(let|const) ", "var ", JS_IMPORT.sub("", block), flags=re.MULTILINE)
         where = json.dumps(f"{document.name} example {number} ({block.splitlines()[0]})")
         bodies.append(
@@ -1011,3 +1146,182 @@ def test_every_js_example_runs(
     )
     result = run_node(any_node(), [str(script)])
     assert result.returncode == 0, _output(result)
+
+
+# -- snapshots: archives move between the Python host and the JS loader ----------------------
+
+
+def _snapshot_listing(w: Any, root: str) -> dict[str, list[object]]:
+    """What a snapshot keeps of a tree, by path below ``root``, in the JSON form that
+    tests/js/snapshot_interop.mjs prints (inodes as the first path of each; no atimes:
+    listing a directory and reading a file set them)."""
+    out: dict[str, list[object]] = {}
+    first: dict[int, str] = {}
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        for name in sorted(w.listdir(root + rel or "/")):
+            path = f"{rel}/{name}"
+            info = w.lstat(root + path)
+            inode = first.setdefault(info.ino, path)
+            if info.is_dir:
+                out[path] = ["d", str(info.mtime_ns)]
+                stack.append(path)
+            elif info.is_symlink:
+                out[path] = ["l", str(info.mtime_ns), inode, info.nlink, w.readlink(root + path)]
+            else:
+                data = w.read_file(root + path, max_size=1 << 25)
+                digest = hashlib.sha256(data).hexdigest()
+                out[path] = ["f", str(info.mtime_ns), inode, info.nlink, info.size, digest]
+    return out
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_snapshots_move_between_python_and_js(module: str, tmp_path: Path) -> None:
+    """A tar that the Python host's save_tar makes restores in JS (loadTar) with every file's
+    bytes, ns times, symlinks, hard links and holes; JS's saveTar of that tree restores in
+    Python to the same tree again."""
+    from test_snapshots import T0, T1, TIMED, make_tree  # noqa: PLC0415 - a test helper
+    from wasi_wasm import start_wasi  # noqa: PLC0415
+
+    python_tar, js_tar = tmp_path / "python.tar", tmp_path / "js.tar"
+    with start_wasi() as w:
+        make_tree(w)
+        w.save_tar(python_tar, "/src")
+        expected = _snapshot_listing(w, "/src")
+    result = run_node(any_node(), [str(JS_DIR / "snapshot_interop.mjs"), str(ROOT / module),
+                                   str(python_tar), str(js_tar), json.dumps(TIMED)])  # fmt: skip
+    assert result.returncode == 0, _output(result)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["listing"] == expected
+    assert report["atimes"] == [str(T1 + number) for number in range(len(TIMED))]
+    assert report["symMtime"] == str(T0 - 5)
+    assert report["usedDelta"] < 3 << 20  # holes were not written
+    assert report["fsck"] == 0
+    assert js_tar.stat().st_size < 2 << 20  # and stay holes in JS's archive
+    with start_wasi() as w:
+        before = w.used_bytes()
+        w.load_tar(js_tar, "/back")
+        assert [w.lstat(f"/back/{path}").atime_ns for path in TIMED] == [
+            T1 + number for number in range(len(TIMED))
+        ]
+        assert w.lstat("/back/dir/sym").mtime_ns == T0 - 5
+        assert w.used_bytes() - before < 3 << 20
+        assert _snapshot_listing(w, "/back") == expected
+        assert w.fsck() == 0
+
+
+@pytest.fixture(scope="session")
+def tar_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The archives tests/js/snapshot.test.mjs restores, made by Python's tarfile: the
+    hostile ones of tests/test_snapshots.py, a member past the largest file and a 4 GiB pax
+    header."""
+    import tarfile  # noqa: PLC0415
+
+    from test_snapshots import HOSTILE, huge_member  # noqa: PLC0415 - test helpers
+
+    out = tmp_path_factory.mktemp("tars")
+    for number, (_name, build) in enumerate(HOSTILE):
+        with tarfile.open(out / f"hostile-{number:02}.tar", "w", format=tarfile.PAX_FORMAT) as tar:
+            build(tar)
+    (out / "huge.tar").write_bytes(huge_member(1 << 50))
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = 1 << 32
+    (out / "hugepax.tar").write_bytes(header.tobuf(tarfile.USTAR_FORMAT) + bytes(4096))
+    return out
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", list(COPY_PATHS))
+def test_snapshots(
+    copy_path: str, module: str, program_paths: dict[str, str], tar_dir: Path
+) -> None:
+    """tests/js/snapshot.test.mjs: saveTar/loadTar held to tests/test_snapshots.py: hostile
+    and unreadable archives refused with nothing changed, ENOSPC naming the member with
+    nothing changed, existing entries kept, and snapshots taken while snapshot_mutator
+    programs in worker_threads change the tree, each one moment."""
+    extra = {"WASI_TAR_DIR": str(tar_dir)}
+    test_file = "snapshot.test.mjs"
+    _node_test_on_copy_path(copy_path, module, test_file, program_paths, 6, extra_env=extra)
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", list(COPY_PATHS))
+def test_write_tree(copy_path: str, module: str, program_paths: dict[str, str]) -> None:
+    """tests/js/tree.test.mjs: writeTree() writes files, directories, empty directories and
+    symlinks; a bad name or value, an existing entry or ENOSPC throws naming the path and
+    leaves nothing written."""
+    _node_test_on_copy_path(copy_path, module, "tree.test.mjs", program_paths, 3)
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", list(COPY_PATHS))
+def test_stdin_sources(copy_path: str, module: str, program_paths: dict[str, str]) -> None:
+    """tests/js/stdin.test.mjs: a node script piping into a program (process.stdin), a file
+    descriptor, StdinFeeds of an AsyncIterable and a ReadableStream feeding a program in a
+    worker_thread as chunks come, a failing source, close() cancelling a source nobody reads,
+    and clear errors where an async source cannot work (the program's own thread)."""
+    _node_test_on_copy_path(copy_path, module, "stdin.test.mjs", program_paths, 7)
+
+
+GNU_TAR_SCRIPT = """\
+import {readFileSync} from 'node:fs';
+const {startWasi} = await import(process.argv[2]);
+const wasi = await startWasi(null, {stdout: null});
+const before = wasi.usedBytes();
+wasi.loadTar(readFileSync(process.argv[3]), '/data');
+const info = path => wasi.lstat(`/data/${path}`);
+console.log(JSON.stringify({
+  used: wasi.usedBytes() - before,
+  a: [wasi.readFile('/data/a.txt', 'utf8'), info('a.txt').nlink, String(info('a.txt').mtimeNs)],
+  link: wasi.readFile('/data/sub/a_link', 'utf8'),
+  linked: info('sub/a_link').ino === info('a.txt').ino,
+  to_a: wasi.readlink('/data/sub/to_a'),
+  holes: [info('holes.bin').size,
+          new TextDecoder().decode(wasi.readFile('/data/holes.bin').subarray(-3))],
+  long: wasi.readFile('/data/' + 'n'.repeat(150), 'utf8'),
+  fsck: wasi.fsck(),
+}));
+"""
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="GNU tar is not installed")
+@pytest.mark.parametrize(
+    "flags", [["--format=gnu", "-S"], ["--posix", "-S", "--sparse-version=1.0"],
+              ["--posix", "-S", "--sparse-version=0.1"], ["--format=ustar"]],
+)  # fmt: skip
+def test_gnu_tar_archives_restore_in_js(flags: list[str], tmp_path: Path) -> None:
+    """Archives GNU tar makes (gnu with its old sparse members and long names, posix with
+    sparse 1.0 and 0.1, ustar) restore through loadTar: hard links, symlinks, holes not
+    written, mtimes (to the ns in pax)."""
+    from test_snapshots import T0, T1  # noqa: PLC0415 - test helpers
+
+    host = tmp_path / "host"
+    (host / "sub").mkdir(parents=True)
+    (host / "a.txt").write_bytes(b"alpha\n")
+    os.link(host / "a.txt", host / "sub" / "a_link")
+    os.symlink("../a.txt", host / "sub" / "to_a")
+    if "--format=ustar" not in flags:  # past ustar's 100 + 155 bytes, in one component
+        (host / ("n" * 150)).write_text("long")
+    with open(host / "holes.bin", "wb") as f:
+        f.write(b"start")
+        f.seek(3 << 20)
+        f.write(b"end")
+    os.utime(host / "a.txt", ns=(T1, T0))
+    archive = tmp_path / "gnu.tar"
+    subprocess.run(["tar", *flags, "-cf", str(archive), "-C", str(host), "."], check=True)
+    script = tmp_path / "load.mjs"
+    script.write_text(GNU_TAR_SCRIPT if "--format=ustar" not in flags
+                      else GNU_TAR_SCRIPT.replace("  long:", "  // long:"))  # fmt: skip
+    result = run_node(any_node(), [str(script), LOADER_URL, str(archive)])
+    assert result.returncode == 0, _output(result)
+    report = json.loads(result.stdout)
+    mtime = T0 if "--posix" in flags else T0 // 10**9 * 10**9
+    assert report["a"] == ["alpha\n", 2, str(mtime)]
+    assert (report["link"], report["linked"], report["to_a"]) == ("alpha\n", True, "../a.txt")
+    assert report["holes"] == [(3 << 20) + 3, "end"]
+    if "--format=ustar" not in flags:
+        assert report["used"] < 1 << 20  # the 3 MiB file came in sparse
+        assert report["long"] == "long"
+    assert report["fsck"] == 0

@@ -43,6 +43,41 @@ def test_checker_catches_violations(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "host/host.c: exports fd_read" in problems
 
 
+def test_checker_catches_import_cycles(tmp_path: Path) -> None:
+    """A cycle through a function-local import, one through a type-only import and a
+    module importing itself are found in a planted package; in js/, a cycle through a JSDoc
+    type import and a re-export."""
+    package = tmp_path / "wasi_wasm"
+    write(package, "__init__.py", "from ._a import A\n")
+    write(package, "_a.py", "from . import _b\nA = 1\n")
+    write(package, "_b.py", "def late():\n    from ._c import C  # noqa\n    return C\n")
+    write(package, "_c.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+          "    import wasi_wasm._a\nC = 1\n")  # fmt: skip
+    write(package, "_d.py", "from wasi_wasm import _e\n")
+    write(package, "_e.py", "from ._d import y\n")
+    write(package, "_f.py", "import wasi_wasm._f\n")
+    write(package, "_ok.py", "from ._a import A\nimport os\nfrom .. import elsewhere\n")
+    js = tmp_path / "js"
+    write(js, "a.mjs", "import {b} from './b.mjs';\nexport const a = 1;\n")
+    write(js, "b.mjs", "/** @import {C} from './c.mjs' */\nexport const b = 1;\n")
+    write(js, "c.mjs", "export {a} from './a.mjs';\n")
+    write(js, "d.mjs", "import {a} from './a.mjs';\n")
+    problems = check_layers.import_cycle_problems(package, js)
+    assert problems == [
+        "python import cycle: _a -> _b -> _c -> _a",
+        "python import cycle: _d -> _e -> _d",
+        "python import cycle: _f -> _f",
+        "js import cycle: a.mjs -> b.mjs -> c.mjs -> a.mjs",
+    ], problems
+
+
+def test_the_real_sources_have_no_import_cycle() -> None:
+    assert check_layers.import_cycle_problems() == []
+    graph = check_layers.python_imports(check_layers.PACKAGE)
+    assert "_wasi" in graph["_run"] and "_fs" in graph["_snapshot"]  # the graph is read
+    assert "platform.mjs" in check_layers.js_imports(check_layers.JS)["bridge.mjs"]
+
+
 # -- the Python host: wasmtime-py's private API and ctypes in one module ---------------------
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "wasi_wasm"

@@ -202,3 +202,13 @@ def test_sdist_metadata(sdist: tuple[list[str], str]) -> None:
     assert "License-File: LICENSE\n" in info
     low, high = wasmtime_range()
     assert re.search(rf"Requires-Dist: wasmtime(<{high},>={low}|>={low},<{high})\n", info)
+
+
+def test_the_wasm_files_the_package_loads_are_package_data() -> None:
+    """The core, the demo and the bridge (loaded with importlib.resources) ship in the wheel."""
+    tool = pyproject()["tool"]
+    assert isinstance(tool, dict)
+    data = tool["setuptools"]["package-data"]["wasi_wasm"]
+    shipped = sorted(p.name for p in (ROOT / "src" / "wasi_wasm").glob("*.wasm"))
+    assert shipped == ["bridge.wasm", "demo.wasm", "wasi.wasm"]
+    assert set(shipped) <= set(data)

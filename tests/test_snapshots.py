@@ -65,10 +65,10 @@ class w_open:  # noqa: N801 - a context manager used like a function
 
     def __enter__(self) -> Callable[[int, bytes], None]:
         w = self.w
-        self.fd = w._open_at(w._loc(self.path), 1, WRITE_RIGHTS)  # O_CREAT
+        self.fd = w.fs._open_at(w.fs._loc(self.path), 1, WRITE_RIGHTS)  # O_CREAT
 
         def put(offset: int, data: bytes) -> None:
-            with w._buffers(len(data), 8, 4) as (process, _root, (buf, iov, out)):
+            with w.fs._buffers(len(data), 8, 4) as (process, _root, (buf, iov, out)):
                 process.memory.write(buf, data)
                 process.memory.write(iov, _iovec(buf, len(data)))
                 assert process.call("fd_pwrite", self.fd, iov, 1, offset, out) == 0
@@ -76,14 +76,14 @@ class w_open:  # noqa: N801 - a context manager used like a function
         return put
 
     def __exit__(self, *exc: object) -> None:
-        self.w._close(self.fd)
+        self.w.fs._close(self.fd)
 
 
 def w_truncate(w: Wasi, path: str, size: int) -> None:
-    fd = w._open_at(w._loc(path), 0, WRITE_RIGHTS)
-    process, _root = w._vfs_process()
+    fd = w.fs._open_at(w.fs._loc(path), 0, WRITE_RIGHTS)
+    process, _root = w.fs._vfs_process()
     assert process.call("fd_filestat_set_size", fd, size) == 0
-    w._close(fd)
+    w.fs._close(fd)
 
 
 def listing(w: Wasi, root: str) -> dict[str, tuple[object, ...]]:
@@ -553,7 +553,7 @@ def test_a_freeze_ends_with_its_process() -> None:
     with start_wasi() as w:
         w.write_file("/f", b"before")
         other = start_wasi(w.init_obj())
-        process, _root = other._vfs_process()
+        process, _root = other.fs._vfs_process()
         assert process.call("wasi_wasm_freeze") == 0
         assert process.call("wasi_wasm_freeze") == 10  # EBUSY: frozen already
         assert process.call("wasi_wasm_recover") == 1  # it held the lock: now released
@@ -606,14 +606,14 @@ def test_snapshot_and_restore_stream_in_bounded_memory(tmp_path: Path) -> None:
 
 
 def w_pread(w: Wasi, path: str, offset: int, length: int) -> bytes:
-    fd = w._open_at(w._loc(path), 0, READ_RIGHTS)
+    fd = w.fs._open_at(w.fs._loc(path), 0, READ_RIGHTS)
     try:
-        with w._buffers(length, 8, 4) as (process, _root, (buf, iov, out)):
+        with w.fs._buffers(length, 8, 4) as (process, _root, (buf, iov, out)):
             process.memory.write(iov, _iovec(buf, length))
             assert process.call("fd_pread", fd, iov, 1, offset, out) == 0
             return process.memory.read(buf, process.memory.read_u32(out))
     finally:
-        w._close(fd)
+        w.fs._close(fd)
 
 
 def test_a_huge_sparse_file_costs_its_data(tmp_path: Path) -> None:
@@ -651,9 +651,9 @@ def test_seek_data_reports_data_and_holes() -> None:
         with w_open(w, "/f") as put:
             put(3 << 16, b"x")  # chunk 3 only
             put(10 << 16, b"y")  # chunk 10
-        fd = w._open_at(w._loc("/f"), 0, READ_RIGHTS)
+        fd = w.fs._open_at(w.fs._loc("/f"), 0, READ_RIGHTS)
         try:
-            with w._buffers(8) as (process, _root, (out,)):
+            with w.fs._buffers(8) as (process, _root, (out,)):
 
                 def seek(offset: int, hole: int) -> int | str:
                     code = process.call("wasi_wasm_seek_data", fd, offset, hole, out)
@@ -672,9 +672,9 @@ def test_seek_data_reports_data_and_holes() -> None:
                 assert process.call("wasi_wasm_seek_data", 99, 0, 0, out) == 8  # EBADF
                 assert process.call("wasi_wasm_seek_data", fd, 0, 0, 12) == 21  # EFAULT
         finally:
-            w._close(fd)
-        root_fd = w._vfs_process()[1]
-        with w._buffers(8) as (process, _root, (out,)):
+            w.fs._close(fd)
+        root_fd = w.fs._vfs_process()[1]
+        with w.fs._buffers(8) as (process, _root, (out,)):
             assert process.call("wasi_wasm_seek_data", root_fd, 0, 0, out) == 8  # a directory
 
 

@@ -393,7 +393,7 @@ def stress_rw(wasm_program: Callable[..., Path]) -> Path:
 
 
 RW_ROLES = {"writer": 1500, "churn": 400, "reader": 800, "relinker": 1500, "opener": 3000,
-            "creator": 4000, "lister": 400}  # fmt: skip
+            "creator": 4000, "lister": 400, "renamer": 3000, "watcher": 3000}  # fmt: skip
 
 
 @pytest.mark.parametrize("writers", [1, 2])
@@ -453,6 +453,28 @@ def test_creators_and_listers_share_a_directory(stress_rw: Path) -> None:
         assert fs.fsck() == 0
         for name in fs.listdir(f"{GUEST_ROOT}/d"):
             fs.remove(f"{GUEST_ROOT}/d/{name}")
+        assert fs.used_bytes() - baseline < 16384
+
+
+def test_a_file_renamed_over_another_is_never_missing(stress_rw: Path) -> None:
+    """Renamers write a record into their own temporary file and rename it over one final
+    name in the same directory (under the lock shared, in turn by the directory's mutex),
+    while watchers stat, open and read that name and list the directory: the name is never
+    missing (a rename replaces a file at one moment, as POSIX requires), what is read is
+    always one whole record, fsck is clean, and once the names are removed the memory is
+    back (the replaced files and their entries are reclaimed)."""
+    with start_wasi(preopens={}) as fs:
+        fs.mkdir(f"{GUEST_ROOT}/r", parents=True)
+        baseline = fs.used_bytes()
+        fs.write_file(f"{GUEST_ROOT}/r/final", b"renamer 9 0".ljust(64))
+        roles = ["renamer", "renamer", "watcher", "watcher"]
+        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
+        outputs = run_each(stress_rw, fs.init_obj(), argvs)
+        assert [line.split()[0] for line in outputs] == roles
+        assert fs.fsck() == 0
+        assert fs.read_file(f"{GUEST_ROOT}/r/final").startswith(b"renamer ")
+        for name in fs.listdir(f"{GUEST_ROOT}/r"):
+            fs.remove(f"{GUEST_ROOT}/r/{name}")
         assert fs.used_bytes() - baseline < 16384
 
 

@@ -96,6 +96,7 @@ CASES: list[Case] = [
     Case("libc_fs"),
     Case("fs_edges"),
     Case("core_cases"),
+    Case("writev_growth"),
 ]
 
 IDS = [c.id for c in CASES]

@@ -1,6 +1,6 @@
-"""Behaviour where wasmtime-py's WASI is not the reference (shared/NOTES.md, "Where
-wasmtime-py's own WASI is not the reference"): these programs run only under wasi.wasm and
-are checked against explicit expected values.
+"""Behaviour where wasmtime-py's WASI is not the reference (docs/HOST_NOTES.md, "Where
+wasmtime-py's own WASI (50) is not the reference"): these programs run only under wasi.wasm
+and are checked against explicit expected values.
 
 - EFAULT for guest pointers / lengths outside the program's memory; the program keeps
   running (wasmtime traps "pointer out of bounds");

@@ -53,7 +53,7 @@ TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
 ABI_TABLE = "abi.mjs"
 # The JSDoc types that wasi.d.ts exports: the others are the loader's own.
 PUBLIC_TYPES = "types.mjs"
-PUBLIC_TYPEDEF = re.compile(r"@typedef \{[^}]*\} (\w+)")
+PUBLIC_TYPEDEF = re.compile(r"@typedef \{(?:[^{}]|\{[^{}]*\})*\} (\w+)")  # {...} may nest once
 BEGIN = "// BEGIN load wasi.wasm"
 END = "// END load wasi.wasm"
 

@@ -28,7 +28,7 @@ static struct {
     uint64_t used;                /* the filesystem budget's blocks */
     uint64_t reserve_used;        /* the reserve's blocks */
     uint64_t limit;
-} heap;
+} OWN_CACHE_LINES heap;
 
 static int class_of(uint32_t size) {
     for (uint32_t i = 0; i < CLASS_COUNT; i++)
@@ -231,6 +231,8 @@ uint64_t mem_available_bytes(void) {
     return budget_left < memory_left ? budget_left : memory_left;
 }
 
+static uint32_t cached_blocks(void);
+
 static bool in_heap(const void *p) {
     uintptr_t a = (uintptr_t)p;
     return a >= heap.start && (uint64_t)(a - heap.start) < heap.top;
@@ -267,12 +269,91 @@ uint32_t mem_check(void) {
         r = next;
     }
     if (heap.used + heap.reserve_used + free_pages * PAGE_SIZE > heap.top) problems++;
-    return problems;
+    return problems + cached_blocks();
 }
 
-/* Taken only by holders of the shared lock: an exclusive holder excludes them all. */
-static int shared_users_mutex;
+/* Taken only by holders of the shared lock: an exclusive holder excludes them all. Its own
+   line: its waiters spin on it while the holder writes the heap. */
+static struct {
+    int word;
+} OWN_CACHE_LINES shared_users_mutex;
 
-void mem_lock_shared(struct lock_holder *holder) { holder_lock_mutex(holder, MUTEX_ALLOCATOR, &shared_users_mutex); }
+void mem_lock_shared(struct lock_holder *holder) { holder_lock_mutex(holder, MUTEX_ALLOCATOR, &shared_users_mutex.word); }
 
 void mem_unlock_shared(struct lock_holder *holder) { holder_unlock_mutex(holder, MUTEX_ALLOCATOR); }
+
+/* ---- holders' caches of small blocks (alloc_cache.h) ---- */
+
+static int cached_class(uint32_t size) {
+    int c = class_of(size ? size : 1);
+    return c >= 0 && (uint32_t)c < CACHED_CLASSES ? c : -1;
+}
+
+/* The allocator's mutex held: up to CACHE_BATCH more blocks of class c, within the budget. */
+static void refill(struct alloc_cache *cache, int c) {
+    uint32_t real = class_sizes[c];
+    while (cache->count[c] < CACHE_BATCH && within_limit(real)) {
+        void *b = take_block(real);
+        if (!b) return;
+        heap.used += real;
+        cache->blocks[c][cache->count[c]++] = b;
+    }
+}
+
+/* The allocator's mutex held, or the lock exclusive: the last n blocks of class c back. */
+static void give_back_cached(struct alloc_cache *cache, int c, uint32_t n) {
+    for (; n && cache->count[c]; n--) give_back(cache->blocks[c][--cache->count[c]], class_sizes[c], &heap.used);
+}
+
+void *mem_alloc_shared(struct lock_holder *holder, uint32_t size) {
+    int c = cached_class(size);
+    if (c < 0 || size > MAX_REQUEST) {
+        mem_lock_shared(holder);
+        void *p = mem_alloc(size);
+        mem_unlock_shared(holder);
+        return p;
+    }
+    struct alloc_cache *cache = &holder->cache;
+    if (!cache->count[c]) {
+        mem_lock_shared(holder);
+        refill(cache, c);
+        mem_unlock_shared(holder);
+        if (!cache->count[c]) return NULL;
+    }
+    void *p = cache->blocks[c][--cache->count[c]];
+    platform_unpoison(p, size);
+    return p;
+}
+
+void mem_free_shared(struct lock_holder *holder, void *p, uint32_t size) {
+    if (!p) return;
+    int c = cached_class(size);
+    if (c < 0) {
+        mem_lock_shared(holder);
+        mem_free(p, size);
+        mem_unlock_shared(holder);
+        return;
+    }
+    struct alloc_cache *cache = &holder->cache;
+    platform_poison(p, class_sizes[c]);
+    if (cache->count[c] == CACHE_DEPTH) {
+        mem_lock_shared(holder);
+        give_back_cached(cache, c, CACHE_BATCH);
+        mem_unlock_shared(holder);
+    }
+    cache->blocks[c][cache->count[c]++] = p;
+}
+
+void mem_drain_caches(void) {
+    for (struct lock_holder *h = vfs_holders(); h; h = h->next)
+        for (int c = 0; c < (int)CACHED_CLASSES; c++) give_back_cached(&h->cache, c, CACHE_DEPTH);
+}
+
+/* For mem_check, under the lock exclusive, which drains every cache first: any block still
+   cached is one the budget counts twice. */
+static uint32_t cached_blocks(void) {
+    uint32_t blocks = 0;
+    for (struct lock_holder *h = vfs_holders(); h; h = h->next)
+        for (uint32_t c = 0; c < CACHED_CLASSES; c++) blocks += h->cache.count[c];
+    return blocks;
+}

@@ -1,6 +1,7 @@
 /* The allocator of the shared memory. Callers pass the size back to free (no headers),
    so an empty file's metadata stays small. All calls happen with the VFS lock held
-   exclusive, or held shared and the allocator's mutex taken (mem_lock_shared).
+   exclusive, or held shared and the allocator's mutex taken (mem_lock_shared), but
+   mem_alloc_shared and mem_free_shared, which take it only when they must.
 
    Two budgets: what the filesystem and its processes hold counts against the limit a host
    sets (ENOSPC past it); the reserve serves the host's own scratch (fsck's walk, buffers a
@@ -23,9 +24,18 @@ uint32_t mem_block_size(uint32_t size);       /* what a request of size really t
 uint64_t mem_used_bytes(void);                /* the filesystem budget's part */
 uint64_t mem_available_bytes(void);           /* what mem_alloc may still hand out, at most */
 void mem_set_limit(uint64_t bytes);           /* 0 = only the 4 GiB memory bounds it */
-uint32_t mem_check(void);                     /* inconsistencies in the allocator's own lists */
+uint32_t mem_check(void); /* inconsistencies in the allocator's lists; lock exclusive: a cached block is one */
 /* For a holder of the VFS lock shared (a file's writer): the allocator's mutex, a leaf. */
 void mem_lock_shared(struct lock_holder *holder);
 void mem_unlock_shared(struct lock_holder *holder);
+/* For a holder of the VFS lock shared, without the allocator's mutex: small blocks come from
+   and go back to the holder's own cache (alloc_cache.h), larger ones take the mutex. NULL
+   when the budget or the memory is out (a cache keeps blocks only the exclusive lock can
+   give back: the caller retries exclusive, which frees them first). */
+void *mem_alloc_shared(struct lock_holder *holder, uint32_t size);
+void mem_free_shared(struct lock_holder *holder, void *p, uint32_t size);
+/* Lock held exclusive: every holder's cached blocks back to the allocator, so that what
+   the budget counts as used is exactly what the filesystem holds. */
+void mem_drain_caches(void);
 
 #endif

@@ -22,6 +22,13 @@ static inline uint16_t get_u16(const uint8_t *p) { uint16_t v; mem_copy(&v, p, 2
 static inline uint32_t get_u32(const uint8_t *p) { uint32_t v; mem_copy(&v, p, 4); return v; }
 static inline uint64_t get_u64(const uint8_t *p) { uint64_t v; mem_copy(&v, p, 8); return v; }
 
+/* Shared-memory words that threads write often get cache lines of their own: a word every
+   call reads must not share a line with one another thread writes at every call (each
+   such write evicts the line from every other core, false sharing). A struct with this
+   attribute starts a line and, its size rounded up to it, ends one. */
+#define CACHE_LINE 64
+#define OWN_CACHE_LINES __attribute__((aligned(CACHE_LINE)))
+
 static inline uint32_t align_up(uint32_t v, uint32_t a) { return (v + a - 1) & ~(a - 1); }
 
 /* The core's own addresses as the host hooks take them: 32 bits in wasm, a native pointer

@@ -84,6 +84,11 @@ bool handle_covers(uintptr_t p, uint32_t len, uint8_t kind) {
     return false;
 }
 
+void handle_visit(uint8_t kind, void (*visit)(void *object, void *context), void *context) {
+    for (uint32_t i = 0; i < handles.count; i++)
+        if (handles.slots[i].object && handles.slots[i].kind == kind) visit(handles.slots[i].object, context);
+}
+
 uint32_t handle_check(void) {
     uint32_t problems = 0;
     for (uint32_t i = 0; i < handles.count; i++) {

@@ -8,21 +8,26 @@
 #include "base/lock.h"
 #include "base/file_clock.h"
 
-static int writer_mutex;
-static int readers_waiting;              /* readers asleep (or about to be) on the mutex */
-static struct lock_holder *holders;      /* changed only under the exclusive lock */
-/* Written under the writer mutex; vfs_release_held reads it from another instance too, and
-   only asks whether it is its own holder, which no other thread can make it become. */
-static struct lock_holder *exclusive_owner;
-/* The holder that froze the filesystem (vfs_freeze): it holds the lock exclusive until it
-   thaws, and its own lock and unlock calls meanwhile nest inside that hold. Written only by
-   the frozen holder while it holds the lock exclusive. */
-static struct lock_holder *frozen_by;
+/* Every reader reads writer_mutex and frozen_by at every call; the rest changes only when a
+   writer comes or goes. Lines of their own, away from the words other threads write at
+   every call (the allocator's, reclaim's, inode numbers). */
+static struct {
+    int writer_mutex;
+    int readers_waiting;              /* readers asleep (or about to be) on the mutex */
+    struct lock_holder *holders;      /* changed only under the exclusive lock */
+    /* Written under the writer mutex; vfs_release_held reads it from another instance too,
+       and only asks whether it is its own holder, which no other thread can make it become. */
+    struct lock_holder *exclusive_owner;
+    /* The holder that froze the filesystem (vfs_freeze): it holds the lock exclusive until
+       it thaws, and its own lock and unlock calls meanwhile nest inside that hold. Written
+       only by the frozen holder while it holds the lock exclusive. */
+    struct lock_holder *frozen_by;
+    bool now_read;                    /* the clock was read during this exclusive hold */
+    uint64_t now_cached;
+} OWN_CACHE_LINES lock_state;
 /* Atomic: other threads read it in their lock calls. Only its own holder ever finds itself
    there, so relaxed order is enough for "am I the freezer?". */
-static struct lock_holder *freezer(void) { return __atomic_load_n(&frozen_by, __ATOMIC_RELAXED); }
-static bool now_read;                    /* the clock was read during this exclusive hold */
-static uint64_t now_cached;
+static struct lock_holder *freezer(void) { return __atomic_load_n(&lock_state.frozen_by, __ATOMIC_RELAXED); }
 
 #define SPIN_READS 4096
 
@@ -124,35 +129,35 @@ void holder_unlock_mutex(struct lock_holder *holder, int kind) {
 void vfs_lock(struct lock_holder *holder, bool can_block) {
     if (holder && freezer() == holder) return; /* nested in its freeze */
     if (holder) set_state(holder, HOLDS_EXCLUSIVE);
-    mutex_lock(&writer_mutex, tag_of(holder), can_block);
-    for (struct lock_holder *h = holders; h; h = h->next) {
+    mutex_lock(&lock_state.writer_mutex, tag_of(holder), can_block);
+    for (struct lock_holder *h = lock_state.holders; h; h = h->next) {
         if (h == holder || not_reading(&h->state, 0) || spin_until(not_reading, &h->state, 0)) continue;
         while (!not_reading(&h->state, 0))
             if (can_block) sleep_while(&h->state, HOLDS_SHARED);
     }
-    exclusive_owner = holder;
-    now_read = false;
+    lock_state.exclusive_owner = holder;
+    lock_state.now_read = false;
 }
 
 /* One timestamp per locked operation, as a kernel uses one per system call: the times an
    operation sets agree, and it reads the clock once instead of once per inode it touches. */
 uint64_t vfs_now(void) {
-    if (!now_read) {
-        now_cached = file_time_now();
-        now_read = true;
+    if (!lock_state.now_read) {
+        lock_state.now_cached = file_time_now();
+        lock_state.now_read = true;
     }
-    return now_cached;
+    return lock_state.now_cached;
 }
 
 void vfs_unlock(void) {
     if (freezer()) return; /* only the frozen holder can hold it now: its freeze goes on */
-    struct lock_holder *holder = exclusive_owner;
-    exclusive_owner = NULL;
-    bool sleepers = mutex_unlock(&writer_mutex);
+    struct lock_holder *holder = lock_state.exclusive_owner;
+    lock_state.exclusive_owner = NULL;
+    bool sleepers = mutex_unlock(&lock_state.writer_mutex);
     /* A notify is a call into the host: only when someone sleeps. Waiting readers all may
        go on together; otherwise one sleeping writer is enough. */
-    if (__atomic_load_n(&readers_waiting, __ATOMIC_SEQ_CST)) platform_notify(&writer_mutex, UINT32_MAX);
-    else if (sleepers) platform_notify(&writer_mutex, 1);
+    if (__atomic_load_n(&lock_state.readers_waiting, __ATOMIC_SEQ_CST)) platform_notify(&lock_state.writer_mutex, UINT32_MAX);
+    else if (sleepers) platform_notify(&lock_state.writer_mutex, 1);
     if (holder) set_state(holder, HOLDS_NOTHING);
 }
 
@@ -160,34 +165,36 @@ void vfs_lock_shared(struct lock_holder *holder) {
     if (freezer() == holder) return; /* it holds the lock exclusive */
     for (;;) {
         publish(&holder->state, HOLDS_SHARED);
-        if (is_free(&writer_mutex, 0)) return;
+        if (is_free(&lock_state.writer_mutex, 0)) return;
         /* Not reading, but still busy: a host must not interrupt the wait below (that
            would leave readers_waiting raised for good; fuzz regression
            interrupted_reader_leaves_readers_waiting). */
         publish(&holder->state, WAITS_TO_READ);
         platform_notify(&holder->state, 1); /* the writer may be waiting for this word */
-        if (spin_until(is_free, &writer_mutex, 0)) continue;
-        __atomic_add_fetch(&readers_waiting, 1, __ATOMIC_SEQ_CST);
+        if (spin_until(is_free, &lock_state.writer_mutex, 0)) continue;
+        __atomic_add_fetch(&lock_state.readers_waiting, 1, __ATOMIC_SEQ_CST);
         int seen;
-        while ((seen = __atomic_load_n(&writer_mutex, __ATOMIC_SEQ_CST)) != 0)
-            if (holder->can_block) sleep_while(&writer_mutex, seen);
-        __atomic_sub_fetch(&readers_waiting, 1, __ATOMIC_SEQ_CST);
+        while ((seen = __atomic_load_n(&lock_state.writer_mutex, __ATOMIC_SEQ_CST)) != 0)
+            if (holder->can_block) sleep_while(&lock_state.writer_mutex, seen);
+        __atomic_sub_fetch(&lock_state.readers_waiting, 1, __ATOMIC_SEQ_CST);
     }
 }
 
 void vfs_unlock_shared(struct lock_holder *holder) {
     if (freezer() == holder) return;
     publish(&holder->state, HOLDS_NOTHING);
-    if (!is_free(&writer_mutex, 0)) platform_notify(&holder->state, 1);
+    if (!is_free(&lock_state.writer_mutex, 0)) platform_notify(&holder->state, 1);
 }
 
 void vfs_register_holder(struct lock_holder *holder) {
-    holder->next = holders;
-    holders = holder;
+    holder->next = lock_state.holders;
+    lock_state.holders = holder;
 }
 
+struct lock_holder *vfs_holders(void) { return lock_state.holders; }
+
 void vfs_unregister_holder(struct lock_holder *holder) {
-    for (struct lock_holder **link = &holders; *link; link = &(*link)->next) {
+    for (struct lock_holder **link = &lock_state.holders; *link; link = &(*link)->next) {
         if (*link == holder) {
             *link = holder->next;
             return;
@@ -197,14 +204,14 @@ void vfs_unregister_holder(struct lock_holder *holder) {
 
 bool vfs_release_held(struct lock_holder *holder) {
     /* A freeze ends with it: the exclusive hold below is then released as any other. */
-    if (__atomic_load_n(&frozen_by, __ATOMIC_SEQ_CST) == holder) __atomic_store_n(&frozen_by, NULL, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&lock_state.frozen_by, __ATOMIC_SEQ_CST) == holder) __atomic_store_n(&lock_state.frozen_by, NULL, __ATOMIC_SEQ_CST);
     for (int kind = MUTEX_KINDS - 1; kind >= 0; kind--) {
         int *word = holder->mutexes[kind];
         if (word && owner_of(word) == holder->tag) holder_unlock_mutex(holder, kind);
         holder->mutexes[kind] = NULL;
     }
-    if (owner_of(&writer_mutex) == holder->tag) {
-        __atomic_store_n(&exclusive_owner, holder, __ATOMIC_SEQ_CST); /* it may have died before naming itself */
+    if (owner_of(&lock_state.writer_mutex) == holder->tag) {
+        __atomic_store_n(&lock_state.exclusive_owner, holder, __ATOMIC_SEQ_CST); /* it may have died before naming itself */
         vfs_unlock();
         return true;
     }
@@ -218,14 +225,14 @@ errno_t vfs_freeze(struct lock_holder *holder) {
     if (!holder) return E_BADF;
     if (freezer() == holder) return E_BUSY;
     vfs_lock(holder, holder->can_block);
-    __atomic_store_n(&frozen_by, holder, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&lock_state.frozen_by, holder, __ATOMIC_SEQ_CST);
     return E_SUCCESS;
 }
 
 errno_t vfs_thaw(struct lock_holder *holder) {
-    if (!holder || __atomic_load_n(&frozen_by, __ATOMIC_SEQ_CST) != holder) return E_INVAL;
-    __atomic_store_n(&frozen_by, NULL, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&exclusive_owner, holder, __ATOMIC_SEQ_CST);
+    if (!holder || __atomic_load_n(&lock_state.frozen_by, __ATOMIC_SEQ_CST) != holder) return E_INVAL;
+    __atomic_store_n(&lock_state.frozen_by, NULL, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&lock_state.exclusive_owner, holder, __ATOMIC_SEQ_CST);
     vfs_unlock();
     return E_SUCCESS;
 }

@@ -11,6 +11,7 @@
 #define BASE_LOCK_H
 
 #include "base/core.h"
+#include "base/alloc_cache.h"
 
 enum {
     HOLDS_NOTHING = 0, HOLDS_SHARED = 1,
@@ -30,6 +31,7 @@ struct lock_holder {
     int *mutexes[MUTEX_KINDS]; /* held or being taken, for vfs_release_held after a trap */
     uint32_t tag;             /* nonzero, unique among live holders: in the mutex words it owns */
     struct lock_holder *next; /* every registered holder */
+    struct alloc_cache cache; /* small free blocks for its shared-lock writes (alloc.h) */
 };
 
 /* Exclusive. holder NULL: a host call made before its process exists, or while it ends. */
@@ -45,9 +47,11 @@ void holder_unlock_mutex(struct lock_holder *holder, int kind);
 /* Marks work that takes no lock but that a host must not interrupt or read halfway
    (BUSY_UNLOCKED; nothing held): the host's busy check sees it as the lock's states. */
 void holder_mark_busy(struct lock_holder *holder, bool busy);
-/* Exclusive held for these two. */
+/* Exclusive held for these three. Unregister a holder only once its cache is empty
+   (mem_drain_caches). */
 void vfs_register_holder(struct lock_holder *holder);
 void vfs_unregister_holder(struct lock_holder *holder);
+struct lock_holder *vfs_holders(void); /* every registered holder, through next */
 /* After the holder's instance trapped or was interrupted: releases what it held (its
    mutexes, then the lock); true if it held anything (the host should then run fsck). */
 bool vfs_release_held(struct lock_holder *holder);

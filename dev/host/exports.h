@@ -34,5 +34,21 @@ uint32_t wasi_wasm_fsck(void);
 uint32_t wasi_wasm_pipe_new(void);
 int32_t wasi_wasm_pipe_release(uint32_t handle);
 int32_t wasi_wasm_pipe_attach(uint32_t handle, uint32_t fd, uint32_t write_end);
+int32_t wasi_wasm_fs_stat(uint32_t fd, uintptr_t path, uint32_t len, uint32_t follow, uintptr_t out);
+int32_t wasi_wasm_fs_readlink(uint32_t fd, uintptr_t path, uint32_t len, uintptr_t buf, uint32_t buf_len, uintptr_t out);
+int32_t wasi_wasm_fs_set_times(uint32_t fd, uintptr_t path, uint32_t len, uint32_t follow, uint64_t atim, uint64_t mtim, uint32_t fst_flags);
+int32_t wasi_wasm_fs_mkdir(uint32_t fd, uintptr_t path, uint32_t len, uint32_t flags);
+int32_t wasi_wasm_fs_list(uint32_t fd, uintptr_t path, uint32_t len, uint32_t cookie, uint32_t with_stat, uintptr_t buf, uint32_t buf_len, uintptr_t out);
+int32_t wasi_wasm_fs_unlink(uint32_t fd, uintptr_t path, uint32_t len);
+int32_t wasi_wasm_fs_rmdir(uint32_t fd, uintptr_t path, uint32_t len);
+int32_t wasi_wasm_fs_rmtree(uint32_t fd, uintptr_t path, uint32_t len);
+int32_t wasi_wasm_fs_rename(uint32_t fd, uintptr_t old_path, uint32_t old_len, uintptr_t new_path, uint32_t new_len);
+int32_t wasi_wasm_fs_link(uint32_t fd, uintptr_t old_path, uint32_t old_len, uintptr_t new_path, uint32_t new_len);
+int32_t wasi_wasm_fs_symlink(uintptr_t target, uint32_t target_len, uint32_t fd, uintptr_t path, uint32_t len);
+int32_t wasi_wasm_fs_read(uint32_t fd, uintptr_t path, uint32_t len, uint64_t offset, uintptr_t buf, uint32_t buf_len, uintptr_t out);
+int32_t wasi_wasm_fs_file_new(uint32_t fd, uintptr_t path, uint32_t len, uintptr_t out);
+int32_t wasi_wasm_fs_file_append(uint32_t handle, uintptr_t buf, uint32_t len);
+int32_t wasi_wasm_fs_file_commit(uint32_t handle, uint32_t fd, uintptr_t path, uint32_t len, uint64_t atim, uint64_t mtim, uint32_t fst_flags);
+int32_t wasi_wasm_fs_file_drop(uint32_t handle);
 
 #endif

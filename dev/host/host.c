@@ -2,6 +2,7 @@
    checks what the host passes (handles, fd numbers, ranges) before it acts, and takes the
    lock in the calling instance's name. */
 #include "host/exports.h"
+#include "host/host_call.h"
 #include "base/alloc.h"
 #include "base/file_clock.h"
 #include "base/handles.h"
@@ -17,20 +18,6 @@
 #if defined(__wasm__)
 __asm__(".globl wasi_wasm_process\nwasi_wasm_process:\n"); /* platform.h declares its type */
 #endif
-
-/* Exclusive in no process's name; like process_lock, it frees what shared-lock writers
-   unlinked, so that a host call sees the memory they gave back. */
-static void lock_anonymous(bool can_block) {
-    vfs_lock(NULL, can_block);
-    reclaim_now();
-}
-
-/* The lock for host calls, exclusive, in the calling instance's process's name (if any). */
-static void host_lock(void) {
-    struct process *self = current_process();
-    if (self) process_lock(self);
-    else lock_anonymous(true);
-}
 
 /* ---- processes ---- */
 
@@ -182,12 +169,6 @@ EXPORT("wasi_wasm_free") int32_t wasi_wasm_free(uintptr_t ptr) {
 }
 
 /* ---- the process's setup ---- */
-
-/* Whether [ptr, ptr+len) lies in a buffer wasi_wasm_alloc handed out: the only core memory
-   a host may pass to the calls below. Lock held. */
-static bool in_host_buffer(uintptr_t ptr, uint32_t len) {
-    return len == 0 || handle_covers(ptr, len, HANDLE_BUFFER);
-}
 
 static int32_t set_strings(bool env, uintptr_t ptr, uint32_t len) {
     struct process *p = current_process();

@@ -55,10 +55,22 @@ static void walk_tree(entry_visitor visit, uint32_t *problems) {
 
 typedef void (*open_visitor)(struct inode *node, uint32_t *problems);
 
+struct open_visit {
+    open_visitor visit;
+    uint32_t *problems;
+};
+
+static void visit_held_file(void *object, void *context) {
+    struct open_visit *v = context;
+    v->visit(object, v->problems);
+}
+
+/* Every fd's inode, and every new file a host is writing (held by a handle, as by an fd). */
 static void for_each_open(open_visitor visit, uint32_t *problems) {
     for (struct process *p = process_list(); p; p = p->next)
         for (uint32_t fd = 0; fd < p->fd_slots; fd++)
             if (fd_slot(p, fd)->kind >= FD_FILE && fd_slot(p, fd)->node) visit(fd_slot(p, fd)->node, problems);
+    handle_visit(HANDLE_FILE, visit_held_file, &(struct open_visit){ visit, problems });
 }
 
 static void clear_node(struct inode *node, uint32_t *problems) {

@@ -67,6 +67,8 @@ void process_free(struct process *p) {
     for (int i = 0; i < 2; i++) mem_free(p->out[i].data, OUT_BUFFER_SIZE);
     mem_free(p->io_buf, IO_BUFFER_SIZE);
     mem_free((void *)p->stack_base, STACK_SIZE);
+    reclaim_unregister(&p->reclaim);
+    mem_drain_caches(); /* its cache too, before it leaves the holders */
     vfs_unregister_holder(&p->holder);
     unregister_process(p);
     unlink_process(p);
@@ -98,6 +100,7 @@ struct process *process_create(bool can_block, errno_t *err) {
     p->can_block = can_block;
     p->holder.can_block = can_block;
     vfs_register_holder(&p->holder);
+    reclaim_register(&p->reclaim);
     p->max_fds = LIMIT_MAX_FDS_DEFAULT;
     p->stdio_mode = STDIO_AT_THRESHOLD;
     p->stack_base = core_addr(stack);

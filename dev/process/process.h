@@ -58,6 +58,7 @@ struct process {
     uint8_t tty_streams;   /* bit 0 stdin, 1 stdout, 2 stderr: the host's stream is a terminal */
     bool can_block;
     struct lock_holder holder; /* this process's side of the VFS lock */
+    struct reclaim_list reclaim; /* what its shared-lock unlinks took out of the tree */
     struct process *next;
 };
 

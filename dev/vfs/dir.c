@@ -65,15 +65,25 @@ static uint32_t *cell_of(struct dir_data *d, uint32_t hash, uint32_t slot) {
 
 static void index_put(struct dir_data *d, uint32_t hash, uint32_t slot) { *free_cell(d, hash) = slot + 1; }
 
-/* A new entry for child, complete (its sequence number taken), not yet in the arrays. */
-static struct dentry *new_dentry(struct dir_data *d, const char *name, uint32_t len, struct inode *child) {
-    struct dentry *e = mem_alloc(dentry_size(len));
+/* An entry for child with sequence number seq, complete, not yet in the arrays. shared:
+   the writer's holder under the lock shared (its block cache), else NULL. */
+static struct dentry *dentry_with_seq(const char *name, uint32_t len, struct inode *child, uint32_t seq,
+                                      struct lock_holder *shared) {
+    struct dentry *e = shared ? mem_alloc_shared(shared, dentry_size(len)) : mem_alloc(dentry_size(len));
     if (!e) return NULL;
     e->node = child;
-    e->seq = d->next_seq++;
+    e->seq = seq;
     e->hash = name_hash(name, len);
     e->name_len = (uint16_t)len;
     mem_copy(e->name, name, len);
+    return e;
+}
+
+/* A new entry for child, complete (its sequence number taken), not yet in the arrays. */
+static struct dentry *new_dentry(struct dir_data *d, const char *name, uint32_t len, struct inode *child,
+                                 struct lock_holder *shared) {
+    struct dentry *e = dentry_with_seq(name, len, child, d->next_seq, shared);
+    if (e) d->next_seq++;
     return e;
 }
 
@@ -119,7 +129,7 @@ errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct ino
     struct dir_data *d = &dir->dir;
     errno_t err = make_room(d);
     if (err) return err;
-    struct dentry *e = new_dentry(d, name, len, child);
+    struct dentry *e = new_dentry(d, name, len, child, NULL);
     if (!e) return E_NOSPC;
     d->slots[d->used] = (struct dir_slot){ e->seq, e };
     index_put(d, e->hash, d->used);
@@ -172,31 +182,69 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
 }
 
 /* Cells readers may read change by exchanges (not wasm's atomic store: lock.c), each
-   after what it publishes is complete. */
-bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now) {
-    struct dir_data *d = &dir->dir;
-    if (d->used >= d->cap) return false;
-    struct dentry *e = new_dentry(d, name, len, child);
-    if (!e) return false; /* ENOSPC is the exclusive path's to say */
-    child->nlink = 1;
+   after what it publishes is complete. A new entry takes the next slot (there is room). */
+static void publish_appended(struct dir_data *d, struct dentry *e) {
     d->slots[d->used] = (struct dir_slot){ e->seq, NULL };
     (void)__atomic_exchange_n(&d->slots[d->used].entry, e, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(free_cell(d, e->hash), d->used + 1, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&d->used, d->used + 1, __ATOMIC_SEQ_CST); /* readdir reads it */
-    d->live++;
+    (void)__atomic_add_fetch(&d->live, 1, __ATOMIC_RELAXED); /* a shared rename's check reads it */
+}
+
+static void unpublish(struct inode *dir, struct dentry *entry) {
+    struct dir_data *d = &dir->dir;
+    uint32_t slot = dir_slot_from(dir, entry->seq);
+    (void)__atomic_exchange_n(cell_of(d, entry->hash, slot), INDEX_TOMB, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(&d->slots[slot].entry, NULL, __ATOMIC_SEQ_CST);
+    (void)__atomic_sub_fetch(&d->live, 1, __ATOMIC_RELAXED);
+}
+
+bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now,
+                       struct lock_holder *writer) {
+    struct dir_data *d = &dir->dir;
+    if (d->used >= d->cap) return false;
+    struct dentry *e = new_dentry(d, name, len, child, writer);
+    if (!e) return false; /* ENOSPC is the exclusive path's to say */
+    child->nlink = 1;
+    if (child->type == FILETYPE_DIRECTORY) {
+        child->dir.parent = dir;
+        (void)__atomic_add_fetch(&d->subdirs, 1, __ATOMIC_SEQ_CST); /* stat reads it meanwhile */
+    }
+    publish_appended(d, e);
     inode_touch_modified_at(dir, now);
     return true;
 }
 
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
-    struct dir_data *d = &dir->dir;
-    uint32_t slot = dir_slot_from(dir, entry->seq);
-    (void)__atomic_exchange_n(cell_of(d, entry->hash, slot), INDEX_TOMB, __ATOMIC_SEQ_CST);
-    (void)__atomic_exchange_n(&d->slots[slot].entry, NULL, __ATOMIC_SEQ_CST);
-    d->live--;
+    unpublish(dir, entry);
     (void)__atomic_sub_fetch(&entry->node->nlink, 1, __ATOMIC_SEQ_CST);
     inode_touch_modified_at(dir, now);
     inode_touch_changed_at(entry->node, now);
+}
+
+/* Over a file, the new dentry takes the replaced one's slot (and so its index cell and
+   readdir cookie) in one exchange: a lookup of the name finds one file or the other at
+   every moment, never neither. Else the new name is in before the old one goes, so a
+   lookup of either name between the two steps finds the file. */
+bool dir_rename_shared(struct inode *dir, struct dentry *source, const char *name, uint32_t len,
+                       struct dentry *replaced, uint64_t now, struct lock_holder *writer) {
+    struct dir_data *d = &dir->dir;
+    if (!replaced && d->used >= d->cap) return false;
+    struct inode *node = source->node;
+    struct dentry *e = replaced ? dentry_with_seq(name, len, node, replaced->seq, writer)
+                                : new_dentry(d, name, len, node, writer);
+    if (!e) return false;
+    if (replaced) {
+        (void)__atomic_exchange_n(&d->slots[dir_slot_from(dir, replaced->seq)].entry, e, __ATOMIC_SEQ_CST);
+        (void)__atomic_sub_fetch(&replaced->node->nlink, 1, __ATOMIC_SEQ_CST);
+        inode_touch_changed_at(replaced->node, now);
+    } else {
+        publish_appended(d, e);
+    }
+    unpublish(dir, source);
+    inode_touch_modified_at(dir, now);
+    inode_touch_changed_at(node, now);
+    return true;
 }
 
 uint32_t dir_slot_from(const struct inode *dir, uint32_t seq) {

@@ -44,13 +44,32 @@ static uint32_t chunk_cap(const struct file_data *f, uint32_t i) {
 
 static uint32_t slot_bytes(uint32_t count) { return count * (uint32_t)sizeof(uint8_t *); }
 
-static void release(struct reservation *r) {
-    mem_free(r->slots, slot_bytes(r->slot_count));
-    mem_free(r->first, r->first_cap);
+/* shared: the writer's holder under the lock shared (its block cache, alloc.h), NULL
+   under the lock exclusive. */
+static void *take(struct lock_holder *shared, uint32_t size) {
+    return shared ? mem_alloc_shared(shared, size) : mem_alloc(size);
+}
+
+static void put(struct lock_holder *shared, void *p, uint32_t size) {
+    if (shared) mem_free_shared(shared, p, size);
+    else mem_free(p, size);
+}
+
+static uint64_t available(struct lock_holder *shared) {
+    if (!shared) return mem_available_bytes();
+    mem_lock_shared(shared);
+    uint64_t bytes = mem_available_bytes();
+    mem_unlock_shared(shared);
+    return bytes;
+}
+
+static void release(struct reservation *r, struct lock_holder *shared) {
+    put(shared, r->slots, slot_bytes(r->slot_count));
+    put(shared, r->first, r->first_cap);
     while (r->spares) {
         struct spare_chunk *c = r->spares;
         r->spares = c->next;
-        mem_free(c, CHUNK_SIZE);
+        put(shared, c, CHUNK_SIZE);
     }
 }
 
@@ -81,33 +100,37 @@ static uint32_t first_chunk_cap(const struct file_data *f, uint64_t end) {
     return cap > CHUNK_SIZE ? CHUNK_SIZE : cap;
 }
 
-static errno_t reserve(const struct file_data *f, uint64_t offset, uint64_t end, struct reservation *r) {
+static errno_t reserve(const struct file_data *f, uint64_t offset, uint64_t end, struct reservation *r,
+                       struct lock_holder *shared) {
     mem_zero(r, sizeof *r);
     uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
-    uint64_t available = mem_available_bytes();
-    uint32_t budget = available / CHUNK_SIZE > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)(available / CHUNK_SIZE);
-    uint32_t missing = missing_chunks(f, first, last, budget);
-    if (missing > budget) return E_NOSPC; /* refused before anything is taken */
+    uint32_t missing = missing_chunks(f, first, last, 0);
+    if (missing) { /* refused before anything is taken if the budget cannot hold them */
+        uint64_t bytes = available(shared);
+        uint32_t budget = bytes / CHUNK_SIZE > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)(bytes / CHUNK_SIZE);
+        missing = missing_chunks(f, first, last, budget);
+        if (missing > budget) return E_NOSPC;
+    }
     if (last >= f->chunk_slots) {
         uint32_t count = f->chunk_slots ? f->chunk_slots : 1;
         while (count <= last) count *= 2; /* last < 2^28: no overflow */
-        r->slots = mem_alloc(slot_bytes(count));
+        r->slots = take(shared, slot_bytes(count));
         if (!r->slots) return E_NOSPC;
         r->slot_count = count;
     }
     if (first == 0 && first_chunk_cap(f, end) != f->first_cap) {
         r->first_cap = first_chunk_cap(f, end);
-        if (!(r->first = mem_alloc(r->first_cap))) goto fail;
+        if (!(r->first = take(shared, r->first_cap))) goto fail;
     }
     for (uint32_t i = 0; i < missing; i++) {
-        struct spare_chunk *c = mem_alloc(CHUNK_SIZE);
+        struct spare_chunk *c = take(shared, CHUNK_SIZE);
         if (!c) goto fail;
         c->next = r->spares;
         r->spares = c;
     }
     return E_SUCCESS;
 fail:
-    release(r);
+    release(r, shared);
     return E_NOSPC;
 }
 
@@ -115,7 +138,8 @@ fail:
    [offset, end) right after, so chunks it covers whole need no zeroing, unless readers
    may read them meanwhile (the writer holds the lock shared). */
 static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct reservation *r, bool overwrite,
-                   bool readers) {
+                   struct lock_holder *shared) {
+    bool readers = shared != NULL;
     if (r->slots) {
         mem_copy(r->slots, f->chunks, slot_bytes(f->chunk_slots));
         mem_zero(r->slots + f->chunk_slots, slot_bytes(r->slot_count - f->chunk_slots));
@@ -125,14 +149,14 @@ static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct re
            that had no array: file_write_in_place) bounds its index by the length. */
         (void)__atomic_exchange_n(&f->chunks, r->slots, __ATOMIC_SEQ_CST);
         (void)__atomic_exchange_n(&f->chunk_slots, r->slot_count, __ATOMIC_SEQ_CST);
-        mem_free(old, slot_bytes(old_count));
+        put(shared, old, slot_bytes(old_count));
     }
     if (r->first) {
         if (f->chunks[0]) mem_copy(r->first, f->chunks[0], f->first_cap);
         mem_zero(r->first + f->first_cap, r->first_cap - f->first_cap);
-        mem_free(f->chunks[0], f->first_cap);
+        put(shared, f->chunks[0], f->first_cap);
         (void)__atomic_exchange_n(&f->chunks[0], r->first, __ATOMIC_SEQ_CST); /* after the zeros */
-        f->first_cap = r->first_cap;
+        __atomic_store_n(&f->first_cap, r->first_cap, __ATOMIC_RELAXED); /* reclaim_inode reads it */
     }
     uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
     for (uint32_t i = first ? first : 1; i <= last && r->spares; i++) {
@@ -149,25 +173,32 @@ static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct re
 
 static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end, bool overwrite) {
     struct reservation r;
-    errno_t err = reserve(f, offset, end, &r);
-    if (!err) commit(f, offset, end, &r, overwrite, false);
+    errno_t err = reserve(f, offset, end, &r, NULL);
+    if (!err) commit(f, offset, end, &r, overwrite, NULL);
     return err;
 }
 
-/* The same for a writer holding the lock shared: the allocator under its own mutex. */
+/* The same for a writer holding the lock shared: small blocks from its cache, chunks under
+   the allocator's mutex (writers of different files meet on it only for a new chunk). In
+   place (file_write_in_place), a file with slots has chunk 0 large enough. */
 static errno_t prepare_range_shared(struct file_data *f, uint64_t offset, uint64_t end, struct lock_holder *writer) {
+    uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
+    bool chunk0_fits = first > 0 || first_chunk_cap(f, end) == f->first_cap;
+    if (f->chunk_slots && chunk0_fits && missing_chunks(f, first, last, 0) == 0) return E_SUCCESS;
     struct reservation r;
-    mem_lock_shared(writer);
-    errno_t err = reserve(f, offset, end, &r);
-    mem_unlock_shared(writer);
-    if (!err) commit(f, offset, end, &r, true, true);
+    errno_t err = reserve(f, offset, end, &r, writer);
+    if (!err) commit(f, offset, end, &r, true, writer);
     return err;
+}
+
+errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer) {
+    return end > offset ? prepare_range_shared(&file->file, offset, end, writer) : E_SUCCESS;
 }
 
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end) {
     const struct file_data *f = &file->file;
     if (end <= offset) return true;
-    if (end > MAX_FILE_SIZE) return true; /* refused with EFBIG, nothing replaced */
+    if (end > MAX_FILE_SIZE) return false; /* EFBIG, maybe after some iovecs: said exclusive */
     if (f->chunk_slots == 0) return true; /* the first array and chunk 0 replace nothing */
     if (((end - 1) >> CHUNK_SHIFT) >= f->chunk_slots) return false;
     return offset >= CHUNK_SIZE || first_chunk_cap(f, end) == f->first_cap;
@@ -231,6 +262,45 @@ void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst,
         if (stored) hook_copy_out(guest_dst, core_addr(chunk + within), stored);
         if (n > stored) zeros_to_guest(guest_dst + stored, (uint32_t)n - stored);
         guest_dst += (uint32_t)n;
+        offset += n;
+    }
+}
+
+errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t *src, uint32_t len) {
+    if (!len) return E_SUCCESS;
+    uint64_t end = offset + len; /* offsets below MAX_FILE_SIZE: no wrap */
+    if (end > MAX_FILE_SIZE) return E_FBIG;
+    struct file_data *f = &file->file;
+    errno_t err = prepare_range(f, offset, end, true);
+    if (err) return err;
+    while (offset < end) {
+        uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
+        uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
+        uint32_t n = CHUNK_SIZE - within;
+        if (n > end - offset) n = (uint32_t)(end - offset);
+        mem_copy(f->chunks[i] + within, src, n);
+        src += n;
+        offset += n;
+    }
+    if (end > file->size) file->size = end;
+    return E_SUCCESS;
+}
+
+/* The caller has clamped [offset, offset+len) to the file size. */
+void file_read_to_core(const struct inode *file, uint64_t offset, uint8_t *dst, uint32_t len) {
+    const struct file_data *f = &file->file;
+    uint64_t end = offset + len;
+    while (offset < end) {
+        uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
+        uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
+        uint32_t n = CHUNK_SIZE - within;
+        if (n > end - offset) n = (uint32_t)(end - offset);
+        const uint8_t *chunk = i < f->chunk_slots ? f->chunks[i] : NULL;
+        uint32_t stored = chunk && within < chunk_cap(f, i) ? chunk_cap(f, i) - within : 0;
+        if (stored > n) stored = n;
+        if (stored) mem_copy(dst, chunk + within, stored);
+        if (n > stored) mem_zero(dst + stored, n - stored);
+        dst += n;
         offset += n;
     }
 }

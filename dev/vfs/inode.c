@@ -6,23 +6,31 @@
 
 static struct {
     struct inode *root;
-    uint64_t next_ino;
-} nodes;
+} OWN_CACHE_LINES nodes;
+static struct {
+    uint64_t next;  /* every create adds one: not on the line of the root every walk reads */
+} OWN_CACHE_LINES inode_numbers;
 
 #define DEVICE_ID 1u
 
-static struct inode *create_at(uint8_t type, uint64_t now) {
-    struct inode *node = mem_alloc_zeroed(sizeof *node);
+/* shared: the creator's holder under the lock shared (its block cache), else NULL. */
+static struct inode *create_at(uint8_t type, uint64_t now, struct lock_holder *shared) {
+    struct inode *node = shared ? mem_alloc_shared(shared, sizeof *node) : mem_alloc(sizeof *node);
     if (!node) return NULL;
-    node->ino = __atomic_add_fetch(&nodes.next_ino, 1, __ATOMIC_RELAXED);
+    mem_zero(node, sizeof *node);
+    node->ino = __atomic_add_fetch(&inode_numbers.next, 1, __ATOMIC_RELAXED);
     node->type = type;
     node->atim = node->mtim = node->ctim = now;
     return node;
 }
 
-struct inode *inode_create(uint8_t type) { return create_at(type, vfs_now()); }
+struct inode *inode_create(uint8_t type) { return create_at(type, vfs_now(), NULL); }
 
-struct inode *inode_create_shared(uint8_t type, uint64_t now) { return create_at(type, now); }
+struct inode *inode_create_shared(uint8_t type, uint64_t now, struct lock_holder *creator) {
+    return create_at(type, now, creator);
+}
+
+void inode_free_shared(struct inode *fresh, struct lock_holder *creator) { mem_free_shared(creator, fresh, sizeof *fresh); }
 
 struct inode *vfs_root(void) {
     if (!nodes.root) {
@@ -70,7 +78,7 @@ void inode_touch_accessed(struct inode *node) {
 static uint64_t link_count(const struct inode *node) {
     uint32_t nlink = __atomic_load_n(&node->nlink, __ATOMIC_RELAXED);
     if (node->type != FILETYPE_DIRECTORY) return nlink;
-    return nlink ? 2u + node->dir.subdirs : 0;
+    return nlink ? 2u + __atomic_load_n(&node->dir.subdirs, __ATOMIC_RELAXED) : 0; /* a shared mkdir adds */
 }
 
 void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]) {

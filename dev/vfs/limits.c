@@ -1,6 +1,6 @@
 #include "vfs/limits.h"
 
-static struct vfs_limits limits = {
+static struct vfs_limits OWN_CACHE_LINES limits = {
     LIMIT_MAX_PATH_DEFAULT, LIMIT_MAX_NAME_DEFAULT, LIMIT_MAX_SYMLINK_FOLLOWS_DEFAULT,
 };
 

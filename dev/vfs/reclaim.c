@@ -1,27 +1,45 @@
 #include "vfs/reclaim.h"
 #include "base/alloc.h"
 
-#define PRESSING_BYTES (4u << 20)
+#define PRESSING_BYTES (4u << 20) /* per process */
 
-/* Changed under the allocator's mutex (shared lock) or the exclusive lock. A dentry that
-   waits is left exactly as it was (a reader may still compare its name or follow its
-   node), so the list of them is an array of its own, from the host's reserve. */
 static struct {
-    struct dentry **dentries;
-    uint32_t count, cap;
-    struct inode *inodes;         /* linked through next_dead, which no reader reads */
-    uint64_t bytes;               /* what waits, read without a lock by reclaim_pressing */
-} waiting;
+    struct reclaim_list *lists;   /* changed under the lock exclusive */
+} OWN_CACHE_LINES registry;
 
-bool reclaim_reserve(void) {
-    if (waiting.count < waiting.cap) return true;
-    uint32_t cap = waiting.cap ? waiting.cap * 2 : 64;
+void reclaim_register(struct reclaim_list *list) {
+    list->next = registry.lists;
+    registry.lists = list;
+}
+
+static void reclaim_list_now(struct reclaim_list *list);
+
+void reclaim_unregister(struct reclaim_list *list) {
+    reclaim_list_now(list);
+    for (struct reclaim_list **link = &registry.lists; *link; link = &(*link)->next) {
+        if (*link == list) {
+            *link = list->next;
+            break;
+        }
+    }
+    mem_free_reserve(list->dentries, list->cap * (uint32_t)sizeof *list->dentries);
+    list->dentries = NULL;
+    list->cap = 0;
+}
+
+bool reclaim_reserve(struct reclaim_list *list, struct lock_holder *holder, uint32_t dentries) {
+    if (dentries <= list->cap - list->count) return true;
+    uint32_t cap = list->cap ? list->cap * 2 : 64; /* dentries is 1 or 2 */
+    mem_lock_shared(holder);
     struct dentry **grown = mem_alloc_reserve(cap * (uint32_t)sizeof *grown);
+    if (grown) {
+        mem_copy(grown, list->dentries, list->count * (uint32_t)sizeof *grown);
+        mem_free_reserve(list->dentries, list->cap * (uint32_t)sizeof *grown);
+    }
+    mem_unlock_shared(holder);
     if (!grown) return false;
-    mem_copy(grown, waiting.dentries, waiting.count * (uint32_t)sizeof *grown);
-    mem_free_reserve(waiting.dentries, waiting.cap * (uint32_t)sizeof *grown);
-    waiting.dentries = grown;
-    waiting.cap = cap;
+    list->dentries = grown;
+    list->cap = cap;
     return true;
 }
 
@@ -29,33 +47,43 @@ static uint32_t dentry_bytes(const struct dentry *entry) {
     return (uint32_t)sizeof(struct dentry) + entry->name_len;
 }
 
-void reclaim_dentry(struct dentry *entry) {
-    waiting.dentries[waiting.count++] = entry;
-    __atomic_add_fetch(&waiting.bytes, dentry_bytes(entry), __ATOMIC_RELAXED);
+void reclaim_dentry(struct reclaim_list *list, struct dentry *entry) {
+    list->dentries[list->count++] = entry;
+    list->bytes += dentry_bytes(entry);
 }
 
-void reclaim_inode(struct inode *file) {
-    file->dead_pending = true;
-    file->next_dead = waiting.inodes;
-    waiting.inodes = file;
-    /* At most a chunk per slot: an fd may still be writing the file (never its size here,
-       a plain store of the writer's; the slot count is published by exchanges). */
-    uint64_t chunks = __atomic_load_n(&file->file.chunk_slots, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&waiting.bytes, chunks * CHUNK_SIZE + sizeof *file, __ATOMIC_RELAXED);
+void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *file) {
+    if (__atomic_load_n(&file->nlink, __ATOMIC_SEQ_CST) != 0) return;
+    if (__atomic_exchange_n(&file->dead_pending, true, __ATOMIC_SEQ_CST)) return; /* another list has it */
+    file->next_dead = list->inodes;
+    list->inodes = file;
+    /* At most chunk 0 and a whole chunk per further slot: an fd may still be writing the
+       file (never its size here, a plain store of the writer's; the slot count is published
+       by exchanges). Counting chunk 0 as whole made a small file weigh 64 KiB, and so 64
+       shared unlinks of small files called for an exclusive hold. */
+    uint64_t slots = __atomic_load_n(&file->file.chunk_slots, __ATOMIC_SEQ_CST);
+    uint64_t first = __atomic_load_n(&file->file.first_cap, __ATOMIC_RELAXED);
+    uint64_t bytes = slots ? (slots - 1) * CHUNK_SIZE + first + slots * sizeof(uint8_t *) : 0;
+    list->bytes += bytes + sizeof *file;
 }
 
-bool reclaim_pressing(void) { return __atomic_load_n(&waiting.bytes, __ATOMIC_RELAXED) > PRESSING_BYTES; }
+bool reclaim_pressing(const struct reclaim_list *list) { return list->bytes > PRESSING_BYTES; }
 
-void reclaim_now(void) {
-    if (!waiting.count && !waiting.inodes) return; /* every exclusive hold asks: no store */
-    for (uint32_t i = 0; i < waiting.count; i++) mem_free(waiting.dentries[i], dentry_bytes(waiting.dentries[i]));
-    waiting.count = 0;
-    while (waiting.inodes) {
-        struct inode *file = waiting.inodes;
-        waiting.inodes = file->next_dead;
+static void reclaim_list_now(struct reclaim_list *list) {
+    for (uint32_t i = 0; i < list->count; i++) mem_free(list->dentries[i], dentry_bytes(list->dentries[i]));
+    list->count = 0;
+    while (list->inodes) {
+        struct inode *file = list->inodes;
+        list->inodes = file->next_dead;
         file->next_dead = NULL;
         file->dead_pending = false;
         inode_release_if_unused(file); /* an fd may have got it meanwhile: then its last close */
     }
-    waiting.bytes = 0;
+    list->bytes = 0;
+}
+
+void reclaim_now(void) {
+    mem_drain_caches(); /* so that the budget counts exactly what the filesystem holds */
+    for (struct reclaim_list *list = registry.lists; list; list = list->next)
+        if (list->count || list->inodes) reclaim_list_now(list);
 }

@@ -1,24 +1,42 @@
 /* Memory that writers under the shared lock take out of the tree, freed at the next
    exclusive hold: a reader that found a dentry or an inode just before it was unlinked may
-   still be reading it, and only the exclusive lock waits until no reader is left. */
+   still be reading it, and only the exclusive lock waits until no reader is left. Each
+   process keeps its own list (in its struct process), so that unlinks in different threads
+   share no word and take no mutex. */
 #ifndef VFS_RECLAIM_H
 #define VFS_RECLAIM_H
 
 #include "vfs/vfs.h"
 
-/* Under the lock shared and the allocator's mutex: room to record one more dentry; false
-   when not even the host's reserve has it (then unlink under the lock exclusive). */
-bool reclaim_reserve(void);
-/* Under the lock shared and the allocator's mutex, after reclaim_reserve: an unlinked
-   dentry, freed later. */
-void reclaim_dentry(struct dentry *entry);
-/* Under the lock shared and the allocator's mutex: a file whose last link went; freed
-   later unless an fd has it by then. */
-void reclaim_inode(struct inode *file);
-/* Whether so much waits that shared-lock writers should take the exclusive path instead
-   (which reclaims it). */
-bool reclaim_pressing(void);
-/* Lock held exclusive: frees what waits. */
+/* Changed only by its process under the lock shared, and under the lock exclusive. A
+   dentry that waits is left exactly as it was (a reader may still compare its name or
+   follow its node), so the list of them is an array of its own, from the host's reserve. */
+struct reclaim_list {
+    struct dentry **dentries;
+    uint32_t count, cap;
+    struct inode *inodes;       /* linked through next_dead, which no reader reads */
+    uint64_t bytes;             /* what waits */
+    struct reclaim_list *next;  /* every registered list */
+};
+
+/* Lock held exclusive. A list that leaves frees what waits in it first; its array goes. */
+void reclaim_register(struct reclaim_list *list);
+void reclaim_unregister(struct reclaim_list *list);
+/* Under the lock shared, by the list's process (holder), with no mutex of the allocator's
+   held: room to record this many more dentries (1 or 2); false when not even the host's
+   reserve has it (then do it exclusive). */
+bool reclaim_reserve(struct reclaim_list *list, struct lock_holder *holder, uint32_t dentries);
+/* Under the lock shared, after reclaim_reserve: an unlinked dentry, freed later. */
+void reclaim_dentry(struct reclaim_list *list, struct dentry *entry);
+/* Under the lock shared: a file whose last link went (nlink 0), freed later unless an fd
+   has it by then. Several threads may drop links of one file at once: only the first to
+   claim it (dead_pending) records it. */
+void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *file);
+/* Whether so much waits in the list that its process should take the exclusive path
+   instead (which reclaims it). */
+bool reclaim_pressing(const struct reclaim_list *list);
+/* Lock held exclusive: frees what waits in every list, and gives back the blocks the
+   holders' caches keep (mem_drain_caches). */
 void reclaim_now(void);
 
 #endif

@@ -76,8 +76,10 @@ struct inode {
 
 /* inode.c */
 struct inode *inode_create(uint8_t type);
-/* Under the lock shared and the allocator's mutex, at time now. */
-struct inode *inode_create_shared(uint8_t type, uint64_t now);
+/* Under the lock shared: from the creator's block cache (alloc.h), stamped now. */
+struct inode *inode_create_shared(uint8_t type, uint64_t now, struct lock_holder *creator);
+/* Under the lock shared: gives back an inode just created that never got a name. */
+void inode_free_shared(struct inode *fresh, struct lock_holder *creator);
 void inode_release_if_unused(struct inode *node);
 void inode_touch_modified(struct inode *node);   /* mtime and ctime */
 void inode_touch_written(struct inode *file);    /* the same, by a writer holding the lock shared */
@@ -94,10 +96,18 @@ struct inode *vfs_root(void);
    stays until the next exclusive hold (reclaim.h). */
 struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len);
 /* Under the lock shared and dir's mutex: a new name, if the slot array has room (else
-   false, nothing done: grow it under the lock exclusive). child is new and unreachable. */
-bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now);
-/* Under the lock shared, dir's mutex and the allocator's mutex: removes a file's entry. */
+   false, nothing done: grow it under the lock exclusive). child, a file or a directory, is
+   new and unreachable. */
+bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now,
+                       struct lock_holder *writer);
+/* Under the lock shared and dir's mutex: removes a file's entry (for reclaim.h). */
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now);
+/* Under the lock shared and dir's mutex, by writer: renames source to name in
+   the same directory, over replaced (name's entry, another regular file's) or nothing.
+   Both old dentries are out of the tree after (for reclaim.h), and replaced's file lost a
+   link. false, nothing done: no free slot for a new name, or no memory. */
+bool dir_rename_shared(struct inode *dir, struct dentry *source, const char *name, uint32_t len,
+                       struct dentry *replaced, uint64_t now, struct lock_holder *writer);
 errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct inode *child);
 /* dir_insert for a new name: ENOENT if dir itself was removed; dir's times move. */
 errno_t dir_link_new(struct inode *dir, const char *name, uint32_t len, struct inode *child);
@@ -115,7 +125,15 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
 /* Whether a write of [offset, end) can run under the lock shared: it replaces no block a
    reader may be reading (the slot array, chunk 0). */
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end);
+/* Under the lock shared (file_write_in_place true): takes every block the write of
+   [offset, end) needs, for all its iovecs at once. A file's first slot array and chunk 0
+   replace nothing only while it has none: sized for the first iovec alone, the next one
+   would have to replace them under the readers' feet. ENOSPC: nothing was taken. */
+errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer);
 void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst, uint32_t len);
+/* The same for a host's buffer in core memory, under the lock exclusive (host/fs_file.c). */
+errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t *src, uint32_t len);
+void file_read_to_core(const struct inode *file, uint64_t offset, uint8_t *dst, uint32_t len);
 errno_t file_set_size(struct inode *file, uint64_t size);
 /* Fills an empty file (no chunks) with size bytes from read(ctx, offset, core_dst, len) (the
    count read, 0 at the end, or -errno), all or nothing: on an error the file is empty

@@ -59,7 +59,9 @@ static bool write_file_locked(struct fd_entry *e, const struct file_write *w, st
         return true;
     }
     if (shared && !file_write_in_place(node, offset, offset + w->total_len)) return false;
-    errno_t err = E_SUCCESS;
+    /* Memory that shared-lock writers unlinked comes back under the lock exclusive only. */
+    errno_t err = shared ? file_prepare_shared(node, offset, offset + w->total_len, shared) : E_SUCCESS;
+    if (err == E_NOSPC) return false;
     uint32_t total = 0;
     for (uint32_t i = 0; i < w->count && !err; i++) {
         err = file_write_from_guest(node, offset, w->iovs[i].buf, w->iovs[i].len, shared);
@@ -68,8 +70,6 @@ static bool write_file_locked(struct fd_entry *e, const struct file_write *w, st
             total += w->iovs[i].len;
         }
     }
-    /* Memory that shared-lock writers unlinked comes back under the lock exclusive only. */
-    if (shared && err == E_NOSPC && !total) return false;
     if (total) {
         err = E_SUCCESS; /* a short write is reported as such, as POSIX allows */
         if (shared) inode_touch_written(node);

@@ -8,6 +8,7 @@
 #include "base/lock.h"
 #include "vfs/lazy.h"
 #include "vfs/path.h"
+#include "vfs/tree.h"
 
 static errno_t dir_fd_base(uint32_t fd, uint64_t right, struct inode **base) {
     struct fd_entry *e;
@@ -49,21 +50,48 @@ static errno_t link_new(struct path_walk *w, struct inode *node) {
     return dir_link_new(w->dir, w->name, w->name_len, node);
 }
 
+/* Makes w's missing final name a new directory under the lock shared with its parent's
+   mutex, as a file is created (create_shared). false: it must be done exclusive (the
+   name appeared, the parent needs a larger slot array, memory ran short); nothing done. */
+static bool mkdir_shared(struct process *self, struct path_walk *w, errno_t *err) {
+    struct inode *parent = w->dir;
+    if (reclaim_pressing(&self->reclaim)) return false;
+    uint64_t now = file_time_now();
+    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &parent->dir.mutex);
+    bool done = false;
+    if (!parent->nlink) {
+        *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
+        done = true;
+    } else if (!dir_lookup(parent, w->name, w->name_len)) {
+        struct inode *dir = inode_create_shared(FILETYPE_DIRECTORY, now, &self->holder);
+        done = dir && dir_insert_shared(parent, w->name, w->name_len, dir, now, &self->holder);
+        if (!done && dir) inode_free_shared(dir, &self->holder);
+    }
+    holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
+    return done;
+}
+
 EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_CREATE_DIRECTORY, &base);
     if (err || (err = may_change(base))) return err;
     struct path_walk w;
-    process_lock(current_process());
+    struct process *self = current_process();
+    process_lock_shared(self);
     /* mkdir never follows a final symlink, even as "link/": the name exists (EEXIST). */
+    err = guest_walk_path(&w, base, path, len, FOLLOW_NEVER | WALK_SHARED);
+    bool done = err != E_LAZY; /* else walk again exclusive, which loads the directory */
+    if (done) {
+        if (!err) err = may_change(w.dir);
+        err = tree_mkdir_check(&w, err);
+        done = err || mkdir_shared(self, &w, &err);
+    }
+    process_unlock_shared(self);
+    if (done) return err;
+    process_lock(self);
     err = guest_walk_path(&w, base, path, len, FOLLOW_NEVER);
     if (!err) err = may_change(w.dir);
-    /* "file/": the name exists, which Linux's mkdir reports before the slash. */
-    if (err == E_NOTDIR && w.reached_final && w.node) err = E_EXIST;
-    if (!err && w.node) err = E_EXIST;
-    struct inode *dir = NULL;
-    if (!err && !(dir = inode_create(FILETYPE_DIRECTORY))) err = E_NOSPC;
-    if (!err && (err = link_new(&w, dir))) inode_release_if_unused(dir);
+    err = tree_mkdir(&w, err);
     vfs_unlock();
     return err;
 }
@@ -177,15 +205,6 @@ EXPORT("path_readlink") int32_t wasi_path_readlink(uint32_t fd, uint32_t path, u
     return err ? err : guest_write_u32(out, n);
 }
 
-static errno_t remove_entry(struct path_walk *w) {
-    struct inode *node = w->node;
-    dir_remove(w->dir, w->entry);
-    inode_touch_modified(w->dir);
-    inode_touch_changed(node);
-    inode_release_if_unused(node);
-    return E_SUCCESS;
-}
-
 EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_REMOVE_DIRECTORY, &base);
@@ -200,7 +219,7 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
     /* wasmtime removes "d/" as "." inside d, which is EINVAL, like "." itself. */
     if (!err && (w.final_kind != FINAL_NAME || w.trailing_slash)) err = E_INVAL;
     if (!err && w.node->dir.live) err = E_NOTEMPTY;
-    if (!err) err = remove_entry(&w);
+    if (!err) tree_remove_entry(&w);
     vfs_unlock();
     return err;
 }
@@ -209,7 +228,8 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
    mutex; the dentry, and the file if that was its last name, wait in reclaim.c (a reader
    may have found them just before). false: it must be done exclusive, nothing was done. */
 static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *err) {
-    if (w->node->type != FILETYPE_REGULAR_FILE || w->node->is_pipe || reclaim_pressing()) return false;
+    if (w->node->type != FILETYPE_REGULAR_FILE || w->node->is_pipe || reclaim_pressing(&self->reclaim))
+        return false;
     uint64_t now = file_time_now();
     struct inode *dir = w->dir;
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
@@ -217,16 +237,10 @@ static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *er
     bool done = !entry || (entry->node->type == FILETYPE_REGULAR_FILE && !entry->node->is_pipe);
     if (!entry) {
         *err = E_NOENT; /* another writer removed it first */
-    } else if (done) {
-        struct inode *file = entry->node;
-        mem_lock_shared(&self->holder);
-        done = reclaim_reserve();
-        if (done) {
-            dir_remove_shared(dir, entry, now);
-            reclaim_dentry(entry);
-            if (__atomic_load_n(&file->nlink, __ATOMIC_SEQ_CST) == 0 && !file->dead_pending) reclaim_inode(file);
-        }
-        mem_unlock_shared(&self->holder);
+    } else if (done && (done = reclaim_reserve(&self->reclaim, &self->holder, 1))) {
+        dir_remove_shared(dir, entry, now);
+        reclaim_dentry(&self->reclaim, entry);
+        reclaim_inode_if_dead(&self->reclaim, entry->node);
     }
     holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     return done;
@@ -255,31 +269,64 @@ EXPORT("path_unlink_file") int32_t wasi_path_unlink_file(uint32_t fd, uint32_t p
     if (done) return err;
     process_lock(self);
     err = walk_to_unlink(&w, base, path, len, 0);
-    if (!err) err = remove_entry(&w);
+    if (!err) tree_remove_entry(&w);
     vfs_unlock();
     return err;
 }
 
-static bool is_inside(const struct inode *dir, const struct inode *ancestor) {
-    for (; dir; dir = dir->dir.parent)
-        if (dir == ancestor) return true;
-    return false;
+/* Both walks, under the lock either way; tree_rename_check or tree_rename checks next. */
+static errno_t walk_rename(struct path_walk *from, struct path_walk *to, struct inode *old_base, uint32_t old_path,
+                           uint32_t old_len, struct inode *new_base, uint32_t new_path, uint32_t new_len,
+                           uint32_t shared) {
+    errno_t err = guest_walk_path(from, old_base, old_path, old_len, FOLLOW_NEVER | shared);
+    if (err == E_LAZY) return err;
+    /* "file/": wasmtime resolves the new path (and refuses "." there) before ENOTDIR. */
+    errno_t source_not_dir = err == E_NOTDIR && from->reached_final ? E_NOTDIR : E_SUCCESS;
+    if (source_not_dir) err = E_SUCCESS;
+    if (!err) err = guest_walk_path(to, new_base, new_path, new_len, FOLLOW_NEVER | shared);
+    if (!err && source_not_dir) err = to->final_kind != FINAL_NAME ? E_BUSY : E_NOTDIR;
+    return err;
 }
 
-static errno_t check_rename(const struct path_walk *from, const struct path_walk *to) {
-    if (from->final_kind != FINAL_NAME || to->final_kind != FINAL_NAME) return E_BUSY;
-    if (!from->node) return E_NOENT;
-    bool from_dir = from->node->type == FILETYPE_DIRECTORY;
-    if (!from_dir && (from->trailing_slash || to->trailing_slash)) return E_NOTDIR;
-    if (from_dir && is_inside(to->dir, from->node)) return E_INVAL;
-    if (!to->node || to->node == from->node) return E_SUCCESS;
-    bool to_dir = to->node->type == FILETYPE_DIRECTORY;
-    /* Onto a directory above the source: Linux finds it not empty before it compares types. */
-    if (to_dir && is_inside(from->dir, to->node)) return E_NOTEMPTY;
-    if (from_dir && !to_dir) return E_NOTDIR;
-    if (!from_dir && to_dir) return E_ISDIR;
-    if (to_dir && to->node->dir.live) return E_NOTEMPTY;
-    return E_SUCCESS;
+/* Neither name is in a read-only mount, and a directory renamed onto is listed (empty
+   only once its host entries are in: E_LAZY under the lock shared). */
+static errno_t rename_may_change(const struct path_walk *from, const struct path_walk *to, bool exclusive) {
+    errno_t err = may_replace(from);
+    if (!err) err = may_replace(to);
+    if (!err && to->node && to->node != from->node && to->final_kind == FINAL_NAME) err = lazy_ready(to->node, exclusive);
+    return err;
+}
+
+static bool is_plain_file(const struct inode *node) {
+    return node->type == FILETYPE_REGULAR_FILE && !node->is_pipe;
+}
+
+/* Renames a regular file within its directory, over nothing or another regular file (a
+   build's "write x.tmp, rename it to x"), under the lock shared with the directory's mutex,
+   as creates and unlinks run. false: it must be done exclusive; nothing was done. */
+static bool rename_shared(struct process *self, const struct path_walk *from, const struct path_walk *to) {
+    if (from->dir != to->dir || !is_plain_file(from->node) || from->trailing_slash || to->trailing_slash ||
+        (to->node && !is_plain_file(to->node)) || reclaim_pressing(&self->reclaim))
+        return false;
+    uint64_t now = file_time_now();
+    struct inode *dir = from->dir;
+    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
+    /* Now no writer changes the names: still what the walks found, or do it exclusive. */
+    struct dentry *source = dir_lookup(dir, from->name, from->name_len);
+    struct dentry *replaced = dir_lookup(dir, to->name, to->name_len);
+    bool done = dir->nlink && source && source->node == from->node &&
+                (replaced ? replaced->node == to->node : !to->node);
+    done = done && reclaim_reserve(&self->reclaim, &self->holder, 2) &&
+           dir_rename_shared(dir, source, to->name, to->name_len, replaced, now, &self->holder);
+    if (done) {
+        reclaim_dentry(&self->reclaim, source);
+        if (replaced) {
+            reclaim_dentry(&self->reclaim, replaced);
+            reclaim_inode_if_dead(&self->reclaim, replaced->node);
+        }
+    }
+    holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
+    return done;
 }
 
 EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_path, uint32_t old_len,
@@ -289,32 +336,19 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
     if (err || (err = dir_fd_base(new_fd, RIGHT_PATH_RENAME_TARGET, &new_base))) return err;
     if ((err = may_change(old_base)) || (err = may_change(new_base))) return err;
     struct path_walk from, to;
-    process_lock(current_process());
-    err = guest_walk_path(&from, old_base, old_path, old_len, FOLLOW_NEVER);
-    /* "file/": wasmtime resolves the new path (and refuses "." there) before ENOTDIR. */
-    errno_t source_not_dir = err == E_NOTDIR && from.reached_final ? E_NOTDIR : E_SUCCESS;
-    if (source_not_dir) err = E_SUCCESS;
-    if (!err) err = guest_walk_path(&to, new_base, new_path, new_len, FOLLOW_NEVER);
-    if (!err && source_not_dir) err = to.final_kind != FINAL_NAME ? E_BUSY : E_NOTDIR;
-    if (!err && !(err = may_replace(&from))) err = may_replace(&to);
-    /* Onto a directory: empty only once listed. */
-    if (!err && to.node && to.node != from.node && to.final_kind == FINAL_NAME) err = lazy_ready(to.node, true);
-    if (!err) err = check_rename(&from, &to);
-    if (!err && to.node != from.node) {
-        struct inode *node = from.node, *replaced = to.node;
-        if (replaced) {
-            dir_retarget(to.dir, to.entry, node);
-            inode_touch_modified(to.dir);
-        } else {
-            err = link_new(&to, node);
-        }
-        if (!err) {
-            dir_remove(from.dir, from.entry);
-            inode_touch_modified(from.dir);
-            inode_touch_changed(node);
-            if (replaced) inode_release_if_unused(replaced);
-        }
-    }
+    struct process *self = current_process();
+    process_lock_shared(self);
+    err = walk_rename(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, WALK_SHARED);
+    if (!err) err = rename_may_change(&from, &to, false);
+    if (!err) err = tree_rename_check(&from, &to);
+    /* Onto itself (one name, or two links of one file) a rename changes nothing. */
+    bool done = err ? err != E_LAZY : to.node == from.node || rename_shared(self, &from, &to);
+    process_unlock_shared(self);
+    if (done) return err;
+    process_lock(self);
+    err = walk_rename(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, 0);
+    if (!err) err = rename_may_change(&from, &to, true);
+    if (!err) err = tree_rename(&from, &to);
     vfs_unlock();
     return err;
 }
@@ -334,18 +368,8 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     if (!err) err = guest_read_path(copy, target, target_len);
     if (!err && target_len && copy[0] == '/') err = E_PERM; /* it could only ever escape */
     if (!err) err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
-    if (!err && target_len == 0) err = E_NOENT;
-    if (!err && w.node) err = E_EXIST;
-    if (!err && w.trailing_slash) err = E_NOENT;
-    if (!err) err = may_change(w.dir);
-    struct inode *link = NULL;
-    if (!err && !(link = inode_create(FILETYPE_SYMBOLIC_LINK))) err = E_NOSPC;
-    if (!err) {
-        link->target = copy;
-        link->size = target_len;
-        copy = NULL;
-        if ((err = link_new(&w, link))) inode_release_if_unused(link);
-    }
+    if (!err && target_len && !w.node && !w.trailing_slash) err = may_change(w.dir);
+    if (!err) err = tree_symlink(&w, &copy, target_len);
     mem_free(copy, target_len);
     vfs_unlock();
     return err;
@@ -414,7 +438,7 @@ static errno_t open_new(struct path_walk *w, uint32_t oflags) {
    array, memory ran short, or much unlinked memory waits); nothing was done. */
 static bool create_shared(struct process *self, struct path_walk *w, errno_t *err) {
     struct inode *dir = w->dir;
-    if (reclaim_pressing()) return false;
+    if (reclaim_pressing(&self->reclaim)) return false;
     uint64_t now = file_time_now();
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
     bool done = false;
@@ -422,12 +446,10 @@ static bool create_shared(struct process *self, struct path_walk *w, errno_t *er
         *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
         done = true;
     } else if (!dir_lookup(dir, w->name, w->name_len)) {
-        mem_lock_shared(&self->holder);
-        struct inode *file = inode_create_shared(FILETYPE_REGULAR_FILE, now);
-        done = file && dir_insert_shared(dir, w->name, w->name_len, file, now);
+        struct inode *file = inode_create_shared(FILETYPE_REGULAR_FILE, now, &self->holder);
+        done = file && dir_insert_shared(dir, w->name, w->name_len, file, now, &self->holder);
         if (done) w->node = file;
-        else if (file) inode_release_if_unused(file);
-        mem_unlock_shared(&self->holder);
+        else if (file) inode_free_shared(file, &self->holder);
     }
     holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     return done;

@@ -16,18 +16,20 @@ except _metadata.PackageNotFoundError:  # run from a source tree that was never 
 
 from ._abi import WASI_FUNCTIONS
 from ._errno import WASI_ERRNO_NAMES, errno_from_name, errno_name
+from ._filesystem import Filesystem
 from ._fs import FileTooLargeError, FileType, StatResult
 from ._hooks import WasiExit
 from ._init import InitObj, get_wasi
 from ._interrupt import Interrupted, is_interrupt
 from ._limits import Limits
+from ._options import Options
 from ._pipe import Pipe
 from ._pipeline import Command, PipelineResult, run_pipeline
 from ._process import CoreError
 from ._program import ProgramError, load_program
 from ._run import RunResult, run
 from ._snapshot import UnsafeArchiveError
-from ._wasi import InvalidExitStatus, ProcessOptions, Wasi, start_wasi
+from ._wasi import InvalidExitStatus, Wasi, start_wasi
 
 __all__ = [
     "WASI_ERRNO_NAMES",
@@ -36,13 +38,14 @@ __all__ = [
     "CoreError",
     "FileTooLargeError",
     "FileType",
+    "Filesystem",
     "InitObj",
     "Interrupted",
     "InvalidExitStatus",
     "Limits",
+    "Options",
     "Pipe",
     "PipelineResult",
-    "ProcessOptions",
     "ProgramError",
     "RunResult",
     "StatResult",

@@ -1,8 +1,8 @@
 """The two ways to fill a core instance's copy-hook table slots for a program's memory.
 
-(a) The bridge: a tiny wasm module importing the core memory and the program's memory
-    (multi-memory) whose `memory.copy` functions go into the slots, so a syscall never leaves
-    wasm (nanoseconds per copy).
+(a) The bridge: a tiny wasm module (dev/bridge/bridge.wat, assembled into bridge.wasm)
+    importing the core memory and the program's memory (multi-memory) whose copy functions
+    go into the slots, so a syscall never leaves wasm (nanoseconds per copy).
 (b) The fallback: Python host functions doing memmove between the two memories
     (microseconds per copy), for engines without multi-memory.
 Both fill the same slots, found with wasi_wasm_hook_index, with Table.set.
@@ -11,6 +11,7 @@ Both fill the same slots, found with wasi_wasm_hook_index, with Table.set.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import threading
 from collections.abc import Callable
 
@@ -36,57 +37,45 @@ COPY_TYPE = wasmtime.FuncType([_I32, _I32, _I32], [])
 PAGES_TYPE = wasmtime.FuncType([], [_I32])
 
 
-# Copies up to this many bytes are done with loads and stores: wasmtime implements
-# memory.copy between two memories as a call into the runtime (~25 ns), which dominated a
-# short write (three copies: the iovec, the data, the count written).
+# Copies up to this many bytes are done with loads and stores (dev/bridge/bridge.wat).
 SMALL_COPY = 64
 
-
-def _small_copy(to: str, source: str) -> str:
-    """Body that copies $len <= SMALL_COPY bytes from $source at $src to $to at $dst: 8-byte
-    loads and stores, then one 4-, 2- and 1-byte step as $len's low bits say (unaligned
-    access is allowed in wasm)."""
-    tail = ""
-    for width, load, store in ((4, "i32.load", "i32.store"), (2, "i32.load16_u", "i32.store16"),
-                               (1, "i32.load8_u", "i32.store8")):  # fmt: skip
-        tail += f"""
-    (if (i32.and (local.get $len) (i32.const {width}))
-      (then
-        ({store} ${to} (local.get $dst) ({load} ${source} (local.get $src)))
-        (local.set $dst (i32.add (local.get $dst) (i32.const {width})))
-        (local.set $src (i32.add (local.get $src) (i32.const {width})))))"""
-    return f"""
-    (block $words_done
-      (loop $words
-        (br_if $words_done (i32.lt_u (local.get $len) (i32.const 8)))
-        (i64.store ${to} (local.get $dst) (i64.load ${source} (local.get $src)))
-        (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-        (local.set $src (i32.add (local.get $src) (i32.const 8)))
-        (local.set $len (i32.sub (local.get $len) (i32.const 8)))
-        (br $words))){tail}"""
+# The bridge, assembled from dev/bridge/bridge.wat by tools/build.py. Its guest memory import
+# is "(memory 0 65536 shared)"; the 5 bytes of its limits are patched for each guest type.
+_GUEST_IMPORT = b"\x06bridge\x05guest\x02"
+_GUEST_LIMITS = bytes([0x03, 0x00, 0x80, 0x80, 0x04])
 
 
-def _copy_function(name: str, to: str, source: str) -> str:
-    return f"""
-  (func (export "{name}") (param $dst i32) (param $src i32) (param $len i32)
-    (if (i32.le_u (local.get $len) (i32.const {SMALL_COPY}))
-      (then {_small_copy(to, source)}
-        (return)))
-    (memory.copy ${to} ${source} (local.get $dst) (local.get $src) (local.get $len)))"""
+@functools.cache
+def _bridge_bytes() -> bytes:
+    wasm = importlib.resources.files(__package__).joinpath("bridge.wasm").read_bytes()
+    if wasm.count(_GUEST_IMPORT) != 1 or _limits_at(wasm, 5) != _GUEST_LIMITS:
+        raise RuntimeError("bridge.wasm is not the one tools/build.py assembles")
+    return wasm
 
 
-def _bridge_wat(guest: wasmtime.MemoryType) -> str:
-    """Bridge source for one guest memory type. The minimum is 0 so any current size fits;
-    a shared memory must be imported with its exact maximum. copy_in(core_dst, guest_src,
-    len) and copy_out(guest_dst, core_src, len), as the core's hooks take them."""
-    guest_limits = f"0 {guest.limits.max} shared" if guest.is_shared else "0"
-    copy_in = _copy_function("copy_in", "core", "guest")
-    copy_out = _copy_function("copy_out", "guest", "core")
-    return f"""(module
-  (import "bridge" "core" (memory $core 0 {CORE_MAX_PAGES} shared))
-  (import "bridge" "guest" (memory $guest {guest_limits})){copy_in}{copy_out}
-  (func (export "guest_pages") (result i32) (memory.size $guest)))
-"""
+def _limits_at(wasm: bytes, length: int) -> bytes:
+    at = wasm.index(_GUEST_IMPORT) + len(_GUEST_IMPORT)
+    return wasm[at : at + length]
+
+
+def guest_limits(shared: bool, max_pages: int | None) -> bytes:
+    """The 5 bytes of a guest memory import's limits, minimum 0: a shared memory with its
+    maximum (a 3-byte LEB), or a memory with no maximum (the minimum as a padded 4-byte
+    LEB, so that the module keeps its size)."""
+    if not shared:
+        return bytes([0x00, 0x80, 0x80, 0x80, 0x00])
+    if max_pages is None or not 0 <= max_pages <= CORE_MAX_PAGES:
+        raise ValueError(f"a shared wasm32 memory has 0 to 65536 pages at most, not {max_pages}")
+    low, middle, high = max_pages & 0x7F, max_pages >> 7 & 0x7F, max_pages >> 14
+    return bytes([0x03, 0x00, low | 0x80, middle | 0x80, high])
+
+
+def bridge_wasm(shared: bool, max_pages: int | None) -> bytes:
+    """The bridge for a guest memory that is ``shared`` (with ``max_pages``) or not."""
+    wasm = _bridge_bytes()
+    at = wasm.index(_GUEST_IMPORT) + len(_GUEST_IMPORT)
+    return wasm[:at] + guest_limits(shared, max_pages) + wasm[at + 5 :]
 
 
 _bridge_lock = threading.Lock()
@@ -94,9 +83,8 @@ _bridge_lock = threading.Lock()
 
 @functools.cache
 def _bridge_module(shared: bool, max_pages: int | None) -> wasmtime.Module:
-    limits = wasmtime.Limits(0, max_pages)
-    wat = _bridge_wat(wasmtime.MemoryType(limits, shared=shared))
-    return wasmtime.Module(get_engine(), bytes(wasmtime.wat2wasm(wat)))
+    # A shared memory is imported with its exact maximum.
+    return wasmtime.Module(get_engine(), bridge_wasm(shared, max_pages))
 
 
 def bridge_module(guest: wasmtime.MemoryType) -> wasmtime.Module:

@@ -42,8 +42,5 @@ class CoreMemory:
     def read_u64(self, offset: int) -> int:
         return int.from_bytes(self.read(offset, 8), "little")
 
-    def write_u32(self, offset: int, value: int) -> None:
-        self.write(offset, value.to_bytes(4, "little"))
-
     def write_u64(self, offset: int, value: int) -> None:
         self.write(offset, value.to_bytes(8, "little"))

@@ -1,8 +1,10 @@
-"""Host-side filesystem API: Python calls the core's own WASI functions on an internal
-"host process" whose memory is the core memory itself, so a guest pointer is simply a
-scratch buffer in core memory.
+"""Host-side filesystem API. Each operation is one export of the core (``wasi_wasm_fs_*``,
+dev/host/fs_*.c, the same the JS loader calls), made from an internal "host process" with
+arguments in scratch buffers in core memory: this module marshals them and turns errnos into
+exceptions naming the path.
 
-Paths are absolute VFS paths ("/a/b"); the host process has the VFS root preopened.
+Paths are absolute VFS paths ("/a/b"), passed relative to the host process's preopened VFS
+root (or, deep in a tree walk, to a directory fd the walk opened).
 
 What a guest leaves in the VFS is hostile input to the host: it can be deeper than any path,
 hold sparse files of a terabyte, and put symlinks where the host expects directories. So:
@@ -31,12 +33,9 @@ import stat as host_stat
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, NamedTuple, Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from . import _abi
-from ._abi import (
-    E_LOOP as ELOOP,
-)
 from ._abi import (
     E_NAMETOOLONG as ENAMETOOLONG,
 )
@@ -44,23 +43,32 @@ from ._abi import (
     FST_ATIM,
     FST_MTIM,
     LOOKUP_SYMLINK_FOLLOW,
-    OFLAG_CREAT,
     OFLAG_DIRECTORY,
-    OFLAG_EXCL,
     RIGHT_FD_FILESTAT_GET,
     RIGHT_FD_FILESTAT_SET_SIZE,
     RIGHT_FD_READ,
-    RIGHT_FD_READDIR,
     RIGHT_FD_SEEK,
     RIGHT_FD_TELL,
     RIGHT_FD_WRITE,
     RIGHTS_ALL,
 )
-from ._errno import EIO, EISDIR, ENOENT, ENOTDIR, SUCCESS, check, error_from_wasi
-from ._limits import MAX_NAME_CAP, MAX_PATH_CAP, MAX_SYMLINK_FOLLOWS_CAP
+from ._errno import ENOENT, SUCCESS, check, error_from_wasi
+from ._limits import MAX_NAME_CAP, MAX_PATH_CAP
 from ._process import CoreProcess
 
 CHUNK = 1 << 20  # bytes moved per fd_read / fd_write call
+# A read that sees another file renamed over its path starts again; after this many, it
+# reads with the filesystem frozen (wasi_wasm_freeze).
+UNFROZEN_READS = 2
+
+
+T = TypeVar("T")
+
+
+class _ReplacedError(Exception):
+    """Another file was renamed over the path while it was read in chunks."""
+
+
 # read_file builds the content in Python memory: the default filesystem budget (1 GiB) bounds
 # every file a program writes, but not a sparse one (a 1 TiB file costs the VFS a few bytes).
 DEFAULT_MAX_READ_SIZE = 1 << 30
@@ -74,7 +82,6 @@ MAX_VFS_FILE_SIZE = (1 << 44) - 4096  # the core's largest file (EFBIG past it)
 ANCHOR_RIGHTS = RIGHTS_ALL & ~RIGHT_FD_WRITE
 
 TEMP_PREFIX = b".wasi-wasm-"
-TEMP_NAME_BYTES = len(TEMP_PREFIX) + 12
 _ZERO_CHUNK = bytes(CHUNK)
 _HOST_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _HOST_BELOW = _HOST_DIR | os.O_NOFOLLOW  # every name below a host root
@@ -87,8 +94,6 @@ WRITE_RIGHTS = (
     RIGHT_FD_WRITE | RIGHT_FD_SEEK | RIGHT_FD_TELL | RIGHT_FD_FILESTAT_GET
     | RIGHT_FD_FILESTAT_SET_SIZE
 )  # fmt: skip
-# fd_readdir checks no right (as wasmtime): FD_READDIR says what the fd is for.
-READDIR_RIGHTS = RIGHT_FD_READDIR | RIGHT_FD_FILESTAT_GET
 
 
 class FileType(enum.IntEnum):
@@ -145,7 +150,9 @@ class FileTooLargeError(OSError):
 
 
 FILESTAT_SIZE = 64
-DIRENT_HEADER = 24
+LIST_BUFFER = 1 << 16  # bytes of names per wasi_wasm_fs_list call
+LIST_RECORD_HEADER = 3  # u16 name length, u8 filetype
+MKDIR_PARENTS, MKDIR_EXIST_OK = 1, 2  # wasi_wasm_fs_mkdir's flags
 
 
 def encode_path(path: str) -> bytes:
@@ -173,13 +180,13 @@ class _Loc(NamedTuple):
     def where(self) -> str:
         return self.label if isinstance(self.label, str) else self.label()
 
-    def sibling(self, name: bytes) -> _Loc:
-        head = self.rel.rpartition(b"/")[0]
-        return _Loc(self.fd, head + b"/" + name if head else name, self.label)
-
 
 class FilesystemMixin:
-    """The filesystem methods of ``Wasi``; all operate on the shared VFS."""
+    """The filesystem methods of ``Wasi``; all operate on the shared VFS.
+
+    Each operation is one export of the core (``wasi_wasm_fs_*``, dev/host/fs_*.c), the same
+    the JS loader calls: this class only moves arguments into core buffers and turns errnos
+    into exceptions naming the path."""
 
     @abstractmethod
     def _vfs_process(self) -> tuple[CoreProcess, int]:
@@ -219,11 +226,11 @@ class FilesystemMixin:
         process, _root = self._vfs_process()
         process.call("fd_close", fd)
 
-    def _call_at(self, function: str, loc: _Loc) -> None:
-        """``function(loc.fd, path_ptr, path_len)``, raising for an error."""
+    def _call_at(self, function: str, loc: _Loc, *args: int) -> None:
+        """``function(loc.fd, path_ptr, path_len, *args)``, raising for an error."""
         with self._buffers(len(loc.rel)) as (process, _root, (path_ptr,)):
             process.memory.write(path_ptr, loc.rel)
-            code = process.call(function, loc.fd, path_ptr, len(loc.rel))
+            code = process.call(function, loc.fd, path_ptr, len(loc.rel), *args)
         _check_at(code, loc)
 
     def _largest_accepted(self, probe: bytes) -> int:
@@ -238,7 +245,7 @@ class FilesystemMixin:
             low, high = 1, len(probe)  # every limit is at least 1
             while low < high:
                 middle = (low + high + 1) // 2
-                code = process.call("path_filestat_get", root, 0, ptr, middle, out)
+                code = process.call("wasi_wasm_fs_stat", root, ptr, middle, 0, out)
                 low, high = (low, middle - 1) if code == ENAMETOOLONG else (middle, high)
             return low
 
@@ -260,69 +267,51 @@ class FilesystemMixin:
     def write_file(self, path: str, data: bytes | bytearray | memoryview) -> None:
         """Create or replace the file at ``path`` with ``data``.
 
-        All or nothing: the data goes to a new file beside ``path`` that is renamed over it
-        once complete, so a failure (ENOSPC, say) leaves the old content, or no file, as it
-        was. As with an editor's atomic save, the file is a new one: a symlink at ``path`` is
-        followed (the file it names is replaced, where open() would write), but other hard
-        links keep the old content, and so do programs that have it open."""
+        All or nothing: the data goes to a new file that no directory names until it is
+        complete, then takes ``path``'s place, so a failure (ENOSPC, say) leaves the old
+        content, or no file, as it was. As with an editor's atomic save, the file is a new
+        one: a symlink at ``path`` is followed (the file it names is replaced, where open()
+        would write), but other hard links keep the old content, and so do programs that
+        have it open. Missing parent directories are not made (FileNotFoundError)."""
         view = memoryview(data).cast("B")
-        loc = self._loc(self._write_target(path))._replace(label=path)
-        self._replace_file(loc, [view])
-
-    def _write_target(self, path: str) -> str:
-        """Where ``path``'s new content goes: its final symlinks resolved as open() resolves
-        them (a target is relative to its link's directory: the core resolves the joined
-        path exactly as it follows the link)."""
-        encode_path(path)
-        if path.endswith("/"):  # as open(O_CREAT) of "name/"
-            raise error_from_wasi(EISDIR, path)
-        target = path
-        for _ in range(MAX_SYMLINK_FOLLOWS_CAP + 1):
-            info = self._lstat_or_none(self._loc(target)._replace(label=path))
-            if info is None or not (info.is_dir or info.is_symlink):
-                return target
-            if info.is_dir:
-                raise error_from_wasi(EISDIR, path)
-            target = posixpath.join(posixpath.dirname(target), self.readlink(target))
-        raise error_from_wasi(ELOOP, path)
+        self._replace_file(self._loc(path), [view])
 
     def _replace_file(
         self, loc: _Loc, pieces: Iterable[bytes | memoryview], times: tuple[int, int] | None = None
     ) -> None:
-        """Write ``pieces`` to a new file beside ``loc`` and rename it over ``loc``: a failure
-        (ENOSPC above all) leaves whatever was at ``loc`` as it was, and the temporary file is
-        removed again. A directory at ``loc`` makes the rename fail (EISDIR)."""
-        temp = loc.sibling(_temp_name())
-        fd = self._open_at(temp, OFLAG_CREAT | OFLAG_EXCL, WRITE_RIGHTS, follow=False)
+        """Write ``pieces`` to a new file and put it at ``loc`` (wasi_wasm_fs_file_new,
+        _append, _commit): a failure (ENOSPC above all) leaves whatever was at ``loc`` as it
+        was. A directory at ``loc`` is EISDIR, checked before anything is written."""
+        with self._buffers(len(loc.rel), 4) as (process, _root, (path_ptr, out)):
+            process.memory.write(path_ptr, loc.rel)
+            code = process.call("wasi_wasm_fs_file_new", loc.fd, path_ptr, len(loc.rel), out)
+            _check_at(code, loc)
+            handle = process.memory.read_u32(out)
         try:
-            try:
-                for piece in pieces:
-                    self._write_all(fd, memoryview(piece), loc)
-            finally:
-                self._close(fd)
-            if times is not None:
-                self._set_times_at(temp, *times, follow=False)
-            _check_at(self._two_path_call("path_rename", temp, loc, None), loc)
+            for piece in pieces:
+                self._append(handle, memoryview(piece), loc)
         except BaseException:
-            with contextlib.suppress(OSError):
-                self._call_at("path_unlink_file", temp)
+            process.call("wasi_wasm_fs_file_drop", handle)
             raise
+        atime, mtime = times if times is not None else (0, 0)
+        flags = FST_ATIM | FST_MTIM if times is not None else 0
+        with self._buffers(len(loc.rel)) as (process, _root, (path_ptr,)):
+            process.memory.write(path_ptr, loc.rel)
+            code = process.call(
+                "wasi_wasm_fs_file_commit", handle, loc.fd, path_ptr, len(loc.rel), atime, mtime,
+                flags,
+            )  # fmt: skip
+        _check_at(code, loc)
 
-    def _write_all(self, fd: int, view: memoryview, loc: _Loc) -> None:
-        """Write ``view`` to ``fd`` through a scratch buffer (from the core's reserve, outside
-        the filesystem's byte limit) of at most CHUNK bytes."""
+    def _append(self, handle: int, view: memoryview, loc: _Loc) -> None:
+        """Append ``view`` to the new file through a scratch buffer (from the core's reserve,
+        outside the filesystem's byte limit) of at most CHUNK bytes."""
         chunk = min(max(len(view), 1), CHUNK)
-        with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, written_ptr)):
-            position = 0
-            while position < len(view):
+        with self._buffers(chunk) as (process, _root, (buf,)):
+            for position in range(0, len(view), chunk):
                 piece = view[position : position + chunk]
                 process.memory.write(buf, piece)
-                process.memory.write(iov, _iovec(buf, len(piece)))
-                _check_at(process.call("fd_write", fd, iov, 1, written_ptr), loc)
-                written = process.memory.read_u32(written_ptr)
-                if written == 0:
-                    raise error_from_wasi(EIO, loc.where)
-                position += written
+                _check_at(process.call("wasi_wasm_fs_file_append", handle, buf, len(piece)), loc)
 
     def read_file(self, path: str, *, max_size: int = DEFAULT_MAX_READ_SIZE) -> bytes:
         """The whole content of the file at ``path``.
@@ -330,39 +319,51 @@ class FilesystemMixin:
         The content is built in Python memory, so a file larger than ``max_size`` bytes
         (default 1 GiB) raises FileTooLargeError before anything is read."""
         _check_range("max_size", max_size, U64_MAX)
-        loc = self._loc(path)
-        fd = self._open_at(loc, 0, READ_RIGHTS)
-        try:
-            info = self._fstat(fd, path)
-            if info.is_dir:
-                # WASI lets a directory be opened and then fails the read with EBADF;
-                # Python's open() reports this case as IsADirectoryError.
-                raise error_from_wasi(EISDIR, path)
-            if info.size > max_size:
-                raise _too_large(path, info.size, max_size, "max_size")
-            return b"".join(self._read_chunks(fd, loc, info.size))
-        finally:
-            self._close(fd)
 
-    def _read_chunks(self, fd: int, loc: _Loc, size: int) -> Iterator[bytes]:
-        """At most ``size`` bytes from ``fd``, CHUNK at a time: memory stays bounded however
-        large the file is, and a file growing meanwhile cannot push past ``size``."""
-        chunk = min(max(size, 1), CHUNK)
-        with self._buffers(chunk, 8, 4) as (process, _root, (buf, iov, read_ptr)):
-            left = size
-            while left > 0:
-                process.memory.write(iov, _iovec(buf, min(chunk, left)))
-                _check_at(process.call("fd_read", fd, iov, 1, read_ptr), loc)
-                count = process.memory.read_u32(read_ptr)
-                if count == 0:
-                    return
-                yield process.memory.read(buf, count)
-                left -= count
+        def whole(size: int, pieces: Iterator[bytes]) -> bytes:
+            if size > max_size:
+                raise _too_large(path, size, max_size, "max_size")
+            return b"".join(pieces)
 
-    def _fstat(self, fd: int, path: str) -> StatResult:
-        with self._buffers(FILESTAT_SIZE) as (process, _root, (out,)):
-            check(process.call("fd_filestat_get", fd, out), path)
-            return StatResult.unpack(process.memory.read(out, FILESTAT_SIZE))
+        return self._one_file(self._loc(path), whole)
+
+    def _one_file(self, loc: _Loc, use: Callable[[int, Iterator[bytes]], T]) -> T:
+        """use(size, chunks) on the file at loc, started again when another file was renamed
+        over the path meanwhile (a read of many chunks re-resolves the path at each), the
+        last time with the filesystem frozen: the bytes are always one file's."""
+        for attempt in range(UNFROZEN_READS + 1):
+            with self.frozen() if attempt == UNFROZEN_READS else contextlib.nullcontext():
+                size, ino, _data = self._read_at(loc, 0, 0)
+                with contextlib.suppress(_ReplacedError):
+                    return use(size, self._read_chunks(loc, size, ino))
+        raise AssertionError("a file was replaced while the filesystem was frozen")
+
+    def _read_at(self, loc: _Loc, offset: int, length: int) -> tuple[int, int, bytes]:
+        """The file's size, inode number and up to ``length`` bytes from ``offset``
+        (wasi_wasm_fs_read)."""
+        with self._buffers(len(loc.rel), length, 24) as (process, _root, (path_ptr, buf, out)):
+            process.memory.write(path_ptr, loc.rel)
+            code = process.call(
+                "wasi_wasm_fs_read", loc.fd, path_ptr, len(loc.rel), offset, buf, length, out
+            )
+            _check_at(code, loc)
+            raw = process.memory.read(out, 24)
+            size, ino = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[16:], "little")
+            return size, ino, process.memory.read(buf, int.from_bytes(raw[8:12], "little"))
+
+    def _read_chunks(self, loc: _Loc, size: int, ino: int) -> Iterator[bytes]:
+        """At most ``size`` bytes of inode ``ino``, CHUNK at a time: memory stays bounded
+        however large the file is, and a file growing meanwhile cannot push past ``size``.
+        Raises _ReplacedError when the path names another inode."""
+        offset = 0
+        while offset < size:
+            _size, now, piece = self._read_at(loc, offset, min(CHUNK, size - offset))
+            if now != ino:
+                raise _ReplacedError
+            if not piece:
+                return
+            yield piece
+            offset += len(piece)
 
     # -- metadata ---------------------------------------------------------------------------
     def stat(self, path: str, *, follow_symlinks: bool = True) -> StatResult:
@@ -383,8 +384,7 @@ class FilesystemMixin:
     def _filestat(self, loc: _Loc, follow: bool) -> tuple[int, bytes]:
         with self._buffers(len(loc.rel), FILESTAT_SIZE) as (process, _root, (path_ptr, out)):
             process.memory.write(path_ptr, loc.rel)
-            flags = LOOKUP_SYMLINK_FOLLOW if follow else 0
-            code = process.call("path_filestat_get", loc.fd, flags, path_ptr, len(loc.rel), out)
+            code = process.call("wasi_wasm_fs_stat", loc.fd, path_ptr, len(loc.rel), follow, out)
             return code, process.memory.read(out, FILESTAT_SIZE)
 
     def lstat(self, path: str) -> StatResult:
@@ -433,117 +433,74 @@ class FilesystemMixin:
         flags = (FST_ATIM if atime_ns is not None else 0) | (
             FST_MTIM if mtime_ns is not None else 0
         )
-        with self._buffers(len(loc.rel)) as (process, _root, (path_ptr,)):
-            process.memory.write(path_ptr, loc.rel)
-            lookup = LOOKUP_SYMLINK_FOLLOW if follow else 0
-            code = process.call(
-                "path_filestat_set_times", loc.fd, lookup, path_ptr, len(loc.rel),
-                atime_ns or 0, mtime_ns or 0, flags,
-            )  # fmt: skip
-        _check_at(code, loc)
+        self._call_at("wasi_wasm_fs_set_times", loc, follow, atime_ns or 0, mtime_ns or 0, flags)
 
     # -- directories ------------------------------------------------------------------------
     def mkdir(self, path: str, parents: bool = False, exist_ok: bool = False) -> None:
-        """Create a directory (``parents`` = mkdir -p for the missing ancestors).
-
-        The missing ancestors are found going up and made going down, in a loop (a path can
-        have two thousand components); if one cannot be made, those this call made are
-        removed again, so a failure changes nothing."""
-        loc = self._loc(path)  # a bad path fails here, before any ancestor is created
-        made: list[str] = []
-        try:
-            for ancestor in self._missing_ancestors(path) if parents else []:
-                if self._mkdir_at(self._loc(ancestor), exist_ok=True):
-                    made.append(ancestor)
-            self._mkdir_at(loc, exist_ok=exist_ok)
-        except BaseException:
-            for ancestor in reversed(made):
-                with contextlib.suppress(OSError):
-                    self.rmdir(ancestor)
-            raise
-
-    def _missing_ancestors(self, path: str) -> list[str]:
-        """The ancestors of ``path`` that are not directories, outermost first."""
-        missing = []
-        parent = posixpath.dirname(path.rstrip("/"))
-        while parent not in ("", "/") and not self.is_dir(parent):
-            missing.append(parent)
-            parent = posixpath.dirname(parent)
-        return missing[::-1]
-
-    def _mkdir_at(self, loc: _Loc, *, exist_ok: bool) -> bool:
-        """Make the directory ``loc``; whether this call made it."""
-        try:
-            self._call_at("path_create_directory", loc)
-        except FileExistsError:
-            if not exist_ok or not self._is_dir_at(loc):
-                raise
-            return False
-        return True
+        """Create a directory (``parents`` = mkdir -p for the missing ancestors). If one of
+        them cannot be made, those this call made are removed again: a failure changes
+        nothing."""
+        flags = (MKDIR_PARENTS if parents else 0) | (MKDIR_EXIST_OK if exist_ok else 0)
+        self._call_at("wasi_wasm_fs_mkdir", self._loc(path), flags)
 
     def listdir(self, path: str = "/") -> list[str]:
         """Names in directory ``path``, without "." and "..", in the core's order."""
         return [decode_name(name) for name in self._names_at(self._loc(path))]
 
     def _names_at(self, loc: _Loc) -> list[bytes]:
-        fd = self._open_at(loc, OFLAG_DIRECTORY, READDIR_RIGHTS)
-        try:
-            return [name for name in self._read_dir(fd, loc) if name not in (b".", b"..")]
-        finally:
-            self._close(fd)
+        return [name for name, _stat in self._list_at(loc, with_stat=False)]
 
-    def _read_dir(self, fd: int, loc: _Loc) -> list[bytes]:
-        names: list[bytes] = []
+    def _entries_at(self, loc: _Loc) -> list[tuple[bytes, StatResult]]:
+        """The directory's names with each entry's lstat: a walk's step, one call of the
+        core for a directory (while its names fit in LIST_BUFFER)."""
+        return [(name, StatResult.unpack(raw)) for name, raw in self._list_at(loc, with_stat=True)]
+
+    def _list_at(self, loc: _Loc, *, with_stat: bool) -> list[tuple[bytes, bytes]]:
+        """wasi_wasm_fs_list until its cookie says the listing is complete: (name, filestat
+        bytes, empty without with_stat) for each entry."""
+        entries: list[tuple[bytes, bytes]] = []
+        stat_size = FILESTAT_SIZE if with_stat else 0
         cookie = 0
-        size = 1 << 16
-        while True:
-            with self._buffers(size, 4) as (process, _root, (buf, used_ptr)):
-                _check_at(process.call("fd_readdir", fd, buf, size, cookie, used_ptr), loc)
-                used = process.memory.read_u32(used_ptr)
+        with self._buffers(len(loc.rel), LIST_BUFFER, 8) as (process, _root, (path_ptr, buf, out)):
+            process.memory.write(path_ptr, loc.rel)
+            while True:
+                code = process.call(
+                    "wasi_wasm_fs_list", loc.fd, path_ptr, len(loc.rel), cookie, with_stat, buf,
+                    LIST_BUFFER, out,
+                )  # fmt: skip
+                _check_at(code, loc)
+                used, cookie = process.memory.read_u32(out), process.memory.read_u32(out + 4)
                 data = process.memory.read(buf, used)
-            position = 0
-            while position + DIRENT_HEADER <= used:
-                name_length = int.from_bytes(data[position + 16 : position + 20], "little")
-                end = position + DIRENT_HEADER + name_length
-                if end > used:
-                    break  # entry cut off by the buffer: read it again from its cookie
-                names.append(data[position + DIRENT_HEADER : end])
-                cookie = int.from_bytes(data[position : position + 8], "little")
-                position = end
-            if used < size:
-                return names  # a short buffer means the end of the directory
-            if position == 0:
-                size *= 2  # not even one entry fitted
+                position = 0
+                while position < used:
+                    length = int.from_bytes(data[position : position + 2], "little")
+                    start = position + LIST_RECORD_HEADER
+                    stat = data[start : start + stat_size]
+                    entries.append((data[start + stat_size : start + stat_size + length], stat))
+                    position = start + stat_size + length
+                if cookie == 0:
+                    return entries
 
     def rmdir(self, path: str) -> None:
         """Remove an empty directory."""
-        self._call_at("path_remove_directory", self._loc(path))
+        self._call_at("wasi_wasm_fs_rmdir", self._loc(path))
 
     def rmtree(self, path: str) -> None:
         """Remove a directory and everything below it (symlinks are removed, not followed),
-        however deep the tree is."""
-        loc = self._loc(path)
-        if not self._stat_at(loc, follow=False).is_dir:
-            raise error_from_wasi(ENOTDIR, path)  # as shutil.rmtree does
-        self._remove_tree(loc)
-
-    def _remove_tree(self, loc: _Loc) -> None:
-        with self._cursor(loc) as cursor:
-            _empty(cursor)
-        self._call_at("path_remove_directory", loc)
+        however deep the tree is: one call of the core, in one hold of its lock."""
+        self._call_at("wasi_wasm_fs_rmtree", self._loc(path))
 
     def _remove_at(self, loc: _Loc, info: StatResult) -> None:
-        if info.is_dir:
-            self._remove_tree(loc)
-        else:
-            self._call_at("path_unlink_file", loc)
+        removal = "wasi_wasm_fs_rmtree" if info.is_dir else "wasi_wasm_fs_unlink"
+        self._call_at(removal, loc)
 
     # -- names ------------------------------------------------------------------------------
     def remove(self, path: str) -> None:
         """Remove a file or symlink (directories: ``rmdir`` / ``rmtree``)."""
-        self._call_at("path_unlink_file", self._loc(path))
+        self._call_at("wasi_wasm_fs_unlink", self._loc(path))
 
     def _two_path_call(self, function: str, first: _Loc, second: _Loc, flags: int | None) -> int:
+        """A WASI function of two paths (path_rename, path_link)."""
         a, b = first.rel, second.rel
         with self._buffers(len(a), len(b)) as (process, _root, (a_ptr, b_ptr)):
             process.memory.write(a_ptr, a)
@@ -551,12 +508,20 @@ class FilesystemMixin:
             head = (first.fd,) if flags is None else (first.fd, flags)
             return process.call(function, *head, a_ptr, len(a), second.fd, b_ptr, len(b))
 
+    def _two_paths(self, function: str, src: str, dst: str) -> None:
+        a, b = encode_path(src), encode_path(dst)
+        with self._buffers(len(a), len(b)) as (process, root, (a_ptr, b_ptr)):
+            process.memory.write(a_ptr, a)
+            process.memory.write(b_ptr, b)
+            code = process.call(function, root, a_ptr, len(a), b_ptr, len(b))
+        check(code, src, dst)
+
     def rename(self, src: str, dst: str) -> None:
-        check(self._two_path_call("path_rename", self._loc(src), self._loc(dst), None), src, dst)
+        self._two_paths("wasi_wasm_fs_rename", src, dst)
 
     def link(self, src: str, dst: str) -> None:
         """Create hard link ``dst`` to the file ``src``."""
-        check(self._two_path_call("path_link", self._loc(src), self._loc(dst), 0), src, dst)
+        self._two_paths("wasi_wasm_fs_link", src, dst)
 
     def symlink(self, target: str, path: str) -> None:
         """Create symlink ``path`` whose content is ``target`` (stored as given)."""
@@ -568,7 +533,9 @@ class FilesystemMixin:
         with self._buffers(len(target), len(loc.rel)) as (process, _root, (t_ptr, p_ptr)):
             process.memory.write(t_ptr, target)
             process.memory.write(p_ptr, loc.rel)
-            code = process.call("path_symlink", t_ptr, len(target), loc.fd, p_ptr, len(loc.rel))
+            code = process.call(
+                "wasi_wasm_fs_symlink", t_ptr, len(target), loc.fd, p_ptr, len(loc.rel)
+            )
         _check_at(code, loc)
 
     def readlink(self, path: str) -> str:
@@ -577,16 +544,16 @@ class FilesystemMixin:
     def _readlink_at(self, loc: _Loc) -> bytes:
         size = 256
         while True:
-            with self._buffers(len(loc.rel), size, 4) as (process, _root, (path_ptr, buf, used)):
+            with self._buffers(len(loc.rel), size, 4) as (process, _root, (path_ptr, buf, out)):
                 process.memory.write(path_ptr, loc.rel)
                 code = process.call(
-                    "path_readlink", loc.fd, path_ptr, len(loc.rel), buf, size, used
+                    "wasi_wasm_fs_readlink", loc.fd, path_ptr, len(loc.rel), buf, size, out
                 )
                 _check_at(code, loc)
-                length = process.memory.read_u32(used)
-                if length < size:
+                length = process.memory.read_u32(out)
+                if length <= size:
                     return process.memory.read(buf, length)
-            size *= 4  # the target may have been cut off: retry with room to spare
+            size = length  # the whole target's length: ask again with room for it
 
     # -- trees from the host into the VFS ---------------------------------------------------
     def copy_in_tree(self, host_dir: str | os.PathLike[str], vfs_dir: str) -> None:
@@ -609,34 +576,38 @@ class FilesystemMixin:
                 self._copy_in(host, vfs)
 
     def _copy_in(self, host: _HostCursor, vfs: _VfsCursor) -> None:
+        """What each VFS directory holds comes from one listing when the copy enters it (a
+        step of the walk), so an entry costs only the calls that make it."""
+        vfs.names()
         for name, info in _walk(host):
             if info is None:
                 vfs.leave()
                 continue
             loc = vfs.child(name)
             try:
-                self._copy_entry_in(host, name, info, loc)
+                self._copy_entry_in(host, name, info, loc, vfs.lstat_listed(name))
             except OSError as error:
                 raise _renamed(error, host.where(name), loc.where) from None
             if host_stat.S_ISDIR(info.st_mode):
                 vfs.enter(name)
+                vfs.names()
 
     def _copy_entry_in(
-        self, host: _HostCursor, name: bytes, info: os.stat_result, loc: _Loc
-    ) -> None:
-        old = self._lstat_or_none(loc)
+        self, host: _HostCursor, name: bytes, info: os.stat_result, loc: _Loc,
+        old: StatResult | None,
+    ) -> None:  # fmt: skip
         if host_stat.S_ISDIR(info.st_mode):
             if old is not None and not old.is_dir:
                 self._remove_at(loc, old)
             if old is None or not old.is_dir:
-                self._call_at("path_create_directory", loc)
+                self._call_at("wasi_wasm_fs_mkdir", loc, 0)
         elif host_stat.S_ISLNK(info.st_mode):
             if old is not None:
                 self._remove_at(loc, old)
             self._symlink_at(host.readlink(name), loc)
         elif host_stat.S_ISREG(info.st_mode):
             if old is not None and old.is_dir:
-                self._remove_tree(loc)
+                self._call_at("wasi_wasm_fs_rmtree", loc)
             fd = host.open_file(name)
             try:
                 self._replace_file(loc, _host_chunks(fd), (info.st_atime_ns, info.st_mtime_ns))
@@ -695,22 +666,17 @@ class FilesystemMixin:
             _delete_host_extras(host, kept[0])
 
     def _copy_file_out(self, loc: _Loc, info: StatResult, host: _HostCursor, name: bytes) -> None:
-        fd = self._open_at(loc, 0, READ_RIGHTS, follow=False)
-        try:
+        def make(temp: bytes, old: os.stat_result | None) -> None:
+            out = os.open(temp, _HOST_NEW, 0o666, dir_fd=host.fd)
+            try:
+                if old is not None and host_stat.S_ISREG(old.st_mode):
+                    os.fchmod(out, host_stat.S_IMODE(old.st_mode))  # keep e.g. its x bits
+                self._one_file(loc, lambda size, pieces: _write_sparse(out, pieces, size))
+                os.utime(out, ns=(info.atime_ns, info.mtime_ns))
+            finally:
+                os.close(out)
 
-            def make(temp: bytes, old: os.stat_result | None) -> None:
-                out = os.open(temp, _HOST_NEW, 0o666, dir_fd=host.fd)
-                try:
-                    if old is not None and host_stat.S_ISREG(old.st_mode):
-                        os.fchmod(out, host_stat.S_IMODE(old.st_mode))  # keep e.g. its x bits
-                    _write_sparse(out, self._read_chunks(fd, loc, info.size), info.size)
-                    os.utime(out, ns=(info.atime_ns, info.mtime_ns))
-                finally:
-                    os.close(out)
-
-            _replace_host_entry(host, name, make)
-        finally:
-            self._close(fd)
+        _replace_host_entry(host, name, make)
 
     # -- snapshots (tar archives; _snapshot.py) ---------------------------------------------
     @contextmanager
@@ -732,38 +698,6 @@ class FilesystemMixin:
             if depth == 0:  # (EINVAL, harmless, if the freeze never began)
                 process.thaw()
 
-    def save_tar(
-        self,
-        dest: str | os.PathLike[str] | IO[bytes],
-        path: str = "/",
-        *,
-        max_file_size: int = MAX_VFS_FILE_SIZE,
-    ) -> None:
-        """Write the tree at ``path`` to ``dest`` (a host path, or a binary file object
-        written as a stream) as a pax tar archive of the tree at one moment: the filesystem
-        is frozen while it is written (see ``frozen``). Kept: kinds, mtime and atime in
-        nanoseconds, symlinks, hard links, holes (GNU sparse 1.0). Not kept: mode bits,
-        owners and ctime, which the VFS does not have. Holes are found without reading
-        them, so a sparse file costs its data. A file larger than ``max_file_size`` (default:
-        none, the VFS's largest file) raises FileTooLargeError before anything is written."""
-        from ._snapshot import save_tar  # noqa: PLC0415 - a cycle: it imports this module
-
-        save_tar(self, dest, path, max_file_size)
-
-    def load_tar(self, source: str | os.PathLike[str] | IO[bytes], path: str = "/") -> None:
-        """Restore a tar archive (pax, GNU or ustar; compressed or not; a host path or a
-        binary file object read as a stream) into the directory ``path``, created if missing
-        (its parent must exist). All or nothing: the archive is restored into a new
-        directory first and moved into place when complete; an entry that exists at
-        ``path`` already raises FileExistsError. Hostile members (absolute names, ``..``, a
-        path through a symlink, devices, fifos, sizes past the largest file) raise
-        UnsafeArchiveError, and running out of space OSError (ENOSPC); either way the
-        filesystem is as it was. Programs may run meanwhile: they can see the new directory
-        (``path``'s parent, or ``path``, holds a ``.wasi-wasm-*`` entry until the end)."""
-        from ._snapshot import load_tar  # noqa: PLC0415 - a cycle: it imports this module
-
-        load_tar(self, source, path)
-
 
 # -- walking trees of any depth -------------------------------------------------------------
 InfoT = TypeVar("InfoT")
@@ -777,8 +711,6 @@ class _Cursor(Protocol[InfoT]):
     def is_dir(self, info: InfoT) -> bool: ...
     def enter(self, name: bytes) -> None: ...
     def leave(self) -> None: ...
-    def unlink(self, name: bytes) -> None: ...
-    def rmdir(self, name: bytes) -> None: ...
 
 
 def _walk(cursor: _Cursor[InfoT]) -> Iterator[tuple[bytes, InfoT | None]]:
@@ -802,8 +734,9 @@ def _walk(cursor: _Cursor[InfoT]) -> Iterator[tuple[bytes, InfoT | None]]:
             stack.append((name, iter(cursor.names())))
 
 
-def _empty(cursor: _Cursor[InfoT]) -> None:
-    """Remove everything in the cursor's directory (symlinks removed, never followed)."""
+def _empty(cursor: _HostCursor) -> None:
+    """Remove everything in the host cursor's directory (symlinks removed, never followed;
+    a VFS tree is removed by the core: wasi_wasm_fs_rmtree)."""
     for name, info in _walk(cursor):
         if info is None:
             cursor.rmdir(name)
@@ -816,6 +749,8 @@ class _Level:
     fd: int
     rel: bytes
     owned: bool = False  # fd is an anchor this cursor opened, closed when the level is left
+    # each entry's lstat, from the listing (one core call a directory)
+    listed: dict[bytes, StatResult] = dataclasses.field(default_factory=dict)
 
 
 class _VfsCursor:
@@ -843,11 +778,10 @@ class _VfsCursor:
         return functools.partial(_vfs_where, self._where, parts)
 
     def child(self, name: bytes) -> _Loc:
-        """``name`` in the current directory, with room for a temporary name beside it."""
+        """``name`` in the current directory (relative to a new anchor when the path would
+        not fit in max_path)."""
         level = self._levels[-1]
-        if level.rel != b"." and (
-            len(level.rel) + 1 + max(len(name), TEMP_NAME_BYTES) > self._max_path
-        ):
+        if level.rel != b"." and len(level.rel) + 1 + len(name) > self._max_path:
             here = _Loc(level.fd, level.rel, self._label())
             anchor = self._fs._open_at(here, OFLAG_DIRECTORY, ANCHOR_RIGHTS, inheriting=RIGHTS_ALL)
             level.fd, level.rel, level.owned = anchor, b".", True
@@ -856,10 +790,17 @@ class _VfsCursor:
 
     def names(self) -> list[bytes]:
         level = self._levels[-1]
-        return self._fs._names_at(_Loc(level.fd, level.rel, self._label()))
+        level.listed = dict(self._fs._entries_at(_Loc(level.fd, level.rel, self._label())))
+        return list(level.listed)
 
     def lstat(self, name: bytes) -> StatResult:
-        return self._fs._stat_at(self.child(name), follow=False)
+        """What the listing said of ``name`` (else the core is asked)."""
+        info = self.lstat_listed(name)
+        return info if info is not None else self._fs._stat_at(self.child(name), follow=False)
+
+    def lstat_listed(self, name: bytes) -> StatResult | None:
+        """What the listing said of ``name``: None if it had no such entry."""
+        return self._levels[-1].listed.pop(name, None)
 
     def is_dir(self, info: StatResult) -> bool:
         return info.is_dir
@@ -874,12 +815,6 @@ class _VfsCursor:
         self._path.pop()
         if level.owned:
             self._fs._close(level.fd)
-
-    def unlink(self, name: bytes) -> None:
-        self._fs._call_at("path_unlink_file", self.child(name))
-
-    def rmdir(self, name: bytes) -> None:
-        self._fs._call_at("path_remove_directory", self.child(name))
 
     def close(self) -> None:
         for level in self._levels:
@@ -1103,6 +1038,7 @@ def _host_symlink(host: _HostCursor, name: bytes, target: bytes) -> None:
 def _write_sparse(out: int, pieces: Iterable[bytes], size: int) -> None:
     """Holes stay holes: the file gets its size first (reading as zeros) and only chunks with
     a non-zero byte are written, so a sparse VFS file costs the host only its data."""
+    os.ftruncate(out, 0)  # what an attempt before wrote (_one_file) goes
     os.ftruncate(out, size)
     position = 0
     for piece in pieces:

@@ -23,18 +23,13 @@ class WasiExit(Exception):  # noqa: N818 - the name says what happened: the prog
 
 
 class Hook(enum.IntEnum):
-    """Hook numbers, as wasi_wasm_hook_index takes them."""
+    """The hooks the host replaces in a core instance's table when it binds a program's
+    memory (the others stay the instance's imports), numbered as wasi_wasm_hook_index takes
+    them (every hook: ``_abi.HOOK_*``)."""
 
     COPY_IN = _abi.HOOK_COPY_IN
     COPY_OUT = _abi.HOOK_COPY_OUT
     GUEST_PAGES = _abi.HOOK_GUEST_PAGES
-    OUTPUT = _abi.HOOK_OUTPUT
-    INPUT = _abi.HOOK_INPUT
-    CLOCK_TIME_GET = _abi.HOOK_CLOCK_TIME_GET
-    CLOCK_RES_GET = _abi.HOOK_CLOCK_RES_GET
-    RANDOM_GET = _abi.HOOK_RANDOM_GET
-    EXIT = _abi.HOOK_EXIT
-    CPU_CLOCK_TIME_GET = _abi.HOOK_CPU_CLOCK_TIME_GET
 
 
 STDOUT_FD = 1

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import wasmtime
 
 from ._interrupt import Interrupted
+from ._invoke import entry_calls
 from ._limits import Limits
+from ._options import Env, Options, merge_options
 from ._program import ExtraImports, Program, ProgramInfo, load_program, program_info
-from ._run import entry_calls
 from ._stdio import OutputTarget, StdinSource
-from ._timeout import Stop, check_stop, stop_when
-from ._wasi import Env, ProcessOptions, Wasi, start_process, start_wasi
+from ._timeout import Stop, stop_when
+from ._wasi import Wasi, start_process, start_wasi
 
 # A program alone, or (program, its arguments after argv[0]).
 Command = Program | tuple[Program, Sequence[str | bytes]]
@@ -47,11 +48,12 @@ class _Stage:
 
 def run_pipeline(
     commands: Sequence[Command],
+    *,
+    options: Options | None = None,
+    wasi: Wasi | None = None,
     stdin: StdinSource = b"",
     env: Env | None = None,
     preopens: Mapping[str, str] | None = None,
-    *,
-    wasi: Wasi | None = None,
     stdout: OutputTarget = None,
     stderr: OutputTarget = None,
     sequential: bool = False,
@@ -60,6 +62,7 @@ def run_pipeline(
     limits: Limits | None = None,
     timeout: float | None = None,
     stop: threading.Event | None = None,
+    tty: Collection[int] = (),
     imports: ExtraImports | None = None,
 ) -> PipelineResult:
     """Run ``commands`` as a pipeline, like ``a | b | c`` in a shell, on one filesystem:
@@ -81,44 +84,44 @@ def run_pipeline(
     pipeline, after which every program still running is interrupted, and a
     ``threading.Event`` that interrupts them all once set. ``imports``: the imports besides
     WASI's, as for ``run``, for every program (each takes those it imports). A reactor in a
-    pipeline is initialised (its ``_initialize`` runs as the stage).
+    pipeline is initialised (its ``_initialize`` runs as the stage). ``options`` (an
+    ``Options``) holds any of these settings in one object (``stdout`` is the last
+    program's; ``tty`` every program's, where an fd joined to a pipe is never a terminal); a
+    keyword argument that is not its default
+    replaces its field.
     A program that traps or is interrupted raises its ``wasmtime.Trap`` (``Interrupted``)
     once every program has ended."""
-    check_stop(timeout, stop)
+    merged = merge_options(
+        options, env=env, stdin=stdin, preopens=preopens, stdout=stdout, stderr=stderr,
+        bridge=bridge, line_buffered=line_buffered, limits=limits, timeout=timeout, stop=stop,
+        tty=tty,
+    )  # fmt: skip
     stages = [_load(command, imports) for command in commands]
     if not stages:
         raise ValueError("a pipeline needs at least one program")
-    if line_buffered is None:
-        line_buffered = stdout is not None or stderr is not None
-    until = Stop.after(timeout, stop)
     settings = _Settings(
-        env, preopens, stdout, stderr, bridge, line_buffered, limits, until, imports
+        dataclasses.replace(
+            merged, line_buffered=merged.streams_line_buffered(), timeout=None, stop=None
+        ),
+        merged.until(),
+        imports,
     )
     if wasi is None:
-        with start_wasi(preopens={}, bridge=bridge, limits=limits) as fresh:
-            return _run(fresh, stages, stdin, settings, sequential)
-    return _run(wasi, stages, stdin, settings, sequential)
+        fresh_options = Options(preopens={}, bridge=merged.bridge, limits=merged.limits)
+        with start_wasi(options=fresh_options) as fresh:
+            return _run(fresh, stages, merged.stdin, settings, sequential)
+    return _run(wasi, stages, merged.stdin, settings, sequential)
 
 
 @dataclasses.dataclass(frozen=True)
 class _Settings:
-    env: Env | None
-    preopens: Mapping[str, str] | None
-    stdout: OutputTarget
-    stderr: OutputTarget
-    bridge: bool | None
-    line_buffered: bool
-    limits: Limits | None
+    process: Options  # every program's, but for stdin and the last one's stdout
     until: Stop | None
     imports: ExtraImports | None
 
-    def options(
-        self, argv: Sequence[str | bytes], stdin: StdinSource, last: bool
-    ) -> ProcessOptions:
-        return ProcessOptions(
-            argv, self.env, stdin, self.preopens, self.stdout if last else None, self.stderr,
-            self.line_buffered, self.bridge, self.limits,
-        )  # fmt: skip
+    def options(self, stdin: StdinSource, last: bool) -> Options:
+        stdout = self.process.stdout if last else None
+        return dataclasses.replace(self.process, stdin=stdin, stdout=stdout)
 
 
 def _load(command: Command, imports: ExtraImports | None) -> _Stage:
@@ -169,7 +172,7 @@ def _run_sequentially(
     data = stdin
     for index, stage in enumerate(stages):
         last = index == len(stages) - 1
-        with wasi.spawn_run(settings.options(stage.argv, data, last)) as process:
+        with wasi.spawn_run(stage.argv, settings.options(data, last)) as process:
             _run_stage(process, stage, settings)
         if stage.error is not None:
             return
@@ -179,7 +182,7 @@ def _run_sequentially(
 def _run_stage(process: Wasi, stage: _Stage, settings: _Settings) -> None:
     try:
         with stop_when(process.store, process.engine, settings.until):
-            instance = process._instantiate(stage.module, settings.imports)
+            instance = process.instantiate_program(stage.module, settings.imports)
             calls = entry_calls(process.store, instance, stage.info, None, ())
             stage.exit_code, _returned = process.call_run(instance, calls)
     except BaseException as error:  # reported by _run once every program has ended
@@ -224,8 +227,8 @@ def _run_concurrently(
         ran = False
         try:
             try:
-                options = settings.options(stage.argv, stdin if index == 0 else b"", last)
-                process = start_process(init, options, one_run=True)
+                options = settings.options(stdin if index == 0 else b"", last)
+                process = start_process(init, stage.argv, options, one_run=True)
             except BaseException as error:
                 stage.error = error
                 ready.abort()

@@ -27,7 +27,7 @@ import os
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import IO, TYPE_CHECKING, TypeVar, cast
+from typing import IO, TypeVar, cast
 
 from ._abi import E_NXIO, FST_ATIM, FST_MTIM, OFLAG_CREAT, OFLAG_EXCL
 from ._errno import EIO, ENOTDIR, SUCCESS, error_from_wasi
@@ -37,6 +37,7 @@ from ._fs import (
     READ_RIGHTS,
     U64_MAX,
     WRITE_RIGHTS,
+    FilesystemMixin,
     StatResult,
     _check_at,
     _check_range,
@@ -49,9 +50,6 @@ from ._fs import (
     decode_name,
     encode_path,
 )
-
-if TYPE_CHECKING:
-    from ._fs import FilesystemMixin
 
 HOLE = 1 << 16  # the core's chunk: a hole is a run of whole all-zero chunks
 _ZERO = bytes(HOLE)
@@ -69,6 +67,38 @@ class UnsafeArchiveError(ValueError):
 
 
 # -- snapshot ---------------------------------------------------------------------------------
+class SnapshotMixin(FilesystemMixin):
+    """The filesystem API with snapshots: the tree to a tar archive and back."""
+
+    def save_tar(
+        self,
+        dest: str | os.PathLike[str] | IO[bytes],
+        path: str = "/",
+        *,
+        max_file_size: int = MAX_VFS_FILE_SIZE,
+    ) -> None:
+        """Write the tree at ``path`` to ``dest`` (a host path, or a binary file object
+        written as a stream) as a pax tar archive of the tree at one moment: the filesystem
+        is frozen while it is written (see ``frozen``). Kept: kinds, mtime and atime in
+        nanoseconds, symlinks, hard links, holes (GNU sparse 1.0). Not kept: mode bits,
+        owners and ctime, which the VFS does not have. Holes are found without reading
+        them, so a sparse file costs its data. A file larger than ``max_file_size`` (default:
+        none, the VFS's largest file) raises FileTooLargeError before anything is written."""
+        save_tar(self, dest, path, max_file_size)
+
+    def load_tar(self, source: str | os.PathLike[str] | IO[bytes], path: str = "/") -> None:
+        """Restore a tar archive (pax, GNU or ustar; compressed or not; a host path or a
+        binary file object read as a stream) into the directory ``path``, created if missing
+        (its parent must exist). All or nothing: the archive is restored into a new
+        directory first and moved into place when complete; an entry that exists at
+        ``path`` already raises FileExistsError. Hostile members (absolute names, ``..``, a
+        path through a symlink, devices, fifos, sizes past the largest file) raise
+        UnsafeArchiveError, and running out of space OSError (ENOSPC); either way the
+        filesystem is as it was. Programs may run meanwhile: they can see the new directory
+        (``path``'s parent, or ``path``, holds a ``.wasi-wasm-*`` entry until the end)."""
+        load_tar(self, source, path)
+
+
 def save_tar(fs: FilesystemMixin, dest: Target, path: str, max_file_size: int) -> None:
     _check_range("max_file_size", max_file_size, U64_MAX)
     start = fs._loc(path)

@@ -4,186 +4,48 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import traceback
 import weakref
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
-from . import _file_clock, _interrupt
+from . import _file_clock
 from ._abi import STDIO_AT_NEWLINE
 from ._bridge import GuestMemory
-from ._core_memory import CoreMemory
-from ._engine import NO_DEADLINE
 from ._errno import check
-from ._fs import FilesystemMixin, encode_path
-from ._hooks import ProcessHooks, WasiExit
+from ._exit import InvalidExitStatus, run_to_exit
+from ._filesystem import Filesystem
+from ._fs import encode_path
+from ._hooks import ProcessHooks
 from ._init import InitObj, get_wasi
-from ._interrupt import Interrupted, is_interrupt
+from ._interrupt import is_interrupt
+from ._invoke import InvokeArg, RunResult, execute_run, prepare_run
 from ._limits import DEFAULT_MAX_FDS, Limits, apply_filesystem_limits, apply_process_limits
-from ._mount import MountMixin
-from ._native import store_hooks
+from ._options import Env, Options, merge_options, tty_streams
 from ._pipe import Pipe
 from ._process import CoreProcess
-from ._program import WASI_MODULE, ExtraImports, ProgramError, define_extra_imports, first_line
+from ._program import (
+    WASI_MODULE,
+    ExtraImports,
+    Program,
+    ProgramError,
+    define_extra_imports,
+    first_line,
+)
 from ._shared_memory import importable
 from ._stdio import InputSource, OutputSink, OutputTarget, StdinSource
+from ._store import StoreState, WasiStore
+from ._timeout import stop_when
 
 if TYPE_CHECKING:
-    from ._program import Program
-    from ._run import InvokeArg, RunResult
+    # Type checkers see the forwarded filesystem methods with Filesystem's own signatures.
+    from ._filesystem import Filesystem as FilesystemFront
+else:
+    from ._filesystem import FilesystemFront
 
-Env = Mapping[str, str] | Mapping[bytes, bytes]
-
-# The largest exit status a host process can report: exit(2) keeps the low 8 bits only.
-MAX_EXIT_STATUS = 255
-
-
-class InvalidExitStatus(wasmtime.WasmtimeError):
-    """The program called ``proc_exit`` with a status above 255 (WASI's status is 32 bits).
-
-    A host process reports only the low 8 bits of its status, so 256 would read as 0
-    (success) and 257 as 1. wasmtime refuses every status from 126 up with the error "exit
-    with invalid exit status outside of [0..126)" (a ``WasmtimeError``, and exit code 1 from
-    its CLI); this host reports 0..255 as they are (126..255 included, as a shell shows
-    them) and refuses the rest as wasmtime does: this error, never a status. ``code`` is the
-    status the program asked for."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(
-            f"exit with invalid exit status {code} outside of [0..{MAX_EXIT_STATUS + 1})"
-        )
-        self.code = code
-
-
-@dataclasses.dataclass
-class ProcessOptions:
-    """The per-process settings of start_wasi / copy_for_rebinding."""
-
-    args: Sequence[str | bytes] = ()
-    env: Env | None = None
-    stdin: StdinSource = b""
-    preopens: Mapping[str, str] | None = None  # guest name -> absolute VFS directory
-    stdout: OutputTarget = None
-    stderr: OutputTarget = None
-    line_buffered: bool = False
-    bridge: bool | None = None  # None: the multi-memory bridge when available
-    limits: Limits | None = None  # None: the filesystem's as they are, 1024 fds
-    tty: Collection[int] = ()  # which of fds 0, 1, 2 say they are terminals (isatty)
-
-
-class WasiStore(wasmtime.Store):
-    """The Store of a Wasi (``wasi.store``; epochs never interrupt it until asked to).
-
-    ``wasi.run`` runs each program in a Store of its own, dropped when the program ends, so
-    this Store remembers the epoch deadline asked of it (``deadline``, in ticks) and passes
-    it on: a program gets it when it starts (the ticks count from there) and every deadline
-    set here while it runs; a program whose deadline was lifted (the host lifts it after an
-    interrupt) lifts this one too when it ends, as when programs ran in this Store. A deadline
-    set here replaces a run's timeout and stop event (``_timeout``): it counts ticks."""
-
-    def __init__(self, engine: wasmtime.Engine) -> None:
-        super().__init__(engine)
-        self.deadline: int | None = None  # None: no deadline
-        self.runs: list[WasiStore] = []  # the Stores of the programs running for it
-        self.set_epoch_deadline(NO_DEADLINE)
-
-    def set_epoch_deadline(self, ticks_after_current: int) -> None:
-        super().set_epoch_deadline(ticks_after_current)
-        _interrupt.guard(self).should_stop = None
-        self.deadline = None if ticks_after_current >= NO_DEADLINE else ticks_after_current
-        for run in self.runs:
-            run.set_epoch_deadline(ticks_after_current)
-
-
-class _StoreState:
-    """What a Wasi and its copy_for_rebinding() copies share: the Store, the core module and
-    memory, and the internal "host process" that serves the filesystem API, pipes, fsck and
-    used_bytes (created when one of them is first used).
-
-    A ``one_run`` state belongs to one program run: its Store is closed when the program's
-    process closes, with every instance and memory in it. ``run_for``: the Store of the Wasi
-    the program runs for, whose epoch deadline the program follows (see ``following``)."""
-
-    def __init__(
-        self,
-        init: InitObj,
-        bridge: bool | None,
-        *,
-        one_run: bool = False,
-        run_for: WasiStore | None = None,
-    ) -> None:
-        assert init.memory is not None
-        self.init = init
-        self.store = WasiStore(init.engine)
-        self.core_memory = CoreMemory(init.memory)
-        self.store_hooks = store_hooks(self.store, init.engine)
-        self.bridge = bridge
-        self.open_processes = 0
-        self._host: CoreProcess | None = None
-        self._host_root = -1
-        self.one_run = one_run
-        self.run_for = run_for
-        self._ended = False
-
-    def host_process(self) -> tuple[CoreProcess, int]:
-        """The internal process bound to the core memory itself, with "/" preopened."""
-        if self._host is None:
-            silent = OutputSink(lambda _data: None)
-            hooks = ProcessHooks(self.core_memory, silent, silent, InputSource(b""))
-            host = CoreProcess(
-                self.store, self.init.module, self.core_memory, hooks, self.store_hooks
-            )
-            # Its "guest" memory is the core memory: guest pointers are scratch buffers.
-            host.bind(self.core_memory.memory, self.bridge)
-            self._host_root = host.preopen("/", "/")
-            self._host = host
-        return self._host, self._host_root
-
-    def release(self) -> None:
-        """A process closed; the last one out detaches the host process too, and closes the
-        Store of a run."""
-        self.open_processes -= 1
-        self.close_if_unused()
-
-    def close_if_unused(self) -> None:
-        if self.open_processes != 0:
-            return
-        host, self._host = self._host, None
-        try:
-            if host is not None:
-                host.detach()
-        finally:
-            if self.one_run and not self._ended:
-                self._ended = True
-                self._end_run()
-
-    def _end_run(self) -> None:
-        # Every instance, memory and host function of the program goes with the Store.
-        self.store.close()
-
-    @contextmanager
-    def following(self) -> Iterator[None]:
-        """While the program runs, the epoch deadline of ``run_for`` applies to it (only
-        then: the host's own setup calls are not the program's to be interrupted)."""
-        parent = self.run_for
-        if parent is None:
-            yield
-            return
-        if parent.deadline is not None:
-            self.store.set_epoch_deadline(parent.deadline)
-        parent.runs.append(self.store)
-        try:
-            yield
-        finally:
-            parent.runs.remove(self.store)
-            lifted = self.store.deadline is None
-            self.store.set_epoch_deadline(NO_DEADLINE)
-            if lifted and parent.deadline is not None:
-                parent.set_epoch_deadline(NO_DEADLINE)
+__all__ = ["InvalidExitStatus", "Wasi", "start_process", "start_wasi"]
 
 
 _guest_imports: weakref.WeakKeyDictionary[wasmtime.Module, list[tuple[str, str]]] = (
@@ -202,8 +64,12 @@ def _import_names(module: wasmtime.Module) -> list[tuple[str, str]]:
         return names
 
 
-class Wasi(FilesystemMixin, MountMixin):
+class Wasi(FilesystemFront):
     """One WASI process on a shared in-memory filesystem.
+
+    ``fs`` is the filesystem (a ``Filesystem``: ``write_file``, ``read_file``, ``mkdir``,
+    ``save_tar``, ``fsck``...); each of its methods is also a method of the Wasi
+    (``wasi.write_file`` is ``wasi.fs.write_file``).
 
     ``import_obj`` supplies a guest module's imports; the guest must be instantiated in
     ``store``. Use it as a context manager, or call ``close()``, to free the process.
@@ -212,11 +78,12 @@ class Wasi(FilesystemMixin, MountMixin):
     ``start_wasi(wasi.init_obj())``). Its filesystem methods must not be called from an
     output callback: the core may be holding its filesystem lock while delivering output."""
 
-    def __init__(self, state: _StoreState, options: ProcessOptions) -> None:
+    def __init__(self, state: StoreState, argv: Sequence[str | bytes], options: Options) -> None:
         self._state = state
+        self._options = options
+        self.fs = Filesystem(state)
         self._closed = True
         self.uses_bridge: bool | None = None  # set by bind_to_other_memory
-        self._bridge = options.bridge
         self._hooks = ProcessHooks(
             state.core_memory,
             OutputSink(options.stdout),
@@ -230,14 +97,14 @@ class Wasi(FilesystemMixin, MountMixin):
         state.open_processes += 1
         self._closed = False
         try:
-            self._setup(options)
+            self._setup(argv, options)
         except BaseException:
             self.close()
             raise
 
-    def _setup(self, options: ProcessOptions) -> None:
+    def _setup(self, argv: Sequence[str | bytes], options: Options) -> None:
         process = self._process
-        if isinstance(options.args, (str, bytes)):
+        if isinstance(argv, (str, bytes)):
             raise TypeError("args must be a sequence of strings, not one string")
         # A new process starts with 1024 fds, no environment and STDIO_AT_THRESHOLD: each call
         # into the core costs microseconds, so only differences are sent.
@@ -245,7 +112,7 @@ class Wasi(FilesystemMixin, MountMixin):
             apply_filesystem_limits(process, options.limits)
             if options.limits.max_fds != DEFAULT_MAX_FDS:
                 apply_process_limits(process, options.limits)
-        process.set_args(options.args)
+        process.set_args(argv)
         if options.env:
             process.set_env(options.env)
         if options.line_buffered:
@@ -262,11 +129,7 @@ class Wasi(FilesystemMixin, MountMixin):
         if self._closed:
             raise ValueError("this Wasi is closed")
 
-    def _memory_owner(self) -> object:
-        """What the filesystem's lazy mounts live as long as (_mount.py)."""
-        return self._state.init.memory
-
-    def _vfs_process(self) -> tuple[CoreProcess, int]:
+    def _host_process(self) -> tuple[CoreProcess, int]:
         self._check_open()
         return self._state.host_process()
 
@@ -320,7 +183,7 @@ class Wasi(FilesystemMixin, MountMixin):
             values.append(function)
         return values
 
-    def _instantiate(
+    def instantiate_program(
         self, module: wasmtime.Module, imports: ExtraImports | None = None
     ) -> wasmtime.Instance:
         """Instantiate a checked WASI program in ``store`` (``run``): a Linker resolves the
@@ -350,7 +213,7 @@ class Wasi(FilesystemMixin, MountMixin):
         self._check_open()
         if isinstance(memory, wasmtime.SharedMemory):
             memory = importable(memory)
-        choice = self._bridge if bridge is None else bridge
+        choice = self._options.bridge if bridge is None else bridge
         self.uses_bridge = self._process.bind(memory, choice)
 
     def start(self, instance: wasmtime.Instance) -> int:
@@ -370,57 +233,30 @@ class Wasi(FilesystemMixin, MountMixin):
         one run of the program: a reactor's ``_initialize`` and then one of its exports, say.
         Returns the exit code (0 to 255: a larger status raises ``InvalidExitStatus``) and
         what each call returned, as wasmtime-py gives it (None when a ``proc_exit`` ended
-        the run)."""
+        the run). The process's ``timeout`` and ``stop`` apply to each such run."""
         self._check_open()
+        with stop_when(self.store, self.engine, self._options.until()):
+            return self._call_program(instance, calls)
+
+    def _call_program(
+        self, instance: wasmtime.Instance, calls: Sequence[tuple[wasmtime.Func, Sequence[Any]]]
+    ) -> tuple[int, list[Any] | None]:
         self._process.check_not_frozen_out()  # its WASI calls reach the core directly
         exports = instance.exports(self.store)
         memory = exports.get("memory")
         if not isinstance(memory, (wasmtime.Memory, wasmtime.SharedMemory)):
             raise ValueError("the program does not export its memory as 'memory'")
-        self._hooks.exit_code = None
-        self._hooks.return_on_exit = True
-        returned: list[Any] = []
-        try:
+        file_clock = self._process.file_clock_address
+
+        def body() -> list[Any]:
             self.bind_to_other_memory(memory)
-            with _file_clock.kept(self._process.file_clock_address):
-                for function, arguments in calls:
-                    returned.append(function(self.store, *arguments))
-        except BaseException as error:
-            # An error from wasm holds the frames it went through (wasmtime-py's among them,
-            # which hold the error): a cycle that would keep this process, and with it the
-            # filesystem, until the cycle collector runs. Their locals are of no more use.
-            traceback.clear_frames(error.__traceback__)
-            interrupted = is_interrupt(error)
-            if interrupted:
-                # The store's epoch deadline passed (the host interrupted the program): lift
-                # it, or recovering, flushing and closing would be interrupted too.
-                self.store.set_epoch_deadline(NO_DEADLINE)
-            # An exit, a trap or a KeyboardInterrupt in a Python copy hook may have unwound
-            # through the core: rewind its stack, and never leave its lock held.
-            self._process.call("wasi_wasm_recover")
-            # Our exit hook recorded the code, and the core trapped after it returned.
-            exited = isinstance(error, (WasiExit, wasmtime.Trap, wasmtime.WasmtimeError))
-            if not exited or self._hooks.exit_code is None:
-                if interrupted and not isinstance(error, Interrupted):
-                    raise Interrupted() from error
-                raise
-        finally:
-            self._hooks.return_on_exit = False
-            self.flush()
-        code = self._hooks.exit_code
-        if code is not None and code > MAX_EXIT_STATUS:
-            raise InvalidExitStatus(code)
-        return (0, returned) if code is None else (code, None)
+            with _file_clock.kept(file_clock):
+                return [function(self.store, *arguments) for function, arguments in calls]
 
-    def used_bytes(self) -> int:
-        """Bytes the VFS allocator has handed out (for leak checks)."""
-        process, _root = self._vfs_process()
-        return process.call("wasi_wasm_used_bytes")
+        return run_to_exit(self.store, self._hooks, self._recover, self.flush, body)
 
-    def fsck(self) -> int:
-        """Number of inconsistencies the core finds in the filesystem (0 = healthy)."""
-        process, _root = self._vfs_process()
-        return process.call("wasi_wasm_fsck")
+    def _recover(self) -> None:
+        self._process.call("wasi_wasm_recover")
 
     def flush(self) -> None:
         """Deliver buffered stdout/stderr now; re-raise an error of an output callback."""
@@ -433,7 +269,7 @@ class Wasi(FilesystemMixin, MountMixin):
     # -- pipes ------------------------------------------------------------------------------
     def pipe(self) -> Pipe:
         """A new pipe in the shared memory, held by this thread until ``pipe.release()``."""
-        process, _root = self._vfs_process()
+        process, _root = self._host_process()
         return Pipe(process)
 
     def attach_pipe(self, pipe: Pipe, fd: int, *, write_end: bool) -> None:
@@ -451,45 +287,52 @@ class Wasi(FilesystemMixin, MountMixin):
         self,
         *,
         args: Sequence[str | bytes] = (),
+        options: Options | None = None,
         env: Env | None = None,
         stdin: StdinSource = b"",
         preopens: Mapping[str, str] | None = None,
         stdout: OutputTarget = None,
         stderr: OutputTarget = None,
-        line_buffered: bool = False,
+        line_buffered: bool | None = None,
         bridge: bool | None = None,
         limits: Limits | None = None,
         tty: Collection[int] = (),
+        timeout: float | None = None,
+        stop: threading.Event | None = None,
     ) -> Wasi:
         """A new process in the same store on the same filesystem, with its own fd table,
-        args, env and stdio (for another module in this thread). ``limits``, ``tty``: see
-        start_wasi."""
-        options = ProcessOptions(
-            args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits, tty
-        )
-        return self.spawn(options)
+        args, env and stdio (for another module in this thread). The options (``bridge``
+        None: as this one's): see start_wasi."""
+        merged = merge_options(
+            options, env=env, stdin=stdin, preopens=preopens, stdout=stdout, stderr=stderr,
+            line_buffered=line_buffered, bridge=bridge, limits=limits, tty=tty,
+            timeout=timeout, stop=stop,
+        )  # fmt: skip
+        return self.spawn(args, merged)
 
-    def spawn(self, options: ProcessOptions) -> Wasi:
+    def spawn(self, argv: Sequence[str | bytes], options: Options) -> Wasi:
         """copy_for_rebinding with the options in one object (bridge None: as this one)."""
         self._check_open()
-        if options.bridge is None:
-            options = dataclasses.replace(options, bridge=self._bridge)
-        return Wasi(self._state, options)
+        return Wasi(self._state, argv, self._inherit(options))
 
-    def spawn_run(self, options: ProcessOptions) -> Wasi:
+    def spawn_run(self, argv: Sequence[str | bytes], options: Options) -> Wasi:
         """A new process on this filesystem for one program run (``run``, ``run_pipeline``),
         in a Store of its own (bridge None: as this one), like ``start_wasi(self.init_obj())``.
         Closing it drops that Store with everything the program left in it, so a Wasi can run
         any number of programs. Start the program with ``start_run``."""
         self._check_open()
-        if options.bridge is None:
-            options = dataclasses.replace(options, bridge=self._bridge)
-        state = _StoreState(self._state.init, options.bridge, one_run=True, run_for=self.store)
+        options = self._inherit(options)
+        state = StoreState(self._state.init, options.bridge, one_run=True, run_for=self.store)
         try:
-            return Wasi(state, options)
+            return Wasi(state, argv, options)
         except BaseException:
             state.close_if_unused()
             raise
+
+    def _inherit(self, options: Options) -> Options:
+        if options.bridge is None and self._options.bridge is not None:
+            return dataclasses.replace(options, bridge=self._options.bridge)
+        return options
 
     def start_run(self, instance: wasmtime.Instance) -> int:
         """``start(instance)`` for a process from ``spawn_run``: the program runs under the
@@ -513,10 +356,11 @@ class Wasi(FilesystemMixin, MountMixin):
         self,
         program: Program,
         args: Sequence[str | bytes] = (),
+        *,
+        options: Options | None = None,
         env: Env | None = None,
         stdin: StdinSource = b"",
         preopens: Mapping[str, str] | None = None,
-        *,
         stdout: OutputTarget = None,
         stderr: OutputTarget = None,
         bridge: bool | None = None,
@@ -533,14 +377,18 @@ class Wasi(FilesystemMixin, MountMixin):
         """Run ``program`` as a new process on this filesystem (see ``wasi_wasm.run``, also
         for reactors: ``invoke``, ``invoke_args``, ``imports``), in a Store of its own that
         is dropped when it ends (``store``'s epoch deadline applies)."""
-        from ._run import run  # noqa: PLC0415 - a cycle: _run imports this module
-
-        return run(
-            program, args, env, stdin, preopens, wasi=self, stdout=stdout, stderr=stderr,
-            bridge=bridge, line_buffered=line_buffered, program_name=program_name,
-            limits=limits, timeout=timeout, stop=stop, tty=tty, invoke=invoke,
+        merged = merge_options(
+            options, env=env, stdin=stdin, preopens=preopens, stdout=stdout, stderr=stderr,
+            bridge=bridge, line_buffered=line_buffered, limits=limits, timeout=timeout,
+            stop=stop, tty=tty,
+        )  # fmt: skip
+        self._check_open()
+        prepared = prepare_run(
+            program, args, merged, program_name=program_name, invoke=invoke,
             invoke_args=invoke_args, imports=imports,
         )  # fmt: skip
+        with self.spawn_run(prepared.argv, prepared.options) as process:
+            return execute_run(process, prepared)
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -549,6 +397,7 @@ class Wasi(FilesystemMixin, MountMixin):
             return
         self._process.check_not_frozen_out()  # before anything is closed
         self._closed = True
+        self.fs._wasi_closed()
         try:
             self._process.detach()
         finally:
@@ -574,15 +423,18 @@ def start_wasi(
     init: InitObj | None = None,
     *,
     args: Sequence[str | bytes] = (),
+    options: Options | None = None,
     env: Env | None = None,
     stdin: StdinSource = b"",
     preopens: Mapping[str, str] | None = None,
     stdout: OutputTarget = None,
     stderr: OutputTarget = None,
-    line_buffered: bool = False,
+    line_buffered: bool | None = None,
     bridge: bool | None = None,
     limits: Limits | None = None,
     tty: Collection[int] = (),
+    timeout: float | None = None,
+    stop: threading.Event | None = None,
 ) -> Wasi:
     """Start a WASI process: on a fresh filesystem, or on ``init``'s memory if it has one
     (a Wasi's ``init_obj()``, e.g. from another thread: this thread gets its own Store).
@@ -593,21 +445,26 @@ def start_wasi(
     ``limits`` (a ``Limits``) sets the filesystem's limits and this process's fd limit; a
     fresh filesystem gets ``Limits()`` when it is None. ``tty``: which of fds 0, 1 and 2
     say they are terminals (character devices, as wasmtime shows a terminal: isatty() is 1
-    and C programs flush per line), e.g. ``[fd for fd in (0, 1, 2) if os.isatty(fd)]``."""
-    options = ProcessOptions(
-        args, env, stdin, preopens, stdout, stderr, line_buffered, bridge, limits, tty
-    )
-    return start_process(init, options)
+    and C programs flush per line), e.g. ``[fd for fd in (0, 1, 2) if os.isatty(fd)]``.
+    ``timeout``, ``stop``: each program this process runs with ``start()`` or
+    ``call_program()`` is interrupted after ``timeout`` seconds or once ``stop`` is set.
+    ``options`` (an ``Options``) holds any of these settings in one object; a keyword
+    argument that is not its default replaces its field."""
+    merged = merge_options(
+        options, env=env, stdin=stdin, preopens=preopens, stdout=stdout, stderr=stderr,
+        line_buffered=line_buffered, bridge=bridge, limits=limits, tty=tty, timeout=timeout,
+        stop=stop,
+    )  # fmt: skip
+    return start_process(init, args, merged)
 
 
-def tty_streams(fds: Collection[int]) -> int:
-    """The core's stream mask for ``tty``: a ValueError for anything but 0, 1 and 2."""
-    if isinstance(fds, (str, bytes)) or not all(fd in (0, 1, 2) for fd in fds):
-        raise ValueError(f"tty must name stdio fds (0, 1, 2), not {fds!r}")
-    return sum(1 << fd for fd in set(fds))
-
-
-def start_process(init: InitObj | None, options: ProcessOptions, *, one_run: bool = False) -> Wasi:
+def start_process(
+    init: InitObj | None,
+    argv: Sequence[str | bytes],
+    options: Options,
+    *,
+    one_run: bool = False,
+) -> Wasi:
     """start_wasi with the options in one object. ``one_run``: the Store is closed with the
     process (for a process that runs one program: ``run``, ``run_pipeline``)."""
     if init is None:
@@ -616,9 +473,9 @@ def start_process(init: InitObj | None, options: ProcessOptions, *, one_run: boo
         init = init.with_memory(init.new_memory())
         if options.limits is None:  # a fresh filesystem starts with the default limits
             options = dataclasses.replace(options, limits=Limits())
-    state = _StoreState(init, options.bridge, one_run=one_run)
+    state = StoreState(init, options.bridge, one_run=one_run)
     try:
-        return Wasi(state, options)
+        return Wasi(state, argv, options)
     except BaseException:
         state.close_if_unused()
         raise

@@ -121,10 +121,6 @@ class RawFunc:
             return None
         return int(values[0].i64 if self.result == _I64 else values[0].i32)
 
-    def as_func(self) -> wasmtime.Func:
-        """The same function as a wasmtime-py ``Func`` (for imports and for users)."""
-        return func_from_handle(self.func)
-
 
 Signature = tuple[tuple[bool, ...], str | None]
 

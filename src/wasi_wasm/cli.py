@@ -29,10 +29,11 @@ import wasmtime
 from . import __version__
 from ._engine import disk_cache_enabled, set_compile_notice, set_disk_cache
 from ._interrupt import Interrupted
+from ._invoke import InvokeArg
 from ._limits import Limits
+from ._options import Options
 from ._pipeline import run_pipeline
 from ._program import ProgramError, load_program, program_info
-from ._run import InvokeArg
 from ._stdio import BinaryReader, StdinSource
 from ._timeout import check_timeout
 from ._wasi import InvalidExitStatus, Wasi, start_wasi
@@ -350,13 +351,14 @@ def _run_command(options: argparse.Namespace) -> int:
         invoke_args = _parse_invoke_args(function, options.invoke, options.args)
         result_types = [str(result) for result in function.results]
     with _filesystem(dirs, options.write_back, limits) as (fs, preopens), _sigint_stops() as stop:
+        settings = _run_options(
+            env=env, stdin=stdin, preopens=preopens, limits=limits, timeout=timeout, stop=stop,
+            stdin_name=options.stdin,
+        )
         try:
             result = fs.run(
-                module, options.args, env, stdin, preopens,
-                stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
-                line_buffered=_output_is_terminal(), program_name=options.argv0 or name,
-                limits=limits, timeout=timeout, stop=stop,
-                tty=_terminals(options.stdin), invoke=options.invoke, invoke_args=invoke_args,
+                module, options.args, options=settings, program_name=options.argv0 or name,
+                invoke=options.invoke, invoke_args=invoke_args,
             )  # fmt: skip
         except Interrupted:
             return _report_stop(options.program, stop, options.timeout)
@@ -542,16 +544,34 @@ def _pipe_command(options: argparse.Namespace) -> int:
         load_program(program)  # a missing or invalid program: exit 2 before anything runs
     stdin = _open_stdin(options.stdin)
     with _filesystem(dirs, options.write_back, limits) as (fs, preopens), _sigint_stops() as stop:
+        settings = _run_options(
+            env=env, stdin=stdin, preopens=preopens, limits=limits, timeout=timeout, stop=stop,
+            stdin_name=options.stdin,
+        )
         try:
-            result = run_pipeline(
-                stages, stdin, env, preopens, wasi=fs, stdout=sys.stdout.buffer,
-                stderr=sys.stderr.buffer, sequential=options.sequential,
-                line_buffered=_output_is_terminal(),
-                limits=limits, timeout=timeout, stop=stop,
-            )  # fmt: skip
+            result = run_pipeline(stages, options=settings, wasi=fs, sequential=options.sequential)
         except Interrupted:
             return _report_stop("pipe", stop, options.timeout)
     return result.exit_code
+
+
+def _run_options(
+    *,
+    env: dict[str, str],
+    stdin: StdinSource,
+    preopens: dict[str, str],
+    limits: Limits,
+    timeout: float | None,
+    stop: threading.Event,
+    stdin_name: str | None,
+) -> Options:
+    """How `run` and `pipe` run their programs: output streams to this process's stdout and
+    stderr, and the stdio that are terminals here say so."""
+    return Options(
+        env=env, stdin=stdin, preopens=preopens, stdout=sys.stdout.buffer,
+        stderr=sys.stderr.buffer, line_buffered=_output_is_terminal(), limits=limits,
+        timeout=timeout, stop=stop, tty=_terminals(stdin_name),
+    )  # fmt: skip
 
 
 def _demo_command() -> int:

@@ -145,14 +145,18 @@ test('ENOSPC keeps data, and freed room is used again', async () => {
 	assert.equal(fs.readFile(`${BOX}/known`, 'utf8'), 'data written before the filesystem filled up');
 });
 
-test('the filesystem API hits the same limit, and still reads, lists and removes when full', async () => {
+test('the filesystem API hits the same limit, all or nothing, and still reads, lists and removes when full', async () => {
 	const fs = await startWasi(null, {limits: {maxFsBytes: 2 << 20}, stdout: null});
 	fs.writeFile('/keep', 'keep me');
 	assert.throws(() => fs.writeFile('/big', new Uint8Array(4 << 20)),
 		error => errorCode('ENOSPC')(error) && error.path === '/big' && /ENOSPC: write '\/big'/.test(error.message));
+	assert.deepEqual(fs.readdir('/').sort(), ['keep'], 'no part of /big is left');
+	fs.writeFile('/big', new Uint8Array(1 << 20).fill(1)); // what fits is written
+	assert.throws(() => { for (let i = 0; ; i++) fs.writeFile(`/fill${i}`, new Uint8Array(1 << 16)); }, errorCode('ENOSPC'));
+	assert.throws(() => fs.writeFile('/big', new Uint8Array(2 << 20)), errorCode('ENOSPC'));
+	assert.deepEqual(fs.readFile('/big'), new Uint8Array(1 << 20).fill(1), 'a failed replacement keeps the old content');
 	assert.equal(fs.readFile('/keep', 'utf8'), 'keep me');
-	assert.deepEqual(fs.readdir('/').sort(), ['big', 'keep']);
-	assert.ok(fs.stat('/big').size > 1 << 20, 'it wrote what fitted');
+	assert.ok(fs.readdir('/').includes('fill0'));
 	assert.equal(fs.fsck(), 0);
 	fs.rm('/big');
 	fs.writeFile('/big', new Uint8Array(1 << 20)); // room again
@@ -164,6 +168,8 @@ test('no room to start a process is a clear error', async () => {
 	const fs = await startWasi(null, {limits: {maxFsBytes: 1 << 20}, stdout: null});
 	const file = new Uint8Array(100000).fill(7);
 	assert.throws(() => { for (let i = 0; i < 100; i++) fs.writeFile(`/f${i}`, file); }, errorCode('ENOSPC'));
+	// A write is all or nothing: fill what the last one left with small files.
+	assert.throws(() => { for (let i = 0; i < 1000; i++) fs.writeFile(`/g${i}`, new Uint8Array(1000)); }, errorCode('ENOSPC'));
 	const used = fs.usedBytes();
 	await assert.rejects(fs.copyForRebinding(), errorCode('ENOMEM'));
 	await assert.rejects(startWasi(fs.initObj()), errorCode('ENOMEM'));

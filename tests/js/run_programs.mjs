@@ -37,7 +37,7 @@ async function runCase(testCase) {
 	try {
 		exitCode = wasi.start(instance);
 	} catch (error) {
-		if (error instanceof WasiExit) throw new Error('start() let a WasiExit escape');
+		if (error instanceof WasiExit) throw new Error('start() let a WasiExit escape', {cause: error});
 		exitCode = TRAP_EXIT_CODE;
 		stderr.push(Buffer.from(`\n[trap] ${String(error.message).split('\n')[0]}\n`));
 	}

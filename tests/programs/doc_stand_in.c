@@ -23,12 +23,16 @@ static void make_parents(const char *path) {
     }
 }
 
+static int try_write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    fputs(text, f);
+    return fclose(f) == 0;
+}
+
 static void write_text(const char *path, const char *text) {
     make_parents(path);
-    FILE *f = fopen(path, "w");
-    if (!f) { perror(path); exit(1); }
-    fputs(text, f);
-    fclose(f);
+    if (!try_write_text(path, text)) { perror(path); exit(1); }
 }
 
 static void copy_stdin(void) {
@@ -69,7 +73,16 @@ int main(int argc, char **argv) {
             char out[1024];
             if (access(argv[i], F_OK) == 0) {
                 grandparent_out(argv[i], out, sizeof out);
-                write_text(out, "done\n");
+                if (!try_write_text(out, "done\n")) {
+                    struct stat st;
+                    int is_dir = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode);
+                    snprintf(out, sizeof out, "%s", argv[i]);
+                    char *slash = strrchr(out, '/');
+                    if (!is_dir && slash) *slash = 0;
+                    size_t len = strlen(out);
+                    snprintf(out + len, sizeof out - len, "/out.txt");
+                    write_text(out, "done\n");
+                }
             } else {
                 write_text(argv[i], "made\n");
             }

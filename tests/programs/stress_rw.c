@@ -16,6 +16,11 @@
            in one directory shared with other creators.
    lister: lists DIR/d and stats every name it lists: each name must be one of c0..c15,
            and each stat ENOENT or a regular file of at most one byte.
+   renamer: writes a record ("renamer ID I", padded to 64 bytes) into DIR/r/tmpID and
+           renames it over DIR/r/final, again and again, as a build replaces its outputs.
+   watcher: stats, opens and reads DIR/r/final, which exists throughout: a rename replaces
+           it at one moment, so ENOENT is a failure, and so is anything read but a whole
+           record; it also lists DIR/r: only final and tmpN.
    Prints "ROLE ID OPS" and exits 0, or prints what it saw on stderr and exits 1. */
 #include <dirent.h>
 #include <errno.h>
@@ -185,6 +190,69 @@ static long lister(const char *dir, long iterations) {
     return seen;
 }
 
+#define RECORD 64
+
+static long renamer(const char *dir, int id, long iterations) {
+    char tmp[256], final[256], record[RECORD];
+    snprintf(tmp, sizeof tmp, "%s/r/tmp%d", dir, id);
+    snprintf(final, sizeof final, "%s/r/final", dir);
+    for (long i = 0; i < iterations; i++) {
+        memset(record, ' ', sizeof record);
+        int n = snprintf(record, sizeof record, "renamer %d %ld", id, i);
+        record[n] = ' ';
+        int fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        if (fd < 0 || write(fd, record, sizeof record) != (ssize_t)sizeof record) fail("renamer write");
+        if (close(fd) != 0) fail("renamer close");
+        if (rename(tmp, final) != 0) fail("renamer rename");
+    }
+    return iterations;
+}
+
+static int record_ok(const char *record, ssize_t n) {
+    int id;
+    long i;
+    return n == RECORD && !strncmp(record, "renamer ", 8) && sscanf(record, "renamer %d %ld", &id, &i) == 2;
+}
+
+static int renamed_name_ok(const char *name) {
+    return !strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "final") ||
+           (!strncmp(name, "tmp", 3) && name[3] >= '0' && name[3] <= '9');
+}
+
+static long watcher(const char *dir, long iterations) {
+    char final[256], sub[256], record[RECORD + 1];
+    snprintf(final, sizeof final, "%s/r/final", dir);
+    snprintf(sub, sizeof sub, "%s/r", dir);
+    for (long i = 0; i < iterations; i++) {
+        struct stat st;
+        if (stat(final, &st) != 0) fail("watcher stat final");
+        if (!S_ISREG(st.st_mode) || st.st_size != RECORD) {
+            fprintf(stderr, "watcher: final is not a file of one record (size %lld)\n", (long long)st.st_size);
+            return -1;
+        }
+        int fd = open(final, O_RDONLY);
+        if (fd < 0) fail("watcher open final");
+        ssize_t n = read(fd, record, sizeof record);
+        if (close(fd) != 0) fail("watcher close");
+        if (!record_ok(record, n)) {
+            fprintf(stderr, "watcher: read %zd bytes that are not one record\n", n);
+            return -1;
+        }
+        if (i % 16) continue;
+        DIR *d = opendir(sub);
+        if (!d) fail("watcher opendir");
+        struct dirent *ent;
+        while ((ent = readdir(d))) {
+            if (!renamed_name_ok(ent->d_name)) {
+                fprintf(stderr, "watcher: listed a name never made: %s\n", ent->d_name);
+                return -1;
+            }
+        }
+        closedir(d);
+    }
+    return iterations;
+}
+
 int main(int argc, char **argv) {
     if (argc != 5) {
         fprintf(stderr, "usage: stress_rw writer|churn|reader DIR ID ITERATIONS\n");
@@ -203,6 +271,8 @@ int main(int argc, char **argv) {
               : !strcmp(role, "opener") ? opener(dir, iterations)
               : !strcmp(role, "creator") ? creator(dir, iterations)
               : !strcmp(role, "lister") ? lister(dir, iterations)
+              : !strcmp(role, "renamer") ? renamer(dir, id, iterations)
+              : !strcmp(role, "watcher") ? watcher(dir, iterations)
               : -2;
     if (done == -2) fprintf(stderr, "unknown role %s\n", role);
     if (done < 0) return 1;

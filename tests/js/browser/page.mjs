@@ -41,6 +41,50 @@ async function runWorklet(init, apiTool) {
 	return reply;
 }
 
+/** writeTree, saveTar/loadTar and StdinFeed in the browser: a tree and a snapshot round trip
+    on the main thread; with cross-origin isolation, a ReadableStream fed to api_tool cat in
+    the Worker; the errors where it cannot work (the main thread, no SharedArrayBuffer). */
+async function extras(wasi, worker, nextMessage) {
+	const {startWasi, StdinFeed, Symlink} = await import(moduleUrl);
+	const out = {};
+	wasi.writeTree('/tree', {dir: {file: 'in a tree', empty: {}}, link: new Symlink('dir/file')});
+	const archive = wasi.saveTar('/tree');
+	const other = await startWasi(null, {stdout: null});
+	other.loadTar(archive, '/restored');
+	out.restored = {link: other.readFile('/restored/link', 'utf8'), empty: other.readdir('/restored/dir/empty'), fsck: other.fsck()};
+	other.close();
+	const text = 'line one\n'.repeat(5000) + 'the end\n';
+	const stream = () => new ReadableStream({
+		start(controller) {
+			const bytes = new TextEncoder().encode(text);
+			for (let at = 0; at < bytes.length; at += 7000) controller.enqueue(bytes.slice(at, at + 7000));
+			controller.close();
+		},
+	});
+	if (!self.crossOriginIsolated) {
+		try {
+			new StdinFeed(stream());
+			out.feedError = null;
+		} catch (error) {
+			out.feedError = String(error.message);
+		}
+		return out;
+	}
+	const feed = new StdinFeed(stream(), {bufferBytes: 4096});
+	try {
+		await startWasi(null, {stdin: feed.port});
+		out.sameThreadError = null;
+	} catch (error) {
+		out.sameThreadError = String(error.message);
+	}
+	const reply = nextMessage();
+	worker.postMessage({stdinPort: feed.port, moduleUrl, apiToolUrl: programUrl('api_tool')});
+	const cat = await reply;
+	await feed.done;
+	out.cat = {code: cat.code, error: cat.error ?? null, matches: cat.stdout === text, length: cat.stdout?.length};
+	return out;
+}
+
 async function main() {
 	const {startWasi, multiMemorySupported} = await import(moduleUrl);
 	report.multiMemory = multiMemorySupported();
@@ -83,6 +127,7 @@ async function main() {
 	report.overlapped = done.stressStarted < mainFinished && mainStarted < done.stressFinished;
 
 	report.worklet = await runWorklet(init, apiTool);
+	report.extras = await extras(wasi, worker, nextMessage);
 
 	report.page = {
 		listing: wasi.readdir('/shared').sort(),

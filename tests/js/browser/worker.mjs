@@ -16,7 +16,25 @@ async function run(wasi, module, args) {
 	return result;
 }
 
+/** api_tool cat on a fresh filesystem, its stdin the page's StdinFeed. */
+async function catFeed({stdinPort, moduleUrl, apiToolUrl}) {
+	try {
+		const {startWasi} = await import(moduleUrl);
+		const output = [];
+		const wasi = await startWasi(null, {args: ['api_tool', 'cat'], stdin: stdinPort, stdout: bytes => output.push(decoder.decode(bytes))});
+		const code = wasi.start(await WebAssembly.instantiate(await compile(apiToolUrl), wasi.importObj));
+		wasi.close();
+		self.postMessage({code, stdout: output.join('')});
+	} catch (error) {
+		self.postMessage({error: String(error?.stack ?? error)});
+	}
+}
+
 self.onmessage = async ({data}) => {
+	if (data.stdinPort) {
+		await catFeed(data);
+		return;
+	}
 	const report = {};
 	try {
 		const {startWasi} = await import(data.moduleUrl);
