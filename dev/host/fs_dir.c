@@ -13,34 +13,15 @@ static bool is_dir_at(struct path_walk *w, struct inode *base, const char *path,
     return !path_walk(w, base, path, len, FOLLOW_FINAL) && w->node && w->node->type == FILETYPE_DIRECTORY;
 }
 
-/* A directory this call made, to take away again if a later one cannot be made. Entries
-   never move, and nothing else runs while the lock is held. */
-struct made_dir {
-    struct inode *parent;
-    struct dentry *entry;
-    uint64_t parent_mtim, parent_ctim;
-};
-
-static void undo(struct made_dir *made, uint32_t n) {
-    while (n--) {
-        struct made_dir *m = &made[n];
-        struct inode *node = m->entry->node;
-        dir_remove(m->parent, m->entry);
-        inode_release_if_unused(node);
-        m->parent->mtim = m->parent_mtim;
-        m->parent->ctim = m->parent_ctim;
-    }
-}
-
 /* One directory at path[0, len); with exist_ok a directory there (symlinks followed) is
    fine. What it made goes to *made (if made is not NULL). Lock held. */
 static errno_t make_one(struct path_walk *w, struct inode *base, const char *path, uint32_t len, bool exist_ok,
-                        struct made_dir *made, uint32_t *n) {
+                        struct tree_made_dir *made, uint32_t *n) {
     errno_t err = path_walk(w, base, path, len, FOLLOW_NEVER);
     struct inode *parent = !err && w->reached_final ? w->dir : NULL;
     uint64_t mtim = parent ? parent->mtim : 0, ctim = parent ? parent->ctim : 0;
     err = tree_mkdir(w, err);
-    if (!err && made) made[(*n)++] = (struct made_dir){ parent, dir_lookup(parent, w->name, w->name_len), mtim, ctim };
+    if (!err && made) made[(*n)++] = (struct tree_made_dir){ parent, dir_lookup(parent, w->name, w->name_len), mtim, ctim };
     if (err == E_EXIST && exist_ok && is_dir_at(w, base, path, len)) err = E_SUCCESS;
     return err;
 }
@@ -57,8 +38,8 @@ static uint32_t components(const char *p, uint32_t len) {
    nothing. Lock held. */
 static errno_t make_parents(struct path_walk *w, struct inode *base, const char *p, uint32_t len, bool exist_ok) {
     while (len > 1 && p[len - 1] == '/') len--;
-    uint32_t bytes = components(p, len) * (uint32_t)sizeof(struct made_dir);
-    struct made_dir *made = mem_alloc_reserve(bytes ? bytes : 1);
+    uint32_t bytes = components(p, len) * (uint32_t)sizeof(struct tree_made_dir);
+    struct tree_made_dir *made = mem_alloc_reserve(bytes ? bytes : 1);
     if (!made) return E_NOMEM;
     uint32_t n = 0;
     errno_t err = E_SUCCESS;
@@ -68,7 +49,7 @@ static errno_t make_parents(struct path_walk *w, struct inode *base, const char 
         if (!last && is_dir_at(w, base, p, end)) continue;
         err = make_one(w, base, p, end, exist_ok || !last, made, &n);
     }
-    if (err) undo(made, n);
+    if (err) tree_unmake_dirs(made, n);
     mem_free_reserve(made, bytes ? bytes : 1);
     return err;
 }

@@ -4,24 +4,7 @@
 #include "base/alloc.h"
 #include "process/fdops.h"
 #include "vfs/path.h"
-
-/* One directory a preopen created, kept so that a later failure can take it away again. */
-struct created_dir {
-    struct inode *parent;
-    struct dentry *entry;
-    uint64_t parent_mtim, parent_ctim;
-};
-
-static void remove_created(struct created_dir *created, uint32_t n) {
-    while (n--) {
-        struct created_dir *c = &created[n];
-        struct inode *node = c->entry->node;
-        dir_remove(c->parent, c->entry);
-        inode_release_if_unused(node);
-        c->parent->mtim = c->parent_mtim;
-        c->parent->ctim = c->parent_ctim;
-    }
-}
+#include "vfs/tree.h"
 
 /* Before anything is created: the whole path must be valid, so that a bad component at the
    end cannot leave the directories before it behind. */
@@ -46,7 +29,7 @@ static errno_t check_preopen_path(const char *p, uint32_t len, uint32_t *compone
    directories created so far are removed again and their parents' times restored. */
 static errno_t make_preopen_dirs(struct path_walk *w, const char *p, uint32_t len,
                                  uint32_t components) {
-    struct created_dir *created = mem_alloc(components * (uint32_t)sizeof *created);
+    struct tree_made_dir *created = mem_alloc(components * (uint32_t)sizeof *created);
     if (!created) return E_NOSPC;
     uint32_t n = 0;
     errno_t err = E_SUCCESS;
@@ -75,10 +58,10 @@ static errno_t make_preopen_dirs(struct path_walk *w, const char *p, uint32_t le
             inode_release_if_unused(dir);
             break;
         }
-        created[n++] = (struct created_dir){ parent, dir_lookup(parent, w->name, w->name_len),
+        created[n++] = (struct tree_made_dir){ parent, dir_lookup(parent, w->name, w->name_len),
                                              mtim, ctim };
     }
-    if (err) remove_created(created, n);
+    if (err) tree_unmake_dirs(created, n);
     mem_free(created, components * (uint32_t)sizeof *created);
     return err;
 }

@@ -146,3 +146,14 @@ errno_t tree_empty(struct inode *top) {
     mem_free_reserve(c.seqs, c.cap * 4u);
     return err;
 }
+
+void tree_unmake_dirs(struct tree_made_dir *made, uint32_t n) {
+    while (n--) {
+        struct tree_made_dir *m = &made[n];
+        struct inode *node = m->entry->node;
+        dir_remove(m->parent, m->entry);
+        inode_release_if_unused(node);
+        m->parent->mtim = m->parent_mtim;
+        m->parent->ctim = m->parent_ctim;
+    }
+}

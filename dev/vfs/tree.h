@@ -27,4 +27,14 @@ errno_t tree_rename_check(const struct path_walk *from, const struct path_walk *
    no room, with part of the tree removed. */
 errno_t tree_empty(struct inode *dir);
 
+/* A directory a mkdir -p made (preopens, the host's mkdir with parents), to take away again
+   if a later one cannot be made: entries never move, and the lock is held throughout. */
+struct tree_made_dir {
+    struct inode *parent;
+    struct dentry *entry;
+    uint64_t parent_mtim, parent_ctim;
+};
+/* Removes the n directories made, newest first, and gives their parents their times back. */
+void tree_unmake_dirs(struct tree_made_dir *made, uint32_t n);
+
 #endif

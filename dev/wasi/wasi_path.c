@@ -50,22 +50,25 @@ static errno_t link_new(struct path_walk *w, struct inode *node) {
     return dir_link_new(w->dir, w->name, w->name_len, node);
 }
 
-/* Makes w's missing final name a new directory under the lock shared with its parent's
-   mutex, as a file is created (create_shared). false: it must be done exclusive (the
-   name appeared, the parent needs a larger slot array, memory ran short); nothing done. */
-static bool mkdir_shared(struct process *self, struct path_walk *w, errno_t *err) {
-    struct inode *parent = w->dir;
+/* Creates w's missing final name as a new file or directory (type) under the lock shared,
+   with its directory's mutex (writers of one directory in turn, of different ones in
+   parallel; a directory's subdirectory count, which stat reads, changes atomically there).
+   false: it must be done under the lock exclusive (the name appeared, the directory needs a
+   larger slot array, memory ran short, or much unlinked memory waits); nothing was done. */
+static bool create_shared(struct process *self, struct path_walk *w, uint8_t type, errno_t *err) {
+    struct inode *dir = w->dir;
     if (reclaim_pressing(&self->reclaim)) return false;
     uint64_t now = file_time_now();
-    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &parent->dir.mutex);
+    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
     bool done = false;
-    if (!parent->nlink) {
+    if (!dir->nlink) {
         *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
         done = true;
-    } else if (!dir_lookup(parent, w->name, w->name_len)) {
-        struct inode *dir = inode_create_shared(FILETYPE_DIRECTORY, now, &self->holder);
-        done = dir && dir_insert_shared(parent, w->name, w->name_len, dir, now, &self->holder);
-        if (!done && dir) inode_free_shared(dir, &self->holder);
+    } else if (!dir_lookup(dir, w->name, w->name_len)) {
+        struct inode *node = inode_create_shared(type, now, &self->holder);
+        done = node && dir_insert_shared(dir, w->name, w->name_len, node, now, &self->holder);
+        if (done) w->node = node;
+        else if (node) inode_free_shared(node, &self->holder);
     }
     holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     return done;
@@ -84,7 +87,7 @@ EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, 
     if (done) {
         if (!err) err = may_change(w.dir);
         err = tree_mkdir_check(&w, err);
-        done = err || mkdir_shared(self, &w, &err);
+        done = err || create_shared(self, &w, FILETYPE_DIRECTORY, &err);
     }
     process_unlock_shared(self);
     if (done) return err;
@@ -432,29 +435,6 @@ static errno_t open_new(struct path_walk *w, uint32_t oflags) {
     return err;
 }
 
-/* Creates w's missing final name as a new file under the lock shared, with its directory's
-   mutex (writers of one directory in turn, of different ones in parallel). false: it must
-   be done under the lock exclusive (the name appeared, the directory needs a larger slot
-   array, memory ran short, or much unlinked memory waits); nothing was done. */
-static bool create_shared(struct process *self, struct path_walk *w, errno_t *err) {
-    struct inode *dir = w->dir;
-    if (reclaim_pressing(&self->reclaim)) return false;
-    uint64_t now = file_time_now();
-    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
-    bool done = false;
-    if (!dir->nlink) {
-        *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
-        done = true;
-    } else if (!dir_lookup(dir, w->name, w->name_len)) {
-        struct inode *file = inode_create_shared(FILETYPE_REGULAR_FILE, now, &self->holder);
-        done = file && dir_insert_shared(dir, w->name, w->name_len, file, now, &self->holder);
-        if (done) w->node = file;
-        else if (file) inode_free_shared(file, &self->holder);
-    }
-    holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
-    return done;
-}
-
 struct open_request {
     struct fd_entry *dirfd;
     uint32_t follow, path, len, oflags, fdflags;
@@ -490,7 +470,7 @@ static bool open_locked(struct process *self, const struct open_request *r, bool
         bool changes_nothing = !(r->oflags & OFLAG_TRUNC) && !(r->access & ACCESS_WRITE);
         if (!changes_nothing && !((r->oflags & OFLAG_CREAT) && (r->oflags & OFLAG_EXCL))) return false;
     } else if (!err && shared && (r->oflags & OFLAG_CREAT) && !w.trailing_slash) {
-        if (!create_shared(self, &w, &err)) return false;
+        if (!create_shared(self, &w, FILETYPE_REGULAR_FILE, &err)) return false;
         created = !err;
     }
     if (!err && !created) err = w.node ? open_existing(&w, r->oflags, r->access) : open_new(&w, r->oflags);
