@@ -273,12 +273,6 @@ class _LazyCursor:
         self._plain.leave()
         self._path.pop()
 
-    def unlink(self, name: bytes) -> None:
-        self._plain.unlink(name)
-
-    def rmdir(self, name: bytes) -> None:
-        self._plain.rmdir(name)
-
 
 def _delete_extras(host: _HostCursor, kept: set[bytes]) -> None:
     for name in host.names():
