@@ -53,6 +53,16 @@ static errno_t splice_symlink(struct path_walk *w, struct cursor *c, struct inod
     return E_SUCCESS;
 }
 
+/* name in the cursor's directory. A lazy directory has no entries, so only a miss asks
+   whether it is lazy (lazy_ready: loaded when exclusive, *err = E_LAZY when shared): the
+   hit every walk makes costs nothing for lazy mounts. */
+static struct dentry *lookup(const struct cursor *c, const char *name, uint32_t len, errno_t *err) {
+    struct dentry *e = dir_lookup(c->dir, name, len);
+    if (e || c->dir->lazy != LAZY_DIRECTORY) return e;
+    if ((*err = lazy_ready(c->dir, c->exclusive))) return NULL;
+    return dir_lookup(c->dir, name, len);
+}
+
 static errno_t finish(struct path_walk *w, struct cursor *c, const char *name, uint32_t len,
                       bool trailing, uint32_t follow, bool *again, uint32_t rest) {
     w->dir = c->dir;
@@ -73,9 +83,9 @@ static errno_t finish(struct path_walk *w, struct cursor *c, const char *name, u
         return w->node ? E_SUCCESS : E_NOENT;
     }
     w->final_kind = FINAL_NAME;
-    errno_t err = lazy_ready(c->dir, c->exclusive);
+    errno_t err = E_SUCCESS;
+    w->entry = lookup(c, name, len, &err);
     if (err) return err;
-    w->entry = dir_lookup(c->dir, name, len);
     w->node = w->entry ? w->entry->node : NULL;
     bool is_link = w->node && w->node->type == FILETYPE_SYMBOLIC_LINK;
     if (is_link && (follow == FOLLOW_FINAL || (trailing && follow != FOLLOW_NEVER))) {
@@ -120,12 +130,11 @@ errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uin
             c.depth--;
             continue;
         }
-        errno_t ready = lazy_ready(c.dir, c.exclusive);
-        if (ready) return ready;
-        struct dentry *e = dir_lookup(c.dir, s + start, n);
-        if (!e) return E_NOENT;
+        errno_t err = E_SUCCESS;
+        struct dentry *e = lookup(&c, s + start, n, &err);
+        if (!e) return err ? err : E_NOENT;
         if (e->node->type == FILETYPE_SYMBOLIC_LINK) {
-            errno_t err = splice_symlink(w, &c, e->node, next);
+            err = splice_symlink(w, &c, e->node, next);
             if (err) return err;
             continue;
         }
