@@ -280,6 +280,7 @@ def linked_copy(lib: Path, out: Path, leave_out: set[str]) -> None:
     """A hard-linked copy of ``lib`` at ``out`` without the top-level names in
     ``leave_out``, with the same modification times (renamed into place whole)."""
     staging = Path(tempfile.mkdtemp(prefix=f"{out.name}.", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would stay on the copy
     for dirpath, dirnames, filenames in os.walk(lib):
         rel = Path(dirpath).relative_to(lib)
         if rel == Path("."):

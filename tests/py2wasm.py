@@ -72,6 +72,7 @@ def _extract(sdist: Path) -> None:
     concurrent fetches and an interrupted one leave no half tree behind)."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{DIRECTORY.name}.", dir=CACHE_DIR))
+    staging.chmod(0o755)  # mkdtemp's 0700 would stay on the cache entry
     try:
         with tarfile.open(sdist) as archive:
             wanted = []
