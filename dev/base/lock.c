@@ -161,6 +161,11 @@ void vfs_unlock(void) {
     if (holder) set_state(holder, HOLDS_NOTHING);
 }
 
+void vfs_wait_for_readers(struct lock_holder *holder, bool can_block) {
+    vfs_lock(holder, can_block);
+    vfs_unlock();
+}
+
 void vfs_lock_shared(struct lock_holder *holder) {
     if (freezer() == holder) return; /* it holds the lock exclusive */
     for (;;) {

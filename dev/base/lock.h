@@ -39,6 +39,11 @@ void vfs_lock(struct lock_holder *holder, bool can_block);
 void vfs_unlock(void);
 void vfs_lock_shared(struct lock_holder *holder);
 void vfs_unlock_shared(struct lock_holder *holder);
+/* Holding nothing: returns once every holder that held the lock shared when it was called
+   has let it go (a grace period, as RCU's synchronize: an exclusive hold that does nothing
+   but wait). What this holder took out of the tree before the call is then out of every
+   reader's reach, and can be freed under the lock shared. */
+void vfs_wait_for_readers(struct lock_holder *holder, bool can_block);
 /* A futex mutex word (0 free, else the owner's tag << 1 | 1 if someone may sleep on it),
    taken while holder holds the lock shared; recorded in the holder under kind (MUTEX_*)
    before it is taken, so a process stopped anywhere cannot leak it. */

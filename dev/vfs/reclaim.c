@@ -1,7 +1,14 @@
 #include "vfs/reclaim.h"
 #include "base/alloc.h"
+#include "base/lock.h"
 
-#define PRESSING_BYTES (4u << 20) /* per process */
+
+/* Per process. Small enough that what waits is still in the cache when it is freed, and the
+   allocator gives it to the next creates; the fuzzers build with a tiny one, so that their
+   short runs free lists under the lock shared too. */
+#ifndef RECLAIM_PRESSING_BYTES
+#define RECLAIM_PRESSING_BYTES (256u << 10)
+#endif
 
 static struct {
     struct reclaim_list *lists;   /* changed under the lock exclusive */
@@ -67,8 +74,13 @@ void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *file) {
     list->bytes += bytes + sizeof *file;
 }
 
-bool reclaim_pressing(const struct reclaim_list *list) { return list->bytes > PRESSING_BYTES; }
+bool reclaim_pressing(const struct reclaim_list *list) { return list->bytes > RECLAIM_PRESSING_BYTES; }
 
+/* The lock exclusive, or shared after a grace period with the allocator's mutex. A file in
+   the list has no name, so only closes of its fds touch it meanwhile: under the lock shared
+   they take its open count down only while another fd keeps it, and the last close waits
+   for the exclusive lock (fd_release_shared). So a count of 0 stays 0 here, and a file
+   still open is left to that last close. */
 static void reclaim_list_now(struct reclaim_list *list) {
     for (uint32_t i = 0; i < list->count; i++) mem_free(list->dentries[i], dentry_bytes(list->dentries[i]));
     list->count = 0;
@@ -76,10 +88,19 @@ static void reclaim_list_now(struct reclaim_list *list) {
         struct inode *file = list->inodes;
         list->inodes = file->next_dead;
         file->next_dead = NULL;
-        file->dead_pending = false;
-        inode_release_if_unused(file); /* an fd may have got it meanwhile: then its last close */
+        __atomic_store_n(&file->dead_pending, false, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&file->open_count, __ATOMIC_SEQ_CST)) inode_release_if_unused(file);
     }
     list->bytes = 0;
+}
+
+void reclaim_own_now(struct reclaim_list *list, struct lock_holder *holder, bool can_block) {
+    vfs_wait_for_readers(holder, can_block);
+    vfs_lock_shared(holder);
+    mem_lock_shared(holder);
+    reclaim_list_now(list); /* empty if an exclusive hold came first: it frees every list */
+    mem_unlock_shared(holder);
+    vfs_unlock_shared(holder);
 }
 
 void reclaim_now(void) {

@@ -1,8 +1,10 @@
-/* Memory that writers under the shared lock take out of the tree, freed at the next
-   exclusive hold: a reader that found a dentry or an inode just before it was unlinked may
-   still be reading it, and only the exclusive lock waits until no reader is left. Each
-   process keeps its own list (in its struct process), so that unlinks in different threads
-   share no word and take no mutex. */
+/* Memory that writers under the shared lock take out of the tree, freed once no reader can
+   see it: a reader that found a dentry or an inode just before it was unlinked may still be
+   reading it. Each process keeps its own list (in its struct process), so that unlinks in
+   different threads share no word and take no mutex. The next exclusive hold frees every
+   list; a process whose list grows large frees its own after a grace period
+   (reclaim_own_now), so that threads that only create and unlink never wait for an
+   exclusive hold. */
 #ifndef VFS_RECLAIM_H
 #define VFS_RECLAIM_H
 
@@ -32,9 +34,14 @@ void reclaim_dentry(struct reclaim_list *list, struct dentry *entry);
    has it by then. Several threads may drop links of one file at once: only the first to
    claim it (dead_pending) records it. */
 void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *file);
-/* Whether so much waits in the list that its process should take the exclusive path
-   instead (which reclaims it). */
+/* Whether so much waits in the list that its process should free it (reclaim_own_now at
+   the end of a removing call; a create takes the exclusive path meanwhile). */
 bool reclaim_pressing(const struct reclaim_list *list);
+/* Holding nothing, by the list's process: waits for every reader that may still see what
+   waits in the list (vfs_wait_for_readers), then frees it under the lock shared and the
+   allocator's mutex. A file an fd still holds is left to its last close, which is
+   exclusive (fdtable.c). */
+void reclaim_own_now(struct reclaim_list *list, struct lock_holder *holder, bool can_block);
 /* Lock held exclusive: frees what waits in every list, and gives back the blocks the
    holders' caches keep (mem_drain_caches). */
 void reclaim_now(void);

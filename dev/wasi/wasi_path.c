@@ -249,6 +249,17 @@ static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *er
     return done;
 }
 
+/* Ends a shared hold in which this process may have taken names out of the tree: when much
+   waits in its reclaim list, it frees it now, after a grace period, rather than leaving it
+   to an exclusive hold that frees every list while all other threads wait (reclaim.h). */
+static void unlock_shared_after_removal(struct process *self) {
+    /* Asked under the lock: once it is let go, an exclusive hold may be freeing the list
+       (TSan, on the regression input tsan_reclaim_read_a_size_a_writer_stores). */
+    bool pressing = reclaim_pressing(&self->reclaim);
+    process_unlock_shared(self);
+    if (pressing) reclaim_own_now(&self->reclaim, &self->holder, self->can_block);
+}
+
 /* The name path_unlink_file removes: ENOENT if missing, EISDIR for a directory. */
 static errno_t walk_to_unlink(struct path_walk *w, struct inode *base, uint32_t path, uint32_t len,
                               uint32_t shared) {
@@ -268,7 +279,7 @@ EXPORT("path_unlink_file") int32_t wasi_path_unlink_file(uint32_t fd, uint32_t p
     process_lock_shared(self);
     err = walk_to_unlink(&w, base, path, len, WALK_SHARED);
     bool done = err ? err != E_LAZY : unlink_shared(self, &w, &err);
-    process_unlock_shared(self);
+    unlock_shared_after_removal(self);
     if (done) return err;
     process_lock(self);
     err = walk_to_unlink(&w, base, path, len, 0);
@@ -346,7 +357,7 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
     if (!err) err = tree_rename_check(&from, &to);
     /* Onto itself (one name, or two links of one file) a rename changes nothing. */
     bool done = err ? err != E_LAZY : to.node == from.node || rename_shared(self, &from, &to);
-    process_unlock_shared(self);
+    unlock_shared_after_removal(self);
     if (done) return err;
     process_lock(self);
     err = walk_rename(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, 0);
