@@ -1325,3 +1325,176 @@ def test_gnu_tar_archives_restore_in_js(flags: list[str], tmp_path: Path) -> Non
         assert report["used"] < 1 << 20  # the 3 MiB file came in sparse
         assert report["long"] == "long"
     assert report["fsck"] == 0
+
+
+# -- lazy host mounts: the same programs on the same trees as the Python host ----------------
+
+LAZY_MODES = {"proc-fd": {}, "by-path": {"WASI_WASM_NO_PROC_FD": "1"}}
+
+
+def _lazy_tree(base: Path) -> Path:
+    """Nested directories and files, symlinks inside and pointing outside, a FIFO, a file
+    only root may read, a name that is not UTF-8, a 300 KB file (several chunks)."""
+    outside = base / "outside"
+    outside.mkdir(parents=True)
+    (outside / "secret").write_bytes(b"SECRET")
+    host = base / "tree"
+    (host / "sub" / "deep").mkdir(parents=True)
+    (host / "a.txt").write_bytes(b"alpha")
+    (host / "b.txt").write_bytes(b"beta")
+    (host / "read.txt").write_bytes(b"only read")
+    (host / "sub" / "deep" / "k.txt").write_bytes(b"kept")
+    (host / "sub" / "big.bin").write_bytes(b"0123456789abcdef" * 19200)
+    (host / "gone").mkdir()
+    (host / "gone" / "g.txt").write_bytes(b"g")
+    (host / "untouched").mkdir()
+    (host / "untouched" / "u").write_bytes(b"u")
+    (host / "link").symlink_to("a.txt")
+    (host / "up").symlink_to("../outside/secret")
+    (host / "abs").symlink_to(outside / "secret")
+    (host / "dirlink").symlink_to(outside)
+    os.mkfifo(host / "fifo")
+    (host / os.fsdecode(b"bad\xffname")).write_bytes(b"not UTF-8")
+    (host / "noread").write_bytes(b"n")
+    (host / "noread").chmod(0)
+    return host
+
+
+LAZY_RW_ARGS = [
+    "ls", "/m", "ls", "/m/sub", "stat", "/m/sub/big.bin", "read", "/m/a.txt", "read", "/m/link",
+    "read", "/m/up", "read", "/m/abs", "read", "/m/dirlink/secret", "readlink", "/m/up",
+    "readlink", "/m/abs", "ls", "/m/dirlink", "read", "/m/fifo", "stat", "/m/fifo",
+    "read", "/m/noread", "read", "/m/sub/big.bin", "read", "/m/read.txt",
+    "append", "/m/a.txt", "+more", "write", "/m/new.txt", "fresh",
+    "mv", "/m/b.txt", "/m/sub/deep/b.txt", "rm", "/m/gone/g.txt", "rmdir", "/m/gone",
+    "rm", "/m/link", "mkdir", "/m/nd", "symlink", "a.txt", "/m/nl", "ls", "/m",
+    "ls", "/m/sub/deep", "read", "/m/sub/deep/b.txt",
+]  # fmt: skip
+
+
+def _host_listing(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Kind and content (a symlink's target) of everything below root; nothing followed."""
+    import stat as host_stat  # noqa: PLC0415
+
+    found: dict[str, tuple[str, bytes]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            mode = path.lstat().st_mode
+            rel = os.fsencode(path.relative_to(root)).decode("utf-8", "backslashreplace")
+            if host_stat.S_ISLNK(mode):
+                found[rel] = ("link", os.readlink(path).encode())
+            elif host_stat.S_ISDIR(mode):
+                found[rel] = ("dir", b"")
+            elif host_stat.S_ISREG(mode):
+                found[rel] = ("file", path.read_bytes() if os.access(path, os.R_OK) else b"?")
+            else:
+                found[rel] = ("other", b"")
+    return found
+
+
+def _python_lazy(
+    program: Path, args: list[str], mounts: list[tuple[str, Path, bool]],
+    preopens: dict[str, str], write_back: bool,
+) -> dict[str, Any]:  # fmt: skip
+    from wasi_wasm import run, start_wasi  # noqa: PLC0415
+
+    with start_wasi() as wasi:
+        for vfs_path, host, read_only in mounts:
+            wasi.mount_host_dir(host, vfs_path, read_only=read_only)
+        result = run(program, args, wasi=wasi, preopens=preopens)
+        errors = []
+        if write_back:
+            for vfs_path, _host, read_only in mounts:
+                if not read_only:
+                    wasi.write_back_host_dir(vfs_path)
+        return {"stdout": result.stdout.decode(), "exitCode": result.exit_code,
+                "fsck": wasi.fsck(), "errors": errors}  # fmt: skip
+
+
+def _js_lazy(
+    program: Path, args: list[str], mounts: list[tuple[str, Path, bool]],
+    preopens: dict[str, str], write_back: bool, mode: str, tmp_path: Path,
+) -> dict[str, Any]:  # fmt: skip
+    spec = {
+        "module": str(ROOT / "wasi.mjs"), "program": str(program), "args": args,
+        "mounts": [[vfs, str(host), ro] for vfs, host, ro in mounts], "preopens": preopens,
+        "writeBack": write_back,
+    }  # fmt: skip
+    spec_path = tmp_path / "lazy_spec.json"
+    spec_path.write_text(json.dumps(spec))
+    result = run_node(any_node(), [str(JS_DIR / "lazy_run.mjs"), str(spec_path)], LAZY_MODES[mode])
+    assert result.returncode == 0, _output(result)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+@pytest.mark.parametrize("mode", list(LAZY_MODES))
+def test_lazy_host_mount_runs_as_in_python(
+    mode: str, tmp_path: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """lazy_ops lists, reads (symlinks inside and out, a FIFO, an unreadable file, a 300 KB
+    file), writes, moves and deletes on a lazily mounted host tree, under Node (names through
+    /proc/self/fd, or by path with device and inode checks) and under the Python host: the
+    same output; the host untouched until write-back; the write-backs leave the same trees,
+    and nothing outside the mount is read or changed."""
+    program = wasm_program("lazy_ops")
+    trees = {side: _lazy_tree(tmp_path / side) for side in ("python", "js")}
+    before = _host_listing(trees["js"])
+    outside_before = _host_listing(tmp_path / "js" / "outside")
+    kept = {name: (trees["js"] / name).stat() for name in ("read.txt", "untouched/u", "sub/deep/k.txt")}
+    preopens = {"/m": "/m"}
+    # First without write-back: the host must not change.
+    js_run = _js_lazy(program, LAZY_RW_ARGS, [("/m", trees["js"], False)], preopens, False, mode, tmp_path)
+    assert _host_listing(trees["js"]) == before, "the host changed without write-back"
+    py_run = _python_lazy(program, LAZY_RW_ARGS, [("/m", trees["python"], False)], preopens, False)
+    # The absolute symlink's target names each side's own directory.
+    py_run["stdout"] = py_run["stdout"].replace(f"{tmp_path}/python/", f"{tmp_path}/js/")
+    assert js_run["stdout"] == py_run["stdout"]
+    assert "SECRET" not in js_run["stdout"]
+    assert (js_run["exitCode"], js_run["fsck"]) == (0, 0)
+    # Then with write-back, on both sides: the same trees.
+    js_back = _js_lazy(program, LAZY_RW_ARGS, [("/m", trees["js"], False)], preopens, True, mode, tmp_path)
+    py_back = _python_lazy(program, LAZY_RW_ARGS, [("/m", trees["python"], False)], preopens, True)
+    py_back["stdout"] = py_back["stdout"].replace(f"{tmp_path}/python/", f"{tmp_path}/js/")
+    assert js_back["stdout"] == py_back["stdout"] == py_run["stdout"]
+    assert js_back["errors"] == []
+    after_js, after_py = _host_listing(trees["js"]), _host_listing(trees["python"])
+    # The Python host's write-back deletes host entries the mount never showed (a FIFO, a
+    # name that is not UTF-8); the JS one leaves them alone.
+    unshown = {"fifo", "bad\\xffname"}
+    assert set(after_js) - set(after_py) == unshown
+    for name, target in (("abs", "outside/secret"), ("dirlink", "outside")):
+        after_py[name] = ("link", str(tmp_path / "js" / target).encode())
+    assert {k: v for k, v in after_js.items() if k not in unshown} == after_py
+    assert after_js["a.txt"] == ("file", b"alpha+more")
+    assert after_js["sub/deep/b.txt"] == ("file", b"beta") and "b.txt" not in after_js
+    assert "gone" not in after_js and "link" not in after_js
+    assert after_js["nl"] == ("link", b"a.txt") and after_js["nd"] == ("dir", b"")
+    for name, info in kept.items():  # untouched or only read: not rewritten
+        now = (trees["js"] / name).stat()
+        assert (now.st_ino, now.st_mtime_ns) == (info.st_ino, info.st_mtime_ns), name
+    assert _host_listing(tmp_path / "js" / "outside") == outside_before
+
+
+@pytest.mark.parametrize("mode", list(LAZY_MODES))
+def test_read_only_lazy_mount_refuses_writes_as_in_python(
+    mode: str, tmp_path: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """tests/test_lazy_mount.py's RO_OPS (every kind of change, which wasmtime-py's read-only
+    preopens refuse with EPERM) on a read-only mount, directly and below a writable
+    preopen: the same output as the Python host, and the host unchanged."""
+    from test_lazy_mount import RO_OPS, make_ro_tree  # noqa: PLC0415
+
+    program = wasm_program("lazy_ops")
+    hosts = {side: tmp_path / side for side in ("python", "js")}
+    for host in hosts.values():
+        make_ro_tree(host)
+    before = _host_listing(hosts["js"])
+    cases = [({"/m": "/m"}, "/m", RO_OPS), ({"/top": "/top"}, "/top/m", [a.replace("/m", "/top/m") for a in RO_OPS])]
+    for preopens, vfs_path, args in cases:
+        js = _js_lazy(program, args, [(vfs_path, hosts["js"], True)], preopens, True, mode, tmp_path)
+        py = _python_lazy(program, args, [(vfs_path, hosts["python"], True)], preopens, False)
+        assert js["stdout"] == py["stdout"]
+        assert "errno 63" in js["stdout"] and js["fsck"] == 0
+    assert _host_listing(hosts["js"]) == before
