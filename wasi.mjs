@@ -1563,7 +1563,10 @@ function writeBackDir(vfs, fs, host, dir, parts, info) {
 				replaceHost(host, name, temp => fs.symlinkSync(target, host.at(temp)));
 			}
 		} else if (found.stat.isFile()) {
-			const same = old?.isFile() && old.size === BigInt(found.stat.size) && old.mtimeNs === found.stat.mtimeNs;
+			// Node sets times in seconds as a double (writeHostFile): a file this wrote back has
+			// the VFS's mtime to within a microsecond, and is the same file as long as it has.
+			const drift = old ? old.mtimeNs - found.stat.mtimeNs : 0n;
+			const same = old?.isFile() && old.size === BigInt(found.stat.size) && drift >= -1000n && drift <= 1000n;
 			if (!same) replaceHost(host, name, temp => writeHostFile(vfs, fs, host, temp, path, found.stat, old));
 		}
 	}

@@ -454,6 +454,7 @@ def program_paths(wasm_program: Callable[..., Path]) -> dict[str, str]:
         "share_pipe": str(wasm_program("share_pipe")),
         "reactor_calc": str(wasm_program("reactor_calc", ("-mexec-model=reactor",))),
         "snapshot_mutator": str(wasm_program("snapshot_mutator")),
+        "lazy_ops": str(wasm_program("lazy_ops")),
     }
 
 
@@ -1328,6 +1329,22 @@ def test_gnu_tar_archives_restore_in_js(flags: list[str], tmp_path: Path) -> Non
 
 
 # -- lazy host mounts: the same programs on the same trees as the Python host ----------------
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", [*COPY_PATHS, "node20-by-path"])
+def test_lazy_mounts(copy_path: str, module: str, program_paths: dict[str, str]) -> None:
+    """tests/js/lazy.test.mjs: mountHostDir is ready at once and loads only what a program
+    touches; a read-only mount refuses programs every change (EPERM); write-back applies
+    only the changes, moved lazy entries first, lists nothing untouched, refuses a file over
+    maxFileSize before the host changes; a host tree changed under the mount (directories and
+    files swapped for symlinks to outside, a file for a FIFO) never lets anything outside be
+    read; a vanished file is ENOENT and stays lazy; maxFsBytes bounds loads; a URL map with
+    fetchSync; another thread gets EIO. "by-path": names by path (the non-Linux way), not
+    through /proc/self/fd."""
+    extra = {"WASI_WASM_NO_PROC_FD": "1"} if copy_path.endswith("by-path") else {}
+    path = "node20-auto" if copy_path.endswith("by-path") else copy_path
+    _node_test_on_copy_path(path, module, "lazy.test.mjs", program_paths, 8, extra_env=extra)
 
 LAZY_MODES = {"proc-fd": {}, "by-path": {"WASI_WASM_NO_PROC_FD": "1"}}
 
