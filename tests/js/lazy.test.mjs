@@ -12,7 +12,7 @@ import {join} from 'node:path';
 import test from 'node:test';
 import {pathToFileURL} from 'node:url';
 
-const {startWasi, WasiError} = await import(pathToFileURL(process.env.WASI_MJS).href);
+const {startWasi} = await import(pathToFileURL(process.env.WASI_MJS).href);
 const programs = JSON.parse(process.env.WASI_TEST_PROGRAMS ?? '{}');
 const bridge = process.env.WASI_BRIDGE === 'false' ? false : undefined;
 const byPath = Boolean(process.env.WASI_WASM_NO_PROC_FD);
