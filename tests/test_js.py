@@ -751,6 +751,8 @@ class _TestServer:
 
     def __init__(self, programs: dict[str, str]) -> None:
         self.reports: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.heads: list[str] = []
+        self.programs = programs
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -793,6 +795,15 @@ class _TestServer:
                     return
                 content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
                 self._send(route[0], 200, path.read_bytes(), content_type)
+
+            def do_HEAD(self) -> None:  # a URL map asks for sizes it was not given
+                route = self._route()
+                path = self._file(route[1]) if route else None
+                server.heads.append(self.path)
+                self.send_response(404 if route is None or path is None else 200)
+                if route is not None and path is not None:
+                    self.send_header("Content-Length", str(path.stat().st_size))
+                self.end_headers()
 
             def do_POST(self) -> None:
                 route = self._route()
@@ -892,6 +903,35 @@ def test_browser(run: str, browser_server: _TestServer, tmp_path: Path) -> None:
         assert extras["cat"] == {"code": 0, "error": None, "matches": True, "length": 45008}
     else:
         assert "needs SharedArrayBuffer" in extras["feedError"]
+
+
+def test_browser_worker_mounts_a_url_map(browser_server: _TestServer, tmp_path: Path) -> None:
+    """In headless Chromium, a Worker mounts a URL map of the test server's files (sizes given
+    and not, a symlink, a missing URL) and runs lazy_ops on it: directories from the map, a
+    file fetched (synchronous XMLHttpRequest) only when opened, a missing one ENOENT, writes
+    in memory, a binary file byte for byte; the page's main thread is refused."""
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    url = f"http://127.0.0.1:{browser_server.port}/plain/browser/lazy.html?module=wasi.mjs"
+    report = _load_in_chromium(chromium, url, browser_server, tmp_path / "profile")
+    assert "error" not in report, report["error"]
+    assert "main thread" in report["mainThread"], report["mainThread"]
+    worker = report["worker"]
+    assert "error" not in worker, worker["error"]
+    size = Path(browser_server.programs["lazy_ops"]).stat().st_size
+    data = (BROWSER_DIR / "lazy_data.txt").read_text()
+    assert worker["stdout"].splitlines() == [
+        "ls /m: OK", "  docs", "  prog.wasm", "ls /m/docs: OK", "  link", "  missing",
+        "  readme.txt", "stat /m/prog.wasm: OK", f"  file {size}", "read /m/docs/readme.txt: OK",
+        f"  [{data}] {len(data)} bytes", "read /m/docs/link: OK", f"  [{data}] {len(data)} bytes",
+        "read /m/docs/missing: errno 44", "write /m/docs/new: OK", "ls /m/docs: OK", "  link",
+        "  missing", "  new", "  readme.txt",
+    ]  # fmt: skip
+    assert worker["code"] == 0 and worker["fsck"] == 0 and worker["rootState"] == 1
+    assert (worker["progStateBeforeRead"], worker["progStateAfterRead"]) == (2, 0)
+    assert worker["progMatches"] is True and worker["progLength"] == size
+    assert [head for head in browser_server.heads if "lazy_ops" in head], browser_server.heads
 
 
 def _check_worker_and_worklet(report: dict[str, Any], isolated: bool) -> None:
@@ -1346,6 +1386,7 @@ def test_lazy_mounts(copy_path: str, module: str, program_paths: dict[str, str])
     path = "node20-auto" if copy_path.endswith("by-path") else copy_path
     _node_test_on_copy_path(path, module, "lazy.test.mjs", program_paths, 8, extra_env=extra)
 
+
 LAZY_MODES = {"proc-fd": {}, "by-path": {"WASI_WASM_NO_PROC_FD": "1"}}
 
 
@@ -1411,7 +1452,7 @@ def _host_listing(root: Path) -> dict[str, tuple[str, bytes]]:
 
 
 def _python_lazy(
-    program: Path, args: list[str], mounts: list[tuple[str, Path, bool]],
+    program: Path, args: list[str], *, mounts: list[tuple[str, Path, bool]],
     preopens: dict[str, str], write_back: bool,
 ) -> dict[str, Any]:  # fmt: skip
     from wasi_wasm import run, start_wasi  # noqa: PLC0415
@@ -1430,7 +1471,7 @@ def _python_lazy(
 
 
 def _js_lazy(
-    program: Path, args: list[str], mounts: list[tuple[str, Path, bool]],
+    program: Path, args: list[str], *, mounts: list[tuple[str, Path, bool]],
     preopens: dict[str, str], write_back: bool, mode: str, tmp_path: Path,
 ) -> dict[str, Any]:  # fmt: skip
     spec = {
@@ -1459,20 +1500,30 @@ def test_lazy_host_mount_runs_as_in_python(
     trees = {side: _lazy_tree(tmp_path / side) for side in ("python", "js")}
     before = _host_listing(trees["js"])
     outside_before = _host_listing(tmp_path / "js" / "outside")
-    kept = {name: (trees["js"] / name).stat() for name in ("read.txt", "untouched/u", "sub/deep/k.txt")}
-    preopens = {"/m": "/m"}
+    kept = {name: (trees["js"] / name).stat() for name in ("read.txt", "untouched/u")}
+    kept["sub/deep/k.txt"] = (trees["js"] / "sub/deep/k.txt").stat()
+
+    def on(side: str, write_back: bool) -> dict[str, Any]:
+        mounts = [("/m", trees[side], False)]
+        if side == "python":
+            return _python_lazy(
+                program, LAZY_RW_ARGS, mounts=mounts, preopens={"/m": "/m"}, write_back=write_back
+            )
+        return _js_lazy(program, LAZY_RW_ARGS, mounts=mounts, preopens={"/m": "/m"},
+                        write_back=write_back, mode=mode, tmp_path=tmp_path)  # fmt: skip
+
     # First without write-back: the host must not change.
-    js_run = _js_lazy(program, LAZY_RW_ARGS, [("/m", trees["js"], False)], preopens, False, mode, tmp_path)
+    js_run = on("js", False)
     assert _host_listing(trees["js"]) == before, "the host changed without write-back"
-    py_run = _python_lazy(program, LAZY_RW_ARGS, [("/m", trees["python"], False)], preopens, False)
+    py_run = on("python", False)
     # The absolute symlink's target names each side's own directory.
     py_run["stdout"] = py_run["stdout"].replace(f"{tmp_path}/python/", f"{tmp_path}/js/")
     assert js_run["stdout"] == py_run["stdout"]
     assert "SECRET" not in js_run["stdout"]
     assert (js_run["exitCode"], js_run["fsck"]) == (0, 0)
     # Then with write-back, on both sides: the same trees.
-    js_back = _js_lazy(program, LAZY_RW_ARGS, [("/m", trees["js"], False)], preopens, True, mode, tmp_path)
-    py_back = _python_lazy(program, LAZY_RW_ARGS, [("/m", trees["python"], False)], preopens, True)
+    js_back = on("js", True)
+    py_back = on("python", True)
     py_back["stdout"] = py_back["stdout"].replace(f"{tmp_path}/python/", f"{tmp_path}/js/")
     assert js_back["stdout"] == py_back["stdout"] == py_run["stdout"]
     assert js_back["errors"] == []
@@ -1508,10 +1559,13 @@ def test_read_only_lazy_mount_refuses_writes_as_in_python(
     for host in hosts.values():
         make_ro_tree(host)
     before = _host_listing(hosts["js"])
-    cases = [({"/m": "/m"}, "/m", RO_OPS), ({"/top": "/top"}, "/top/m", [a.replace("/m", "/top/m") for a in RO_OPS])]
+    below = [a.replace("/m", "/top/m") for a in RO_OPS]
+    cases = [({"/m": "/m"}, "/m", RO_OPS), ({"/top": "/top"}, "/top/m", below)]
     for preopens, vfs_path, args in cases:
-        js = _js_lazy(program, args, [(vfs_path, hosts["js"], True)], preopens, True, mode, tmp_path)
-        py = _python_lazy(program, args, [(vfs_path, hosts["python"], True)], preopens, False)
+        js = _js_lazy(program, args, mounts=[(vfs_path, hosts["js"], True)], preopens=preopens,
+                      write_back=True, mode=mode, tmp_path=tmp_path)  # fmt: skip
+        py = _python_lazy(program, args, mounts=[(vfs_path, hosts["python"], True)],
+                          preopens=preopens, write_back=False)  # fmt: skip
         assert js["stdout"] == py["stdout"]
         assert "errno 63" in js["stdout"] and js["fsck"] == 0
     assert _host_listing(hosts["js"]) == before
