@@ -39,6 +39,8 @@ test('a mount is ready at once and memory holds only what a program touched', {s
 		mkdirSync(join(host, `d${d}`), {recursive: true});
 		for (let f = 0; f < 10; f++) writeFileSync(join(host, `d${d}`, `f${f}`), Buffer.alloc(20000, d * 16 + f));
 	}
+	mkdirSync(join(host, 'many'));
+	for (let i = 0; i < 600; i++) writeFileSync(join(host, 'many', `name-${i}-${'x'.repeat(100)}`), String(i));
 	const wasi = await startWasi(null, quiet);
 	const before = wasi.usedBytes();
 	wasi.mountHostDir(host, '/m');
@@ -54,6 +56,9 @@ test('a mount is ready at once and memory holds only what a program touched', {s
 	assert.equal(wasi.lazyInfo('/m/d3/f7').state, 0); // read: in memory now
 	assert.equal(wasi.lazyInfo('/m/d10/f2').state, 2); // stat needs no bytes
 	assert.equal(wasi.lazyInfo('/m/d3').readOnly, false);
+	// a listing longer than the core's first buffer: it asks again with room for it
+	assert.equal(wasi.readdir('/m/many').length, 600);
+	assert.equal(wasi.readFile('/m/many/name-599-' + 'x'.repeat(100), 'utf8'), '599');
 	assert.equal(typeof wasi.lazyInfo('/m/d3').token, 'bigint');
 	assert.equal(wasi.fsck(), 0);
 	wasi.close();
@@ -243,6 +248,12 @@ test('a URL map: directories from its paths, each file fetched once, when first 
 	// a.txt had no size: fetched (once) when its directory was listed, then served from there
 	assert.deepEqual(fetched, ['https://example.test/a.txt', 'https://example.test/deep/b.bin', 'https://example.test/missing']);
 	assert.equal(wasi.readFile('/m/a.txt', 'utf8'), 'alpha');
+	// A fetch that fails with no errno of its own: EIO, and the file stays lazy.
+	wasi.mountUrlMap({'/f': {url: 'https://example.test/broken', size: 4}}, '/broken', {
+		fetchSync: () => { throw new Error('network down'); },
+	});
+	assert.throws(() => wasi.readFile('/broken/f'), {name: 'WasiError', code: 'EIO'});
+	assert.equal(wasi.lazyInfo('/broken/f').state, 2);
 	assert.throws(() => wasi.mountUrlMap({'/a/b': 'u', '/a': 'v'}, '/n', {fetchSync}), TypeError);
 	assert.throws(() => wasi.mountUrlMap({'/a/../b': 'u'}, '/n', {fetchSync}), TypeError);
 	assert.throws(() => wasi.mountUrlMap({'/a': 42}, '/n', {fetchSync}), TypeError);
