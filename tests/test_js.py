@@ -1142,8 +1142,13 @@ class AudioWorkletNode {
 // A browser Worker's synchronous XMLHttpRequest: every URL answers its own name.
 globalThis.XMLHttpRequest = class {
 	open(method, url) { this.url = url; }
-	send() { this.status = 200; this.response = new TextEncoder().encode(`bytes of ${this.url}`).buffer; }
-	getResponseHeader(name) { return name === 'Content-Length' ? String(this.response.byteLength) : null; }
+	send() {
+		this.status = 200;
+		this.response = new TextEncoder().encode(`bytes of ${this.url}`).buffer;
+	}
+	getResponseHeader(name) {
+		return name === 'Content-Length' ? String(this.response.byteLength) : null;
+	}
 };
 var registerProcessor = (name, processor) => {
 \tfor (const [wanted, options] of pendingNodes) if (wanted === name) new processor(options);
@@ -1467,7 +1472,7 @@ def _python_lazy(
         for vfs_path, host, read_only in mounts:
             wasi.mount_host_dir(host, vfs_path, read_only=read_only)
         result = run(program, args, wasi=wasi, preopens=preopens)
-        errors = []
+        errors: list[str] = []
         if write_back:
             for vfs_path, _host, read_only in mounts:
                 if not read_only:
