@@ -1186,12 +1186,14 @@ function nodeFs() {
 	return fs;
 }
 
-/** Whether names are reached through /proc/self/fd (Linux). @param {any} fs @param {number} fd */
+/** Whether names are reached through /proc/self/fd (Linux): "/proc/self/fd/N/." must be
+    the directory fd N holds. @param {any} fs @param {number} fd */
 function procWorks(fs, fd) {
 	if (nodeProcess?.env?.WASI_WASM_NO_PROC_FD) return false; // the tests' way to the other path
 	try {
-		fs.readdirSync(`/proc/self/fd/${fd}`);
-		return true;
+		const through = fs.statSync(`/proc/self/fd/${fd}/.`, {bigint: true});
+		const held = fs.fstatSync(fd, {bigint: true});
+		return through.dev === held.dev && through.ino === held.ino;
 	} catch {
 		return false;
 	}
@@ -1199,7 +1201,23 @@ function procWorks(fs, fd) {
 
 /** @typedef {{parent: number, name: string, dev: bigint, ino: bigint}} HostEntry */
 
-/** An open host directory: its fd and, for the path mode, its path. */
+/** The host path of each directory fd open here, for errors: "/proc/self/fd/N/x" would
+    tell a reader nothing. @type {Map<number, string>} */
+const hostDirPaths = new Map();
+
+/** An error of a host call, naming host paths, as a WasiError when its code is an errno.
+    @param {unknown} error @param {string} syscall */
+function hostError(error, syscall) {
+	if (error instanceof WasiError) return error;
+	const found = /** @type {{code?: unknown, path?: unknown}} */ (error);
+	if (typeof found?.code !== 'string' || !Object.hasOwn(ERRNO, found.code)) return error;
+	const path = typeof found.path === 'string'
+		? found.path.replace(/^\/proc\/self\/fd\/(\d+)/, (whole, fd) => hostDirPaths.get(Number(fd)) ?? whole)
+		: undefined;
+	return new WasiError(hostErrno(error), syscall, path);
+}
+
+/** An open host directory: its fd and its path (what the path mode goes by). */
 class HostDirFd {
 	/** @param {any} fs @param {boolean} proc @param {number} fd @param {string} path @param {boolean} owned */
 	constructor(fs, proc, fd, path, owned) {
@@ -1208,6 +1226,7 @@ class HostDirFd {
 		this.fd = fd;
 		this.path = path;
 		this.owned = owned;
+		hostDirPaths.set(fd, path);
 	}
 
 	/** The path that names `name` in this directory. @param {string} name */
@@ -1221,7 +1240,10 @@ class HostDirFd {
 	}
 
 	close() {
-		if (this.owned) this.fs.closeSync(this.fd);
+		if (this.owned) {
+			hostDirPaths.delete(this.fd);
+			this.fs.closeSync(this.fd);
+		}
 		this.owned = false;
 	}
 }
@@ -1248,10 +1270,15 @@ class HostDirSource {
 			throw new WasiError(hostErrno(error), 'mountHostDir', this.hostPath);
 		}
 		this.rootFd = fd;
-		this.rootPath = fs.realpathSync(this.hostPath);
-		this.proc = procWorks(fs, fd);
-		const info = fs.fstatSync(fd, {bigint: true});
-		this.#entries = [{parent: -1, name: '', dev: info.dev, ino: info.ino}];
+		try {
+			this.rootPath = fs.realpathSync(this.hostPath);
+			this.proc = procWorks(fs, fd);
+			const info = fs.fstatSync(fd, {bigint: true});
+			this.#entries = [{parent: -1, name: '', dev: info.dev, ino: info.ino}];
+		} catch (error) {
+			fs.closeSync(fd);
+			throw error;
+		}
 		this.listed = 0; // directories listed, files opened: what programs touched
 	}
 
@@ -1451,11 +1478,15 @@ function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_SIZE}) {
 		}
 	});
 	// 3. The changes.
-	const host = openHostTarget(fs, source.proc, hostDir ?? source.hostPath);
 	try {
-		writeBackDir(vfs, fs, host, root === '/' ? '' : root, [], info);
-	} finally {
-		host.close();
+		const host = openHostTarget(fs, source.proc, hostDir ?? source.hostPath);
+		try {
+			writeBackDir(vfs, fs, host, root === '/' ? '' : root, [], info);
+		} finally {
+			host.close();
+		}
+	} catch (error) {
+		throw hostError(error, 'writeBackHostDir');
 	}
 }
 

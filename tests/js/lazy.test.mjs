@@ -128,6 +128,8 @@ test('write-back applies only the changes, and lists no directory the program ne
 	wasi.rm('/m/new');
 	assert.throws(() => wasi.writeBackHostDir('/m', {maxFileSize: 4096}), {name: 'WasiError', code: 'EFBIG'});
 	assert.equal(readFileSync(join(host, 'new'), 'utf8'), 'n');
+	symlinkSync(host, join(host, '..', 'link-to-tree'));
+	assert.throws(() => wasi.writeBackHostDir('/m', {hostDir: join(host, '..', 'link-to-tree')}), {name: 'WasiError', code: 'ELOOP'});
 	wasi.writeBackHostDir('/m', {hostDir: join(host, '..', 'copy')});
 	assert.equal(readFileSync(join(host, '..', 'copy', 'big')).length, 5000);
 	assert.equal(wasi.fsck(), 0);
