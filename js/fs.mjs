@@ -7,7 +7,7 @@
 
 import {ERRNO, FILESTAT, FILETYPE_NAMES, FST, LAZY} from './abi.mjs';
 import {WasiError, check, describe} from './errors.mjs';
-import {LazyMount, UrlMapSource, lazyRegistry} from './lazy.mjs';
+import {LazyMount, UrlMapSource, lazyRegistry, mountRecord} from './lazy.mjs';
 import {HostDirSource, writeBack} from './node_mount.mjs';
 import {concatBytes, decodeUtf8, encodeUtf8, toBytes} from './platform.mjs';
 import {NO_ROOM, SMALL_CHUNK_BYTES} from './process.mjs';
@@ -404,7 +404,8 @@ export class WasiFileSystem {
 	    first looked into, a file's bytes when it is first opened, so memory holds only what
 	    was touched. Changes stay in memory (copy-on-write) until writeBackHostDir(). With
 	    `readOnly` every change fails with EPERM, as in wasmtime's read-only preopens. Host
-	    symlinks are never followed: they show as symlinks. Served by this thread (DESIGN.md).
+	    symlinks are never followed: they show as symlinks. Served by this thread alone: other
+	    threads get EIO for what it has not loaded (DESIGN.md).
 	    @param {string} hostPath @param {string} path @param {{readOnly?: boolean}} [options] */
 	mountHostDir(hostPath, path, {readOnly = false} = {}) {
 		if (typeof hostPath !== 'string') throw new TypeError(`mountHostDir needs a host path string, not ${describe(hostPath)}`);
@@ -417,10 +418,14 @@ export class WasiFileSystem {
 	    XMLHttpRequests, so this works in browser Workers (a page's main thread is refused),
 	    or anywhere with `fetchSync(url) => bytes`. Relative URLs resolve against `base`
 	    (default: this thread's location). Changes stay in memory; `readOnly` as mountHostDir.
+	    Other threads on this filesystem serve it too (not with a custom fetchSync).
 	    @param {UrlMap} map @param {string} path
 	    @param {{readOnly?: boolean, fetchSync?: (url: string) => BytesLike, base?: string}} [options] */
 	mountUrlMap(map, path, {readOnly = false, fetchSync, base = globalThis.location?.href} = {}) {
-		this.#mountLazy(path, readOnly, 'mountUrlMap', () => new UrlMapSource(map, fetchSync, base));
+		if (map === null || typeof map !== 'object' || Array.isArray(map)) {
+			throw new TypeError('mountUrlMap needs a map {"/path/in/mount": url | {url, size} | {symlink: target}}');
+		}
+		this.#mountLazy(path, readOnly, 'mountUrlMap', () => new UrlMapSource(Object.entries(map), fetchSync, base));
 	}
 
 	/** @param {string} path @param {boolean} readOnly @param {string} syscall
@@ -434,9 +439,13 @@ export class WasiFileSystem {
 		let id = 0;
 		try {
 			this.mkdir(path, {recursive: true});
-			id = host.exports.wasi_wasm_alloc(8) >>> 0; // the mount's id: see js/lazy.mjs
+			const vfsPath = normalPath(path);
+			const description = source.describe();
+			const record = mountRecord(description === null ? null : JSON.stringify({...JSON.parse(description), vfsPath, readOnly}));
+			id = host.exports.wasi_wasm_alloc(record.length) >>> 0; // the mount's id: see js/lazy.mjs
 			if (!id) throw new WasiError(ERRNO.ENOSPC, syscall, path);
-			const mount = new LazyMount(id, source, normalPath(path), readOnly);
+			host.coreBytes(id, record.length).set(record);
+			const mount = new LazyMount(id, source, vfsPath, readOnly);
 			registry.byId.set(id, mount);
 			const errno = this.#withPath(path, [], (core, _root, pointer, length) =>
 				core.exports.wasi_wasm_mount_lazy(pointer, length, mount.token(0), readOnly ? LAZY.MOUNT_READ_ONLY : 0));

@@ -7,19 +7,19 @@
    A source names its entries by number (0: the mount's root) and answers two questions:
    list(entry), the entries of a directory, and read(entry, offset, length), bytes of a file.
    A token, what the core keeps in a lazy inode, is the mount's id << 32 | entry + 1. The id
-   is the address of 8 bytes the mount holds in the core memory (wasi_wasm_alloc): unique
+   is the address of the record the mount holds in the core memory (wasi_wasm_alloc): unique
    among every thread's mounts on that memory, so a thread never takes another's token for
    one of its own.
 
    The hooks run in the thread whose program (or filesystem call) touches a lazy entry first,
-   with the core's lock held: a thread serves only the mounts it made. A process in another
-   thread sharing the memory (a Worker given initObj()) gets EIO for what is not loaded yet,
-   as the core gets for any token its host does not know. */
+   with the core's lock held. A thread serves the mounts it made, and the URL maps other
+   threads made (from the description in the mount's record, below); for another thread's
+   host directory it answers EIO, as the core gets for any token its host does not know. */
 
 import {ERRNO, LAZY} from './abi.mjs';
 import {WasiError} from './errors.mjs';
 import {CLOCK_READERS, decodeUtf8, encodeUtf8, threadMayBlock, toBytes} from './platform.mjs';
-/** @import {BytesLike, UrlMap} from './types.mjs' */
+/** @import {BytesLike} from './types.mjs' */
 
 export const LAZY_STATE = Object.freeze({NONE: 0, DIRECTORY: 1, REGULAR_FILE: 2});
 export const FILETYPE_DIRECTORY = 3;
@@ -48,6 +48,8 @@ const MAX_TARGET = 4095;
  * @property {(entry: number) => LazyItem[]} list
  * @property {(entry: number, offset: number, length: number) => Uint8Array} read
  * @property {() => void} close
+ * @property {() => string | null} describe what another thread needs to serve the same
+ *   mount (JSON), or null where it cannot
  */
 
 /** A mount of this thread. */
@@ -109,6 +111,47 @@ function recordSize(item) {
 	return (LAZY.RECORD_SIZE + item.name.length + (item.target?.length ?? 0) + 7) & ~7;
 }
 
+// What a mount keeps at its id in the core memory: u32 magic, u32 kind (1: a description
+// another thread can serve the mount from, 0: none), u32 0, u32 the description's length,
+// then the description (JSON). A URL map fetched with XMLHttpRequest is described: a thread
+// that meets one of its tokens and has no such mount builds the same source from it (the
+// same entries in the same order, so the same tokens).
+const MOUNT_MAGIC = 0x4d5a4c57;
+const MOUNT_HEADER = 16;
+
+/** The record of a mount whose source describes itself as `description`.
+    @param {string | null} description */
+export function mountRecord(description) {
+	const text = description === null ? new Uint8Array(0) : encodeUtf8(description);
+	const record = new Uint8Array(MOUNT_HEADER + text.length);
+	const view = new DataView(record.buffer);
+	view.setUint32(0, MOUNT_MAGIC, true);
+	view.setUint32(4, description === null ? 0 : 1, true);
+	view.setUint32(12, text.length, true);
+	record.set(text, MOUNT_HEADER);
+	return record;
+}
+
+/** Another thread's mount `id`, served here from its description; undefined where it has
+    none (a host directory, a custom fetchSync) or this thread cannot fetch (a page's main
+    thread). @param {WebAssembly.Memory} memory @param {number} id */
+function adoptMount(memory, id) {
+	const buffer = memory.buffer;
+	if (id + MOUNT_HEADER > buffer.byteLength) return undefined;
+	const view = new DataView(buffer);
+	const length = view.getUint32(id + 12, true);
+	if (view.getUint32(id, true) !== MOUNT_MAGIC || view.getUint32(id + 4, true) !== 1) return undefined;
+	if (id + MOUNT_HEADER + length > buffer.byteLength) return undefined;
+	try {
+		const {entries, timeNs, vfsPath, readOnly} = JSON.parse(decodeUtf8(new Uint8Array(buffer, id + MOUNT_HEADER, length)));
+		const mount = new LazyMount(id, new UrlMapSource(entries, undefined, undefined, BigInt(timeNs)), vfsPath, readOnly);
+		lazyRegistry(memory).byId.set(id, mount);
+		return mount;
+	} catch {
+		return undefined;
+	}
+}
+
 /** This thread's mounts on each core memory: by id, and by VFS path (for write-back).
     @type {WeakMap<WebAssembly.Memory, {byId: Map<number, LazyMount>, byPath: Map<string, LazyMount>}>} */
 const lazyRegistries = new WeakMap();
@@ -136,7 +179,10 @@ function lazyErrno(error) {
     @param {WebAssembly.Memory} memory */
 export function lazyHooks(memory) {
 	/** @param {bigint} token */
-	const mountOf = token => lazyRegistries.get(memory)?.byId.get(Number(BigInt.asUintN(64, token) >> 32n));
+	const mountOf = token => {
+		const id = Number(BigInt.asUintN(64, token) >> 32n);
+		return lazyRegistries.get(memory)?.byId.get(id) ?? adoptMount(memory, id);
+	};
 	return {
 		/** @param {bigint} token @param {number} pointer @param {number} cap */
 		lazy_list: (token, pointer, cap) => {
@@ -230,13 +276,16 @@ export class UrlMapSource {
 	#fetch;
 	#timeNs;
 
-	/** @param {UrlMap} map
+	/** @type {[string, unknown][]} the map's entries, URLs resolved: the description */
+	#resolved = [];
+	#custom;
+
+	/** @param {[string, unknown][]} entries a UrlMap's entries
 	    @param {((url: string) => BytesLike) | undefined} fetchSync
-	    @param {string | undefined} base what relative URLs resolve against (none: kept as given) */
-	constructor(map, fetchSync, base) {
-		if (map === null || typeof map !== 'object' || Array.isArray(map)) {
-			throw new TypeError('mountUrlMap needs a map {"/path/in/mount": url | {url, size} | {symlink: target}}');
-		}
+	    @param {string | undefined} base what relative URLs resolve against (none: kept as given)
+	    @param {bigint} [timeNs] the entries' times (default: now) */
+	constructor(entries, fetchSync, base, timeNs = CLOCK_READERS[0]()) {
+		this.#custom = fetchSync !== undefined;
 		if (fetchSync === undefined) {
 			if (typeof XMLHttpRequest !== 'function') {
 				throw new TypeError('mountUrlMap fetches with synchronous XMLHttpRequest, which only browsers have: give {fetchSync} elsewhere');
@@ -254,8 +303,14 @@ export class UrlMapSource {
 				return {status: 200, bytes: bytes ?? new Uint8Array(0), length: bytes ? bytes.length : null};
 			}
 			: xhrFetch;
-		this.#timeNs = CLOCK_READERS[0]();
-		for (const [path, value] of Object.entries(map)) this.#add(path, value, base);
+		this.#timeNs = timeNs;
+		for (const [path, value] of entries) this.#add(path, value, base);
+	}
+
+	/** The map, for another thread to serve the same mount; none with a custom fetchSync
+	    (a function does not cross threads). */
+	describe() {
+		return this.#custom ? null : JSON.stringify({entries: this.#resolved, timeNs: String(this.#timeNs)});
 	}
 
 	/** @param {string} path @param {unknown} value @param {string | undefined} base */
@@ -281,10 +336,12 @@ export class UrlMapSource {
 		const made = this.#entries[entry];
 		if (typeof value === 'string') {
 			made.url = base ? new URL(value, base).href : value;
+			this.#resolved.push([path, made.url]);
 		} else if (value && typeof value === 'object' && typeof (/** @type {{symlink?: unknown}} */ (value).symlink) === 'string') {
 			const target = lazyTarget(encodeUtf8(/** @type {{symlink: string}} */ (value).symlink));
 			if (!target) throw new TypeError(`mountUrlMap: ${JSON.stringify(path)}: a bad symlink target`);
 			made.target = target;
+			this.#resolved.push([path, value]);
 		} else if (value && typeof value === 'object' && typeof (/** @type {{url?: unknown}} */ (value).url) === 'string') {
 			const {url, size} = /** @type {{url: string, size?: unknown}} */ (value);
 			if (size !== undefined && !(Number.isSafeInteger(size) && /** @type {number} */ (size) >= 0)) {
@@ -292,6 +349,7 @@ export class UrlMapSource {
 			}
 			made.url = base ? new URL(url, base).href : url;
 			made.size = /** @type {number | undefined} */ (size) ?? null;
+			this.#resolved.push([path, made.size === null ? {url: made.url} : {url: made.url, size: made.size}]);
 		} else {
 			throw new TypeError(`mountUrlMap: ${JSON.stringify(path)} must map to a URL, {url, size} or {symlink}`);
 		}

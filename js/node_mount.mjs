@@ -248,6 +248,12 @@ export class HostDirSource {
 		this.#open = null;
 	}
 
+	/** A host directory is served by the thread that mounted it alone (its entries are
+	    numbered as that thread lists them). */
+	describe() {
+		return null;
+	}
+
 	close() {
 		this.#closeFile();
 		if (this.rootFd >= 0) this.fs.closeSync(this.rootFd);

@@ -909,11 +909,13 @@ def test_browser_worker_mounts_a_url_map(browser_server: _TestServer, tmp_path: 
     """In headless Chromium, a Worker mounts a URL map of the test server's files (sizes given
     and not, a symlink, a missing URL) and runs lazy_ops on it: directories from the map, a
     file fetched (synchronous XMLHttpRequest) only when opened, a missing one ENOENT, writes
-    in memory, a binary file byte for byte; the page's main thread is refused."""
+    in memory, a binary file byte for byte; the page's main thread is refused. A second
+    Worker on the same filesystem (the page cross-origin isolated) serves the parts the first
+    never loaded from the mount's description in the shared memory."""
     chromium = _chromium()
     if chromium is None:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
-    url = f"http://127.0.0.1:{browser_server.port}/plain/browser/lazy.html?module=wasi.mjs"
+    url = f"http://127.0.0.1:{browser_server.port}/isolated/browser/lazy.html?module=wasi.mjs"
     report = _load_in_chromium(chromium, url, browser_server, tmp_path / "profile")
     assert "error" not in report, report["error"]
     assert "main thread" in report["mainThread"], report["mainThread"]
@@ -922,16 +924,26 @@ def test_browser_worker_mounts_a_url_map(browser_server: _TestServer, tmp_path: 
     size = Path(browser_server.programs["lazy_ops"]).stat().st_size
     data = (BROWSER_DIR / "lazy_data.txt").read_text()
     assert worker["stdout"].splitlines() == [
-        "ls /m: OK", "  docs", "  prog.wasm", "ls /m/docs: OK", "  link", "  missing",
-        "  readme.txt", "stat /m/prog.wasm: OK", f"  file {size}", "read /m/docs/readme.txt: OK",
-        f"  [{data}] {len(data)} bytes", "read /m/docs/link: OK", f"  [{data}] {len(data)} bytes",
-        "read /m/docs/missing: errno 44", "write /m/docs/new: OK", "ls /m/docs: OK", "  link",
-        "  missing", "  new", "  readme.txt",
+        "ls /m: OK", "  docs", "  prog.wasm", "  sub", "ls /m/docs: OK", "  link", "  missing",
+        "  other.txt", "  readme.txt", "stat /m/prog.wasm: OK", f"  file {size}",
+        "read /m/docs/readme.txt: OK", f"  [{data}] {len(data)} bytes", "read /m/docs/link: OK",
+        f"  [{data}] {len(data)} bytes", "read /m/docs/missing: errno 44",
+        "write /m/docs/new: OK", "ls /m/docs: OK", "  link", "  missing", "  new", "  other.txt",
+        "  readme.txt",
     ]  # fmt: skip
     assert worker["code"] == 0 and worker["fsck"] == 0 and worker["rootState"] == 1
     assert (worker["progStateBeforeRead"], worker["progStateAfterRead"]) == (2, 0)
     assert worker["progMatches"] is True and worker["progLength"] == size
     assert [head for head in browser_server.heads if "lazy_ops" in head], browser_server.heads
+    # A second Worker on the first one's filesystem lists and reads what the first never did.
+    second = report["second"]
+    assert "error" not in second, second["error"]
+    assert second["stdout"].splitlines() == [
+        "ls /m/sub: OK", "  deep.txt", "read /m/sub/deep.txt: OK", f"  [{data}] {len(data)} bytes",
+        "read /m/docs/other.txt: OK", f"  [{data}] {len(data)} bytes", "read /m/docs/new: OK",
+        "  [local] 5 bytes",
+    ]  # fmt: skip
+    assert second["code"] == 0 and second["fsck"] == 0
 
 
 def _check_worker_and_worklet(report: dict[str, Any], isolated: bool) -> None:
@@ -1391,8 +1403,8 @@ def test_lazy_mounts(copy_path: str, module: str, program_paths: dict[str, str])
     maxFileSize before the host changes; a host tree changed under the mount (directories and
     files swapped for symlinks to outside, a file for a FIFO) never lets anything outside be
     read; a vanished file is ENOENT and stays lazy; maxFsBytes bounds loads; a URL map with
-    fetchSync; another thread gets EIO. "by-path": names by path (the non-Linux way), not
-    through /proc/self/fd."""
+    fetchSync; another thread serves a URL map from its description and gets EIO for a host
+    directory. "by-path": names by path (the non-Linux way), not through /proc/self/fd."""
     extra = {"WASI_WASM_NO_PROC_FD": "1"} if copy_path.endswith("by-path") else {}
     path = "node20-auto" if copy_path.endswith("by-path") else copy_path
     _node_test_on_copy_path(path, module, "lazy.test.mjs", program_paths, 8, extra_env=extra)

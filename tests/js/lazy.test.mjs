@@ -266,27 +266,64 @@ test('a URL map: directories from its paths, each file fetched once, when first 
 	wasi.close();
 });
 
-test('another thread on the same memory gets EIO for what this thread has not loaded', async () => {
+/** A synchronous XMLHttpRequest for Node, reading file: URLs (what a browser Worker has);
+    `globalThis.fetched` lists what it fetched in this thread. */
+function installXhr() {
+	globalThis.fetched = [];
+	globalThis.XMLHttpRequest = class {
+		open(method, url) {
+			this.method = method;
+			this.url = url;
+		}
+		send() {
+			const bytes = process.getBuiltinModule('node:fs').readFileSync(new URL(this.url));
+			globalThis.fetched.push(`${this.method} ${this.url.replace(/.*\//, '')}`);
+			this.status = 200;
+			this.length = bytes.length;
+			this.response = this.method === 'GET' ? bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) : null;
+		}
+		getResponseHeader(name) {
+			return name === 'Content-Length' ? String(this.length) : null;
+		}
+	};
+}
+
+test('another thread serves a URL map from its description, and gets EIO for a host directory not loaded', async () => {
 	const host = join(scratch(), 'tree');
 	mkdirSync(join(host, 'd'), {recursive: true});
 	writeFileSync(join(host, 'd', 'f'), 'data');
+	writeFileSync(join(host, 'u1'), 'first url');
+	writeFileSync(join(host, 'u2'), 'second url');
+	installXhr();
 	const wasi = await startWasi(null, quiet);
 	wasi.mountHostDir(host, '/m');
+	wasi.mountUrlMap({'/dir/u1': pathToFileURL(join(host, 'u1')).href, '/dir/u2': {url: pathToFileURL(join(host, 'u2')).href, size: 10}}, '/u');
+	wasi.mountUrlMap({'/x': 'file:///nothing'}, '/custom', {fetchSync: () => 'x'});
+	assert.deepEqual(wasi.readdir('/u/dir'), ['u1', 'u2']); // listed here: a HEAD for u1's size
+	assert.deepEqual(globalThis.fetched, ['HEAD u1']);
 	const {Worker} = await import('node:worker_threads');
 	const script = `
 		const {workerData, parentPort} = require('node:worker_threads');
+		(${installXhr.toString()})();
 		import(workerData.url).then(async ({startWasi}) => {
 			const mine = await startWasi(workerData.init, {stdout: null, stderr: null});
 			const result = [];
-			try { mine.readdir('/m/d'); result.push('listed'); } catch (error) { result.push(error.code); }
+			const attempt = use => { try { result.push(use()); } catch (error) { result.push(error.code); } };
+			attempt(() => mine.readdir('/m/d'));
+			attempt(() => mine.readFile('/u/dir/u2', 'utf8'));
+			attempt(() => mine.readdir('/custom'));
+			result.push(globalThis.fetched);
 			mine.close();
 			parentPort.postMessage(result);
 		});`;
 	const worker = new Worker(script, {eval: true, workerData: {url: pathToFileURL(process.env.WASI_MJS).href, init: wasi.initObj()}});
-	const [result] = await Promise.all([new Promise(resolve => worker.once('message', resolve))]);
+	const result = await new Promise(resolve => worker.once('message', resolve));
 	await worker.terminate();
-	assert.deepEqual(result, ['EIO']);
+	assert.deepEqual(result, ['EIO', 'second url', 'EIO', ['GET u2']]);
 	assert.deepEqual(wasi.readdir('/m/d'), ['f']); // this thread serves it
+	assert.equal(wasi.readFile('/u/dir/u2', 'utf8'), 'second url'); // loaded by the Worker
+	assert.deepEqual(globalThis.fetched, ['HEAD u1']);
 	assert.equal(wasi.fsck(), 0);
 	wasi.close();
+	delete globalThis.XMLHttpRequest;
 });

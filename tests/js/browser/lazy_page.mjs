@@ -13,12 +13,20 @@ try {
 		report.mainThread = String(error.message);
 	}
 	wasi.close();
-	const worker = new Worker(new URL('lazy_worker.mjs', location.href), {type: 'module'});
-	report.worker = await new Promise((resolve, reject) => {
-		worker.onmessage = event => resolve(event.data);
-		worker.onerror = event => reject(new Error(`worker: ${event.message}`));
-		worker.postMessage({moduleUrl, lazyOpsUrl: new URL('../programs/lazy_ops.wasm', location.href).href});
-	});
+	const lazyOpsUrl = new URL('../programs/lazy_ops.wasm', location.href).href;
+	const ask = message => {
+		const worker = new Worker(new URL('lazy_worker.mjs', location.href), {type: 'module'});
+		return new Promise((resolve, reject) => {
+			worker.onmessage = event => resolve(event.data);
+			worker.onerror = event => reject(new Error(`worker: ${event.message}`));
+			worker.postMessage(message);
+		});
+	};
+	report.worker = await ask({moduleUrl, lazyOpsUrl});
+	// A second Worker on the first's filesystem (the page is cross-origin isolated): it
+	// serves the map's parts the first never loaded from the mount's description.
+	if (report.worker.init?.memory) report.second = await ask({moduleUrl, lazyOpsUrl, init: report.worker.init});
+	delete report.worker.init;
 } catch (error) {
 	report.error = String(error?.stack ?? error);
 }
