@@ -153,6 +153,7 @@ test('a host tree changed under the mount: nothing outside is ever read', {skip:
 	writeFileSync(join(host, 'fifo-later'), 'a file for now');
 	mkdirSync(join(host, 'other'));
 	writeFileSync(join(host, 'other', 'g'), 'replaced');
+	mkdirSync(join(host, 'unlisted'));
 	const wasi = await startWasi(null, quiet);
 	wasi.mountHostDir(host, '/m');
 	// Mounted, nothing read yet: the root itself is untouched, so every name is the host's
@@ -171,15 +172,19 @@ test('a host tree changed under the mount: nothing outside is ever read', {skip:
 	symlinkSync(join(outside, 'sub'), join(host, 'deep', 'sub'));
 	unlinkSync(join(host, 'file'));
 	symlinkSync(join(outside, 'secret'), join(host, 'file'));
+	rmSync(join(host, 'unlisted'), {recursive: true}); // known from the root's listing, never listed
+	symlinkSync(outside, join(host, 'unlisted'));
 	unlinkSync(join(host, 'fifo-later'));
 	execFileSync('mkfifo', [join(host, 'fifo-later')]);
-	out = await ops(wasi, 'read', '/m/dir/f', 'read', '/m/deep/sub/f', 'read', '/m/file', 'read', '/m/fifo-later', 'ls', '/m/deep/sub');
+	out = await ops(wasi, 'read', '/m/dir/f', 'read', '/m/deep/sub/f', 'read', '/m/file', 'read', '/m/fifo-later', 'ls', '/m/deep/sub',
+		'ls', '/m/unlisted', 'read', '/m/unlisted/secret');
 	assert.ok(!out.join('\n').includes('SECRET'), out.join('\n'));
 	assert.match(out[0], /^read \/m\/dir\/f: errno (54|44)$/); // ENOTDIR from O_NOFOLLOW | O_DIRECTORY
 	assert.match(out[1], /^read \/m\/deep\/sub\/f: errno (54|44)$/);
 	assert.match(out[2], /^read \/m\/file: errno (32|44)$/); // ELOOP from O_NOFOLLOW
 	assert.equal(out[3], 'read /m/fifo-later: errno 29'); // EIO: not a regular file (and no hang)
 	assert.equal(out[4], 'ls /m/deep/sub: OK'); // listed before the swap: the VFS has its names
+	assert.deepEqual(out.slice(-2), ['ls /m/unlisted: errno 54', 'read /m/unlisted/secret: errno 54']); // as the Python host
 	// A directory replaced by another real one after its listing: through /proc/self/fd, as
 	// the Python host, the name is what counts; by path, only the listed inode is taken.
 	wasi.readdir('/m/other');
