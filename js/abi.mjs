@@ -32,6 +32,11 @@ export const STDIO_MODE = Object.freeze({
 	AT_NEWLINE: 1,
 	AT_THRESHOLD: 2,
 });
+// Lazy host mounts: wasi_wasm_mount_lazy's flags, the lazy_list record's size.
+export const LAZY = Object.freeze({
+	MOUNT_READ_ONLY: 1,
+	RECORD_SIZE: 40,
+});
 // WASI errno numbers -> C names (index = number), for WasiError.code.
 export const ERRNO_NAMES = Object.freeze([
 	'SUCCESS', 'E2BIG', 'EACCES', 'EADDRINUSE', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EAGAIN',

@@ -5,13 +5,16 @@
    Python host calls: this module only moves arguments into core buffers and throws
    WasiErrors for errnos. */
 
-import {ERRNO, FILESTAT, FILETYPE_NAMES, FST} from './abi.mjs';
-import {WasiError, check} from './errors.mjs';
+import {ERRNO, FILESTAT, FILETYPE_NAMES, FST, LAZY} from './abi.mjs';
+import {WasiError, check, describe} from './errors.mjs';
+import {LazyMount, UrlMapSource, lazyRegistry, mountRecord} from './lazy.mjs';
+import {HostDirSource, writeBack} from './node_mount.mjs';
 import {concatBytes, decodeUtf8, encodeUtf8, toBytes} from './platform.mjs';
 import {NO_ROOM, SMALL_CHUNK_BYTES} from './process.mjs';
 /** @import {ProcessGroup} from './group.mjs' */
 /** @import {CoreProcess} from './process.mjs' */
-/** @import {BytesLike} from './types.mjs' */
+/** @import {LazySource} from './lazy.mjs' */
+/** @import {BytesLike, LazyInfo, UrlMap} from './types.mjs' */
 
 const FILE_CHUNK_BYTES = 1 << 20; // bytes moved per wasi_wasm_fs_read / _file_append call
 // A read that sees another file renamed over its path starts again; after this many, it
@@ -29,6 +32,11 @@ export function encodePath(path) {
 	}
 	const relative = path.replace(/^\/+/, '');
 	return encodeUtf8(relative || '.');
+}
+
+/** `path` as a mount is named: one slash between names, none at the end. @param {string} path */
+function normalPath(path) {
+	return `/${path.split('/').filter(name => name !== '').join('/')}`;
 }
 
 /** @param {string} path */
@@ -387,6 +395,100 @@ export class WasiFileSystem {
 			if (parent !== '/') this.mkdir(parent, {recursive: true});
 			this.writeFile(path, data);
 		}
+	}
+
+	// -- lazy mounts (js/lazy.mjs, js/node_mount.mjs) ----------------------------------------
+
+	/** Node: mounts the host directory `hostPath` at `path` lazily (created when missing; it
+	    must be an empty directory): a directory's listing is read from the host when it is
+	    first looked into, a file's bytes when it is first opened, so memory holds only what
+	    was touched. Changes stay in memory (copy-on-write) until writeBackHostDir(). With
+	    `readOnly` every change fails with EPERM, as in wasmtime's read-only preopens. Host
+	    symlinks are never followed: they show as symlinks. Served by this thread alone: other
+	    threads get EIO for what it has not loaded (DESIGN.md).
+	    @param {string} hostPath @param {string} path @param {{readOnly?: boolean}} [options] */
+	mountHostDir(hostPath, path, {readOnly = false} = {}) {
+		if (typeof hostPath !== 'string') throw new TypeError(`mountHostDir needs a host path string, not ${describe(hostPath)}`);
+		this.#mountLazy(path, readOnly, 'mountHostDir', () => new HostDirSource(hostPath, readOnly));
+	}
+
+	/** Mounts a URL map at `path` lazily: `{'/dir/file': url | {url, size} | {symlink}}`; the
+	    directories come from the map, a file is fetched when it is first opened (its size,
+	    unless given, by a HEAD request when its directory is listed). Fetches are synchronous
+	    XMLHttpRequests, so this works in browser Workers (a page's main thread is refused),
+	    or anywhere with `fetchSync(url) => bytes`. Relative URLs resolve against `base`
+	    (default: this thread's location). Changes stay in memory; `readOnly` as mountHostDir.
+	    Other threads on this filesystem serve it too (not with a custom fetchSync).
+	    @param {UrlMap} map @param {string} path
+	    @param {{readOnly?: boolean, fetchSync?: (url: string) => BytesLike, base?: string}} [options] */
+	mountUrlMap(map, path, {readOnly = false, fetchSync, base = globalThis.location?.href} = {}) {
+		if (map === null || typeof map !== 'object' || Array.isArray(map)) {
+			throw new TypeError('mountUrlMap needs a map {"/path/in/mount": url | {url, size} | {symlink: target}}');
+		}
+		this.#mountLazy(path, readOnly, 'mountUrlMap', () => new UrlMapSource(Object.entries(map), fetchSync, base));
+	}
+
+	/** @param {string} path @param {boolean} readOnly @param {string} syscall
+	    @param {() => LazySource} makeSource */
+	#mountLazy(path, readOnly, syscall, makeSource) {
+		encodePath(path);
+		if (typeof readOnly !== 'boolean') throw new TypeError(`readOnly must be a boolean, not ${describe(readOnly)}`);
+		const source = makeSource(); // a bad source throws before anything changes
+		const host = this.#host();
+		const registry = lazyRegistry(this.#group.memory);
+		let id = 0;
+		try {
+			this.mkdir(path, {recursive: true});
+			const vfsPath = normalPath(path);
+			const description = source.describe();
+			const record = mountRecord(description === null ? null : JSON.stringify({...JSON.parse(description), vfsPath, readOnly}));
+			id = host.exports.wasi_wasm_alloc(record.length) >>> 0; // the mount's id: see js/lazy.mjs
+			if (!id) throw new WasiError(ERRNO.ENOSPC, syscall, path);
+			host.coreBytes(id, record.length).set(record);
+			const mount = new LazyMount(id, source, vfsPath, readOnly);
+			registry.byId.set(id, mount);
+			const errno = this.#withPath(path, [], (core, _root, pointer, length) =>
+				core.exports.wasi_wasm_mount_lazy(pointer, length, mount.token(0), readOnly ? LAZY.MOUNT_READ_ONLY : 0));
+			check(errno, syscall, path);
+			registry.byPath.set(mount.vfsPath, mount);
+		} catch (error) {
+			if (id) {
+				registry.byId.delete(id);
+				host.exports.wasi_wasm_free(id);
+			}
+			source.close();
+			throw error;
+		}
+	}
+
+	/** What `path` (a final symlink not followed) is to the lazy mounts: `{token, state,
+	    readOnly}`, state 0 an ordinary entry, 1 a directory not listed yet, 2 a file whose
+	    bytes are not read yet. Asking loads nothing.
+	    @param {string} path @returns {LazyInfo} */
+	lazyInfo(path) {
+		return this.#withPath(path, [16], (host, root, pointer, length, [out]) => {
+			check(host.exports.wasi_wasm_lazy_info(root, pointer, length, out), 'lazyInfo', path);
+			const view = host.coreView();
+			return {
+				token: view.getBigUint64(out, true),
+				state: /** @type {0 | 1 | 2} */ (view.getUint8(out + 8)),
+				readOnly: view.getUint8(out + 9) !== 0,
+			};
+		});
+	}
+
+	/** Node: applies what programs changed below the host directory mounted at `path` to
+	    that directory (or `hostDir`): creates, writes, renames and deletes, but what is still
+	    lazy (never listed, never opened) is neither read nor rewritten, and a file whose size
+	    and mtime still match the host's is left alone. Entries moved away from their host
+	    place are read in first, so a source is never removed before its copy is made. A file
+	    over `maxFileSize` (default 4 GiB) throws WasiError EFBIG before the host changes.
+	    @param {string} path @param {{hostDir?: string, maxFileSize?: number}} [options] */
+	writeBackHostDir(path, {hostDir, maxFileSize} = {}) {
+		encodePath(path);
+		const mount = lazyRegistry(this.#group.memory).byPath.get(normalPath(path));
+		if (!mount) throw new TypeError(`${path} is no lazy mount of this filesystem (made in this thread)`);
+		writeBack(this, mount, {hostDir, maxFileSize});
 	}
 
 	/** Bytes the VFS allocator has handed out (for leak checks). */

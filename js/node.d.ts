@@ -7,6 +7,7 @@ declare var process: {
 	cpuUsage?: () => {user: number, system: number};
 	threadCpuUsage?: () => {user: number, system: number};
 	getBuiltinModule?: (id: string) => unknown;
+	env?: Record<string, string | undefined>;
 };
 
 declare module 'node:fs/promises' {

@@ -5,6 +5,7 @@
 import {DEFAULT_LIMITS, ERRNO, Hook, WASI_FUNCTIONS} from './abi.mjs';
 import {bridgeFunctions, multiMemorySupported} from './bridge.mjs';
 import {WasiError, WasiExit, check} from './errors.mjs';
+import {lazyHooks} from './lazy.mjs';
 import {CLOCK_READERS, clockResolutions, encodeUtf8, fillRandom, toBytes} from './platform.mjs';
 import {inputSource} from './stdio.mjs';
 /** @import {CoreFunctions, CoreHooks} from './abi.mjs' */
@@ -145,10 +146,8 @@ export class CoreProcess {
 				this.exitCode = code >>> 0;
 				throw new WasiExit(this.exitCode);
 			},
-			// Lazy host mounts are the Python host's for now: the JS hosts mount none, so the
-			// core never calls these (an EIO if it did).
-			lazy_list: () => -ERRNO.EIO,
-			lazy_read: () => -ERRNO.EIO,
+			// Lazy mounts (js/lazy.mjs): this thread's mounts on this memory serve them.
+			...lazyHooks(this.memory),
 		};
 		return {env};
 	}

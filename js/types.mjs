@@ -70,3 +70,33 @@
  *   set the filesystem's limits (keys left out: their defaults) and this process's maxFds
  * @property {Array<0 | 1 | 2>} [tty] the stdio fds that say they are terminals (isatty())
  */
+
+/**
+ * A file of a URL map: its URL (relative ones resolve against the page's or Worker's
+ * location) and, if known, its size (else a HEAD request asks when its directory is listed).
+ * @typedef {object} UrlMapFile
+ * @property {string} url
+ * @property {number} [size]
+ */
+
+/**
+ * A symlink of a URL map, with its target (relative, as the VFS stores targets).
+ * @typedef {object} UrlMapLink
+ * @property {string} symlink
+ */
+
+/**
+ * mountUrlMap()'s map: {'/path/below/the/mount': url | {url, size} | {symlink}}; the
+ * directories come from the paths.
+ * @typedef {Record<string, string | UrlMapFile | UrlMapLink>} UrlMap
+ */
+
+/**
+ * What lazyInfo() says of a VFS entry: the token of its mount's source, its state (0 an
+ * ordinary entry, 1 a directory not listed yet, 2 a file whose bytes are not read yet) and
+ * whether it is read-only.
+ * @typedef {object} LazyInfo
+ * @property {bigint} token
+ * @property {0 | 1 | 2} state
+ * @property {boolean} readOnly
+ */

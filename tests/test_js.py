@@ -454,6 +454,7 @@ def program_paths(wasm_program: Callable[..., Path]) -> dict[str, str]:
         "share_pipe": str(wasm_program("share_pipe")),
         "reactor_calc": str(wasm_program("reactor_calc", ("-mexec-model=reactor",))),
         "snapshot_mutator": str(wasm_program("snapshot_mutator")),
+        "lazy_ops": str(wasm_program("lazy_ops")),
     }
 
 
@@ -750,6 +751,8 @@ class _TestServer:
 
     def __init__(self, programs: dict[str, str]) -> None:
         self.reports: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.heads: list[str] = []
+        self.programs = programs
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -792,6 +795,15 @@ class _TestServer:
                     return
                 content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
                 self._send(route[0], 200, path.read_bytes(), content_type)
+
+            def do_HEAD(self) -> None:  # a URL map asks for sizes it was not given
+                route = self._route()
+                path = self._file(route[1]) if route else None
+                server.heads.append(self.path)
+                self.send_response(404 if route is None or path is None else 200)
+                if route is not None and path is not None:
+                    self.send_header("Content-Length", str(path.stat().st_size))
+                self.end_headers()
 
             def do_POST(self) -> None:
                 route = self._route()
@@ -891,6 +903,47 @@ def test_browser(run: str, browser_server: _TestServer, tmp_path: Path) -> None:
         assert extras["cat"] == {"code": 0, "error": None, "matches": True, "length": 45008}
     else:
         assert "needs SharedArrayBuffer" in extras["feedError"]
+
+
+def test_browser_worker_mounts_a_url_map(browser_server: _TestServer, tmp_path: Path) -> None:
+    """In headless Chromium, a Worker mounts a URL map of the test server's files (sizes given
+    and not, a symlink, a missing URL) and runs lazy_ops on it: directories from the map, a
+    file fetched (synchronous XMLHttpRequest) only when opened, a missing one ENOENT, writes
+    in memory, a binary file byte for byte; the page's main thread is refused. A second
+    Worker on the same filesystem (the page cross-origin isolated) serves the parts the first
+    never loaded from the mount's description in the shared memory."""
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    url = f"http://127.0.0.1:{browser_server.port}/isolated/browser/lazy.html?module=wasi.mjs"
+    report = _load_in_chromium(chromium, url, browser_server, tmp_path / "profile")
+    assert "error" not in report, report["error"]
+    assert "main thread" in report["mainThread"], report["mainThread"]
+    worker = report["worker"]
+    assert "error" not in worker, worker["error"]
+    size = Path(browser_server.programs["lazy_ops"]).stat().st_size
+    data = (BROWSER_DIR / "lazy_data.txt").read_text()
+    assert worker["stdout"].splitlines() == [
+        "ls /m: OK", "  docs", "  prog.wasm", "  sub", "ls /m/docs: OK", "  link", "  missing",
+        "  other.txt", "  readme.txt", "stat /m/prog.wasm: OK", f"  file {size}",
+        "read /m/docs/readme.txt: OK", f"  [{data}] {len(data)} bytes", "read /m/docs/link: OK",
+        f"  [{data}] {len(data)} bytes", "read /m/docs/missing: errno 44",
+        "write /m/docs/new: OK", "ls /m/docs: OK", "  link", "  missing", "  new", "  other.txt",
+        "  readme.txt",
+    ]  # fmt: skip
+    assert worker["code"] == 0 and worker["fsck"] == 0 and worker["rootState"] == 1
+    assert (worker["progStateBeforeRead"], worker["progStateAfterRead"]) == (2, 0)
+    assert worker["progMatches"] is True and worker["progLength"] == size
+    assert [head for head in browser_server.heads if "lazy_ops" in head], browser_server.heads
+    # A second Worker on the first one's filesystem lists and reads what the first never did.
+    second = report["second"]
+    assert "error" not in second, second["error"]
+    assert second["stdout"].splitlines() == [
+        "ls /m/sub: OK", "  deep.txt", "read /m/sub/deep.txt: OK", f"  [{data}] {len(data)} bytes",
+        "read /m/docs/other.txt: OK", f"  [{data}] {len(data)} bytes", "read /m/docs/new: OK",
+        "  [local] 5 bytes",
+    ]  # fmt: skip
+    assert second["code"] == 0 and second["fsck"] == 0
 
 
 def _check_worker_and_worklet(report: dict[str, Any], isolated: bool) -> None:
@@ -1098,6 +1151,17 @@ class AudioWorkletProcessor {}
 class AudioWorkletNode {
 \tconstructor(context, name, options) { pendingNodes.push([name, structuredClone(options)]); }
 }
+// A browser Worker's synchronous XMLHttpRequest: every URL answers its own name.
+globalThis.XMLHttpRequest = class {
+	open(method, url) { this.url = url; }
+	send() {
+		this.status = 200;
+		this.response = new TextEncoder().encode(`bytes of ${this.url}`).buffer;
+	}
+	getResponseHeader(name) {
+		return name === 'Content-Length' ? String(this.response.byteLength) : null;
+	}
+};
 var registerProcessor = (name, processor) => {
 \tfor (const [wanted, options] of pendingNodes) if (wanted === name) new processor(options);
 };
@@ -1325,3 +1389,206 @@ def test_gnu_tar_archives_restore_in_js(flags: list[str], tmp_path: Path) -> Non
         assert report["used"] < 1 << 20  # the 3 MiB file came in sparse
         assert report["long"] == "long"
     assert report["fsck"] == 0
+
+
+# -- lazy host mounts: the same programs on the same trees as the Python host ----------------
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("copy_path", [*COPY_PATHS, "node20-by-path"])
+def test_lazy_mounts(copy_path: str, module: str, program_paths: dict[str, str]) -> None:
+    """tests/js/lazy.test.mjs: mountHostDir is ready at once and loads only what a program
+    touches; a read-only mount refuses programs every change (EPERM); write-back applies
+    only the changes, moved lazy entries first, lists nothing untouched, refuses a file over
+    maxFileSize before the host changes; a host tree changed under the mount (directories and
+    files swapped for symlinks to outside, a file for a FIFO) never lets anything outside be
+    read; a vanished file is ENOENT and stays lazy; maxFsBytes bounds loads; a URL map with
+    fetchSync; another thread serves a URL map from its description and gets EIO for a host
+    directory. "by-path": names by path (the non-Linux way), not through /proc/self/fd."""
+    extra = {"WASI_WASM_NO_PROC_FD": "1"} if copy_path.endswith("by-path") else {}
+    path = "node20-auto" if copy_path.endswith("by-path") else copy_path
+    _node_test_on_copy_path(path, module, "lazy.test.mjs", program_paths, 8, extra_env=extra)
+
+
+LAZY_MODES = {"proc-fd": {}, "by-path": {"WASI_WASM_NO_PROC_FD": "1"}}
+
+
+def _lazy_tree(base: Path) -> Path:
+    """Nested directories and files, symlinks inside and pointing outside, a FIFO, a file
+    only root may read, a name that is not UTF-8, a 300 KB file (several chunks)."""
+    outside = base / "outside"
+    outside.mkdir(parents=True)
+    (outside / "secret").write_bytes(b"SECRET")
+    host = base / "tree"
+    (host / "sub" / "deep").mkdir(parents=True)
+    (host / "a.txt").write_bytes(b"alpha")
+    (host / "b.txt").write_bytes(b"beta")
+    (host / "read.txt").write_bytes(b"only read")
+    (host / "sub" / "deep" / "k.txt").write_bytes(b"kept")
+    (host / "sub" / "big.bin").write_bytes(b"0123456789abcdef" * 19200)
+    (host / "gone").mkdir()
+    (host / "gone" / "g.txt").write_bytes(b"g")
+    (host / "untouched").mkdir()
+    (host / "untouched" / "u").write_bytes(b"u")
+    (host / "link").symlink_to("a.txt")
+    (host / "up").symlink_to("../outside/secret")
+    (host / "abs").symlink_to(outside / "secret")
+    (host / "dirlink").symlink_to(outside)
+    os.mkfifo(host / "fifo")
+    (host / os.fsdecode(b"bad\xffname")).write_bytes(b"not UTF-8")
+    (host / "noread").write_bytes(b"n")
+    (host / "noread").chmod(0)
+    return host
+
+
+LAZY_RW_ARGS = [
+    "ls", "/m", "ls", "/m/sub", "stat", "/m/sub/big.bin", "read", "/m/a.txt", "read", "/m/link",
+    "read", "/m/up", "read", "/m/abs", "read", "/m/dirlink/secret", "readlink", "/m/up",
+    "readlink", "/m/abs", "ls", "/m/dirlink", "read", "/m/fifo", "stat", "/m/fifo",
+    "read", "/m/noread", "read", "/m/sub/big.bin", "read", "/m/read.txt",
+    "append", "/m/a.txt", "+more", "write", "/m/new.txt", "fresh",
+    "mv", "/m/b.txt", "/m/sub/deep/b.txt", "rm", "/m/gone/g.txt", "rmdir", "/m/gone",
+    "rm", "/m/link", "mkdir", "/m/nd", "symlink", "a.txt", "/m/nl", "ls", "/m",
+    "ls", "/m/sub/deep", "read", "/m/sub/deep/b.txt",
+]  # fmt: skip
+
+
+def _host_listing(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Kind and content (a symlink's target) of everything below root; nothing followed."""
+    import stat as host_stat  # noqa: PLC0415
+
+    found: dict[str, tuple[str, bytes]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            mode = path.lstat().st_mode
+            rel = os.fsencode(path.relative_to(root)).decode("utf-8", "backslashreplace")
+            if host_stat.S_ISLNK(mode):
+                found[rel] = ("link", os.readlink(path).encode())
+            elif host_stat.S_ISDIR(mode):
+                found[rel] = ("dir", b"")
+            elif host_stat.S_ISREG(mode):
+                found[rel] = ("file", path.read_bytes() if os.access(path, os.R_OK) else b"?")
+            else:
+                found[rel] = ("other", b"")
+    return found
+
+
+def _python_lazy(
+    program: Path, args: list[str], *, mounts: list[tuple[str, Path, bool]],
+    preopens: dict[str, str], write_back: bool,
+) -> dict[str, Any]:  # fmt: skip
+    from wasi_wasm import run, start_wasi  # noqa: PLC0415
+
+    with start_wasi() as wasi:
+        for vfs_path, host, read_only in mounts:
+            wasi.mount_host_dir(host, vfs_path, read_only=read_only)
+        result = run(program, args, wasi=wasi, preopens=preopens)
+        errors: list[str] = []
+        if write_back:
+            for vfs_path, _host, read_only in mounts:
+                if not read_only:
+                    wasi.write_back_host_dir(vfs_path)
+        return {"stdout": result.stdout.decode(), "exitCode": result.exit_code,
+                "fsck": wasi.fsck(), "errors": errors}  # fmt: skip
+
+
+def _js_lazy(
+    program: Path, args: list[str], *, mounts: list[tuple[str, Path, bool]],
+    preopens: dict[str, str], write_back: bool, mode: str, tmp_path: Path,
+) -> dict[str, Any]:  # fmt: skip
+    spec = {
+        "module": str(ROOT / "wasi.mjs"), "program": str(program), "args": args,
+        "mounts": [[vfs, str(host), ro] for vfs, host, ro in mounts], "preopens": preopens,
+        "writeBack": write_back,
+    }  # fmt: skip
+    spec_path = tmp_path / "lazy_spec.json"
+    spec_path.write_text(json.dumps(spec))
+    result = run_node(any_node(), [str(JS_DIR / "lazy_run.mjs"), str(spec_path)], LAZY_MODES[mode])
+    assert result.returncode == 0, _output(result)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+@pytest.mark.parametrize("mode", list(LAZY_MODES))
+def test_lazy_host_mount_runs_as_in_python(
+    mode: str, tmp_path: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """lazy_ops lists, reads (symlinks inside and out, a FIFO, an unreadable file, a 300 KB
+    file), writes, moves and deletes on a lazily mounted host tree, under Node (names through
+    /proc/self/fd, or by path with device and inode checks) and under the Python host: the
+    same output; the host untouched until write-back; the write-backs leave the same trees,
+    and nothing outside the mount is read or changed."""
+    program = wasm_program("lazy_ops")
+    trees = {side: _lazy_tree(tmp_path / side) for side in ("python", "js")}
+    before = _host_listing(trees["js"])
+    outside_before = _host_listing(tmp_path / "js" / "outside")
+    kept = {name: (trees["js"] / name).stat() for name in ("read.txt", "untouched/u")}
+    kept["sub/deep/k.txt"] = (trees["js"] / "sub/deep/k.txt").stat()
+
+    def on(side: str, write_back: bool) -> dict[str, Any]:
+        mounts = [("/m", trees[side], False)]
+        if side == "python":
+            return _python_lazy(
+                program, LAZY_RW_ARGS, mounts=mounts, preopens={"/m": "/m"}, write_back=write_back
+            )
+        return _js_lazy(program, LAZY_RW_ARGS, mounts=mounts, preopens={"/m": "/m"},
+                        write_back=write_back, mode=mode, tmp_path=tmp_path)  # fmt: skip
+
+    # First without write-back: the host must not change.
+    js_run = on("js", False)
+    assert _host_listing(trees["js"]) == before, "the host changed without write-back"
+    py_run = on("python", False)
+    # The absolute symlink's target names each side's own directory.
+    py_run["stdout"] = py_run["stdout"].replace(f"{tmp_path}/python/", f"{tmp_path}/js/")
+    assert js_run["stdout"] == py_run["stdout"]
+    assert "SECRET" not in js_run["stdout"]
+    assert (js_run["exitCode"], js_run["fsck"]) == (0, 0)
+    # Then with write-back, on both sides: the same trees.
+    js_back = on("js", True)
+    py_back = on("python", True)
+    py_back["stdout"] = py_back["stdout"].replace(f"{tmp_path}/python/", f"{tmp_path}/js/")
+    assert js_back["stdout"] == py_back["stdout"] == py_run["stdout"]
+    assert js_back["errors"] == []
+    after_js, after_py = _host_listing(trees["js"]), _host_listing(trees["python"])
+    # The Python host's write-back deletes host entries the mount never showed (a FIFO, a
+    # name that is not UTF-8); the JS one leaves them alone.
+    unshown = {"fifo", "bad\\xffname"}
+    assert set(after_js) - set(after_py) == unshown
+    for name, target in (("abs", "outside/secret"), ("dirlink", "outside")):
+        after_py[name] = ("link", str(tmp_path / "js" / target).encode())
+    assert {k: v for k, v in after_js.items() if k not in unshown} == after_py
+    assert after_js["a.txt"] == ("file", b"alpha+more")
+    assert after_js["sub/deep/b.txt"] == ("file", b"beta") and "b.txt" not in after_js
+    assert "gone" not in after_js and "link" not in after_js
+    assert after_js["nl"] == ("link", b"a.txt") and after_js["nd"] == ("dir", b"")
+    for name, info in kept.items():  # untouched or only read: not rewritten
+        now = (trees["js"] / name).stat()
+        assert (now.st_ino, now.st_mtime_ns) == (info.st_ino, info.st_mtime_ns), name
+    assert _host_listing(tmp_path / "js" / "outside") == outside_before
+
+
+@pytest.mark.parametrize("mode", list(LAZY_MODES))
+def test_read_only_lazy_mount_refuses_writes_as_in_python(
+    mode: str, tmp_path: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """tests/test_lazy_mount.py's RO_OPS (every kind of change, which wasmtime-py's read-only
+    preopens refuse with EPERM) on a read-only mount, directly and below a writable
+    preopen: the same output as the Python host, and the host unchanged."""
+    from test_lazy_mount import RO_OPS, make_ro_tree  # noqa: PLC0415
+
+    program = wasm_program("lazy_ops")
+    hosts = {side: tmp_path / side for side in ("python", "js")}
+    for host in hosts.values():
+        make_ro_tree(host)
+    before = _host_listing(hosts["js"])
+    below = [a.replace("/m", "/top/m") for a in RO_OPS]
+    cases = [({"/m": "/m"}, "/m", RO_OPS), ({"/top": "/top"}, "/top/m", below)]
+    for preopens, vfs_path, args in cases:
+        js = _js_lazy(program, args, mounts=[(vfs_path, hosts["js"], True)], preopens=preopens,
+                      write_back=True, mode=mode, tmp_path=tmp_path)  # fmt: skip
+        py = _python_lazy(program, args, mounts=[(vfs_path, hosts["python"], True)],
+                          preopens=preopens, write_back=False)  # fmt: skip
+        assert js["stdout"] == py["stdout"]
+        assert "errno 63" in js["stdout"] and js["fsck"] == 0
+    assert _host_listing(hosts["js"]) == before

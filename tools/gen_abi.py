@@ -299,6 +299,8 @@ def js_module(abi: Abi) -> str:
     lines += array("WASI_FUNCTIONS", list(abi.functions))
     lines += frozen("Hook", [(n.upper(), str(i)) for i, n in enumerate(abi.hooks)])
     lines += frozen("STDIO_MODE", [(n.upper(), str(v)) for n, v in abi.stdio_modes.items()])
+    lines += ["// Lazy host mounts: wasi_wasm_mount_lazy's flags, the lazy_list record's size."]
+    lines += frozen("LAZY", [(n.upper(), str(v)) for n, v in abi.lazy.items()])
     lines += ["// WASI errno numbers -> C names (index = number), for WasiError.code."]
     lines += array("ERRNO_NAMES", ["SUCCESS"] + ["E" + n.upper() for n in list(errno)[1:]])
     lines += [

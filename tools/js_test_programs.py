@@ -22,6 +22,7 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     "harden_limits": (),
     "share_pipe": (),
     "snapshot_mutator": (),
+    "lazy_ops": (),
 }
 
 

@@ -20,6 +20,7 @@ const REQUIRES = {
 	'limits.test.mjs': ['harden_limits'],
 	'pipes.test.mjs': ['share_pipe'],
 	'stdin.test.mjs': ['api_tool'],
+	'lazy.test.mjs': ['lazy_ops'],
 };
 const OPTIONAL = ['snapshot_mutator'];
 

@@ -1,0 +1,487 @@
+// @ts-check
+/* Node only: a host directory as a lazy mount's source (js/lazy.mjs), and the write-back of
+   a mount's changes to the host, as the Python host's _lazy_host.py and _mount.py do. Nothing
+   here runs unless mountHostDir is called: node:fs comes from process.getBuiltinModule then,
+   never from an import, so browsers load this code without reaching for Node.
+
+   Node has no openat. Where Linux's /proc/self/fd is there, "/proc/self/fd/N/name" is
+   openat(N, "name"): the kernel resolves the name in the directory fd N holds, whatever
+   happened to its path. So every host name is reached from an open directory, one component
+   at a time with O_NOFOLLOW, as the Python host does: a host symlink is never followed, even
+   one swapped in after the listing. Elsewhere (macOS) names are reached by path from the
+   mount's root: each component is opened with O_NOFOLLOW and fstat'ed, and must be the very
+   file (device and inode) the listing of its parent saw, so a component swapped for a
+   symlink is refused, not followed; but a listing (readdir, lstat and readlink by path) and
+   a write-back's writes have a window: a directory above them swapped for a symlink between
+   the check and the call sends that one call through it (docs/DESIGN.md). */
+
+import {ERRNO} from './abi.mjs';
+import {WasiError} from './errors.mjs';
+import {
+	FILETYPE_DIRECTORY, FILETYPE_REGULAR_FILE, FILETYPE_SYMBOLIC_LINK, LAZY_STATE, lazyName, lazyTarget,
+} from './lazy.mjs';
+import {nodeProcess} from './platform.mjs';
+/** @import {LazyItem, LazyMount} from './lazy.mjs' */
+
+const HOST_TEMP_PREFIX = '.wasi-wasm-';
+const DEFAULT_MAX_FILE_SIZE = 4 * 2 ** 30;
+
+/** node:fs, or a TypeError where this is not Node (20.16 or later). @returns {any} */
+function nodeFs() {
+	const fs = nodeProcess?.getBuiltinModule?.('node:fs');
+	if (!fs) throw new TypeError('mountHostDir and writeBackHostDir need Node 20.16 or later (process.getBuiltinModule)');
+	const {O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK} = /** @type {any} */ (fs).constants;
+	if (O_NOFOLLOW === undefined || O_DIRECTORY === undefined || O_NONBLOCK === undefined) {
+		throw new TypeError('mountHostDir needs O_NOFOLLOW and O_DIRECTORY (not on Windows)');
+	}
+	return fs;
+}
+
+/** Whether names are reached through /proc/self/fd (Linux): "/proc/self/fd/N/." must be
+    the directory fd N holds. @param {any} fs @param {number} fd */
+function procWorks(fs, fd) {
+	if (nodeProcess?.env?.WASI_WASM_NO_PROC_FD) return false; // the tests' way to the other path
+	try {
+		const through = fs.statSync(`/proc/self/fd/${fd}/.`, {bigint: true});
+		const held = fs.fstatSync(fd, {bigint: true});
+		return through.dev === held.dev && through.ino === held.ino;
+	} catch {
+		return false;
+	}
+}
+
+/** @typedef {{parent: number, name: string, dev: bigint, ino: bigint}} HostEntry */
+
+/** The host path of each directory fd open here, for errors: "/proc/self/fd/N/x" would
+    tell a reader nothing. @type {Map<number, string>} */
+const hostDirPaths = new Map();
+
+/** An error of a host call, naming host paths, as a WasiError when its code is an errno.
+    @param {unknown} error @param {string} syscall */
+function hostError(error, syscall) {
+	if (error instanceof WasiError) return error;
+	const found = /** @type {{code?: unknown, path?: unknown}} */ (error);
+	if (typeof found?.code !== 'string' || !Object.hasOwn(ERRNO, found.code)) return error;
+	const path = typeof found.path === 'string'
+		? found.path.replace(/^\/proc\/self\/fd\/(\d+)/, (whole, fd) => hostDirPaths.get(Number(fd)) ?? whole)
+		: undefined;
+	return new WasiError(hostErrno(error), syscall, path);
+}
+
+/** An open host directory: its fd and its path (what the path mode goes by). */
+class HostDirFd {
+	/** @param {any} fs @param {boolean} proc @param {number} fd @param {string} path @param {boolean} owned */
+	constructor(fs, proc, fd, path, owned) {
+		this.fs = fs;
+		this.proc = proc;
+		this.fd = fd;
+		this.path = path;
+		this.owned = owned;
+		hostDirPaths.set(fd, path);
+	}
+
+	/** The path that names `name` in this directory. @param {string} name */
+	at(name) {
+		return this.proc ? `/proc/self/fd/${this.fd}/${name}` : `${this.path}/${name}`;
+	}
+
+	/** The path of the directory itself, for readdir. */
+	self() {
+		return this.proc ? `/proc/self/fd/${this.fd}` : this.path;
+	}
+
+	close() {
+		if (this.owned) {
+			hostDirPaths.delete(this.fd);
+			this.fs.closeSync(this.fd);
+		}
+		this.owned = false;
+	}
+}
+
+/** A LazySource of a host directory: entry 0 is its root, each other entry (parent, name). */
+export class HostDirSource {
+	/** @type {HostEntry[]} */
+	#entries;
+	/** @type {{entry: number, fd: number} | null} the file read last, open for its next piece */
+	#open = null;
+
+	/** @param {string} hostPath @param {boolean} readOnly */
+	constructor(hostPath, readOnly) {
+		const fs = nodeFs();
+		this.fs = fs;
+		this.hostPath = String(hostPath);
+		this.readOnly = readOnly;
+		const {O_RDONLY, O_DIRECTORY} = fs.constants;
+		// The root as given (its ancestors and itself followed, the caller's choice), kept open.
+		let fd;
+		try {
+			fd = fs.openSync(this.hostPath, O_RDONLY | O_DIRECTORY);
+		} catch (error) {
+			throw new WasiError(hostErrno(error), 'mountHostDir', this.hostPath);
+		}
+		this.rootFd = fd;
+		try {
+			this.rootPath = fs.realpathSync(this.hostPath);
+			this.proc = procWorks(fs, fd);
+			const info = fs.fstatSync(fd, {bigint: true});
+			this.#entries = [{parent: -1, name: '', dev: info.dev, ino: info.ino}];
+		} catch (error) {
+			fs.closeSync(fd);
+			throw error;
+		}
+		this.listed = 0; // directories listed, files opened: what programs touched
+	}
+
+	/** The names from the root down to `entry`. @param {number} entry */
+	parts(entry) {
+		/** @type {string[]} */
+		const names = [];
+		for (let at = entry; at > 0; at = this.#entries[at].parent) names.push(this.#entries[at].name);
+		return names.reverse();
+	}
+
+	/** `entry` opened one component at a time from the root, each with O_NOFOLLOW; a
+	    directory (wantDirectory) or a regular file, else ENOTDIR / EIO.
+	    @param {number} entry @param {boolean} wantDirectory */
+	#openEntry(entry, wantDirectory) {
+		const fs = this.fs;
+		const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK} = fs.constants;
+		/** @type {number[]} */
+		const chain = [];
+		for (let at = entry; at > 0; at = this.#entries[at].parent) chain.push(at);
+		chain.reverse();
+		let dir = new HostDirFd(fs, this.proc, this.rootFd, this.rootPath, false);
+		for (const step of chain) {
+			const {name, dev, ino} = this.#entries[step];
+			const last = step === entry;
+			const flags = last && !wantDirectory ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK : O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+			let fd;
+			try {
+				fd = fs.openSync(dir.at(name), flags);
+			} finally {
+				dir.close();
+			}
+			const info = fs.fstatSync(fd, {bigint: true});
+			const kindOk = last && !wantDirectory ? info.isFile() : info.isDirectory();
+			// In the path mode the file must be the one the parent's listing saw: a component
+			// above it swapped for a symlink would otherwise have been followed.
+			const same = this.proc || (info.dev === dev && info.ino === ino);
+			if (!kindOk || !same) {
+				fs.closeSync(fd);
+				throw new WasiError(kindOk ? ERRNO.ENOENT : ERRNO.EIO, 'open', `${this.hostPath}/${this.parts(entry).join('/')}`);
+			}
+			dir = new HostDirFd(fs, this.proc, fd, `${dir.path}/${name}`, true);
+		}
+		return dir;
+	}
+
+	/** The entries of directory `entry`: those the VFS can hold (UTF-8 names of up to 255
+	    bytes; directories, regular files and symlinks). @param {number} entry
+	    @returns {LazyItem[]} */
+	list(entry) {
+		const fs = this.fs;
+		const dir = this.#openEntry(entry, true);
+		/** @type {LazyItem[]} */
+		const items = [];
+		try {
+			for (const raw of fs.readdirSync(dir.self(), {encoding: 'buffer'})) {
+				const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+				const name = lazyName(bytes);
+				if (name === null) continue;
+				let info;
+				try {
+					info = fs.lstatSync(dir.at(name), {bigint: true});
+				} catch (error) {
+					if (/** @type {{code?: string}} */ (error).code === 'ENOENT') continue; // gone since listed
+					throw error;
+				}
+				/** @type {LazyItem} */
+				const item = {entry: -1, name: bytes, filetype: FILETYPE_DIRECTORY, size: 0n, atimeNs: info.atimeNs, mtimeNs: info.mtimeNs};
+				if (info.isSymbolicLink()) {
+					const raw = fs.readlinkSync(dir.at(name), {encoding: 'buffer'});
+					const target = lazyTarget(new Uint8Array(raw.buffer, raw.byteOffset, raw.length));
+					if (target === null) continue;
+					items.push({...item, filetype: FILETYPE_SYMBOLIC_LINK, target: target.slice()});
+					continue;
+				}
+				if (!info.isDirectory() && !info.isFile()) continue; // devices, FIFOs, sockets
+				this.#entries.push({parent: entry, name, dev: info.dev, ino: info.ino});
+				item.entry = this.#entries.length - 1;
+				if (info.isFile()) {
+					item.filetype = FILETYPE_REGULAR_FILE;
+					item.size = info.size;
+				}
+				items.push(item);
+			}
+			if (!this.proc) {
+				// The path still names the directory listed: what a swap there would have shown
+				// is thrown away (a swap and a swap back in between stay unseen: DESIGN.md).
+				const again = fs.lstatSync(dir.path, {bigint: true});
+				const held = fs.fstatSync(dir.fd, {bigint: true});
+				if (again.dev !== held.dev || again.ino !== held.ino) throw new WasiError(ERRNO.ENOENT, 'readdir', dir.path);
+			}
+		} finally {
+			dir.close();
+		}
+		this.listed += 1;
+		return items;
+	}
+
+	/** Up to `length` bytes of file `entry` from `offset`; the file stays open for the next
+	    piece. @param {number} entry @param {number} offset @param {number} length */
+	read(entry, offset, length) {
+		const fs = this.fs;
+		if (this.#open?.entry !== entry) {
+			const opened = this.#openEntry(entry, false);
+			this.#closeFile();
+			this.#open = {entry, fd: opened.fd};
+			this.listed += 1;
+		}
+		const buffer = new Uint8Array(length);
+		const count = fs.readSync(/** @type {{fd: number}} */ (this.#open).fd, buffer, 0, length, offset);
+		return buffer.subarray(0, count);
+	}
+
+	#closeFile() {
+		if (this.#open) this.fs.closeSync(this.#open.fd);
+		this.#open = null;
+	}
+
+	/** A host directory is served by the thread that mounted it alone (its entries are
+	    numbered as that thread lists them). */
+	describe() {
+		return null;
+	}
+
+	close() {
+		this.#closeFile();
+		if (this.rootFd >= 0) this.fs.closeSync(this.rootFd);
+		this.rootFd = -1;
+	}
+}
+
+/** The WASI errno of a Node error. @param {unknown} error */
+function hostErrno(error) {
+	const code = /** @type {{code?: unknown}} */ (error)?.code;
+	if (typeof code === 'string' && Object.hasOwn(ERRNO, code)) return ERRNO[/** @type {keyof typeof ERRNO} */ (code)];
+	return ERRNO.EIO;
+}
+
+// ------------------------------------------------------------------------------------------
+// Write-back
+
+/**
+ * What write-back needs of a StatLike.
+ * @typedef {{size: number, atimeNs: bigint, mtimeNs: bigint, isFile(): boolean, isDirectory(): boolean, isSymbolicLink(): boolean}} StatLike
+ */
+
+/**
+ * What write-back needs of the filesystem API (a Wasi).
+ * @typedef {object} VfsReader
+ * @property {(path: string) => string[]} readdir
+ * @property {(path: string) => StatLike} lstat
+ * @property {(path: string) => Uint8Array} readFile
+ * @property {(path: string) => string} readlink
+ * @property {(path: string) => {token: bigint, state: number, readOnly: boolean}} lazyInfo
+ */
+
+/** A VFS entry in a write-back: its stat, whether it is still lazy, and whether a lazy one is
+    where its host entry is. @typedef {{stat: StatLike, lazy: boolean, inPlace: boolean}} VfsInfo */
+
+/** Applies what changed below `mount` (at VFS path `vfsPath`) to the host directory it
+    mounts, or `hostDir`: Python's write_back_host_dir. @param {VfsReader} vfs
+    @param {LazyMount} mount @param {{hostDir?: string, maxFileSize?: number}} options */
+export function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_SIZE}) {
+	const source = mount.source;
+	if (!(source instanceof HostDirSource)) throw new TypeError(`${mount.vfsPath} is no host directory's mount: nothing to write back to`);
+	const fs = source.fs;
+	const root = mount.vfsPath;
+	/** @param {string} dir @param {string[]} parts @param {string} name @returns {VfsInfo} */
+	const info = (dir, parts, name) => {
+		const stat = vfs.lstat(`${dir}/${name}`);
+		if (stat.isSymbolicLink()) return {stat, lazy: false, inPlace: false};
+		const {token, state} = vfs.lazyInfo(`${dir}/${name}`);
+		// The root of another (nested) mount is that mount's; anything else lazy is in place
+		// only where this mount's host has it.
+		let inPlace = mount.entryOf(token) === 0;
+		if (state !== LAZY_STATE.NONE && mount.owns(token)) {
+			const where = source.parts(mount.entryOf(token));
+			inPlace = where.length === parts.length + 1 && where.every((part, i) => part === (i < parts.length ? parts[i] : name));
+		}
+		return {stat, lazy: state !== LAZY_STATE.NONE, inPlace};
+	};
+	/** Every entry below the mount, depth first, never into a lazy directory.
+	    @param {(dir: string, parts: string[], name: string, found: VfsInfo) => void} visit */
+	const walk = visit => {
+		/** @param {string} dir @param {string[]} parts */
+		const inside = (dir, parts) => {
+			for (const name of vfs.readdir(dir).sort()) {
+				const found = info(dir, parts, name);
+				visit(dir, parts, name, found);
+				if (found.stat.isDirectory() && !found.lazy) inside(`${dir}/${name}`, [...parts, name]);
+			}
+		};
+		inside(root === '/' ? '' : root, []);
+	};
+	// 1. Entries moved away from their host place are read in first, while their source exists.
+	walk((dir, _parts, name, found) => {
+		if (found.lazy && !found.inPlace) loadAll(vfs, `${dir}/${name}`);
+	});
+	// 2. A write-back that cannot finish does not start.
+	walk((dir, _parts, name, found) => {
+		if (!found.lazy && found.stat.isFile() && found.stat.size > maxFileSize) {
+			throw new WasiError(ERRNO.EFBIG, `writeBackHostDir (${found.stat.size} bytes, over maxFileSize ${maxFileSize}: nothing written back)`, `${dir}/${name}`);
+		}
+	});
+	// 3. The changes.
+	try {
+		const host = openHostTarget(fs, source.proc, hostDir ?? source.hostPath);
+		try {
+			writeBackDir(vfs, fs, host, root === '/' ? '' : root, [], info);
+		} finally {
+			host.close();
+		}
+	} catch (error) {
+		throw hostError(error, 'writeBackHostDir');
+	}
+}
+
+/** Reads every byte below a lazy VFS entry in from the host now. @param {VfsReader} vfs @param {string} path */
+function loadAll(vfs, path) {
+	const stat = vfs.lstat(path);
+	if (stat.isFile()) vfs.readFile(path);
+	if (!stat.isDirectory()) return;
+	for (const name of vfs.readdir(path)) loadAll(vfs, `${path}/${name}`);
+}
+
+/** The host directory written into (made when missing); refused when it is a symlink itself,
+    as the Python host's _open_host_target. @param {any} fs @param {boolean} proc @param {string} path */
+function openHostTarget(fs, proc, path) {
+	fs.mkdirSync(path, {recursive: true});
+	if (fs.lstatSync(path).isSymbolicLink()) {
+		throw new WasiError(ERRNO.ELOOP, 'writeBackHostDir: the host directory is a symlink, and a write-back never follows one', path);
+	}
+	const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW} = fs.constants;
+	return new HostDirFd(fs, proc, fs.openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW), fs.realpathSync(path), true);
+}
+
+/** `name` in `dir` entered (O_NOFOLLOW: a symlink there is refused). @param {HostDirFd} dir @param {string} name */
+function enterHost(dir, name) {
+	const fs = dir.fs;
+	const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW} = fs.constants;
+	return new HostDirFd(fs, dir.proc, fs.openSync(dir.at(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW), `${dir.path}/${name}`, true);
+}
+
+/** @param {HostDirFd} dir @param {string} name */
+function hostLstat(dir, name) {
+	try {
+		return dir.fs.lstatSync(dir.at(name), {bigint: true});
+	} catch (error) {
+		if (/** @type {{code?: string}} */ (error).code === 'ENOENT') return null;
+		throw error;
+	}
+}
+
+/** Names in host `dir` that a mount could show: a directory, regular file or symlink with a
+    UTF-8 name. The others (a FIFO, a socket, a device, a name that is not UTF-8) were never
+    in the VFS, so a write-back leaves them alone. @param {HostDirFd} dir */
+function hostNames(dir) {
+	/** @type {string[]} */
+	const names = [];
+	for (const raw of dir.fs.readdirSync(dir.self(), {encoding: 'buffer'})) {
+		const name = lazyName(new Uint8Array(raw.buffer, raw.byteOffset, raw.length));
+		const info = name === null ? null : hostLstat(dir, name);
+		if (name !== null && (info?.isDirectory() || info?.isFile() || info?.isSymbolicLink())) names.push(name);
+	}
+	return names;
+}
+
+/** Removes `name` from host `dir`; a directory with its tree, symlinks unlinked, never followed.
+    @param {HostDirFd} dir @param {string} name */
+function removeHost(dir, name) {
+	const info = dir.fs.lstatSync(dir.at(name));
+	if (!info.isDirectory()) {
+		dir.fs.unlinkSync(dir.at(name));
+		return;
+	}
+	const inner = enterHost(dir, name);
+	try {
+		for (const child of dir.fs.readdirSync(inner.self())) removeHost(inner, child);
+	} finally {
+		inner.close();
+	}
+	dir.fs.rmdirSync(dir.at(name));
+}
+
+/** A new entry made under a temporary name by `make(temp)`, then renamed over `name`: a
+    symlink or hard link there is replaced, never written through.
+    @param {HostDirFd} dir @param {string} name @param {(temp: string) => void} make */
+function replaceHost(dir, name, make) {
+	const old = hostLstat(dir, name);
+	if (old?.isDirectory()) removeHost(dir, name);
+	const temp = `${HOST_TEMP_PREFIX}${Math.random().toString(16).slice(2, 14)}`;
+	try {
+		make(temp);
+		dir.fs.renameSync(dir.at(temp), dir.at(name));
+	} catch (error) {
+		try {
+			dir.fs.unlinkSync(dir.at(temp));
+		} catch {
+			// never made
+		}
+		throw error;
+	}
+}
+
+/** @param {VfsReader} vfs @param {any} fs @param {HostDirFd} host @param {string} dir
+    @param {string[]} parts @param {(dir: string, parts: string[], name: string) => VfsInfo} info */
+function writeBackDir(vfs, fs, host, dir, parts, info) {
+	const kept = new Set();
+	for (const name of vfs.readdir(dir || '/').sort()) {
+		kept.add(name);
+		const found = info(dir, parts, name);
+		if (found.lazy) continue; // untouched where the host has it
+		const path = `${dir}/${name}`;
+		const old = hostLstat(host, name);
+		if (found.stat.isDirectory()) {
+			if (old && !old.isDirectory()) fs.unlinkSync(host.at(name));
+			if (!old || !old.isDirectory()) fs.mkdirSync(host.at(name));
+			const inner = enterHost(host, name);
+			try {
+				writeBackDir(vfs, fs, inner, path, [...parts, name], info);
+			} finally {
+				inner.close();
+			}
+		} else if (found.stat.isSymbolicLink()) {
+			const target = vfs.readlink(path);
+			if (!old?.isSymbolicLink() || fs.readlinkSync(host.at(name)) !== target) {
+				replaceHost(host, name, temp => fs.symlinkSync(target, host.at(temp)));
+			}
+		} else if (found.stat.isFile()) {
+			// Node sets times in seconds as a double (writeHostFile): a file this wrote back has
+			// the VFS's mtime to within a microsecond, and is the same file as long as it has.
+			const drift = old ? old.mtimeNs - found.stat.mtimeNs : 0n;
+			const same = old?.isFile() && old.size === BigInt(found.stat.size) && drift >= -1000n && drift <= 1000n;
+			if (!same) replaceHost(host, name, temp => writeHostFile(vfs, fs, host, temp, path, found.stat, old));
+		}
+	}
+	for (const name of hostNames(host)) if (!kept.has(name)) removeHost(host, name);
+}
+
+/** @param {VfsReader} vfs @param {any} fs @param {HostDirFd} host @param {string} temp
+    @param {string} path @param {StatLike} stat @param {any} old */
+function writeHostFile(vfs, fs, host, temp, path, stat, old) {
+	const {O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW} = fs.constants;
+	const out = fs.openSync(host.at(temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666);
+	try {
+		if (old?.isFile()) fs.fchmodSync(out, Number(old.mode) & 0o7777); // keep e.g. its x bits
+		const bytes = vfs.readFile(path);
+		for (let at = 0; at < bytes.length;) at += fs.writeSync(out, bytes, at, bytes.length - at);
+		// Node takes times as seconds in a double: within a microsecond of the VFS's ns.
+		fs.futimesSync(out, Number(stat.atimeNs) / 1e9, Number(stat.mtimeNs) / 1e9);
+	} finally {
+		fs.closeSync(out);
+	}
+}
+
