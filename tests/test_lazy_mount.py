@@ -400,3 +400,29 @@ def test_write_back_refuses_a_file_over_max_file_size_before_changing_the_host(
         wasi.write_back_host_dir("/m", max_file_size=1 << 40)
     assert (host / "sub" / "f").stat().st_size == (4 << 30) + 1
     assert sorted(os.listdir(host)) == ["new", "sub"]
+
+
+def test_write_back_leaves_alone_what_the_mount_never_showed(tmp_path: Path) -> None:
+    """Host entries the VFS cannot hold (a FIFO, a name that is not UTF-8, a name over 255
+    bytes, a symlink whose target is not UTF-8) are left out of the mount's listing, so a
+    program can neither see nor remove them: write-back must leave them on the host, while
+    it still deletes what the program removed beside them. It deleted them all as extras."""
+    host = tmp_path / "tree"
+    (host / "sub").mkdir(parents=True)
+    os.mkfifo(host / "sub" / "fifo")
+    odd = os.fsencode(host / "sub") + b"/odd-\xff"
+    Path(os.fsdecode(odd)).write_bytes(b"latin-1 name")
+    (host / "sub" / ("n" * 200)).write_bytes(b"long but fine")
+    os.symlink(b"target-\xfe", os.fsencode(host / "sub") + b"/badlink")
+    (host / "sub" / "removed").write_bytes(b"r")
+    before = set(os.listdir(os.fsencode(host / "sub")))
+    with start_wasi() as wasi:
+        wasi.mount_host_dir(host, "/m")
+        assert sorted(wasi.listdir("/m/sub")) == ["n" * 200, "removed"]
+        wasi.remove("/m/sub/removed")
+        wasi.write_file("/m/sub/new", b"new")
+        wasi.write_back_host_dir("/m")
+    after = set(os.listdir(os.fsencode(host / "sub")))
+    assert after == (before - {b"removed"}) | {b"new"}
+    assert Path(os.fsdecode(odd)).read_bytes() == b"latin-1 name"
+    assert os.readlink(os.fsencode(host / "sub") + b"/badlink") == b"target-\xfe"

@@ -50,6 +50,33 @@ _MAX_TARGET = 4095
 LAZY_NONE, LAZY_DIRECTORY, LAZY_REGULAR_FILE = 0, 1, 2
 
 
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def shown_entry(dir_fd: int, name: bytes, info: os.stat_result) -> tuple[int, bytes] | None:
+    """What a lazy mount shows for the host entry name of the directory dir_fd: its file
+    type and, for a symlink, its target; None for an entry the VFS cannot hold, which is
+    left out of the listing. Write-back leaves those alone too: a program never saw them,
+    so it cannot have removed them."""
+    if not _utf8(name) or len(name) > _MAX_NAME:
+        return None
+    if host_stat.S_ISLNK(info.st_mode):
+        target = os.readlink(name, dir_fd=dir_fd)
+        if not target or len(target) > _MAX_TARGET or b"\0" in target or not _utf8(target):
+            return None
+        return FILETYPE_SYMBOLIC_LINK, target
+    if host_stat.S_ISDIR(info.st_mode):
+        return FILETYPE_DIRECTORY, b""
+    if host_stat.S_ISREG(info.st_mode):
+        return FILETYPE_REGULAR_FILE, b""
+    return None
+
+
 def wasi_errno_of(error: OSError) -> int:
     """The WASI errno for a host OSError (EIO where WASI has no such number)."""
     name = host_errno.errorcode.get(error.errno or 0, "")
@@ -135,32 +162,14 @@ class HostMount:
     def _record(self, parent: int, fd: int, item: os.DirEntry[str]) -> bytes | None:
         name = os.fsencode(item.name)
         try:
-            name.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        if len(name) > _MAX_NAME:
-            return None
-        try:
             info = item.stat(follow_symlinks=False)
         except FileNotFoundError:
             return None  # gone since it was listed
-        target = b""
-        token = 0
-        if host_stat.S_ISLNK(info.st_mode):
-            kind = FILETYPE_SYMBOLIC_LINK
-            target = os.readlink(name, dir_fd=fd)
-            if not target or len(target) > _MAX_TARGET or b"\0" in target:
-                return None
-            try:
-                target.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-        elif host_stat.S_ISDIR(info.st_mode):
-            kind = FILETYPE_DIRECTORY
-        elif host_stat.S_ISREG(info.st_mode):
-            kind = FILETYPE_REGULAR_FILE
-        else:
+        shown = shown_entry(fd, name, info)
+        if shown is None:
             return None
+        kind, target = shown
+        token = 0
         if kind != FILETYPE_SYMBOLIC_LINK:
             token = self.token(self._add(parent, name))
         size = info.st_size if kind == FILETYPE_REGULAR_FILE else 0

@@ -29,7 +29,7 @@ from ._fs import (
     _walk,
     encode_path,
 )
-from ._lazy_host import HostMount, forget, new_mount
+from ._lazy_host import HostMount, forget, new_mount, shown_entry
 
 if TYPE_CHECKING:
     from ._process import CoreProcess
@@ -275,6 +275,13 @@ class _LazyCursor:
 
 
 def _delete_extras(host: _HostCursor, kept: set[bytes]) -> None:
+    """Removes what the program removed: host entries the mount showed and the VFS no
+    longer has. What the mount never showed (shown_entry) stays."""
     for name in host.names():
-        if name not in kept:
-            _remove_host_entry(host, name, host.lstat(name))
+        if name in kept:
+            continue
+        info = host.lstat(name)
+        with host.naming(name):
+            shown = shown_entry(host.fd, name, info)
+        if shown is not None:
+            _remove_host_entry(host, name, info)
