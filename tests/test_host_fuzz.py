@@ -574,6 +574,8 @@ class Step:
     key: Key | None  # the target below the base directory (None: an fd of another)
     delete: bool
     max_file_size: int
+    # A write-back of a lazy mount: host entries the mount never showed stay where they are.
+    keeps_unshown: bool = False
 
 
 @dataclasses.dataclass
@@ -605,6 +607,7 @@ class CopyOutChecker:
     def check(
         self, fs: Wasi, vfs_dir: str, host_dir: str | os.PathLike[str] | int, *,
         key: Key | None, delete: bool, max_file_size: int, copy: Callable[[], None],
+        keeps_unshown: bool = False,
     ) -> None:  # fmt: skip
         step = f"copy_out_tree({vfs_dir!r}, {host_dir!r}, delete={delete})"
         before = snapshot_at(self.base)
@@ -625,7 +628,7 @@ class CopyOutChecker:
             assert fs.fsck() == 0, step
             assert vfs_snapshot(fs, "/") == vfs_before, f"{step} changed the VFS"
         self.steps.append(f"{step}: ok")
-        copied = Step(step, fs, vfs_dir, host_dir, key, delete, max_file_size)
+        copied = Step(step, fs, vfs_dir, host_dir, key, delete, max_file_size, keeps_unshown)
         self.check_result(copied, before, target_before)
 
     def check_result(self, copy: Step, before: Snapshot, target_before: Snapshot | None) -> None:
@@ -651,8 +654,10 @@ class CopyOutChecker:
             size = int(content.split()[0]) if kind == "file" else 0
             assert size <= copy.max_file_size, f"{step} copied {name!r} of {size} bytes"
         if delete:
-            assert copied == tree, f"{step}: host differs from VFS: " + first_difference(
-                tree, copied
+            expected = unshown_kept(target_before or {}, tree) if copy.keeps_unshown else {}
+            expected.update(tree)
+            assert copied == expected, f"{step}: host differs from VFS: " + first_difference(
+                expected, copied
             )
         else:
             for name, entry in tree.items():
@@ -661,6 +666,41 @@ class CopyOutChecker:
                 if name not in tree:
                     old = (target_before or {}).get(name)
                     assert old == entry, f"{step}: extra host entry {name!r} is not as it was"
+
+
+def shown_by_a_mount(key: Key, entry: tuple[str, bytes]) -> bool:
+    """Whether a lazy mount lists this host entry (the model of _lazy_host.shown_entry): a
+    UTF-8 name of at most 255 bytes, and for a symlink a target that is not empty, is UTF-8,
+    has no NUL and at most 4095 bytes."""
+
+    def utf8(data: bytes) -> bool:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    name = key[-1]
+    if not utf8(name) or len(name) > 255:
+        return False
+    kind, content = entry
+    return kind != "link" or (0 < len(content) <= 4095 and b"\0" not in content and utf8(content))
+
+
+def unshown_kept(before: Snapshot, tree: Snapshot) -> Snapshot:
+    """What a write-back leaves of the host entries the mount never showed: each such entry,
+    and everything below it, stays as long as the directory holding it is still in the VFS
+    tree (a directory the program removed goes whole)."""
+    kept: Snapshot = {}
+    for key, entry in before.items():
+        hidden = next((end for end in range(1, len(key) + 1)
+                       if not shown_by_a_mount(key[:end], before[key[:end]])), None)  # fmt: skip
+        if hidden is None:
+            continue
+        holder = key[: hidden - 1]
+        if not holder or tree.get(holder) == ("dir", b""):
+            kept[key] = entry
+    return kept
 
 
 # -- the tests --------------------------------------------------------------------------------
@@ -713,7 +753,7 @@ def test_write_back_through_the_cli(
             assert key is not None, f"write-back into {host_dir!r}: not a --dir target"
             checker.check(
                 fs, vfs_dir, host_dir, key=key, delete=True,
-                max_file_size=DEFAULT_MAX_FILE_SIZE, copy=copy,
+                max_file_size=DEFAULT_MAX_FILE_SIZE, copy=copy, keeps_unshown=True,
             )  # fmt: skip
 
         mounted = [(host, name, False) for host, name in dirs]
