@@ -15,8 +15,8 @@
                    stream on every thread, on the same files
    Each stream is ops as fuzz_core.c decodes them (fuzz_ops.c: < 220 a WASI call, 220..239 a
    host call), each from the thread's own process and guest memory, except 240..255, which
-   steer the threads (control() below). All threads start together on a barrier; after
-   they joined, every process must hold nothing and fsck must find nothing. */
+   steer the threads (control() below; 251 n loops back). All threads start together on a
+   barrier; after they joined, every process must hold nothing and fsck must find nothing. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -40,6 +40,10 @@ struct worker {
     uint32_t index;
     bool active, can_block, blocking_pipes;
     uint32_t hook_delay;
+    /* Op 251's loop: where it goes back to, how many more times, and whether it runs. */
+    size_t loop_start;
+    uint32_t loops_left;
+    bool looping;
     const uint8_t *data;
     size_t size;
     struct guest guest;
@@ -88,6 +92,30 @@ static void guest_call(struct worker *w, struct input *in, uint8_t op) {
     interrupted(&w->guest);
 }
 
+/* Op 251 n: n = 0 marks where a loop starts (the next op; else the stream's start); the
+   first n > 0 reached goes back there n times, and so does each later one until the count
+   runs out (then the next 251 n starts a new count). A race that needs one thread to
+   repeat a few calls for as long as another reads (a create and unlink cycle against
+   listings: seed reclaim_under_listers) then takes a few bytes instead of the whole input,
+   and STEPS still bounds every stream. */
+static void loop(struct worker *w, struct input *in, uint8_t n) {
+    if (n == 0) {
+        w->loop_start = in->pos;
+        w->looping = false;
+        return;
+    }
+    if (!w->looping) {
+        w->looping = true;
+        w->loops_left = n;
+    }
+    if (w->loops_left == 0) {
+        w->looping = false;
+        return;
+    }
+    w->loops_left--;
+    in->pos = w->loop_start;
+}
+
 /* Ops 240..255 steer the thread instead of calling the core. */
 static void control(struct worker *w, struct input *in, uint8_t op) {
     struct guest *g = &w->guest;
@@ -117,8 +145,11 @@ static void control(struct worker *w, struct input *in, uint8_t op) {
     case 248: case 249: /* pipe ends stay blocking, or not */
         ops_blocking_pipes = w->can_block && !ops_blocking_pipes;
         break;
-    case 250: case 251: /* hooks under the lock: as fast as they come, yield, sleep */
+    case 250: /* hooks under the lock: as fast as they come, yield, sleep */
         native_set_hook_delay((w->hook_delay = (w->hook_delay + 1) % 3));
+        break;
+    case 251:
+        loop(w, in, take_u8(in));
         break;
     default: /* a new program on this thread */
         ops_detach(g);
@@ -135,6 +166,8 @@ static void run_stream(struct worker *w) {
     native_set_hook_delay(w->hook_delay);
     ops_attach(g, 1 + w->index % 2);
     struct input in = { w->data, w->size, 0 };
+    w->loop_start = 0;
+    w->looping = false;
     for (int steps = 0; in.pos < in.size && steps < STEPS; steps++) {
         uint8_t op = take_u8(&in);
         if (op >= 240) {

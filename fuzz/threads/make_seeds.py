@@ -7,7 +7,8 @@ encoding of fuzz/fuzz_ops.c (the helpers below mirror its decoder byte for byte;
 every process's preopen of "/", the next fds it opens are 4, 5, ...). The seeds race what
 the threaded harness is for: writers of one file through several fds (the data mutex),
 readers beside a writer that extends the file, a blocking pipe between two threads,
-tree changes against lookups, and interrupts with fsck while the others run.
+tree changes against lookups, interrupts with fsck while the others run, and a process that
+frees its own reclaim list while others list the directory its names left.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ DIR_RIGHTS = 1 << 14 | 1 << 18 | 1 << 21
 
 
 def write(fd: int, length: int, offset: int | None = None) -> bytes:
-    """One iovec of length bytes (< 200) from the data area; pwrite when offset is given."""
+    """One iovec of length bytes (< 200, or 4095: take_len's edge) from the data area;
+    pwrite when offset is given."""
     op = 21 if offset is None else 22
-    body = bytes([op, fd, 0, 1, 0, length, 0, 0])
+    body = bytes([op, fd, 0, 1, 0, 208 if length == 4095 else length, 0, 0])
     return body + (bytes([0]) if offset is None else bytes([offset, 0]))
 
 
@@ -100,8 +102,9 @@ def symlink(target: str, word: str) -> bytes:
     return bytes([33, 3]) + path(target) + path(word)
 
 
-def readdir(fd: int) -> bytes:
-    return bytes([20, fd, 0, 199, 0, 0])
+def readdir(fd: int, length: int = 199) -> bytes:
+    """From cookie 0 into the data area; length < 200 itself, or 4095 (take_len's edge)."""
+    return bytes([20, fd, 0, 208 if length == 4095 else length, 0, 0])
 
 
 def sleep(ns: int) -> bytes:
@@ -122,8 +125,13 @@ def pipe_release(slot: int) -> bytes:
     return bytes([232, 0, slot])
 
 
-SPIN, YIELD, RENDEZVOUS, FSCK, INTERRUPT, BLOCKING, SLOWER, RESTART = (
-    242, 244, 245, 246, 247, 248, 250, 252)
+SPIN, YIELD, RENDEZVOUS, FSCK, INTERRUPT, BLOCKING, SLOWER, LOOP, RESTART = (
+    242, 244, 245, 246, 247, 248, 250, 251, 252)
+
+
+def loop(times: int, body: bytes) -> bytes:
+    """Op 251: "251 0" marks where the loop starts, "251 n" goes back there n times."""
+    return bytes([LOOP, 0]) + body + bytes([LOOP, times])
 
 
 def interrupt(after: int) -> bytes:
@@ -196,6 +204,20 @@ def seeds() -> dict[str, bytes]:
             b"".join(interrupt(i) + open_file("b") + write(4, 180) + read(4, 50, 0)
                      + sleep(100) for i in range(8)),
             b"".join(interrupt(3) + sleep(5) + stat_path("b") + bytes([RESTART]) for _ in range(6)),
+        ),
+        # Files come and go in "/" while two threads list it. The first creates "a" and "ld"
+        # (4 KiB: chunk 0 alone weighs more than the fuzz build's 2 KiB threshold) and
+        # unlinks them under the lock shared, in a loop, so its reclaim list presses at every
+        # unlink of "ld" and it frees the list itself (reclaim_own_now). Every hook sleeps
+        # while its process holds the lock (the setup byte), so a lister that loaded a dentry
+        # is still inside put_dirent, between the copy of its header and of its name, when the
+        # unlinker frees it. Without the grace period (vfs_wait_for_readers) the listers read
+        # the freed name: a use-after-poison in put_dirent (fuzz/README.md).
+        "reclaim_under_listers": seed(
+            setup(3, hook_delay=2),
+            loop(40, open_file("a") + close(4) + open_file("ld") + write(4, 4095) + close(4)
+                 + unlink("a") + unlink("ld")),
+            *[open_file(".", oflags=DIRECTORY, rights=DIR_RIGHTS) + loop(15, readdir(4, 4095))] * 2,
         ),
     }
 
