@@ -81,7 +81,8 @@ test('a read-only mount refuses programs every change with EPERM', {skip: !lazyO
 	// memory), in the Python host too.
 	wasi.writeFile('/m/f.txt', 'x');
 	assert.equal(readFileSync(join(host, 'f.txt'), 'utf8'), 'hello');
-	assert.throws(() => wasi.mountHostDir(host, '/m'), {name: 'WasiError', code: 'ENOTEMPTY'});
+	// A mount there already: EBUSY, listed or not (a second mount would hide the first).
+	assert.throws(() => wasi.mountHostDir(host, '/m'), {name: 'WasiError', code: 'EBUSY'});
 	assert.throws(() => wasi.mountHostDir(join(host, 'f.txt'), '/other'), {name: 'WasiError', code: 'ENOTDIR'});
 	assert.throws(() => wasi.mountHostDir(host, '/x', {readOnly: 'yes'}), TypeError);
 	assert.throws(() => wasi.writeBackHostDir('/nothing'), TypeError);
