@@ -483,7 +483,8 @@ export class WasiFileSystem {
 	}
 
 	/** Node: applies what programs changed below the host directory mounted at `path` to
-	    that directory (or `hostDir`): creates, writes, renames and deletes, and nothing
+	    that directory (the one read: through /proc/self/fd even if renamed since, by path
+	    only while it is still there; ENOENT if it was removed), or to `hostDir`: creates, writes, renames and deletes, and nothing
 	    else. What is still lazy (never listed, never opened) is neither read nor rewritten; a
 	    file the programs only read, or left as the last write-back wrote it, stays as the host
 	    has it; only names the mount showed are removed, and a nested mount's root is left to

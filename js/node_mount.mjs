@@ -402,7 +402,7 @@ export function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_S
 	});
 	// 3. The changes.
 	try {
-		const host = openHostTarget(fs, source.proc, hostDir ?? source.hostPath);
+		const host = hostDir === undefined ? openMountRoot(fs, source) : openHostTarget(fs, source.proc, hostDir);
 		try {
 			writeBackDir(vfs, fs, host, root === '/' ? '' : root, [], info, mount);
 		} finally {
@@ -430,6 +430,27 @@ function openHostTarget(fs, proc, path) {
 	}
 	const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW} = fs.constants;
 	return new HostDirFd(fs, proc, fs.openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW), fs.realpathSync(path), true);
+}
+
+/** The directory the mount read, which its write-back goes into: its path may name another
+    directory by now (the mounted one renamed away, another made in its place). Through
+    /proc/self/fd the mount's own fd reaches it wherever it went; by path it must still be
+    the directory mounted (device and inode), else nothing is written.
+    @param {any} fs @param {HostDirSource} source */
+function openMountRoot(fs, source) {
+	const held = fs.fstatSync(source.rootFd, {bigint: true});
+	if (held.nlink === 0n) {
+		throw new WasiError(ERRNO.ENOENT, 'writeBackHostDir: the mounted host directory was removed, nothing written back', source.hostPath);
+	}
+	if (source.proc) return new HostDirFd(fs, true, source.rootFd, source.rootPath, false);
+	const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW} = fs.constants;
+	const fd = fs.openSync(source.rootPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	const info = fs.fstatSync(fd, {bigint: true});
+	if (info.dev !== held.dev || info.ino !== held.ino) {
+		fs.closeSync(fd);
+		throw new WasiError(ERRNO.ENOENT, 'writeBackHostDir: the mounted host directory was moved or replaced, nothing written back', source.hostPath);
+	}
+	return new HostDirFd(fs, false, fd, source.rootPath, true);
 }
 
 /** `name` in `dir` entered (O_NOFOLLOW: a symlink there is refused). @param {HostDirFd} dir @param {string} name */

@@ -211,3 +211,36 @@ def test_a_rewrite_that_keeps_the_size_and_sets_the_mtime_back_is_written_back(
         assert wasi.stat("/m/f").mtime_ns == listed.st_mtime_ns
         wasi.write_back_host_dir("/m")
     assert (host / "f").read_bytes() == b"new"
+
+
+def test_write_back_goes_into_the_directory_mounted_not_what_its_path_names_now(
+    tmp_path: Path,
+) -> None:
+    """The mounted directory renamed away on the host during the run, another made at its
+    path: write-back went by the path, into the other directory, and deleted its file
+    named as one the program removed. It now goes through the mount's own fd; a mounted
+    directory that was removed is FileNotFoundError, nothing written."""
+    host = tmp_path / "proj"
+    host.mkdir()
+    (host / "f").write_bytes(b"f")
+    (host / "g").write_bytes(b"g")
+    with start_wasi() as wasi:
+        wasi.mount_host_dir(host, "/m")
+        wasi.remove("/m/g")
+        wasi.write_file("/m/new", b"n")
+        host.rename(tmp_path / "moved")
+        host.mkdir()
+        (host / "g").write_bytes(b"someone else's")
+        wasi.write_back_host_dir("/m")
+    assert tree(host) == {"g": b"someone else's"}
+    assert tree(tmp_path / "moved") == {"f": b"f", "new": b"n"}
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    with start_wasi() as wasi:
+        wasi.mount_host_dir(gone, "/m")
+        wasi.write_file("/m/new", b"n")
+        gone.rmdir()
+        with pytest.raises(FileNotFoundError) as caught:
+            wasi.write_back_host_dir("/m")
+        assert caught.value.filename == str(gone)
+    assert not gone.exists()

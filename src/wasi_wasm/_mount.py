@@ -115,7 +115,9 @@ class MountMixin:
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     ) -> None:
         """Apply what programs changed below the lazy mount at ``vfs_path`` to the host
-        directory it mounts (or ``host_dir``): creates, writes, renames and deletes, and
+        directory it mounts (the directory it read, through the fd the mount holds, even if
+        it was renamed since; FileNotFoundError if it was removed), or to ``host_dir``:
+        creates, writes, renames and deletes, and
         nothing else. What is still lazy (never listed, never opened) is neither read nor
         rewritten; a file the programs only read, or left as the last write-back wrote it,
         is left as the host has it (host changes since stay); only names the mount showed
@@ -127,7 +129,6 @@ class MountMixin:
         mount = _by_vfs_path(self).get(_vfs_path(vfs_path))
         if mount is None:
             raise ValueError(f"{vfs_path} is no lazy mount of this filesystem")
-        target = mount.host_path if host_dir is None else host_dir
         with self._cursor(self._loc(vfs_path)) as plain:
             cursor = _LazyCursor(self, plain, mount)
             for name, info in _walk(cursor):  # first the moved entries, while sources exist
@@ -141,7 +142,8 @@ class MountMixin:
                     raise _too_large(plain.where(name), size, max_file_size, "max_file_size")
         with self._cursor(self._loc(vfs_path)) as plain:  # ...does not start
             cursor = _LazyCursor(self, plain, mount)
-            with contextlib.closing(_open_host_target(target)) as host:
+            opened = _open_mount_root(mount) if host_dir is None else _open_host_target(host_dir)
+            with contextlib.closing(opened) as host:
                 self._write_back(cursor, host)
 
     def _load_all(self, loc: _Loc, info: _LazyInfo) -> None:
@@ -191,6 +193,16 @@ class MountMixin:
                     self._copy_file_out(loc, stat, host, name)
                     mount.written(parts, written)
         _delete_extras(host, kept[0], mount, [])
+
+
+def _open_mount_root(mount: HostMount) -> _HostCursor:
+    """A cursor in the directory the mount read, through the fd it opened: the host path
+    may name another directory by now (the mounted one renamed away, another made in its
+    place), which the write-back must not change."""
+    if os.fstat(mount.root_fd).st_nlink == 0:
+        message = "the mounted host directory was removed: nothing written back"
+        raise FileNotFoundError(host_errno.ENOENT, message, mount.host_path)
+    return _HostCursor(os.dup(mount.root_fd), mount.host_path)
 
 
 def _vfs_path(guest: str) -> str:

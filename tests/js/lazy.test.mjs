@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
 import {
-	mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
+	mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -135,6 +135,41 @@ test('write-back applies only the changes, and lists no directory the program ne
 	assert.equal(readFileSync(join(host, '..', 'copy', 'big')).length, 5000);
 	assert.equal(wasi.fsck(), 0);
 	wasi.close();
+});
+
+test('write-back goes into the directory mounted, not into what its path names now', () => {
+	// The mounted directory renamed away during the run and another made at its path: the
+	// write-back went by the path, into the other one, and deleted its g. Through
+	// /proc/self/fd it now reaches the one mounted; by path it writes nothing (ENOENT).
+	const base = scratch();
+	const host = join(base, 'proj');
+	mkdirSync(host);
+	writeFileSync(join(host, 'f'), 'f');
+	writeFileSync(join(host, 'g'), 'g');
+	return startWasi(null, quiet).then(wasi => {
+		wasi.mountHostDir(host, '/m');
+		wasi.rm('/m/g');
+		wasi.writeFile('/m/new', 'n');
+		renameSync(host, join(base, 'moved'));
+		mkdirSync(host);
+		writeFileSync(join(host, 'g'), 'other');
+		if (byPath) {
+			assert.throws(() => wasi.writeBackHostDir('/m'), {name: 'WasiError', code: 'ENOENT'});
+			assert.deepEqual(readdirSync(join(base, 'moved')).sort(), ['f', 'g']);
+		} else {
+			wasi.writeBackHostDir('/m');
+			assert.deepEqual(readdirSync(join(base, 'moved')).sort(), ['f', 'new']);
+		}
+		assert.deepEqual(readdirSync(host), ['g']);
+		assert.equal(readFileSync(join(host, 'g'), 'utf8'), 'other');
+		const gone = join(base, 'gone');
+		mkdirSync(gone);
+		wasi.mountHostDir(gone, '/n');
+		wasi.writeFile('/n/x', 'x');
+		rmSync(gone, {recursive: true});
+		assert.throws(() => wasi.writeBackHostDir('/n'), {name: 'WasiError', code: 'ENOENT'});
+		wasi.close();
+	});
 });
 
 test('a host tree changed under the mount: nothing outside is ever read', {skip: !lazyOps && 'no lazy_ops'}, async () => {
