@@ -116,6 +116,8 @@ export class HostDirSource {
 	#listedFiles = new Map();
 	/** @type {Map<string, string>} */
 	#written = new Map();
+	/** @type {Map<string, Set<string>>} the names each write-back left in a host directory */
+	#syncedNames = new Map();
 
 	/** @param {string} hostPath @param {boolean} readOnly */
 	constructor(hostPath, readOnly) {
@@ -257,11 +259,21 @@ export class HostDirSource {
 		return entry;
 	}
 
-	/** The names the last listing of the host directory at `parts` showed: all a write-back
-	    may remove there (none where the mount never listed it). @param {string[]} parts */
+	/** The names the host directory at `parts` had as the programs knew it: those the last
+	    write-back left there, else those its last listing showed. All a write-back may remove
+	    there (none where the mount never listed it). @param {string[]} parts */
 	shownNames(parts) {
+		const synced = this.#syncedNames.get(parts.join('/'));
+		if (synced) return new Set(synced);
 		const entry = this.entryAt(parts);
 		return new Set(entry < 0 ? [] : this.#shown.get(entry) ?? []);
+	}
+
+	/** A write-back made the host directory at `parts` hold `names` (and what the mount
+	    never showed): a later write-back removes those the program removed since.
+	    @param {string[]} parts @param {Set<string>} names */
+	syncedNames(parts, names) {
+		this.#syncedNames.set(parts.join('/'), new Set(names));
 	}
 
 	/** Whether the program left alone the VFS file `stat` at host path `parts`, whose token
@@ -390,10 +402,33 @@ export function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_S
 		};
 		inside(root === '/' ? '' : root, []);
 	};
-	// 1. Entries moved away from their host place are read in first, while their source exists.
-	walk((dir, _parts, name, found) => {
-		if (found.lazy && !found.inPlace) loadAll(vfs, `${dir}/${name}`);
-	});
+	// 1. Entries moved away from their host place are read in first, while their source exists:
+	//    this mount's lazy entries anywhere in the filesystem (moved into another mount, or out
+	//    of every mount: the write-back removes their host sources), and other mounts' moved
+	//    into this one. The walk enters other mounts' roots too.
+	const rootParts = root.split('/').filter(Boolean);
+	/** @param {string} dir @param {string[]} parts the names from the filesystem's root */
+	const everywhere = (dir, parts) => {
+		for (const name of vfs.readdir(dir || '/').sort()) {
+			const here = [...parts, name];
+			const path = `${dir}/${name}`;
+			const stat = vfs.lstat(path);
+			if (stat.isSymbolicLink()) continue;
+			const {token, state} = vfs.lazyInfo(path);
+			if (state === LAZY_STATE.NONE) {
+				if (stat.isDirectory()) everywhere(path, here);
+				continue;
+			}
+			const below = here.length > rootParts.length && rootParts.every((part, i) => part === here[i]);
+			let inPlace = (token & 0xFFFFFFFFn) === 1n; // another mount's root
+			if (mount.owns(token)) {
+				const where = [...rootParts, ...source.parts(mount.entryOf(token))];
+				inPlace = where.length === here.length && where.every((part, i) => part === here[i]);
+			}
+			if (!inPlace && (mount.owns(token) || below)) loadAll(vfs, path);
+		}
+	};
+	everywhere('', []);
 	// 2. A write-back that cannot finish does not start.
 	walk((dir, _parts, name, found) => {
 		if (!found.lazy && found.stat.isFile() && found.stat.size > maxFileSize) {
@@ -561,6 +596,7 @@ function writeBackDir(vfs, fs, host, dir, parts, info, mount) {
 		}
 	}
 	removeExtras(host, kept, source, parts);
+	source.syncedNames(parts, kept);
 }
 
 /** Removes what the program removed: the host entries that the mount's listing of this

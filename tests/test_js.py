@@ -1575,6 +1575,38 @@ def test_overlapping_and_nested_mounts_write_back_as_in_python(
 
 
 @pytest.mark.parametrize("mode", list(LAZY_MODES))
+def test_entries_moved_across_mounts_survive_write_back_as_in_python(
+    mode: str, tmp_path: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """--dir x::/x --dir y::/y, lazy_ops moves a file and a directory (never opened) from
+    /x to /y: x's write-back, first, removed their host sources and y's could not read them
+    (ENOENT; the data was lost in both hosts). Now each write-back reads in its mount's
+    lazy entries moved anywhere first: the same trees under Node and Python."""
+    program = wasm_program("lazy_ops")
+    args = ["mv", "/x/f", "/y/f", "mv", "/x/d", "/y/d"]
+    for side in ("python", "js"):
+        x, y = tmp_path / side / "x", tmp_path / side / "y"
+        (x / "d" / "e").mkdir(parents=True)
+        (x / "f").write_bytes(b"precious")
+        (x / "d" / "e" / "g").write_bytes(b"deep")
+        y.mkdir()
+        mounts = [("/x", x, False), ("/y", y, False)]
+        preopens = {"/x": "/x", "/y": "/y"}
+        if side == "python":
+            report = _python_lazy(program, args, mounts=mounts, preopens=preopens, write_back=True)
+        else:
+            report = _js_lazy(program, args, mounts=mounts, preopens=preopens, write_back=True,
+                              mode=mode, tmp_path=tmp_path)  # fmt: skip
+            assert report["errors"] == []
+        assert report["stdout"] == "mv /x/f: OK\nmv /x/d: OK\n", side
+        assert _host_listing(x) == {}, side
+        assert _host_listing(y) == {
+            "f": ("file", b"precious"), "d": ("dir", b""), "d/e": ("dir", b""),
+            "d/e/g": ("file", b"deep"),
+        }, side  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", list(LAZY_MODES))
 def test_lazy_host_mount_runs_as_in_python(
     mode: str, tmp_path: Path, wasm_program: Callable[..., Path]
 ) -> None:

@@ -111,6 +111,7 @@ class HostMount:
         self._shown: dict[int, set[bytes]] = {}
         self._listed_files: dict[int, tuple[int, int]] = {}
         self._written: dict[tuple[bytes, ...], tuple[int, ...]] = {}
+        self._synced_names: dict[tuple[bytes, ...], set[bytes]] = {}  # (synced_names)
 
     def token(self, entry: int) -> int:
         return self.number << _MOUNT_SHIFT | (entry + 1)
@@ -166,12 +167,24 @@ class HostMount:
         return entry
 
     def shown_names(self, parts: list[bytes]) -> set[bytes]:
-        """The names the last listing of the host directory at ``parts`` showed: all a
-        write-back may remove there. Empty where the mount never listed that directory:
+        """The names the host directory at ``parts`` had as the programs knew it: those the
+        last write-back left there (synced_names), else those its last listing showed. All
+        a write-back may remove there; none where the mount never listed that directory:
         what the host has there then, the program never saw."""
+        with self._lock:
+            synced = self._synced_names.get(tuple(parts))
+            if synced is not None:
+                return set(synced)
         entry = self.entry_at(parts)
         with self._lock:
             return set(self._shown.get(entry, ())) if entry is not None else set()
+
+    def synced_names(self, parts: list[bytes], names: set[bytes]) -> None:
+        """A write-back made the host directory at ``parts`` hold ``names`` (and what the
+        mount never showed): a later write-back removes those the program removed since,
+        made by the earlier one too."""
+        with self._lock:
+            self._synced_names[tuple(parts)] = set(names)
 
     def unchanged_file(self, parts: list[bytes], token: int, stat: tuple[int, ...]) -> bool:
         """Whether the program left alone the VFS file with ``token`` at host path ``parts``

@@ -129,10 +129,17 @@ class MountMixin:
         mount = _by_vfs_path(self).get(_vfs_path(vfs_path))
         if mount is None:
             raise ValueError(f"{vfs_path} is no lazy mount of this filesystem")
-        with self._cursor(self._loc(vfs_path)) as plain:
-            cursor = _LazyCursor(self, plain, mount)
-            for name, info in _walk(cursor):  # first the moved entries, while sources exist
-                if info is not None and info.lazy and not info.in_place:
+        # First the moved entries, while their sources exist: this mount's lazy entries
+        # anywhere in the filesystem (moved into another mount, or out of every mount: the
+        # write-back removes their host sources), and other mounts' moved into this one.
+        root = [part for part in encode_path(_vfs_path(vfs_path)).split(b"/") if part]
+        _process, vfs_root = self._vfs_process()
+        with self._cursor(_Loc(vfs_root, b".", "/")) as plain:
+            cursor = _LazyCursor(self, plain, mount, root)
+            for name, info in _walk(cursor):
+                if info is None or not info.lazy or info.in_place:
+                    continue
+                if mount.owns(info.token) or cursor.below_root(name):
                     self._load_all(cursor.child(name), info)
         with self._cursor(self._loc(vfs_path)) as plain:  # a copy that cannot finish...
             cursor = _LazyCursor(self, plain, mount)
@@ -162,7 +169,10 @@ class MountMixin:
         for name, info in _walk(vfs):
             if info is None:
                 # (the walk has left it: name is the directory's own)
-                _delete_extras(host, kept.pop(), mount, [*vfs.parts(), name])
+                here = [*vfs.parts(), name]
+                names = kept.pop()
+                _delete_extras(host, names, mount, here)
+                mount.synced_names(here, names)
                 host.leave()
                 continue
             kept[-1].add(name)
@@ -193,6 +203,7 @@ class MountMixin:
                     self._copy_file_out(loc, stat, host, name)
                     mount.written(parts, written)
         _delete_extras(host, kept[0], mount, [])
+        mount.synced_names([], kept[0])
 
 
 def _open_mount_root(mount: HostMount) -> _HostCursor:
@@ -267,14 +278,26 @@ class _LazyCursor:
     the host) nor the roots of other mounts, and whose entries say whether they are lazy and
     in their host place."""
 
-    def __init__(self, fs: MountMixin, plain: _VfsCursor, mount: HostMount) -> None:
+    def __init__(
+        self, fs: MountMixin, plain: _VfsCursor, mount: HostMount, root: list[bytes] | None = None
+    ) -> None:
         self._fs = fs
         self._plain = plain
         self.mount = mount
+        # The mount's root, relative to where the walk starts; a walk that starts above it
+        # (the whole filesystem's) enters other mounts too.
+        self._root = root or []
+        self._everywhere = root is not None
         self._path: list[bytes] = []
 
+    def below_root(self, name: bytes) -> bool:
+        """Whether ``name`` here lies below the mount's root."""
+        here = [*self._path, name]
+        return len(here) > len(self._root) and here[: len(self._root)] == self._root
+
     def parts(self) -> list[bytes]:
-        """The current directory's names below the mount's root."""
+        """The current directory's names below the walk's start (the mount's root but for
+        the first walk of a write-back)."""
         return list(self._path)
 
     def names(self) -> list[bytes]:
@@ -294,11 +317,12 @@ class _LazyCursor:
         other_mount = token & _ENTRY_MASK == 1 and not mount.owns(token)
         in_place = other_mount
         if mount.owns(token):
-            in_place = mount.parts(mount.entry_of(token)) == [*self._path, name]
+            where = [*self._root, *mount.parts(mount.entry_of(token))]
+            in_place = where == [*self._path, name]
         return _LazyInfo(stat, token, state, in_place, other_mount)
 
     def is_dir(self, info: _LazyInfo) -> bool:
-        return info.stat.is_dir and not info.lazy and not info.other_mount
+        return info.stat.is_dir and not info.lazy and (self._everywhere or not info.other_mount)
 
     def enter(self, name: bytes) -> None:
         self._plain.enter(name)

@@ -162,6 +162,33 @@ test('write-back goes into the directory mounted, not into what its path names n
 		}
 		assert.deepEqual(readdirSync(host), ['g']);
 		assert.equal(readFileSync(join(host, 'g'), 'utf8'), 'other');
+		// A second write-back removes what the first made and the program removed since, and
+		// keeps what the host gained in between.
+		const again = join(base, 'again');
+		mkdirSync(again);
+		writeFileSync(join(again, 'old'), 'o');
+		wasi.mountHostDir(again, '/a');
+		wasi.writeFile('/a/made', 'm');
+		wasi.mkdir('/a/dir');
+		wasi.writeFile('/a/dir/inner', 'i');
+		wasi.writeBackHostDir('/a');
+		assert.deepEqual(readdirSync(again).sort(), ['dir', 'made', 'old']);
+		wasi.rm('/a/made');
+		wasi.rm('/a/dir', {recursive: true});
+		wasi.rm('/a/old');
+		writeFileSync(join(again, 'late'), 'l');
+		wasi.writeBackHostDir('/a');
+		assert.deepEqual(readdirSync(again), ['late']);
+		// A lazy file moved out of every mount is read in before its host source goes.
+		const out = join(base, 'out');
+		mkdirSync(out);
+		writeFileSync(join(out, 'h'), 'h');
+		wasi.mountHostDir(out, '/o');
+		wasi.mkdir('/elsewhere');
+		wasi.rename('/o/h', '/elsewhere/h');
+		wasi.writeBackHostDir('/o');
+		assert.deepEqual(readdirSync(out), []);
+		assert.equal(new TextDecoder().decode(wasi.readFile('/elsewhere/h')), 'h');
 		const gone = join(base, 'gone');
 		mkdirSync(gone);
 		wasi.mountHostDir(gone, '/n');
