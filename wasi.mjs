@@ -1304,6 +1304,19 @@ class HostDirSource {
 	#entries;
 	/** @type {{entry: number, fd: number} | null} the file read last, open for its next piece */
 	#open = null;
+	// What the mount showed, for write-back: the entry of each (parent, name) listed last, the
+	// names each directory's last listing showed, each file's size and mtime as listed, and
+	// what the last write-back wrote at each host path (unchangedFile).
+	/** @type {Map<string, number>} */
+	#children = new Map();
+	/** @type {Map<number, Set<string>>} */
+	#shown = new Map();
+	/** @type {Map<number, {size: bigint, mtimeNs: bigint}>} */
+	#listedFiles = new Map();
+	/** @type {Map<string, string>} */
+	#written = new Map();
+	/** @type {Map<string, Set<string>>} the names each write-back left in a host directory */
+	#syncedNames = new Map();
 
 	/** @param {string} hostPath @param {boolean} readOnly */
 	constructor(hostPath, readOnly) {
@@ -1383,6 +1396,8 @@ class HostDirSource {
 		const dir = this.#openEntry(entry, true);
 		/** @type {LazyItem[]} */
 		const items = [];
+		/** @type {Set<string>} */
+		const shown = new Set();
 		try {
 			for (const raw of fs.readdirSync(dir.self(), {encoding: 'buffer'})) {
 				const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
@@ -1402,16 +1417,20 @@ class HostDirSource {
 					const target = lazyTarget(new Uint8Array(raw.buffer, raw.byteOffset, raw.length));
 					if (target === null) continue;
 					items.push({...item, filetype: FILETYPE_SYMBOLIC_LINK, target: target.slice()});
+					shown.add(name);
 					continue;
 				}
 				if (!info.isDirectory() && !info.isFile()) continue; // devices, FIFOs, sockets
 				this.#entries.push({parent: entry, name, dev: info.dev, ino: info.ino});
 				item.entry = this.#entries.length - 1;
+				this.#children.set(`${entry}/${name}`, item.entry);
 				if (info.isFile()) {
 					item.filetype = FILETYPE_REGULAR_FILE;
 					item.size = info.size;
+					this.#listedFiles.set(item.entry, {size: info.size, mtimeNs: info.mtimeNs});
 				}
 				items.push(item);
+				shown.add(name);
 			}
 			if (!this.proc) {
 				// The path still names the directory listed: what a swap there would have shown
@@ -1423,8 +1442,58 @@ class HostDirSource {
 		} finally {
 			dir.close();
 		}
+		this.#shown.set(entry, shown);
 		this.listed += 1;
 		return items;
+	}
+
+	/** The entry the listings showed at host path `parts` (-1 if none did). @param {string[]} parts */
+	entryAt(parts) {
+		let entry = 0;
+		for (const name of parts) {
+			const found = this.#children.get(`${entry}/${name}`);
+			if (found === undefined) return -1;
+			entry = found;
+		}
+		return entry;
+	}
+
+	/** The names the host directory at `parts` had as the programs knew it: those the last
+	    write-back left there, else those its last listing showed. All a write-back may remove
+	    there (none where the mount never listed it). @param {string[]} parts */
+	shownNames(parts) {
+		const synced = this.#syncedNames.get(parts.join('/'));
+		if (synced) return new Set(synced);
+		const entry = this.entryAt(parts);
+		return new Set(entry < 0 ? [] : this.#shown.get(entry) ?? []);
+	}
+
+	/** A write-back made the host directory at `parts` hold `names` (and what the mount
+	    never showed): a later write-back removes those the program removed since.
+	    @param {string[]} parts @param {Set<string>} names */
+	syncedNames(parts, names) {
+		this.#syncedNames.set(parts.join('/'), new Set(names));
+	}
+
+	/** Whether the program left alone the VFS file `stat` at host path `parts`, whose token
+	    names `entry` of this source (-1 if none): it is the file listed there with the size
+	    and mtime listed (and the ctime the core gives a loaded file: the mtime), or the one
+	    the last write-back wrote there, unchanged since. Then a host change stays.
+	    @param {string[]} parts @param {number} entry @param {WasiStatLike} stat */
+	unchangedFile(parts, entry, stat) {
+		if (this.#written.get(parts.join('/')) === statKey(stat)) return true;
+		if (entry <= 0) return false;
+		const where = this.parts(entry);
+		if (where.length !== parts.length || where.some((part, i) => part !== parts[i])) return false;
+		const listed = this.#listedFiles.get(entry);
+		return listed !== undefined && BigInt(stat.size) === listed.size && stat.mtimeNs === listed.mtimeNs &&
+			stat.ctimeNs === listed.mtimeNs;
+	}
+
+	/** The VFS file `stat` was written back to host path `parts`.
+	    @param {string[]} parts @param {WasiStatLike} stat */
+	written(parts, stat) {
+		this.#written.set(parts.join('/'), statKey(stat));
 	}
 
 	/** Up to `length` bytes of file `entry` from `offset`; the file stays open for the next
@@ -1460,6 +1529,13 @@ class HostDirSource {
 	}
 }
 
+/** @typedef {{ino: bigint, size: number, mtimeNs: bigint, ctimeNs: bigint}} WasiStatLike */
+
+/** A VFS file's identity and state, as one string. @param {WasiStatLike} stat */
+function statKey(stat) {
+	return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+}
+
 /** The WASI errno of a Node error. @param {unknown} error */
 function hostErrno(error) {
 	const code = /** @type {{code?: unknown}} */ (error)?.code;
@@ -1472,7 +1548,7 @@ function hostErrno(error) {
 
 /**
  * What write-back needs of a StatLike.
- * @typedef {{size: number, atimeNs: bigint, mtimeNs: bigint, isFile(): boolean, isDirectory(): boolean, isSymbolicLink(): boolean}} StatLike
+ * @typedef {{ino: bigint, size: number, atimeNs: bigint, mtimeNs: bigint, ctimeNs: bigint, isFile(): boolean, isDirectory(): boolean, isSymbolicLink(): boolean}} StatLike
  */
 
 /**
@@ -1485,8 +1561,9 @@ function hostErrno(error) {
  * @property {(path: string) => {token: bigint, state: number, readOnly: boolean}} lazyInfo
  */
 
-/** A VFS entry in a write-back: its stat, whether it is still lazy, and whether a lazy one is
-    where its host entry is. @typedef {{stat: StatLike, lazy: boolean, inPlace: boolean}} VfsInfo */
+/** A VFS entry in a write-back: its stat and token, whether it is still lazy, whether it is
+    where its host entry is, and whether it is another (nested) mount's root.
+    @typedef {{stat: StatLike, token: bigint, lazy: boolean, inPlace: boolean, otherMount: boolean}} VfsInfo */
 
 /** Applies what changed below `mount` (at VFS path `vfsPath`) to the host directory it
     mounts, or `hostDir`: Python's write_back_host_dir. @param {VfsReader} vfs
@@ -1499,16 +1576,17 @@ function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_SIZE}) {
 	/** @param {string} dir @param {string[]} parts @param {string} name @returns {VfsInfo} */
 	const info = (dir, parts, name) => {
 		const stat = vfs.lstat(`${dir}/${name}`);
-		if (stat.isSymbolicLink()) return {stat, lazy: false, inPlace: false};
+		if (stat.isSymbolicLink()) return {stat, token: 0n, lazy: false, inPlace: false, otherMount: false};
 		const {token, state} = vfs.lazyInfo(`${dir}/${name}`);
-		// The root of another (nested) mount is that mount's; anything else lazy is in place
-		// only where this mount's host has it.
-		let inPlace = mount.entryOf(token) === 0;
-		if (state !== LAZY_STATE.NONE && mount.owns(token)) {
+		// The root of another (nested) mount is that mount's to write back, listed or not;
+		// anything else is in place only where this mount's host has it.
+		const otherMount = (token & 0xFFFFFFFFn) === 1n && !mount.owns(token);
+		let inPlace = otherMount;
+		if (mount.owns(token)) {
 			const where = source.parts(mount.entryOf(token));
 			inPlace = where.length === parts.length + 1 && where.every((part, i) => part === (i < parts.length ? parts[i] : name));
 		}
-		return {stat, lazy: state !== LAZY_STATE.NONE, inPlace};
+		return {stat, token, lazy: state !== LAZY_STATE.NONE, inPlace, otherMount};
 	};
 	/** Every entry below the mount, depth first, never into a lazy directory.
 	    @param {(dir: string, parts: string[], name: string, found: VfsInfo) => void} visit */
@@ -1518,15 +1596,38 @@ function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_SIZE}) {
 			for (const name of vfs.readdir(dir).sort()) {
 				const found = info(dir, parts, name);
 				visit(dir, parts, name, found);
-				if (found.stat.isDirectory() && !found.lazy) inside(`${dir}/${name}`, [...parts, name]);
+				if (found.stat.isDirectory() && !found.lazy && !found.otherMount) inside(`${dir}/${name}`, [...parts, name]);
 			}
 		};
 		inside(root === '/' ? '' : root, []);
 	};
-	// 1. Entries moved away from their host place are read in first, while their source exists.
-	walk((dir, _parts, name, found) => {
-		if (found.lazy && !found.inPlace) loadAll(vfs, `${dir}/${name}`);
-	});
+	// 1. Entries moved away from their host place are read in first, while their source exists:
+	//    this mount's lazy entries anywhere in the filesystem (moved into another mount, or out
+	//    of every mount: the write-back removes their host sources), and other mounts' moved
+	//    into this one. The walk enters other mounts' roots too.
+	const rootParts = root.split('/').filter(Boolean);
+	/** @param {string} dir @param {string[]} parts the names from the filesystem's root */
+	const everywhere = (dir, parts) => {
+		for (const name of vfs.readdir(dir || '/').sort()) {
+			const here = [...parts, name];
+			const path = `${dir}/${name}`;
+			const stat = vfs.lstat(path);
+			if (stat.isSymbolicLink()) continue;
+			const {token, state} = vfs.lazyInfo(path);
+			if (state === LAZY_STATE.NONE) {
+				if (stat.isDirectory()) everywhere(path, here);
+				continue;
+			}
+			const below = here.length > rootParts.length && rootParts.every((part, i) => part === here[i]);
+			let inPlace = (token & 0xFFFFFFFFn) === 1n; // another mount's root
+			if (mount.owns(token)) {
+				const where = [...rootParts, ...source.parts(mount.entryOf(token))];
+				inPlace = where.length === here.length && where.every((part, i) => part === here[i]);
+			}
+			if (!inPlace && (mount.owns(token) || below)) loadAll(vfs, path);
+		}
+	};
+	everywhere('', []);
 	// 2. A write-back that cannot finish does not start.
 	walk((dir, _parts, name, found) => {
 		if (!found.lazy && found.stat.isFile() && found.stat.size > maxFileSize) {
@@ -1535,9 +1636,9 @@ function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_SIZE}) {
 	});
 	// 3. The changes.
 	try {
-		const host = openHostTarget(fs, source.proc, hostDir ?? source.hostPath);
+		const host = hostDir === undefined ? openMountRoot(fs, source) : openHostTarget(fs, source.proc, hostDir);
 		try {
-			writeBackDir(vfs, fs, host, root === '/' ? '' : root, [], info);
+			writeBackDir(vfs, fs, host, root === '/' ? '' : root, [], info, mount);
 		} finally {
 			host.close();
 		}
@@ -1563,6 +1664,27 @@ function openHostTarget(fs, proc, path) {
 	}
 	const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW} = fs.constants;
 	return new HostDirFd(fs, proc, fs.openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW), fs.realpathSync(path), true);
+}
+
+/** The directory the mount read, which its write-back goes into: its path may name another
+    directory by now (the mounted one renamed away, another made in its place). Through
+    /proc/self/fd the mount's own fd reaches it wherever it went; by path it must still be
+    the directory mounted (device and inode), else nothing is written.
+    @param {any} fs @param {HostDirSource} source */
+function openMountRoot(fs, source) {
+	const held = fs.fstatSync(source.rootFd, {bigint: true});
+	if (held.nlink === 0n) {
+		throw new WasiError(ERRNO.ENOENT, 'writeBackHostDir: the mounted host directory was removed, nothing written back', source.hostPath);
+	}
+	if (source.proc) return new HostDirFd(fs, true, source.rootFd, source.rootPath, false);
+	const {O_RDONLY, O_DIRECTORY, O_NOFOLLOW} = fs.constants;
+	const fd = fs.openSync(source.rootPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	const info = fs.fstatSync(fd, {bigint: true});
+	if (info.dev !== held.dev || info.ino !== held.ino) {
+		fs.closeSync(fd);
+		throw new WasiError(ERRNO.ENOENT, 'writeBackHostDir: the mounted host directory was moved or replaced, nothing written back', source.hostPath);
+	}
+	return new HostDirFd(fs, false, fd, source.rootPath, true);
 }
 
 /** `name` in `dir` entered (O_NOFOLLOW: a symlink there is refused). @param {HostDirFd} dir @param {string} name */
@@ -1634,13 +1756,16 @@ function replaceHost(dir, name, make) {
 }
 
 /** @param {VfsReader} vfs @param {any} fs @param {HostDirFd} host @param {string} dir
-    @param {string[]} parts @param {(dir: string, parts: string[], name: string) => VfsInfo} info */
-function writeBackDir(vfs, fs, host, dir, parts, info) {
+    @param {string[]} parts @param {(dir: string, parts: string[], name: string) => VfsInfo} info
+    @param {LazyMount} mount */
+function writeBackDir(vfs, fs, host, dir, parts, info, mount) {
+	const source = /** @type {HostDirSource} */ (mount.source);
 	const kept = new Set();
 	for (const name of vfs.readdir(dir || '/').sort()) {
 		kept.add(name);
 		const found = info(dir, parts, name);
-		if (found.lazy) continue; // untouched where the host has it
+		// Untouched where the host has it, or another mount's root (that mount's to write back).
+		if (found.lazy || found.otherMount) continue;
 		const path = `${dir}/${name}`;
 		const old = hostLstat(host, name);
 		if (found.stat.isDirectory()) {
@@ -1648,7 +1773,7 @@ function writeBackDir(vfs, fs, host, dir, parts, info) {
 			if (!old || !old.isDirectory()) fs.mkdirSync(host.at(name));
 			const inner = enterHost(host, name);
 			try {
-				writeBackDir(vfs, fs, inner, path, [...parts, name], info);
+				writeBackDir(vfs, fs, inner, path, [...parts, name], info, mount);
 			} finally {
 				inner.close();
 			}
@@ -1658,14 +1783,58 @@ function writeBackDir(vfs, fs, host, dir, parts, info) {
 				replaceHost(host, name, temp => fs.symlinkSync(target, host.at(temp)));
 			}
 		} else if (found.stat.isFile()) {
-			// Node sets times in seconds as a double (writeHostFile): a file this wrote back has
-			// the VFS's mtime to within a microsecond, and is the same file as long as it has.
-			const drift = old ? old.mtimeNs - found.stat.mtimeNs : 0n;
-			const same = old?.isFile() && old.size === BigInt(found.stat.size) && drift >= -1000n && drift <= 1000n;
-			if (!same) replaceHost(host, name, temp => writeHostFile(vfs, fs, host, temp, path, found.stat, old));
+			// Written unless the program left it as listed, or as the last write-back wrote it:
+			// then a host change made since stays. (Not by the host's size and mtime: two files
+			// alike in both, swapped, would stay.)
+			const here = [...parts, name];
+			const entry = mount.owns(found.token) ? mount.entryOf(found.token) : -1;
+			if (!source.unchangedFile(here, entry, found.stat)) {
+				replaceHost(host, name, temp => writeHostFile(vfs, fs, host, temp, path, found.stat, old));
+				source.written(here, found.stat);
+			}
 		}
 	}
-	for (const name of hostNames(host)) if (!kept.has(name)) removeHost(host, name);
+	removeExtras(host, kept, source, parts);
+	source.syncedNames(parts, kept);
+}
+
+/** Removes what the program removed: the host entries that the mount's listing of this
+    directory showed and the VFS no longer has. What the listing never showed stays (a FIFO,
+    a name that is not UTF-8, one made on the host since, everything in a directory never
+    listed). @param {HostDirFd} host @param {Set<string>} kept @param {HostDirSource} source
+    @param {string[]} parts */
+function removeExtras(host, kept, source, parts) {
+	for (const name of removable(host, source, parts)) if (!kept.has(name)) removeShown(host, name, source, [...parts, name]);
+}
+
+/** The names in host directory `dir` (at `parts`) that the mount's last listing of it showed.
+    @param {HostDirFd} dir @param {HostDirSource} source @param {string[]} parts */
+function removable(dir, source, parts) {
+	const shown = source.shownNames(parts);
+	return hostNames(dir).filter(name => shown.has(name));
+}
+
+/** Removes `name` (at `parts`) from host `dir`: of a directory only what the mount showed in
+    it, and the directory only if that leaves it empty; symlinks unlinked, never followed.
+    @param {HostDirFd} dir @param {string} name @param {HostDirSource} source @param {string[]} parts */
+function removeShown(dir, name, source, parts) {
+	const info = dir.fs.lstatSync(dir.at(name));
+	if (!info.isDirectory()) {
+		dir.fs.unlinkSync(dir.at(name));
+		return;
+	}
+	const inner = enterHost(dir, name);
+	try {
+		for (const child of removable(inner, source, parts)) removeShown(inner, child, source, [...parts, child]);
+	} finally {
+		inner.close();
+	}
+	try {
+		dir.fs.rmdirSync(dir.at(name));
+	} catch (error) {
+		const code = /** @type {{code?: string}} */ (error).code;
+		if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error; // what it never showed stays
+	}
 }
 
 /** @param {VfsReader} vfs @param {any} fs @param {HostDirFd} host @param {string} temp
@@ -2827,6 +2996,11 @@ class WasiFileSystem {
 		try {
 			this.mkdir(path, {recursive: true});
 			const vfsPath = normalPath(path);
+			// A second mount there would hide the first, whose write-back would then mirror the
+			// second's tree into the first's host directory.
+			if (registry.byPath.has(vfsPath) || (this.lazyInfo(path).token & 0xFFFFFFFFn) === 1n) {
+				throw new WasiError(ERRNO.EBUSY, `${syscall} (already a lazy mount)`, path);
+			}
 			const description = source.describe();
 			const record = mountRecord(description === null ? null : JSON.stringify({...JSON.parse(description), vfsPath, readOnly}));
 			id = host.exports.wasi_wasm_alloc(record.length) >>> 0; // the mount's id: see js/lazy.mjs
@@ -2865,11 +3039,14 @@ class WasiFileSystem {
 	}
 
 	/** Node: applies what programs changed below the host directory mounted at `path` to
-	    that directory (or `hostDir`): creates, writes, renames and deletes, but what is still
-	    lazy (never listed, never opened) is neither read nor rewritten, and a file whose size
-	    and mtime still match the host's is left alone. Entries moved away from their host
-	    place are read in first, so a source is never removed before its copy is made. A file
-	    over `maxFileSize` (default 4 GiB) throws WasiError EFBIG before the host changes.
+	    that directory (the one read: through /proc/self/fd even if renamed since, by path
+	    only while it is still there; ENOENT if it was removed), or to `hostDir`: creates, writes, renames and deletes, and nothing
+	    else. What is still lazy (never listed, never opened) is neither read nor rewritten; a
+	    file the programs only read, or left as the last write-back wrote it, stays as the host
+	    has it; only names the mount showed are removed, and a nested mount's root is left to
+	    that mount. Entries moved away from their host place are read in first, so a source is
+	    never removed before its copy is made. A file over `maxFileSize` (default 4 GiB)
+	    throws WasiError EFBIG before the host changes.
 	    @param {string} path @param {{hostDir?: string, maxFileSize?: number}} [options] */
 	writeBackHostDir(path, {hostDir, maxFileSize} = {}) {
 		encodePath(path);

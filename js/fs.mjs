@@ -440,6 +440,11 @@ export class WasiFileSystem {
 		try {
 			this.mkdir(path, {recursive: true});
 			const vfsPath = normalPath(path);
+			// A second mount there would hide the first, whose write-back would then mirror the
+			// second's tree into the first's host directory.
+			if (registry.byPath.has(vfsPath) || (this.lazyInfo(path).token & 0xFFFFFFFFn) === 1n) {
+				throw new WasiError(ERRNO.EBUSY, `${syscall} (already a lazy mount)`, path);
+			}
 			const description = source.describe();
 			const record = mountRecord(description === null ? null : JSON.stringify({...JSON.parse(description), vfsPath, readOnly}));
 			id = host.exports.wasi_wasm_alloc(record.length) >>> 0; // the mount's id: see js/lazy.mjs
@@ -478,11 +483,14 @@ export class WasiFileSystem {
 	}
 
 	/** Node: applies what programs changed below the host directory mounted at `path` to
-	    that directory (or `hostDir`): creates, writes, renames and deletes, but what is still
-	    lazy (never listed, never opened) is neither read nor rewritten, and a file whose size
-	    and mtime still match the host's is left alone. Entries moved away from their host
-	    place are read in first, so a source is never removed before its copy is made. A file
-	    over `maxFileSize` (default 4 GiB) throws WasiError EFBIG before the host changes.
+	    that directory (the one read: through /proc/self/fd even if renamed since, by path
+	    only while it is still there; ENOENT if it was removed), or to `hostDir`: creates, writes, renames and deletes, and nothing
+	    else. What is still lazy (never listed, never opened) is neither read nor rewritten; a
+	    file the programs only read, or left as the last write-back wrote it, stays as the host
+	    has it; only names the mount showed are removed, and a nested mount's root is left to
+	    that mount. Entries moved away from their host place are read in first, so a source is
+	    never removed before its copy is made. A file over `maxFileSize` (default 4 GiB)
+	    throws WasiError EFBIG before the host changes.
 	    @param {string} path @param {{hostDir?: string, maxFileSize?: number}} [options] */
 	writeBackHostDir(path, {hostDir, maxFileSize} = {}) {
 		encodePath(path);

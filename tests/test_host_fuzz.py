@@ -576,6 +576,13 @@ class Step:
     max_file_size: int
     # A write-back of a lazy mount: host entries the mount never showed stay where they are.
     keeps_unshown: bool = False
+    # A write-back's nested mounts (their roots below vfs_dir, as keys): each is that mount's
+    # to write back, so the host below them stays as it was.
+    nested: tuple[Key, ...] = ()
+    # A write-back of a mount whose host tree overlaps another's: an earlier write-back may
+    # have changed what this mount listed, and a write-back applies only the changes its
+    # programs made, so each host entry is either the VFS's or as it was before.
+    overlapping: bool = False
 
 
 @dataclasses.dataclass
@@ -607,7 +614,7 @@ class CopyOutChecker:
     def check(
         self, fs: Wasi, vfs_dir: str, host_dir: str | os.PathLike[str] | int, *,
         key: Key | None, delete: bool, max_file_size: int, copy: Callable[[], None],
-        keeps_unshown: bool = False,
+        keeps_unshown: bool = False, nested: tuple[Key, ...] = (), overlapping: bool = False,
     ) -> None:  # fmt: skip
         step = f"copy_out_tree({vfs_dir!r}, {host_dir!r}, delete={delete})"
         before = snapshot_at(self.base)
@@ -628,7 +635,10 @@ class CopyOutChecker:
             assert fs.fsck() == 0, step
             assert vfs_snapshot(fs, "/") == vfs_before, f"{step} changed the VFS"
         self.steps.append(f"{step}: ok")
-        copied = Step(step, fs, vfs_dir, host_dir, key, delete, max_file_size, keeps_unshown)
+        copied = Step(
+            step, fs, vfs_dir, host_dir, key, delete, max_file_size, keeps_unshown, nested,
+            overlapping,
+        )  # fmt: skip
         self.check_result(copied, before, target_before)
 
     def check_result(self, copy: Step, before: Snapshot, target_before: Snapshot | None) -> None:
@@ -651,13 +661,15 @@ class CopyOutChecker:
         tree = vfs_snapshot(copy.fs, vfs_source(copy.fs, copy.vfs_dir))
         assert tree is not None and copied is not None, step
         for name, (kind, content) in tree.items():
+            if under(name, copy.nested):
+                continue  # another mount's, which that mount writes back
             size = int(content.split()[0]) if kind == "file" else 0
             assert size <= copy.max_file_size, f"{step} copied {name!r} of {size} bytes"
-        if delete:
-            expected = unshown_kept(target_before or {}, tree) if copy.keeps_unshown else {}
-            expected.update(tree)
-            assert copied == expected, f"{step}: host differs from VFS: " + first_difference(
-                expected, copied
+        if copy.keeps_unshown:
+            check_write_back(copy, target_before or {}, tree, copied)
+        elif delete:
+            assert copied == tree, f"{step}: host differs from VFS: " + first_difference(
+                tree, copied
             )
         else:
             for name, entry in tree.items():
@@ -687,19 +699,49 @@ def shown_by_a_mount(key: Key, entry: tuple[str, bytes]) -> bool:
     return kind != "link" or (0 < len(content) <= 4095 and b"\0" not in content and utf8(content))
 
 
+def under(key: Key, roots: Sequence[Key]) -> bool:
+    return any(key[: len(root)] == root for root in roots)
+
+
+def check_write_back(copy: Step, before: Snapshot, tree: Snapshot, copied: Snapshot) -> None:
+    """Property 2 for a write-back: the host tree is the VFS tree, but for what the mount
+    never showed (unshown_kept) and what belongs to a nested mount (as it was); where host
+    trees overlap, each entry is either the VFS's or as it was before this write-back."""
+    tree = {key: entry for key, entry in tree.items() if not under(key, copy.nested)}
+    if copy.overlapping:
+        for key in sorted(set(before) | set(tree) | set(copied)):
+            allowed = (
+                [before.get(key)] if under(key, copy.nested) else [tree.get(key), before.get(key)]
+            )
+            assert copied.get(key) in allowed, (
+                f"{copy.name}: {b'/'.join(key)!r} is {copied.get(key)}, neither the VFS's "
+                f"nor as it was: {allowed}"
+            )
+        return
+    expected = unshown_kept(before, tree)
+    expected.update(tree)
+    expected.update((key, entry) for key, entry in before.items() if under(key, copy.nested))
+    assert copied == expected, f"{copy.name}: host differs from VFS: " + first_difference(
+        expected, copied
+    )
+
+
 def unshown_kept(before: Snapshot, tree: Snapshot) -> Snapshot:
-    """What a write-back leaves of the host entries the mount never showed: each such entry,
-    and everything below it, stays as long as the directory holding it is still in the VFS
-    tree (a directory the program removed goes whole)."""
+    """What a write-back leaves of the host entries the mount never showed: each such entry
+    with everything below it stays, unless the program replaced a directory above it by a
+    file or a symlink (that directory goes whole); where the program removed a directory
+    above it, the directories on the way stay too, holding only it."""
     kept: Snapshot = {}
     for key, entry in before.items():
         hidden = next((end for end in range(1, len(key) + 1)
                        if not shown_by_a_mount(key[:end], before[key[:end]])), None)  # fmt: skip
         if hidden is None:
             continue
-        holder = key[: hidden - 1]
-        if not holder or tree.get(holder) == ("dir", b""):
-            kept[key] = entry
+        holders = [key[:end] for end in range(1, hidden)]
+        if any(tree.get(holder, ("dir", b"")) != ("dir", b"") for holder in holders):
+            continue  # a directory on the way replaced by a file or a symlink
+        kept[key] = entry
+        kept.update((holder, ("dir", b"")) for holder in holders)
     return kept
 
 
@@ -737,6 +779,10 @@ def test_write_back_through_the_cli(
             info = os.stat(host)
             real = checker.key_of(Path(os.path.realpath(host)))
             checker.fd_keys[info.st_dev, info.st_ino] = real
+        reals = [checker.key_of(Path(os.path.realpath(host))) for host, _guest in dirs]
+        overlapping = any(
+            i != j and b[: len(a)] == a for i, a in enumerate(reals) for j, b in enumerate(reals)
+        )
         # The CLI mounts the --dir trees lazily and writes them back with
         # write_back_host_dir: checked as a copy_out_tree(..., delete=True) would be.
         original = Wasi.write_back_host_dir
@@ -751,9 +797,14 @@ def test_write_back_through_the_cli(
 
             key = checker.target_key(host_dir)
             assert key is not None, f"write-back into {host_dir!r}: not a --dir target"
+            nested = tuple(
+                tuple(part.encode() for part in other[len(vfs_dir) + 1 :].split("/"))
+                for other in guests if other.startswith(vfs_dir + "/")
+            )  # fmt: skip
             checker.check(
                 fs, vfs_dir, host_dir, key=key, delete=True,
                 max_file_size=DEFAULT_MAX_FILE_SIZE, copy=copy, keeps_unshown=True,
+                nested=nested, overlapping=overlapping,
             )  # fmt: skip
 
         mounted = [(host, name, False) for host, name in dirs]

@@ -1510,6 +1510,102 @@ def _js_lazy(
     return report
 
 
+def _overlapping_tree(base: Path) -> tuple[Path, Path]:
+    """a/ (mounted at /x) holding b/ (mounted at /y too) and n/ (under /x/n, where inner/
+    is mounted), and two files alike in size and mtime, and one with the mtime 0."""
+    a, inner = base / "a", base / "inner"
+    (a / "b" / "d").mkdir(parents=True)
+    (a / "b" / "f").write_bytes(b"old")
+    (a / "b" / "d" / "x").write_bytes(b"x")
+    (a / "n").mkdir()
+    (a / "n" / "hidden").write_bytes(b"h")
+    (a / "p").write_bytes(b"PPPP")
+    (a / "q").write_bytes(b"QQQQ")
+    os.utime(a / "q", ns=(0, (a / "p").stat().st_mtime_ns))
+    (a / "u").write_bytes(b"old")
+    os.utime(a / "u", ns=(0, 0))
+    inner.mkdir()
+    (inner / "own").write_bytes(b"o")
+    return a, inner
+
+
+OVERLAP_ARGS = ["ls", "/x/b", "read", "/x/b/f", "ls", "/x/b/d", "write", "/y/f", "new",
+                "write", "/y/made", "m", "write", "/y/d/late", "L", "rm", "/x/b/d/x",
+                "rmdir", "/x/b/d", "read", "/x/p", "read", "/x/q", "mv", "/x/p", "/x/t",
+                "mv", "/x/q", "/x/p", "mv", "/x/t", "/x/q", "write", "/x/u", "new",
+                "utime", "/x/u", "ls", "/x/n", "write", "/x/n/new", "n"]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", list(LAZY_MODES))
+def test_overlapping_and_nested_mounts_write_back_as_in_python(
+    mode: str, tmp_path: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """--dir a/b::/y --dir a::/x --dir inner::/x/n, written back in that order, under Node
+    and under the Python host: the same trees, and only the program's changes. Both hosts
+    undid /y's changes in /x's write-back (a file /x had only read rewritten with its old
+    bytes, names /x had not seen deleted, a directory /x removed taken whole with what /y
+    put in it), mirrored the nested mount into a/n (its own files deleted), and kept two
+    files alike in size and mtime swapped by the program, and a file rewritten to its size
+    and mtime, as the host had them."""
+    program = wasm_program("lazy_ops")
+    trees = {side: _overlapping_tree(tmp_path / side) for side in ("python", "js")}
+    reports = {}
+    for side, (a, inner) in trees.items():
+        mounts = [("/y", a / "b", False), ("/x", a, False), ("/x/n", inner, False)]
+        preopens = {"/x": "/x", "/y": "/y"}
+        if side == "python":
+            reports[side] = _python_lazy(
+                program, OVERLAP_ARGS, mounts=mounts, preopens=preopens, write_back=True
+            )
+        else:
+            reports[side] = _js_lazy(program, OVERLAP_ARGS, mounts=mounts, preopens=preopens,
+                                     write_back=True, mode=mode, tmp_path=tmp_path)  # fmt: skip
+    assert reports["js"]["stdout"] == reports["python"]["stdout"]
+    assert "errno" not in reports["js"]["stdout"], reports["js"]["stdout"]
+    assert reports["js"]["errors"] == [] and reports["js"]["fsck"] == 0
+    expected = {
+        "b": ("dir", b""), "b/f": ("file", b"new"), "b/made": ("file", b"m"),
+        "b/d": ("dir", b""), "b/d/late": ("file", b"L"), "n": ("dir", b""),
+        "n/hidden": ("file", b"h"), "p": ("file", b"QQQQ"), "q": ("file", b"PPPP"),
+        "u": ("file", b"new"),
+    }  # fmt: skip
+    for side, (a, inner) in trees.items():
+        assert _host_listing(a) == expected, side
+        assert _host_listing(inner) == {"own": ("file", b"o"), "new": ("file", b"n")}, side
+
+
+@pytest.mark.parametrize("mode", list(LAZY_MODES))
+def test_entries_moved_across_mounts_survive_write_back_as_in_python(
+    mode: str, tmp_path: Path, wasm_program: Callable[..., Path]
+) -> None:
+    """--dir x::/x --dir y::/y, lazy_ops moves a file and a directory (never opened) from
+    /x to /y: x's write-back, first, removed their host sources and y's could not read them
+    (ENOENT; the data was lost in both hosts). Now each write-back reads in its mount's
+    lazy entries moved anywhere first: the same trees under Node and Python."""
+    program = wasm_program("lazy_ops")
+    args = ["mv", "/x/f", "/y/f", "mv", "/x/d", "/y/d"]
+    for side in ("python", "js"):
+        x, y = tmp_path / side / "x", tmp_path / side / "y"
+        (x / "d" / "e").mkdir(parents=True)
+        (x / "f").write_bytes(b"precious")
+        (x / "d" / "e" / "g").write_bytes(b"deep")
+        y.mkdir()
+        mounts = [("/x", x, False), ("/y", y, False)]
+        preopens = {"/x": "/x", "/y": "/y"}
+        if side == "python":
+            report = _python_lazy(program, args, mounts=mounts, preopens=preopens, write_back=True)
+        else:
+            report = _js_lazy(program, args, mounts=mounts, preopens=preopens, write_back=True,
+                              mode=mode, tmp_path=tmp_path)  # fmt: skip
+            assert report["errors"] == []
+        assert report["stdout"] == "mv /x/f: OK\nmv /x/d: OK\n", side
+        assert _host_listing(x) == {}, side
+        assert _host_listing(y) == {
+            "f": ("file", b"precious"), "d": ("dir", b""), "d/e": ("dir", b""),
+            "d/e/g": ("file", b"deep"),
+        }, side  # fmt: skip
+
+
 @pytest.mark.parametrize("mode", list(LAZY_MODES))
 def test_lazy_host_mount_runs_as_in_python(
     mode: str, tmp_path: Path, wasm_program: Callable[..., Path]

@@ -104,6 +104,14 @@ class HostMount:
         self._listing: tuple[int, bytes] | None = None  # one too large for the last buffer
         self.listed = 0  # directories listed, files read: what the program touched
         self.read_files: set[int] = set()
+        # What the mount showed, for write-back: the entry of each (parent, name) listed
+        # last, the names each directory's last listing showed, each file's (size, mtime)
+        # as listed, and what was last written back to each host path (unchanged_file).
+        self._children: dict[tuple[int, bytes], int] = {}
+        self._shown: dict[int, set[bytes]] = {}
+        self._listed_files: dict[int, tuple[int, int]] = {}
+        self._written: dict[tuple[bytes, ...], tuple[int, ...]] = {}
+        self._synced_names: dict[tuple[bytes, ...], set[bytes]] = {}  # (synced_names)
 
     def token(self, entry: int) -> int:
         return self.number << _MOUNT_SHIFT | (entry + 1)
@@ -143,19 +151,82 @@ class HostMount:
     def _add(self, parent: int, name: bytes) -> int:
         with self._lock:
             self._entries.append((parent, name))
-            return len(self._entries) - 1
+            entry = len(self._entries) - 1
+            self._children[parent, name] = entry
+            return entry
+
+    def entry_at(self, parts: list[bytes]) -> int | None:
+        """The entry the mount's listings showed at host path ``parts`` (None if none did)."""
+        entry = 0
+        with self._lock:
+            for name in parts:
+                found = self._children.get((entry, name))
+                if found is None:
+                    return None
+                entry = found
+        return entry
+
+    def shown_names(self, parts: list[bytes]) -> set[bytes]:
+        """The names the host directory at ``parts`` had as the programs knew it: those the
+        last write-back left there (synced_names), else those its last listing showed. All
+        a write-back may remove there; none where the mount never listed that directory:
+        what the host has there then, the program never saw."""
+        with self._lock:
+            synced = self._synced_names.get(tuple(parts))
+            if synced is not None:
+                return set(synced)
+        entry = self.entry_at(parts)
+        with self._lock:
+            return set(self._shown.get(entry, ())) if entry is not None else set()
+
+    def synced_names(self, parts: list[bytes], names: set[bytes]) -> None:
+        """A write-back made the host directory at ``parts`` hold ``names`` (and what the
+        mount never showed): a later write-back removes those the program removed since,
+        made by the earlier one too."""
+        with self._lock:
+            self._synced_names[tuple(parts)] = set(names)
+
+    def unchanged_file(self, parts: list[bytes], token: int, stat: tuple[int, ...]) -> bool:
+        """Whether the program left alone the VFS file with ``token`` at host path ``parts``
+        whose (VFS inode, size, mtime, ctime) is ``stat``: it is the file the mount listed
+        there, with the size and mtime listed, or the file last written back there
+        (``written``), unchanged since. Its host file is not the write-back's to replace,
+        even where the host changed it since."""
+        with self._lock:
+            if self._written.get(tuple(parts)) == stat:
+                return True
+        if not self.owns(token) or self.entry_of(token) <= 0:
+            return False
+        entry = self.entry_of(token)
+        if self.parts(entry) != parts:
+            return False  # moved here (a swap of two names alike in size and mtime too)
+        with self._lock:
+            listed = self._listed_files.get(entry)
+        # ctime too: the core sets it to the listed mtime when it loads the file and to the
+        # time of every change since (a write that keeps the size and sets the mtime back).
+        return listed is not None and stat[1:] == (*listed, listed[1])
+
+    def written(self, parts: list[bytes], stat: tuple[int, ...]) -> None:
+        """The VFS file whose (inode, size, mtime, ctime) is ``stat`` was written back to
+        host path ``parts``."""
+        with self._lock:
+            self._written[tuple(parts)] = stat
 
     def listing(self, entry: int) -> bytes:
         fd = self._open_below(self.parts(entry), _BELOW_FLAGS)
         out = bytearray()
+        shown: set[bytes] = set()
         try:
             with os.scandir(fd) as entries:
                 for item in entries:
                     record = self._record(entry, fd, item)
                     if record is not None:
                         out += record
+                        shown.add(os.fsencode(item.name))
         finally:
             os.close(fd)
+        with self._lock:
+            self._shown[entry] = shown
         self.listed += 1
         return bytes(out)
 
@@ -170,9 +241,13 @@ class HostMount:
             return None
         kind, target = shown
         token = 0
-        if kind != FILETYPE_SYMBOLIC_LINK:
-            token = self.token(self._add(parent, name))
         size = info.st_size if kind == FILETYPE_REGULAR_FILE else 0
+        if kind != FILETYPE_SYMBOLIC_LINK:
+            entry = self._add(parent, name)
+            token = self.token(entry)
+            if kind == FILETYPE_REGULAR_FILE:
+                with self._lock:
+                    self._listed_files[entry] = (size, info.st_mtime_ns)
         head = _RECORD.pack(
             token, size, info.st_atime_ns, info.st_mtime_ns, kind, 0, len(name), len(target)
         )

@@ -275,23 +275,26 @@ def _filesystem(
     A Ctrl-C during the write-back stops it where it is, as it stops cp."""
     with start_wasi(preopens={}, limits=limits) as fs, ExitStack() as targets:
         preopens = {}
-        target_fds = []
+        target_fds: dict[int, int] = {}  # by the --dir's place on the command line
         # Enclosing directories first: a nested --dir takes the place of what the enclosing
         # one has at its path (a mount must be an empty or still unlisted directory).
-        for host, guest, read_only in sorted(dirs, key=lambda item: _depth(item[1])):
+        for index in sorted(range(len(dirs)), key=lambda index: _depth(dirs[index][1])):
+            host, guest, read_only = dirs[index]
             try:
                 fs.mount_host_dir(host, _vfs_path(guest), read_only=read_only)
             except OSError as error:  # unreadable, or nested in a mount where GUEST exists
                 raise UsageError(f"--dir: cannot mount {_describe(error, host)}") from None
             preopens[guest] = _vfs_path(guest)
             if write_back and not read_only:
-                target_fds.append(targets.enter_context(_open_target(host)))
+                target_fds[index] = targets.enter_context(_open_target(host))
         yield fs, preopens
         # Written back through the directories opened before the run, never by name: once
         # the write-back of an enclosing --dir has replaced a directory on the path to a
         # nested one (by a symlink the program planted, say), the name could lead anywhere.
-        written = [(host, guest) for host, guest, read_only in dirs if not read_only]
-        for (host, guest), target in zip(written if write_back else (), target_fds, strict=True):
+        # Each through its own: they were opened in mount order, and paired with the
+        # command line's order a nested --dir was written into another --dir's directory.
+        for index, target in sorted(target_fds.items()):
+            host, guest, _read_only = dirs[index]
             if os.fstat(target).st_nlink == 0:
                 raise UsageError(f"--write-back: {_printable(host)} is gone: the write-back of "
                                  f"an enclosing --dir replaced it with what the program left "

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
 import {
-	mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
+	mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -81,7 +81,8 @@ test('a read-only mount refuses programs every change with EPERM', {skip: !lazyO
 	// memory), in the Python host too.
 	wasi.writeFile('/m/f.txt', 'x');
 	assert.equal(readFileSync(join(host, 'f.txt'), 'utf8'), 'hello');
-	assert.throws(() => wasi.mountHostDir(host, '/m'), {name: 'WasiError', code: 'ENOTEMPTY'});
+	// A mount there already: EBUSY, listed or not (a second mount would hide the first).
+	assert.throws(() => wasi.mountHostDir(host, '/m'), {name: 'WasiError', code: 'EBUSY'});
 	assert.throws(() => wasi.mountHostDir(join(host, 'f.txt'), '/other'), {name: 'WasiError', code: 'ENOTDIR'});
 	assert.throws(() => wasi.mountHostDir(host, '/x', {readOnly: 'yes'}), TypeError);
 	assert.throws(() => wasi.writeBackHostDir('/nothing'), TypeError);
@@ -134,6 +135,68 @@ test('write-back applies only the changes, and lists no directory the program ne
 	assert.equal(readFileSync(join(host, '..', 'copy', 'big')).length, 5000);
 	assert.equal(wasi.fsck(), 0);
 	wasi.close();
+});
+
+test('write-back goes into the directory mounted, not into what its path names now', () => {
+	// The mounted directory renamed away during the run and another made at its path: the
+	// write-back went by the path, into the other one, and deleted its g. Through
+	// /proc/self/fd it now reaches the one mounted; by path it writes nothing (ENOENT).
+	const base = scratch();
+	const host = join(base, 'proj');
+	mkdirSync(host);
+	writeFileSync(join(host, 'f'), 'f');
+	writeFileSync(join(host, 'g'), 'g');
+	return startWasi(null, quiet).then(wasi => {
+		wasi.mountHostDir(host, '/m');
+		wasi.rm('/m/g');
+		wasi.writeFile('/m/new', 'n');
+		renameSync(host, join(base, 'moved'));
+		mkdirSync(host);
+		writeFileSync(join(host, 'g'), 'other');
+		if (byPath) {
+			assert.throws(() => wasi.writeBackHostDir('/m'), {name: 'WasiError', code: 'ENOENT'});
+			assert.deepEqual(readdirSync(join(base, 'moved')).sort(), ['f', 'g']);
+		} else {
+			wasi.writeBackHostDir('/m');
+			assert.deepEqual(readdirSync(join(base, 'moved')).sort(), ['f', 'new']);
+		}
+		assert.deepEqual(readdirSync(host), ['g']);
+		assert.equal(readFileSync(join(host, 'g'), 'utf8'), 'other');
+		// A second write-back removes what the first made and the program removed since, and
+		// keeps what the host gained in between.
+		const again = join(base, 'again');
+		mkdirSync(again);
+		writeFileSync(join(again, 'old'), 'o');
+		wasi.mountHostDir(again, '/a');
+		wasi.writeFile('/a/made', 'm');
+		wasi.mkdir('/a/dir');
+		wasi.writeFile('/a/dir/inner', 'i');
+		wasi.writeBackHostDir('/a');
+		assert.deepEqual(readdirSync(again).sort(), ['dir', 'made', 'old']);
+		wasi.rm('/a/made');
+		wasi.rm('/a/dir', {recursive: true});
+		wasi.rm('/a/old');
+		writeFileSync(join(again, 'late'), 'l');
+		wasi.writeBackHostDir('/a');
+		assert.deepEqual(readdirSync(again), ['late']);
+		// A lazy file moved out of every mount is read in before its host source goes.
+		const out = join(base, 'out');
+		mkdirSync(out);
+		writeFileSync(join(out, 'h'), 'h');
+		wasi.mountHostDir(out, '/o');
+		wasi.mkdir('/elsewhere');
+		wasi.rename('/o/h', '/elsewhere/h');
+		wasi.writeBackHostDir('/o');
+		assert.deepEqual(readdirSync(out), []);
+		assert.equal(new TextDecoder().decode(wasi.readFile('/elsewhere/h')), 'h');
+		const gone = join(base, 'gone');
+		mkdirSync(gone);
+		wasi.mountHostDir(gone, '/n');
+		wasi.writeFile('/n/x', 'x');
+		rmSync(gone, {recursive: true});
+		assert.throws(() => wasi.writeBackHostDir('/n'), {name: 'WasiError', code: 'ENOENT'});
+		wasi.close();
+	});
 });
 
 test('a host tree changed under the mount: nothing outside is ever read', {skip: !lazyOps && 'no lazy_ops'}, async () => {
