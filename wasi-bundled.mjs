@@ -49,10 +49,13 @@ const STDIO_MODE = Object.freeze({
 	AT_NEWLINE: 1,
 	AT_THRESHOLD: 2,
 });
-// Lazy host mounts: wasi_wasm_mount_lazy's flags, the lazy_list record's size.
+// Lazy host mounts: mount flags, lazy_list record size, lazy_info states.
 const LAZY = Object.freeze({
 	MOUNT_READ_ONLY: 1,
 	RECORD_SIZE: 40,
+	NONE: 0,
+	DIRECTORY: 1,
+	REGULAR_FILE: 2,
 });
 // WASI errno numbers -> C names (index = number), for WasiError.code.
 const ERRNO_NAMES = Object.freeze([
@@ -837,12 +840,11 @@ function newCoreMemory(init) {
    threads made (from the description in the mount's record, below); for another thread's
    host directory it answers EIO, as the core gets for any token its host does not know. */
 
-const LAZY_STATE = Object.freeze({NONE: 0, DIRECTORY: 1, REGULAR_FILE: 2});
-const FILETYPE_DIRECTORY = 3;
-const FILETYPE_REGULAR_FILE = 4;
-const FILETYPE_SYMBOLIC_LINK = 7;
-const MAX_LAZY_NAME = 255;
-const MAX_TARGET = 4095;
+const FILETYPE_DIRECTORY = FILETYPE_NAMES.indexOf('directory');
+const FILETYPE_REGULAR_FILE = FILETYPE_NAMES.indexOf('regular_file');
+const FILETYPE_SYMBOLIC_LINK = FILETYPE_NAMES.indexOf('symbolic_link');
+const MAX_LAZY_NAME = LIMIT_RANGES.maxName[1];
+const MAX_TARGET = DEFAULT_LIMITS.maxPath; // the core refuses a longer one (lazy.c)
 
 /**
  * One entry of a listing, as a source gives it: `entry` is its number in the source (-1 for
@@ -1594,7 +1596,7 @@ function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_SIZE}) {
 			const where = source.parts(mount.entryOf(token));
 			inPlace = where.length === parts.length + 1 && where.every((part, i) => part === (i < parts.length ? parts[i] : name));
 		}
-		return {stat, token, lazy: state !== LAZY_STATE.NONE, inPlace, otherMount};
+		return {stat, token, lazy: state !== LAZY.NONE, inPlace, otherMount};
 	};
 	/** Every entry below the mount, depth first, never into a lazy directory.
 	    @param {(dir: string, parts: string[], name: string, found: VfsInfo) => void} visit */
@@ -1622,7 +1624,7 @@ function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_SIZE}) {
 			const stat = vfs.lstat(path);
 			if (stat.isSymbolicLink()) continue;
 			const {token, state} = vfs.lazyInfo(path);
-			if (state === LAZY_STATE.NONE) {
+			if (state === LAZY.NONE) {
 				if (stat.isDirectory()) everywhere(path, here);
 				continue;
 			}
@@ -1726,9 +1728,11 @@ function hostNames(dir) {
 	return names;
 }
 
-/** Removes `name` from host `dir`; a directory with its tree, symlinks unlinked, never followed.
-    @param {HostDirFd} dir @param {string} name */
-function removeHost(dir, name) {
+/** Removes `name` from host `dir`, symlinks unlinked, never followed. A directory goes with
+    its whole tree; given the mount's `source` (and `name`'s `parts`), with only what the mount
+    showed in it, and then only if that leaves it empty.
+    @param {HostDirFd} dir @param {string} name @param {HostDirSource | null} [source] @param {string[]} [parts] */
+function removeHost(dir, name, source = null, parts = []) {
 	const info = dir.fs.lstatSync(dir.at(name));
 	if (!info.isDirectory()) {
 		dir.fs.unlinkSync(dir.at(name));
@@ -1736,11 +1740,17 @@ function removeHost(dir, name) {
 	}
 	const inner = enterHost(dir, name);
 	try {
-		for (const child of dir.fs.readdirSync(inner.self())) removeHost(inner, child);
+		const children = source ? removable(inner, source, parts) : dir.fs.readdirSync(inner.self());
+		for (const child of children) removeHost(inner, child, source, [...parts, child]);
 	} finally {
 		inner.close();
 	}
-	dir.fs.rmdirSync(dir.at(name));
+	try {
+		dir.fs.rmdirSync(dir.at(name));
+	} catch (error) {
+		const code = /** @type {{code?: string}} */ (error).code;
+		if (!source || (code !== 'ENOTEMPTY' && code !== 'EEXIST')) throw error; // what it never showed stays
+	}
 }
 
 /** A new entry made under a temporary name by `make(temp)`, then renamed over `name`: a
@@ -1812,7 +1822,7 @@ function writeBackDir(vfs, fs, host, dir, parts, info, mount) {
     listed). @param {HostDirFd} host @param {Set<string>} kept @param {HostDirSource} source
     @param {string[]} parts */
 function removeExtras(host, kept, source, parts) {
-	for (const name of removable(host, source, parts)) if (!kept.has(name)) removeShown(host, name, source, [...parts, name]);
+	for (const name of removable(host, source, parts)) if (!kept.has(name)) removeHost(host, name, source, [...parts, name]);
 }
 
 /** The names in host directory `dir` (at `parts`) that the mount's last listing of it showed.
@@ -1820,29 +1830,6 @@ function removeExtras(host, kept, source, parts) {
 function removable(dir, source, parts) {
 	const shown = source.shownNames(parts);
 	return hostNames(dir).filter(name => shown.has(name));
-}
-
-/** Removes `name` (at `parts`) from host `dir`: of a directory only what the mount showed in
-    it, and the directory only if that leaves it empty; symlinks unlinked, never followed.
-    @param {HostDirFd} dir @param {string} name @param {HostDirSource} source @param {string[]} parts */
-function removeShown(dir, name, source, parts) {
-	const info = dir.fs.lstatSync(dir.at(name));
-	if (!info.isDirectory()) {
-		dir.fs.unlinkSync(dir.at(name));
-		return;
-	}
-	const inner = enterHost(dir, name);
-	try {
-		for (const child of removable(inner, source, parts)) removeShown(inner, child, source, [...parts, child]);
-	} finally {
-		inner.close();
-	}
-	try {
-		dir.fs.rmdirSync(dir.at(name));
-	} catch (error) {
-		const code = /** @type {{code?: string}} */ (error).code;
-		if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error; // what it never showed stays
-	}
 }
 
 /** @param {VfsReader} vfs @param {any} fs @param {HostDirFd} host @param {string} temp
@@ -2641,9 +2628,9 @@ class WasiStat {
 		this.ctimeNs = u64(56);
 	}
 
-	isFile() { return this.filetype === 4; }
-	isDirectory() { return this.filetype === 3; }
-	isSymbolicLink() { return this.filetype === 7; }
+	isFile() { return this.type === 'regular_file'; }
+	isDirectory() { return this.type === 'directory'; }
+	isSymbolicLink() { return this.type === 'symbolic_link'; }
 }
 
 /** Runs with the host process, its root fd and scratch buffers in the core memory.

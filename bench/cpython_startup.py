@@ -145,7 +145,7 @@ WASMTIME_CACHE_TOML = '[cache]\ndirectory = "{}"\n'
 def _tree_walk_counts(wasi: Any, host: Path, vfs: str) -> dict[str, int]:
     """What of the lazy mount of ``host`` at ``vfs`` was read: directories listed, files
     whose bytes were read and their bytes (``lazy_info``; never lists what was not)."""
-    from wasi_wasm._mount import LAZY_DIRECTORY, LAZY_NONE  # noqa: PLC0415
+    from wasi_wasm._abi import LAZY_DIRECTORY, LAZY_NONE  # noqa: PLC0415
 
     counts = {"dirs_listed": 0, "files_read": 0, "bytes_read": 0}
     stack = [(host, vfs)]

@@ -32,10 +32,13 @@ export const STDIO_MODE = Object.freeze({
 	AT_NEWLINE: 1,
 	AT_THRESHOLD: 2,
 });
-// Lazy host mounts: wasi_wasm_mount_lazy's flags, the lazy_list record's size.
+// Lazy host mounts: mount flags, lazy_list record size, lazy_info states.
 export const LAZY = Object.freeze({
 	MOUNT_READ_ONLY: 1,
 	RECORD_SIZE: 40,
+	NONE: 0,
+	DIRECTORY: 1,
+	REGULAR_FILE: 2,
 });
 // WASI errno numbers -> C names (index = number), for WasiError.code.
 export const ERRNO_NAMES = Object.freeze([

@@ -77,9 +77,9 @@ export class WasiStat {
 		this.ctimeNs = u64(56);
 	}
 
-	isFile() { return this.filetype === 4; }
-	isDirectory() { return this.filetype === 3; }
-	isSymbolicLink() { return this.filetype === 7; }
+	isFile() { return this.type === 'regular_file'; }
+	isDirectory() { return this.type === 'directory'; }
+	isSymbolicLink() { return this.type === 'symbolic_link'; }
 }
 
 /** Runs with the host process, its root fd and scratch buffers in the core memory.

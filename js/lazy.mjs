@@ -16,17 +16,16 @@
    threads made (from the description in the mount's record, below); for another thread's
    host directory it answers EIO, as the core gets for any token its host does not know. */
 
-import {ERRNO, LAZY} from './abi.mjs';
+import {DEFAULT_LIMITS, ERRNO, FILETYPE_NAMES, LAZY, LIMIT_RANGES} from './abi.mjs';
 import {WasiError} from './errors.mjs';
 import {CLOCK_READERS, decodeUtf8, encodeUtf8, threadMayBlock, toBytes} from './platform.mjs';
 /** @import {BytesLike} from './types.mjs' */
 
-export const LAZY_STATE = Object.freeze({NONE: 0, DIRECTORY: 1, REGULAR_FILE: 2});
-export const FILETYPE_DIRECTORY = 3;
-export const FILETYPE_REGULAR_FILE = 4;
-export const FILETYPE_SYMBOLIC_LINK = 7;
-const MAX_LAZY_NAME = 255;
-const MAX_TARGET = 4095;
+export const FILETYPE_DIRECTORY = FILETYPE_NAMES.indexOf('directory');
+export const FILETYPE_REGULAR_FILE = FILETYPE_NAMES.indexOf('regular_file');
+export const FILETYPE_SYMBOLIC_LINK = FILETYPE_NAMES.indexOf('symbolic_link');
+const MAX_LAZY_NAME = LIMIT_RANGES.maxName[1];
+const MAX_TARGET = DEFAULT_LIMITS.maxPath; // the core refuses a longer one (lazy.c)
 
 /**
  * One entry of a listing, as a source gives it: `entry` is its number in the source (-1 for

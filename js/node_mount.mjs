@@ -15,10 +15,10 @@
    a write-back's writes have a window: a directory above them swapped for a symlink between
    the check and the call sends that one call through it (docs/DESIGN.md). */
 
-import {ERRNO} from './abi.mjs';
+import {ERRNO, LAZY} from './abi.mjs';
 import {WasiError} from './errors.mjs';
 import {
-	FILETYPE_DIRECTORY, FILETYPE_REGULAR_FILE, FILETYPE_SYMBOLIC_LINK, LAZY_STATE, lazyName, lazyTarget,
+	FILETYPE_DIRECTORY, FILETYPE_REGULAR_FILE, FILETYPE_SYMBOLIC_LINK, lazyName, lazyTarget,
 } from './lazy.mjs';
 import {nodeProcess} from './platform.mjs';
 /** @import {LazyItem, LazyMount} from './lazy.mjs' */
@@ -387,7 +387,7 @@ export function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_S
 			const where = source.parts(mount.entryOf(token));
 			inPlace = where.length === parts.length + 1 && where.every((part, i) => part === (i < parts.length ? parts[i] : name));
 		}
-		return {stat, token, lazy: state !== LAZY_STATE.NONE, inPlace, otherMount};
+		return {stat, token, lazy: state !== LAZY.NONE, inPlace, otherMount};
 	};
 	/** Every entry below the mount, depth first, never into a lazy directory.
 	    @param {(dir: string, parts: string[], name: string, found: VfsInfo) => void} visit */
@@ -415,7 +415,7 @@ export function writeBack(vfs, mount, {hostDir, maxFileSize = DEFAULT_MAX_FILE_S
 			const stat = vfs.lstat(path);
 			if (stat.isSymbolicLink()) continue;
 			const {token, state} = vfs.lazyInfo(path);
-			if (state === LAZY_STATE.NONE) {
+			if (state === LAZY.NONE) {
 				if (stat.isDirectory()) everywhere(path, here);
 				continue;
 			}
@@ -519,9 +519,11 @@ function hostNames(dir) {
 	return names;
 }
 
-/** Removes `name` from host `dir`; a directory with its tree, symlinks unlinked, never followed.
-    @param {HostDirFd} dir @param {string} name */
-function removeHost(dir, name) {
+/** Removes `name` from host `dir`, symlinks unlinked, never followed. A directory goes with
+    its whole tree; given the mount's `source` (and `name`'s `parts`), with only what the mount
+    showed in it, and then only if that leaves it empty.
+    @param {HostDirFd} dir @param {string} name @param {HostDirSource | null} [source] @param {string[]} [parts] */
+function removeHost(dir, name, source = null, parts = []) {
 	const info = dir.fs.lstatSync(dir.at(name));
 	if (!info.isDirectory()) {
 		dir.fs.unlinkSync(dir.at(name));
@@ -529,11 +531,17 @@ function removeHost(dir, name) {
 	}
 	const inner = enterHost(dir, name);
 	try {
-		for (const child of dir.fs.readdirSync(inner.self())) removeHost(inner, child);
+		const children = source ? removable(inner, source, parts) : dir.fs.readdirSync(inner.self());
+		for (const child of children) removeHost(inner, child, source, [...parts, child]);
 	} finally {
 		inner.close();
 	}
-	dir.fs.rmdirSync(dir.at(name));
+	try {
+		dir.fs.rmdirSync(dir.at(name));
+	} catch (error) {
+		const code = /** @type {{code?: string}} */ (error).code;
+		if (!source || (code !== 'ENOTEMPTY' && code !== 'EEXIST')) throw error; // what it never showed stays
+	}
 }
 
 /** A new entry made under a temporary name by `make(temp)`, then renamed over `name`: a
@@ -605,7 +613,7 @@ function writeBackDir(vfs, fs, host, dir, parts, info, mount) {
     listed). @param {HostDirFd} host @param {Set<string>} kept @param {HostDirSource} source
     @param {string[]} parts */
 function removeExtras(host, kept, source, parts) {
-	for (const name of removable(host, source, parts)) if (!kept.has(name)) removeShown(host, name, source, [...parts, name]);
+	for (const name of removable(host, source, parts)) if (!kept.has(name)) removeHost(host, name, source, [...parts, name]);
 }
 
 /** The names in host directory `dir` (at `parts`) that the mount's last listing of it showed.
@@ -613,29 +621,6 @@ function removeExtras(host, kept, source, parts) {
 function removable(dir, source, parts) {
 	const shown = source.shownNames(parts);
 	return hostNames(dir).filter(name => shown.has(name));
-}
-
-/** Removes `name` (at `parts`) from host `dir`: of a directory only what the mount showed in
-    it, and the directory only if that leaves it empty; symlinks unlinked, never followed.
-    @param {HostDirFd} dir @param {string} name @param {HostDirSource} source @param {string[]} parts */
-function removeShown(dir, name, source, parts) {
-	const info = dir.fs.lstatSync(dir.at(name));
-	if (!info.isDirectory()) {
-		dir.fs.unlinkSync(dir.at(name));
-		return;
-	}
-	const inner = enterHost(dir, name);
-	try {
-		for (const child of removable(inner, source, parts)) removeShown(inner, child, source, [...parts, child]);
-	} finally {
-		inner.close();
-	}
-	try {
-		dir.fs.rmdirSync(dir.at(name));
-	} catch (error) {
-		const code = /** @type {{code?: string}} */ (error).code;
-		if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error; // what it never showed stays
-	}
 }
 
 /** @param {VfsReader} vfs @param {any} fs @param {HostDirFd} host @param {string} temp

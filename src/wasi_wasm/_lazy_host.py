@@ -32,6 +32,8 @@ from ._abi import (
     FILETYPE_REGULAR_FILE,
     FILETYPE_SYMBOLIC_LINK,
     LAZY_RECORD_SIZE,
+    LIMIT_MAX_NAME_MAX,
+    LIMIT_MAX_PATH_DEFAULT,
 )
 from ._core_memory import U32_MASK, CoreMemory
 from ._errno import EIO, WASI_ERRNO_NAMES
@@ -44,10 +46,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _BELOW_FLAGS = _DIR_FLAGS | os.O_NOFOLLOW
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 _MOUNT_SHIFT = 40  # token = mount number << 40 | entry number + 1
-_MAX_NAME = 255
-_MAX_TARGET = 4095
-
-LAZY_NONE, LAZY_DIRECTORY, LAZY_REGULAR_FILE = 0, 1, 2
+_MAX_NAME = LIMIT_MAX_NAME_MAX
+_MAX_TARGET = LIMIT_MAX_PATH_DEFAULT  # the core refuses a longer one (lazy.c)
 
 
 def _utf8(data: bytes) -> bool:

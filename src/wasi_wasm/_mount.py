@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from ._abi import LAZY_MOUNT_READ_ONLY
+from ._abi import LAZY_MOUNT_READ_ONLY, LAZY_NONE
 from ._errno import check
 from ._fs import (
     DEFAULT_MAX_FILE_SIZE,
@@ -34,7 +34,6 @@ from ._lazy_host import _MOUNT_SHIFT, HostMount, forget, new_mount, shown_entry
 if TYPE_CHECKING:
     from ._process import CoreProcess
 
-LAZY_NONE, LAZY_DIRECTORY, LAZY_REGULAR_FILE = 0, 1, 2
 _ENTRY_MASK = (1 << _MOUNT_SHIFT) - 1  # a token's entry + 1: 1 for a mount's root
 
 
