@@ -146,6 +146,23 @@ static void bench_create_unlink(void) {
     report_ns("create_unlink", t, n);
 }
 
+/* A build or a log rewriting a file that exists: O_TRUNC of a file with bytes. */
+static void bench_rewrite(void) {
+    char data[100];
+    memset(data, 'r', sizeof data);
+    close(create("rw"));
+    char target[512];
+    snprintf(target, sizeof target, "%s/rw", dir);
+    long n = count(50000);
+    double t = now_ns();
+    for (long i = 0; i < n; i++) {
+        int fd = open(target, O_WRONLY | O_TRUNC);
+        if (fd < 0 || write(fd, data, sizeof data) != (ssize_t)sizeof data) fail("rewrite");
+        close(fd);
+    }
+    report_ns("rewrite", t, n);
+}
+
 static double stat_time(const char *path, long n) {
     struct stat st;
     double t = now_ns();
@@ -223,7 +240,7 @@ int main(int argc, char **argv) {
         { "write16", bench_write16 }, { "write_bulk", bench_write_bulk },
         { "read16", bench_read16 }, { "read_bulk", bench_read_bulk },
         { "stat_deep", bench_stat_deep }, { "open_close", bench_open_close },
-        { "create_unlink", bench_create_unlink }, { "bigdir", bench_bigdir },
+        { "create_unlink", bench_create_unlink }, { "rewrite", bench_rewrite }, { "bigdir", bench_bigdir },
         { "printf", bench_printf }, { "clock", bench_clock }, { "noop", bench_noop },
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {

@@ -46,6 +46,7 @@ BENCHES = [
     "stat_deep",
     "open_close",
     "create_unlink",
+    "rewrite",
     "bigdir",
     "printf",
     "clock",
@@ -57,6 +58,7 @@ SMALL_OPS = [
     "stat_deep",
     "open_close",
     "create_unlink",
+    "rewrite",
     "readdir_10k",
     "printf_lines",
 ]

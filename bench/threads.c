@@ -74,6 +74,18 @@ static long mode_create(long n) {
     return n;
 }
 
+/* Rewriting its own file that exists (a log, an output made again): O_TRUNC, write, close. */
+static long mode_rewrite(long n) {
+    snprintf(path, sizeof path, "%s/out", own);
+    close(open(path, O_CREAT | O_WRONLY, 0644));
+    for (long i = 0; i < n; i++) {
+        int fd = open(path, O_TRUNC | O_WRONLY);
+        if (fd < 0 || write(fd, "0123456789abcdef", 16) != 16) fail("rewrite");
+        close(fd);
+    }
+    return n;
+}
+
 /* A parallel build: even threads compile (write an object under a temporary name, rename
    it into place), odd threads read headers (stat and read the shared header). */
 static long mode_build(const char *dir, int id, long n) {
@@ -117,6 +129,7 @@ int main(int argc, char **argv) {
                : !strcmp(mode, "pread")  ? mode_pread(dir, n)
                : !strcmp(mode, "write")  ? mode_write(n)
                : !strcmp(mode, "create") ? mode_create(n)
+               : !strcmp(mode, "rewrite") ? mode_rewrite(n)
                : !strcmp(mode, "build")  ? mode_build(dir, id, n)
                                          : -1;
     long long end = now_ns();

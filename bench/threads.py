@@ -1,6 +1,6 @@
 """Thread scaling: N threads, each running its own program on one shared filesystem.
 
-usage: python bench/threads.py [--threads 1,2,4,...] [--modes stat,pread,write,create,build]
+usage: python bench/threads.py [--threads 1,2,4,...] [--modes stat,pread,write,create,rewrite,build]
                                [--seconds S] [--wasm bench/threads.wasm] [--json OUT] [--node]
 
 For each mode and thread count, wasi.wasm (one filesystem shared through start_wasi(init),
@@ -46,7 +46,7 @@ from run import GUEST_DIR, TMPFS, wasmtime_wasi_run  # noqa: E402
 
 import wasi_wasm  # noqa: E402
 
-MODES = ["stat", "pread", "write", "create", "build"]
+MODES = ["stat", "pread", "write", "create", "rewrite", "build"]
 HEADER = b"#define ANSWER 42\n" * 8
 DATA = bytes(range(256)) * 4096  # 1 MiB
 

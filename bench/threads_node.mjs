@@ -2,7 +2,7 @@
 // filesystem; the JS loader's counterpart of bench/threads.py.
 //
 // usage: node bench/threads_node.mjs --wasm THREADS.wasm [--threads 1,2,4,...]
-//          [--modes stat,pread,write,create,build] [--seconds S] [--bridge auto|true|false]
+//          [--modes stat,pread,write,create,rewrite,build] [--seconds S] [--bridge auto|true|false]
 //          [--runtimes wasi.wasm,node:wasi] [--json OUT]
 //
 // THREADS.wasm is bench/threads.c compiled for wasm32-wasi (`python bench/threads.py --node`
@@ -24,7 +24,7 @@ import {isMainThread, parentPort, Worker, workerData} from 'node:worker_threads'
 
 const LOADER = new URL('../wasi.mjs', import.meta.url);
 const GUEST_DIR = '/w';
-const MODES = ['stat', 'pread', 'write', 'create', 'build'];
+const MODES = ['stat', 'pread', 'write', 'create', 'rewrite', 'build'];
 const RUNTIMES = ['wasi.wasm', 'node:wasi'];
 const HEADER = '#define ANSWER 42\n'.repeat(8);
 const DATA = new Uint8Array(1 << 20).map((_, i) => i & 255); // 1 MiB

@@ -383,6 +383,44 @@ def test_conflicting_operations_in_threads(case: str, stress_ops: Path) -> None:
         assert any(t != r.thread for r in outcome.reports for t in r.listed)
 
 
+def test_appenders_that_open_and_close_never_lose_a_record(stress_rw: Path) -> None:
+    """Appenders open one log for appending, add a record and close it, again and again:
+    a writable open joins the file under the lock shared only while no fd holds it, else
+    waits for the exclusive lock, so a writer that skips the data mutex (the file's only
+    fd) never has company. Every record is in the log exactly once and whole (two writers
+    without the mutex append at one size and overwrite each other)."""
+    with start_wasi(preopens={}) as fs:
+        fs.mkdir(GUEST_ROOT)
+        roles = ["appender"] * 3
+        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
+        outputs = run_each(stress_rw, fs.init_obj(), argvs)
+        assert [line.split()[0] for line in outputs] == roles
+        assert fs.fsck() == 0
+        log = fs.read_file(f"{GUEST_ROOT}/log")
+    records = [log[i : i + 64] for i in range(0, len(log), 64)]
+    expected = {f"appender {n} {i}" for n in range(3) for i in range(RW_ROLES["appender"])}
+    seen = [record.rstrip(b"\n").rstrip(b".").decode(errors="replace") for record in records]
+    assert len(log) == 64 * len(expected), f"{len(expected) - len(log) // 64} records lost"
+    assert sorted(seen) == sorted(expected)
+
+
+def test_a_truncating_open_frees_no_bytes_a_reader_reads(stress_rw: Path) -> None:
+    """Truncators reopen a 256 KiB file with O_TRUNC and fill it again; when no fd holds
+    it the truncation runs under the lock shared and frees its chunks at once, so readers
+    that open it meanwhile must wait (inode_join_reader_shared refuses while the count
+    says emptying). Churn refills freed chunks with 0xCD: a reader that reached freed
+    bytes sees them. Then fsck is clean and the file is whole."""
+    with start_wasi(preopens={}) as fs:
+        fs.mkdir(GUEST_ROOT)
+        fs.write_file(f"{GUEST_ROOT}/big", b"\xab" * (256 << 10))  # readers may start first
+        roles = ["truncator", "truncator", "churn", "bigreader", "bigreader"]
+        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
+        outputs = run_each(stress_rw, fs.init_obj(), argvs)
+        assert [line.split()[0] for line in outputs] == roles
+        assert fs.fsck() == 0
+        assert fs.read_file(f"{GUEST_ROOT}/big") == b"\xab" * (256 << 10)
+
+
 # -- the check itself can fail -----------------------------------------------------------------
 Corruption = Callable[[Tree, list[Report]], object]
 
@@ -393,7 +431,8 @@ def stress_rw(wasm_program: Callable[..., Path]) -> Path:
 
 
 RW_ROLES = {"writer": 1500, "churn": 400, "reader": 800, "relinker": 1500, "opener": 3000,
-            "creator": 4000, "lister": 400, "renamer": 3000, "watcher": 3000}  # fmt: skip
+            "creator": 4000, "lister": 400, "renamer": 3000, "watcher": 3000,
+            "appender": 10000, "truncator": 2000, "bigreader": 60000}  # fmt: skip
 
 
 @pytest.mark.parametrize("writers", [1, 2])

@@ -178,10 +178,12 @@ static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end,
     return err;
 }
 
-/* The same for a writer holding the lock shared: small blocks from its cache, chunks under
-   the allocator's mutex (writers of different files meet on it only for a new chunk). In
-   place (file_write_in_place), a file with slots has chunk 0 large enough. */
-static errno_t prepare_range_shared(struct file_data *f, uint64_t offset, uint64_t end, struct lock_holder *writer) {
+/* prepare_range for a writer holding the lock shared: small blocks from its cache, chunks
+   under the allocator's mutex (writers of different files meet on it only for a new chunk).
+   In place (file_write_in_place), a file with slots has chunk 0 large enough. */
+errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer) {
+    if (end <= offset) return E_SUCCESS;
+    struct file_data *f = &file->file;
     uint32_t first = (uint32_t)(offset >> CHUNK_SHIFT), last = (uint32_t)((end - 1) >> CHUNK_SHIFT);
     bool chunk0_fits = first > 0 || first_chunk_cap(f, end) == f->first_cap;
     if (f->chunk_slots && chunk0_fits && missing_chunks(f, first, last, 0) == 0) return E_SUCCESS;
@@ -189,10 +191,6 @@ static errno_t prepare_range_shared(struct file_data *f, uint64_t offset, uint64
     errno_t err = reserve(f, offset, end, &r, writer);
     if (!err) commit(f, offset, end, &r, true, writer);
     return err;
-}
-
-errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer) {
-    return end > offset ? prepare_range_shared(&file->file, offset, end, writer) : E_SUCCESS;
 }
 
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end) {
@@ -213,14 +211,10 @@ static void free_chunks_from(struct file_data *f, uint32_t first) {
     }
 }
 
-errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len,
-                              struct lock_holder *shared) {
-    if (!len) return E_SUCCESS;
-    uint64_t end = offset + len; /* offset_range_valid: no wrap */
-    if (end > MAX_FILE_SIZE) return E_FBIG;
+void file_write_prepared(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len) {
+    if (!len) return; /* moves no size, even past the end */
+    uint64_t end = offset + len;
     struct file_data *f = &file->file;
-    errno_t err = shared ? prepare_range_shared(f, offset, end, shared) : prepare_range(f, offset, end, true);
-    if (err) return err;
     while (offset < end) {
         uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
         uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
@@ -233,7 +227,15 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
     /* A plain store: a reader that sees it before the data reads zeros or old bytes of
        this file (above), and an atomic one would cost a fence per append. */
     if (end > file->size) file->size = end;
-    return E_SUCCESS;
+}
+
+errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len) {
+    if (!len) return E_SUCCESS;
+    uint64_t end = offset + len; /* offset_range_valid: no wrap */
+    if (end > MAX_FILE_SIZE) return E_FBIG;
+    errno_t err = prepare_range(&file->file, offset, end, true);
+    if (!err) file_write_prepared(file, offset, guest_src, len);
+    return err;
 }
 
 static void zeros_to_guest(uint32_t guest_dst, uint32_t len) {
@@ -333,6 +335,19 @@ errno_t file_set_size(struct inode *file, uint64_t size) {
     }
     file->size = size;
     return E_SUCCESS;
+}
+
+void file_empty_shared(struct inode *file, struct lock_holder *holder) {
+    struct file_data *f = &file->file;
+    uint32_t slots = f->chunk_slots;
+    for (uint32_t i = 0; i < slots; i++)
+        if (f->chunks[i]) put(holder, f->chunks[i], chunk_cap(f, i));
+    put(holder, f->chunks, slot_bytes(slots));
+    f->chunks = NULL;
+    /* A concurrent unlink of the last name weighs the file by these (reclaim.c). */
+    (void)__atomic_exchange_n(&f->chunk_slots, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&f->first_cap, 0, __ATOMIC_RELAXED);
+    file->size = 0;
 }
 
 errno_t file_fill(struct inode *file, uint64_t size,

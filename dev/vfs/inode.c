@@ -32,6 +32,26 @@ struct inode *inode_create_shared(uint8_t type, uint64_t now, struct lock_holder
 
 void inode_free_shared(struct inode *fresh, struct lock_holder *creator) { mem_free_shared(creator, fresh, sizeof *fresh); }
 
+/* Set while a truncating open frees a file's bytes under the lock shared: no fd may join. */
+#define OPEN_EMPTYING 0x80000000u
+
+bool inode_join_reader_shared(struct inode *node) {
+    uint32_t count = __atomic_load_n(&node->open_count, __ATOMIC_RELAXED);
+    do {
+        if (count & OPEN_EMPTYING) return false;
+    } while (!__atomic_compare_exchange_n(&node->open_count, &count, count + 1, false, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_RELAXED));
+    return true;
+}
+
+bool inode_join_sole_shared(struct inode *file, bool emptying) {
+    uint32_t none = 0;
+    return __atomic_compare_exchange_n(&file->open_count, &none, emptying ? OPEN_EMPTYING : 1, false,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+void inode_emptied_shared(struct inode *file) { (void)__atomic_exchange_n(&file->open_count, 1, __ATOMIC_SEQ_CST); }
+
 struct inode *vfs_root(void) {
     if (!nodes.root) {
         nodes.root = inode_create(FILETYPE_DIRECTORY);

@@ -80,6 +80,16 @@ struct inode *inode_create(uint8_t type);
 struct inode *inode_create_shared(uint8_t type, uint64_t now, struct lock_holder *creator);
 /* Under the lock shared: gives back an inode just created that never got a name. */
 void inode_free_shared(struct inode *fresh, struct lock_holder *creator);
+/* A new fd's count under the lock shared (path_open of an existing node). A file open
+   through one fd is written without its data mutex (wasi_fd_io.c), so while the lock is
+   shared only an fd that cannot write may join others; one that may write, or truncates,
+   joins only a file no fd holds (a count of 0 stays 0 until the next exclusive hold but for
+   such joins: only fds raise it). emptying: the count says so until inode_emptied_shared,
+   and readers wait for the exclusive lock meanwhile, so the joiner may free the file's
+   bytes at once. false: nothing was counted, do it exclusive. */
+bool inode_join_reader_shared(struct inode *node);
+bool inode_join_sole_shared(struct inode *file, bool emptying);
+void inode_emptied_shared(struct inode *file);
 void inode_release_if_unused(struct inode *node);
 void inode_touch_modified(struct inode *node);   /* mtime and ctime */
 void inode_touch_written(struct inode *file);    /* the same, by a writer holding the lock shared */
@@ -118,10 +128,11 @@ void dir_free(struct inode *dir);
 
 /* filedata.c: each call changes all it was asked to or nothing (a failed write or
    allocate keeps no memory). Ranges are checked with offset_range_valid by the caller. */
-/* shared: the writer's holder when it holds the lock shared and the file's data mutex
-   (file_write_in_place was true for the whole write), NULL under the lock exclusive. */
-errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len,
-                              struct lock_holder *shared);
+/* Under the lock exclusive. */
+errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len);
+/* Under the lock shared and the file's data mutex, once file_prepare_shared took the blocks
+   of the whole write: copies the bytes in, then moves the size. */
+void file_write_prepared(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len);
 /* Whether a write of [offset, end) can run under the lock shared: it replaces no block a
    reader may be reading (the slot array, chunk 0). */
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end);
@@ -135,6 +146,9 @@ void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst,
 errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t *src, uint32_t len);
 void file_read_to_core(const struct inode *file, uint64_t offset, uint8_t *dst, uint32_t len);
 errno_t file_set_size(struct inode *file, uint64_t size);
+/* O_TRUNC under the lock shared, by the only holder of the file (inode_join_sole_shared
+   with emptying): no one else reads its bytes, so they go at once. */
+void file_empty_shared(struct inode *file, struct lock_holder *holder);
 /* Fills an empty file (no chunks) with size bytes from read(ctx, offset, core_dst, len) (the
    count read, 0 at the end, or -errno), all or nothing: on an error the file is empty
    again. A source that ends early leaves the file that long. Lock held exclusive. */

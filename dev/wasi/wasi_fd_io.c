@@ -64,7 +64,8 @@ static bool write_file_locked(struct fd_entry *e, const struct file_write *w, st
     if (err == E_NOSPC) return false;
     uint32_t total = 0;
     for (uint32_t i = 0; i < w->count && !err; i++) {
-        err = file_write_from_guest(node, offset, w->iovs[i].buf, w->iovs[i].len, shared);
+        if (shared) file_write_prepared(node, offset, w->iovs[i].buf, w->iovs[i].len);
+        else err = file_write_from_guest(node, offset, w->iovs[i].buf, w->iovs[i].len);
         if (!err) {
             offset += w->iovs[i].len;
             total += w->iovs[i].len;
@@ -83,8 +84,9 @@ static bool write_file_locked(struct fd_entry *e, const struct file_write *w, st
 
 /* Writers of different files run in parallel (filedata.c says how readers stay safe).
    A file open once is written only through this fd, by this process, one call at a time:
-   a second writable fd needs a path_open for writing or a dup, which run under the lock
-   exclusive, so no other writer can appear while the shared lock is held. Only a file open
+   under the lock shared a second fd joins it only if it cannot write
+   (inode_join_reader_shared), a writable one waits for the exclusive lock, so no other
+   writer can appear while the shared lock is held. Only a file open
    more than once takes its data mutex: two atomic operations fewer per small write. The
    count is loaded with acquire: the other fd may have been closed under the shared lock
    just now (fd_release_shared) after its writer wrote, and its writes must be seen (fuzz

@@ -54,8 +54,10 @@ static errno_t link_new(struct path_walk *w, struct inode *node) {
    with its directory's mutex (writers of one directory in turn, of different ones in
    parallel; a directory's subdirectory count, which stat reads, changes atomically there).
    false: it must be done under the lock exclusive (the name appeared, the directory needs a
-   larger slot array, memory ran short, or much unlinked memory waits); nothing was done. */
-static bool create_shared(struct process *self, struct path_walk *w, uint8_t type, errno_t *err) {
+   larger slot array, memory ran short, or much unlinked memory waits); nothing was done.
+   fds: the fds it is made for, counted before another thread can find it (a writer of a
+   file open once skips its data mutex: inode_join_sole_shared). */
+static bool create_shared(struct process *self, struct path_walk *w, uint8_t type, uint32_t fds, errno_t *err) {
     struct inode *dir = w->dir;
     if (reclaim_pressing(&self->reclaim)) return false;
     uint64_t now = file_time_now();
@@ -66,6 +68,7 @@ static bool create_shared(struct process *self, struct path_walk *w, uint8_t typ
         done = true;
     } else if (!dir_lookup(dir, w->name, w->name_len)) {
         struct inode *node = inode_create_shared(type, now, &self->holder);
+        if (node) node->open_count = fds;
         done = node && dir_insert_shared(dir, w->name, w->name_len, node, now, &self->holder);
         if (done) w->node = node;
         else if (node) inode_free_shared(node, &self->holder);
@@ -87,7 +90,7 @@ EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, 
     if (done) {
         if (!err) err = may_change(w.dir);
         err = tree_mkdir_check(&w, err);
-        done = err || create_shared(self, &w, FILETYPE_DIRECTORY, &err);
+        done = err || create_shared(self, &w, FILETYPE_DIRECTORY, 0, &err);
     }
     process_unlock_shared(self);
     if (done) return err;
@@ -411,28 +414,48 @@ static uint8_t access_of(uint64_t rights) {
     return (rights & RIGHT_FD_READ ? ACCESS_READ : 0) | (rights & RIGHT_FD_WRITE ? ACCESS_WRITE : 0);
 }
 
-static errno_t open_existing(struct path_walk *w, uint32_t oflags, uint8_t access) {
-    struct inode *node = w->node;
+/* What path_open refuses for an existing node, whatever the lock. */
+static errno_t open_existing_check(const struct inode *node, uint32_t oflags, uint8_t access) {
     if ((oflags & OFLAG_CREAT) && (oflags & OFLAG_EXCL)) return E_EXIST;
     if (node->type == FILETYPE_SYMBOLIC_LINK) return E_LOOP;
-    if (node->type == FILETYPE_DIRECTORY) {
-        if ((access & ACCESS_WRITE) || (oflags & (OFLAG_CREAT | OFLAG_TRUNC))) return E_ISDIR;
-        return E_SUCCESS;
-    }
-    if (oflags & OFLAG_DIRECTORY) return E_NOTDIR;
+    if (node->type == FILETYPE_DIRECTORY)
+        return (access & ACCESS_WRITE) || (oflags & (OFLAG_CREAT | OFLAG_TRUNC)) ? E_ISDIR : E_SUCCESS;
+    return oflags & OFLAG_DIRECTORY ? E_NOTDIR : E_SUCCESS;
+}
+
+static errno_t open_existing(struct path_walk *w, uint32_t oflags, uint8_t access) {
+    struct inode *node = w->node;
+    errno_t err = open_existing_check(node, oflags, access);
+    if (err || node->type == FILETYPE_DIRECTORY) return err;
     if (node->lazy == LAZY_REGULAR_FILE) {
         if (oflags & OFLAG_TRUNC) node->lazy = LAZY_NONE; /* its bytes go unread */
-        else {
-            errno_t err = lazy_load_file(node);
-            if (err) return err;
-        }
+        else if ((err = lazy_load_file(node))) return err;
     }
     if ((oflags & OFLAG_TRUNC) && node->size) {
-        errno_t err = file_set_size(node, 0);
-        if (err) return err;
+        if ((err = file_set_size(node, 0))) return err;
         inode_touch_modified(node);
     }
     return E_SUCCESS;
+}
+
+/* Counts a new fd of the existing node under the lock shared, and truncates the file first
+   for O_TRUNC. false: it must be done exclusive, nothing was done (a lazy file's bytes load
+   there; only there may a writer or a truncation join a file that some fd holds). */
+static bool open_existing_shared(struct process *self, struct inode *node, uint32_t oflags, uint8_t access) {
+    if (node->lazy == LAZY_REGULAR_FILE) return false;
+    bool truncates = oflags & OFLAG_TRUNC;
+    if (!(access & ACCESS_WRITE) && !truncates) return inode_join_reader_shared(node);
+    if (node->type != FILETYPE_REGULAR_FILE || node->is_pipe || !inode_join_sole_shared(node, truncates))
+        return false;
+    if (truncates) {
+        /* Read only now: a writer that closed its fd just before may have grown the file. */
+        if (node->size) {
+            file_empty_shared(node, &self->holder);
+            inode_touch_modified_at(node, file_time_now());
+        }
+        inode_emptied_shared(node);
+    }
+    return true;
 }
 
 static errno_t open_new(struct path_walk *w, uint32_t oflags) {
@@ -454,9 +477,8 @@ struct open_request {
 };
 
 /* Under the lock shared when shared, else exclusive. false: it must run exclusive (nothing
-   was done). Shared, it opens what changes nothing (no O_CREAT or O_TRUNC effect, not for
-   writing: a writer of a file open once skips its data mutex, wasi_fd_io.c, so only
-   exclusive opens may add a second writer) and creates new files. */
+   was done). Shared, it creates new files and opens existing ones as
+   open_existing_shared allows. */
 static bool open_locked(struct process *self, const struct open_request *r, bool shared, errno_t *result,
                         uint32_t *newfd) {
     struct path_walk w;
@@ -475,16 +497,16 @@ static bool open_locked(struct process *self, const struct open_request *r, bool
     /* ...except that O_EXCL on a final "." or ".." finds it existing, as wasmtime does. */
     if (!err && create_dir_path)
         err = (r->oflags & OFLAG_EXCL) && w.final_kind != FINAL_NAME ? E_EXIST : E_ISDIR;
-    bool created = false;
+    bool counted = false; /* the fd is in the node's open count */
     if (!err && shared && w.node) {
-        if (w.node->lazy == LAZY_REGULAR_FILE) return false; /* its bytes load exclusive */
-        bool changes_nothing = !(r->oflags & OFLAG_TRUNC) && !(r->access & ACCESS_WRITE);
-        if (!changes_nothing && !((r->oflags & OFLAG_CREAT) && (r->oflags & OFLAG_EXCL))) return false;
+        err = open_existing_check(w.node, r->oflags, r->access);
+        if (!err && !open_existing_shared(self, w.node, r->oflags, r->access)) return false;
+        counted = !err;
     } else if (!err && shared && (r->oflags & OFLAG_CREAT) && !w.trailing_slash) {
-        if (!create_shared(self, &w, FILETYPE_REGULAR_FILE, &err)) return false;
-        created = !err;
+        if (!create_shared(self, &w, FILETYPE_REGULAR_FILE, 1, &err)) return false;
+        counted = !err;
     }
-    if (!err && !created) err = w.node ? open_existing(&w, r->oflags, r->access) : open_new(&w, r->oflags);
+    if (!err && !counted) err = w.node ? open_existing(&w, r->oflags, r->access) : open_new(&w, r->oflags);
     if (!err) {
         struct fd_entry *e = fd_slot(self, *newfd);
         bool is_dir = w.node->type == FILETYPE_DIRECTORY;
@@ -494,7 +516,7 @@ static bool open_locked(struct process *self, const struct open_request *r, bool
         e->flags = (uint16_t)r->fdflags;
         e->rights_base = r->rights_base;
         e->rights_inheriting = r->rights_inheriting;
-        (void)__atomic_add_fetch(&w.node->open_count, 1, __ATOMIC_SEQ_CST);
+        if (!counted) w.node->open_count++; /* exclusive */
     }
     *result = err;
     return true;

@@ -21,6 +21,14 @@
    watcher: stats, opens and reads DIR/r/final, which exists throughout: a rename replaces
            it at one moment, so ENOENT is a failure, and so is anything read but a whole
            record; it also lists DIR/r: only final and tmpN.
+   appender: opens DIR/log for appending (O_CREAT), appends one record ("appender ID I",
+           padded to 64 bytes) and closes it, again and again, beside other appenders: a
+           writable open joins the file under the lock shared only while no fd holds it,
+           so two appenders never both write it without its data mutex.
+   truncator: opens DIR/big with O_TRUNC, writes 256 KiB of 0xAB and closes it, again and
+           again: a truncation under the lock shared frees the bytes at once.
+   bigreader: opens DIR/big read-only (ENOENT allowed), preads a random 4 KiB of it, checks
+           every byte is 0 or 0xAB (0xCD: churn's bytes, freed under the reader) and closes.
    Prints "ROLE ID OPS" and exits 0, or prints what it saw on stderr and exits 1. */
 #include <dirent.h>
 #include <errno.h>
@@ -253,9 +261,65 @@ static long watcher(const char *dir, long iterations) {
     return iterations;
 }
 
+static long appender(const char *dir, int id, long iterations) {
+    char path[256], record[RECORD];
+    snprintf(path, sizeof path, "%s/log", dir);
+    for (long i = 0; i < iterations; i++) {
+        int fd = open(path, O_CREAT | O_WRONLY | O_APPEND, 0644);
+        memset(record, '.', RECORD);
+        memcpy(record, buf, (size_t)snprintf((char *)buf, 32, "appender %d %ld", id, i));
+        record[RECORD - 1] = '\n';
+        if (fd < 0 || write(fd, record, RECORD) != RECORD) fail("appender write");
+        if (close(fd) != 0) fail("appender close");
+    }
+    return iterations;
+}
+
+#define BIG (256u << 10)
+
+static long truncator(const char *dir, long iterations) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/big", dir);
+    memset(buf, 0xAB, sizeof buf);
+    for (long i = 0; i < iterations; i++) {
+        int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        if (fd < 0) fail("truncator open");
+        for (unsigned done = 0; done < BIG; done += 65536)
+            if (write(fd, buf, 65536) != 65536) fail("truncator write");
+        if (close(fd) != 0) fail("truncator close");
+    }
+    return iterations;
+}
+
+static long bigreader(const char *dir, long iterations) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/big", dir);
+    long opened = 0;
+    for (long i = 0; i < iterations; i++) {
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) {
+            if (errno != ENOENT) fail("bigreader open");
+            continue;
+        }
+        opened++;
+        off_t at = (off_t)rnd(BIG);
+        ssize_t n = pread(fd, buf, 4096, at);
+        if (n < 0) fail("bigreader pread");
+        for (ssize_t b = 0; b < n; b++) {
+            if (buf[b] != 0 && buf[b] != 0xAB) {
+                fprintf(stderr, "bigreader: byte 0x%02x at %lld: not zero, not written\n", buf[b],
+                        (long long)(at + b));
+                return -1;
+            }
+        }
+        if (close(fd) != 0) fail("bigreader close");
+    }
+    return opened;
+}
+
 int main(int argc, char **argv) {
     if (argc != 5) {
-        fprintf(stderr, "usage: stress_rw writer|churn|reader DIR ID ITERATIONS\n");
+        fprintf(stderr, "usage: stress_rw ROLE DIR ID ITERATIONS\n");
         return 2;
     }
     const char *role = argv[1], *dir = argv[2];
@@ -273,6 +337,9 @@ int main(int argc, char **argv) {
               : !strcmp(role, "lister") ? lister(dir, iterations)
               : !strcmp(role, "renamer") ? renamer(dir, id, iterations)
               : !strcmp(role, "watcher") ? watcher(dir, iterations)
+              : !strcmp(role, "appender") ? appender(dir, id, iterations)
+              : !strcmp(role, "truncator") ? truncator(dir, iterations)
+              : !strcmp(role, "bigreader") ? bigreader(dir, iterations)
               : -2;
     if (done == -2) fprintf(stderr, "unknown role %s\n", role);
     if (done < 0) return 1;
