@@ -21,9 +21,11 @@ enum {
 };
 
 /* The mutexes a holder of the shared lock may take, in this order (the allocator's is a
-   leaf): a file's data mutex (writers of one file, inode.data_mutex), then the allocator's
-   (mem_lock_shared). Exclusive holders take neither: they already exclude every other. */
-enum { MUTEX_OBJECT, MUTEX_ALLOCATOR, MUTEX_KINDS };
+   leaf): one or two directories' mutexes (dir_data.mutex; two only in address order,
+   dir_lock_pair), or a file's data mutex (writers of one file, inode.data_mutex), then the
+   allocator's (mem_lock_shared). Exclusive holders take none: they already exclude every
+   other. */
+enum { MUTEX_OBJECT, MUTEX_SECOND_OBJECT, MUTEX_ALLOCATOR, MUTEX_KINDS };
 
 struct lock_holder {
     int state;                /* HOLDS_*: written only by its own process */

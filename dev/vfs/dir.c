@@ -205,7 +205,6 @@ bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct
     if (d->used >= d->cap) return false;
     struct dentry *e = new_dentry(d, name, len, child, writer);
     if (!e) return false; /* ENOSPC is the exclusive path's to say */
-    child->nlink = 1;
     if (child->type == FILETYPE_DIRECTORY) {
         child->dir.parent = dir;
         (void)__atomic_add_fetch(&d->subdirs, 1, __ATOMIC_SEQ_CST); /* stat reads it meanwhile */
@@ -222,29 +221,51 @@ void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
     inode_touch_changed_at(entry->node, now);
 }
 
+void dir_remove_dir_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
+    struct inode *child = entry->node;
+    (void)__atomic_exchange_n(&child->nlink, 0, __ATOMIC_SEQ_CST); /* creates in it see it gone */
+    unpublish(dir, entry);
+    (void)__atomic_sub_fetch(&dir->dir.subdirs, 1, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(&child->dir.parent, NULL, __ATOMIC_SEQ_CST);
+    inode_touch_modified_at(dir, now);
+    inode_touch_changed_at(child, now);
+}
+
 /* Over a file, the new dentry takes the replaced one's slot (and so its index cell and
    readdir cookie) in one exchange: a lookup of the name finds one file or the other at
    every moment, never neither. Else the new name is in before the old one goes, so a
    lookup of either name between the two steps finds the file. */
-bool dir_rename_shared(struct inode *dir, struct dentry *source, const char *name, uint32_t len,
-                       struct dentry *replaced, uint64_t now, struct lock_holder *writer) {
-    struct dir_data *d = &dir->dir;
+bool dir_rename_shared(struct inode *from, struct dentry *source, struct inode *to, const char *name,
+                       uint32_t len, struct dentry *replaced, uint64_t now, struct lock_holder *writer) {
+    struct dir_data *d = &to->dir;
     if (!replaced && d->used >= d->cap) return false;
     struct inode *node = source->node;
     struct dentry *e = replaced ? dentry_with_seq(name, len, node, replaced->seq, writer)
                                 : new_dentry(d, name, len, node, writer);
     if (!e) return false;
     if (replaced) {
-        (void)__atomic_exchange_n(&d->slots[dir_slot_from(dir, replaced->seq)].entry, e, __ATOMIC_SEQ_CST);
+        (void)__atomic_exchange_n(&d->slots[dir_slot_from(to, replaced->seq)].entry, e, __ATOMIC_SEQ_CST);
         (void)__atomic_sub_fetch(&replaced->node->nlink, 1, __ATOMIC_SEQ_CST);
         inode_touch_changed_at(replaced->node, now);
     } else {
         publish_appended(d, e);
     }
-    unpublish(dir, source);
-    inode_touch_modified_at(dir, now);
+    unpublish(from, source);
+    inode_touch_modified_at(from, now);
+    inode_touch_modified_at(to, now);
     inode_touch_changed_at(node, now);
     return true;
+}
+
+void dir_lock_pair(struct lock_holder *holder, struct inode *a, struct inode *b) {
+    struct inode *first = a < b ? a : b, *second = a < b ? b : a;
+    holder_lock_mutex(holder, MUTEX_OBJECT, &first->dir.mutex);
+    if (second != first) holder_lock_mutex(holder, MUTEX_SECOND_OBJECT, &second->dir.mutex);
+}
+
+void dir_unlock_pair(struct lock_holder *holder, struct inode *a, struct inode *b) {
+    if (a != b) holder_unlock_mutex(holder, MUTEX_SECOND_OBJECT);
+    holder_unlock_mutex(holder, MUTEX_OBJECT);
 }
 
 uint32_t dir_slot_from(const struct inode *dir, uint32_t seq) {

@@ -50,6 +50,15 @@ bool inode_join_sole_shared(struct inode *file, bool emptying) {
                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
+bool inode_link_shared(struct inode *file) {
+    uint32_t links = __atomic_load_n(&file->nlink, __ATOMIC_RELAXED);
+    do {
+        if (!links) return false;
+    } while (!__atomic_compare_exchange_n(&file->nlink, &links, links + 1, false, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_RELAXED));
+    return true;
+}
+
 void inode_emptied_shared(struct inode *file) { (void)__atomic_exchange_n(&file->open_count, 1, __ATOMIC_SEQ_CST); }
 
 struct inode *vfs_root(void) {

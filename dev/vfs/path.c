@@ -79,7 +79,7 @@ static errno_t finish(struct path_walk *w, struct cursor *c, const char *name, u
     if (is_dotdot(name, len)) {
         if (c->depth == 0) return E_PERM;
         w->final_kind = FINAL_DOTDOT;
-        w->node = c->dir->dir.parent;
+        w->node = dir_parent(c->dir);
         return w->node ? E_SUCCESS : E_NOENT;
     }
     w->final_kind = FINAL_NAME;
@@ -125,7 +125,7 @@ errno_t path_walk(struct path_walk *w, struct inode *base, const char *path, uin
         if (is_dot(s + start, n)) continue;
         if (is_dotdot(s + start, n)) {
             if (c.depth == 0) return E_PERM;
-            c.dir = c.dir->dir.parent;
+            c.dir = dir_parent(c.dir);
             if (!c.dir) return E_NOENT;
             c.depth--;
             continue;

@@ -59,19 +59,25 @@ void reclaim_dentry(struct reclaim_list *list, struct dentry *entry) {
     list->bytes += dentry_bytes(entry);
 }
 
+/* What a dead node holds besides itself. A file: at most chunk 0 and a whole chunk per
+   further slot (an fd may still be writing it: never its size here, a plain store of the
+   writer's; the slot count is published by exchanges). Counting chunk 0 as whole made a
+   small file weigh 64 KiB, and so 64 shared unlinks of small files called for an
+   exclusive hold. A directory (removed empty, so no writer changes it): its arrays. */
+static uint64_t weight(const struct inode *node) {
+    if (node->type == FILETYPE_DIRECTORY)
+        return (uint64_t)node->dir.cap * sizeof(struct dir_slot) + (uint64_t)node->dir.index_size * sizeof(uint32_t);
+    uint64_t slots = __atomic_load_n(&node->file.chunk_slots, __ATOMIC_SEQ_CST);
+    uint64_t first = __atomic_load_n(&node->file.first_cap, __ATOMIC_RELAXED);
+    return slots ? (slots - 1) * CHUNK_SIZE + first + slots * sizeof(uint8_t *) : 0;
+}
+
 void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *file) {
     if (__atomic_load_n(&file->nlink, __ATOMIC_SEQ_CST) != 0) return;
     if (__atomic_exchange_n(&file->dead_pending, true, __ATOMIC_SEQ_CST)) return; /* another list has it */
     file->next_dead = list->inodes;
     list->inodes = file;
-    /* At most chunk 0 and a whole chunk per further slot: an fd may still be writing the
-       file (never its size here, a plain store of the writer's; the slot count is published
-       by exchanges). Counting chunk 0 as whole made a small file weigh 64 KiB, and so 64
-       shared unlinks of small files called for an exclusive hold. */
-    uint64_t slots = __atomic_load_n(&file->file.chunk_slots, __ATOMIC_SEQ_CST);
-    uint64_t first = __atomic_load_n(&file->file.first_cap, __ATOMIC_RELAXED);
-    uint64_t bytes = slots ? (slots - 1) * CHUNK_SIZE + first + slots * sizeof(uint8_t *) : 0;
-    list->bytes += bytes + sizeof *file;
+    list->bytes += weight(file) + sizeof *file;
 }
 
 bool reclaim_pressing(const struct reclaim_list *list) { return list->bytes > RECLAIM_PRESSING_BYTES; }

@@ -30,10 +30,10 @@ void reclaim_unregister(struct reclaim_list *list);
 bool reclaim_reserve(struct reclaim_list *list, struct lock_holder *holder, uint32_t dentries);
 /* Under the lock shared, after reclaim_reserve: an unlinked dentry, freed later. */
 void reclaim_dentry(struct reclaim_list *list, struct dentry *entry);
-/* Under the lock shared: a file whose last link went (nlink 0), freed later unless an fd
-   has it by then. Several threads may drop links of one file at once: only the first to
-   claim it (dead_pending) records it. */
-void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *file);
+/* Under the lock shared: a file whose last link went (nlink 0), or a directory removed,
+   freed later unless an fd has it by then. Several threads may drop links of one file at
+   once: only the first to claim it (dead_pending) records it. */
+void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *node);
 /* Whether so much waits in the list that its process should free it (reclaim_own_now at
    the end of a removing call; a create takes the exclusive path meanwhile). */
 bool reclaim_pressing(const struct reclaim_list *list);

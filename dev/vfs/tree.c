@@ -27,16 +27,21 @@ errno_t tree_mkdir(struct path_walk *w, errno_t walk_err) {
     return err;
 }
 
-errno_t tree_symlink(struct path_walk *w, char **target, uint32_t target_len) {
+errno_t tree_symlink_check(const struct path_walk *w, uint32_t target_len) {
     if (target_len == 0) return E_NOENT;
     if (w->node) return E_EXIST;
-    if (w->trailing_slash) return E_NOENT;
+    return w->trailing_slash ? E_NOENT : E_SUCCESS;
+}
+
+errno_t tree_symlink(struct path_walk *w, char **target, uint32_t target_len) {
+    errno_t err = tree_symlink_check(w, target_len);
+    if (err) return err;
     struct inode *link = inode_create(FILETYPE_SYMBOLIC_LINK);
     if (!link) return E_NOSPC;
     link->target = *target;
     link->size = target_len;
     *target = NULL;
-    errno_t err = dir_link_new(w->dir, w->name, w->name_len, link);
+    err = dir_link_new(w->dir, w->name, w->name_len, link);
     if (err) inode_release_if_unused(link); /* and the target with it */
     return err;
 }
@@ -44,7 +49,7 @@ errno_t tree_symlink(struct path_walk *w, char **target, uint32_t target_len) {
 void tree_remove_entry(struct path_walk *w) { remove_from(w->dir, w->entry); }
 
 static bool is_inside(const struct inode *dir, const struct inode *ancestor) {
-    for (; dir; dir = dir->dir.parent)
+    for (; dir; dir = dir_parent(dir))
         if (dir == ancestor) return true;
     return false;
 }

@@ -14,6 +14,7 @@ errno_t tree_mkdir_check(const struct path_walk *w, errno_t walk_err); /* its ch
    block of target_len bytes from mem_alloc, which it takes (*target becomes NULL) once the
    link exists or failed after its inode was made; else the caller still owns it. */
 errno_t tree_symlink(struct path_walk *w, char **target, uint32_t target_len);
+errno_t tree_symlink_check(const struct path_walk *w, uint32_t target_len); /* its checks alone */
 /* Removes w's final entry (found, a name) and frees what it named if nothing else keeps it. */
 void tree_remove_entry(struct path_walk *w);
 /* Moves from's entry to to's name (both walked with FOLLOW_NEVER), replacing what is there,

@@ -90,6 +90,9 @@ void inode_free_shared(struct inode *fresh, struct lock_holder *creator);
 bool inode_join_reader_shared(struct inode *node);
 bool inode_join_sole_shared(struct inode *file, bool emptying);
 void inode_emptied_shared(struct inode *file);
+/* A hard link's new count under the lock shared: false if the file has no name left (a
+   shared unlink took its last one, and it waits in a reclaim list: it may not come back). */
+bool inode_link_shared(struct inode *file);
 void inode_release_if_unused(struct inode *node);
 void inode_touch_modified(struct inode *node);   /* mtime and ctime */
 void inode_touch_written(struct inode *file);    /* the same, by a writer holding the lock shared */
@@ -101,23 +104,37 @@ void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]);
 struct inode *vfs_root(void);
 
 /* dir.c */
+/* A directory's parent, NULL once it is removed: a shared-lock rmdir clears it while
+   walks read it. */
+static inline struct inode *dir_parent(const struct inode *dir) {
+    return __atomic_load_n(&dir->dir.parent, __ATOMIC_ACQUIRE);
+}
+/* Under the lock shared: the mutexes of directories a and b (one if they are the same), in
+   address order, the one order any two are taken in (lock.h). */
+void dir_lock_pair(struct lock_holder *holder, struct inode *a, struct inode *b);
+void dir_unlock_pair(struct lock_holder *holder, struct inode *a, struct inode *b);
 /* Under the lock held either way: shared-lock writers may add and remove names meanwhile
    (dir.c says why that is safe); a dentry found may be unlinked right after, its memory
    stays until the next exclusive hold (reclaim.h). */
 struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len);
 /* Under the lock shared and dir's mutex: a new name, if the slot array has room (else
-   false, nothing done: grow it under the lock exclusive). child, a file or a directory, is
-   new and unreachable. */
+   false, nothing done: grow it under the lock exclusive). child is new and unreachable, its
+   link count already counting this name; or a file whose count the caller raised from
+   nonzero (a hard link). */
 bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now,
                        struct lock_holder *writer);
 /* Under the lock shared and dir's mutex: removes a file's entry (for reclaim.h). */
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now);
-/* Under the lock shared and dir's mutex, by writer: renames source to name in
-   the same directory, over replaced (name's entry, another regular file's) or nothing.
-   Both old dentries are out of the tree after (for reclaim.h), and replaced's file lost a
-   link. false, nothing done: no free slot for a new name, or no memory. */
-bool dir_rename_shared(struct inode *dir, struct dentry *source, const char *name, uint32_t len,
-                       struct dentry *replaced, uint64_t now, struct lock_holder *writer);
+/* Under the lock shared and both directories' mutexes, by writer: renames source, a
+   regular file's entry in from, to name in to, over replaced (name's entry, another regular
+   file's) or nothing. Both old dentries are out of the tree after (for reclaim.h), and
+   replaced's file lost a link. false, nothing done: no free slot for a new name, or no
+   memory. */
+bool dir_rename_shared(struct inode *from, struct dentry *source, struct inode *to, const char *name,
+                       uint32_t len, struct dentry *replaced, uint64_t now, struct lock_holder *writer);
+/* Under the lock shared and the mutexes of dir and of its entry's directory, which is
+   empty: takes it out of the tree (for reclaim.h); creates in it fail from now on. */
+void dir_remove_dir_shared(struct inode *dir, struct dentry *entry, uint64_t now);
 errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct inode *child);
 /* dir_insert for a new name: ENOENT if dir itself was removed; dir's times move. */
 errno_t dir_link_new(struct inode *dir, const char *name, uint32_t len, struct inode *child);

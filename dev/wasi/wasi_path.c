@@ -29,6 +29,21 @@ static errno_t may_replace(const struct path_walk *w) {
     return err ? err : may_change(w->node);
 }
 
+static bool is_plain_file(const struct inode *node) {
+    return node->type == FILETYPE_REGULAR_FILE && !node->is_pipe;
+}
+
+/* Ends a shared hold in which this process may have taken names out of the tree: when much
+   waits in its reclaim list, it frees it now, after a grace period, rather than leaving it
+   to an exclusive hold that frees every list while all other threads wait (reclaim.h). */
+static void unlock_shared_after_removal(struct process *self) {
+    /* Asked under the lock: once it is let go, an exclusive hold may be freeing the list
+       (TSan, on the regression input tsan_reclaim_read_a_size_a_writer_stores). */
+    bool pressing = reclaim_pressing(&self->reclaim);
+    process_unlock_shared(self);
+    if (pressing) reclaim_own_now(&self->reclaim, &self->holder, self->can_block);
+}
+
 /* The shared lock, or the exclusive one once a walk met a lazy directory (E_LAZY): the
    caller walks again, exclusive, which loads it. */
 static void lock_as(struct process *self, bool exclusive) {
@@ -50,14 +65,21 @@ static errno_t link_new(struct path_walk *w, struct inode *node) {
     return dir_link_new(w->dir, w->name, w->name_len, node);
 }
 
-/* Creates w's missing final name as a new file or directory (type) under the lock shared,
-   with its directory's mutex (writers of one directory in turn, of different ones in
-   parallel; a directory's subdirectory count, which stat reads, changes atomically there).
-   false: it must be done under the lock exclusive (the name appeared, the directory needs a
-   larger slot array, memory ran short, or much unlinked memory waits); nothing was done.
-   fds: the fds it is made for, counted before another thread can find it (a writer of a
-   file open once skips its data mutex: inode_join_sole_shared). */
-static bool create_shared(struct process *self, struct path_walk *w, uint8_t type, uint32_t fds, errno_t *err) {
+/* What create_shared makes, and what it holds before another thread can find it. */
+struct new_node {
+    uint8_t type;
+    uint32_t fds;        /* the fds it is made for: a writer of a file open once skips its
+                            data mutex (inode_join_sole_shared) */
+    char *target;        /* a symlink's, target_len bytes: the node's once it is made */
+    uint32_t target_len;
+};
+
+/* Creates w's missing final name as a new node under the lock shared, with its directory's
+   mutex (writers of one directory in turn, of different ones in parallel; a directory's
+   subdirectory count, which stat reads, changes atomically there). false: it must be done
+   under the lock exclusive (the name appeared, the directory needs a larger slot array,
+   memory ran short, or much unlinked memory waits); nothing was done. */
+static bool create_shared(struct process *self, struct path_walk *w, const struct new_node *made, errno_t *err) {
     struct inode *dir = w->dir;
     if (reclaim_pressing(&self->reclaim)) return false;
     uint64_t now = file_time_now();
@@ -67,8 +89,13 @@ static bool create_shared(struct process *self, struct path_walk *w, uint8_t typ
         *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
         done = true;
     } else if (!dir_lookup(dir, w->name, w->name_len)) {
-        struct inode *node = inode_create_shared(type, now, &self->holder);
-        if (node) node->open_count = fds;
+        struct inode *node = inode_create_shared(made->type, now, &self->holder);
+        if (node) {
+            node->nlink = 1;
+            node->open_count = made->fds;
+            node->target = made->target;
+            if (made->target) node->size = made->target_len;
+        }
         done = node && dir_insert_shared(dir, w->name, w->name_len, node, now, &self->holder);
         if (done) w->node = node;
         else if (node) inode_free_shared(node, &self->holder);
@@ -90,7 +117,7 @@ EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, 
     if (done) {
         if (!err) err = may_change(w.dir);
         err = tree_mkdir_check(&w, err);
-        done = err || create_shared(self, &w, FILETYPE_DIRECTORY, 0, &err);
+        done = err || create_shared(self, &w, &(struct new_node){ .type = FILETYPE_DIRECTORY }, &err);
     }
     process_unlock_shared(self);
     if (done) return err;
@@ -164,6 +191,45 @@ EXPORT("path_filestat_set_times") int32_t wasi_path_filestat_set_times(uint32_t 
     return err;
 }
 
+/* Both walks of path_link and its checks, in wasmtime's order: both paths resolve, then
+   source missing, target taken, "target/", source a directory. */
+static errno_t walk_link(struct path_walk *from, struct path_walk *to, struct inode *old_base, uint32_t old_path,
+                         uint32_t old_len, struct inode *new_base, uint32_t new_path, uint32_t new_len,
+                         uint32_t shared) {
+    errno_t err = guest_walk_path(from, old_base, old_path, old_len, FOLLOW_NEVER | shared);
+    if (!err && !from->node && from->trailing_slash) err = E_NOENT; /* "x/" resolves x itself */
+    if (!err) err = guest_walk_path(to, new_base, new_path, new_len, FOLLOW_IF_TRAILING_SLASH | shared);
+    if (!err && !from->node) err = E_NOENT;
+    if (!err && to->node) err = E_EXIST;
+    if (!err && to->trailing_slash) err = E_NOENT;
+    if (!err && from->node->type == FILETYPE_DIRECTORY) err = E_PERM;
+    return err ? err : may_change(to->dir);
+}
+
+/* Links a regular file under the lock shared with the new name's directory's mutex: its
+   count rises only from nonzero (inode_link_shared). false: it must be done exclusive,
+   nothing was done. */
+static bool link_shared(struct process *self, const struct path_walk *from, const struct path_walk *to,
+                        errno_t *err) {
+    struct inode *file = from->node, *dir = to->dir;
+    if (!is_plain_file(file) || reclaim_pressing(&self->reclaim)) return false;
+    uint64_t now = file_time_now();
+    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
+    bool done = true;
+    if (!dir->nlink || !inode_link_shared(file)) { /* either removed meanwhile */
+        *err = E_NOENT;
+    } else if (dir_lookup(dir, to->name, to->name_len) ||
+               !dir_insert_shared(dir, to->name, to->name_len, file, now, &self->holder)) {
+        (void)__atomic_sub_fetch(&file->nlink, 1, __ATOMIC_SEQ_CST);
+        reclaim_inode_if_dead(&self->reclaim, file); /* its other names went meanwhile */
+        done = false;
+    } else {
+        inode_touch_changed_at(file, now);
+    }
+    holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
+    return done;
+}
+
 EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, uint32_t old_path,
         uint32_t old_len, uint32_t new_fd, uint32_t new_path, uint32_t new_len) {
     struct inode *old_base, *new_base;
@@ -172,17 +238,14 @@ EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, 
     if ((err = may_change(new_base))) return err;
     if (old_flags & LOOKUP_SYMLINK_FOLLOW) return E_INVAL; /* wasmtime links the path itself only */
     struct path_walk from, to;
-    process_lock(current_process());
-    /* wasmtime's order: both paths resolve, then source missing, target taken, "target/",
-       source a directory. */
-    err = guest_walk_path(&from, old_base, old_path, old_len, old_flags & LOOKUP_SYMLINK_FOLLOW);
-    if (!err && !from.node && from.trailing_slash) err = E_NOENT; /* "x/" resolves x itself */
-    if (!err) err = guest_walk_path(&to, new_base, new_path, new_len, FOLLOW_IF_TRAILING_SLASH);
-    if (!err && !from.node) err = E_NOENT;
-    if (!err && to.node) err = E_EXIST;
-    if (!err && to.trailing_slash) err = E_NOENT;
-    if (!err && from.node->type == FILETYPE_DIRECTORY) err = E_PERM;
-    if (!err) err = may_change(to.dir);
+    struct process *self = current_process();
+    process_lock_shared(self);
+    err = walk_link(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, WALK_SHARED);
+    bool done = err ? err != E_LAZY : link_shared(self, &from, &to, &err);
+    unlock_shared_after_removal(self);
+    if (done) return err;
+    process_lock(self);
+    err = walk_link(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, 0);
     if (!err && !(err = link_new(&to, from.node))) inode_touch_changed(from.node);
     vfs_unlock();
     return err;
@@ -211,20 +274,53 @@ EXPORT("path_readlink") int32_t wasi_path_readlink(uint32_t fd, uint32_t path, u
     return err ? err : guest_write_u32(out, n);
 }
 
+/* The directory path_remove_directory removes, and its checks. */
+static errno_t walk_to_rmdir(struct path_walk *w, struct inode *base, uint32_t path, uint32_t len, bool exclusive) {
+    errno_t err = guest_walk_path(w, base, path, len, FOLLOW_IF_TRAILING_SLASH | shared_flag(exclusive));
+    if (!err && !w->node) err = E_NOENT;
+    if (!err && w->node->type != FILETYPE_DIRECTORY) err = E_NOTDIR;
+    if (!err) err = may_replace(w);
+    if (!err) err = lazy_ready(w->node, exclusive); /* empty only once listed: E_LAZY shared */
+    /* wasmtime removes "d/" as "." inside d, which is EINVAL, like "." itself. */
+    if (!err && (w->final_kind != FINAL_NAME || w->trailing_slash)) err = E_INVAL;
+    if (!err && __atomic_load_n(&w->node->dir.live, __ATOMIC_RELAXED)) err = E_NOTEMPTY;
+    return err;
+}
+
+/* Removes w's final name, an empty directory, under the lock shared with the mutexes of it
+   and of its parent: creates, links and renames into it hold its mutex, and find it
+   removed after (nlink 0). It and its entry wait in reclaim.c, as an unlinked file's.
+   false: it must be done exclusive, nothing was done. */
+static bool rmdir_shared(struct process *self, const struct path_walk *w, errno_t *err) {
+    struct inode *dir = w->dir, *node = w->node;
+    if (reclaim_pressing(&self->reclaim)) return false;
+    uint64_t now = file_time_now();
+    dir_lock_pair(&self->holder, dir, node);
+    struct dentry *entry = dir_lookup(dir, w->name, w->name_len);
+    bool done = entry && entry->node == node; /* else it changed meanwhile: say it exclusive */
+    if (done && node->dir.live) *err = E_NOTEMPTY;
+    else if (done && (done = reclaim_reserve(&self->reclaim, &self->holder, 1))) {
+        dir_remove_dir_shared(dir, entry, now);
+        reclaim_dentry(&self->reclaim, entry);
+        reclaim_inode_if_dead(&self->reclaim, node);
+    }
+    dir_unlock_pair(&self->holder, dir, node);
+    return done;
+}
+
 EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_REMOVE_DIRECTORY, &base);
     if (err || (err = may_change(base))) return err;
     struct path_walk w;
-    process_lock(current_process());
-    err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
-    if (!err && !w.node) err = E_NOENT;
-    if (!err && w.node->type != FILETYPE_DIRECTORY) err = E_NOTDIR;
-    if (!err) err = may_replace(&w);
-    if (!err) err = lazy_ready(w.node, true); /* empty only once listed */
-    /* wasmtime removes "d/" as "." inside d, which is EINVAL, like "." itself. */
-    if (!err && (w.final_kind != FINAL_NAME || w.trailing_slash)) err = E_INVAL;
-    if (!err && w.node->dir.live) err = E_NOTEMPTY;
+    struct process *self = current_process();
+    process_lock_shared(self);
+    err = walk_to_rmdir(&w, base, path, len, false);
+    bool done = err ? err != E_LAZY : rmdir_shared(self, &w, &err);
+    unlock_shared_after_removal(self);
+    if (done) return err;
+    process_lock(self);
+    err = walk_to_rmdir(&w, base, path, len, true);
     if (!err) tree_remove_entry(&w);
     vfs_unlock();
     return err;
@@ -250,17 +346,6 @@ static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *er
     }
     holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     return done;
-}
-
-/* Ends a shared hold in which this process may have taken names out of the tree: when much
-   waits in its reclaim list, it frees it now, after a grace period, rather than leaving it
-   to an exclusive hold that frees every list while all other threads wait (reclaim.h). */
-static void unlock_shared_after_removal(struct process *self) {
-    /* Asked under the lock: once it is let go, an exclusive hold may be freeing the list
-       (TSan, on the regression input tsan_reclaim_read_a_size_a_writer_stores). */
-    bool pressing = reclaim_pressing(&self->reclaim);
-    process_unlock_shared(self);
-    if (pressing) reclaim_own_now(&self->reclaim, &self->holder, self->can_block);
 }
 
 /* The name path_unlink_file removes: ENOENT if missing, EISDIR for a directory. */
@@ -314,27 +399,23 @@ static errno_t rename_may_change(const struct path_walk *from, const struct path
     return err;
 }
 
-static bool is_plain_file(const struct inode *node) {
-    return node->type == FILETYPE_REGULAR_FILE && !node->is_pipe;
-}
-
-/* Renames a regular file within its directory, over nothing or another regular file (a
-   build's "write x.tmp, rename it to x"), under the lock shared with the directory's mutex,
-   as creates and unlinks run. false: it must be done exclusive; nothing was done. */
+/* Renames a regular file within its directory or to another one, over nothing or another
+   regular file (a build's "write x.tmp, rename it to x"), under the lock shared with both
+   directories' mutexes, as creates and unlinks run. false: it must be done exclusive;
+   nothing was done. */
 static bool rename_shared(struct process *self, const struct path_walk *from, const struct path_walk *to) {
-    if (from->dir != to->dir || !is_plain_file(from->node) || from->trailing_slash || to->trailing_slash ||
+    if (!is_plain_file(from->node) || from->trailing_slash || to->trailing_slash ||
         (to->node && !is_plain_file(to->node)) || reclaim_pressing(&self->reclaim))
         return false;
     uint64_t now = file_time_now();
-    struct inode *dir = from->dir;
-    holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
+    dir_lock_pair(&self->holder, from->dir, to->dir);
     /* Now no writer changes the names: still what the walks found, or do it exclusive. */
-    struct dentry *source = dir_lookup(dir, from->name, from->name_len);
-    struct dentry *replaced = dir_lookup(dir, to->name, to->name_len);
-    bool done = dir->nlink && source && source->node == from->node &&
+    struct dentry *source = dir_lookup(from->dir, from->name, from->name_len);
+    struct dentry *replaced = dir_lookup(to->dir, to->name, to->name_len);
+    bool done = from->dir->nlink && to->dir->nlink && source && source->node == from->node &&
                 (replaced ? replaced->node == to->node : !to->node);
     done = done && reclaim_reserve(&self->reclaim, &self->holder, 2) &&
-           dir_rename_shared(dir, source, to->name, to->name_len, replaced, now, &self->holder);
+           dir_rename_shared(from->dir, source, to->dir, to->name, to->name_len, replaced, now, &self->holder);
     if (done) {
         reclaim_dentry(&self->reclaim, source);
         if (replaced) {
@@ -342,7 +423,7 @@ static bool rename_shared(struct process *self, const struct path_walk *from, co
             reclaim_inode_if_dead(&self->reclaim, replaced->node);
         }
     }
-    holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
+    dir_unlock_pair(&self->holder, from->dir, to->dir);
     return done;
 }
 
@@ -370,22 +451,61 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
     return err;
 }
 
+/* The checks of path_symlink before the walk, under the lock (a host may change the limit
+   meanwhile: fuzz regression tsan_symlink_reads_limit_unlocked); *copy is the target read
+   in, taken from holder's cache under the lock shared, or with mem_alloc when holder is
+   NULL. */
+static errno_t symlink_target(uint32_t target, uint32_t target_len, struct lock_holder *holder, char **copy) {
+    *copy = NULL;
+    if (target_len > vfs_limits()->max_path) return E_NAMETOOLONG;
+    if (!target_len) return E_SUCCESS;
+    *copy = holder ? mem_alloc_shared(holder, target_len) : mem_alloc(target_len);
+    if (!*copy) return E_NOSPC;
+    errno_t err = guest_read_path(*copy, target, target_len);
+    return !err && (*copy)[0] == '/' ? E_PERM : err; /* it could only ever escape */
+}
+
+static errno_t walk_to_symlink(struct path_walk *w, struct inode *base, uint32_t path, uint32_t len,
+                               uint32_t target_len, uint32_t shared) {
+    errno_t err = guest_walk_path(w, base, path, len, FOLLOW_IF_TRAILING_SLASH | shared);
+    if (!err && target_len && !w->node && !w->trailing_slash) err = may_change(w->dir);
+    return err;
+}
+
+/* Makes the symlink under the lock shared (as create_shared a file). false: it must be
+   done exclusive, nothing was done and the copy is given back. */
+static bool symlink_shared(struct process *self, uint32_t target, uint32_t target_len, struct inode *base,
+                           uint32_t path, uint32_t len, errno_t *err) {
+    struct path_walk w;
+    char *copy;
+    *err = symlink_target(target, target_len, &self->holder, &copy);
+    if (*err == E_NOSPC) return false; /* the exclusive path frees what waits first */
+    if (!*err) *err = walk_to_symlink(&w, base, path, len, target_len, WALK_SHARED);
+    bool done = *err != E_LAZY;
+    if (done && !*err) {
+        *err = tree_symlink_check(&w, target_len);
+        done = *err || create_shared(self, &w, &(struct new_node){ FILETYPE_SYMBOLIC_LINK, 0, copy, target_len }, err);
+        if (done && !*err) copy = NULL; /* the link's target now */
+    }
+    mem_free_shared(&self->holder, copy, target_len);
+    return done;
+}
+
 EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t target_len, uint32_t fd,
                                                  uint32_t path, uint32_t len) {
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_SYMLINK, &base);
     if (err || (err = may_change(base))) return err;
+    struct process *self = current_process();
+    process_lock_shared(self);
+    bool done = symlink_shared(self, target, target_len, base, path, len, &err);
+    process_unlock_shared(self);
+    if (done) return err;
     struct path_walk w;
-    process_lock(current_process());
-    /* Under the lock: a host may change the limit meanwhile (fuzz regression
-       tsan_symlink_reads_limit_unlocked). */
-    if (target_len > vfs_limits()->max_path) err = E_NAMETOOLONG;
-    char *copy = !err && target_len ? mem_alloc(target_len) : NULL;
-    if (!err && target_len && !copy) err = E_NOSPC;
-    if (!err) err = guest_read_path(copy, target, target_len);
-    if (!err && target_len && copy[0] == '/') err = E_PERM; /* it could only ever escape */
-    if (!err) err = guest_walk_path(&w, base, path, len, FOLLOW_IF_TRAILING_SLASH);
-    if (!err && target_len && !w.node && !w.trailing_slash) err = may_change(w.dir);
+    char *copy;
+    process_lock(self);
+    err = symlink_target(target, target_len, NULL, &copy);
+    if (!err) err = walk_to_symlink(&w, base, path, len, target_len, 0);
     if (!err) err = tree_symlink(&w, &copy, target_len);
     mem_free(copy, target_len);
     vfs_unlock();
@@ -503,7 +623,8 @@ static bool open_locked(struct process *self, const struct open_request *r, bool
         if (!err && !open_existing_shared(self, w.node, r->oflags, r->access)) return false;
         counted = !err;
     } else if (!err && shared && (r->oflags & OFLAG_CREAT) && !w.trailing_slash) {
-        if (!create_shared(self, &w, FILETYPE_REGULAR_FILE, 1, &err)) return false;
+        if (!create_shared(self, &w, &(struct new_node){ .type = FILETYPE_REGULAR_FILE, .fds = 1 }, &err))
+            return false;
         counted = !err;
     }
     if (!err && !counted) err = w.node ? open_existing(&w, r->oflags, r->access) : open_new(&w, r->oflags);
