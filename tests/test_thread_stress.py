@@ -421,6 +421,35 @@ def test_a_truncating_open_frees_no_bytes_a_reader_reads(stress_rw: Path) -> Non
         assert fs.read_file(f"{GUEST_ROOT}/big") == b"\xab" * (256 << 10)
 
 
+def test_files_moved_across_directories_beside_creators_are_never_lost(stress_rw: Path) -> None:
+    """Movers rename their own files back and forth between two directories (under the
+    lock shared with both directories' mutexes, taken in address order) while creators
+    make and unlink names in both (each under that directory's mutex): a rename that
+    inserted without the target's mutex would race a create for one slot and lose a name.
+    Every moved file is in exactly one of the two directories afterwards, with its
+    content, nothing else is left, fsck is clean, and the memory comes back."""
+    movers = 2
+    with start_wasi(preopens={}) as fs:
+        fs.mkdir(f"{GUEST_ROOT}/m/b", parents=True)
+        fs.mkdir(f"{GUEST_ROOT}/m/a")
+        baseline = fs.used_bytes()
+        own = {f"mv{n}_{k}" for n in range(movers) for k in range(8)}
+        for name in own:
+            fs.write_file(f"{GUEST_ROOT}/m/a/{name}", name.encode())
+        roles = ["mover"] * movers + ["mcreator"] * 2
+        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
+        outputs = run_each(stress_rw, fs.init_obj(), argvs)
+        assert [line.split()[0] for line in outputs] == roles
+        assert fs.fsck() == 0
+        in_a, in_b = set(fs.listdir(f"{GUEST_ROOT}/m/a")), set(fs.listdir(f"{GUEST_ROOT}/m/b"))
+        assert not in_a & in_b and in_a | in_b == own
+        for name in in_a | in_b:
+            where = "a" if name in in_a else "b"
+            assert fs.read_file(f"{GUEST_ROOT}/m/{where}/{name}") == name.encode()
+            fs.remove(f"{GUEST_ROOT}/m/{where}/{name}")
+        assert fs.used_bytes() - baseline < 16384
+
+
 # -- the check itself can fail -----------------------------------------------------------------
 Corruption = Callable[[Tree, list[Report]], object]
 
@@ -432,7 +461,8 @@ def stress_rw(wasm_program: Callable[..., Path]) -> Path:
 
 RW_ROLES = {"writer": 1500, "churn": 400, "reader": 800, "relinker": 1500, "opener": 3000,
             "creator": 4000, "lister": 400, "renamer": 3000, "watcher": 3000,
-            "appender": 10000, "truncator": 2000, "bigreader": 60000}  # fmt: skip
+            "appender": 10000, "truncator": 2000, "bigreader": 60000,
+            "mover": 20000, "mcreator": 20000}  # fmt: skip
 
 
 @pytest.mark.parametrize("writers", [1, 2])

@@ -29,6 +29,11 @@
            again: a truncation under the lock shared frees the bytes at once.
    bigreader: opens DIR/big read-only (ENOENT allowed), preads a random 4 KiB of it, checks
            every byte is 0 or 0xAB (0xCD: churn's bytes, freed under the reader) and closes.
+   mover:  moves its own files DIR/m/a/mvID_0..7 (made by the host) between DIR/m/a and
+           DIR/m/b, a rename across directories that holds both directories' mutexes; each
+           own file is where it put it (ENOENT is a failure).
+   mcreator: creates (O_EXCL) and unlinks its own names mcID_K in DIR/m/a and DIR/m/b, under
+           each directory's mutex alone, beside the movers.
    Prints "ROLE ID OPS" and exits 0, or prints what it saw on stderr and exits 1. */
 #include <dirent.h>
 #include <errno.h>
@@ -317,6 +322,36 @@ static long bigreader(const char *dir, long iterations) {
     return opened;
 }
 
+#define OWN_MOVED 8
+
+static long mover(const char *dir, int id, long iterations) {
+    char from[256], to[256];
+    int in_b[OWN_MOVED] = {0};
+    for (long i = 0; i < iterations; i++) {
+        unsigned k = rnd(OWN_MOVED);
+        snprintf(from, sizeof from, "%s/m/%c/mv%d_%u", dir, in_b[k] ? 'b' : 'a', id, k);
+        snprintf(to, sizeof to, "%s/m/%c/mv%d_%u", dir, in_b[k] ? 'a' : 'b', id, k);
+        if (rename(from, to) != 0) fail(from);
+        in_b[k] = !in_b[k];
+    }
+    return iterations;
+}
+
+static long mcreator(const char *dir, int id, long iterations) {
+    char path[256];
+    for (long i = 0; i < iterations; i++) {
+        snprintf(path, sizeof path, "%s/m/%c/mc%d_%u", dir, rnd(2) ? 'a' : 'b', id, rnd(4));
+        int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+        if (fd >= 0) {
+            if (close(fd) != 0) fail("mcreator close");
+        } else if (errno != EEXIST) {
+            fail(path);
+        }
+        if (unlink(path) != 0) fail(path);
+    }
+    return iterations;
+}
+
 int main(int argc, char **argv) {
     if (argc != 5) {
         fprintf(stderr, "usage: stress_rw ROLE DIR ID ITERATIONS\n");
@@ -340,6 +375,8 @@ int main(int argc, char **argv) {
               : !strcmp(role, "appender") ? appender(dir, id, iterations)
               : !strcmp(role, "truncator") ? truncator(dir, iterations)
               : !strcmp(role, "bigreader") ? bigreader(dir, iterations)
+              : !strcmp(role, "mover") ? mover(dir, id, iterations)
+              : !strcmp(role, "mcreator") ? mcreator(dir, id, iterations)
               : -2;
     if (done == -2) fprintf(stderr, "unknown role %s\n", role);
     if (done < 0) return 1;
