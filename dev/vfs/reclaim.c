@@ -63,10 +63,12 @@ void reclaim_dentry(struct reclaim_list *list, struct dentry *entry) {
    further slot (an fd may still be writing it: never its size here, a plain store of the
    writer's; the slot count is published by exchanges). Counting chunk 0 as whole made a
    small file weigh 64 KiB, and so 64 shared unlinks of small files called for an
-   exclusive hold. A directory (removed empty, so no writer changes it): its arrays. */
+   exclusive hold. A directory (removed empty, so no writer changes it): its arrays.
+   A symlink: its target. */
 static uint64_t weight(const struct inode *node) {
     if (node->type == FILETYPE_DIRECTORY)
         return (uint64_t)node->dir.cap * sizeof(struct dir_slot) + (uint64_t)node->dir.index_size * sizeof(uint32_t);
+    if (node->type == FILETYPE_SYMBOLIC_LINK) return node->size; /* its target */
     uint64_t slots = __atomic_load_n(&node->file.chunk_slots, __ATOMIC_SEQ_CST);
     uint64_t first = __atomic_load_n(&node->file.first_cap, __ATOMIC_RELAXED);
     return slots ? (slots - 1) * CHUNK_SIZE + first + slots * sizeof(uint8_t *) : 0;

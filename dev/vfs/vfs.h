@@ -126,9 +126,9 @@ bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct
 /* Under the lock shared and dir's mutex: removes a file's entry (for reclaim.h). */
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now);
 /* Under the lock shared and both directories' mutexes, by writer: renames source, a
-   regular file's entry in from, to name in to, over replaced (name's entry, another regular
-   file's) or nothing. Both old dentries are out of the tree after (for reclaim.h), and
-   replaced's file lost a link. false, nothing done: no free slot for a new name, or no
+   file's or symlink's entry in from, to name in to, over replaced (name's entry, another
+   file's or symlink's) or nothing. Both old dentries are out of the tree after (for
+   reclaim.h), and what replaced named lost a link. false, nothing done: no free slot for a new name, or no
    memory. */
 bool dir_rename_shared(struct inode *from, struct dentry *source, struct inode *to, const char *name,
                        uint32_t len, struct dentry *replaced, uint64_t now, struct lock_holder *writer);

@@ -29,8 +29,10 @@ static errno_t may_replace(const struct path_walk *w) {
     return err ? err : may_change(w->node);
 }
 
-static bool is_plain_file(const struct inode *node) {
-    return node->type == FILETYPE_REGULAR_FILE && !node->is_pipe;
+/* A node whose names may come and go under the lock shared: a regular file or a symlink
+   (a FIFO's ends wait on it; a directory has a parent pointer). */
+static bool is_leaf(const struct inode *node) {
+    return (node->type == FILETYPE_REGULAR_FILE || node->type == FILETYPE_SYMBOLIC_LINK) && !node->is_pipe;
 }
 
 /* Ends a shared hold in which this process may have taken names out of the tree: when much
@@ -206,13 +208,13 @@ static errno_t walk_link(struct path_walk *from, struct path_walk *to, struct in
     return err ? err : may_change(to->dir);
 }
 
-/* Links a regular file under the lock shared with the new name's directory's mutex: its
+/* Links a file or symlink under the lock shared with the new name's directory's mutex: its
    count rises only from nonzero (inode_link_shared). false: it must be done exclusive,
    nothing was done. */
 static bool link_shared(struct process *self, const struct path_walk *from, const struct path_walk *to,
                         errno_t *err) {
     struct inode *file = from->node, *dir = to->dir;
-    if (!is_plain_file(file) || reclaim_pressing(&self->reclaim)) return false;
+    if (!is_leaf(file) || reclaim_pressing(&self->reclaim)) return false;
     uint64_t now = file_time_now();
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
     bool done = true;
@@ -326,17 +328,17 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
     return err;
 }
 
-/* Removes w's final name, a regular file's, under the lock shared with its directory's
+/* Removes w's final name, a file's or a symlink's, under the lock shared with its directory's
    mutex; the dentry, and the file if that was its last name, wait in reclaim.c (a reader
    may have found them just before). false: it must be done exclusive, nothing was done. */
 static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *err) {
-    if (w->node->type != FILETYPE_REGULAR_FILE || w->node->is_pipe || reclaim_pressing(&self->reclaim))
+    if (!is_leaf(w->node) || reclaim_pressing(&self->reclaim))
         return false;
     uint64_t now = file_time_now();
     struct inode *dir = w->dir;
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
     struct dentry *entry = dir_lookup(dir, w->name, w->name_len); /* now no writer moves it */
-    bool done = !entry || (entry->node->type == FILETYPE_REGULAR_FILE && !entry->node->is_pipe);
+    bool done = !entry || is_leaf(entry->node);
     if (!entry) {
         *err = E_NOENT; /* another writer removed it first */
     } else if (done && (done = reclaim_reserve(&self->reclaim, &self->holder, 1))) {
@@ -399,13 +401,13 @@ static errno_t rename_may_change(const struct path_walk *from, const struct path
     return err;
 }
 
-/* Renames a regular file within its directory or to another one, over nothing or another
-   regular file (a build's "write x.tmp, rename it to x"), under the lock shared with both
+/* Renames a file or symlink within its directory or to another one, over nothing or another
+   one (a build's "write x.tmp, rename it to x"), under the lock shared with both
    directories' mutexes, as creates and unlinks run. false: it must be done exclusive;
    nothing was done. */
 static bool rename_shared(struct process *self, const struct path_walk *from, const struct path_walk *to) {
-    if (!is_plain_file(from->node) || from->trailing_slash || to->trailing_slash ||
-        (to->node && !is_plain_file(to->node)) || reclaim_pressing(&self->reclaim))
+    if (!is_leaf(from->node) || from->trailing_slash || to->trailing_slash || (to->node && !is_leaf(to->node)) ||
+        reclaim_pressing(&self->reclaim))
         return false;
     uint64_t now = file_time_now();
     dir_lock_pair(&self->holder, from->dir, to->dir);
