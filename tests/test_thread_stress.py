@@ -405,11 +405,12 @@ def test_appenders_that_open_and_close_never_lose_a_record(stress_rw: Path) -> N
 
 
 def test_a_truncating_open_frees_no_bytes_a_reader_reads(stress_rw: Path) -> None:
-    """Truncators reopen a 256 KiB file with O_TRUNC and fill it again; when no fd holds
-    it the truncation runs under the lock shared and frees its chunks at once, so readers
-    that open it meanwhile must wait (inode_join_reader_shared refuses while the count
-    says emptying). Churn refills freed chunks with 0xCD: a reader that reached freed
-    bytes sees them. Then fsck is clean and the file is whole."""
+    """Truncators empty a 256 KiB file and fill it again, by turns reopening it with
+    O_TRUNC or truncating it with ftruncate and then allocating it with posix_fallocate;
+    when no other fd holds it, each runs under the lock shared and frees or replaces its
+    chunks at once, so readers that open it meanwhile must wait (inode_join_reader_shared
+    refuses while the count says emptying). Churn refills freed chunks with 0xCD: a
+    reader that reached freed bytes sees them. Then fsck is clean and the file is whole."""
     with start_wasi(preopens={}) as fs:
         fs.mkdir(GUEST_ROOT)
         fs.write_file(f"{GUEST_ROOT}/big", b"\xab" * (256 << 10))  # readers may start first

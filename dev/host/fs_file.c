@@ -106,7 +106,7 @@ EXPORT("wasi_wasm_fs_file_commit") int32_t wasi_wasm_fs_file_commit(uint32_t han
         } else {
             err = dir_link_new(w.dir, w.name, w.name_len, file);
         }
-        if (!err && fst_flags) (void)apply_times(file, atim, mtim, fst_flags);
+        if (!err && fst_flags) (void)apply_times(file, atim, mtim, fst_flags, vfs_now());
         else if (!err) inode_touch_modified(file); /* written until now, as a program's writes stamp it */
         if (old) inode_release_if_unused(old);
     }

@@ -47,7 +47,7 @@ EXPORT("wasi_wasm_fs_set_times") int32_t wasi_wasm_fs_set_times(uint32_t fd, uin
     host_lock();
     errno_t err = host_walk_at(&w, fd, path, len, follow_mode(follow));
     if (!err && !w.node) err = E_NOENT;
-    if (!err) err = apply_times(w.node, atim, mtim, fst_flags);
+    if (!err) err = apply_times(w.node, atim, mtim, fst_flags, vfs_now());
     vfs_unlock();
     return err;
 }

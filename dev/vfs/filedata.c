@@ -207,7 +207,7 @@ static void free_chunks_from(struct file_data *f, uint32_t first) {
         if (!f->chunks[i]) continue;
         mem_free(f->chunks[i], chunk_cap(f, i));
         f->chunks[i] = NULL;
-        if (i == 0) f->first_cap = 0;
+        if (i == 0) __atomic_store_n(&f->first_cap, 0, __ATOMIC_RELAXED); /* reclaim_inode reads it */
     }
 }
 
@@ -318,7 +318,7 @@ static void shrink_slots(struct file_data *f, uint32_t keep) {
     if (count) mem_copy(slots, f->chunks, slot_bytes(count));
     mem_free(f->chunks, slot_bytes(f->chunk_slots));
     f->chunks = slots;
-    f->chunk_slots = count;
+    (void)__atomic_exchange_n(&f->chunk_slots, count, __ATOMIC_SEQ_CST); /* as commit publishes it */
 }
 
 errno_t file_set_size(struct inode *file, uint64_t size) {
@@ -337,17 +337,11 @@ errno_t file_set_size(struct inode *file, uint64_t size) {
     return E_SUCCESS;
 }
 
-void file_empty_shared(struct inode *file, struct lock_holder *holder) {
-    struct file_data *f = &file->file;
-    uint32_t slots = f->chunk_slots;
-    for (uint32_t i = 0; i < slots; i++)
-        if (f->chunks[i]) put(holder, f->chunks[i], chunk_cap(f, i));
-    put(holder, f->chunks, slot_bytes(slots));
-    f->chunks = NULL;
-    /* A concurrent unlink of the last name weighs the file by these (reclaim.c). */
-    (void)__atomic_exchange_n(&f->chunk_slots, 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&f->first_cap, 0, __ATOMIC_RELAXED);
-    file->size = 0;
+errno_t file_set_size_shared(struct inode *file, uint64_t size, struct lock_holder *holder) {
+    mem_lock_shared(holder);
+    errno_t err = file_set_size(file, size);
+    mem_unlock_shared(holder);
+    return err;
 }
 
 errno_t file_fill(struct inode *file, uint64_t size,
@@ -382,6 +376,13 @@ errno_t file_allocate(struct inode *file, uint64_t end) {
     if (end <= file->size) return E_SUCCESS;
     errno_t err = prepare_range(&file->file, file->size, end, false);
     if (!err) file->size = end;
+    return err;
+}
+
+errno_t file_allocate_shared(struct inode *file, uint64_t end, struct lock_holder *holder) {
+    mem_lock_shared(holder);
+    errno_t err = file_allocate(file, end);
+    mem_unlock_shared(holder);
     return err;
 }
 

@@ -44,10 +44,14 @@ bool inode_join_reader_shared(struct inode *node) {
     return true;
 }
 
-bool inode_join_sole_shared(struct inode *file, bool emptying) {
+bool inode_join_sole_shared(struct inode *file) {
     uint32_t none = 0;
-    return __atomic_compare_exchange_n(&file->open_count, &none, emptying ? OPEN_EMPTYING : 1, false,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    return __atomic_compare_exchange_n(&file->open_count, &none, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+bool inode_begin_emptying_shared(struct inode *file, uint32_t fds) {
+    return __atomic_compare_exchange_n(&file->open_count, &fds, fds | OPEN_EMPTYING, false, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_RELAXED);
 }
 
 bool inode_link_shared(struct inode *file) {
@@ -59,7 +63,7 @@ bool inode_link_shared(struct inode *file) {
     return true;
 }
 
-void inode_emptied_shared(struct inode *file) { (void)__atomic_exchange_n(&file->open_count, 1, __ATOMIC_SEQ_CST); }
+void inode_end_emptying_shared(struct inode *file) { (void)__atomic_exchange_n(&file->open_count, 1, __ATOMIC_SEQ_CST); }
 
 struct inode *vfs_root(void) {
     if (!nodes.root) {

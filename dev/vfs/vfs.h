@@ -82,14 +82,17 @@ struct inode *inode_create_shared(uint8_t type, uint64_t now, struct lock_holder
 void inode_free_shared(struct inode *fresh, struct lock_holder *creator);
 /* A new fd's count under the lock shared (path_open of an existing node). A file open
    through one fd is written without its data mutex (wasi_fd_io.c), so while the lock is
-   shared only an fd that cannot write may join others; one that may write, or truncates,
-   joins only a file no fd holds (a count of 0 stays 0 until the next exclusive hold but for
-   such joins: only fds raise it). emptying: the count says so until inode_emptied_shared,
-   and readers wait for the exclusive lock meanwhile, so the joiner may free the file's
-   bytes at once. false: nothing was counted, do it exclusive. */
+   shared only an fd that cannot write may join others (a reader); one that may write
+   joins only a file no fd holds (sole). false: nothing was counted, do it exclusive. */
 bool inode_join_reader_shared(struct inode *node);
-bool inode_join_sole_shared(struct inode *file, bool emptying);
-void inode_emptied_shared(struct inode *file);
+bool inode_join_sole_shared(struct inode *file);
+/* Under the lock shared, by whoever holds the file's only fd (fds 1: ftruncate, fallocate)
+   or is about to (fds 0: an open with O_TRUNC): marks the count OPEN_EMPTYING, so no fd
+   joins until inode_end_emptying_shared (readers wait for the exclusive lock meanwhile),
+   and the caller may free or replace the file's memory at once; the count is 1 after.
+   false: another fd holds it, nothing was done. */
+bool inode_begin_emptying_shared(struct inode *file, uint32_t fds);
+void inode_end_emptying_shared(struct inode *file);
 /* A hard link's new count under the lock shared: false if the file has no name left (a
    shared unlink took its last one, and it waits in a reclaim list: it may not come back). */
 bool inode_link_shared(struct inode *file);
@@ -163,9 +166,11 @@ void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst,
 errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t *src, uint32_t len);
 void file_read_to_core(const struct inode *file, uint64_t offset, uint8_t *dst, uint32_t len);
 errno_t file_set_size(struct inode *file, uint64_t size);
-/* O_TRUNC under the lock shared, by the only holder of the file (inode_join_sole_shared
-   with emptying): no one else reads its bytes, so they go at once. */
-void file_empty_shared(struct inode *file, struct lock_holder *holder);
+/* file_set_size and file_allocate under the lock shared, by the file's only holder
+   (inode_begin_emptying_shared): no one else reads its memory, so it goes or is replaced
+   at once, under the allocator's mutex. */
+errno_t file_set_size_shared(struct inode *file, uint64_t size, struct lock_holder *holder);
+errno_t file_allocate_shared(struct inode *file, uint64_t end, struct lock_holder *holder);
 /* Fills an empty file (no chunks) with size bytes from read(ctx, offset, core_dst, len) (the
    count read, 0 at the end, or -errno), all or nothing: on an error the file is empty
    again. A source that ends early leaves the file that long. Lock held exclusive. */

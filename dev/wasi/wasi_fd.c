@@ -4,6 +4,7 @@
 #include "process/guest.h"
 #include "base/hooks.h"
 #include "base/lock.h"
+#include "base/file_clock.h"
 #include "process/stdio.h"
 #include "base/checked.h"
 #include "vfs/lazy.h"
@@ -105,6 +106,19 @@ EXPORT("fd_filestat_get") int32_t wasi_fd_filestat_get(uint32_t fd, uint32_t out
     return guest_write(out, stat, sizeof stat);
 }
 
+/* ftruncate or fallocate (allocate) to size under the lock shared, when the fd is the
+   file's only one (inode_begin_emptying_shared): then nothing else reads the memory it
+   frees or replaces. false: it must run exclusive, nothing was done (another fd holds the
+   file, or ENOSPC: the exclusive path frees what waits to be reclaimed first). */
+static bool resize_shared(struct process *self, struct inode *file, uint64_t size, bool allocate, errno_t *err) {
+    if (!inode_begin_emptying_shared(file, 1)) return false;
+    uint64_t before = file->size;
+    *err = allocate ? file_allocate_shared(file, size, &self->holder) : file_set_size_shared(file, size, &self->holder);
+    if (!*err && (!allocate || file->size != before)) inode_touch_modified_at(file, file_time_now());
+    inode_end_emptying_shared(file);
+    return *err != E_NOSPC;
+}
+
 EXPORT("fd_filestat_set_size") int32_t wasi_fd_filestat_set_size(uint32_t fd, uint64_t size) {
     struct fd_entry *e;
     errno_t err = fd_get_file(fd, &e, E_BADF);
@@ -112,7 +126,12 @@ EXPORT("fd_filestat_set_size") int32_t wasi_fd_filestat_set_size(uint32_t fd, ui
     if (lazy_read_only(e->node)) return E_PERM; /* a read-only mount, as wasmtime's (lazy.h) */
     if ((err = fd_need_right(e, RIGHT_FD_FILESTAT_SET_SIZE))) return err;
     if (!(e->access & ACCESS_WRITE) || size > INT64_MAX) return E_INVAL; /* as ftruncate(2) */
-    process_lock(current_process());
+    struct process *self = current_process();
+    process_lock_shared(self);
+    bool done = resize_shared(self, e->node, size, false, &err);
+    process_unlock_shared(self);
+    if (done) return err;
+    process_lock(self);
     err = file_set_size(e->node, size);
     if (!err) inode_touch_modified(e->node);
     vfs_unlock();
@@ -124,14 +143,13 @@ bool times_flags_valid(uint32_t flags) {
            !((flags & FST_MTIM) && (flags & FST_MTIM_NOW));
 }
 
-errno_t apply_times(struct inode *node, uint64_t atim, uint64_t mtim, uint32_t flags) {
+/* Each an aligned 8-byte store, atomic: under the lock shared, stat reads them and another
+   thread may set them at once (inode_touch_modified_at's stores are the same). */
+errno_t apply_times(struct inode *node, uint64_t atim, uint64_t mtim, uint32_t flags, uint64_t now) {
     if (!times_flags_valid(flags)) return E_INVAL;
-    uint64_t now = vfs_now();
-    if (flags & FST_ATIM) node->atim = atim;
-    if (flags & FST_ATIM_NOW) node->atim = now;
-    if (flags & FST_MTIM) node->mtim = mtim;
-    if (flags & FST_MTIM_NOW) node->mtim = now;
-    node->ctim = now;
+    if (flags & (FST_ATIM | FST_ATIM_NOW)) __atomic_store_n(&node->atim, flags & FST_ATIM ? atim : now, __ATOMIC_RELAXED);
+    if (flags & (FST_MTIM | FST_MTIM_NOW)) __atomic_store_n(&node->mtim, flags & FST_MTIM ? mtim : now, __ATOMIC_RELAXED);
+    __atomic_store_n(&node->ctim, now, __ATOMIC_RELAXED);
     return E_SUCCESS;
 }
 
@@ -144,9 +162,10 @@ EXPORT("fd_filestat_set_times") int32_t wasi_fd_filestat_set_times(uint32_t fd, 
     if (!e->node) return E_BADF;
     if (lazy_read_only(e->node)) return E_PERM;
     if ((err = fd_need_right(e, RIGHT_FD_FILESTAT_SET_TIMES))) return err;
-    process_lock(current_process());
-    err = apply_times(e->node, atim, mtim, flags);
-    vfs_unlock();
+    struct process *self = current_process();
+    process_lock_shared(self);
+    err = apply_times(e->node, atim, mtim, flags, file_time_now());
+    process_unlock_shared(self);
     return err;
 }
 
@@ -168,7 +187,12 @@ EXPORT("fd_allocate") int32_t wasi_fd_allocate(uint32_t fd, uint64_t offset, uin
        largest offset is too big. */
     if (offset > (uint64_t)INT64_MAX || len == 0 || len > (uint64_t)INT64_MAX) return E_INVAL;
     if (!offset_range_valid(offset, len)) return E_FBIG;
-    process_lock(current_process());
+    struct process *self = current_process();
+    process_lock_shared(self);
+    bool done = resize_shared(self, e->node, offset + len, true, &err);
+    process_unlock_shared(self);
+    if (done) return err;
+    process_lock(self);
     uint64_t before = e->node->size;
     err = file_allocate(e->node, offset + len);
     if (!err && e->node->size != before) inode_touch_modified(e->node);

@@ -152,9 +152,9 @@ EXPORT("path_filestat_get") int32_t wasi_path_filestat_get(uint32_t fd, uint32_t
 /* Both times omitted and the link itself named: Linux's utimensat returns before it looks
    at the name, so wasmtime (which resolves the parent directory with cap-std first) succeeds
    even for a missing or over-long final name. A final "name/", "." or ".." it resolves in
-   full. Lock held. */
+   full. Lock held (shared: WALK_SHARED). */
 static errno_t check_no_times_path(struct path_walk *w, struct inode *base, uint32_t path,
-                                   uint32_t len) {
+                                   uint32_t len, uint32_t shared) {
     errno_t err = guest_read_path(w->buf[0], path, len);
     if (err) return err;
     uint32_t name_start = len;
@@ -162,14 +162,26 @@ static errno_t check_no_times_path(struct path_walk *w, struct inode *base, uint
     uint32_t name_len = len - name_start;
     const char *name = w->buf[0] + name_start;
     if (name_len == 0 || is_dot(name, name_len) || is_dotdot(name, name_len)) {
-        err = path_walk(w, base, w->buf[0], len, FOLLOW_IF_TRAILING_SLASH);
+        err = path_walk(w, base, w->buf[0], len, FOLLOW_IF_TRAILING_SLASH | shared);
         return err ? err : w->node ? E_SUCCESS : E_NOENT;
     }
     if (name_start == 0) return E_SUCCESS; /* the parent is the fd's own directory */
-    err = path_walk(w, base, w->buf[0], name_start, FOLLOW_IF_TRAILING_SLASH); /* "dir/" */
+    err = path_walk(w, base, w->buf[0], name_start, FOLLOW_IF_TRAILING_SLASH | shared); /* "dir/" */
     if (err) return err;
     if (!w->node) return E_NOENT;
     return w->node->type == FILETYPE_DIRECTORY ? E_SUCCESS : E_NOTDIR;
+}
+
+/* Under the lock shared (E_LAZY: walk again exclusive, which loads a lazy directory) or
+   exclusive: times are single stores (apply_times). */
+static errno_t set_times_locked(struct path_walk *w, struct inode *base, uint32_t flags, uint32_t path, uint32_t len,
+                                uint64_t atim, uint64_t mtim, uint32_t fst_flags, bool exclusive) {
+    bool follow = flags & LOOKUP_SYMLINK_FOLLOW;
+    if (fst_flags == 0 && !follow) return check_no_times_path(w, base, path, len, shared_flag(exclusive));
+    errno_t err = guest_walk_path(w, base, path, len, follow | shared_flag(exclusive));
+    if (!err && !w->node) err = E_NOENT;
+    if (!err) err = may_change(w->node);
+    return err ? err : apply_times(w->node, atim, mtim, fst_flags, exclusive ? vfs_now() : file_time_now());
 }
 
 EXPORT("path_filestat_set_times") int32_t wasi_path_filestat_set_times(uint32_t fd, uint32_t flags,
@@ -178,18 +190,13 @@ EXPORT("path_filestat_set_times") int32_t wasi_path_filestat_set_times(uint32_t 
     struct inode *base;
     errno_t err = dir_fd_base(fd, RIGHT_PATH_FILESTAT_SET_TIMES, &base);
     if (err || (err = may_change(base))) return err;
-    bool follow = flags & LOOKUP_SYMLINK_FOLLOW;
     struct path_walk w;
-    process_lock(current_process());
-    if (fst_flags == 0 && !follow) {
-        err = check_no_times_path(&w, base, path, len);
-    } else {
-        err = guest_walk_path(&w, base, path, len, follow);
-        if (!err && !w.node) err = E_NOENT;
-        if (!err) err = may_change(w.node);
-        if (!err) err = apply_times(w.node, atim, mtim, fst_flags);
-    }
-    vfs_unlock();
+    struct process *self = current_process();
+    bool exclusive = false;
+    lock_as(self, exclusive);
+    while ((err = set_times_locked(&w, base, flags, path, len, atim, mtim, fst_flags, exclusive)) == E_LAZY)
+        exclusive = relock_exclusive(self);
+    unlock_as(self, exclusive);
     return err;
 }
 
@@ -567,16 +574,15 @@ static bool open_existing_shared(struct process *self, struct inode *node, uint3
     if (node->lazy == LAZY_REGULAR_FILE) return false;
     bool truncates = oflags & OFLAG_TRUNC;
     if (!(access & ACCESS_WRITE) && !truncates) return inode_join_reader_shared(node);
-    if (node->type != FILETYPE_REGULAR_FILE || node->is_pipe || !inode_join_sole_shared(node, truncates))
-        return false;
-    if (truncates) {
-        /* Read only now: a writer that closed its fd just before may have grown the file. */
-        if (node->size) {
-            file_empty_shared(node, &self->holder);
-            inode_touch_modified_at(node, file_time_now());
-        }
-        inode_emptied_shared(node);
+    if (node->type != FILETYPE_REGULAR_FILE || node->is_pipe) return false;
+    if (!truncates) return inode_join_sole_shared(node);
+    if (!inode_begin_emptying_shared(node, 0)) return false;
+    /* Read only now: a writer that closed its fd just before may have grown the file. */
+    if (node->size) {
+        (void)file_set_size_shared(node, 0, &self->holder); /* a shrink: cannot fail */
+        inode_touch_modified_at(node, file_time_now());
     }
+    inode_end_emptying_shared(node);
     return true;
 }
 

@@ -25,8 +25,10 @@
            padded to 64 bytes) and closes it, again and again, beside other appenders: a
            writable open joins the file under the lock shared only while no fd holds it,
            so two appenders never both write it without its data mutex.
-   truncator: opens DIR/big with O_TRUNC, writes 256 KiB of 0xAB and closes it, again and
-           again: a truncation under the lock shared frees the bytes at once.
+   truncator: empties DIR/big, writes 256 KiB of 0xAB and closes it, again and again,
+           emptying it by turns with O_TRUNC, or with ftruncate and then posix_fallocate
+           through the open fd: under the lock shared these free (or replace) its memory at
+           once.
    bigreader: opens DIR/big read-only (ENOENT allowed), preads a random 4 KiB of it, checks
            every byte is 0 or 0xAB (0xCD: churn's bytes, freed under the reader) and closes.
    mover:  moves its own files DIR/m/a/mvID_0..7 (made by the host) between DIR/m/a and
@@ -287,8 +289,11 @@ static long truncator(const char *dir, long iterations) {
     snprintf(path, sizeof path, "%s/big", dir);
     memset(buf, 0xAB, sizeof buf);
     for (long i = 0; i < iterations; i++) {
-        int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        int by_fd = i & 1;
+        int fd = open(path, O_CREAT | O_WRONLY | (by_fd ? 0 : O_TRUNC), 0644);
         if (fd < 0) fail("truncator open");
+        if (by_fd && ftruncate(fd, 0) != 0) fail("truncator ftruncate");
+        if (by_fd && posix_fallocate(fd, 0, BIG) != 0) fail("truncator posix_fallocate");
         for (unsigned done = 0; done < BIG; done += 65536)
             if (write(fd, buf, 65536) != 65536) fail("truncator write");
         if (close(fd) != 0) fail("truncator close");
