@@ -238,10 +238,14 @@ static bool in_heap(const void *p) {
     return a >= heap.start && (uint64_t)(a - heap.start) < heap.top;
 }
 
+/* A list longer than the heap can hold blocks of the class is a cycle: a block freed twice
+   (an operation a terminated Worker left half done, wasi_wasm_reap) must be reported, not
+   walked forever. */
 static uint32_t check_class(uint32_t c) {
     uint32_t problems = 0;
-    for (struct free_block *b = heap.classes[c]; b;) {
-        if (!in_heap(b) || ((uintptr_t)b - heap.start) % 16) return problems + 1;
+    uint64_t most = heap.top / class_sizes[c] + 1;
+    for (struct free_block *b = heap.classes[c]; b; most--) {
+        if (!most || !in_heap(b) || ((uintptr_t)b - heap.start) % 16) return problems + 1;
         platform_unpoison(b, sizeof *b);
         struct free_block *next = b->next;
         platform_poison(b, sizeof *b);

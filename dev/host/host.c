@@ -98,6 +98,7 @@ EXPORT("wasi_wasm_reap") int32_t wasi_wasm_reap(uint32_t id) {
     bool held = vfs_release_held(&p->holder);
     host_lock();
     if (process_by_id(id) == p) process_free(p); /* another reaper may have been first */
+    if (held) fsck_recount_opens();
     vfs_unlock();
     return held ? 1 : 0;
 }

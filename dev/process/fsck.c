@@ -90,6 +90,29 @@ static void count_entry(struct inode *dir, struct dentry *e, uint32_t *problems)
     e->node->fsck_links++;
 }
 
+/* Sets the open count counted: a pipe's is also the host's hold while it wires the ends. */
+static void recount_node(struct inode *node, uint32_t *problems) {
+    (void)problems;
+    if (!node->is_pipe) node->open_count = node->fsck_opens;
+}
+static void recount_entry(struct inode *dir, struct dentry *e, uint32_t *problems) {
+    (void)dir;
+    recount_node(e->node, problems);
+}
+
+void fsck_recount_opens(void) {
+    uint32_t unused = 0;
+    struct inode *root = vfs_root();
+    if (!root) return;
+    clear_node(root, &unused);
+    walk_tree(clear_entry, &unused);
+    for_each_open(clear_node, &unused);
+    for_each_open(count_open, &unused);
+    recount_node(root, &unused);
+    walk_tree(recount_entry, &unused);
+    for_each_open(recount_node, &unused);
+}
+
 static uint32_t check_dir(struct inode *dir) {
     struct dir_data *d = &dir->dir;
     uint32_t problems = 0, live = 0, subdirs = 0;

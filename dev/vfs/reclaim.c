@@ -90,8 +90,12 @@ bool reclaim_pressing(const struct reclaim_list *list) { return list->bytes > RE
    for the exclusive lock (fd_release_shared). So a count of 0 stays 0 here, and a file
    still open is left to that last close. */
 static void reclaim_list_now(struct reclaim_list *list) {
-    for (uint32_t i = 0; i < list->count; i++) mem_free(list->dentries[i], dentry_bytes(list->dentries[i]));
-    list->count = 0;
+    /* Each out of the list before it is freed: a Worker terminated in this loop leaves a
+       leak, not a block that wasi_wasm_reap's own pass would free a second time. */
+    while (list->count) {
+        struct dentry *entry = list->dentries[--list->count];
+        mem_free(entry, dentry_bytes(entry));
+    }
     while (list->inodes) {
         struct inode *file = list->inodes;
         list->inodes = file->next_dead;
