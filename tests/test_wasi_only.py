@@ -164,6 +164,8 @@ CASES = [
             "rename advanced ctim: yes",
             "set_times advanced ctim: yes",
             "pread left ctim: yes",
+            "O_TRUNC of the empty file advanced ctim: yes",
+            "O_TRUNC of the empty file with no other fd advanced ctim: yes",
         ),
         1,
     ),

@@ -560,8 +560,10 @@ static errno_t open_existing(struct path_walk *w, uint32_t oflags, uint8_t acces
         if (oflags & OFLAG_TRUNC) node->lazy = LAZY_NONE; /* its bytes go unread */
         else if ((err = lazy_load_file(node))) return err;
     }
-    if ((oflags & OFLAG_TRUNC) && node->size) {
-        if ((err = file_set_size(node, 0))) return err;
+    if (oflags & OFLAG_TRUNC) {
+        if (node->size && (err = file_set_size(node, 0))) return err;
+        /* Even when it was empty: POSIX open marks both times for update, as Linux (and so
+           wasmtime) does (tests/programs/fs_stat_times.c). */
         inode_touch_modified(node);
     }
     return E_SUCCESS;
@@ -578,10 +580,8 @@ static bool open_existing_shared(struct process *self, struct inode *node, uint3
     if (!truncates) return inode_join_sole_shared(node);
     if (!inode_begin_emptying_shared(node, 0)) return false;
     /* Read only now: a writer that closed its fd just before may have grown the file. */
-    if (node->size) {
-        (void)file_set_size_shared(node, 0, &self->holder); /* a shrink: cannot fail */
-        inode_touch_modified_at(node, file_time_now());
-    }
+    if (node->size) (void)file_set_size_shared(node, 0, &self->holder); /* a shrink: cannot fail */
+    inode_touch_modified_at(node, file_time_now()); /* even when empty, as open_existing */
     inode_end_emptying_shared(node);
     return true;
 }

@@ -7,8 +7,9 @@ encoding of fuzz/fuzz_ops.c (the helpers below mirror its decoder byte for byte;
 every process's preopen of "/", the next fds it opens are 4, 5, ...). The seeds race what
 the threaded harness is for: writers of one file through several fds (the data mutex),
 readers beside a writer that extends the file, a blocking pipe between two threads,
-tree changes against lookups, interrupts with fsck while the others run, and a process that
-frees its own reclaim list while others list the directory its names left.
+tree changes against lookups, interrupts with fsck while the others run, a process that
+frees its own reclaim list while others list the directory its names left, and truncating,
+appending and reading opens of one file under the lock shared.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def open_file(word: str, oflags: int = CREAT, fdflags: int = 0, rights: int | No
     return bytes([34, 3]) + path(word) + bytes([0, oflags, 0, fdflags, 0]) + base + bytes([0, 0])
 
 
-# A file opened to be read only: fd_read and fd_seek (pread).
+# A file's fd rights: read (and seek) only, or read and write.
 READ_ONLY = 1 << 1 | 1 << 2
+READ_WRITE = READ_ONLY | 1 << 6
+
 # A directory opened to be listed: fd_readdir, fd_filestat_get, path_filestat_get.
 DIR_RIGHTS = 1 << 14 | 1 << 18 | 1 << 21
 
@@ -156,8 +159,8 @@ def seeds() -> dict[str, bytes]:
     writer = open_file("a") + b"".join(
         write(4, 150) + write(4, 199, offset=90) + write(4, 180, offset=edge) for edge in edges * 2
     )
-    reader = open_file("a", oflags=0, rights=READ_ONLY) + read(4, 199, offset=AT_64K_MINUS_1)
-    reader += read(4, 199, offset=AT_128K) + close(4)
+    read_a = open_file("a", oflags=0, rights=READ_ONLY)
+    reader = read_a + read(4, 199, offset=AT_64K_MINUS_1) + read(4, 199, offset=AT_128K) + close(4)
     # Ops 245 pair up: the first of two threads to arrive waits (2 ms at most) for the next.
     return {
         # No separator: every thread runs this stream, so all open "a" and write it through
@@ -243,6 +246,33 @@ def seeds() -> dict[str, bytes]:
                 + write(4, 199, offset=AT_128K) + set_size(4, 10) + allocate(4, 0, AT_128K)
                 + write(4, 150, offset=AT_64K) + close(4) for oflags in (CREAT, CREAT | TRUNC))),
             *[loop(40, reader)] * 2,
+        ),
+        # Opens of an existing file under the lock shared (wasi_path.c open_existing_shared),
+        # all in loops on "a", which has chunks 0, 1 and 2 whenever the writer filled it: a
+        # truncating open with write rights, one with read rights only (both free every
+        # chunk at once while the count says OPEN_EMPTYING), a writer that appends through one
+        # open and writes chunks 1 and 2 through another, closing each (a writable open joins
+        # only a file no fd holds), and a thread that
+        # reads it through read-only opens (they join any count but an emptying one) and
+        # replaces it: a rename of a fresh "b" over it and an unlink, both under the lock
+        # shared, so the truncators also race a last name going and a new file being created.
+        # Every fd is closed in the loop that opened it, so each thread's fd is always 4.
+        # The setup byte makes every hook sleep 20 us while its process holds the lock: the
+        # truncator reads the clock between freeing the bytes and counting its fd, so a
+        # reader that ignored OPEN_EMPTYING would join right then (fuzz/README.md).
+        "truncate_under_readers": seed(
+            setup(4, hook_delay=2),
+            loop(99, open_file("a", oflags=CREAT | TRUNC, rights=READ_WRITE) + write(4, 150)
+                 + close(4) + read_a + read(4, 199, offset=AT_64K) + close(4)),
+            loop(99, open_file("a", oflags=TRUNC, rights=READ_ONLY) + close(4)
+                 + read_a + read(4, 199, offset=AT_128K) + close(4)),
+            loop(99, open_file("a", fdflags=APPEND, rights=READ_WRITE) + write(4, 4095) + close(4)
+                 + open_file("a", rights=READ_WRITE) + write(4, 180, offset=AT_64K)
+                 + write(4, 180, offset=AT_128K) + close(4)),
+            loop(99, read_a + read(4, 199, offset=AT_64K_MINUS_1) + read(4, 199) + close(4)
+                 + open_file("b", rights=READ_WRITE) + write(4, 4095, offset=AT_64K) + close(4)
+                 + rename("b", "a") + read_a + read(4, 199, offset=AT_128K) + close(4)
+                 + unlink("a")),
         ),
     }
 

@@ -75,6 +75,28 @@ int main(void) {
     EXPECT_OK("fd_filestat_get", __wasi_fd_filestat_get(fd, &st));
     EXPECT_TRUE("pwrite moved mtim to now", near_now(st.mtim));
     (void)__wasi_fd_close(fd);
+    /* O_TRUNC of an existing file marks its mtime (and ctime) for update even when it is
+       empty already (POSIX open; Linux, so wasmtime, does): opened when no fd holds it (in
+       wasi.wasm under the lock shared) and when another fd does (exclusive). */
+    for (int held = 0; held < 2; held++) {
+        for (int empty = 0; empty < 2; empty++) {
+            __wasi_fd_t other = (__wasi_fd_t)-1, t;
+            make_file("t", empty ? "" : "old bytes");
+            EXPECT_OK("set t times T1", __wasi_path_filestat_set_times(SANDBOX_FD, 0, "t", T1, T1, __WASI_FSTFLAGS_ATIM | __WASI_FSTFLAGS_MTIM));
+            if (held) EXPECT_OK("open t", open_at(SANDBOX_FD, "t", 0, 0, RIGHTS_RW, 0, &other));
+            EXPECT_OK("open t O_TRUNC", open_at(SANDBOX_FD, "t", 0, __WASI_OFLAGS_TRUNC, RIGHTS_RW, 0, &t));
+            static const char *const moved[2][2] = {
+                { "O_TRUNC of a file moved mtim", "O_TRUNC of an empty file moved mtim" },
+                { "O_TRUNC of a file another fd holds moved mtim",
+                  "O_TRUNC of an empty file another fd holds moved mtim" },
+            };
+            st = stat_path("t", 0);
+            EXPECT_U64("size after O_TRUNC", st.size, 0);
+            EXPECT_TRUE(moved[held][empty], near_now(st.mtim));
+            (void)__wasi_fd_close(t);
+            if (held) (void)__wasi_fd_close(other);
+        }
+    }
     EXPECT_OK("set d times T1", __wasi_path_filestat_set_times(SANDBOX_FD, 0, "d", T1, T1, __WASI_FSTFLAGS_ATIM | __WASI_FSTFLAGS_MTIM));
     make_file("d/child", "c");
     st = stat_path("d", 0);

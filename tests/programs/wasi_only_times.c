@@ -46,6 +46,20 @@ int main(void) {
     EXPECT_OK("fd_filestat_get", __wasi_fd_filestat_get(fd, &st));
     EXPECT_TRUE("ctim is not older than mtim", st.ctim >= st.mtim);
     EXPECT_TRUE("mtim == T1 after set_times", st.mtim == T1);
+    STEP("set_size 0", __wasi_fd_filestat_set_size(fd, 0));
+    /* O_TRUNC of a file empty already changes its status too (POSIX open, as Linux does):
+       while fd holds it (in wasi.wasm, under the lock exclusive)... */
+    __wasi_fd_t t;
+    STEP("O_TRUNC of the empty file", open_at(SANDBOX_FD, "h", 0, __WASI_OFLAGS_TRUNC, RIGHTS_RW, 0, &t));
+    (void)__wasi_fd_close(t);
     (void)__wasi_fd_close(fd);
+    /* ...and when no fd does (under the lock shared). */
+    EXPECT_OK("reopen", open_at(SANDBOX_FD, "h", 0, __WASI_OFLAGS_TRUNC, RIGHTS_RW, 0, &t));
+    c0 = ctim_of(t);
+    (void)__wasi_fd_close(t);
+    sleep_ns(20 * MS);
+    EXPECT_OK("O_TRUNC with no other fd", open_at(SANDBOX_FD, "h", 0, __WASI_OFLAGS_TRUNC, RIGHTS_RW, 0, &t));
+    EXPECT_TRUE("O_TRUNC of the empty file with no other fd advanced ctim", ctim_of(t) > c0);
+    (void)__wasi_fd_close(t);
     return done();
 }
