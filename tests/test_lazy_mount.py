@@ -226,6 +226,43 @@ def test_ro_dir_refuses_writes_with_wasmtimes_errnos(ops: Path, tmp_path: Path) 
     assert outcome.stdout.decode() == expected.decode().replace("/m", "/top/m")
 
 
+def test_a_hard_link_out_of_a_read_only_mount_is_refused(ops: Path, tmp_path: Path) -> None:
+    """A link is a change of its source (a name more, a new ctime): wasmtime refuses it
+    from a read-only preopen (EPERM) as it does a rename out of one. The core linked it, and
+    the new name could then never be removed (its file is read-only: rm is EPERM)."""
+    host = tmp_path / "tree"
+    make_ro_tree(host)
+    writable = tmp_path / "w"
+    writable.mkdir()
+    args = ["link", "/m/f.txt", "/w/g", "ls", "/w", "mv", "/m/f.txt", "/w/h"]
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    config = wasmtime.WasiConfig()
+    out = tmp_path / "wasmtime.out"
+    config.stdout_file = str(out)
+    config.argv = ["lazy_ops.wasm", *args]
+    config.preopen_dir(str(host), "/m", False)
+    config.preopen_dir(str(writable), "/w", True)
+    store.set_wasi(config)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(ops)))
+    start = instance.exports(store)["_start"]
+    assert isinstance(start, wasmtime.Func)
+    start(store)
+    expected = out.read_bytes().decode()
+    assert "link /m/f.txt: errno 63" in expected and "mv /m/f.txt: errno 63" in expected
+    assert list(writable.iterdir()) == []
+    # The read-only mount's own fd, and a name inside it reached through a writable parent.
+    result = run(ops, args, preopens={"/w": "/w"}, read_only_mounts={"/m": host})
+    assert result.stdout.decode() == expected
+    through = [a.replace("/m/", "/top/m/").replace("/w", "/top") for a in args]
+    result = run(ops, through, preopens={"/top": "/top"}, read_only_mounts={"/top/m": host})
+    listed = expected.replace("/m/", "/top/m/").replace("/w", "/top")
+    listed = listed.replace("ls /top: OK\n", "ls /top: OK\n  m\n")  # the mount itself
+    assert result.stdout.decode() == listed
+
+
 def test_host_symlinks_pointing_outside_are_not_followed(ops: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

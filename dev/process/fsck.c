@@ -153,6 +153,9 @@ static void check_open(struct inode *node, uint32_t *problems) {
     if (node->nlink == 0 && node->fsck_links == 0 && node->fsck_opens != node->open_count &&
         !(node->is_pipe && node->fsck_opens + 1 == node->open_count))
         (*problems)++;
+    /* A removed directory an fd still holds was empty, and nothing may come into it (creates,
+       links and renames into it fail with ENOENT): a name in it would be freed with it. */
+    if (node->type == FILETYPE_DIRECTORY && node->nlink == 0 && (node->dir.live || node->dir.parent)) (*problems)++;
 }
 
 uint32_t fsck_run(void) {

@@ -212,6 +212,8 @@ static errno_t walk_link(struct path_walk *from, struct path_walk *to, struct in
     if (!err && to->node) err = E_EXIST;
     if (!err && to->trailing_slash) err = E_NOENT;
     if (!err && from->node->type == FILETYPE_DIRECTORY) err = E_PERM;
+    /* A link changes its source too (a name more, its ctime): not in a read-only mount. */
+    if (!err) err = may_replace(from);
     return err ? err : may_change(to->dir);
 }
 
@@ -244,7 +246,7 @@ EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, 
     struct inode *old_base, *new_base;
     errno_t err = dir_fd_base(old_fd, RIGHT_PATH_LINK_SOURCE, &old_base);
     if (err || (err = dir_fd_base(new_fd, RIGHT_PATH_LINK_TARGET, &new_base))) return err;
-    if ((err = may_change(new_base))) return err;
+    if ((err = may_change(old_base)) || (err = may_change(new_base))) return err; /* wasmtime's order */
     if (old_flags & LOOKUP_SYMLINK_FOLLOW) return E_INVAL; /* wasmtime links the path itself only */
     struct path_walk from, to;
     struct process *self = current_process();
