@@ -22,6 +22,19 @@ def test_an_empty_file_costs_under_256_bytes(wasm_program: Callable[..., Path]) 
         assert wasi.fsck() == 0
 
 
+def test_truncating_a_sparse_file_frees_its_far_chunks(wasm_program: Callable[..., Path]) -> None:
+    # Chunks at 1 TiB and 1 TiB + 1 MiB lie among 16 Mi empty slots; every truncation must
+    # find and free both, and give back the slot array (64 MiB in wasm32).
+    program = wasm_program("mass_files")
+    with wasi_wasm.start_wasi() as wasi:
+        assert wasi.run(program, ["sparse", "/far", "1"]).exit_code == 0  # the root's own room
+        before = wasi.used_bytes()
+        result = wasi.run(program, ["sparse", "/far", "4"])
+        assert result.exit_code == 0, result.stderr
+        assert wasi.used_bytes() == before
+        assert wasi.fsck() == 0
+
+
 def test_creating_and_deleting_1_gib_reuses_memory(wasm_program: Callable[..., Path]) -> None:
     file_bytes = 16 << 20
     rounds = (1 << 30) // file_bytes

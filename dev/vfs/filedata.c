@@ -202,11 +202,20 @@ bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end
     return offset >= CHUNK_SIZE || first_chunk_cap(f, end) == f->first_cap;
 }
 
-static void free_chunks_from(struct file_data *f, uint32_t first) {
-    for (uint32_t i = first; i < f->chunk_slots; i++) {
-        if (!f->chunks[i]) continue;
-        mem_free(f->chunks[i], chunk_cap(f, i));
-        f->chunks[i] = NULL;
+/* The first slot from i on that holds a chunk, or count. A sparse file far out has
+   millions of empty slots: this loop is what a truncation of it costs. */
+static uint32_t next_chunk(uint8_t *const *chunks, uint32_t i, uint32_t count) {
+    while (i < count && !chunks[i]) i++;
+    return i;
+}
+
+/* shared: as take's. */
+static void free_chunks_from(struct file_data *f, uint32_t first, struct lock_holder *shared) {
+    uint8_t **chunks = f->chunks;
+    uint32_t count = f->chunk_slots;
+    for (uint32_t i = next_chunk(chunks, first, count); i < count; i = next_chunk(chunks, i + 1, count)) {
+        put(shared, chunks[i], chunk_cap(f, i));
+        chunks[i] = NULL;
         if (i == 0) __atomic_store_n(&f->first_cap, 0, __ATOMIC_RELAXED); /* reclaim_inode reads it */
     }
 }
@@ -309,25 +318,26 @@ void file_read_to_core(const struct inode *file, uint64_t offset, uint8_t *dst, 
 
 /* After a truncation: a slot array much larger than the file needs gives its memory back
    (kept as it is if the smaller one cannot be had). */
-static void shrink_slots(struct file_data *f, uint32_t keep) {
+static void shrink_slots(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
     uint32_t count = keep ? 1 : 0;
     while (count && count < keep) count *= 2;
     if (count * 2 > f->chunk_slots) return;
-    uint8_t **slots = count ? mem_alloc(slot_bytes(count)) : NULL;
+    uint8_t **slots = count ? take(shared, slot_bytes(count)) : NULL;
     if (count && !slots) return;
     if (count) mem_copy(slots, f->chunks, slot_bytes(count));
-    mem_free(f->chunks, slot_bytes(f->chunk_slots));
+    put(shared, f->chunks, slot_bytes(f->chunk_slots));
     f->chunks = slots;
     (void)__atomic_exchange_n(&f->chunk_slots, count, __ATOMIC_SEQ_CST); /* as commit publishes it */
 }
 
-errno_t file_set_size(struct inode *file, uint64_t size) {
+/* shared: as take's. */
+static errno_t set_size(struct inode *file, uint64_t size, struct lock_holder *shared) {
     if (size > MAX_FILE_SIZE) return E_FBIG;
     struct file_data *f = &file->file;
     if (size <= file->size) {
         uint32_t keep = (uint32_t)((size + CHUNK_SIZE - 1) >> CHUNK_SHIFT);
-        free_chunks_from(f, keep);
-        shrink_slots(f, keep);
+        free_chunks_from(f, keep, shared);
+        shrink_slots(f, keep, shared);
         uint32_t within = (uint32_t)(size & (CHUNK_SIZE - 1));
         uint32_t last = (uint32_t)(size >> CHUNK_SHIFT);
         if (within && last < f->chunk_slots && f->chunks[last] && within < chunk_cap(f, last))
@@ -337,11 +347,12 @@ errno_t file_set_size(struct inode *file, uint64_t size) {
     return E_SUCCESS;
 }
 
+errno_t file_set_size(struct inode *file, uint64_t size) { return set_size(file, size, NULL); }
+
+/* Small blocks go to the holder's cache, without the allocator's mutex: an O_TRUNC of a
+   small file took it at every open, and threads rewriting their own files queued on it. */
 errno_t file_set_size_shared(struct inode *file, uint64_t size, struct lock_holder *holder) {
-    mem_lock_shared(holder);
-    errno_t err = file_set_size(file, size);
-    mem_unlock_shared(holder);
-    return err;
+    return set_size(file, size, holder);
 }
 
 errno_t file_fill(struct inode *file, uint64_t size,
@@ -388,7 +399,7 @@ errno_t file_allocate_shared(struct inode *file, uint64_t end, struct lock_holde
 
 void file_free(struct inode *file) {
     struct file_data *f = &file->file;
-    free_chunks_from(f, 0);
+    free_chunks_from(f, 0, NULL);
     mem_free(f->chunks, slot_bytes(f->chunk_slots));
 }
 

@@ -168,7 +168,7 @@ void file_read_to_core(const struct inode *file, uint64_t offset, uint8_t *dst, 
 errno_t file_set_size(struct inode *file, uint64_t size);
 /* file_set_size and file_allocate under the lock shared, by the file's only holder
    (inode_begin_emptying_shared): no one else reads its memory, so it goes or is replaced
-   at once, under the allocator's mutex. */
+   at once (small blocks through the holder's cache, the rest under the allocator's mutex). */
 errno_t file_set_size_shared(struct inode *file, uint64_t size, struct lock_holder *holder);
 errno_t file_allocate_shared(struct inode *file, uint64_t end, struct lock_holder *holder);
 /* Fills an empty file (no chunks) with size bytes from read(ctx, offset, core_dst, len) (the

@@ -93,6 +93,35 @@ int main(void) {
     EXPECT_BYTES("tail", buf, got, "\0\0end", 5);
     EXPECT_OK("close", __wasi_fd_close(fd));
 
+    /* A terabyte out, with data at both ends: truncations must find and free the chunks
+       between millions of empty slots (dev/vfs/filedata.c free_chunks_from). */
+    SECTION("sparse a terabyte out");
+    const uint64_t tib = 1ULL << 40;
+    EXPECT_OK("create far", open_at(SANDBOX_FD, "far", F, __WASI_OFLAGS_CREAT, RIGHTS_RW, 0, &fd));
+    __wasi_ciovec_t head = {(const uint8_t *)"head", 4};
+    EXPECT_OK("pwrite at 0", __wasi_fd_pwrite(fd, &head, 1, 0, &got));
+    for (int round = 0; round < 3; round++) {
+        EXPECT_OK("pwrite at 1 TiB", __wasi_fd_pwrite(fd, &w, 1, tib, &got));
+        EXPECT_OK("fd_filestat_get", __wasi_fd_filestat_get(fd, &st));
+        EXPECT_U64("size", st.size, tib + 3);
+        iov.buf_len = 5;
+        EXPECT_OK("pread at 1 TiB - 2", __wasi_fd_pread(fd, &iov, 1, tib - 2, &got));
+        EXPECT_BYTES("far tail", buf, got, "\0\0end", 5);
+        EXPECT_OK("set_size 2", __wasi_fd_filestat_set_size(fd, 2));
+        EXPECT_OK("set_size 1 TiB", __wasi_fd_filestat_set_size(fd, tib + 3));
+        EXPECT_OK("pread at 1 TiB again", __wasi_fd_pread(fd, &iov, 1, tib - 2, &got));
+        EXPECT_BYTES("the tail is gone", buf, got, "\0\0\0\0\0", 5);
+        EXPECT_OK("pread at 0", __wasi_fd_pread(fd, &iov, 1, 0, &got));
+        EXPECT_BYTES("the head is cut", buf, got, "he\0\0\0", 5);
+        EXPECT_OK("set_size 4", __wasi_fd_filestat_set_size(fd, 4));
+        EXPECT_OK("pwrite head again", __wasi_fd_pwrite(fd, &head, 1, 0, &got));
+    }
+    EXPECT_OK("set_size 0", __wasi_fd_filestat_set_size(fd, 0));
+    EXPECT_OK("fd_filestat_get", __wasi_fd_filestat_get(fd, &st));
+    EXPECT_U64("size 0", st.size, 0);
+    EXPECT_OK("close", __wasi_fd_close(fd));
+    EXPECT_OK("unlink far", __wasi_path_unlink_file(SANDBOX_FD, "far"));
+
     SECTION("advise");
     EXPECT_OK("open", open_at(SANDBOX_FD, "s", F, 0, RIGHTS_RW, 0, &fd));
     static const char *advice_names[] = {"NORMAL", "SEQUENTIAL", "RANDOM", "WILLNEED", "DONTNEED", "NOREUSE"};

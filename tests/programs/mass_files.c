@@ -1,5 +1,7 @@
-/* mass_files create DIR N | churn DIR ROUNDS BYTES: make N empty files, or create and delete
-   a file of BYTES bytes ROUNDS times (memory reuse). */
+/* mass_files create DIR N | churn DIR ROUNDS BYTES | sparse FILE ROUNDS: make N empty files,
+   create and delete a file of BYTES bytes ROUNDS times (memory reuse), or give FILE a chunk
+   at 1 TiB and at 1 TiB + 1 MiB and truncate it to 5 bytes ROUNDS times (its chunks between
+   millions of empty slots are freed). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +36,29 @@ static int churn(const char *dir, long rounds, long bytes) {
     return 0;
 }
 
+static int sparse(const char *path, long rounds) {
+    const off_t tib = (off_t)1 << 40;
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+    if (fd < 0) return perror(path), 1;
+    if (pwrite(fd, "head!", 5, 0) != 5) return perror("pwrite head"), 1;
+    for (long r = 0; r < rounds; r++) {
+        if (pwrite(fd, "far", 3, tib) != 3 || pwrite(fd, "farther", 7, tib + (1 << 20)) != 7)
+            return perror("pwrite far"), 1;
+        if (ftruncate(fd, 5) != 0) return perror("ftruncate"), 1;
+    }
+    char back[8] = {0};
+    if (pread(fd, back, sizeof back, 0) != 5 || memcmp(back, "head!", 5) != 0) {
+        fprintf(stderr, "after the truncations the file reads %.8s\n", back);
+        return 1;
+    }
+    close(fd);
+    return unlink(path) == 0 ? 0 : (perror("unlink"), 1);
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "sparse") == 0) return sparse(argv[2], atol(argv[3]));
     if (argc == 4 && strcmp(argv[1], "create") == 0) return create_empty(argv[2], atol(argv[3]));
     if (argc == 5 && strcmp(argv[1], "churn") == 0) return churn(argv[2], atol(argv[3]), atol(argv[4]));
-    fprintf(stderr, "usage: mass_files create DIR N | churn DIR ROUNDS BYTES\n");
+    fprintf(stderr, "usage: mass_files create DIR N | churn DIR ROUNDS BYTES | sparse FILE ROUNDS\n");
     return 2;
 }
