@@ -615,6 +615,9 @@ static bool open_locked(struct process *self, const struct open_request *r, bool
     uint32_t len = r->len;
     /* The number first: with no fd to give (EMFILE) nothing may be created or truncated. */
     errno_t err = fd_allocate_number(self, newfd);
+    /* A new block of fds may fit once the exclusive hold has given the block caches back
+       (room that truncations freed waits there, counted as used). */
+    if (err == E_NOMEM && shared) return false;
     if (!err) err = guest_read_path(w.buf[0], r->path, len);
     /* O_CREAT on "name/" is EISDIR in wasmtime whatever name is, once its parent resolves. */
     bool create_dir_path = !err && (r->oflags & OFLAG_CREAT) && len > 1 && w.buf[0][len - 1] == '/';

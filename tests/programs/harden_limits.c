@@ -27,12 +27,45 @@ static uint64_t size_of(__wasi_fd_t fd) {
     return st.size;
 }
 
+#define SMALL_FILES 16
+
+/* With the filesystem full, room freed by truncating opens (their small blocks wait in the
+   process's block cache, counted as used) must serve the next open that needs a new block
+   of fds: it is retried with the lock exclusive, which gives the caches back. */
+static void freed_room_serves_an_fd_block(void) {
+    __wasi_fd_t fd, first = 0, held[16];
+    int count = 0;
+    __wasi_errno_t e = 0;
+    while (count < 16 && !(e = open_at(SANDBOX_FD, "known", 0, 0, __WASI_RIGHTS_FD_READ, 0, &fd))) held[count++] = fd;
+    EXPECT_TRUE("opens fail once the fd table needs a block the full filesystem has no room for", e != 0 && count > 0);
+    if (!count) return;
+    first = held[--count];
+    EXPECT_OK("close one", __wasi_fd_close(first));
+    char name[32];
+    for (int i = 0; i < SMALL_FILES; i++) {
+        snprintf(name, sizeof name, "small%d", i);
+        EXPECT_OK("O_TRUNC open of a small file", open_at(SANDBOX_FD, name, 0, __WASI_OFLAGS_TRUNC, RIGHTS_RW, 0, &fd));
+        EXPECT_OK("close it", __wasi_fd_close(fd));
+    }
+    EXPECT_OK("open into the freed number", open_at(SANDBOX_FD, "known", 0, 0, __WASI_RIGHTS_FD_READ, 0, &held[count++]));
+    EXPECT_OK("an open that needs a new fd block uses the room the truncations freed",
+              open_at(SANDBOX_FD, "known", 0, 0, __WASI_RIGHTS_FD_READ, 0, &held[count++]));
+    while (count) (void)__wasi_fd_close(held[--count]);
+}
+
 static int space(void) {
     __wasi_fd_t fd, other;
     __wasi_filestat_t st;
     size_t n = 0;
     make_file("known", KNOWN);
     memset(chunk, 'x', sizeof chunk);
+    char small_name[32], small_data[300];
+    memset(small_data, 's', sizeof small_data);
+    small_data[sizeof small_data - 1] = 0;
+    for (int i = 0; i < SMALL_FILES; i++) {
+        snprintf(small_name, sizeof small_name, "small%d", i);
+        make_file(small_name, small_data);
+    }
     EXPECT_OK("create big", open_at(SANDBOX_FD, "big", 0, __WASI_OFLAGS_CREAT, RIGHTS_RW, 0, &fd));
     uint64_t written = 0;
     __wasi_errno_t e = 0;
@@ -85,6 +118,7 @@ static int space(void) {
         snprintf(name, sizeof name, "hard%d", i);
     EXPECT_ERRNO("link until none fits", e, __WASI_ERRNO_NOSPC);
     EXPECT_OK("rename in place still works", __wasi_path_rename(SANDBOX_FD, "known", SANDBOX_FD, "known"));
+    freed_room_serves_an_fd_block();
     EXPECT_OK("truncate shrinks", __wasi_fd_filestat_set_size(fd, written / 2));
     EXPECT_OK("close", __wasi_fd_close(fd));
 
