@@ -33,14 +33,13 @@ static uint64_t size_of(__wasi_fd_t fd) {
    process's block cache, counted as used) must serve the next open that needs a new block
    of fds: it is retried with the lock exclusive, which gives the caches back. */
 static void freed_room_serves_an_fd_block(void) {
-    __wasi_fd_t fd, first = 0, held[16];
+    __wasi_fd_t fd, held[16];
     int count = 0;
     __wasi_errno_t e = 0;
     while (count < 16 && !(e = open_at(SANDBOX_FD, "known", 0, 0, __WASI_RIGHTS_FD_READ, 0, &fd))) held[count++] = fd;
     EXPECT_TRUE("opens fail once the fd table needs a block the full filesystem has no room for", e != 0 && count > 0);
     if (!count) return;
-    first = held[--count];
-    EXPECT_OK("close one", __wasi_fd_close(first));
+    EXPECT_OK("close one", __wasi_fd_close(held[--count]));
     char name[32];
     for (int i = 0; i < SMALL_FILES; i++) {
         snprintf(name, sizeof name, "small%d", i);
