@@ -37,8 +37,8 @@ def test_truncating_a_sparse_file_frees_its_far_chunks(wasm_program: Callable[..
 
 def test_a_byte_far_out_costs_what_it_holds(wasm_program: Callable[..., Path]) -> None:
     # One byte at 1 TiB: a 64 KiB top array, a 4 KiB leaf and the 64 KiB chunk (a dense slot
-    # array, one slot per 64 KiB of offset, took 64 MiB). At the largest offset the top
-    # array is 1 MiB. A truncation gives all of it back.
+    # array, one slot per 64 KiB of offset doubled past it, took 128 MiB). At the largest
+    # offset the top array is 1 MiB. A truncation gives all of it back.
     program = wasm_program("mass_files")
     largest = (1 << 44) - 4096
     with wasi_wasm.start_wasi() as wasi:

@@ -12,12 +12,13 @@
    file's data mutex if another fd could write) adds leaves and chunks: at every level a new
    block is zeroed before a release store makes it reachable (an array and its length by
    exchanges, the array first), and readers load level by level with acquire. Memory a
-   reader may hold (a leaf 0 or a top array replaced by a larger one) is replaced only with
-   the lock exclusive: table_in_place tells a writer whether its change needs that. A new
-   leaf in an empty top-array entry, and the first top array or leaf 0 of a file that has
-   none, replace nothing and so need only the shared lock. Truncations (table_truncate) run
-   where no reader can be: the lock exclusive, or the file's only holder
-   (inode_begin_emptying_shared). */
+   reader may hold (a leaf 0 or a top array replaced by a larger one) is replaced only where
+   no reader can be: with the lock exclusive (table_in_place tells a writer whether its
+   change needs that), or by the file's only holder while its count says OPEN_EMPTYING
+   (ftruncate and fallocate under the lock shared: inode_begin_emptying_shared), which is
+   also where truncations (table_truncate) run. A new leaf in an empty top-array entry, and
+   the first top array or leaf 0 of a file that has none, replace nothing and so need only
+   the shared lock. */
 #ifndef VFS_CHUNK_TABLE_H
 #define VFS_CHUNK_TABLE_H
 
