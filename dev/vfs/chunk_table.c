@@ -33,13 +33,13 @@ static uint8_t **leaf_at(const struct file_data *f, uint32_t i, uint32_t *base, 
     return __atomic_load_n(&__atomic_load_n(&f->far, __ATOMIC_ACQUIRE)[k], __ATOMIC_ACQUIRE);
 }
 
-uint8_t *table_chunk(const struct file_data *f, uint32_t i) {
+uint8_t *table_far_chunk(const struct file_data *f, uint32_t i) {
     uint32_t base, count;
     uint8_t **leaf = leaf_at(f, i, &base, &count);
     return leaf ? __atomic_load_n(&leaf[i - base], __ATOMIC_ACQUIRE) : NULL;
 }
 
-uint8_t **table_slot(struct file_data *f, uint32_t i) {
+uint8_t **table_far_slot(struct file_data *f, uint32_t i) {
     uint32_t base, count;
     uint8_t **leaf = leaf_at(f, i, &base, &count);
     return leaf ? &leaf[i - base] : NULL;
@@ -50,7 +50,7 @@ void table_place(struct file_data *f, uint32_t i, uint8_t *chunk) {
     if (i >= LEAF_SLOTS) add_count(&f->far_chunks, 1);
 }
 
-uint32_t table_missing(const struct file_data *f, uint32_t first, uint32_t last, uint32_t limit) {
+uint32_t table_missing_far(const struct file_data *f, uint32_t first, uint32_t last, uint32_t limit) {
     uint64_t n = 0;
     for (uint32_t i = first; i <= last && n <= limit;) {
         uint32_t base, count;
@@ -86,7 +86,7 @@ static uint32_t far_count_for(const struct file_data *f, uint32_t last) {
     return fit(f->far_count * 2 > need ? f->far_count * 2 : need);
 }
 
-bool table_in_place(const struct file_data *f, uint32_t first, uint32_t last) {
+bool table_in_place_far(const struct file_data *f, uint32_t first, uint32_t last) {
     bool leaf0 = first >= LEAF_SLOTS || !f->chunk_slots || leaf0_slots_for(f, last) == f->chunk_slots;
     return leaf0 && (!f->far_count || far_count_for(f, last) == f->far_count);
 }
@@ -99,10 +99,12 @@ static bool has_leaf(const struct file_data *f, uint32_t j) { return j <= f->far
 errno_t table_reserve(const struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
                       struct lock_holder *shared) {
     mem_zero(g, sizeof *g);
-    if (first < LEAF_SLOTS && leaf0_slots_for(f, last) != f->chunk_slots) {
-        g->leaf0_slots = leaf0_slots_for(f, last);
-        if (!(g->leaf0 = block_take(shared, pointer_bytes(g->leaf0_slots)))) goto fail;
+    uint32_t leaf0_slots = first < LEAF_SLOTS ? leaf0_slots_for(f, last) : f->chunk_slots;
+    if (leaf0_slots != f->chunk_slots) {
+        g->leaf0_slots = leaf0_slots;
+        if (!(g->leaf0 = block_take(shared, pointer_bytes(leaf0_slots)))) goto fail;
     }
+    if (last < LEAF_SLOTS) return E_SUCCESS; /* a small file's: no far leaf */
     if (far_count_for(f, last) != f->far_count) {
         g->far_count = far_count_for(f, last);
         if (!(g->far = block_take(shared, pointer_bytes(g->far_count)))) goto fail;
@@ -158,7 +160,7 @@ void table_commit(struct file_data *f, uint32_t first, uint32_t last, struct tab
                   struct lock_holder *shared) {
     if (g->leaf0) publish_leaf0(f, g, shared);
     if (g->far) publish_far(f, g, shared);
-    for (uint32_t j = first_far(first); j <= leaf_index(last) && g->leaves; j++) {
+    for (uint32_t j = first_far(first); g->leaves && j <= leaf_index(last); j++) {
         if (f->far[j - 1]) continue;
         struct spare_block *b = g->leaves;
         g->leaves = b->next;
@@ -268,18 +270,19 @@ static void shrink_far(struct file_data *f, uint32_t keep, struct lock_holder *s
 }
 
 void table_truncate(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
-    truncate_far(f, keep, shared);
+    if (f->far_count) truncate_far(f, keep, shared);
     if (keep < f->chunk_slots) free_slots(f, f->chunks, 0, keep, f->chunk_slots, shared);
-    shrink_far(f, keep, shared);
+    if (f->far_count) shrink_far(f, keep, shared);
     shrink_leaf0(f, keep, shared);
 }
 
 uint64_t table_weight(const struct file_data *f) {
     uint64_t slots = __atomic_load_n(&f->chunk_slots, __ATOMIC_SEQ_CST);
+    uint64_t bytes = slots ? (slots - 1) * CHUNK_SIZE + __atomic_load_n(&f->first_cap, __ATOMIC_RELAXED) : 0;
+    bytes += slots * sizeof(void *);
     uint64_t far = __atomic_load_n(&f->far_count, __ATOMIC_SEQ_CST);
-    uint64_t leaf0 = slots ? (slots - 1) * CHUNK_SIZE + __atomic_load_n(&f->first_cap, __ATOMIC_RELAXED) : 0;
-    return leaf0 + (slots + far) * sizeof(void *) +
-           (uint64_t)__atomic_load_n(&f->far_leaves, __ATOMIC_RELAXED) * LEAF_BYTES +
+    if (!far) return bytes; /* a small file's, at every unlink */
+    return bytes + far * sizeof(void *) + (uint64_t)__atomic_load_n(&f->far_leaves, __ATOMIC_RELAXED) * LEAF_BYTES +
            (uint64_t)__atomic_load_n(&f->far_chunks, __ATOMIC_RELAXED) * CHUNK_SIZE;
 }
 

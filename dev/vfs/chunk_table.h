@@ -52,10 +52,28 @@ struct table_growth {
     struct spare_block *leaves; /* one per far leaf the range needs and the file lacks */
 };
 
+/* The writer's questions, with plain loads (only it changes the table meanwhile). Each is
+   answered inline for a range inside leaf 0 as it is: every write of a small file asks
+   both, and a call into this file cost more than the answer (wasm operations per pwrite of
+   16 bytes: 869 with one dense array, 892 with these out of line, 858 inline). */
+uint32_t table_missing_far(const struct file_data *f, uint32_t first, uint32_t last, uint32_t limit);
+bool table_in_place_far(const struct file_data *f, uint32_t first, uint32_t last);
+
 /* Chunks in [first, last] that do not exist, counting no further than limit + 1. */
-uint32_t table_missing(const struct file_data *f, uint32_t first, uint32_t last, uint32_t limit);
-/* Whether covering chunks first..last replaces no memory a reader may hold. */
-bool table_in_place(const struct file_data *f, uint32_t first, uint32_t last);
+static inline uint32_t table_missing(const struct file_data *f, uint32_t first, uint32_t last, uint32_t limit) {
+    if (first > last) return 0;
+    if (last >= f->chunk_slots) return table_missing_far(f, first, last, limit);
+    uint32_t n = 0;
+    for (uint32_t i = first; i <= last && n <= limit; i++) n += !f->chunks[i];
+    return n;
+}
+
+/* Whether covering chunks first..last replaces no memory a reader may hold: nothing does
+   inside leaf 0 as it is, or for a file without a table. */
+static inline bool table_in_place(const struct file_data *f, uint32_t first, uint32_t last) {
+    return last < f->chunk_slots || (!f->chunk_slots && !f->far_count) || table_in_place_far(f, first, last);
+}
+
 /* Takes what covering chunks first..last needs (nothing changes); ENOSPC: nothing taken. */
 errno_t table_reserve(const struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
                       struct lock_holder *shared);
@@ -64,10 +82,22 @@ void table_release(struct table_growth *g, struct lock_holder *shared);
 void table_commit(struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
                   struct lock_holder *shared);
 
-/* Chunk i, or NULL (a hole); safe for readers under the lock shared. */
-uint8_t *table_chunk(const struct file_data *f, uint32_t i);
+/* Chunk i, or NULL (a hole); safe for readers under the lock shared. Leaf 0 is looked at
+   here, inline: every small read and write goes through it. */
+uint8_t *table_far_chunk(const struct file_data *f, uint32_t i);
+static inline uint8_t *table_chunk(const struct file_data *f, uint32_t i) {
+    if (i < __atomic_load_n(&f->chunk_slots, __ATOMIC_ACQUIRE)) /* at most LEAF_SLOTS */
+        return __atomic_load_n(&__atomic_load_n(&f->chunks, __ATOMIC_ACQUIRE)[i], __ATOMIC_ACQUIRE);
+    return i < LEAF_SLOTS ? NULL : table_far_chunk(f, i);
+}
+
 /* The writer's: the slot of chunk i, NULL if no leaf has one. */
-uint8_t **table_slot(struct file_data *f, uint32_t i);
+uint8_t **table_far_slot(struct file_data *f, uint32_t i);
+static inline uint8_t **table_slot(struct file_data *f, uint32_t i) {
+    if (i >= LEAF_SLOTS) return table_far_slot(f, i);
+    return i < f->chunk_slots ? &f->chunks[i] : NULL;
+}
+
 /* The writer's: chunk, zeroed or fully written, into chunk i's empty slot (release). */
 void table_place(struct file_data *f, uint32_t i, uint8_t *chunk);
 /* The first chunk at or after i that exists, or NO_CHUNK; the first one that does not. */

@@ -267,8 +267,8 @@ static errno_t set_size(struct inode *file, uint64_t size, struct lock_holder *s
     if (size <= file->size) {
         table_truncate(f, chunk_index(size + CHUNK_SIZE - 1), shared);
         uint32_t within = (uint32_t)(size & (CHUNK_SIZE - 1));
-        uint8_t *last = table_chunk(f, chunk_index(size));
-        if (within && last && within < chunk_cap(f, chunk_index(size)))
+        uint8_t *last = within ? table_chunk(f, chunk_index(size)) : NULL;
+        if (last && within < chunk_cap(f, chunk_index(size)))
             mem_zero(last + within, chunk_cap(f, chunk_index(size)) - within);
     }
     file->size = size;
@@ -328,8 +328,6 @@ errno_t file_allocate_shared(struct inode *file, uint64_t end, struct lock_holde
 void file_free(struct inode *file) { table_truncate(&file->file, 0, NULL); }
 
 bool file_holds_memory(const struct inode *file) { return file->file.chunk_slots || file->file.far_count; }
-
-uint64_t file_weight(const struct inode *file) { return table_weight(&file->file); }
 
 /* Chunks past the end of the file hold nothing (they were freed on truncation), every far
    leaf and chunk is counted, chunk 0 and its capacity go together, and the bytes of the

@@ -189,8 +189,5 @@ void file_free(struct inode *file);
 uint64_t file_seek_data(const struct inode *file, uint64_t offset, bool hole);
 uint32_t file_check(const struct inode *file); /* inconsistencies, for fsck */
 bool file_holds_memory(const struct inode *file); /* a table (so chunks), for lazy_check */
-/* At most the bytes of its table and chunks, from counts alone: safe while the file's one
-   writer or truncation runs in another thread (reclaim.c weighs dead files an fd holds). */
-uint64_t file_weight(const struct inode *file);
 
 #endif
