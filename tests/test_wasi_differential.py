@@ -85,6 +85,7 @@ CASES: list[Case] = [
     Case("fs_sparse"),
     Case("fs_dirs"),
     Case("fs_readdir"),
+    Case("dir_churn"),
     Case("fs_rename"),
     Case("fs_symlink"),
     Case("fs_link"),

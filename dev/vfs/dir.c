@@ -116,7 +116,23 @@ static errno_t reshape(struct dir_data *d, uint32_t cap) {
     return E_SUCCESS;
 }
 
+/* Under the lock exclusive (no reader is searching): every slot, removed ones too, takes
+   its index as its number, so the order holds and numbers restart at used. A readdir
+   cookie handed out before means another place now: a listing that spans this (once per
+   DIR_SEQ_LIMIT names added) may skip or repeat entries. */
+static void renumber(struct dir_data *d) {
+    for (uint32_t i = 0; i < d->used; i++) {
+        d->slots[i].seq = i;
+        if (d->slots[i].entry) d->slots[i].entry->seq = i;
+    }
+    d->next_seq = d->used;
+}
+
+/* Under the lock shared an insert takes the next slot and number: both must be there. */
+static bool has_room_shared(const struct dir_data *d) { return d->used < d->cap && d->next_seq < DIR_SEQ_LIMIT; }
+
 static errno_t make_room(struct dir_data *d) {
+    if (d->next_seq >= DIR_SEQ_LIMIT) renumber(d);
     if (d->used < d->cap) return E_SUCCESS;
     uint32_t cap = d->cap ? d->cap : 4;
     if (d->live >= d->cap / 2) cap = d->cap ? d->cap * 2 : 4;
@@ -211,7 +227,7 @@ static void unpublish(struct inode *dir, struct dentry *entry) {
 bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now,
                        struct lock_holder *writer) {
     struct dir_data *d = &dir->dir;
-    if (d->used >= d->cap) return false;
+    if (!has_room_shared(d)) return false;
     struct dentry *e = new_dentry(d, name, len, child, writer);
     if (!e) return false; /* ENOSPC is the exclusive path's to say */
     if (child->type == FILETYPE_DIRECTORY) {
@@ -247,7 +263,7 @@ void dir_remove_dir_shared(struct inode *dir, struct dentry *entry, uint64_t now
 bool dir_rename_shared(struct inode *from, struct dentry *source, struct inode *to, const char *name,
                        uint32_t len, struct dentry *replaced, uint64_t now, struct lock_holder *writer) {
     struct dir_data *d = &to->dir;
-    if (!replaced && d->used >= d->cap) return false;
+    if (!replaced && !has_room_shared(d)) return false;
     struct inode *node = source->node;
     struct dentry *e = replaced ? dentry_with_seq(name, len, node, replaced->seq, writer)
                                 : new_dentry(d, name, len, node, writer);

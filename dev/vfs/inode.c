@@ -21,6 +21,7 @@ static struct inode *create_at(uint8_t type, uint64_t now, struct lock_holder *s
     node->ino = __atomic_add_fetch(&inode_numbers.next, 1, __ATOMIC_RELAXED);
     node->type = type;
     node->atim = node->mtim = node->ctim = now;
+    if (type == FILETYPE_DIRECTORY) node->dir.next_seq = DIR_FIRST_SEQ;
     return node;
 }
 

@@ -22,6 +22,19 @@ struct dentry {
     char name[];
 };
 
+/* Sequence numbers are 32-bit and only grow, so after 4 billion names added to one
+   directory they would wrap, and the slots (ordered by them, searched by dir_slot_from)
+   would fall out of order: a removal then took out the wrong entry (directories started
+   at 0xFFFFFF00: a loop of 400 creates and unlinks left fsck 43 problems). At
+   DIR_SEQ_LIMIT an exclusive insert numbers the slots afresh from 0 (dir.c, renumber).
+   The tests and the fuzzers start directories at DIR_FIRST_SEQ, 64 below the limit. */
+#ifndef DIR_SEQ_LIMIT
+#define DIR_SEQ_LIMIT 0xFFFFFFF0u /* a cookie of seq + 1 (fs_dir.c) must not wrap to 0 */
+#endif
+#ifndef DIR_FIRST_SEQ
+#define DIR_FIRST_SEQ 0u
+#endif
+
 struct dir_slot {
     uint32_t seq;
     struct dentry *entry;  /* NULL once removed, until the slots are compacted */

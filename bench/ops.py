@@ -1,0 +1,179 @@
+"""Wasm operations per WASI call sequence, counted by wasmtime's fuel, for one core or to
+compare cores: a measure of the core's work that a noisy shared machine cannot blur
+(repeatable to a few operations; timings of the same cores drift by 10% there).
+
+usage: python bench/ops.py [--rev REV | --core PATH]... [--only NAME,...] [--count N] [--time]
+
+Each sequence of bench/calls.c (raw WASI calls in a preopened directory) runs COUNT and
+3 x COUNT times, each run in a fresh filesystem; the difference of the fuel the two runs
+used, over 2 x COUNT, is the sequence's cost, less the empty loop's. It counts the guest's
+call stubs and the bridge's copies too, which are the same for every core. --rev takes the
+core committed at a git revision (REV:src/wasi_wasm/wasi.wasm); with no core named, the
+working tree's src/wasi_wasm/wasi.wasm (python tools/build.py writes it). Operations are
+not time: an atomic read-modify-write counts one, a call into a large function compiled
+with spills costs more than its count (bench/RESULTS.md measures both), but an added step
+shows here however small. --time times the sequences instead (ns, best of 9 runs that
+alternate the cores, a run of 5 x COUNT subtracted from one of 50 x COUNT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import wasmtime
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "src"))
+
+import wasi_wasm  # noqa: E402
+from wasi_wasm import _engine, _init, _store  # noqa: E402
+from wasm_build import compile_program  # noqa: E402
+
+SEQUENCES = ["fdstat", "stat", "open_close", "pread16", "pwrite16", "create_unlink", "rewrite",
+             "rename", "mkdir_rmdir", "readdir"]
+FUEL = 1 << 62
+Table = dict[str, list[float]]  # sequence -> one value per core
+TIME_RUNS = 9
+GUEST_DIR = "/d"
+
+
+class FuelStore(_store.WasiStore):
+    """The package's Store with fuel: what a program's Store used is added to ``spent`` when
+    it closes (a run's Store closes with its program; a Wasi's may be closed twice)."""
+
+    spent = 0
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        super().__init__(engine)
+        self.set_fuel(FUEL)
+        self.counted = False
+
+    def close(self) -> None:
+        if not self.counted:
+            self.counted = True
+            FuelStore.spent += FUEL - self.get_fuel()
+        super().close()
+
+
+def fuel_engine() -> wasmtime.Engine:
+    """The package's engine settings, with fuel counted."""
+    config = wasmtime.Config()
+    for attribute, _name in _engine._ENGINE_SETTINGS:
+        setattr(config, attribute, True)
+    config.consume_fuel = True
+    return wasmtime.Engine(config)
+
+
+def core_bytes(rev: str | None, path: Path | None) -> bytes:
+    if path is not None:
+        return path.read_bytes()
+    if rev is not None:
+        return subprocess.run(["git", "show", f"{rev}:src/wasi_wasm/wasi.wasm"], cwd=ROOT,
+                              capture_output=True, check=True).stdout
+    return (ROOT / "src" / "wasi_wasm" / "wasi.wasm").read_bytes()
+
+
+def fuel_of(program: Path, sequence: str, count: int) -> int:
+    FuelStore.spent = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        result = wasi_wasm.run(program, args=[sequence, str(count)], preopens={GUEST_DIR: scratch})
+    if result.exit_code:
+        raise SystemExit(f"ops: {sequence} failed: {result.stderr.decode().strip()}")
+    return FuelStore.spent
+
+
+def seconds_of(program: Path, sequence: str, count: int) -> float:
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        wasi_wasm.run(program, args=[sequence, str(count)], preopens={GUEST_DIR: scratch})
+        return time.perf_counter() - start
+
+
+def best_ns(
+    modules: list[wasmtime.Module], program: Path, sequence: str, count: int
+) -> list[float]:
+    """ns per sequence for each core: best of TIME_RUNS, the cores alternating run by run."""
+    best = [float("inf")] * len(modules)
+    for run in range(TIME_RUNS):
+        order = list(enumerate(modules))
+        for index, module in order if run % 2 == 0 else reversed(order):
+            _init._packaged = module
+            many, few = (seconds_of(program, sequence, n) for n in (10 * count, count))
+            best[index] = min(best[index], (many - few) / (9 * count) * 1e9)
+    return best
+
+
+def per_call(program: Path, sequence: str, count: int) -> float:
+    more, fewer = (fuel_of(program, sequence, n) for n in (3 * count, count))
+    return (more - fewer) / (2 * count)
+
+
+@contextlib.contextmanager
+def fuel_counting() -> Iterator[None]:
+    """The package's engine and Stores swapped for ones that count fuel, then put back."""
+    engine, store_class = _engine._engine, _store.WasiStore
+    _engine._engine = fuel_engine()
+    setattr(_store, "WasiStore", FuelStore)  # noqa: B010 - every Store the package makes
+    try:
+        yield
+    finally:
+        _engine._engine = engine
+        setattr(_store, "WasiStore", store_class)  # noqa: B010
+
+
+def count_ops(cores: list[bytes], program: Path, sequences: list[str], count: int) -> Table:
+    table: Table = {name: [] for name in sequences}
+    with fuel_counting():
+        for wasm in cores:
+            _init._packaged = wasmtime.Module(_engine.get_engine(), wasm)
+            loop = per_call(program, "loop", count)
+            for name in sequences:
+                table[name].append(per_call(program, name, count) - loop)
+    return table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rev", action="append", default=[], help="a git revision's core")
+    parser.add_argument("--core", action="append", default=[], type=Path, help="a core file")
+    parser.add_argument("--only", help="comma-separated sequence names")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--time", action="store_true", help="time the sequences instead")
+    args = parser.parse_args()
+    cores: list[tuple[str, bytes]] = [(rev, core_bytes(rev, None)) for rev in args.rev]
+    cores += [(path.name, core_bytes(None, path)) for path in args.core]
+    if not cores:
+        cores = [("working tree", core_bytes(None, None))]
+    labels = [label for label, _wasm in cores]
+    sequences = args.only.split(",") if args.only else SEQUENCES
+    program = compile_program(ROOT / "bench" / "calls.c")
+    if args.time:  # in a process of its own: the package keeps objects of its first engine
+        modules = [_engine.compile_cached(wasm) for _label, wasm in cores]
+        times = {name: best_ns(modules, program, name, 5 * args.count) for name in sequences}
+        print(f"ns per sequence (best of {TIME_RUNS} alternating runs)")
+        print_table(labels, times)
+    else:
+        print("wasm operations per sequence (the empty loop's cost subtracted)")
+        wasms = [wasm for _label, wasm in cores]
+        print_table(labels, count_ops(wasms, program, sequences, args.count))
+    return 0
+
+
+def print_table(labels: list[str], table: Table) -> None:
+    print(f"{'sequence':14}" + "".join(f"{label[:16]:>18}" for label in labels))
+    for name, values in table.items():
+        cells = [f"{values[0]:18.1f}"]
+        cells += [f"{value:10.1f} ({value / values[0] - 1:+.1%})" for value in values[1:]]
+        print(f"{name:14}" + "".join(cells))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
