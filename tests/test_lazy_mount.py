@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import wasmtime
 from cli_run import cli
 from wasi_wasm import FileTooLargeError, Limits, run, start_wasi
 from wasi_wasm._abi import LAZY_DIRECTORY, LAZY_NONE, LAZY_REGULAR_FILE
-from wasi_wasm._lazy_host import HostMount
+from wasi_wasm._lazy_host import _MOUNT_NUMBERS, HostMount, _NumberCursor
 
 
 @pytest.fixture(scope="module")
@@ -390,6 +391,30 @@ def test_loaded_bytes_count_against_max_fs_bytes(ops: Path, tmp_path: Path) -> N
         ]  # fmt: skip
         assert wasi.lazy_info("/m/big")[1] == LAZY_REGULAR_FILE  # nothing of it kept
         assert wasi.fsck() == 0
+
+
+def test_mount_numbers_stay_below_the_token_bits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token is mount number << 40 | entry + 1 in a u64, and wasmtime-py truncates a larger
+    int without a word: numbered on past 2^24, the 2^24-th mount after a live one took its
+    tokens and listed its host directory. The numbers start near the end here, as after 16
+    million mounts in one Python process."""
+    for name in "abcd":
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"only_in_{name}").write_bytes(name.encode())
+    with contextlib.ExitStack() as stack:
+        filesystems = []
+        for index, name in enumerate("abcd"):
+            if index == 1:
+                monkeypatch.setattr(_NumberCursor, "next", _MOUNT_NUMBERS - 2)
+            wasi = stack.enter_context(start_wasi())
+            wasi.mount_host_dir(tmp_path / name, "/m")
+            filesystems.append(wasi)
+        for name, wasi in zip("abcd", filesystems, strict=True):
+            assert wasi.listdir("/m") == [f"only_in_{name}"]
+            token = wasi.lazy_info("/m/only_in_" + name)[0]
+            assert 0 < token < 1 << 64
 
 
 def test_nested_dirs_mount_in_either_order(ops: Path, tmp_path: Path) -> None:

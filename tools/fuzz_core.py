@@ -45,9 +45,11 @@ TSAN = ["-fsanitize=thread"]
 # A process frees its own reclaim list once 2 KiB wait in it (256 KiB in the real core), so
 # that short runs free lists under the lock shared while other threads read (reclaim.c); and
 # directories number their entries from 64 below the limit, so that they all renumber
-# (dir.c) after 64 names instead of 4 billion.
+# (dir.c) after 64 names instead of 4 billion; and pipes count their bytes from 16 below
+# 2^32, so that their head and tail wrap (pipe.h) after 16 bytes instead of 4 GiB.
 CFLAGS = ["-g", "-O1", "-std=c17", "-Wall", "-Wextra", "-Werror", "-fno-common",
-          "-DRECLAIM_PRESSING_BYTES=2048", "-DDIR_FIRST_SEQ=0xFFFFFFB0u"]
+          "-DRECLAIM_PRESSING_BYTES=2048", "-DDIR_FIRST_SEQ=0xFFFFFFB0u",
+          "-DPIPE_FIRST_POSITION=0xFFFFFFF0u"]
 MAX_LEN = 2048
 THREAD_MAX_LEN = 4096
 HARNESS = ["native_host.c", "fuzz_ops.c"]

@@ -9,6 +9,10 @@
    finds nothing. Fixed, so that it can be read without the lock. */
 #define REGISTRY_SLOTS 16384u /* 16384 processes need more than 1 GiB of stacks */
 #define SLOT_BITS 14u
+/* Every fd of every process and every host handle (at most 65535, base/handles.c) count in
+   an inode's open_count, which so never reaches OPEN_EMPTYING (vfs.h) nor wraps. */
+_Static_assert((uint64_t)REGISTRY_SLOTS * LIMIT_MAX_FDS_MAX + 65535u < OPEN_EMPTYING,
+               "an open count could reach OPEN_EMPTYING");
 
 static struct {
     struct process *all;

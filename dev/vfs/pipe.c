@@ -86,6 +86,7 @@ struct inode *pipe_create(void) {
     if (pipe) {
         pipe->is_pipe = true;
         pipe->pipe.ring = ring;
+        pipe->pipe.head = pipe->pipe.tail = PIPE_FIRST_POSITION;
     }
     return pipe;
 }

@@ -9,6 +9,14 @@
 #include "vfs/vfs.h"
 
 #define PIPE_CAPACITY 65536u
+/* A pipe's head and tail (vfs.h) count the bytes ever read and written modulo 2^32, and
+   wrap after 4 GiB through one pipe, harmlessly: what is buffered is tail - head, at most
+   PIPE_CAPACITY, and the ring index is the count modulo the capacity, which divides 2^32.
+   The fuzzers start every pipe 16 bytes below the wrap, so that their pipes cross it. */
+_Static_assert((PIPE_CAPACITY & (PIPE_CAPACITY - 1)) == 0, "the ring index must survive the wrap");
+#ifndef PIPE_FIRST_POSITION
+#define PIPE_FIRST_POSITION 0u
+#endif
 
 struct waiter {
     struct lock_holder *holder; /* in whose name the lock is taken */

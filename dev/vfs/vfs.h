@@ -92,6 +92,10 @@ struct inode {
     };
 };
 
+/* Set in open_count while a truncating open frees a file's bytes under the lock shared: no
+   fd may join. A count of fds never reaches it (process.c asserts it). */
+#define OPEN_EMPTYING 0x80000000u
+
 /* inode.c */
 struct inode *inode_create(uint8_t type);
 /* Under the lock shared: from the creator's block cache (alloc.h), stamped now. */

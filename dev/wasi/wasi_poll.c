@@ -3,6 +3,7 @@
 #include "wasi/exports.h"
 #include "process/fdops.h"
 #include "process/guest.h"
+#include "base/checked.h"
 #include "base/hooks.h"
 #include "base/lock.h"
 #include "base/wait.h"
@@ -13,9 +14,14 @@ static uint64_t monotonic_now(void) {
     return now;
 }
 
+/* A deadline past the end of the monotonic clock's range is never: the sum wrapped to one
+   already passed where the monotonic clock reads more than the realtime one (a device whose
+   wall clock counts from boot), and a sleep until 2^64 - 1 ended at once
+   (tests/test_clock_ranges.py). */
 static uint64_t realtime_to_monotonic(uint64_t when, uint64_t mono_now) {
-    uint64_t real_now = realtime_now();
-    return when > real_now ? mono_now + (when - real_now) : mono_now;
+    uint64_t real_now = realtime_now(), deadline;
+    if (when <= real_now) return mono_now;
+    return checked_add_u64(mono_now, when - real_now, &deadline) ? deadline : UINT64_MAX;
 }
 
 /* The monotonic deadline of a clock subscription, or an error for a bad clock. */

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import _thread
 import errno as host_errno
-import itertools
 import os
 import stat as host_stat
 import struct
@@ -299,8 +298,29 @@ class HostMount:
 
 
 _mounts: dict[int, HostMount] = {}
-_numbers = itertools.count(1)
 _mounts_lock = threading.Lock()
+# A token is a u64 (the core's, and wasmtime-py's i64, which truncates a larger int without a
+# word): mount number 2^24 + n made mount n's tokens, so after 2^24 mounts in one Python
+# process a new mount showed another live filesystem's host directory
+# (tests/test_lazy_mount.py::test_mount_numbers_stay_below_the_token_bits).
+_MOUNT_NUMBERS = 1 << (64 - _MOUNT_SHIFT)
+
+
+class _NumberCursor:
+    """Mount numbers are handed out in turn from 1 to _MOUNT_NUMBERS - 1, skipping live mounts:
+    a number comes back only after its mount was forgotten (its memory collected, so no core
+    keeps its tokens) and every other number was handed out since. Under _mounts_lock."""
+
+    next = 1
+
+    @classmethod
+    def take(cls) -> int:
+        for _ in range(_MOUNT_NUMBERS - 1):
+            number = cls.next
+            cls.next = number + 1 if number + 1 < _MOUNT_NUMBERS else 1
+            if number not in _mounts:
+                return number
+        raise OSError(host_errno.ENOMEM, "too many lazy mounts at once")
 
 
 def _mount_of(token: int) -> HostMount | None:
@@ -374,7 +394,7 @@ def new_mount(
     if not os.path.isdir(host_path):
         raise NotADirectoryError(host_errno.ENOTDIR, "not a host directory", os.fspath(host_path))
     with _mounts_lock:
-        number = next(_numbers)
+        number = _NumberCursor.take()
         mount = HostMount(number, host_path, read_only)
         _mounts[number] = mount
     if owner is not None:
