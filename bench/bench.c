@@ -222,6 +222,29 @@ static void bench_clock(void) {
     report_ns("clock_gettime", t, n);
 }
 
+/* A 1-byte pwrite at 2^36, 2^40 and 2^42, each followed by ftruncate(0), 10 pairs each:
+   what a sparse file costs to make and to empty (docs/DESIGN.md, "Sparse files"). Not in
+   run.py's default list: one pair, not an op rate, is the point. */
+static void bench_sparse(void) {
+    static const int shifts[] = { 36, 40, 42 };
+    int fd = create("sparse");
+    for (size_t s = 0; s < sizeof shifts / sizeof shifts[0]; s++) {
+        double write_ns = 0, truncate_ns = 0;
+        long n = 10;
+        for (long i = 0; i < n; i++) {
+            double t = now_ns();
+            if (pwrite(fd, "x", 1, (off_t)1 << shifts[s]) != 1) fail("pwrite");
+            double u = now_ns();
+            if (ftruncate(fd, 0)) fail("ftruncate");
+            write_ns += u - t;
+            truncate_ns += now_ns() - u;
+        }
+        printf("sparse%d_pwrite %.1f ns/op\n", shifts[s], write_ns / (double)n);
+        printf("sparse%d_ftruncate %.1f ns/op\n", shifts[s], truncate_ns / (double)n);
+    }
+    close(fd);
+}
+
 static void bench_noop(void) {
     long n = count(1000000);
     double t = now_ns();
@@ -242,6 +265,7 @@ int main(int argc, char **argv) {
         { "stat_deep", bench_stat_deep }, { "open_close", bench_open_close },
         { "create_unlink", bench_create_unlink }, { "rewrite", bench_rewrite }, { "bigdir", bench_bigdir },
         { "printf", bench_printf }, { "clock", bench_clock }, { "noop", bench_noop },
+        { "sparse", bench_sparse },
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (strcmp(all[i].name, argv[1]) == 0) {

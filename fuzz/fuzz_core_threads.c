@@ -161,7 +161,6 @@ static void control(struct worker *w, struct input *in, uint8_t op) {
 static void run_stream(struct worker *w) {
     struct guest *g = &w->guest;
     ops_can_block = w->can_block;
-    ops_near_offsets = true;
     ops_blocking_pipes = w->blocking_pipes && w->can_block;
     native_interrupt_cancel();
     native_set_hook_delay(w->hook_delay);

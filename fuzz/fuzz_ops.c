@@ -40,7 +40,6 @@ void ops_reset(void) {
 
 __thread bool ops_blocking_pipes;
 __thread int32_t ops_can_block = 1;
-__thread bool ops_near_offsets;
 
 static uint32_t guest_bytes(void) { return native_host_current()->pages * PAGE; }
 
@@ -76,10 +75,7 @@ static uint64_t take_offset(struct input *in) {
         ((uint64_t)1 << 44) - 4096, ((uint64_t)1 << 44), (uint64_t)INT64_MAX, (uint64_t)INT64_MAX - 15,
         (uint64_t)1 << 63, UINT64_MAX, UINT64_MAX - 3, UINT64_MAX - 65535,
     };
-    uint64_t offset = b < 200 ? edges[b % 16] : take_u64(in);
-    const uint64_t near = (uint64_t)1 << 34;
-    if (ops_near_offsets && offset > near && offset < ((uint64_t)1 << 44) - (1u << 20)) offset = near + (offset & 0xFFFF);
-    return offset;
+    return b < 200 ? edges[b % 16] : take_u64(in);
 }
 
 static const char *const path_words[] = {

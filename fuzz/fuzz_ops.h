@@ -28,13 +28,6 @@ static inline uint64_t take_u64(struct input *in) { return (uint64_t)take_u32(in
 extern __thread bool ops_blocking_pipes;
 /* can_block for wasi_wasm_attach on this thread (0: spin, as a browser's main thread). */
 extern __thread int32_t ops_can_block;
-/* File offsets past 2^34 come out as 2^34 plus their low 16 bits (the threaded harness;
-   the last MiB below 2^44, the size limit, stays as it is). A 1-byte write at 2^40 gives
-   the file a slot per 64 KiB up to there (16 Mi slots, 128 MiB natively) and a truncation
-   scans them all: a stream of 400 such calls on four threads ran 70-90 s under ASan, a
-   libFuzzer timeout that was bounded work, not a hang. The single-threaded harness keeps
-   the far offsets. */
-extern __thread bool ops_near_offsets;
 
 /* Forgets the pipe handles (a new input). */
 void ops_reset(void);

@@ -35,6 +35,28 @@ def test_truncating_a_sparse_file_frees_its_far_chunks(wasm_program: Callable[..
         assert wasi.fsck() == 0
 
 
+def test_a_byte_far_out_costs_what_it_holds(wasm_program: Callable[..., Path]) -> None:
+    # One byte at 1 TiB: a 64 KiB top array, a 4 KiB leaf and the 64 KiB chunk (a dense slot
+    # array, one slot per 64 KiB of offset doubled past it, took 128 MiB). At the largest
+    # offset the top array is 1 MiB. A truncation gives all of it back.
+    program = wasm_program("mass_files")
+    largest = (1 << 44) - 4096
+    with wasi_wasm.start_wasi() as wasi:
+        assert wasi.run(program, ["poke", "/far", "0"]).exit_code == 0
+        assert wasi.run(program, ["cut", "/far", "0"]).exit_code == 0
+        empty = wasi.used_bytes()
+        assert wasi.run(program, ["poke", "/far", str(1 << 40)]).exit_code == 0
+        at_1_tib = wasi.used_bytes() - empty
+        assert 64 << 10 < at_1_tib < 256 << 10, at_1_tib
+        assert wasi.run(program, ["poke", "/far", str(largest - 1)]).exit_code == 0
+        both = wasi.used_bytes() - empty
+        assert both < at_1_tib + (1 << 20) + (128 << 10), both
+        assert wasi.fsck() == 0
+        assert wasi.run(program, ["cut", "/far", "0"]).exit_code == 0
+        assert wasi.used_bytes() == empty
+        assert wasi.fsck() == 0
+
+
 def test_creating_and_deleting_1_gib_reuses_memory(wasm_program: Callable[..., Path]) -> None:
     file_bytes = 16 << 20
     rounds = (1 << 30) // file_bytes

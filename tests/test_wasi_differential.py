@@ -82,6 +82,7 @@ CASES: list[Case] = [
     Case("fs_open"),
     Case("fs_readwrite"),
     Case("fs_size"),
+    Case("fs_sparse"),
     Case("fs_dirs"),
     Case("fs_readdir"),
     Case("dir_churn"),

@@ -150,7 +150,7 @@ uint32_t lazy_check(const struct inode *node) {
     case LAZY_NONE: return 0;
     case LAZY_DIRECTORY: return node->type != FILETYPE_DIRECTORY || node->dir.live || !node->lazy_token;
     case LAZY_REGULAR_FILE:
-        return node->type != FILETYPE_REGULAR_FILE || node->is_pipe || node->file.chunk_slots || !node->lazy_token;
+        return node->type != FILETYPE_REGULAR_FILE || node->is_pipe || file_holds_memory(node) || !node->lazy_token;
     default: return 1;
     }
 }

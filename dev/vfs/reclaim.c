@@ -1,6 +1,7 @@
 #include "vfs/reclaim.h"
 #include "base/alloc.h"
 #include "base/lock.h"
+#include "vfs/chunk_table.h"
 
 
 /* Per process. Small enough that what waits is still in the cache when it is freed, and the
@@ -59,19 +60,17 @@ void reclaim_dentry(struct reclaim_list *list, struct dentry *entry) {
     list->bytes += dentry_bytes(entry);
 }
 
-/* What a dead node holds besides itself. A file: at most chunk 0 and a whole chunk per
-   further slot (an fd may still be writing it: never its size here, a plain store of the
-   writer's; the slot count is published by exchanges). Counting chunk 0 as whole made a
-   small file weigh 64 KiB, and so 64 shared unlinks of small files called for an
-   exclusive hold. A directory (removed empty, so no writer changes it): its arrays.
-   A symlink: its target. */
+/* What a dead node holds besides itself. A file: at most chunk 0, a whole chunk per
+   further slot of leaf 0, and what its far leaves hold (table_weight: an fd may still be
+   writing it, so from counts, never its size, a plain store of the writer's). Counting
+   chunk 0 as whole made a small file weigh 64 KiB, and so 64 shared unlinks of small files
+   called for an exclusive hold. A directory (removed empty, so no writer changes it): its
+   arrays. A symlink: its target. */
 static uint64_t weight(const struct inode *node) {
     if (node->type == FILETYPE_DIRECTORY)
         return (uint64_t)node->dir.cap * sizeof(struct dir_slot) + (uint64_t)node->dir.index_size * sizeof(uint32_t);
     if (node->type == FILETYPE_SYMBOLIC_LINK) return node->size; /* its target */
-    uint64_t slots = __atomic_load_n(&node->file.chunk_slots, __ATOMIC_SEQ_CST);
-    uint64_t first = __atomic_load_n(&node->file.first_cap, __ATOMIC_RELAXED);
-    return slots ? (slots - 1) * CHUNK_SIZE + first + slots * sizeof(uint8_t *) : 0;
+    return table_weight(&node->file);
 }
 
 void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *file) {

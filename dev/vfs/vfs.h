@@ -51,10 +51,15 @@ struct dir_data {
     int mutex;             /* its writers under the shared lock */
 };
 
+/* Chunk i holds bytes [i*CHUNK_SIZE, (i+1)*CHUNK_SIZE); a missing one reads as zeros. Its
+   slot is in a two-level table (chunk_table.h), reached only through chunk_table.c. */
 struct file_data {
-    uint8_t **chunks;      /* chunk i holds bytes [i*CHUNK_SIZE, (i+1)*CHUNK_SIZE); NULL reads as zeros */
-    uint32_t chunk_slots;
+    uint8_t **chunks;      /* leaf 0: the slots of chunks 0..chunk_slots-1 */
+    uint32_t chunk_slots;  /* doubles as the file grows, up to LEAF_SLOTS */
     uint32_t first_cap;    /* chunk 0 grows geometrically up to CHUNK_SIZE, so small files stay small */
+    uint8_t ***far;        /* the top array: far[k] is leaf k + 1, or NULL */
+    uint32_t far_count;
+    uint32_t far_leaves, far_chunks; /* held by far leaves: a dead file's weight, checked by fsck */
 };
 
 struct pipe_data {
@@ -171,10 +176,10 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
    of the whole write: copies the bytes in, then moves the size. */
 void file_write_prepared(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len);
 /* Whether a write of [offset, end) can run under the lock shared: it replaces no block a
-   reader may be reading (the slot array, chunk 0). */
+   reader may be reading (leaf 0, the top array, chunk 0: chunk_table.h). */
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end);
 /* Under the lock shared (file_write_in_place true): takes every block the write of
-   [offset, end) needs, for all its iovecs at once. A file's first slot array and chunk 0
+   [offset, end) needs, for all its iovecs at once. A file's first leaf 0 and chunk 0
    replace nothing only while it has none: sized for the first iovec alone, the next one
    would have to replace them under the readers' feet. ENOSPC: nothing was taken. */
 errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer);
@@ -200,5 +205,6 @@ void file_free(struct inode *file);
    is one); UINT64_MAX if offset is at or past the end, or no data follows. Lock held. */
 uint64_t file_seek_data(const struct inode *file, uint64_t offset, bool hole);
 uint32_t file_check(const struct inode *file); /* inconsistencies, for fsck */
+bool file_holds_memory(const struct inode *file); /* a table (so chunks), for lazy_check */
 
 #endif

@@ -67,6 +67,7 @@ def write(fd: int, length: int, offset: int | None = None) -> bytes:
 
 # take_offset: a byte below 100 is the offset itself, 100..199 picks an edge (b % 16).
 AT_64K_MINUS_1, AT_64K, AT_64K_PLUS_1, AT_128K, AT_1M = 112, 113, 114, 115, 116
+AT_4G, AT_1T, AT_1T_PLUS_1 = 101, 102, 103
 
 
 def read(fd: int, length: int, offset: int | None = None) -> bytes:
@@ -294,6 +295,24 @@ def seeds() -> dict[str, bytes]:
                  + open_file("b", rights=READ_WRITE) + write(4, 4095, offset=AT_64K) + close(4)
                  + rename("b", "a") + read_a + read(4, 199, offset=AT_128K) + close(4)
                  + unlink("a")),
+        ),
+        # Far offsets (the two-level chunk table, dev/vfs/chunk_table.h): the first thread
+        # writes "a" at 1 TiB (a top array and a leaf under the lock shared, since "a" has
+        # none), at 0 and 1 TiB + 1, then truncates it to 10 bytes (the leaf and the top array
+        # go); two threads read "a" at 1 TiB meanwhile, through read-only fds (so the writer
+        # takes the data mutex), as each new level is published; the fourth grows "b" from
+        # 4 GiB to 1 TiB (a larger top array: the lock exclusive, while the others run) and
+        # truncates it. Hooks yield under the lock. With the dense slot array every
+        # truncation scanned 16 Mi slots, which is why the threaded harness folded offsets
+        # past 2^34 until the two-level table (fuzz/README.md).
+        "far_leaves_under_readers": seed(
+            setup(4, hook_delay=1),
+            loop(99, open_file("a") + write(4, 150, offset=AT_1T) + write(4, 100, offset=0)
+                 + write(4, 199, offset=AT_1T_PLUS_1) + set_size(4, 10) + close(4)),
+            *[loop(99, read_a + read(4, 199, offset=AT_1T) + read(4, 199, offset=AT_1T_PLUS_1)
+                   + stat_fd(4) + close(4))] * 2,
+            loop(99, open_file("b") + write(4, 199, offset=AT_4G) + write(4, 199, offset=AT_1T)
+                 + read(4, 199, offset=AT_4G) + set_size(4, 10) + close(4)),
         ),
         # rmdir, links, symlinks and renames across directories under the lock shared
         # (wasi_path.c rmdir_shared, link_shared, symlink_shared, rename_shared), every hook

@@ -1,7 +1,8 @@
-/* mass_files create DIR N | churn DIR ROUNDS BYTES | sparse FILE ROUNDS: make N empty files,
-   create and delete a file of BYTES bytes ROUNDS times (memory reuse), or give FILE a chunk
-   at 1 TiB and at 1 TiB + 1 MiB and truncate it to 5 bytes ROUNDS times (its chunks between
-   millions of empty slots are freed). */
+/* mass_files create DIR N | churn DIR ROUNDS BYTES | sparse FILE ROUNDS | poke FILE OFFSET |
+   cut FILE SIZE: make N empty files, create and delete a file of BYTES bytes ROUNDS times
+   (memory reuse), give FILE a chunk at 1 TiB and at 1 TiB + 1 MiB and truncate it to 5
+   bytes ROUNDS times (its far chunks are found and freed), write one byte at OFFSET of FILE
+   (made if missing), or set its size. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,10 +56,27 @@ static int sparse(const char *path, long rounds) {
     return unlink(path) == 0 ? 0 : (perror("unlink"), 1);
 }
 
+static int poke(const char *path, long long offset) {
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    if (fd < 0) return perror(path), 1;
+    if (pwrite(fd, "x", 1, (off_t)offset) != 1) return perror("pwrite"), 1;
+    return close(fd);
+}
+
+static int cut(const char *path, long long size) {
+    int fd = open(path, O_WRONLY);
+    if (fd < 0) return perror(path), 1;
+    if (ftruncate(fd, (off_t)size) != 0) return perror("ftruncate"), 1;
+    return close(fd);
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "poke") == 0) return poke(argv[2], atoll(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "cut") == 0) return cut(argv[2], atoll(argv[3]));
     if (argc == 4 && strcmp(argv[1], "sparse") == 0) return sparse(argv[2], atol(argv[3]));
     if (argc == 4 && strcmp(argv[1], "create") == 0) return create_empty(argv[2], atol(argv[3]));
     if (argc == 5 && strcmp(argv[1], "churn") == 0) return churn(argv[2], atol(argv[3]), atol(argv[4]));
-    fprintf(stderr, "usage: mass_files create DIR N | churn DIR ROUNDS BYTES | sparse FILE ROUNDS\n");
+    fprintf(stderr, "usage: mass_files create DIR N | churn DIR ROUNDS BYTES | sparse FILE ROUNDS | poke FILE OFFSET | "
+                    "cut FILE SIZE\n");
     return 2;
 }
