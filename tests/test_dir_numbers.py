@@ -96,14 +96,17 @@ def test_threads_sharing_directories_past_the_limit(
 ) -> None:
     """Four programs churn in the same directories at once, so that creates under the lock
     shared meet the limit (they leave the renumbering to the lock held exclusive) while
-    others list, rename and unlink there. In this process: the tests above have shown that
-    the renumbering itself holds."""
+    others rename, link and remove there. Not stress_ops.c's listing modes: a listing that
+    spans a renumbering may skip or repeat names (DESIGN.md says so), and there they would
+    (an own name missing, 1 run in 8). In this process: the tests above have shown that the
+    renumbering itself holds."""
     program = wasm_program("stress_ops")
     with wasi_wasm.start_wasi(wasi_wasm.get_wasi(renumbering_core)) as wasi:
         setup = wasi.run(program, ["setup", GUEST_ROOT], preopens={GUEST_ROOT: GUEST_ROOT})
         assert setup.exit_code == 0, setup.stderr
         threads = 4
-        argvs = [["all", GUEST_ROOT, str(n), str(threads), "4000"] for n in range(threads)]
+        modes = ["rename", "rmdir", "link", "rename"]
+        argvs = [[modes[n], GUEST_ROOT, str(n), str(threads), "4000"] for n in range(threads)]
         outputs = run_each(program, wasi.init_obj(), argvs)
         assert wasi.fsck() == 0
         reports = [parse_report(stdout) for stdout in outputs]
