@@ -111,11 +111,7 @@ errno_t table_reserve(const struct file_data *f, uint32_t first, uint32_t last, 
     }
     /* As many as the range has chunks missing at most: the caller checked the budget. */
     for (uint32_t j = first_far(first); j <= leaf_index(last); j++) {
-        if (has_leaf(f, j)) continue;
-        struct spare_block *b = block_take(shared, LEAF_BYTES);
-        if (!b) goto fail;
-        b->next = g->leaves;
-        g->leaves = b;
+        if (!has_leaf(f, j) && !spare_add(&g->leaves, shared, LEAF_BYTES)) goto fail;
     }
     return E_SUCCESS;
 fail:
@@ -126,11 +122,7 @@ fail:
 void table_release(struct table_growth *g, struct lock_holder *shared) {
     block_put(shared, g->leaf0, pointer_bytes(g->leaf0_slots));
     block_put(shared, g->far, pointer_bytes(g->far_count));
-    while (g->leaves) {
-        struct spare_block *b = g->leaves;
-        g->leaves = b->next;
-        block_put(shared, b, LEAF_BYTES);
-    }
+    spare_free_all(&g->leaves, shared, LEAF_BYTES);
     mem_zero(g, sizeof *g);
 }
 
@@ -162,8 +154,7 @@ void table_commit(struct file_data *f, uint32_t first, uint32_t last, struct tab
     if (g->far) publish_far(f, g, shared);
     for (uint32_t j = first_far(first); g->leaves && j <= leaf_index(last); j++) {
         if (f->far[j - 1]) continue;
-        struct spare_block *b = g->leaves;
-        g->leaves = b->next;
+        void *b = spare_next(&g->leaves);
         mem_zero(b, LEAF_BYTES); /* a reader may follow it at once: its slots must be empty */
         __atomic_store_n(&f->far[j - 1], (uint8_t **)b, __ATOMIC_RELEASE);
         add_count(&f->far_leaves, 1);

@@ -43,6 +43,26 @@ static inline void block_put(struct lock_holder *shared, void *p, uint32_t size)
 /* Blocks taken but not yet placed, linked through their first bytes. */
 struct spare_block { struct spare_block *next; };
 
+/* One more block of size on the list; false: none to take. */
+static inline bool spare_add(struct spare_block **list, struct lock_holder *shared, uint32_t size) {
+    struct spare_block *b = block_take(shared, size);
+    if (!b) return false;
+    b->next = *list;
+    *list = b;
+    return true;
+}
+
+/* The list's first block, off it (the list is not empty). */
+static inline void *spare_next(struct spare_block **list) {
+    struct spare_block *b = *list;
+    *list = b->next;
+    return b;
+}
+
+static inline void spare_free_all(struct spare_block **list, struct lock_holder *shared, uint32_t size) {
+    while (*list) block_put(shared, spare_next(list), size);
+}
+
 /* What the table needs to cover a range of chunks, taken before the file changes. */
 struct table_growth {
     uint8_t **leaf0;          /* a new, larger leaf 0, or NULL */

@@ -55,11 +55,7 @@ static uint64_t available(struct lock_holder *shared) {
 static void release(struct reservation *r, struct lock_holder *shared) {
     table_release(&r->table, shared);
     block_put(shared, r->first, r->first_cap);
-    while (r->spares) {
-        struct spare_block *c = r->spares;
-        r->spares = c->next;
-        block_put(shared, c, CHUNK_SIZE);
-    }
+    spare_free_all(&r->spares, shared, CHUNK_SIZE);
 }
 
 /* Chunks 1.. in [first, last] that do not exist yet (chunk 0 has its own capacity),
@@ -94,12 +90,8 @@ static errno_t reserve(const struct file_data *f, uint64_t offset, uint64_t end,
         r->first_cap = first_chunk_cap(f, end);
         if (!(r->first = block_take(shared, r->first_cap))) goto fail;
     }
-    for (uint32_t i = 0; i < missing; i++) {
-        struct spare_block *c = block_take(shared, CHUNK_SIZE);
-        if (!c) goto fail;
-        c->next = r->spares;
-        r->spares = c;
-    }
+    for (uint32_t i = 0; i < missing; i++)
+        if (!spare_add(&r->spares, shared, CHUNK_SIZE)) goto fail;
     return E_SUCCESS;
 fail:
     release(r, shared);
@@ -124,8 +116,7 @@ static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct re
     }
     for (uint32_t i = first ? first : 1; i <= last && r->spares; i++) {
         if (table_chunk(f, i)) continue;
-        struct spare_block *c = r->spares;
-        r->spares = c->next;
+        void *c = spare_next(&r->spares);
         uint64_t chunk_start = (uint64_t)i << CHUNK_SHIFT;
         bool whole = overwrite && offset <= chunk_start && end >= chunk_start + CHUNK_SIZE;
         if (!whole || readers) mem_zero(c, CHUNK_SIZE);
