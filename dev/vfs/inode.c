@@ -33,7 +33,6 @@ struct inode *inode_create_shared(uint8_t type, uint64_t now, struct lock_holder
 
 void inode_free_shared(struct inode *fresh, struct lock_holder *creator) { mem_free_shared(creator, fresh, sizeof *fresh); }
 
-
 bool inode_join_reader_shared(struct inode *node) {
     uint32_t count = __atomic_load_n(&node->open_count, __ATOMIC_RELAXED);
     do {
