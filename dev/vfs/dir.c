@@ -66,6 +66,9 @@ static uint32_t *cell_of(struct dir_data *d, uint32_t hash, uint32_t slot) {
 
 static void index_put(struct dir_data *d, uint32_t hash, uint32_t slot) { *free_cell(d, hash) = slot + 1; }
 
+/* After a change of d's names is complete (dir_changes). */
+static void count_change(struct dir_data *d) { (void)__atomic_add_fetch(&d->changes, 1, __ATOMIC_RELEASE); }
+
 /* An entry for child with sequence number seq, complete, not yet in the arrays. shared:
    the writer's holder under the lock shared (its block cache), else NULL. */
 static struct dentry *dentry_with_seq(const char *name, uint32_t len, struct inode *child, uint32_t seq,
@@ -165,6 +168,7 @@ errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct ino
         child->dir.parent = dir;
         d->subdirs++;
     }
+    count_change(d);
     return E_SUCCESS;
 }
 
@@ -194,6 +198,7 @@ void dir_remove(struct inode *dir, struct dentry *entry) {
     d->live--;
     detach_child(dir, entry->node);
     mem_free(entry, dentry_size(entry->name_len));
+    count_change(d);
 }
 
 void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) {
@@ -204,6 +209,7 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
         child->dir.parent = dir;
         dir->dir.subdirs++;
     }
+    count_change(&dir->dir);
 }
 
 /* Cells readers may read change by exchanges (not wasm's atomic store: lock.c), each
@@ -235,12 +241,14 @@ bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct
         (void)__atomic_add_fetch(&d->subdirs, 1, __ATOMIC_SEQ_CST); /* stat reads it meanwhile */
     }
     publish_appended(d, e);
+    count_change(d);
     inode_touch_modified_at(dir, now);
     return true;
 }
 
 void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
     unpublish(dir, entry);
+    count_change(&dir->dir);
     (void)__atomic_sub_fetch(&entry->node->nlink, 1, __ATOMIC_SEQ_CST);
     inode_touch_modified_at(dir, now);
     inode_touch_changed_at(entry->node, now);
@@ -250,6 +258,7 @@ void dir_remove_dir_shared(struct inode *dir, struct dentry *entry, uint64_t now
     struct inode *child = entry->node;
     (void)__atomic_exchange_n(&child->nlink, 0, __ATOMIC_SEQ_CST); /* creates in it see it gone */
     unpublish(dir, entry);
+    count_change(&dir->dir);
     (void)__atomic_sub_fetch(&dir->dir.subdirs, 1, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&child->dir.parent, NULL, __ATOMIC_SEQ_CST);
     inode_touch_modified_at(dir, now);
@@ -276,6 +285,8 @@ bool dir_rename_shared(struct inode *from, struct dentry *source, struct inode *
         publish_appended(d, e);
     }
     unpublish(from, source);
+    count_change(&from->dir);
+    count_change(d);
     inode_touch_modified_at(from, now);
     inode_touch_modified_at(to, now);
     inode_touch_changed_at(node, now);

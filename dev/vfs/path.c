@@ -84,6 +84,7 @@ static errno_t finish(struct path_walk *w, struct cursor *c, const char *name, u
     }
     w->final_kind = FINAL_NAME;
     errno_t err = E_SUCCESS;
+    w->dir_changes = dir_changes(c->dir);
     w->entry = lookup(c, name, len, &err);
     if (err) return err;
     w->node = w->entry ? w->entry->node : NULL;

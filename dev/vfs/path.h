@@ -31,6 +31,7 @@ struct path_walk {
     const char *name;        /* final component, inside buf */
     uint32_t name_len;
     struct dentry *entry;    /* its entry in dir; NULL when missing or . / .. */
+    uint32_t dir_changes;    /* dir's change count before entry was looked up (dir_changes) */
     struct inode *node;      /* what it names (after following a final symlink if asked) */
     bool trailing_slash;
     bool reached_final;      /* the walk got to the final component (dir and name are set) */

@@ -49,6 +49,7 @@ struct dir_data {
     uint32_t next_seq;
     uint32_t subdirs;
     int mutex;             /* its writers under the shared lock */
+    uint32_t changes;      /* one more after each change of its names (dir_changes) */
 };
 
 /* Chunk i holds bytes [i*CHUNK_SIZE, (i+1)*CHUNK_SIZE); a missing one reads as zeros. Its
@@ -133,6 +134,16 @@ struct inode *vfs_root(void);
    walks read it. */
 static inline struct inode *dir_parent(const struct inode *dir) {
     return __atomic_load_n(&dir->dir.parent, __ATOMIC_ACQUIRE);
+}
+/* How many times dir's names have changed, read before a walk's final lookup (path.c). A
+   writer under the lock shared that then takes dir's mutex and reads the same count knows
+   that what the lookup found is still so: every change adds one, under the mutex (or the
+   lock exclusive), after it is complete. It cannot come round to the same count within one
+   shared hold: each change allocates a dentry or leaves one waiting in reclaim.c, whose
+   memory comes back only after every shared hold present has ended, and 2^32 dentries
+   would need far more than 4 GiB. */
+static inline uint32_t dir_changes(const struct inode *dir) {
+    return __atomic_load_n(&dir->dir.changes, __ATOMIC_ACQUIRE);
 }
 /* Under the lock shared: the mutexes of directories a and b (one if they are the same), in
    address order, the one order any two are taken in (lock.h). */

@@ -63,6 +63,13 @@ static bool relock_exclusive(struct process *self) {
     return true;
 }
 
+/* Under w's directory's mutex, in the shared hold w was walked in: the entry of its final
+   name as of now, which the walk found unless another writer changed the directory since. */
+static struct dentry *entry_now(const struct path_walk *w) {
+    if (w->final_kind == FINAL_NAME && dir_changes(w->dir) == w->dir_changes) return w->entry;
+    return dir_lookup(w->dir, w->name, w->name_len);
+}
+
 static errno_t link_new(struct path_walk *w, struct inode *node) {
     return dir_link_new(w->dir, w->name, w->name_len, node);
 }
@@ -90,7 +97,7 @@ static bool create_shared(struct process *self, struct path_walk *w, const struc
     if (!dir->nlink) {
         *err = E_NOENT; /* removed meanwhile, as dir_link_new says */
         done = true;
-    } else if (!dir_lookup(dir, w->name, w->name_len)) {
+    } else if (!entry_now(w)) {
         struct inode *node = inode_create_shared(made->type, now, &self->holder);
         if (node) {
             node->nlink = 1;
@@ -229,7 +236,7 @@ static bool link_shared(struct process *self, const struct path_walk *from, cons
     bool done = true;
     if (!dir->nlink || !inode_link_shared(file)) { /* either removed meanwhile */
         *err = E_NOENT;
-    } else if (dir_lookup(dir, to->name, to->name_len) ||
+    } else if (entry_now(to) ||
                !dir_insert_shared(dir, to->name, to->name_len, file, now, &self->holder)) {
         (void)__atomic_sub_fetch(&file->nlink, 1, __ATOMIC_SEQ_CST);
         reclaim_inode_if_dead(&self->reclaim, file); /* its other names went meanwhile */
@@ -307,7 +314,7 @@ static bool rmdir_shared(struct process *self, const struct path_walk *w, errno_
     if (reclaim_pressing(&self->reclaim)) return false;
     uint64_t now = file_time_now();
     dir_lock_pair(&self->holder, dir, node);
-    struct dentry *entry = dir_lookup(dir, w->name, w->name_len);
+    struct dentry *entry = entry_now(w);
     bool done = entry && entry->node == node; /* else it changed meanwhile: say it exclusive */
     if (done && node->dir.live) *err = E_NOTEMPTY;
     else if (done && (done = reclaim_reserve(&self->reclaim, &self->holder, 1))) {
@@ -346,7 +353,7 @@ static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *er
     uint64_t now = file_time_now();
     struct inode *dir = w->dir;
     holder_lock_mutex(&self->holder, MUTEX_OBJECT, &dir->dir.mutex);
-    struct dentry *entry = dir_lookup(dir, w->name, w->name_len); /* now no writer moves it */
+    struct dentry *entry = entry_now(w); /* now no writer moves it */
     bool done = !entry || is_leaf(entry->node);
     if (!entry) {
         *err = E_NOENT; /* another writer removed it first */
@@ -421,8 +428,8 @@ static bool rename_shared(struct process *self, const struct path_walk *from, co
     uint64_t now = file_time_now();
     dir_lock_pair(&self->holder, from->dir, to->dir);
     /* Now no writer changes the names: still what the walks found, or do it exclusive. */
-    struct dentry *source = dir_lookup(from->dir, from->name, from->name_len);
-    struct dentry *replaced = dir_lookup(to->dir, to->name, to->name_len);
+    struct dentry *source = entry_now(from);
+    struct dentry *replaced = entry_now(to);
     bool done = from->dir->nlink && to->dir->nlink && source && source->node == from->node &&
                 (replaced ? replaced->node == to->node : !to->node);
     done = done && reclaim_reserve(&self->reclaim, &self->holder, 2) &&
