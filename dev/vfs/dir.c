@@ -213,10 +213,10 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
 }
 
 /* Cells readers may read change by exchanges (not wasm's atomic store: lock.c), each
-   after what it publishes is complete. A new entry takes the next slot (there is room). */
+   after what it publishes is complete. A new entry takes the next slot (there is room),
+   which no reader reads before the index cell or the count that publish it: a plain store. */
 static void publish_appended(struct dir_data *d, struct dentry *e) {
-    d->slots[d->used] = (struct dir_slot){ e->seq, NULL };
-    (void)__atomic_exchange_n(&d->slots[d->used].entry, e, __ATOMIC_SEQ_CST);
+    d->slots[d->used] = (struct dir_slot){ e->seq, e };
     (void)__atomic_exchange_n(free_cell(d, e->hash), d->used + 1, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&d->used, d->used + 1, __ATOMIC_SEQ_CST); /* readdir reads it */
     (void)__atomic_add_fetch(&d->live, 1, __ATOMIC_RELAXED); /* a shared rename's check reads it */
@@ -285,8 +285,8 @@ bool dir_rename_shared(struct inode *from, struct dentry *source, struct inode *
         publish_appended(d, e);
     }
     unpublish(from, source);
-    count_change(&from->dir);
     count_change(d);
+    if (from != to) count_change(&from->dir);
     inode_touch_modified_at(from, now);
     inode_touch_modified_at(to, now);
     inode_touch_changed_at(node, now);
