@@ -10,6 +10,14 @@ static uint32_t pointer_bytes(uint32_t count) { return count * (uint32_t)sizeof(
 
 static uint32_t leaf_index(uint32_t chunk) { return chunk >> LEAF_SHIFT; }
 
+/* The block of a leaf 0 of slots: none for one slot, which is the file's own slot0, so a
+   small file's first write takes no block for its table and its free gives none back. */
+static uint32_t leaf0_bytes(uint32_t slots) { return slots > 1 ? pointer_bytes(slots) : 0; }
+
+static void leaf0_put(uint8_t **leaf, uint32_t slots, struct lock_holder *shared) {
+    if (leaf0_bytes(slots)) block_put(shared, leaf, leaf0_bytes(slots));
+}
+
 /* A count that only the file's one writer (or truncation) changes, while reclaim.c may
    read it in another thread. */
 static void add_count(uint32_t *count, int32_t delta) {
@@ -102,7 +110,7 @@ errno_t table_reserve(const struct file_data *f, uint32_t first, uint32_t last, 
     uint32_t leaf0_slots = first < LEAF_SLOTS ? leaf0_slots_for(f, last) : f->chunk_slots;
     if (leaf0_slots != f->chunk_slots) {
         g->leaf0_slots = leaf0_slots;
-        if (!(g->leaf0 = block_take(shared, pointer_bytes(leaf0_slots)))) goto fail;
+        if (leaf0_bytes(leaf0_slots) && !(g->leaf0 = block_take(shared, leaf0_bytes(leaf0_slots)))) goto fail;
     }
     if (last < LEAF_SLOTS) return E_SUCCESS; /* a small file's: no far leaf */
     if (far_count_for(f, last) != f->far_count) {
@@ -120,22 +128,31 @@ fail:
 }
 
 void table_release(struct table_growth *g, struct lock_holder *shared) {
-    block_put(shared, g->leaf0, pointer_bytes(g->leaf0_slots));
+    leaf0_put(g->leaf0, g->leaf0_slots, shared);
     block_put(shared, g->far, pointer_bytes(g->far_count));
     spare_free_all(&g->leaves, shared, LEAF_BYTES);
     mem_zero(g, sizeof *g);
 }
 
-/* The array, then its length: a reader bounds its index by the length it loaded. Under the
-   lock shared only where the file had none (table_in_place), so no reader holds the old. */
-static void publish_leaf0(struct file_data *f, struct table_growth *g, struct lock_holder *shared) {
-    mem_copy(g->leaf0, f->chunks, pointer_bytes(f->chunk_slots));
-    mem_zero(g->leaf0 + f->chunk_slots, pointer_bytes(g->leaf0_slots - f->chunk_slots));
+/* Leaf 0 replaced by leaf (of slots, holding the first ones of the old), and the old one
+   given back: the array, then its length, so that a reader bounds its index by the length
+   it loaded. Under the lock shared only where the file had none (table_in_place) or by its
+   only holder, so no reader holds the old. slot0 is cleared when it stops being leaf 0:
+   fsck finds a chunk nowhere else. */
+static void replace_leaf0(struct file_data *f, uint8_t **leaf, uint32_t slots, struct lock_holder *shared) {
     uint8_t **old = f->chunks;
     uint32_t old_count = f->chunk_slots;
-    (void)__atomic_exchange_n(&f->chunks, g->leaf0, __ATOMIC_SEQ_CST);
-    (void)__atomic_exchange_n(&f->chunk_slots, g->leaf0_slots, __ATOMIC_SEQ_CST);
-    block_put(shared, old, pointer_bytes(old_count));
+    (void)__atomic_exchange_n(&f->chunks, leaf, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(&f->chunk_slots, slots, __ATOMIC_SEQ_CST);
+    if (old == &f->slot0) f->slot0 = NULL;
+    leaf0_put(old, old_count, shared);
+}
+
+static void publish_leaf0(struct file_data *f, struct table_growth *g, struct lock_holder *shared) {
+    uint8_t **leaf = g->leaf0 ? g->leaf0 : &f->slot0;
+    mem_copy(leaf, f->chunks, pointer_bytes(f->chunk_slots));
+    mem_zero(leaf + f->chunk_slots, pointer_bytes(g->leaf0_slots - f->chunk_slots));
+    replace_leaf0(f, leaf, g->leaf0_slots, shared);
 }
 
 static void publish_far(struct file_data *f, struct table_growth *g, struct lock_holder *shared) {
@@ -150,7 +167,7 @@ static void publish_far(struct file_data *f, struct table_growth *g, struct lock
 
 void table_commit(struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
                   struct lock_holder *shared) {
-    if (g->leaf0) publish_leaf0(f, g, shared);
+    if (g->leaf0_slots) publish_leaf0(f, g, shared);
     if (g->far) publish_far(f, g, shared);
     for (uint32_t j = first_far(first); g->leaves && j <= leaf_index(last); j++) {
         if (f->far[j - 1]) continue;
@@ -239,12 +256,10 @@ static void shrink_leaf0(struct file_data *f, uint32_t keep, struct lock_holder 
     uint32_t count = want ? 1 : 0;
     while (count && count < want) count *= 2;
     if (!f->chunk_slots || count * 2 > f->chunk_slots) return;
-    uint8_t **slots = count ? block_take(shared, pointer_bytes(count)) : NULL;
+    uint8_t **slots = !count ? NULL : count == 1 ? &f->slot0 : block_take(shared, pointer_bytes(count));
     if (count && !slots) return;
     if (count) mem_copy(slots, f->chunks, pointer_bytes(count));
-    block_put(shared, f->chunks, pointer_bytes(f->chunk_slots));
-    f->chunks = slots;
-    (void)__atomic_exchange_n(&f->chunk_slots, count, __ATOMIC_SEQ_CST);
+    replace_leaf0(f, slots, count, shared);
 }
 
 static void shrink_far(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
@@ -270,7 +285,7 @@ void table_truncate(struct file_data *f, uint32_t keep, struct lock_holder *shar
 uint64_t table_weight(const struct file_data *f) {
     uint64_t slots = __atomic_load_n(&f->chunk_slots, __ATOMIC_SEQ_CST);
     uint64_t bytes = slots ? (slots - 1) * CHUNK_SIZE + __atomic_load_n(&f->first_cap, __ATOMIC_RELAXED) : 0;
-    bytes += slots * sizeof(void *);
+    bytes += leaf0_bytes((uint32_t)slots);
     uint64_t far = __atomic_load_n(&f->far_count, __ATOMIC_SEQ_CST);
     if (!far) return bytes; /* a small file's, at every unlink */
     return bytes + far * sizeof(void *) + (uint64_t)__atomic_load_n(&f->far_leaves, __ATOMIC_RELAXED) * LEAF_BYTES +
@@ -290,6 +305,7 @@ static uint32_t leaf_chunks(uint8_t *const *leaf, uint32_t base, uint32_t keep, 
 
 uint32_t table_check(const struct file_data *f, uint32_t keep) {
     uint32_t problems = (!f->chunk_slots != !f->chunks) + (f->chunk_slots > LEAF_SLOTS) +
+                        ((f->chunk_slots == 1) != (f->chunks == &f->slot0)) + (f->chunks != &f->slot0 && f->slot0) +
                         (!f->far_count != !f->far) + (f->far_count > MAX_FAR);
     if (problems) return problems; /* not safe to walk */
     for (uint32_t i = keep; i < f->chunk_slots; i++) problems += f->chunks[i] != NULL;
