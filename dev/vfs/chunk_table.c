@@ -282,6 +282,14 @@ void table_truncate(struct file_data *f, uint32_t keep, struct lock_holder *shar
     shrink_leaf0(f, keep, shared);
 }
 
+/* Without table_truncate's publishing and shrinking: nothing reads a file being freed. */
+void table_free(struct file_data *f) {
+    if (f->far_count) truncate_far(f, 0, NULL);
+    free_slots(f, f->chunks, 0, 0, f->chunk_slots, NULL);
+    leaf0_put(f->chunks, f->chunk_slots, NULL);
+    block_put(NULL, f->far, pointer_bytes(f->far_count));
+}
+
 uint64_t table_weight(const struct file_data *f) {
     uint64_t slots = __atomic_load_n(&f->chunk_slots, __ATOMIC_SEQ_CST);
     uint64_t bytes = slots ? (slots - 1) * CHUNK_SIZE + __atomic_load_n(&f->first_cap, __ATOMIC_RELAXED) : 0;

@@ -127,6 +127,8 @@ uint32_t table_next_hole(const struct file_data *f, uint32_t i);
    the far leaves left empty; leaf 0 and the top array shrink when twice as large as keep
    needs. keep 0 frees the whole table. */
 void table_truncate(struct file_data *f, uint32_t keep, struct lock_holder *shared);
+/* Frees the whole table and its chunks, lock exclusive: the file is being freed. */
+void table_free(struct file_data *f);
 
 /* At most what the file's table and chunks hold, from counts only: reclaim.c weighs a dead
    file that an fd may still be writing or truncating. */

@@ -316,7 +316,7 @@ errno_t file_allocate_shared(struct inode *file, uint64_t end, struct lock_holde
     return err;
 }
 
-void file_free(struct inode *file) { table_truncate(&file->file, 0, NULL); }
+void file_free(struct inode *file) { table_free(&file->file); }
 
 bool file_holds_memory(const struct inode *file) { return file->file.chunk_slots || file->file.far_count; }
 
