@@ -94,8 +94,12 @@ static uint32_t far_count_for(const struct file_data *f, uint32_t last) {
     return fit(f->far_count * 2 > need ? f->far_count * 2 : need);
 }
 
+/* A leaf 0 that holds no chunk: none, or slot0 empty (slot0 lives as long as the inode, and
+   a reader that loaded it finds a hole there, as before the write). */
+static bool leaf0_empty(const struct file_data *f) { return f->chunk_slots <= 1 && !f->slot0; }
+
 bool table_in_place_far(const struct file_data *f, uint32_t first, uint32_t last) {
-    bool leaf0 = first >= LEAF_SLOTS || !f->chunk_slots || leaf0_slots_for(f, last) == f->chunk_slots;
+    bool leaf0 = first >= LEAF_SLOTS || leaf0_empty(f) || leaf0_slots_for(f, last) == f->chunk_slots;
     return leaf0 && (!f->far_count || far_count_for(f, last) == f->far_count);
 }
 
@@ -136,15 +140,15 @@ void table_release(struct table_growth *g, struct lock_holder *shared) {
 
 /* Leaf 0 replaced by leaf (of slots, holding the first ones of the old), and the old one
    given back: the array, then its length, so that a reader bounds its index by the length
-   it loaded. Under the lock shared only where the file had none (table_in_place) or by its
-   only holder, so no reader holds the old. slot0 is cleared when it stops being leaf 0:
-   fsck finds a chunk nowhere else. */
+   it loaded. Under the lock shared only where the old one held no chunk (table_in_place) or
+   by the file's only holder, so no reader loses a chunk. slot0 is cleared when it stops
+   being leaf 0, so that a chunk's pointer is in one place (fsck checks it). */
 static void replace_leaf0(struct file_data *f, uint8_t **leaf, uint32_t slots, struct lock_holder *shared) {
     uint8_t **old = f->chunks;
     uint32_t old_count = f->chunk_slots;
     (void)__atomic_exchange_n(&f->chunks, leaf, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&f->chunk_slots, slots, __ATOMIC_SEQ_CST);
-    if (old == &f->slot0) f->slot0 = NULL;
+    if (old == &f->slot0) __atomic_store_n(&f->slot0, NULL, __ATOMIC_RELAXED); /* a reader may load it */
     leaf0_put(old, old_count, shared);
 }
 
@@ -250,15 +254,17 @@ static void truncate_far(struct file_data *f, uint32_t keep, struct lock_holder 
 }
 
 /* An array much larger than keep needs gives its memory back (kept as it is if the
-   smaller one cannot be had); the length is published as commit publishes it. */
+   smaller one cannot be had); the length is published as commit publishes it. Leaf 0 keeps
+   one slot at least: slot0 costs no block, and an emptied file written again (O_TRUNC)
+   need not publish a leaf 0 again. */
 static void shrink_leaf0(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
     uint32_t want = keep < LEAF_SLOTS ? keep : LEAF_SLOTS;
-    uint32_t count = want ? 1 : 0;
-    while (count && count < want) count *= 2;
-    if (!f->chunk_slots || count * 2 > f->chunk_slots) return;
-    uint8_t **slots = !count ? NULL : count == 1 ? &f->slot0 : block_take(shared, pointer_bytes(count));
-    if (count && !slots) return;
-    if (count) mem_copy(slots, f->chunks, pointer_bytes(count));
+    uint32_t count = 1;
+    while (count < want) count *= 2;
+    if (count * 2 > f->chunk_slots) return;
+    uint8_t **slots = count == 1 ? &f->slot0 : block_take(shared, pointer_bytes(count));
+    if (!slots) return;
+    mem_copy(slots, f->chunks, pointer_bytes(count));
     replace_leaf0(f, slots, count, shared);
 }
 

@@ -1,12 +1,14 @@
 /* Where a file's chunks are: a table in two levels, so that a file costs what it holds.
    Leaf 0 (file_data.chunks) has the slots of chunks 0..LEAF_SLOTS-1 and grows by doubling
    as a small file grows, as one dense array did before: fixed leaves would add 4 KiB to
-   every file between 64 KiB and 64 MiB. Past it, the top array (file_data.far) has one
-   entry per 64 MiB of offset, each NULL or a far leaf of LEAF_SLOTS slots; a far leaf
-   exists only while it holds a chunk. One byte written at 1 TiB takes a 64 KiB top array,
-   a 4 KiB leaf and the chunk (with one dense array: a 64 MiB one), and a truncation looks
-   at each top-array entry and at the slots of the leaves that exist, never at each 64 KiB
-   of offset.
+   every file between 64 KiB and 64 MiB. A leaf 0 of one slot is the inode's own slot0, so
+   a file of up to 64 KiB takes no block for its table (its alloc and free were most of
+   what the table added to a small file's create and unlink), and a truncation keeps it.
+   Past it, the top array (file_data.far) has one entry per 64 MiB of offset, each NULL or
+   a far leaf of LEAF_SLOTS slots; a far leaf exists only while it holds a chunk. One byte
+   written at 1 TiB takes a 64 KiB top array, a 4 KiB leaf and the chunk (with one dense
+   array: a 64 MiB one), and a truncation looks at each top-array entry and at the slots of
+   the leaves that exist, never at each 64 KiB of offset.
 
    Readers under the VFS lock shared read a file while its writer (the lock shared, and the
    file's data mutex if another fd could write) adds leaves and chunks: at every level a new
@@ -16,9 +18,9 @@
    no reader can be: with the lock exclusive (table_in_place tells a writer whether its
    change needs that), or by the file's only holder while its count says OPEN_EMPTYING
    (ftruncate and fallocate under the lock shared: inode_begin_emptying_shared), which is
-   also where truncations (table_truncate) run. A new leaf in an empty top-array entry, and
-   the first top array or leaf 0 of a file that has none, replace nothing and so need only
-   the shared lock. */
+   also where truncations (table_truncate) run. A new leaf in an empty top-array entry, the
+   first top array, and a leaf 0 replacing one that holds no chunk (none, or slot0 empty)
+   lose a reader nothing and so need only the shared lock. */
 #ifndef VFS_CHUNK_TABLE_H
 #define VFS_CHUNK_TABLE_H
 
@@ -88,7 +90,7 @@ static inline uint32_t table_missing(const struct file_data *f, uint32_t first, 
     return n;
 }
 
-/* Whether covering chunks first..last replaces no memory a reader may hold: nothing does
+/* Whether covering chunks first..last replaces nothing a reader may hold: nothing does
    inside leaf 0 as it is, or for a file without a table. */
 static inline bool table_in_place(const struct file_data *f, uint32_t first, uint32_t last) {
     return last < f->chunk_slots || (!f->chunk_slots && !f->far_count) || table_in_place_far(f, first, last);
@@ -125,7 +127,7 @@ uint32_t table_next_chunk(const struct file_data *f, uint32_t i);
 uint32_t table_next_hole(const struct file_data *f, uint32_t i);
 /* Frees every chunk from keep on (chunk 0 is first_cap bytes, which goes to 0 with it) and
    the far leaves left empty; leaf 0 and the top array shrink when twice as large as keep
-   needs. keep 0 frees the whole table. */
+   needs. keep 0 leaves at most leaf 0 of one slot (slot0, no block). */
 void table_truncate(struct file_data *f, uint32_t keep, struct lock_holder *shared);
 /* Frees the whole table and its chunks, lock exclusive: the file is being freed. */
 void table_free(struct file_data *f);
