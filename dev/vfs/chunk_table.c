@@ -75,7 +75,7 @@ uint32_t table_missing_far(const struct file_data *f, uint32_t first, uint32_t l
 /* Slots leaf 0 needs to hold chunk last (all of its own, when last is further out). */
 static uint32_t leaf0_slots_for(const struct file_data *f, uint32_t last) {
     uint32_t top = last < LEAF_SLOTS ? last : LEAF_SLOTS - 1;
-    uint32_t count = f->chunk_slots ? f->chunk_slots : 1;
+    uint32_t count = table_leaf0_start(f);
     while (count <= top) count *= 2;
     return count;
 }
@@ -108,8 +108,8 @@ static uint32_t first_far(uint32_t first) { return leaf_index(first) ? leaf_inde
 
 static bool has_leaf(const struct file_data *f, uint32_t j) { return j <= f->far_count && f->far[j - 1]; }
 
-errno_t table_reserve(const struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
-                      struct lock_holder *shared) {
+errno_t table_reserve_far(const struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
+                          struct lock_holder *shared) {
     mem_zero(g, sizeof *g);
     uint32_t leaf0_slots = first < LEAF_SLOTS ? leaf0_slots_for(f, last) : f->chunk_slots;
     if (leaf0_slots != f->chunk_slots) {
@@ -169,8 +169,8 @@ static void publish_far(struct file_data *f, struct table_growth *g, struct lock
     block_put(shared, old, pointer_bytes(old_count));
 }
 
-void table_commit(struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
-                  struct lock_holder *shared) {
+void table_commit_far(struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
+                      struct lock_holder *shared) {
     if (g->leaf0_slots) publish_leaf0(f, g, shared);
     if (g->far) publish_far(f, g, shared);
     for (uint32_t j = first_far(first); g->leaves && j <= leaf_index(last); j++) {

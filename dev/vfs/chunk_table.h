@@ -96,13 +96,32 @@ static inline bool table_in_place(const struct file_data *f, uint32_t first, uin
     return last < f->chunk_slots || (!f->chunk_slots && !f->far_count) || table_in_place_far(f, first, last);
 }
 
-/* Takes what covering chunks first..last needs (nothing changes); ENOSPC: nothing taken. */
-errno_t table_reserve(const struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
-                      struct lock_holder *shared);
+/* The slots leaf 0 has, or the one (slot0) that a file without leaf 0 starts with. */
+static inline uint32_t table_leaf0_start(const struct file_data *f) { return f->chunk_slots ? f->chunk_slots : 1; }
+
+/* Takes what covering chunks first..last needs (nothing changes); ENOSPC: nothing taken.
+   Inside leaf 0 as it is or starts, which a small file's every write is, there is nothing
+   to take (at most slot0 to publish): answered inline, as a call cost more than that
+   (operations per O_TRUNC rewrite of 100 bytes: 2942 with the call, 2894 inline). */
+errno_t table_reserve_far(const struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
+                          struct lock_holder *shared);
+static inline errno_t table_reserve(const struct file_data *f, uint32_t first, uint32_t last,
+                                    struct table_growth *g, struct lock_holder *shared) {
+    uint32_t slots = table_leaf0_start(f);
+    if (last >= slots) return table_reserve_far(f, first, last, g, shared);
+    mem_zero(g, sizeof *g);
+    if (slots != f->chunk_slots) g->leaf0_slots = slots;
+    return E_SUCCESS;
+}
 void table_release(struct table_growth *g, struct lock_holder *shared);
-/* Puts g in place: afterwards every chunk in first..last has a slot. */
-void table_commit(struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
-                  struct lock_holder *shared);
+/* Puts g in place: afterwards every chunk in first..last has a slot, and g is empty. A
+   growth with nothing in it (a small file's write inside leaf 0) makes no call. */
+void table_commit_far(struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
+                      struct lock_holder *shared);
+static inline void table_commit(struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
+                                struct lock_holder *shared) {
+    if (g->leaf0_slots || g->far || g->leaves) table_commit_far(f, first, last, g, shared);
+}
 
 /* Chunk i, or NULL (a hole); safe for readers under the lock shared. Leaf 0 is looked at
    here, inline: every small read and write goes through it. */
