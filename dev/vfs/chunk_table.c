@@ -220,11 +220,10 @@ static void free_slots(struct file_data *f, uint8_t **leaf, uint32_t base, uint3
     for (uint32_t s = from; s < count; s++) {
         if (!leaf[s]) continue;
         if (base + s == 0) {
-            block_put(shared, leaf[s], f->first_cap);
-            __atomic_store_n(&f->first_cap, 0, __ATOMIC_RELAXED); /* reclaim.c reads it */
-        } else {
-            block_put(shared, leaf[s], CHUNK_SIZE);
+            table_free_chunk0(f, &leaf[0], shared);
+            continue;
         }
+        block_put(shared, leaf[s], CHUNK_SIZE);
         leaf[s] = NULL;
         if (base) add_count(&f->far_chunks, -1);
     }
@@ -281,7 +280,7 @@ static void shrink_far(struct file_data *f, uint32_t keep, struct lock_holder *s
     (void)__atomic_exchange_n(&f->far_count, count, __ATOMIC_SEQ_CST);
 }
 
-void table_truncate(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
+void table_truncate_far(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
     if (f->far_count) truncate_far(f, keep, shared);
     if (keep < f->chunk_slots) free_slots(f, f->chunks, 0, keep, f->chunk_slots, shared);
     if (f->far_count) shrink_far(f, keep, shared);
@@ -289,7 +288,7 @@ void table_truncate(struct file_data *f, uint32_t keep, struct lock_holder *shar
 }
 
 /* Without table_truncate's publishing and shrinking: nothing reads a file being freed. */
-void table_free(struct file_data *f) {
+void table_free_far(struct file_data *f) {
     if (f->far_count) truncate_far(f, 0, NULL);
     free_slots(f, f->chunks, 0, 0, f->chunk_slots, NULL);
     leaf0_put(f->chunks, f->chunk_slots, NULL);
