@@ -295,12 +295,12 @@ void table_free_far(struct file_data *f) {
     block_put(NULL, f->far, pointer_bytes(f->far_count));
 }
 
-uint64_t table_weight(const struct file_data *f) {
+uint64_t table_weight_far(const struct file_data *f) {
     uint64_t slots = __atomic_load_n(&f->chunk_slots, __ATOMIC_SEQ_CST);
     uint64_t bytes = slots ? (slots - 1) * CHUNK_SIZE + __atomic_load_n(&f->first_cap, __ATOMIC_RELAXED) : 0;
     bytes += leaf0_bytes((uint32_t)slots);
     uint64_t far = __atomic_load_n(&f->far_count, __ATOMIC_SEQ_CST);
-    if (!far) return bytes; /* a small file's, at every unlink */
+    if (!far) return bytes;
     return bytes + far * sizeof(void *) + (uint64_t)__atomic_load_n(&f->far_leaves, __ATOMIC_RELAXED) * LEAF_BYTES +
            (uint64_t)__atomic_load_n(&f->far_chunks, __ATOMIC_RELAXED) * CHUNK_SIZE;
 }
