@@ -318,7 +318,9 @@ errno_t file_allocate_shared(struct inode *file, uint64_t end, struct lock_holde
 
 void file_free(struct inode *file) { table_free(&file->file); }
 
-bool file_holds_memory(const struct inode *file) { return file->file.chunk_slots || file->file.far_count; }
+/* An emptied slot0 holds nothing: a lazy file whose fetch failed is emptied (file_fill)
+   and stays lazy. */
+bool file_holds_memory(const struct inode *file) { return !table_small(&file->file) || file->file.slot0; }
 
 /* Chunks past the end of the file hold nothing (they were freed on truncation), every far
    leaf and chunk is counted, chunk 0 and its capacity go together, and the bytes of the

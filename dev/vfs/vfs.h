@@ -206,6 +206,6 @@ void file_free(struct inode *file);
    is one); UINT64_MAX if offset is at or past the end, or no data follows. Lock held. */
 uint64_t file_seek_data(const struct inode *file, uint64_t offset, bool hole);
 uint32_t file_check(const struct inode *file); /* inconsistencies, for fsck */
-bool file_holds_memory(const struct inode *file); /* a table (data was written), for lazy_check */
+bool file_holds_memory(const struct inode *file); /* a chunk or a block of its table, for lazy_check */
 
 #endif
