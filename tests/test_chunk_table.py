@@ -126,6 +126,25 @@ def test_seek_data_in_a_small_leaf_0() -> None:
         assert w.fsck() == 0
 
 
+def test_a_small_file_takes_no_block_for_its_table() -> None:
+    """Leaf 0 of one slot is the inode's own slot: 100 bytes take chunk 0's 128-byte block
+    alone, a truncation to 0 gives that back and keeps the slot, and a write past chunk 0
+    then replaces the empty slot with a leaf 0 of 4 (which a truncation shrinks back)."""
+    with start_wasi() as w, core_file(w, "/f") as f:
+        empty = w.used_bytes()
+        assert f.pwrite(0, b"a" * 100) == 0
+        assert w.used_bytes() == empty + 128
+        assert f.truncate(0) == 0
+        assert w.used_bytes() == empty
+        data = bytes(range(256)) * 800  # chunks 0-3
+        assert f.pwrite(0, data) == 0
+        assert f.pread(0, len(data)) == data
+        assert f.truncate(100) == 0
+        assert f.pread(0, 200) == data[:100]
+        assert w.used_bytes() == empty + CHUNK  # chunk 0 keeps its capacity
+        assert w.fsck() == 0
+
+
 # Each: writes that make the file's starting state, then the change whose reservation the
 # limit cuts short at every point along the way.
 Write = tuple[str, int, bytes | int]

@@ -10,6 +10,14 @@ static uint32_t pointer_bytes(uint32_t count) { return count * (uint32_t)sizeof(
 
 static uint32_t leaf_index(uint32_t chunk) { return chunk >> LEAF_SHIFT; }
 
+/* The block of a leaf 0 of slots: none for one slot, which is the file's own slot0, so a
+   small file's first write takes no block for its table and its free gives none back. */
+static uint32_t leaf0_bytes(uint32_t slots) { return slots > 1 ? pointer_bytes(slots) : 0; }
+
+static void leaf0_put(uint8_t **leaf, uint32_t slots, struct lock_holder *shared) {
+    if (leaf0_bytes(slots)) block_put(shared, leaf, leaf0_bytes(slots));
+}
+
 /* A count that only the file's one writer (or truncation) changes, while reclaim.c may
    read it in another thread. */
 static void add_count(uint32_t *count, int32_t delta) {
@@ -67,7 +75,7 @@ uint32_t table_missing_far(const struct file_data *f, uint32_t first, uint32_t l
 /* Slots leaf 0 needs to hold chunk last (all of its own, when last is further out). */
 static uint32_t leaf0_slots_for(const struct file_data *f, uint32_t last) {
     uint32_t top = last < LEAF_SLOTS ? last : LEAF_SLOTS - 1;
-    uint32_t count = f->chunk_slots ? f->chunk_slots : 1;
+    uint32_t count = table_leaf0_start(f);
     while (count <= top) count *= 2;
     return count;
 }
@@ -86,8 +94,12 @@ static uint32_t far_count_for(const struct file_data *f, uint32_t last) {
     return fit(f->far_count * 2 > need ? f->far_count * 2 : need);
 }
 
+/* A leaf 0 that holds no chunk: none, or slot0 empty (slot0 lives as long as the inode, and
+   a reader that loaded it finds a hole there, as before the write). */
+static bool leaf0_empty(const struct file_data *f) { return f->chunk_slots <= 1 && !f->slot0; }
+
 bool table_in_place_far(const struct file_data *f, uint32_t first, uint32_t last) {
-    bool leaf0 = first >= LEAF_SLOTS || !f->chunk_slots || leaf0_slots_for(f, last) == f->chunk_slots;
+    bool leaf0 = first >= LEAF_SLOTS || leaf0_empty(f) || leaf0_slots_for(f, last) == f->chunk_slots;
     return leaf0 && (!f->far_count || far_count_for(f, last) == f->far_count);
 }
 
@@ -96,13 +108,13 @@ static uint32_t first_far(uint32_t first) { return leaf_index(first) ? leaf_inde
 
 static bool has_leaf(const struct file_data *f, uint32_t j) { return j <= f->far_count && f->far[j - 1]; }
 
-errno_t table_reserve(const struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
-                      struct lock_holder *shared) {
+errno_t table_reserve_far(const struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
+                          struct lock_holder *shared) {
     mem_zero(g, sizeof *g);
     uint32_t leaf0_slots = first < LEAF_SLOTS ? leaf0_slots_for(f, last) : f->chunk_slots;
     if (leaf0_slots != f->chunk_slots) {
         g->leaf0_slots = leaf0_slots;
-        if (!(g->leaf0 = block_take(shared, pointer_bytes(leaf0_slots)))) goto fail;
+        if (leaf0_bytes(leaf0_slots) && !(g->leaf0 = block_take(shared, leaf0_bytes(leaf0_slots)))) goto fail;
     }
     if (last < LEAF_SLOTS) return E_SUCCESS; /* a small file's: no far leaf */
     if (far_count_for(f, last) != f->far_count) {
@@ -120,22 +132,31 @@ fail:
 }
 
 void table_release(struct table_growth *g, struct lock_holder *shared) {
-    block_put(shared, g->leaf0, pointer_bytes(g->leaf0_slots));
+    leaf0_put(g->leaf0, g->leaf0_slots, shared);
     block_put(shared, g->far, pointer_bytes(g->far_count));
     spare_free_all(&g->leaves, shared, LEAF_BYTES);
     mem_zero(g, sizeof *g);
 }
 
-/* The array, then its length: a reader bounds its index by the length it loaded. Under the
-   lock shared only where the file had none (table_in_place), so no reader holds the old. */
-static void publish_leaf0(struct file_data *f, struct table_growth *g, struct lock_holder *shared) {
-    mem_copy(g->leaf0, f->chunks, pointer_bytes(f->chunk_slots));
-    mem_zero(g->leaf0 + f->chunk_slots, pointer_bytes(g->leaf0_slots - f->chunk_slots));
+/* Leaf 0 replaced by leaf (of slots, holding the first ones of the old), and the old one
+   given back: the array, then its length, so that a reader bounds its index by the length
+   it loaded. Under the lock shared only where the old one held no chunk (table_in_place) or
+   by the file's only holder, so no reader loses a chunk. slot0 is cleared when it stops
+   being leaf 0, so that a chunk's pointer is in one place (fsck checks it). */
+static void replace_leaf0(struct file_data *f, uint8_t **leaf, uint32_t slots, struct lock_holder *shared) {
     uint8_t **old = f->chunks;
     uint32_t old_count = f->chunk_slots;
-    (void)__atomic_exchange_n(&f->chunks, g->leaf0, __ATOMIC_SEQ_CST);
-    (void)__atomic_exchange_n(&f->chunk_slots, g->leaf0_slots, __ATOMIC_SEQ_CST);
-    block_put(shared, old, pointer_bytes(old_count));
+    (void)__atomic_exchange_n(&f->chunks, leaf, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(&f->chunk_slots, slots, __ATOMIC_SEQ_CST);
+    if (old == &f->slot0) __atomic_store_n(&f->slot0, NULL, __ATOMIC_RELAXED); /* a reader may load it */
+    leaf0_put(old, old_count, shared);
+}
+
+static void publish_leaf0(struct file_data *f, struct table_growth *g, struct lock_holder *shared) {
+    uint8_t **leaf = g->leaf0 ? g->leaf0 : &f->slot0;
+    mem_copy(leaf, f->chunks, pointer_bytes(f->chunk_slots));
+    mem_zero(leaf + f->chunk_slots, pointer_bytes(g->leaf0_slots - f->chunk_slots));
+    replace_leaf0(f, leaf, g->leaf0_slots, shared);
 }
 
 static void publish_far(struct file_data *f, struct table_growth *g, struct lock_holder *shared) {
@@ -148,9 +169,9 @@ static void publish_far(struct file_data *f, struct table_growth *g, struct lock
     block_put(shared, old, pointer_bytes(old_count));
 }
 
-void table_commit(struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
-                  struct lock_holder *shared) {
-    if (g->leaf0) publish_leaf0(f, g, shared);
+void table_commit_far(struct file_data *f, uint32_t first, uint32_t last, struct table_growth *g,
+                      struct lock_holder *shared) {
+    if (g->leaf0_slots) publish_leaf0(f, g, shared);
     if (g->far) publish_far(f, g, shared);
     for (uint32_t j = first_far(first); g->leaves && j <= leaf_index(last); j++) {
         if (f->far[j - 1]) continue;
@@ -199,11 +220,10 @@ static void free_slots(struct file_data *f, uint8_t **leaf, uint32_t base, uint3
     for (uint32_t s = from; s < count; s++) {
         if (!leaf[s]) continue;
         if (base + s == 0) {
-            block_put(shared, leaf[s], f->first_cap);
-            __atomic_store_n(&f->first_cap, 0, __ATOMIC_RELAXED); /* reclaim.c reads it */
-        } else {
-            block_put(shared, leaf[s], CHUNK_SIZE);
+            table_free_chunk0(f, &leaf[0], shared);
+            continue;
         }
+        block_put(shared, leaf[s], CHUNK_SIZE);
         leaf[s] = NULL;
         if (base) add_count(&f->far_chunks, -1);
     }
@@ -233,18 +253,18 @@ static void truncate_far(struct file_data *f, uint32_t keep, struct lock_holder 
 }
 
 /* An array much larger than keep needs gives its memory back (kept as it is if the
-   smaller one cannot be had); the length is published as commit publishes it. */
+   smaller one cannot be had); the length is published as commit publishes it. Leaf 0 keeps
+   one slot at least: slot0 costs no block, and an emptied file written again (O_TRUNC)
+   need not publish a leaf 0 again. */
 static void shrink_leaf0(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
     uint32_t want = keep < LEAF_SLOTS ? keep : LEAF_SLOTS;
-    uint32_t count = want ? 1 : 0;
-    while (count && count < want) count *= 2;
-    if (!f->chunk_slots || count * 2 > f->chunk_slots) return;
-    uint8_t **slots = count ? block_take(shared, pointer_bytes(count)) : NULL;
-    if (count && !slots) return;
-    if (count) mem_copy(slots, f->chunks, pointer_bytes(count));
-    block_put(shared, f->chunks, pointer_bytes(f->chunk_slots));
-    f->chunks = slots;
-    (void)__atomic_exchange_n(&f->chunk_slots, count, __ATOMIC_SEQ_CST);
+    uint32_t count = 1;
+    while (count < want) count *= 2;
+    if (count * 2 > f->chunk_slots) return;
+    uint8_t **slots = count == 1 ? &f->slot0 : block_take(shared, pointer_bytes(count));
+    if (!slots) return;
+    mem_copy(slots, f->chunks, pointer_bytes(count));
+    replace_leaf0(f, slots, count, shared);
 }
 
 static void shrink_far(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
@@ -260,19 +280,27 @@ static void shrink_far(struct file_data *f, uint32_t keep, struct lock_holder *s
     (void)__atomic_exchange_n(&f->far_count, count, __ATOMIC_SEQ_CST);
 }
 
-void table_truncate(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
+void table_truncate_far(struct file_data *f, uint32_t keep, struct lock_holder *shared) {
     if (f->far_count) truncate_far(f, keep, shared);
     if (keep < f->chunk_slots) free_slots(f, f->chunks, 0, keep, f->chunk_slots, shared);
     if (f->far_count) shrink_far(f, keep, shared);
     shrink_leaf0(f, keep, shared);
 }
 
-uint64_t table_weight(const struct file_data *f) {
+/* Without table_truncate's publishing and shrinking: nothing reads a file being freed. */
+void table_free_far(struct file_data *f) {
+    if (f->far_count) truncate_far(f, 0, NULL);
+    free_slots(f, f->chunks, 0, 0, f->chunk_slots, NULL);
+    leaf0_put(f->chunks, f->chunk_slots, NULL);
+    block_put(NULL, f->far, pointer_bytes(f->far_count));
+}
+
+uint64_t table_weight_far(const struct file_data *f) {
     uint64_t slots = __atomic_load_n(&f->chunk_slots, __ATOMIC_SEQ_CST);
     uint64_t bytes = slots ? (slots - 1) * CHUNK_SIZE + __atomic_load_n(&f->first_cap, __ATOMIC_RELAXED) : 0;
-    bytes += slots * sizeof(void *);
+    bytes += leaf0_bytes((uint32_t)slots);
     uint64_t far = __atomic_load_n(&f->far_count, __ATOMIC_SEQ_CST);
-    if (!far) return bytes; /* a small file's, at every unlink */
+    if (!far) return bytes;
     return bytes + far * sizeof(void *) + (uint64_t)__atomic_load_n(&f->far_leaves, __ATOMIC_RELAXED) * LEAF_BYTES +
            (uint64_t)__atomic_load_n(&f->far_chunks, __ATOMIC_RELAXED) * CHUNK_SIZE;
 }
@@ -290,6 +318,7 @@ static uint32_t leaf_chunks(uint8_t *const *leaf, uint32_t base, uint32_t keep, 
 
 uint32_t table_check(const struct file_data *f, uint32_t keep) {
     uint32_t problems = (!f->chunk_slots != !f->chunks) + (f->chunk_slots > LEAF_SLOTS) +
+                        ((f->chunk_slots == 1) != (f->chunks == &f->slot0)) + (f->chunks != &f->slot0 && f->slot0) +
                         (!f->far_count != !f->far) + (f->far_count > MAX_FAR);
     if (problems) return problems; /* not safe to walk */
     for (uint32_t i = keep; i < f->chunk_slots; i++) problems += f->chunks[i] != NULL;

@@ -134,7 +134,7 @@ static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end,
 
 /* prepare_range for a writer holding the lock shared: small blocks from its cache, chunks
    under the allocator's mutex (writers of different files meet on it only for a new chunk).
-   In place (file_write_in_place), a file with leaf 0 has chunk 0 large enough. */
+   In place (file_write_in_place), a file with chunk 0 has it large enough. */
 errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer) {
     if (end <= offset) return E_SUCCESS;
     struct file_data *f = &file->file;
@@ -153,8 +153,8 @@ bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end
     if (end <= offset) return true;
     if (end > MAX_FILE_SIZE) return false; /* EFBIG, maybe after some iovecs: said exclusive */
     if (!table_in_place(f, chunk_index(offset), chunk_index(end - 1))) return false;
-    /* Without leaf 0 there is no chunk 0 to replace. */
-    return offset >= CHUNK_SIZE || f->chunk_slots == 0 || first_chunk_cap(f, end) == f->first_cap;
+    /* Without chunk 0 (first_cap 0, fsck checks it) there is none to replace. */
+    return offset >= CHUNK_SIZE || f->first_cap == 0 || first_chunk_cap(f, end) == f->first_cap;
 }
 
 void file_write_prepared(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len) {
@@ -316,9 +316,11 @@ errno_t file_allocate_shared(struct inode *file, uint64_t end, struct lock_holde
     return err;
 }
 
-void file_free(struct inode *file) { table_truncate(&file->file, 0, NULL); }
+void file_free(struct inode *file) { table_free(&file->file); }
 
-bool file_holds_memory(const struct inode *file) { return file->file.chunk_slots || file->file.far_count; }
+/* An emptied slot0 holds nothing: a lazy file whose fetch failed is emptied (file_fill)
+   and stays lazy. */
+bool file_holds_memory(const struct inode *file) { return !table_small(&file->file) || file->file.slot0; }
 
 /* Chunks past the end of the file hold nothing (they were freed on truncation), every far
    leaf and chunk is counted, chunk 0 and its capacity go together, and the bytes of the

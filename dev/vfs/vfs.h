@@ -55,12 +55,13 @@ struct dir_data {
 /* Chunk i holds bytes [i*CHUNK_SIZE, (i+1)*CHUNK_SIZE); a missing one reads as zeros. Its
    slot is in a two-level table (chunk_table.h), reached only through chunk_table.c. */
 struct file_data {
-    uint8_t **chunks;      /* leaf 0: the slots of chunks 0..chunk_slots-1 */
+    uint8_t **chunks;      /* leaf 0: the slots of chunks 0..chunk_slots-1 (&slot0 for one) */
     uint32_t chunk_slots;  /* doubles as the file grows, up to LEAF_SLOTS */
     uint32_t first_cap;    /* chunk 0 grows geometrically up to CHUNK_SIZE, so small files stay small */
     uint8_t ***far;        /* the top array: far[k] is leaf k + 1, or NULL */
     uint32_t far_count;
     uint32_t far_leaves, far_chunks; /* held by far leaves: a dead file's weight, checked by fsck */
+    uint8_t *slot0;        /* leaf 0 while it has one slot (a small file's): no block of its own */
 };
 
 struct pipe_data {
@@ -216,6 +217,6 @@ void file_free(struct inode *file);
    is one); UINT64_MAX if offset is at or past the end, or no data follows. Lock held. */
 uint64_t file_seek_data(const struct inode *file, uint64_t offset, bool hole);
 uint32_t file_check(const struct inode *file); /* inconsistencies, for fsck */
-bool file_holds_memory(const struct inode *file); /* a table (so chunks), for lazy_check */
+bool file_holds_memory(const struct inode *file); /* a chunk or a block of its table, for lazy_check */
 
 #endif
