@@ -15,8 +15,10 @@
                    stream on every thread, on the same files
    Each stream is ops as fuzz_core.c decodes them (fuzz_ops.c: < 220 a WASI call, 220..239 a
    host call), each from the thread's own process and guest memory, except 240..255, which
-   steer the threads (control() below; 251 n loops back). All threads start together on a
-   barrier; after they joined, every process must hold nothing and fsck must find nothing. */
+   steer the threads (control() below; 251 n loops back; 254 kills the thread's program,
+   255 reaps the last one killed). All threads start together on a barrier; after they
+   joined, every killed process must have been reaped exactly once, every process must hold
+   nothing and fsck must find nothing. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -52,6 +54,16 @@ struct worker {
 static struct worker workers[MAX_THREADS];
 static pthread_barrier_t start_line, finish_line;
 static uint32_t arrivals; /* the soft rendezvous of op 245 */
+
+/* Processes killed between two calls (op 254: a Worker terminated, never detached), which
+   any thread may reap (op 255), several at once: each must end exactly once. An index is
+   taken before its id is stored, so a reaper may read 0, which is no process's id. */
+#define MAX_DEAD 64u
+static struct {
+    uint32_t count;            /* kills so far (may pass MAX_DEAD: those were detached) */
+    uint32_t ids[MAX_DEAD];
+    uint32_t reaped[MAX_DEAD]; /* reaps of each that ended it */
+} dead;
 
 static void fail(const char *what, uint32_t value) {
     fprintf(stderr, "fuzz_core_threads: %s (%u)\n", what, value);
@@ -90,6 +102,42 @@ static void guest_call(struct worker *w, struct input *in, uint8_t op) {
     }
     native_trap_target = NULL;
     interrupted(&w->guest);
+}
+
+/* Op 254: this thread's program dies between two calls, holding nothing, as a Worker that
+   was terminated: its process stays in the core until someone reaps it, and the thread's
+   next op starts a new program. */
+static void kill_program(struct guest *g) {
+    native_host_select(g);
+    if (!g->process) return;
+    uint32_t k = __atomic_fetch_add(&dead.count, 1, __ATOMIC_SEQ_CST);
+    if (k >= MAX_DEAD) {
+        ops_detach(g);
+        return;
+    }
+    __atomic_store_n(&dead.ids[k], wasi_wasm_process_id(), __ATOMIC_SEQ_CST);
+    g->process = NULL;
+    g->busy = NULL;
+    native_host_select(g); /* no process on this thread now */
+}
+
+/* Reaps the k-th killed process from the current process (or none): exactly one reap of
+   an id may end it; the others, at the same time or later, must find no such process. */
+static int32_t reap_dead(uint32_t k) {
+    uint32_t id = __atomic_load_n(&dead.ids[k], __ATOMIC_SEQ_CST);
+    int32_t got = wasi_wasm_reap(id);
+    if (got == 1) fail("a process killed between two calls held a lock", id);
+    if (got != 0 && got != -28) fail("wasi_wasm_reap gave neither 0 nor -EINVAL", (uint32_t)got);
+    if (got == 0 && __atomic_add_fetch(&dead.reaped[k], 1, __ATOMIC_SEQ_CST) > 1)
+        fail("two reaps of one process both ended it", id);
+    return got;
+}
+
+/* Op 255: reaps the last process killed, as the main thread of a page reaps a Worker
+   after terminate() (two threads may reap it at once: op 245 before it pairs them). */
+static void reap_last_killed(void) {
+    uint32_t count = __atomic_load_n(&dead.count, __ATOMIC_SEQ_CST);
+    if (count) reap_dead((count < MAX_DEAD ? count : MAX_DEAD) - 1);
 }
 
 /* Op 251 n: n = 0 marks where a loop starts (the next op; else the stream's start); the
@@ -151,7 +199,13 @@ static void control(struct worker *w, struct input *in, uint8_t op) {
     case 251:
         loop(w, in, take_u8(in));
         break;
-    default: /* a new program on this thread */
+    case 254:
+        kill_program(g);
+        break;
+    case 255:
+        reap_last_killed();
+        break;
+    default: /* 252, 253: a new program on this thread */
         ops_detach(g);
         ops_attach(g, g->pages ? g->pages : 1 + w->index % 2);
         break;
@@ -226,8 +280,15 @@ static uint32_t split(const uint8_t *data, size_t size, const uint8_t **part, si
     return n;
 }
 
-/* After the threads joined: nothing held, nothing inconsistent. */
+/* After the threads joined: every killed process reaped once (here, if no op did), nothing
+   held, nothing inconsistent. */
 static void check_after_join(uint32_t threads) {
+    native_host_select(NULL);
+    uint32_t killed = __atomic_load_n(&dead.count, __ATOMIC_SEQ_CST);
+    for (uint32_t k = 0; k < killed && k < MAX_DEAD; k++) {
+        bool was_reaped = dead.reaped[k] != 0;
+        if ((reap_dead(k) == 0) == was_reaped) fail("a killed process was not reaped exactly once", dead.ids[k]);
+    }
     for (uint32_t i = 0; i < threads; i++) {
         struct guest *g = &workers[i].guest;
         if (!g->process) continue;
@@ -265,6 +326,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         w->size = part_size[i % parts];
     }
     __atomic_store_n(&arrivals, 0, __ATOMIC_SEQ_CST);
+    memset(&dead, 0, sizeof dead);
     pthread_barrier_wait(&start_line);
     pthread_barrier_wait(&finish_line);
     check_after_join(threads);

@@ -11,7 +11,6 @@ wasmtime's output, and fsck must stay clean, in one thread and in four sharing t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -27,7 +26,6 @@ import wasm_build
 from differential import SANDBOX, run_wasmtime
 from test_thread_stress import GUEST_ROOT, check_tree, parse_report, run_each, walk
 
-ROOT = Path(__file__).resolve().parent.parent
 NEAR_THE_LIMIT = "-DDIR_FIRST_SEQ=0xFFFFFFB0u"  # DIR_SEQ_LIMIT 0xFFFFFFF0 less 64
 # Not fs_readdir: it expects cookie 1000000 to be past the end, true of a directory whose
 # numbers start at 0 (here it is a place before the first entry).
@@ -38,23 +36,7 @@ PROGRAMS = ["dir_churn", "fs_dirs", "fs_rename", "fs_link", "fs_symlink", "libc_
 @pytest.fixture(scope="module")
 def renumbering_core() -> Path:
     """The core as tools/build.py builds it, its directories numbered from near the limit."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import build  # noqa: PLC0415 - tools/ is not a package
-
-        sources = sorted(build.SOURCES.glob("*/*.c"))
-        headers = sorted(build.SOURCES.glob("*/*.h"))
-        flags = [*build.FLAGS, NEAR_THE_LIMIT]
-        text = b"".join(path.read_bytes() for path in (*sources, *headers))
-        key = hashlib.sha256(text + repr(flags).encode()).hexdigest()[:16]
-        out = wasm_build.CACHE_DIR / f"wasi-renumbering-{key}.wasm"
-        if not out.exists():
-            relative = [str(path.relative_to(ROOT)) for path in sources]
-            wasm_build.CACHE_DIR.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(build.patch_max_pages(build.compile_wasm(flags, relative)))
-        return out
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
+    return wasm_build.compile_core("renumbering", (NEAR_THE_LIMIT,))
 
 
 def run_isolated(core: Path, wasm: Path) -> dict[str, Any]:

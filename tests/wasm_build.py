@@ -36,3 +36,28 @@ def compile_program(source: str | Path, extra_flags: tuple[str, ...] = ()) -> Pa
     subprocess.run([*_compiler(), *CFLAGS, *extra_flags, "-o", str(tmp), str(path)], check=True)
     tmp.replace(out)
     return out
+
+
+def compile_core(name: str, extra_flags: tuple[str, ...]) -> Path:
+    """The core as tools/build.py builds it, with extra -D knobs (cached by sources and
+    flags): tests that need a number to start near its limit or a window held open."""
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "tools"))
+    try:
+        import build  # noqa: PLC0415 - tools/ is not a package
+
+        sources = sorted(build.SOURCES.glob("*/*.c"))
+        headers = sorted(build.SOURCES.glob("*/*.h"))
+        flags = [*build.FLAGS, *extra_flags]
+        text = b"".join(path.read_bytes() for path in (*sources, *headers))
+        key = hashlib.sha256(text + repr(flags).encode()).hexdigest()[:16]
+        out = CACHE_DIR / f"wasi-{name}-{key}.wasm"
+        if not out.exists():
+            relative = [str(path.relative_to(root)) for path in sources]
+            CACHE_DIR.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(build.patch_max_pages(build.compile_wasm(flags, relative)))
+            tmp.replace(out)
+        return out
+    finally:
+        sys.path.remove(str(root / "tools"))

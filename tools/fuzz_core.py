@@ -46,10 +46,12 @@ TSAN = ["-fsanitize=thread"]
 # that short runs free lists under the lock shared while other threads read (reclaim.c); and
 # directories number their entries from 64 below the limit, so that they all renumber
 # (dir.c) after 64 names instead of 4 billion; and pipes count their bytes from 16 below
-# 2^32, so that their head and tail wrap (pipe.h) after 16 bytes instead of 4 GiB.
+# 2^32, so that their head and tail wrap (pipe.h) after 16 bytes instead of 4 GiB. A reap
+# waits 100 us (the stand-in host's longest real sleep) between finding the process and
+# ending it (host.c), so that two threads reaping one id both get that far.
 CFLAGS = ["-g", "-O1", "-std=c17", "-Wall", "-Wextra", "-Werror", "-fno-common",
           "-DRECLAIM_PRESSING_BYTES=2048", "-DDIR_FIRST_SEQ=0xFFFFFFB0u",
-          "-DPIPE_FIRST_POSITION=0xFFFFFFF0u"]
+          "-DPIPE_FIRST_POSITION=0xFFFFFFF0u", "-DREAP_PAUSE_NS=100000"]
 MAX_LEN = 2048
 THREAD_MAX_LEN = 4096
 HARNESS = ["native_host.c", "fuzz_ops.c"]

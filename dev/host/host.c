@@ -57,9 +57,16 @@ EXPORT("wasi_wasm_attach") int32_t wasi_wasm_attach(int32_t can_block) {
     return E_SUCCESS;
 }
 
+/* The process's own end. It claims the process as a reaper would, so that it and a reap
+   never both end it: a host that reaped a process whose thread still ran (its error) left
+   the freeing to the reaper, and this instance then only forgets the process. */
 EXPORT("wasi_wasm_detach") void wasi_wasm_detach(void) {
     struct process *p = current_process();
     if (!p) return;
+    if (!process_claim(p->id)) {
+        platform_set_instance_process(NULL);
+        return;
+    }
     stdio_flush(p);
     (void)vfs_thaw(&p->holder); /* a freeze ends with its process */
     platform_set_instance_process(NULL);
@@ -87,17 +94,34 @@ EXPORT("wasi_wasm_process_id") uint32_t wasi_wasm_process_id(void) {
     return self ? self->id : 0;
 }
 
+/* Tests widen the window between a reaper's lookup of the process and its claim
+   (-DREAP_PAUSE_NS: the fuzzers and tests/test_reap.py wait there), so that two reapers of
+   one id both find the process before either claims it. 0 (the real core): no wait. */
+#ifndef REAP_PAUSE_NS
+#define REAP_PAUSE_NS 0
+#endif
+static int reap_pause_word; /* never changes: the wait always runs to its timeout */
+static void reap_pause(void) {
+    if (REAP_PAUSE_NS) platform_wait32(&reap_pause_word, 0, REAP_PAUSE_NS);
+}
+
 /* Ends the process numbered id, whose thread is gone (a terminated Worker): releases what
    it held (the lock in either mode, its mutexes) and frees it, as its own detach would.
    Only for a process that will never run again: releasing the locks of a live one would
-   let two operations into the filesystem at once. Returns 1 if it held a lock (an operation
-   may be half done: run fsck), 0 if not, -EINVAL if id names no process or the caller's. */
+   let two operations into the filesystem at once. Several threads may reap one id at once:
+   only the one whose claim succeeds touches the process, before anything is released, so
+   a loser cannot release the locks of a new process that took the freed one's memory.
+   Returns 1 if it held a lock (an operation may be half done: run fsck), 0 if not,
+   -EINVAL if id names no process, one another reaper claimed, or the caller's own. */
 EXPORT("wasi_wasm_reap") int32_t wasi_wasm_reap(uint32_t id) {
-    struct process *p = process_by_id(id);
-    if (!p || p == current_process()) return -(int32_t)E_INVAL;
+    struct process *self = current_process();
+    struct process *p = self && self->id == id ? NULL : process_by_id(id);
+    if (!p) return -(int32_t)E_INVAL;
+    reap_pause();
+    if (!process_claim(id)) return -(int32_t)E_INVAL;
     bool held = vfs_release_held(&p->holder);
     host_lock();
-    if (process_by_id(id) == p) process_free(p); /* another reaper may have been first */
+    process_free(p);
     if (held) fsck_recount_opens();
     vfs_unlock();
     return held ? 1 : 0;

@@ -9,6 +9,11 @@
    finds nothing. Fixed, so that it can be read without the lock. */
 #define REGISTRY_SLOTS 16384u /* 16384 processes need more than 1 GiB of stacks */
 #define SLOT_BITS 14u
+/* The claim of whoever ends a process (process_claim: a reaper, or its own detach): set
+   in its slot's generation, above the bits an id carries, so that no id finds the process
+   again and exactly one of them ends it. */
+#define SLOT_CLAIMED 0x80000000u
+_Static_assert(SLOT_CLAIMED > UINT32_MAX >> SLOT_BITS, "an id could name a claimed slot");
 /* Every fd of every process and every host handle (at most 65535, base/handles.c) count in
    an inode's open_count, which so never reaches OPEN_EMPTYING (vfs.h) nor wraps. */
 _Static_assert((uint64_t)REGISTRY_SLOTS * LIMIT_MAX_FDS_MAX + 65535u < OPEN_EMPTYING,
@@ -29,28 +34,47 @@ static bool register_process(struct process *p) {
         struct registry_slot *slot = &processes.registry[i];
         if (slot->process) continue;
         uint32_t generation = (slot->generation + 1) & ((1u << (32 - SLOT_BITS)) - 1);
-        __atomic_store_n(&slot->generation, generation ? generation : 1, __ATOMIC_SEQ_CST);
+        if (!generation) generation = 1;
+        /* Numbered before it can be found: a lookup then never needs to read it. */
+        p->id = (generation << SLOT_BITS) | i;
+        __atomic_store_n(&slot->generation, generation, __ATOMIC_SEQ_CST);
         __atomic_store_n(&slot->process, p, __ATOMIC_SEQ_CST);
-        p->id = (slot->generation << SLOT_BITS) | i;
         processes.next_free_hint = i + 1;
         return true;
     }
     return false;
 }
 
+/* The next generation follows the process's own, not the slot's word, which the claim
+   marked: the mark goes with the process. */
 static void unregister_process(struct process *p) {
     struct registry_slot *slot = &processes.registry[p->id & (REGISTRY_SLOTS - 1)];
     if (slot->process != p) return; /* never registered */
     __atomic_store_n(&slot->process, NULL, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&slot->generation, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&slot->generation, (p->id >> SLOT_BITS) + 1, __ATOMIC_SEQ_CST);
 }
 
+/* Reads no process: one found here may be freed at any moment by its reaper. A process
+   is stored only after its generation and cleared before the generation moves on, so a
+   slot seen holding p with the id's generation before and after holds the process so
+   numbered; a claimed slot's generation matches no id. */
 struct process *process_by_id(uint32_t id) {
     const struct registry_slot *slot = &processes.registry[id & (REGISTRY_SLOTS - 1)];
     uint32_t generation = __atomic_load_n(&slot->generation, __ATOMIC_SEQ_CST);
     struct process *p = __atomic_load_n(&slot->process, __ATOMIC_SEQ_CST);
     bool same = generation == id >> SLOT_BITS && __atomic_load_n(&slot->generation, __ATOMIC_SEQ_CST) == generation;
-    return same && p && p->id == id ? p : NULL;
+    return same ? p : NULL;
+}
+
+/* One compare-exchange: of every caller that names the process numbered id, exactly one
+   moves the generation from the id's to the mark. A slot given back and taken again since
+   a reaper found the process has another generation, so a claim never lands on the next
+   process (until the generation comes round: DESIGN.md, "Numbers that cannot wrap"). */
+bool process_claim(uint32_t id) {
+    struct registry_slot *slot = &processes.registry[id & (REGISTRY_SLOTS - 1)];
+    uint32_t expected = id >> SLOT_BITS;
+    return __atomic_compare_exchange_n(&slot->generation, &expected, expected | SLOT_CLAIMED, false,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 struct process *process_list(void) { return processes.all; }
@@ -114,7 +138,8 @@ struct process *process_create(bool can_block, errno_t *err) {
     /* Unique among live processes (their slots differ), never 0 or lock.c's anonymous tag. */
     p->holder.tag = (p->id & 0x3FFFFFFFu) | 0x40000000u;
     if (*err || (*err = open_stdio(p))) {
-        process_free(p);
+        /* Unnumbered, or claimed here: a reap of a guessed number then cannot free it too. */
+        if (!p->id || process_claim(p->id)) process_free(p);
         return NULL;
     }
     return p;

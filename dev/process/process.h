@@ -85,10 +85,16 @@ struct process *process_list(void);
 /* A new process with stdio on fds 0-2 and a stack of STACK_SIZE, or NULL (*err set).
    Exclusive lock held (it registers the process's lock holder). */
 struct process *process_create(bool can_block, errno_t *err); /* ENOMEM, or EAGAIN: too many */
-/* The process numbered id, or NULL. Takes no lock: a host uses it for a process whose
-   thread is gone and may hold the lock (wasi_wasm_reap). */
+/* The process numbered id, or NULL (also once a reaper claimed it). Takes no lock: a host
+   uses it for a process whose thread is gone and may hold the lock (wasi_wasm_reap). */
 struct process *process_by_id(uint32_t id);
-void process_free(struct process *p);   /* lock held; the stack too */
+/* Claims the process numbered id for whoever ends it (its reaper, or its own detach):
+   true for exactly one caller however many try at once, and process_by_id finds it no
+   more. Only the claimer may then touch it (release its locks, free it). */
+bool process_claim(uint32_t id);
+/* Lock held, and the caller's claim on p (or p never numbered); frees the stack too, and
+   gives the number's slot back. */
+void process_free(struct process *p);
 /* Replaces the process's args or env blob (NUL-terminated strings back to back). */
 errno_t process_set_strings(struct process *p, bool env, const uint8_t *blob, uint32_t len);
 

@@ -157,8 +157,8 @@ def pipe_release(slot: int) -> bytes:
     return bytes([232, 0, slot])
 
 
-SPIN, YIELD, RENDEZVOUS, FSCK, INTERRUPT, BLOCKING, SLOWER, LOOP, RESTART = (
-    242, 244, 245, 246, 247, 248, 250, 251, 252)
+SPIN, YIELD, RENDEZVOUS, FSCK, INTERRUPT, BLOCKING, SLOWER, LOOP, RESTART, KILL, REAP = (
+    242, 244, 245, 246, 247, 248, 250, 251, 252, 254, 255)
 
 
 def loop(times: int, body: bytes) -> bytes:
@@ -313,6 +313,22 @@ def seeds() -> dict[str, bytes]:
                    + stat_fd(4) + close(4))] * 2,
             loop(99, open_file("b") + write(4, 199, offset=AT_4G) + write(4, 199, offset=AT_1T)
                  + read(4, 199, offset=AT_4G) + set_size(4, 10) + close(4)),
+        ),
+        # Two reaps of one id at once, and a new process in between (wasi_wasm_reap in
+        # dev/host/host.c): the first thread's program opens and writes "a" and is killed
+        # (op 254, a Worker terminated holding an fd), then it and the second thread meet
+        # (op 245) and both reap it (op 255), while the third starts new programs (op 252),
+        # each taking the memory the reaped one gave back. The fuzz build waits 100 us in
+        # every reap between finding the process and ending it, so both reapers find it;
+        # exactly one may end it. When the reap released the process's locks before the
+        # claim that makes one reaper win, replays of this seed failed: both reaps said
+        # they ended it, or the second read the process the first had freed
+        # (use-after-poison in vfs_release_held).
+        "reaps_of_one_id": seed(
+            setup(3),
+            loop(30, open_file("a") + write(4, 50) + bytes([KILL, RENDEZVOUS, REAP])),
+            loop(30, bytes([RENDEZVOUS, REAP]) + stat_path("a")),
+            loop(60, bytes([RESTART]) + open_file("b") + close(4)),
         ),
         # rmdir, links, symlinks and renames across directories under the lock shared
         # (wasi_path.c rmdir_shared, link_shared, symlink_shared, rename_shared), every hook
