@@ -100,16 +100,22 @@ def build(target: Target) -> Path:
     """Compile every core source (statics gathered by fuzz/core_sections.h) and link."""
     cc = compiler()
     target.objects.mkdir(parents=True, exist_ok=True)
+    stamp = target.objects / "flags"
+    command = "\n".join([cc, *CFLAGS, *target.sanitize])
+    flags_current = stamp.exists() and stamp.read_text() == command
     objects = []
     for source in sorted((ROOT / "dev").glob("*/*.c")):
         obj = target.objects / f"{source.parent.name}_{source.stem}.o"
         objects.append(obj)
-        if obj.exists() and obj.stat().st_mtime > newest_input(source):
+        if flags_current and obj.exists() and obj.stat().st_mtime > newest_input(source):
             continue
         run_compiler(
             [cc, "-c", *CFLAGS, *target.sanitize, "-fsanitize=fuzzer-no-link", f"-I{ROOT / 'dev'}",
              "-include", str(ROOT / "fuzz" / "core_sections.h"), str(source), "-o", str(obj)]
         )
+    # Written once every object has this command line: a changed flag (a -D knob above)
+    # rebuilds every object, not only those whose sources changed.
+    stamp.write_text(command)
     harness = [ROOT / "fuzz" / name for name in [*HARNESS, target.driver]]
     run_compiler(
         [cc, *CFLAGS, *target.sanitize, "-fsanitize=fuzzer", "-pthread", f"-I{ROOT / 'dev'}",
