@@ -12,6 +12,7 @@
 #define DIR_FD 3
 
 static char data[100];
+static char bulk[200 * 1024];
 static __wasi_fd_t own_fd; /* "f": 64 bytes, open for reading and writing */
 
 static void must(__wasi_errno_t err, const char *what) {
@@ -75,6 +76,16 @@ static void rewrite(void) {
     must(__wasi_fd_close(fd), "close");
 }
 
+/* The same file emptied and 200 KiB written again in one call: four chunks' slots filled
+   under the lock shared. */
+static void rewrite_bulk(void) {
+    __wasi_fd_t fd = open_file("b", __WASI_OFLAGS_CREAT | __WASI_OFLAGS_TRUNC, __WASI_RIGHTS_FD_WRITE);
+    __wasi_ciovec_t iov = { (const uint8_t *)bulk, sizeof bulk };
+    __wasi_size_t written;
+    must(__wasi_fd_write(fd, &iov, 1, &written), "write");
+    must(__wasi_fd_close(fd), "close");
+}
+
 static void rename_twice(void) {
     must(__wasi_path_rename(DIR_FD, "f", DIR_FD, "g"), "rename");
     must(__wasi_path_rename(DIR_FD, "g", DIR_FD, "f"), "rename back");
@@ -97,7 +108,8 @@ static const struct {
 } sequences[] = {
     { "loop", empty },         { "fdstat", fdstat },       { "stat", path_stat },
     { "open_close", open_close }, { "pread16", pread16 },  { "pwrite16", pwrite16 },
-    { "create_unlink", create_unlink }, { "rewrite", rewrite }, { "rename", rename_twice },
+    { "create_unlink", create_unlink }, { "rewrite", rewrite }, { "rewrite_bulk", rewrite_bulk },
+    { "rename", rename_twice },
     { "mkdir_rmdir", mkdir_rmdir }, { "readdir", read_dir },
 };
 

@@ -38,7 +38,7 @@ from wasi_wasm import _engine, _init, _store  # noqa: E402
 from wasm_build import compile_program  # noqa: E402
 
 SEQUENCES = ["fdstat", "stat", "open_close", "pread16", "pwrite16", "create_unlink", "rewrite",
-             "rename", "mkdir_rmdir", "readdir"]
+             "rewrite_bulk", "rename", "mkdir_rmdir", "readdir"]
 FUEL = 1 << 62
 Table = dict[str, list[float]]  # sequence -> one value per core
 TIME_RUNS = 9
