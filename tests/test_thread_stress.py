@@ -463,7 +463,8 @@ def stress_rw(wasm_program: Callable[..., Path]) -> Path:
 RW_ROLES = {"writer": 1500, "churn": 400, "reader": 800, "relinker": 1500, "opener": 3000,
             "creator": 4000, "lister": 400, "renamer": 3000, "watcher": 3000,
             "appender": 10000, "truncator": 2000, "bigreader": 60000,
-            "mover": 20000, "mcreator": 20000}  # fmt: skip
+            "mover": 20000, "mcreator": 20000, "holefiller": 300,
+            "holereader": 60000, "grower": 20, "growreader": 60000}  # fmt: skip
 
 
 @pytest.mark.parametrize("writers", [1, 2])
@@ -483,6 +484,40 @@ def test_readers_never_see_bytes_that_were_not_written(stress_rw: Path, writers:
         assert [line.split()[0] for line in outputs] == roles
         assert fs.fsck() == 0
         assert set(fs.read_file(f"{GUEST_ROOT}/shared")) <= {0, 0xAB}
+
+
+def test_a_chunk_written_whole_inside_the_size_is_zeroed_first(stress_rw: Path) -> None:
+    """A write that covers a new chunk whole skips zeroing it only past the file's size,
+    where no reader reads (filedata.c commit). Inside the size (a hole ftruncate made) a
+    reader may read the chunk between its placing and the copy, so it is zeroed first:
+    readers of the holes never see the 0xCD a scratch file left in the freed chunks. With
+    the zeroing skipped there too, the reader saw 0xCD in 3 runs of 3."""
+    roles = ["holefiller", "holereader", "holereader"]
+    with start_wasi(preopens={}) as fs:
+        fs.mkdir(GUEST_ROOT)
+        fs.write_file(f"{GUEST_ROOT}/holes", b"")
+        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
+        outputs = run_each(stress_rw, fs.init_obj(), argvs)
+        assert [line.split()[0] for line in outputs] == roles
+        assert fs.fsck() == 0
+        assert fs.read_file(f"{GUEST_ROOT}/holes") == b"\xab" * (256 << 10)
+
+
+def test_a_chunk_appended_whole_is_read_only_once_written(stress_rw: Path) -> None:
+    """A chunk an append covers whole lies past the size, so it is placed unzeroed, and
+    the size moves past it only after its bytes, with a release store (filedata.c
+    file_write_prepared): readers at the end of the growing file never see the 0xCD the
+    grower's scratch file left in the freed chunks. With the size moved before the copy,
+    the reader saw 0xCD in 3 runs of 3."""
+    roles = ["grower", "growreader", "growreader"]
+    with start_wasi(preopens={}) as fs:
+        fs.mkdir(GUEST_ROOT)
+        fs.write_file(f"{GUEST_ROOT}/grow", b"")
+        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
+        outputs = run_each(stress_rw, fs.init_obj(), argvs)
+        assert [line.split()[0] for line in outputs] == roles
+        assert fs.fsck() == 0
+        assert fs.read_file(f"{GUEST_ROOT}/grow") == b"\xab" * (2 << 20)
 
 
 def test_files_die_while_others_open_and_close_them(stress_rw: Path) -> None:

@@ -11,10 +11,12 @@
    Writers of different files run in parallel: a write that only fills the file's chunks
    and adds leaves and chunks to empty slots runs under the VFS lock shared (and the file's
    data mutex if another fd could write it too), while readers read the same file. Under
-   the shared lock every new chunk is zeroed before its slot is set (a release store), so a
-   reader sees, for every byte, zero, the old value or the new one, never another file's
-   freed bytes, whatever size it loaded: a read that overlaps a concurrent write may see
-   part of it, as POSIX allows. A write that needs a larger leaf 0, a larger top array or a
+   the shared lock every new chunk a reader could reach is zeroed before its slot is set (a
+   release store), so a reader sees, for every byte, zero, the old value or the new one,
+   never another file's freed bytes, whatever size it loaded: a read that overlaps a
+   concurrent write may see part of it, as POSIX allows. A chunk the write covers whole at
+   or past the size is not zeroed: no reader reads past the size it loaded, and the size
+   passes that chunk only after its bytes (file_write_prepared). A write that needs a larger leaf 0, a larger top array or a
    larger chunk 0 replaces memory a reader may be reading: it runs with the lock exclusive
    (file_write_in_place), except the first ones of a file that has none, which replace
    nothing. */
@@ -100,10 +102,13 @@ fail:
 
 /* Puts the reserved blocks in place. overwrite: the caller writes every byte of
    [offset, end) right after, so chunks it covers whole need no zeroing, unless readers
-   may read them meanwhile (the writer holds the lock shared). */
-static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct reservation *r, bool overwrite,
-                   struct lock_holder *shared) {
-    bool readers = shared != NULL;
+   may read them meanwhile: below readable (the file's size while the writer holds the
+   lock shared; readers clamp to the size they load, 0 when exclusive). Returns where the
+   first chunk left unzeroed starts (NO_CHUNK_UNZEROED if none): the size must not pass it
+   before the bytes are in (file_write_prepared). */
+static uint64_t commit(struct file_data *f, uint64_t offset, uint64_t end, struct reservation *r, bool overwrite,
+                       uint64_t readable, struct lock_holder *shared) {
+    uint64_t unzeroed_from = NO_CHUNK_UNZEROED;
     uint32_t first = chunk_index(offset), last = chunk_index(end - 1);
     table_commit(f, first, last, &r->table, shared); /* every chunk of the range has a slot now */
     if (r->first) {
@@ -119,33 +124,34 @@ static void commit(struct file_data *f, uint64_t offset, uint64_t end, struct re
         void *c = spare_next(&r->spares);
         uint64_t chunk_start = (uint64_t)i << CHUNK_SHIFT;
         bool whole = overwrite && offset <= chunk_start && end >= chunk_start + CHUNK_SIZE;
-        if (!whole || readers) mem_zero(c, CHUNK_SIZE);
+        if (!whole || chunk_start < readable) mem_zero(c, CHUNK_SIZE);
+        else if (unzeroed_from == NO_CHUNK_UNZEROED) unzeroed_from = chunk_start;
         table_place(f, i, (uint8_t *)c);
     }
     mem_zero(r, sizeof *r);
+    return unzeroed_from;
 }
 
 static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end, bool overwrite) {
     struct reservation r;
     errno_t err = reserve(f, offset, end, &r, NULL);
-    if (!err) commit(f, offset, end, &r, overwrite, NULL);
+    if (!err) (void)commit(f, offset, end, &r, overwrite, 0, NULL);
     return err;
 }
 
 /* prepare_range for a writer holding the lock shared: small blocks from its cache, chunks
    under the allocator's mutex (writers of different files meet on it only for a new chunk).
    In place (file_write_in_place), a file with chunk 0 has it large enough. */
-errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer) {
-    if (end <= offset) return E_SUCCESS;
+uint64_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer) {
+    if (end <= offset) return NO_CHUNK_UNZEROED;
     struct file_data *f = &file->file;
     uint32_t first = chunk_index(offset), last = chunk_index(end - 1);
     bool chunk0_fits = first > 0 || first_chunk_cap(f, end) == f->first_cap;
     /* Every chunk there (chunk 0 too, if it fits): the table covers the range already. */
-    if (chunk0_fits && missing_chunks(f, first, last, 0) == 0) return E_SUCCESS;
+    if (chunk0_fits && missing_chunks(f, first, last, 0) == 0) return NO_CHUNK_UNZEROED;
     struct reservation r;
-    errno_t err = reserve(f, offset, end, &r, writer);
-    if (!err) commit(f, offset, end, &r, true, writer);
-    return err;
+    if (reserve(f, offset, end, &r, writer)) return PREPARE_NO_ROOM;
+    return commit(f, offset, end, &r, true, file->size, writer);
 }
 
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end) {
@@ -157,7 +163,8 @@ bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end
     return offset >= CHUNK_SIZE || f->first_cap == 0 || first_chunk_cap(f, end) == f->first_cap;
 }
 
-void file_write_prepared(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len) {
+void file_write_prepared(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len,
+                         uint64_t unzeroed_from) {
     if (!len) return; /* moves no size, even past the end */
     uint64_t end = offset + len;
     struct file_data *f = &file->file;
@@ -170,9 +177,13 @@ void file_write_prepared(struct inode *file, uint64_t offset, uint32_t guest_src
         guest_src += (uint32_t)n;
         offset += n;
     }
+    if (end <= file->size) return;
     /* A plain store: a reader that sees it before the data reads zeros or old bytes of
-       this file (above), and an atomic one would cost a fence per append. */
-    if (end > file->size) file->size = end;
+       this file (above), and an atomic one would cost a fence per append. Past a chunk left
+       unzeroed, a reader that sees the size must see the bytes: a release store, only in a
+       write that placed such a chunk (64 KiB or more). */
+    if (end > unzeroed_from) __atomic_store_n(&file->size, end, __ATOMIC_RELEASE);
+    else file->size = end;
 }
 
 errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len) {
@@ -180,7 +191,7 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
     uint64_t end = offset + len; /* offset_range_valid: no wrap */
     if (end > MAX_FILE_SIZE) return E_FBIG;
     errno_t err = prepare_range(&file->file, offset, end, true);
-    if (!err) file_write_prepared(file, offset, guest_src, len);
+    if (!err) file_write_prepared(file, offset, guest_src, len, NO_CHUNK_UNZEROED);
     return err;
 }
 

@@ -185,16 +185,24 @@ void dir_free(struct inode *dir);
 /* Under the lock exclusive. */
 errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len);
 /* Under the lock shared and the file's data mutex, once file_prepare_shared took the blocks
-   of the whole write: copies the bytes in, then moves the size. */
-void file_write_prepared(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len);
+   of the whole write: copies the bytes in, then moves the size (past unzeroed_from, what
+   file_prepare_shared said, only after the bytes, for every reader). */
+void file_write_prepared(struct inode *file, uint64_t offset, uint32_t guest_src, uint32_t len,
+                         uint64_t unzeroed_from);
 /* Whether a write of [offset, end) can run under the lock shared: it replaces no block a
    reader may be reading (leaf 0, the top array, chunk 0: chunk_table.h). */
 bool file_write_in_place(const struct inode *file, uint64_t offset, uint64_t end);
 /* Under the lock shared (file_write_in_place true): takes every block the write of
    [offset, end) needs, for all its iovecs at once. A file's first leaf 0 and chunk 0
    replace nothing only while it has none: sized for the first iovec alone, the next one
-   would have to replace them under the readers' feet. ENOSPC: nothing was taken. */
-errno_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer);
+   would have to replace them under the readers' feet. A new chunk the write covers whole,
+   past the size, is not zeroed first (no reader reads past the size), which saves a 64 KiB
+   fill per chunk of a large write. Returns where the first such chunk starts
+   (NO_CHUNK_UNZEROED if none), for file_write_prepared; PREPARE_NO_ROOM (chunk 0 is never
+   left unzeroed) for ENOSPC, when nothing was taken. */
+#define NO_CHUNK_UNZEROED UINT64_MAX
+#define PREPARE_NO_ROOM 0u
+uint64_t file_prepare_shared(struct inode *file, uint64_t offset, uint64_t end, struct lock_holder *writer);
 void file_read_to_guest(struct inode *file, uint64_t offset, uint32_t guest_dst, uint32_t len);
 /* The same for a host's buffer in core memory, under the lock exclusive (host/fs_file.c). */
 errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t *src, uint32_t len);

@@ -60,11 +60,12 @@ static bool write_file_locked(struct fd_entry *e, const struct file_write *w, st
     }
     if (shared && !file_write_in_place(node, offset, offset + w->total_len)) return false;
     /* Memory that shared-lock writers unlinked comes back under the lock exclusive only. */
-    errno_t err = shared ? file_prepare_shared(node, offset, offset + w->total_len, shared) : E_SUCCESS;
-    if (err == E_NOSPC) return false;
+    uint64_t unzeroed_from = shared ? file_prepare_shared(node, offset, offset + w->total_len, shared) : NO_CHUNK_UNZEROED;
+    if (unzeroed_from == PREPARE_NO_ROOM) return false;
+    errno_t err = E_SUCCESS;
     uint32_t total = 0;
     for (uint32_t i = 0; i < w->count && !err; i++) {
-        if (shared) file_write_prepared(node, offset, w->iovs[i].buf, w->iovs[i].len);
+        if (shared) file_write_prepared(node, offset, w->iovs[i].buf, w->iovs[i].len, unzeroed_from);
         else err = file_write_from_guest(node, offset, w->iovs[i].buf, w->iovs[i].len);
         if (!err) {
             offset += w->iovs[i].len;

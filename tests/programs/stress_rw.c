@@ -36,6 +36,19 @@
            own file is where it put it (ENOENT is a failure).
    mcreator: creates (O_EXCL) and unlinks its own names mcID_K in DIR/m/a and DIR/m/b, under
            each directory's mutex alone, beside the movers.
+   holefiller: empties DIR/holes, fills its own scratch file with 0xCD and empties it
+           (its chunks are free again, full of 0xCD), makes DIR/holes 256 KiB of hole with
+           ftruncate and writes its four 64 KiB chunks whole, in a shuffled order: each new
+           chunk lies inside the size, where readers read, so it must be zeroed before it
+           is placed, even though the write covers it whole.
+   holereader: preads random 4 KiB of DIR/holes through one fd and checks every byte is 0
+           or 0xAB.
+   grower: empties DIR/grow, fills its own scratch file with 0xCD and empties it, then
+           appends 64 KiB chunks of 0xAB to DIR/grow up to 2 MiB: each new chunk lies past
+           the size, so it is placed unzeroed, and the size must not pass it before the
+           bytes are in.
+   growreader: fstats DIR/grow through one fd and preads 4 KiB near its end (where the
+           grower appends), checking every byte is 0 or 0xAB.
    Prints "ROLE ID OPS" and exits 0, or prints what it saw on stderr and exits 1. */
 #include <dirent.h>
 #include <errno.h>
@@ -327,6 +340,107 @@ static long bigreader(const char *dir, long iterations) {
     return opened;
 }
 
+#define HOLES (256u << 10)
+
+static void must_truncate(int fd, off_t size, const char *what) {
+    if (ftruncate(fd, size) != 0) fail(what);
+}
+
+#define GROWN (2u << 20)
+
+/* Leaves HOLES bytes of 0xCD in free chunks: its own scratch file, written and emptied. */
+static void free_chunks_of_cd(int scratch) {
+    memset(buf, 0xCD, HOLES / 2);
+    for (off_t at = 0; at < (off_t)HOLES; at += HOLES / 2)
+        if (pwrite(scratch, buf, HOLES / 2, at) != (ssize_t)(HOLES / 2)) fail("scratch write");
+    must_truncate(scratch, 0, "scratch emptied");
+}
+
+static long grower(const char *dir, int id, long iterations) {
+    char path[256], scratch[256];
+    snprintf(path, sizeof path, "%s/grow", dir);
+    snprintf(scratch, sizeof scratch, "%s/scratch%d", dir, id);
+    int fd = open(path, O_CREAT | O_WRONLY, 0644), own = open(scratch, O_CREAT | O_RDWR, 0644);
+    if (fd < 0 || own < 0) fail("grower open");
+    for (long i = 0; i < iterations; i++) {
+        must_truncate(fd, 0, "grower empties grow");
+        for (off_t at = 0; at < (off_t)GROWN; at += 65536) {
+            if (at % HOLES == 0) free_chunks_of_cd(own);
+            memset(buf, 0xAB, 65536);
+            if (pwrite(fd, buf, 65536, at) != 65536) fail("grower pwrite");
+        }
+    }
+    close(own);
+    close(fd);
+    return iterations;
+}
+
+static long growreader(const char *dir, long iterations) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/grow", dir);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) fail("growreader open");
+    for (long i = 0; i < iterations; i++) {
+        struct stat st;
+        if (fstat(fd, &st) != 0) fail("growreader fstat");
+        off_t at = st.st_size > 65536 ? st.st_size - 1 - (off_t)rnd(65536) : 0;
+        ssize_t n = pread(fd, buf, 4096, at);
+        if (n < 0) fail("growreader pread");
+        for (ssize_t b = 0; b < n; b++) {
+            if (buf[b] != 0 && buf[b] != 0xAB) {
+                fprintf(stderr, "growreader: byte 0x%02x at %lld: not zero, not written\n", buf[b],
+                        (long long)(at + b));
+                return -1;
+            }
+        }
+    }
+    close(fd);
+    return iterations;
+}
+
+static long holefiller(const char *dir, int id, long iterations) {
+    char path[256], scratch[256];
+    snprintf(path, sizeof path, "%s/holes", dir);
+    snprintf(scratch, sizeof scratch, "%s/scratch%d", dir, id);
+    int fd = open(path, O_CREAT | O_WRONLY, 0644), own = open(scratch, O_CREAT | O_RDWR, 0644);
+    if (fd < 0 || own < 0) fail("holefiller open");
+    for (long i = 0; i < iterations; i++) {
+        must_truncate(fd, 0, "holefiller empties holes");
+        free_chunks_of_cd(own);
+        must_truncate(fd, HOLES, "holefiller makes holes");
+        memset(buf, 0xAB, 65536);
+        unsigned first = rnd(4);
+        for (unsigned k = 0; k < 4; k++) {
+            off_t at = (off_t)((first + k * 3) % 4) * 65536;
+            if (pwrite(fd, buf, 65536, at) != 65536) fail("holefiller pwrite");
+        }
+    }
+    close(own);
+    close(fd);
+    return iterations;
+}
+
+static long holereader(const char *dir, long iterations) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/holes", dir);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) fail("holereader open");
+    for (long i = 0; i < iterations; i++) {
+        off_t at = (off_t)rnd(HOLES);
+        ssize_t n = pread(fd, buf, 4096, at);
+        if (n < 0) fail("holereader pread");
+        for (ssize_t b = 0; b < n; b++) {
+            if (buf[b] != 0 && buf[b] != 0xAB) {
+                fprintf(stderr, "holereader: byte 0x%02x at %lld: not zero, not written\n", buf[b],
+                        (long long)(at + b));
+                return -1;
+            }
+        }
+    }
+    close(fd);
+    return iterations;
+}
+
 #define OWN_MOVED 8
 
 static long mover(const char *dir, int id, long iterations) {
@@ -382,6 +496,10 @@ int main(int argc, char **argv) {
               : !strcmp(role, "bigreader") ? bigreader(dir, iterations)
               : !strcmp(role, "mover") ? mover(dir, id, iterations)
               : !strcmp(role, "mcreator") ? mcreator(dir, id, iterations)
+              : !strcmp(role, "holefiller") ? holefiller(dir, id, iterations)
+              : !strcmp(role, "holereader") ? holereader(dir, iterations)
+              : !strcmp(role, "grower") ? grower(dir, id, iterations)
+              : !strcmp(role, "growreader") ? growreader(dir, iterations)
               : -2;
     if (done == -2) fprintf(stderr, "unknown role %s\n", role);
     if (done < 0) return 1;
