@@ -85,7 +85,13 @@ EXPORT("wasi_wasm_recover") int32_t wasi_wasm_recover(void) {
     struct process *self = current_process();
     if (!self) return 0;
     platform_set_stack_pointer(self->stack_base + STACK_SIZE);
-    return vfs_release_held(&self->holder) ? 1 : 0;
+    bool held = vfs_release_held(&self->holder);
+    if (self->writing) {
+        host_lock();
+        process_end_stopped_write(self);
+        vfs_unlock();
+    }
+    return held ? 1 : 0;
 }
 
 /* This instance's process's number, for wasi_wasm_reap from another instance. 0 before attach. */
@@ -121,6 +127,7 @@ EXPORT("wasi_wasm_reap") int32_t wasi_wasm_reap(uint32_t id) {
     if (!process_claim(id)) return -(int32_t)E_INVAL;
     bool held = vfs_release_held(&p->holder);
     host_lock();
+    process_end_stopped_write(p);
     process_free(p);
     if (held) fsck_recount_opens();
     vfs_unlock();

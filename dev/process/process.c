@@ -88,6 +88,12 @@ static void unlink_process(struct process *p) {
     }
 }
 
+void process_end_stopped_write(struct process *p) {
+    struct inode *file = p->writing;
+    p->writing = NULL;
+    if (file) (void)file_set_size(file, file->size); /* no larger: cannot fail */
+}
+
 void process_free(struct process *p) {
     fd_close_all(p);
     mem_free(p->args, p->args_size);

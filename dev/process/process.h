@@ -59,6 +59,12 @@ struct process {
     bool can_block;
     struct lock_holder holder; /* this process's side of the VFS lock */
     struct reclaim_list reclaim; /* what its shared-lock unlinks took out of the tree */
+    /* The file a write of 64 KiB or more is filling, NULL otherwise: such a write places the
+       chunks it covers whole past the size unzeroed and moves the size after their bytes
+       (filedata.c), so a process stopped in between (a terminated Worker, a trap) leaves
+       another file's old bytes there, which a later extension would show. Its reap or
+       recover cuts the file back to its size (process_end_stopped_write). */
+    struct inode *writing;
     struct process *next;
 };
 
@@ -95,6 +101,10 @@ bool process_claim(uint32_t id);
 /* Lock held, and the caller's claim on p (or p never numbered); frees the stack too, and
    gives the number's slot back. */
 void process_free(struct process *p);
+/* Lock held exclusive, for a process stopped anywhere (its reap or recover): if it was
+   in the middle of a large write, frees the chunks past that file's size and zeroes the
+   rest of its last chunk, as fsck expects. */
+void process_end_stopped_write(struct process *p);
 /* Replaces the process's args or env blob (NUL-terminated strings back to back). */
 errno_t process_set_strings(struct process *p, bool env, const uint8_t *blob, uint32_t len);
 

@@ -97,16 +97,21 @@ static errno_t write_file(struct fd_entry *e, const struct file_write *w, uint32
     errno_t err = fd_need_right(e, RIGHT_FD_WRITE);
     if (err) return err;
     struct process *self = current_process();
+    /* Only a write this large can cover a chunk whole (process.h, writing). */
+    bool large = w->total_len >= CHUNK_SIZE;
+    if (large) self->writing = e->node;
     process_lock_shared(self);
     bool shared_file = __atomic_load_n(&e->node->open_count, __ATOMIC_ACQUIRE) > 1;
     if (shared_file) holder_lock_mutex(&self->holder, MUTEX_OBJECT, &e->node->data_mutex);
     bool done = write_file_locked(e, w, &self->holder, &err, written);
     if (shared_file) holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     process_unlock_shared(self);
-    if (done) return err;
-    process_lock(self);
-    write_file_locked(e, w, NULL, &err, written);
-    vfs_unlock();
+    if (!done) {
+        process_lock(self);
+        write_file_locked(e, w, NULL, &err, written);
+        vfs_unlock();
+    }
+    if (large) self->writing = NULL;
     return err;
 }
 
