@@ -411,15 +411,9 @@ def test_a_truncating_open_frees_no_bytes_a_reader_reads(stress_rw: Path) -> Non
     chunks at once, so readers that open it meanwhile must wait (inode_join_reader_shared
     refuses while the count says emptying). Churn refills freed chunks with 0xCD: a
     reader that reached freed bytes sees them. Then fsck is clean and the file is whole."""
-    with start_wasi(preopens={}) as fs:
-        fs.mkdir(GUEST_ROOT)
-        fs.write_file(f"{GUEST_ROOT}/big", b"\xab" * (256 << 10))  # readers may start first
-        roles = ["truncator", "truncator", "churn", "bigreader", "bigreader"]
-        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
-        outputs = run_each(stress_rw, fs.init_obj(), argvs)
-        assert [line.split()[0] for line in outputs] == roles
-        assert fs.fsck() == 0
-        assert fs.read_file(f"{GUEST_ROOT}/big") == b"\xab" * (256 << 10)
+    roles = ["truncator", "truncator", "churn", "bigreader", "bigreader"]
+    whole = b"\xab" * (256 << 10)  # at the start too: readers may start first
+    assert rw_roles_on(stress_rw, roles, "big", whole) == whole
 
 
 def test_files_moved_across_directories_beside_creators_are_never_lost(stress_rw: Path) -> None:
@@ -467,6 +461,20 @@ RW_ROLES = {"writer": 1500, "churn": 400, "reader": 800, "relinker": 1500, "open
             "holereader": 60000, "grower": 20, "growreader": 60000}  # fmt: skip
 
 
+def rw_roles_on(stress_rw: Path, roles: list[str], name: str, initial: bytes) -> bytes:
+    """Runs stress_rw's roles (each its own program and thread) in GUEST_ROOT, with
+    GUEST_ROOT/name holding initial first: each must finish, and fsck find nothing after.
+    Returns the file's bytes at the end."""
+    with start_wasi(preopens={}) as fs:
+        fs.mkdir(GUEST_ROOT)
+        fs.write_file(f"{GUEST_ROOT}/{name}", initial)
+        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
+        outputs = run_each(stress_rw, fs.init_obj(), argvs)
+        assert [line.split()[0] for line in outputs] == roles
+        assert fs.fsck() == 0
+        return fs.read_file(f"{GUEST_ROOT}/{name}")
+
+
 @pytest.mark.parametrize("writers", [1, 2])
 def test_readers_never_see_bytes_that_were_not_written(stress_rw: Path, writers: int) -> None:
     """Writers fill holes, cross chunk edges and append to one file under the lock held
@@ -476,14 +484,7 @@ def test_readers_never_see_bytes_that_were_not_written(stress_rw: Path, writers:
     (filedata.c zeroes a chunk before a reader can reach it). Then fsck, and the file
     itself holds only those two bytes."""
     roles = ["writer"] * writers + ["churn", "reader", "reader"]
-    with start_wasi(preopens={}) as fs:
-        fs.mkdir(GUEST_ROOT)
-        fs.write_file(f"{GUEST_ROOT}/shared", b"")
-        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
-        outputs = run_each(stress_rw, fs.init_obj(), argvs)
-        assert [line.split()[0] for line in outputs] == roles
-        assert fs.fsck() == 0
-        assert set(fs.read_file(f"{GUEST_ROOT}/shared")) <= {0, 0xAB}
+    assert set(rw_roles_on(stress_rw, roles, "shared", b"")) <= {0, 0xAB}
 
 
 def test_a_chunk_written_whole_inside_the_size_is_zeroed_first(stress_rw: Path) -> None:
@@ -493,14 +494,7 @@ def test_a_chunk_written_whole_inside_the_size_is_zeroed_first(stress_rw: Path) 
     readers of the holes never see the 0xCD a scratch file left in the freed chunks. With
     the zeroing skipped there too, the reader saw 0xCD in 3 runs of 3."""
     roles = ["holefiller", "holereader", "holereader"]
-    with start_wasi(preopens={}) as fs:
-        fs.mkdir(GUEST_ROOT)
-        fs.write_file(f"{GUEST_ROOT}/holes", b"")
-        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
-        outputs = run_each(stress_rw, fs.init_obj(), argvs)
-        assert [line.split()[0] for line in outputs] == roles
-        assert fs.fsck() == 0
-        assert fs.read_file(f"{GUEST_ROOT}/holes") == b"\xab" * (256 << 10)
+    assert rw_roles_on(stress_rw, roles, "holes", b"") == b"\xab" * (256 << 10)
 
 
 def test_a_chunk_appended_whole_is_read_only_once_written(stress_rw: Path) -> None:
@@ -510,14 +504,7 @@ def test_a_chunk_appended_whole_is_read_only_once_written(stress_rw: Path) -> No
     grower's scratch file left in the freed chunks. With the size moved before the copy,
     the reader saw 0xCD in 3 runs of 3."""
     roles = ["grower", "growreader", "growreader"]
-    with start_wasi(preopens={}) as fs:
-        fs.mkdir(GUEST_ROOT)
-        fs.write_file(f"{GUEST_ROOT}/grow", b"")
-        argvs = [[role, GUEST_ROOT, str(n), str(RW_ROLES[role])] for n, role in enumerate(roles)]
-        outputs = run_each(stress_rw, fs.init_obj(), argvs)
-        assert [line.split()[0] for line in outputs] == roles
-        assert fs.fsck() == 0
-        assert fs.read_file(f"{GUEST_ROOT}/grow") == b"\xab" * (2 << 20)
+    assert rw_roles_on(stress_rw, roles, "grow", b"") == b"\xab" * (2 << 20)
 
 
 def test_files_die_while_others_open_and_close_them(stress_rw: Path) -> None:

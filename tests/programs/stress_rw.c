@@ -75,6 +75,18 @@ static void fail(const char *what) {
     exit(1);
 }
 
+/* Whether the n bytes read at at into buf are each 0 or 0xAB (else says which is not, as
+   who): 0xCD is another file's data, any other byte garbage. */
+static int written_or_zero(const char *who, ssize_t n, off_t at) {
+    for (ssize_t b = 0; b < n; b++) {
+        if (buf[b] != 0 && buf[b] != 0xAB) {
+            fprintf(stderr, "%s: byte 0x%02x at %lld: not zero, not written\n", who, buf[b], (long long)(at + b));
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static long writer(const char *path, long iterations) {
     int fd = open(path, O_CREAT | O_WRONLY, 0644);
     if (fd < 0) fail("open shared for writing");
@@ -111,13 +123,7 @@ static long reader(const char *path, long iterations) {
         off_t at = (off_t)rnd(SPAN);
         ssize_t n = pread(fd, buf, len, at);
         if (n < 0) fail("pread");
-        for (ssize_t b = 0; b < n; b++) {
-            if (buf[b] != 0 && buf[b] != 0xAB) {
-                fprintf(stderr, "reader: byte 0x%02x at %lld: not zero, not written\n", buf[b],
-                        (long long)(at + b));
-                return -1;
-            }
-        }
+        if (!written_or_zero("reader", n, at)) return -1;
     }
     close(fd);
     return iterations;
@@ -328,13 +334,7 @@ static long bigreader(const char *dir, long iterations) {
         off_t at = (off_t)rnd(BIG);
         ssize_t n = pread(fd, buf, 4096, at);
         if (n < 0) fail("bigreader pread");
-        for (ssize_t b = 0; b < n; b++) {
-            if (buf[b] != 0 && buf[b] != 0xAB) {
-                fprintf(stderr, "bigreader: byte 0x%02x at %lld: not zero, not written\n", buf[b],
-                        (long long)(at + b));
-                return -1;
-            }
-        }
+        if (!written_or_zero("bigreader", n, at)) return -1;
         if (close(fd) != 0) fail("bigreader close");
     }
     return opened;
@@ -356,12 +356,20 @@ static void free_chunks_of_cd(int scratch) {
     must_truncate(scratch, 0, "scratch emptied");
 }
 
+/* DIR/name opened for writing (made if missing), and the caller's own scratch file
+   DIR/scratchID beside it (free_chunks_of_cd). */
+static int open_with_scratch(const char *dir, const char *name, int id, int *scratch) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/scratch%d", dir, id);
+    *scratch = open(path, O_CREAT | O_RDWR, 0644);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    if (fd < 0 || *scratch < 0) fail(path);
+    return fd;
+}
+
 static long grower(const char *dir, int id, long iterations) {
-    char path[256], scratch[256];
-    snprintf(path, sizeof path, "%s/grow", dir);
-    snprintf(scratch, sizeof scratch, "%s/scratch%d", dir, id);
-    int fd = open(path, O_CREAT | O_WRONLY, 0644), own = open(scratch, O_CREAT | O_RDWR, 0644);
-    if (fd < 0 || own < 0) fail("grower open");
+    int own, fd = open_with_scratch(dir, "grow", id, &own);
     for (long i = 0; i < iterations; i++) {
         must_truncate(fd, 0, "grower empties grow");
         for (off_t at = 0; at < (off_t)GROWN; at += 65536) {
@@ -375,35 +383,8 @@ static long grower(const char *dir, int id, long iterations) {
     return iterations;
 }
 
-static long growreader(const char *dir, long iterations) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/grow", dir);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) fail("growreader open");
-    for (long i = 0; i < iterations; i++) {
-        struct stat st;
-        if (fstat(fd, &st) != 0) fail("growreader fstat");
-        off_t at = st.st_size > 65536 ? st.st_size - 1 - (off_t)rnd(65536) : 0;
-        ssize_t n = pread(fd, buf, 4096, at);
-        if (n < 0) fail("growreader pread");
-        for (ssize_t b = 0; b < n; b++) {
-            if (buf[b] != 0 && buf[b] != 0xAB) {
-                fprintf(stderr, "growreader: byte 0x%02x at %lld: not zero, not written\n", buf[b],
-                        (long long)(at + b));
-                return -1;
-            }
-        }
-    }
-    close(fd);
-    return iterations;
-}
-
 static long holefiller(const char *dir, int id, long iterations) {
-    char path[256], scratch[256];
-    snprintf(path, sizeof path, "%s/holes", dir);
-    snprintf(scratch, sizeof scratch, "%s/scratch%d", dir, id);
-    int fd = open(path, O_CREAT | O_WRONLY, 0644), own = open(scratch, O_CREAT | O_RDWR, 0644);
-    if (fd < 0 || own < 0) fail("holefiller open");
+    int own, fd = open_with_scratch(dir, "holes", id, &own);
     for (long i = 0; i < iterations; i++) {
         must_truncate(fd, 0, "holefiller empties holes");
         free_chunks_of_cd(own);
@@ -420,22 +401,21 @@ static long holefiller(const char *dir, int id, long iterations) {
     return iterations;
 }
 
-static long holereader(const char *dir, long iterations) {
+
+/* preads 4 KiB of DIR/name through one fd, again and again, and checks every byte:
+   anywhere in its first HOLES bytes, or (near_end) in the last 64 KiB of its size now. */
+static long checking_reader(const char *dir, const char *name, int near_end, long iterations) {
     char path[256];
-    snprintf(path, sizeof path, "%s/holes", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     int fd = open(path, O_RDONLY);
-    if (fd < 0) fail("holereader open");
+    if (fd < 0) fail(path);
     for (long i = 0; i < iterations; i++) {
-        off_t at = (off_t)rnd(HOLES);
+        struct stat st;
+        if (near_end && fstat(fd, &st) != 0) fail("fstat");
+        off_t at = !near_end ? (off_t)rnd(HOLES) : st.st_size > 65536 ? st.st_size - 1 - (off_t)rnd(65536) : 0;
         ssize_t n = pread(fd, buf, 4096, at);
-        if (n < 0) fail("holereader pread");
-        for (ssize_t b = 0; b < n; b++) {
-            if (buf[b] != 0 && buf[b] != 0xAB) {
-                fprintf(stderr, "holereader: byte 0x%02x at %lld: not zero, not written\n", buf[b],
-                        (long long)(at + b));
-                return -1;
-            }
-        }
+        if (n < 0) fail("pread");
+        if (!written_or_zero(name, n, at)) return -1;
     }
     close(fd);
     return iterations;
@@ -497,9 +477,9 @@ int main(int argc, char **argv) {
               : !strcmp(role, "mover") ? mover(dir, id, iterations)
               : !strcmp(role, "mcreator") ? mcreator(dir, id, iterations)
               : !strcmp(role, "holefiller") ? holefiller(dir, id, iterations)
-              : !strcmp(role, "holereader") ? holereader(dir, iterations)
+              : !strcmp(role, "holereader") ? checking_reader(dir, "holes", 0, iterations)
               : !strcmp(role, "grower") ? grower(dir, id, iterations)
-              : !strcmp(role, "growreader") ? growreader(dir, iterations)
+              : !strcmp(role, "growreader") ? checking_reader(dir, "grow", 1, iterations)
               : -2;
     if (done == -2) fprintf(stderr, "unknown role %s\n", role);
     if (done < 0) return 1;
