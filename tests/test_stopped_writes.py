@@ -1,4 +1,4 @@
-"""A process stopped in the middle of a large write (a terminated Worker, which its page
+"""A process stopped in the middle of a large write or a rename (a terminated Worker, which its page
 then reaps; or a trap, which its host recovers from) leaves the file as a write that never
 happened past its size: no chunk past the size, zeros past it in the last one.
 
@@ -8,19 +8,27 @@ another file's freed bytes there: fsck counted the chunks past the size, and a l
 extension of the file showed the bytes. The process names the file it is filling
 (struct process, writing), and its reap or recover cuts the file back to its size
 (process_end_stopped_write). The stop is made here by a copy hook that raises once the
-first chunk is in, as a terminate() landing in the copy would."""
+first chunk is in, as a terminate() landing in the copy would.
+
+A shared-lock rename to a new name puts the new entry in before it takes the old one out;
+a process stopped in between left two names for a file whose link count was 1, and a later
+unlink of one freed the file under the other. The file now counts both names while it has
+them (dev/vfs/dir.c, dir_rename_shared), so the stop leaves a hard link. The stop is made by
+a core built with -DRENAME_TRAP_NAME, whose renames to that name trap there."""
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import wasmtime
 
+import wasm_build
 from test_reap import core_process
-from wasi_wasm import Wasi, start_wasi
+from wasi_wasm import Wasi, get_wasi, start_wasi
 from wasi_wasm._bridge import COPY_TYPE
 from wasi_wasm._hooks import Hook
 from wasi_wasm._process import CoreProcess
@@ -128,3 +136,29 @@ def test_a_recovered_writer_leaves_nothing_past_the_size() -> None:
             assert extended_bytes(stopped) == bytes(WRITTEN)
             stopped.detach()
         assert w.fsck() == 0
+
+
+@pytest.fixture(scope="module")
+def rename_trap_core() -> Path:
+    return wasm_build.compile_core("rename-trap", ('-DRENAME_TRAP_NAME="moved"',))
+
+
+def test_a_rename_stopped_between_its_entries_leaves_a_hard_link(rename_trap_core: Path) -> None:
+    with start_wasi(get_wasi(rename_trap_core)) as w:
+        w.write_file("/a", b"data")
+        reaper = helper_process(w)
+        dead = helper_process(w)
+        with dead.scratch(8) as names:
+            dead.memory.write(names, b"amoved")
+            with pytest.raises(wasmtime.Trap):
+                dead.call("path_rename", 3, names, 1, 3, names + 1, 5)
+        assert reaper.call("wasi_wasm_reap", dead.call("wasi_wasm_process_id")) == 1
+        assert w.fsck() == 0
+        assert (w.stat("/a").nlink, w.stat("/moved").nlink) == (2, 2)
+        w.remove("/a")
+        assert w.fsck() == 0
+        assert w.read_file("/moved") == b"data"
+        w.remove("/moved")
+        assert w.fsck() == 0
+        reaper.detach()
+
