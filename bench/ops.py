@@ -2,7 +2,8 @@
 compare cores: a measure of the core's work that a noisy shared machine cannot blur
 (repeatable to a few operations; timings of the same cores drift by 10% there).
 
-usage: python bench/ops.py [--rev REV | --core PATH]... [--only NAME,...] [--count N] [--time]
+usage: python bench/ops.py [--rev REV | --core PATH]... [--only NAME,...] [--count N]
+                          [--time | --locked]
 
 Each sequence of bench/calls.c (raw WASI calls in a preopened directory) runs COUNT and
 3 x COUNT times, each run in a fresh filesystem; the difference of the fuel the two runs
@@ -13,19 +14,26 @@ working tree's src/wasi_wasm/wasi.wasm (python tools/build.py writes it). Operat
 not time: an atomic read-modify-write counts one, a call into a large function compiled
 with spills costs more than its count (bench/RESULTS.md measures both), but an added step
 shows here however small. --time times the sequences instead (ns, best of 9 runs that
-alternate the cores, a run of 5 x COUNT subtracted from one of 50 x COUNT).
+alternate the cores, a run of 5 x COUNT subtracted from one of 50 x COUNT). --locked counts
+the core's atomic read-modify-writes, atomic stores and notifies instead: what fuel counts
+one each but costs a locked instruction or a fence on x86 (or a call, for a notify). It
+rewrites each core with a counter before each of them, through wasm2wat and wat2wasm
+(apt-get install wabt).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import wasmtime
 
@@ -34,7 +42,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
 import wasi_wasm  # noqa: E402
-from wasi_wasm import _engine, _init, _store  # noqa: E402
+from wasi_wasm import _engine, _init, _process, _store  # noqa: E402
+from wasi_wasm._wasmtime_private import Importable, instantiate  # noqa: E402
 from wasm_build import compile_program  # noqa: E402
 
 SEQUENCES = ["fdstat", "stat", "open_close", "pread16", "pwrite16", "create_unlink", "rewrite",
@@ -45,11 +54,22 @@ TIME_RUNS = 9
 GUEST_DIR = "/d"
 
 
+LOCKED_COUNTER = "wasi_wasm_locked"
+# In wasm2wat's output, one instruction a line.
+LOCKED_INSTRUCTION = re.compile(
+    r"^(\s*)((?:i32|i64)\.atomic\.(?:rmw|store)\S*|memory\.atomic\.notify)\b", re.MULTILINE
+)
+
+
 class FuelStore(_store.WasiStore):
     """The package's Store with fuel: what a program's Store used is added to ``spent`` when
-    it closes (a run's Store closes with its program; a Wasi's may be closed twice)."""
+    it closes (a run's Store closes with its program; a Wasi's may be closed twice). In a
+    core counting its locked instructions (with_locked_counter), the counters of the
+    instances the Store made are added to ``locked``."""
 
     spent = 0
+    locked = 0
+    instances: ClassVar[list[tuple[wasmtime.Store, wasmtime.Instance]]] = []
 
     def __init__(self, engine: wasmtime.Engine) -> None:
         super().__init__(engine)
@@ -60,7 +80,45 @@ class FuelStore(_store.WasiStore):
         if not self.counted:
             self.counted = True
             FuelStore.spent += FUEL - self.get_fuel()
+            FuelStore.locked += sum(locked_count(self, instance)
+                                    for store, instance in FuelStore.instances if store is self)
         super().close()
+
+
+def locked_count(store: wasmtime.Store, instance: wasmtime.Instance) -> int:
+    counter = instance.exports(store).get(LOCKED_COUNTER)
+    if not isinstance(counter, wasmtime.Global):
+        return 0
+    value = counter.value(store)
+    assert isinstance(value, int)
+    return value
+
+
+def recording_instantiate(
+    store: wasmtime.Store, module: wasmtime.Module, imports: Sequence[Importable]
+) -> wasmtime.Instance:
+    instance = instantiate(store, module, imports)
+    FuelStore.instances.append((store, instance))
+    return instance
+
+
+def with_locked_counter(wasm: bytes) -> bytes:
+    """The core, counting its locked instructions in an exported global."""
+    if shutil.which("wasm2wat") is None:
+        raise SystemExit("ops: --locked needs wasm2wat (apt-get install wabt)")
+    wat = subprocess.run(["wasm2wat", "--enable-all", "-"], input=wasm, capture_output=True,
+                         check=True).stdout.decode()
+
+    def counted(match: re.Match[str]) -> str:
+        indent = match.group(1)
+        bump = ["global.get $counter", "i64.const 1", "i64.add", "global.set $counter"]
+        return "".join(f"{indent}{step}\n" for step in bump) + match.group(0)
+
+    first_export = '  (export "memory"'
+    counter = (f'  (global $counter (mut i64) (i64.const 0))\n'
+               f'  (export "{LOCKED_COUNTER}" (global $counter))\n')
+    wat = LOCKED_INSTRUCTION.sub(counted, wat).replace(first_export, counter + first_export, 1)
+    return bytes(wasmtime.wat2wasm(wat))
 
 
 def fuel_engine() -> wasmtime.Engine:
@@ -81,13 +139,15 @@ def core_bytes(rev: str | None, path: Path | None) -> bytes:
     return (ROOT / "src" / "wasi_wasm" / "wasi.wasm").read_bytes()
 
 
-def fuel_of(program: Path, sequence: str, count: int) -> int:
-    FuelStore.spent = 0
+def fuel_of(program: Path, sequence: str, count: int, locked: bool = False) -> int:
+    """The fuel a run spent, or with locked, its locked instructions."""
+    FuelStore.spent = FuelStore.locked = 0
+    FuelStore.instances = []
     with tempfile.TemporaryDirectory() as scratch:
         result = wasi_wasm.run(program, args=[sequence, str(count)], preopens={GUEST_DIR: scratch})
     if result.exit_code:
         raise SystemExit(f"ops: {sequence} failed: {result.stderr.decode().strip()}")
-    return FuelStore.spent
+    return FuelStore.locked if locked else FuelStore.spent
 
 
 def seconds_of(program: Path, sequence: str, count: int) -> float:
@@ -111,8 +171,8 @@ def best_ns(
     return best
 
 
-def per_call(program: Path, sequence: str, count: int) -> float:
-    more, fewer = (fuel_of(program, sequence, n) for n in (3 * count, count))
+def per_call(program: Path, sequence: str, count: int, locked: bool = False) -> float:
+    more, fewer = (fuel_of(program, sequence, n, locked) for n in (3 * count, count))
     return (more - fewer) / (2 * count)
 
 
@@ -122,21 +182,25 @@ def fuel_counting() -> Iterator[None]:
     engine, store_class = _engine._engine, _store.WasiStore
     _engine._engine = fuel_engine()
     setattr(_store, "WasiStore", FuelStore)  # noqa: B010 - every Store the package makes
+    setattr(_process, "instantiate", recording_instantiate)  # noqa: B010 - every core instance
     try:
         yield
     finally:
         _engine._engine = engine
         setattr(_store, "WasiStore", store_class)  # noqa: B010
+        setattr(_process, "instantiate", instantiate)  # noqa: B010 - the real one
 
 
-def count_ops(cores: list[bytes], program: Path, sequences: list[str], count: int) -> Table:
+def count_ops(cores: list[bytes], program: Path, sequences: list[str], count: int,
+              locked: bool = False) -> Table:
     table: Table = {name: [] for name in sequences}
     with fuel_counting():
-        for wasm in cores:
+        for core in cores:
+            wasm = with_locked_counter(core) if locked else core
             _init._packaged = wasmtime.Module(_engine.get_engine(), wasm)
-            loop = per_call(program, "loop", count)
+            loop = per_call(program, "loop", count, locked)
             for name in sequences:
-                table[name].append(per_call(program, name, count) - loop)
+                table[name].append(per_call(program, name, count, locked) - loop)
     return table
 
 
@@ -146,7 +210,9 @@ def main() -> int:
     parser.add_argument("--core", action="append", default=[], type=Path, help="a core file")
     parser.add_argument("--only", help="comma-separated sequence names")
     parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--time", action="store_true", help="time the sequences instead")
+    measure = parser.add_mutually_exclusive_group()
+    measure.add_argument("--time", action="store_true", help="time the sequences instead")
+    measure.add_argument("--locked", action="store_true", help="count locked instructions instead")
     args = parser.parse_args()
     cores: list[tuple[str, bytes]] = [(rev, core_bytes(rev, None)) for rev in args.rev]
     cores += [(path.name, core_bytes(None, path)) for path in args.core]
@@ -161,9 +227,10 @@ def main() -> int:
         print(f"ns per sequence (best of {TIME_RUNS} alternating runs)")
         print_table(labels, times)
     else:
-        print("wasm operations per sequence (the empty loop's cost subtracted)")
+        what = "locked instructions" if args.locked else "wasm operations"
+        print(f"{what} per sequence (the empty loop's cost subtracted)")
         wasms = [wasm for _label, wasm in cores]
-        print_table(labels, count_ops(wasms, program, sequences, args.count))
+        print_table(labels, count_ops(wasms, program, sequences, args.count, args.locked))
     return 0
 
 
@@ -171,7 +238,8 @@ def print_table(labels: list[str], table: Table) -> None:
     print(f"{'sequence':14}" + "".join(f"{label[:16]:>18}" for label in labels))
     for name, values in table.items():
         cells = [f"{values[0]:18.1f}"]
-        cells += [f"{value:10.1f} ({value / values[0] - 1:+.1%})" for value in values[1:]]
+        cells += [f"{value:10.1f} ({value / values[0] - 1:+.1%})" if values[0] else f"{value:18.1f}"
+                  for value in values[1:]]
         print(f"{name:14}" + "".join(cells))
 
 

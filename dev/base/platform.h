@@ -84,4 +84,16 @@ void platform_unpoison(void *p, size_t n);
 
 #endif
 
+/* A word that only the holder of one mutex (or of the lock exclusive) changes, while others
+   read it with atomic loads, changes by a relaxed store: one whose readers need no order
+   with anything else it publishes (a count, a flag, a NULL). In wasm that is a plain store:
+   wasm's atomic store is sequentially consistent, a fence on x86 (or a locked exchange,
+   lock.c), and the JS memory model wasm's follows keeps racing aligned accesses of one size
+   from tearing. Natively an atomic relaxed store, so that TSan checks its readers. */
+#if defined(__wasm__)
+#define STORE_RELAXED(p, v) (*(volatile __typeof__(*(p)) *)(p) = (v))
+#else
+#define STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#endif
+
 #endif

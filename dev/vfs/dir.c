@@ -214,12 +214,14 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
 
 /* Cells readers may read change by exchanges (not wasm's atomic store: lock.c), each
    after what it publishes is complete. A new entry takes the next slot (there is room),
-   which no reader reads before the index cell or the count that publish it: a plain store. */
+   which no reader reads before the index cell or the count that publish it: a plain store.
+   The counts that only the directory's mutex holder changes (live, subdirs) publish
+   nothing: rmdir's and rename's checks read them early without it, and again under it. */
 static void publish_appended(struct dir_data *d, struct dentry *e) {
     d->slots[d->used] = (struct dir_slot){ e->seq, e };
     (void)__atomic_exchange_n(free_cell(d, e->hash), d->used + 1, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&d->used, d->used + 1, __ATOMIC_SEQ_CST); /* readdir reads it */
-    (void)__atomic_add_fetch(&d->live, 1, __ATOMIC_RELAXED); /* a shared rename's check reads it */
+    STORE_RELAXED(&d->live, d->live + 1);
 }
 
 static void unpublish(struct inode *dir, struct dentry *entry) {
@@ -227,7 +229,7 @@ static void unpublish(struct inode *dir, struct dentry *entry) {
     uint32_t slot = dir_slot_from(dir, entry->seq);
     (void)__atomic_exchange_n(cell_of(d, entry->hash, slot), INDEX_TOMB, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&d->slots[slot].entry, NULL, __ATOMIC_SEQ_CST);
-    (void)__atomic_sub_fetch(&d->live, 1, __ATOMIC_RELAXED);
+    STORE_RELAXED(&d->live, d->live - 1);
 }
 
 bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now,
@@ -238,7 +240,7 @@ bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct
     if (!e) return false; /* ENOSPC is the exclusive path's to say */
     if (child->type == FILETYPE_DIRECTORY) {
         child->dir.parent = dir;
-        (void)__atomic_add_fetch(&d->subdirs, 1, __ATOMIC_SEQ_CST); /* stat reads it meanwhile */
+        STORE_RELAXED(&d->subdirs, d->subdirs + 1); /* stat reads it meanwhile */
     }
     publish_appended(d, e);
     count_change(d);
@@ -246,21 +248,23 @@ bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct
     return true;
 }
 
-void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
+bool dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
     unpublish(dir, entry);
     count_change(&dir->dir);
-    (void)__atomic_sub_fetch(&entry->node->nlink, 1, __ATOMIC_SEQ_CST);
     inode_touch_modified_at(dir, now);
     inode_touch_changed_at(entry->node, now);
+    return inode_drop_link_shared(entry->node);
 }
 
+/* The child's count and parent change under its mutex too: creates in it (which hold it)
+   find it removed after; stat and walks read them meanwhile, either value. */
 void dir_remove_dir_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
     struct inode *child = entry->node;
-    (void)__atomic_exchange_n(&child->nlink, 0, __ATOMIC_SEQ_CST); /* creates in it see it gone */
+    STORE_RELAXED(&child->nlink, 0);
     unpublish(dir, entry);
     count_change(&dir->dir);
-    (void)__atomic_sub_fetch(&dir->dir.subdirs, 1, __ATOMIC_SEQ_CST);
-    (void)__atomic_exchange_n(&child->dir.parent, NULL, __ATOMIC_SEQ_CST);
+    STORE_RELAXED(&dir->dir.subdirs, dir->dir.subdirs - 1);
+    STORE_RELAXED(&child->dir.parent, NULL);
     inode_touch_modified_at(dir, now);
     inode_touch_changed_at(child, now);
 }
@@ -280,7 +284,8 @@ void dir_remove_dir_shared(struct inode *dir, struct dentry *entry, uint64_t now
 /* Over a file, the new dentry takes the replaced one's slot (and so its index cell and
    readdir cookie) in one exchange: a lookup of the name finds one file or the other at
    every moment, never neither. Else the new name is in before the old one goes, so a
-   lookup of either name between the two steps finds the file. */
+   lookup of either name between the two steps finds the file. The replaced file keeps its
+   count: the caller drops it after (stopped in between, a count one too many). */
 bool dir_rename_shared(struct inode *from, struct dentry *source, struct inode *to, const char *name,
                        uint32_t len, struct dentry *replaced, uint64_t now, struct lock_holder *writer) {
     struct dir_data *d = &to->dir;
@@ -293,11 +298,11 @@ bool dir_rename_shared(struct inode *from, struct dentry *source, struct inode *
        Worker, reaped) leaves a hard link, not a second name its count misses, which a later
        unlink of the other would leave pointing at a freed file. Stopped before the second
        name or after the first goes, the count is one too many: a file that is never freed,
-       which fsck reports, never one freed too soon. */
+       which fsck reports, never one freed too soon. Neither name can go meanwhile (their
+       directories' mutexes are held), so the drop after never takes the last link. */
     (void)__atomic_add_fetch(&node->nlink, 1, __ATOMIC_SEQ_CST);
     if (replaced) {
         (void)__atomic_exchange_n(&d->slots[dir_slot_from(to, replaced->seq)].entry, e, __ATOMIC_SEQ_CST);
-        (void)__atomic_sub_fetch(&replaced->node->nlink, 1, __ATOMIC_SEQ_CST);
         inode_touch_changed_at(replaced->node, now);
     } else {
         publish_appended(d, e);

@@ -61,6 +61,8 @@ bool inode_link_shared(struct inode *file) {
     return true;
 }
 
+bool inode_drop_link_shared(struct inode *node) { return __atomic_sub_fetch(&node->nlink, 1, __ATOMIC_SEQ_CST) == 0; }
+
 void inode_end_emptying_shared(struct inode *file) { (void)__atomic_exchange_n(&file->open_count, 1, __ATOMIC_SEQ_CST); }
 
 struct inode *vfs_root(void) {

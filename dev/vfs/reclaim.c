@@ -73,9 +73,8 @@ static uint64_t weight(const struct inode *node) {
     return table_weight(&node->file);
 }
 
-void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *file) {
-    if (__atomic_load_n(&file->nlink, __ATOMIC_SEQ_CST) != 0) return;
-    if (__atomic_exchange_n(&file->dead_pending, true, __ATOMIC_SEQ_CST)) return; /* another list has it */
+void reclaim_inode(struct reclaim_list *list, struct inode *file) {
+    file->dead_pending = true;
     file->next_dead = list->inodes;
     list->inodes = file;
     list->bytes += weight(file) + sizeof *file;
@@ -99,7 +98,7 @@ static void reclaim_list_now(struct reclaim_list *list) {
         struct inode *file = list->inodes;
         list->inodes = file->next_dead;
         file->next_dead = NULL;
-        __atomic_store_n(&file->dead_pending, false, __ATOMIC_SEQ_CST);
+        file->dead_pending = false;
         if (!__atomic_load_n(&file->open_count, __ATOMIC_SEQ_CST)) inode_release_if_unused(file);
     }
     list->bytes = 0;

@@ -30,10 +30,11 @@ void reclaim_unregister(struct reclaim_list *list);
 bool reclaim_reserve(struct reclaim_list *list, struct lock_holder *holder, uint32_t dentries);
 /* Under the lock shared, after reclaim_reserve: an unlinked dentry, freed later. */
 void reclaim_dentry(struct reclaim_list *list, struct dentry *entry);
-/* Under the lock shared: a file whose last link went (nlink 0), or a directory removed,
-   freed later unless an fd has it by then. Several threads may drop links of one file at
-   once: only the first to claim it (dead_pending) records it. */
-void reclaim_inode_if_dead(struct reclaim_list *list, struct inode *node);
+/* Under the lock shared, by the one thread that took the node's link count to 0
+   (inode_drop_link_shared, or a shared rmdir): a file or a removed directory, freed later
+   unless an fd has it by then. dead_pending, set here, is read under the lock exclusive
+   only (inode_release_if_unused). */
+void reclaim_inode(struct reclaim_list *list, struct inode *node);
 /* Whether so much waits in the list that its process should free it (reclaim_own_now at
    the end of a removing call; a create takes the exclusive path meanwhile). */
 bool reclaim_pressing(const struct reclaim_list *list);

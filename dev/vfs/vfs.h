@@ -120,6 +120,9 @@ void inode_end_emptying_shared(struct inode *file);
 /* A hard link's new count under the lock shared: false if the file has no name left (a
    shared unlink took its last one, and it waits in a reclaim list: it may not come back). */
 bool inode_link_shared(struct inode *file);
+/* A link's end under the lock shared: true for the one caller that takes the count to 0,
+   who alone hands the node to reclaim.h (reclaim_inode). */
+bool inode_drop_link_shared(struct inode *node);
 void inode_release_if_unused(struct inode *node);
 void inode_touch_modified(struct inode *node);   /* mtime and ctime */
 void inode_touch_written(struct inode *file);    /* the same, by a writer holding the lock shared */
@@ -160,12 +163,14 @@ struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len);
    nonzero (a hard link). */
 bool dir_insert_shared(struct inode *dir, const char *name, uint32_t len, struct inode *child, uint64_t now,
                        struct lock_holder *writer);
-/* Under the lock shared and dir's mutex: removes a file's entry (for reclaim.h). */
-void dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now);
+/* Under the lock shared and dir's mutex: removes a file's entry (for reclaim.h). true: that
+   was the file's last name (inode_drop_link_shared). */
+bool dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now);
 /* Under the lock shared and both directories' mutexes, by writer: renames source, a
    file's or symlink's entry in from, to name in to, over replaced (name's entry, another
    file's or symlink's) or nothing. Both old dentries are out of the tree after (for
-   reclaim.h), and what replaced named lost a link. false, nothing done: no free slot for a new name, or no
+   reclaim.h); what replaced named still counts it: the caller drops that link
+   (inode_drop_link_shared). false, nothing done: no free slot for a new name, or no
    memory. */
 bool dir_rename_shared(struct inode *from, struct dentry *source, struct inode *to, const char *name,
                        uint32_t len, struct dentry *replaced, uint64_t now, struct lock_holder *writer);

@@ -238,8 +238,7 @@ static bool link_shared(struct process *self, const struct path_walk *from, cons
         *err = E_NOENT;
     } else if (entry_now(to) ||
                !dir_insert_shared(dir, to->name, to->name_len, file, now, &self->holder)) {
-        (void)__atomic_sub_fetch(&file->nlink, 1, __ATOMIC_SEQ_CST);
-        reclaim_inode_if_dead(&self->reclaim, file); /* its other names went meanwhile */
+        if (inode_drop_link_shared(file)) reclaim_inode(&self->reclaim, file); /* its other names went meanwhile */
         done = false;
     } else {
         inode_touch_changed_at(file, now);
@@ -320,7 +319,7 @@ static bool rmdir_shared(struct process *self, const struct path_walk *w, errno_
     else if (done && (done = reclaim_reserve(&self->reclaim, &self->holder, 1))) {
         dir_remove_dir_shared(dir, entry, now);
         reclaim_dentry(&self->reclaim, entry);
-        reclaim_inode_if_dead(&self->reclaim, node);
+        reclaim_inode(&self->reclaim, node);
     }
     dir_unlock_pair(&self->holder, dir, node);
     return done;
@@ -358,9 +357,9 @@ static bool unlink_shared(struct process *self, struct path_walk *w, errno_t *er
     if (!entry) {
         *err = E_NOENT; /* another writer removed it first */
     } else if (done && (done = reclaim_reserve(&self->reclaim, &self->holder, 1))) {
-        dir_remove_shared(dir, entry, now);
-        reclaim_dentry(&self->reclaim, entry);
-        reclaim_inode_if_dead(&self->reclaim, entry->node);
+        bool last = dir_remove_shared(dir, entry, now);
+        reclaim_dentry(&self->reclaim, entry); /* out of the tree first: a reap frees the list */
+        if (last) reclaim_inode(&self->reclaim, entry->node);
     }
     holder_unlock_mutex(&self->holder, MUTEX_OBJECT);
     return done;
@@ -438,7 +437,7 @@ static bool rename_shared(struct process *self, const struct path_walk *from, co
         reclaim_dentry(&self->reclaim, source);
         if (replaced) {
             reclaim_dentry(&self->reclaim, replaced);
-            reclaim_inode_if_dead(&self->reclaim, replaced->node);
+            if (inode_drop_link_shared(replaced->node)) reclaim_inode(&self->reclaim, replaced->node);
         }
     }
     dir_unlock_pair(&self->holder, from->dir, to->dir);
