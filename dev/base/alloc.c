@@ -306,6 +306,7 @@ static void refill(struct alloc_cache *cache, int c) {
         heap.used += real;
         cache->blocks[c][cache->count[c]++] = b;
     }
+    if (cache->count[c]) cache->filled |= (uint16_t)(1u << c);
     void **stack = cache->blocks[c];
     for (uint32_t low = first, high = cache->count[c]; low + 1 < high; low++, high--) {
         void *swap = stack[low];
@@ -356,11 +357,15 @@ void mem_free_shared(struct lock_holder *holder, void *p, uint32_t size) {
         mem_unlock_shared(holder);
     }
     cache->blocks[c][cache->count[c]++] = p;
+    cache->filled |= (uint16_t)(1u << c);
 }
 
 void mem_drain_caches(void) {
-    for (struct lock_holder *h = vfs_holders(); h; h = h->next)
-        for (int c = 0; c < (int)CACHED_CLASSES; c++) give_back_cached(&h->cache, c, CACHE_DEPTH);
+    for (struct lock_holder *h = vfs_holders(); h; h = h->next) {
+        for (uint32_t classes = h->cache.filled; classes; classes &= classes - 1)
+            give_back_cached(&h->cache, __builtin_ctz(classes), CACHE_DEPTH);
+        h->cache.filled = 0;
+    }
 }
 
 /* For mem_check, under the lock exclusive, which drains every cache first: any block still
