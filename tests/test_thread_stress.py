@@ -119,6 +119,7 @@ class File:
 class Tree:
     files: dict[str, File]  # path relative to the root -> what is there
     dirs: set[str]
+    dir_inos: dict[str, int] = field(default_factory=dict)  # where the walk recorded them
 
 
 def walk(fs: Wasi, root: str = GUEST_ROOT) -> Tree:
@@ -131,6 +132,7 @@ def walk(fs: Wasi, root: str = GUEST_ROOT) -> Tree:
             info = fs.lstat(f"{root}/{path}")
             if info.is_dir:
                 tree.dirs.add(path)
+                tree.dir_inos[path] = info.ino
                 pending.append(path)
             else:
                 assert info.is_file, f"{path}: {info.filetype}"
@@ -144,6 +146,7 @@ def check_tree(tree: Tree, reports: list[Report]) -> list[str]:
     problems = _check_content_files(tree, reports, unaccounted)
     problems += _check_listed_names(tree, reports, unaccounted)
     problems += _check_links(tree, reports, unaccounted)
+    problems += _check_inode_numbers(tree)
     # Nothing else: no file left behind, only the directories the programs make.
     problems += [f"{path}: a file no program leaves" for path in sorted(unaccounted)]
     for path in sorted(tree.dirs):
@@ -223,6 +226,23 @@ def _check_listed_names(
         for thread, highest in report.listed.items():
             if highest >= made.get(thread, 0):
                 problems.append(f"thread {report.thread} listed n{thread}_{highest}: never made")
+    return problems
+
+
+def _check_inode_numbers(tree: Tree) -> list[str]:
+    """One inode number, one node: the names sharing a file's number are as many as its link
+    count (so they are its hard links), and no directory shares a number. Threads create at
+    once with numbers their holders take in batches (vfs/inode.c)."""
+    names: dict[int, list[str]] = {}
+    for path, file in tree.files.items():
+        names.setdefault(file.ino, []).append(path)
+    for path, ino in tree.dir_inos.items():
+        names.setdefault(ino, []).append(f"{path}/")
+    problems = []
+    for ino, paths in names.items():
+        nodes = {tree.files[p].nlink if p in tree.files else 0 for p in paths}
+        if len(paths) > 1 and nodes != {len(paths)}:
+            problems.append(f"inode {ino} is {sorted(paths)}")
     return problems
 
 

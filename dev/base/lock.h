@@ -34,6 +34,7 @@ struct lock_holder {
     uint32_t tag;             /* nonzero, unique among live holders: in the mutex words it owns */
     struct lock_holder *next; /* every registered holder */
     struct alloc_cache cache; /* small free blocks for its shared-lock writes (alloc.h) */
+    uint64_t ino_next, ino_end; /* inode numbers left for its shared-lock creates (vfs/inode.c) */
 };
 
 /* Exclusive. holder NULL: a host call made before its process exists, or while it ends. */
