@@ -23,6 +23,7 @@ import wasmtime
 import wasm_build
 from test_stopped_writes import (
     ALL_RIGHTS,
+    CHUNK,
     helper_process,
     open_file,
 )
@@ -95,3 +96,55 @@ def test_a_close_stopped_after_freeing_its_file_leaves_no_fd_to_it() -> None:
         assert w.fsck() == 0
         stopped.detach()
         assert w.fsck() == 0
+
+
+@pytest.mark.parametrize(("window", "size"), [(3, 1000), (2, 4 * CHUNK)], ids=["chunk0", "chunk1"])
+def test_a_truncating_open_stopped_after_freeing_a_chunk_leaves_no_slot_to_it(
+    window: int, size: int
+) -> None:
+    """O_TRUNC under the lock shared gave a chunk back (chunk 0 of a 1000-byte file, a 1
+    KiB block; chunk 1 of a 256 KiB one) and stopped before clearing its slot: the file,
+    its size not yet moved, then read the bytes of a file made next that got the block."""
+    with start_wasi(get_wasi(stop_core(window))) as w:
+        w.write_file("/victim", b"v" * size)
+        reaper = helper_process(w)
+        dead = helper_process(w)
+        with pytest.raises(wasmtime.Trap):
+            open_truncating(dead, b"victim")
+        assert reap(reaper, dead) == 1
+        assert w.fsck() == 0
+        others = [bytes([ord("a") + i]) * size for i in range(4)]
+        for i, data in enumerate(others):
+            w.write_file(f"/other{i}", data)
+        assert set(w.read_file("/victim")) <= {0, ord("v")}
+        w.write_file("/victim", b"w" * size)
+        assert [w.read_file(f"/other{i}") for i in range(4)] == others
+        assert w.fsck() == 0
+        reaper.detach()
+
+
+def test_a_truncation_stopped_after_freeing_the_top_array_leaves_no_pointer_to_it() -> None:
+    """ftruncate of a file with a byte at 1 TiB (its only fd: under the lock shared) gave
+    back its 64 KiB top array and stopped before the file let go of it: the next chunk
+    handed out was that array, and its bytes became the file's leaf pointers."""
+    with start_wasi(get_wasi(stop_core(4))) as w:
+        reaper = helper_process(w)
+        dead = helper_process(w)
+        fd = open_file(dead, b"sparse")
+        assert pwrite(dead, fd, b"X", 1 << 40) == 1
+        with pytest.raises(wasmtime.Trap):
+            dead.call("fd_filestat_set_size", fd, 0)
+        assert reap(reaper, dead) == 1
+        assert w.fsck() == 0
+        # A chunk of pointers to the reaper's scratch buffer, which holds a leaf's worth of
+        # pointers to another buffer full of 0xEE.
+        with reaper.scratch(2 * CHUNK) as bufs:
+            reaper.memory.write(bufs + CHUNK, b"\xee" * CHUNK)
+            reaper.memory.write(bufs, struct.pack("<I", bufs + CHUNK) * 1024)
+            w.write_file("/other", struct.pack("<I", bufs) * (CHUNK // 4))
+            fd = open_file(reaper, b"sparse")
+            got = pread(reaper, fd, 1, 1 << 40)
+        assert got in (b"", b"\0")
+        assert reaper.call("fd_close", fd) == 0
+        assert w.fsck() == 0
+        reaper.detach()

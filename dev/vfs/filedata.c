@@ -113,11 +113,12 @@ static uint64_t commit(struct file_data *f, uint64_t offset, uint64_t end, struc
     table_commit(f, first, last, &r->table, shared); /* every chunk of the range has a slot now */
     if (r->first) {
         uint8_t **slot0 = table_slot(f, 0), *old = *slot0;
-        if (old) mem_copy(r->first, old, f->first_cap);
-        mem_zero(r->first + f->first_cap, r->first_cap - f->first_cap);
-        block_put(shared, old, f->first_cap);
+        uint32_t old_cap = f->first_cap;
+        if (old) mem_copy(r->first, old, old_cap);
+        mem_zero(r->first + old_cap, r->first_cap - old_cap);
         (void)__atomic_exchange_n(slot0, r->first, __ATOMIC_SEQ_CST); /* after the zeros */
         __atomic_store_n(&f->first_cap, r->first_cap, __ATOMIC_RELAXED); /* after it: readers copy up to it */
+        block_put(shared, old, old_cap); /* once nothing names it (free_slots says why) */
     }
     for (uint32_t i = first ? first : 1; i <= last && r->spares; i++) {
         if (table_chunk(f, i)) continue;
