@@ -21,11 +21,14 @@ import pytest
 import wasmtime
 
 import wasm_build
+from test_reap import core_process
 from test_stopped_writes import (
     ALL_RIGHTS,
     CHUNK,
+    StoppedError,
     helper_process,
     open_file,
+    stop_copies_after,
 )
 from wasi_wasm import get_wasi, start_wasi
 from wasi_wasm._process import CoreProcess
@@ -148,3 +151,35 @@ def test_a_truncation_stopped_after_freeing_the_top_array_leaves_no_pointer_to_i
         assert reaper.call("fd_close", fd) == 0
         assert w.fsck() == 0
         reaper.detach()
+
+
+def test_an_exclusive_write_stopped_in_a_hole_leaves_no_freed_bytes_inside_the_size() -> None:
+    """A 128 KiB pwrite into a hole inside the size of a file with a chunk 0 (leaf 0 must
+    grow: the lock exclusive) placed chunks 1 and 2 unzeroed and stopped after copying
+    chunk 1: chunk 2, inside the size, held another file's freed bytes."""
+    with start_wasi() as w:
+        w.write_file("/junk", b"\xcd" * (1 << 20))
+        w.remove("/junk")
+        reaper = helper_process(w)
+        dead = core_process(w.init_obj())
+        dead.bind(dead.memory.memory, bridge=False)
+        dead.preopen("/", "/")
+        fd = open_file(dead, b"holes")
+        assert dead.call("fd_filestat_set_size", fd, 4 * CHUNK) == 0
+        data = dead.call("wasi_wasm_alloc", 2 * CHUNK + 16)
+        dead.memory.write(data, b"\xab" * (2 * CHUNK))
+        iovec = data + 2 * CHUNK
+        dead.memory.write(iovec, struct.pack("<II", data, 1))
+        assert dead.call("fd_pwrite", fd, iovec, 1, 0, iovec + 8) == 0  # chunk 0
+        dead.memory.write(iovec, struct.pack("<II", data, 2 * CHUNK))
+        stop_copies_after(dead, 1)
+        with pytest.raises(Exception) as stopped:  # wasmtime wraps what the hook raised
+            dead.call("fd_pwrite", fd, iovec, 1, CHUNK, iovec + 8)
+        assert "StoppedError" in repr(stopped.value) or isinstance(stopped.value, StoppedError)
+        assert reap(reaper, dead) == 1
+        assert w.fsck() == 0
+        content = w.read_file("/holes")
+        assert len(content) == 4 * CHUNK
+        assert b"\xcd" not in content
+        reaper.detach()
+        assert w.fsck() == 0
