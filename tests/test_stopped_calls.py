@@ -183,3 +183,30 @@ def test_an_exclusive_write_stopped_in_a_hole_leaves_no_freed_bytes_inside_the_s
         assert b"\xcd" not in content
         reaper.detach()
         assert w.fsck() == 0
+
+
+
+def test_an_unlink_stopped_after_its_reclaim_list_grew_leaves_no_freed_array() -> None:
+    """The 65th shared unlink in a row outgrew its reclaim list's array of 64 dentries:
+    reclaim_reserve gave the old array back and stopped at the allocator's unlock, before
+    the list took the new one. The reap then freed what the freed array held: the
+    allocator's free-list link in its first word, as if it were a dentry."""
+    with start_wasi(get_wasi(stop_core(5))) as w:
+        for i in range(70):
+            w.write_file(f"/f{i}", b"x")
+        w.write_file("/junk", bytes(range(256)) * 4)
+        w.remove("/junk")
+        reaper = helper_process(w)
+        dead = helper_process(w)
+        for i in range(64):
+            assert call_with_name(dead, "path_unlink_file", f"f{i}".encode()) == 0
+        with pytest.raises(wasmtime.Trap):
+            call_with_name(dead, "path_unlink_file", b"f64")
+        assert reap(reaper, dead) == 1
+        assert w.fsck() == 0
+        files = {f"/g{i}": bytes([i]) * (100 + 300 * i) for i in range(40)}
+        for name, data in files.items():
+            w.write_file(name, data)
+        assert {name: w.read_file(name) for name in files} == files
+        assert w.fsck() == 0
+        reaper.detach()
