@@ -1,6 +1,7 @@
 #include "process/fdtable.h"
 #include "base/alloc.h"
 #include "vfs/pipe.h"
+#include "base/stop_test.h"
 
 static uint32_t directory_bytes(uint32_t blocks) { return blocks * (uint32_t)sizeof(struct fd_block *); }
 
@@ -56,16 +57,25 @@ errno_t fd_allocate_number(struct process *p, uint32_t *fd_out) {
     return E_SUCCESS;
 }
 
+/* The entry lets go first: a process stopped anywhere after (a terminated Worker, reaped;
+   a trap, recovered) leaves a count one too many (a leak), never an fd naming an inode
+   this close freed, which the reap would close again and a recovered process could write
+   through into whatever took the inode's block. */
 void fd_release(struct fd_entry *entry) {
-    if (entry->node) {
-        if (entry->kind == FD_PIPE_READ || entry->kind == FD_PIPE_WRITE)
-            pipe_end_closed(entry->node, entry->kind == FD_PIPE_WRITE);
-        entry->node->open_count--;
-        inode_release_if_unused(entry->node);
-    }
-    mem_free(entry->preopen_name, entry->preopen_len);
+    struct fd_entry gone = *entry;
     mem_zero(entry, sizeof *entry);
     entry->kind = FD_CLOSED;
+    struct inode *node = gone.node;
+    if (node) {
+        if (gone.kind == FD_PIPE_READ || gone.kind == FD_PIPE_WRITE) pipe_end_closed(node, gone.kind == FD_PIPE_WRITE);
+#ifdef STOP_WINDOW
+        bool frees = node->open_count == 1 && !node->nlink && !node->dead_pending;
+#endif
+        node->open_count--;
+        inode_release_if_unused(node);
+        STOP_TEST(STOP_CLOSE_FREED, frees); /* as at mem_free's entry below */
+    }
+    mem_free(gone.preopen_name, gone.preopen_len);
 }
 
 bool fd_release_shared(struct fd_entry *entry) {

@@ -1,6 +1,7 @@
 /* The two-level table of a file's chunks: leaf 0 growing by doubling, then a top array of
    fixed leaves (chunk_table.h says why, and how readers stay safe while it grows). */
 #include "vfs/chunk_table.h"
+#include "base/stop_test.h"
 
 #define LEAF_BYTES (LEAF_SLOTS * (uint32_t)sizeof(uint8_t *))
 /* Far leaves the largest file can have: its last chunk is below 2^28. */
@@ -214,18 +215,23 @@ uint32_t table_next_hole(const struct file_data *f, uint32_t i) {
     }
 }
 
-/* Frees the chunks in slots from..count-1 of a leaf whose first chunk is base. */
+/* Frees the chunks in slots from..count-1 of a leaf whose first chunk is base. Each slot
+   is emptied before its chunk goes back: a truncation stopped in between (a terminated
+   Worker, at mem_free_shared's unlock) leaves a chunk that is never freed, not a slot
+   naming a chunk that the next file to get it fills. */
 static void free_slots(struct file_data *f, uint8_t **leaf, uint32_t base, uint32_t from, uint32_t count,
                        struct lock_holder *shared) {
     for (uint32_t s = from; s < count; s++) {
-        if (!leaf[s]) continue;
+        uint8_t *chunk = leaf[s];
+        if (!chunk) continue;
         if (base + s == 0) {
             table_free_chunk0(f, &leaf[0], shared);
             continue;
         }
-        block_put(shared, leaf[s], CHUNK_SIZE);
         leaf[s] = NULL;
         if (base) add_count(&f->far_chunks, -1);
+        block_put(shared, chunk, CHUNK_SIZE);
+        STOP_TEST(STOP_CHUNK_FREED, shared); /* as at mem_free_shared's unlock */
     }
 }
 
@@ -275,9 +281,16 @@ static void shrink_far(struct file_data *f, uint32_t keep, struct lock_holder *s
     uint8_t ***far = count ? block_take(shared, pointer_bytes(count)) : NULL;
     if (count && !far) return;
     if (count) mem_copy(far, f->far, pointer_bytes(count));
-    block_put(shared, f->far, pointer_bytes(f->far_count));
-    f->far = far;
+    /* The old array goes back last, the smaller count first: stopped in between, the file
+       names its old array (still allocated, its first count entries the same) with the new
+       count, or the new one, and a later free of it gives back less than it is (a leak),
+       never an array that the next block taken becomes. */
+    uint8_t ***old = f->far;
+    uint32_t old_count = f->far_count;
     (void)__atomic_exchange_n(&f->far_count, count, __ATOMIC_SEQ_CST);
+    f->far = far;
+    block_put(shared, old, pointer_bytes(old_count));
+    STOP_TEST(STOP_TOP_FREED, shared); /* as at mem_free_shared's unlock */
 }
 
 void table_truncate_far(struct file_data *f, uint32_t keep, struct lock_holder *shared) {

@@ -26,6 +26,7 @@
 
 #include "base/alloc.h"
 #include "vfs/vfs.h"
+#include "base/stop_test.h"
 
 #define LEAF_SHIFT 10
 #define LEAF_SLOTS (1u << LEAF_SHIFT)
@@ -147,11 +148,15 @@ uint32_t table_next_hole(const struct file_data *f, uint32_t i);
 /* A small file's table: leaf 0 of one slot (slot0) at most, no far leaves. */
 static inline bool table_small(const struct file_data *f) { return f->chunk_slots <= 1 && !f->far_count; }
 
-/* Gives back chunk 0 (first_cap bytes) from its slot; first_cap goes to 0 with it. */
+/* Gives back chunk 0 (first_cap bytes) from its slot; first_cap goes to 0 with it. The
+   slot is emptied first (free_slots says why). */
 static inline void table_free_chunk0(struct file_data *f, uint8_t **slot, struct lock_holder *shared) {
-    block_put(shared, *slot, f->first_cap);
-    __atomic_store_n(&f->first_cap, 0, __ATOMIC_RELAXED); /* reclaim.c reads it */
+    uint8_t *chunk = *slot;
+    uint32_t cap = f->first_cap;
     *slot = NULL;
+    __atomic_store_n(&f->first_cap, 0, __ATOMIC_RELAXED); /* reclaim.c reads it */
+    block_put(shared, chunk, cap);
+    STOP_TEST(STOP_CHUNK0_FREED, shared); /* as at mem_free_shared's unlock (past 512 bytes) */
 }
 
 /* Frees every chunk from keep on and the far leaves left empty; leaf 0 and the top array

@@ -113,11 +113,12 @@ static uint64_t commit(struct file_data *f, uint64_t offset, uint64_t end, struc
     table_commit(f, first, last, &r->table, shared); /* every chunk of the range has a slot now */
     if (r->first) {
         uint8_t **slot0 = table_slot(f, 0), *old = *slot0;
-        if (old) mem_copy(r->first, old, f->first_cap);
-        mem_zero(r->first + f->first_cap, r->first_cap - f->first_cap);
-        block_put(shared, old, f->first_cap);
+        uint32_t old_cap = f->first_cap;
+        if (old) mem_copy(r->first, old, old_cap);
+        mem_zero(r->first + old_cap, r->first_cap - old_cap);
         (void)__atomic_exchange_n(slot0, r->first, __ATOMIC_SEQ_CST); /* after the zeros */
         __atomic_store_n(&f->first_cap, r->first_cap, __ATOMIC_RELAXED); /* after it: readers copy up to it */
+        block_put(shared, old, old_cap); /* once nothing names it (free_slots says why) */
     }
     for (uint32_t i = first ? first : 1; i <= last && r->spares; i++) {
         if (table_chunk(f, i)) continue;
@@ -132,10 +133,16 @@ static uint64_t commit(struct file_data *f, uint64_t offset, uint64_t end, struc
     return unzeroed_from;
 }
 
-static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end, bool overwrite) {
+/* Under the lock exclusive no reader reads meanwhile, but a writer may be stopped in its
+   copy (a terminated Worker at the copy hook, a hook that raises): a chunk it covers whole
+   is left unzeroed only at or past the size (readable), which the stop's reap or recover
+   cuts back to (process_end_stopped_write). Inside the size (a hole the write fills) it was
+   left unzeroed too, and a write stopped before it reached that chunk left another file's
+   freed bytes there, inside the size, read by anyone. */
+static errno_t prepare_range(struct file_data *f, uint64_t offset, uint64_t end, bool overwrite, uint64_t readable) {
     struct reservation r;
     errno_t err = reserve(f, offset, end, &r, NULL);
-    if (!err) (void)commit(f, offset, end, &r, overwrite, 0, NULL);
+    if (!err) (void)commit(f, offset, end, &r, overwrite, readable, NULL);
     return err;
 }
 
@@ -190,7 +197,7 @@ errno_t file_write_from_guest(struct inode *file, uint64_t offset, uint32_t gues
     if (!len) return E_SUCCESS;
     uint64_t end = offset + len; /* offset_range_valid: no wrap */
     if (end > MAX_FILE_SIZE) return E_FBIG;
-    errno_t err = prepare_range(&file->file, offset, end, true);
+    errno_t err = prepare_range(&file->file, offset, end, true, file->size);
     if (!err) file_write_prepared(file, offset, guest_src, len, NO_CHUNK_UNZEROED);
     return err;
 }
@@ -228,7 +235,7 @@ errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t 
     uint64_t end = offset + len; /* offsets below MAX_FILE_SIZE: no wrap */
     if (end > MAX_FILE_SIZE) return E_FBIG;
     struct file_data *f = &file->file;
-    errno_t err = prepare_range(f, offset, end, true);
+    errno_t err = prepare_range(f, offset, end, true, file->size);
     if (err) return err;
     while (offset < end) {
         uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
@@ -290,7 +297,9 @@ errno_t file_fill(struct inode *file, uint64_t size,
     if (size > MAX_FILE_SIZE) return E_FBIG;
     if (size == 0) return E_SUCCESS;
     struct file_data *f = &file->file;
-    errno_t err = prepare_range(f, 0, size, true); /* every chunk, or ENOSPC and none */
+    /* Every chunk, or ENOSPC and none. Unzeroed: a fill stopped in a read leaves the file
+       lazy, to be filled again (and cut to what was read) before anyone reads it. */
+    errno_t err = prepare_range(f, 0, size, true, 0);
     if (err) return err;
     file->size = size;
     uint64_t offset = 0;
@@ -315,7 +324,7 @@ errno_t file_fill(struct inode *file, uint64_t size,
 errno_t file_allocate(struct inode *file, uint64_t end) {
     if (end > MAX_FILE_SIZE) return E_FBIG;
     if (end <= file->size) return E_SUCCESS;
-    errno_t err = prepare_range(&file->file, file->size, end, false);
+    errno_t err = prepare_range(&file->file, file->size, end, false, 0);
     if (!err) file->size = end;
     return err;
 }

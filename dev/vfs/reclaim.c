@@ -2,6 +2,7 @@
 #include "base/alloc.h"
 #include "base/lock.h"
 #include "vfs/chunk_table.h"
+#include "base/stop_test.h"
 
 
 /* Per process. Small enough that what waits is still in the cache when it is freed, and the
@@ -35,20 +36,26 @@ void reclaim_unregister(struct reclaim_list *list) {
     list->cap = 0;
 }
 
+/* The list takes the new array before the old one goes back: stopped in between (a
+   terminated Worker, at the allocator's unlock), it named the freed array, whose first
+   word the allocator had made a free-list link, and the reap's reclaim_list_now freed
+   that link as a dentry (a block freed twice) along with what the array held. */
 bool reclaim_reserve(struct reclaim_list *list, struct lock_holder *holder, uint32_t dentries) {
     if (dentries <= list->cap - list->count) return true;
     uint32_t cap = list->cap ? list->cap * 2 : 64; /* dentries is 1 or 2 */
     mem_lock_shared(holder);
     struct dentry **grown = mem_alloc_reserve(cap * (uint32_t)sizeof *grown);
     if (grown) {
-        mem_copy(grown, list->dentries, list->count * (uint32_t)sizeof *grown);
-        mem_free_reserve(list->dentries, list->cap * (uint32_t)sizeof *grown);
+        struct dentry **old = list->dentries;
+        uint32_t old_cap = list->cap;
+        mem_copy(grown, old, list->count * (uint32_t)sizeof *grown);
+        list->dentries = grown;
+        list->cap = cap;
+        mem_free_reserve(old, old_cap * (uint32_t)sizeof *grown);
     }
+    STOP_TEST(STOP_RECLAIM_GROWN, grown && cap > 64); /* as at mem_unlock_shared's entry */
     mem_unlock_shared(holder);
-    if (!grown) return false;
-    list->dentries = grown;
-    list->cap = cap;
-    return true;
+    return grown != NULL;
 }
 
 static uint32_t dentry_bytes(const struct dentry *entry) {

@@ -1,0 +1,25 @@
+/* Tests stop a call inside one window, as a terminated Worker can (at any function entry
+   or loop header) or a hook that raises: a core built with -DSTOP_WINDOW=n traps where
+   window n's condition holds (tests/test_stopped_calls.py), and the test then reaps or
+   recovers the process and looks at what the stop left. Each trap sits where the real core
+   has a stop point (a call), so it stops no earlier or later than a terminate() can. The
+   real core has no such stop: the macro is nothing. */
+#ifndef BASE_STOP_TEST_H
+#define BASE_STOP_TEST_H
+
+#define STOP_CLOSE_FREED 1   /* fd_release: the last close of an unlinked file freed it */
+#define STOP_CHUNK_FREED 2   /* a truncation under the lock shared gave back a chunk (1..) */
+#define STOP_CHUNK0_FREED 3  /* ... gave back chunk 0 */
+#define STOP_TOP_FREED 4     /* ... gave back the top array it shrank */
+#define STOP_RECLAIM_GROWN 5 /* reclaim_reserve gave back the list's array it outgrew */
+
+#ifdef STOP_WINDOW
+#define STOP_TEST(window, cond) \
+    do { \
+        if (STOP_WINDOW == (window) && (cond)) __builtin_trap(); \
+    } while (0)
+#else
+#define STOP_TEST(window, cond) ((void)0)
+#endif
+
+#endif
