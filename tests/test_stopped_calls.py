@@ -210,3 +210,29 @@ def test_an_unlink_stopped_after_its_reclaim_list_grew_leaves_no_freed_array() -
         assert {name: w.read_file(name) for name in files} == files
         assert w.fsck() == 0
         reaper.detach()
+
+
+def test_a_shared_close_stopped_after_its_count_dropped_leaves_no_fd() -> None:
+    """A close under the lock shared drops the file's open count; stopped right after (no
+    stop point sits there in today's core: the knob puts one there), the fd must already be
+    gone, or the program's retry of the close drops the count a second time: one too few
+    while another process's fd still holds the file."""
+    with start_wasi(get_wasi(stop_core(6))) as w:
+        w.write_file("/f", b"f" * 100)
+        stopped = helper_process(w)
+        other = helper_process(w)
+        first, _second = open_file(stopped, b"f"), open_file(stopped, b"f")
+        open_file(other, b"f")
+        with pytest.raises(wasmtime.Trap):
+            stopped.call("fd_close", first)
+        assert stopped.call("wasi_wasm_recover") == 1
+        try:
+            retried: object = stopped.call("fd_close", first)
+        except wasmtime.Trap:  # the knob again: the fd was still there, its count dropped twice
+            stopped.call("wasi_wasm_recover")
+            retried = "a second drop of the count"
+        assert retried == EBADF
+        assert w.fsck() == 0
+        stopped.detach()
+        other.detach()
+        assert w.fsck() == 0

@@ -80,16 +80,27 @@ void fd_release(struct fd_entry *entry) {
 
 bool fd_release_shared(struct fd_entry *entry) {
     if ((entry->kind != FD_FILE && entry->kind != FD_DIR) || entry->preopen_name) return false;
+    /* The entry lets go before the count drops, and takes the node back if the close must
+       be exclusive (fd_release says why: stopped in between, a count one too many; the
+       rest of a closed entry is zeroed when its number is handed out again). */
     struct inode *node = entry->node;
+    uint8_t kind = entry->kind;
+    entry->kind = FD_CLOSED;
+    entry->node = NULL;
     /* Other fds of the node may be opened and closed meanwhile, and a file's last name may
        go (a shared-lock unlink): the count drops here only while another fd or a name keeps
        the node. A last close that races the unlink of the last name leaves both at 0; the
        unlink made the node wait in reclaim.c, which frees it at the next exclusive hold. */
     uint32_t count = __atomic_load_n(&node->open_count, __ATOMIC_RELAXED);
     do {
-        if (count == 1 && !__atomic_load_n(&node->nlink, __ATOMIC_SEQ_CST)) return false;
+        if (count == 1 && !__atomic_load_n(&node->nlink, __ATOMIC_SEQ_CST)) {
+            entry->node = node;
+            entry->kind = kind;
+            return false;
+        }
     } while (!__atomic_compare_exchange_n(&node->open_count, &count, count - 1, false, __ATOMIC_SEQ_CST,
                                           __ATOMIC_RELAXED));
+    STOP_TEST(STOP_CLOSE_SHARED, true); /* where a stop point would be */
     mem_zero(entry, sizeof *entry);
     entry->kind = FD_CLOSED;
     return true;
