@@ -3,6 +3,7 @@
    hash index into it, so lookup does not slow down with directory size. */
 #include "vfs/vfs.h"
 #include "base/alloc.h"
+#include "base/stop_test.h"
 
 #define INDEX_TOMB 0xFFFFFFFFu
 #define CHURN_CAP 32u
@@ -216,12 +217,17 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
    after what it publishes is complete. A new entry takes the next slot (there is room),
    which no reader reads before the index cell or the count that publish it: a plain store.
    The counts that only the directory's mutex holder changes (live, subdirs) publish
-   nothing: rmdir's and rename's checks read them early without it, and again under it. */
+   nothing: rmdir's and rename's checks read them early without it, and again under it.
+   live counts a name before it is in and after it is out: a process stopped in between
+   (a terminated Worker, reaped) leaves it one too many (rmdir says ENOTEMPTY, fsck
+   reports it), never one too few, which would let rmdir free a directory that names a
+   node. */
 static void publish_appended(struct dir_data *d, struct dentry *e) {
+    STORE_RELAXED(&d->live, d->live + 1);
     d->slots[d->used] = (struct dir_slot){ e->seq, e };
     (void)__atomic_exchange_n(free_cell(d, e->hash), d->used + 1, __ATOMIC_SEQ_CST);
     (void)__atomic_exchange_n(&d->used, d->used + 1, __ATOMIC_SEQ_CST); /* readdir reads it */
-    STORE_RELAXED(&d->live, d->live + 1);
+    STOP_TEST(STOP_NAME_PUBLISHED, true); /* where a stop point would be */
 }
 
 static void unpublish(struct inode *dir, struct dentry *entry) {
