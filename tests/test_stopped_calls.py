@@ -256,3 +256,33 @@ def test_a_create_stopped_after_its_name_is_in_leaves_the_directory_not_empty() 
         assert w.listdir("/d") == ["x"]
         assert call_with_name(reaper, "path_remove_directory", b"d") == ENOTEMPTY
         assert w.fsck() == 0
+
+
+def open_directory(process: CoreProcess, name: bytes) -> int:
+    with process.scratch(len(name) + 4) as path:
+        process.memory.write(path, name)
+        out = path + len(name)
+        # path_open(fd 3, no follow, name, O_DIRECTORY, no rights (none may write), 0, out)
+        assert process.call("path_open", 3, 0, path, len(name), 2, 0, 0, 0, out) == 0
+        return int.from_bytes(process.memory.read(out, 4), "little")
+
+
+def test_an_rmdir_stopped_after_its_name_went_leaves_no_parent_named() -> None:
+    """A shared rmdir took the directory's name out and stopped before it let go of its
+    parent (no stop point sits there in today's core: the knob puts one there): an fd held
+    on the removed directory still reached the parent, which could then be removed and
+    freed in its turn. fsck counts a removed directory that names a parent."""
+    with start_wasi(get_wasi(stop_core(8))) as w:
+        w.mkdir("/p")
+        w.mkdir("/p/c")
+        holder = helper_process(w)
+        stopped = helper_process(w)
+        open_directory(holder, b"p/c")
+        with pytest.raises(wasmtime.Trap):
+            call_with_name(stopped, "path_remove_directory", b"p/c")
+        assert reap(holder, stopped) == 1
+        assert w.listdir("/p") == []
+        # p's subdirectory count is one too many now (what fsck reports), and goes with p
+        # (removed by the host: every shared rmdir traps in this core).
+        w.rmdir("/p")
+        assert w.fsck() == 0

@@ -14,6 +14,7 @@
 #define STOP_RECLAIM_GROWN 5 /* reclaim_reserve gave back the list's array it outgrew */
 #define STOP_CLOSE_SHARED 6  /* fd_release_shared dropped the count (no stop point there yet) */
 #define STOP_NAME_PUBLISHED 7 /* a shared create's name is in (no stop point there yet) */
+#define STOP_DIR_UNPUBLISHED 8 /* a shared rmdir took the name out (no stop point there yet) */
 
 #ifdef STOP_WINDOW
 #define STOP_TEST(window, cond) \

@@ -263,14 +263,18 @@ bool dir_remove_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
 }
 
 /* The child's count and parent change under its mutex too: creates in it (which hold it)
-   find it removed after; stat and walks read them meanwhile, either value. */
+   find it removed after; stat and walks read them meanwhile, either value. It lets go of
+   its parent before its name goes: stopped in between (a terminated Worker, reaped), a
+   removed directory still named its parent, which an fd held on it would reach after the
+   parent was removed and freed in turn. */
 void dir_remove_dir_shared(struct inode *dir, struct dentry *entry, uint64_t now) {
     struct inode *child = entry->node;
     STORE_RELAXED(&child->nlink, 0);
+    STORE_RELAXED(&child->dir.parent, NULL);
     unpublish(dir, entry);
+    STOP_TEST(STOP_DIR_UNPUBLISHED, true); /* where a stop point would be */
     count_change(&dir->dir);
     STORE_RELAXED(&dir->dir.subdirs, dir->dir.subdirs - 1);
-    STORE_RELAXED(&child->dir.parent, NULL);
     inode_touch_modified_at(dir, now);
     inode_touch_changed_at(child, now);
 }
