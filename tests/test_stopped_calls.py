@@ -286,3 +286,22 @@ def test_an_rmdir_stopped_after_its_name_went_leaves_no_parent_named() -> None:
         # (removed by the host: every shared rmdir traps in this core).
         w.rmdir("/p")
         assert w.fsck() == 0
+
+
+def test_an_open_stopped_once_its_fd_names_the_file_has_counted_it() -> None:
+    """An exclusive open (a writer joining a file another fd holds) filled its fd and then
+    counted it (no stop point sits there in today's core: the knob puts one there): the
+    recovered process's fd was one its count missed, and its close dropped a count that
+    another process's fd still needed."""
+    with start_wasi(get_wasi(stop_core(9))) as w:
+        w.write_file("/f", b"f" * 100)
+        stopped = helper_process(w)
+        other = helper_process(w)
+        kept = open_file(other, b"f")  # so the stopped writer's open is exclusive
+        with pytest.raises(wasmtime.Trap):
+            open_file(stopped, b"f")
+        assert stopped.call("wasi_wasm_recover") == 1
+        assert w.fsck() == 0
+        stopped.detach()
+        assert w.fsck() == 0
+        assert pread(other, kept, 100, 0) == b"f" * 100

@@ -15,6 +15,7 @@
 #define STOP_CLOSE_SHARED 6  /* fd_release_shared dropped the count (no stop point there yet) */
 #define STOP_NAME_PUBLISHED 7 /* a shared create's name is in (no stop point there yet) */
 #define STOP_DIR_UNPUBLISHED 8 /* a shared rmdir took the name out (no stop point there yet) */
+#define STOP_OPEN_NAMED 9    /* an exclusive open's fd names its node (no stop point there yet) */
 
 #ifdef STOP_WINDOW
 #define STOP_TEST(window, cond) \

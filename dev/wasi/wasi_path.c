@@ -9,6 +9,7 @@
 #include "vfs/lazy.h"
 #include "vfs/path.h"
 #include "vfs/tree.h"
+#include "base/stop_test.h"
 
 static errno_t dir_fd_base(uint32_t fd, uint64_t right, struct inode **base) {
     struct fd_entry *e;
@@ -648,15 +649,18 @@ static bool open_locked(struct process *self, const struct open_request *r, bool
     }
     if (!err && !counted) err = w.node ? open_existing(&w, r->oflags, r->access) : open_new(&w, r->oflags);
     if (!err) {
+        /* Counted before the fd names it: stopped in between, one too many (a leak), never an
+           fd its count misses, whose close would free the node under another fd. */
+        if (!counted) w.node->open_count++; /* exclusive */
         struct fd_entry *e = fd_slot(self, *newfd);
         bool is_dir = w.node->type == FILETYPE_DIRECTORY;
         e->kind = is_dir ? FD_DIR : FD_FILE;
         e->node = w.node;
+        STOP_TEST(STOP_OPEN_NAMED, !counted); /* where a stop point would be */
         e->access = is_dir ? ACCESS_READ : r->access;
         e->flags = (uint16_t)r->fdflags;
         e->rights_base = r->rights_base;
         e->rights_inheriting = r->rights_inheriting;
-        if (!counted) w.node->open_count++; /* exclusive */
     }
     *result = err;
     return true;
