@@ -15,6 +15,7 @@ size (a hole it fills), where the reap's cut back to the size does not reach."""
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,13 @@ def reap(reaper: CoreProcess, dead: CoreProcess) -> int:
     return int(reaper.call("wasi_wasm_reap", dead.call("wasi_wasm_process_id")))
 
 
+def stop_and_reap(reaper: CoreProcess, dead: CoreProcess, stop: Callable[[], object]) -> None:
+    """dead's call stop() traps in the knob's window, holding a lock, and reaper reaps it."""
+    with pytest.raises(wasmtime.Trap):
+        stop()
+    assert reap(reaper, dead) == 1
+
+
 def test_a_close_stopped_after_freeing_its_file_leaves_no_fd_to_it() -> None:
     """The last close of an unlinked file (exclusive: fd_release) freed the file, then
     stopped before the fd let go of it: the fd still named the freed inode. Recovered, the
@@ -113,9 +121,7 @@ def test_a_truncating_open_stopped_after_freeing_a_chunk_leaves_no_slot_to_it(
         w.write_file("/victim", b"v" * size)
         reaper = helper_process(w)
         dead = helper_process(w)
-        with pytest.raises(wasmtime.Trap):
-            open_truncating(dead, b"victim")
-        assert reap(reaper, dead) == 1
+        stop_and_reap(reaper, dead, lambda: open_truncating(dead, b"victim"))
         assert w.fsck() == 0
         others = [bytes([ord("a") + i]) * size for i in range(4)]
         for i, data in enumerate(others):
@@ -136,9 +142,7 @@ def test_a_truncation_stopped_after_freeing_the_top_array_leaves_no_pointer_to_i
         dead = helper_process(w)
         fd = open_file(dead, b"sparse")
         assert pwrite(dead, fd, b"X", 1 << 40) == 1
-        with pytest.raises(wasmtime.Trap):
-            dead.call("fd_filestat_set_size", fd, 0)
-        assert reap(reaper, dead) == 1
+        stop_and_reap(reaper, dead, lambda: dead.call("fd_filestat_set_size", fd, 0))
         assert w.fsck() == 0
         # A chunk of pointers to the reaper's scratch buffer, which holds a leaf's worth of
         # pointers to another buffer full of 0xEE.
@@ -201,9 +205,7 @@ def test_an_unlink_stopped_after_its_reclaim_list_grew_leaves_no_freed_array() -
         dead = helper_process(w)
         for i in range(64):
             assert call_with_name(dead, "path_unlink_file", f"f{i}".encode()) == 0
-        with pytest.raises(wasmtime.Trap):
-            call_with_name(dead, "path_unlink_file", b"f64")
-        assert reap(reaper, dead) == 1
+        stop_and_reap(reaper, dead, lambda: call_with_name(dead, "path_unlink_file", b"f64"))
         assert w.fsck() == 0
         files = {f"/g{i}": bytes([i]) * (100 + 300 * i) for i in range(40)}
         for name, data in files.items():
@@ -249,9 +251,7 @@ def test_a_create_stopped_after_its_name_is_in_leaves_the_directory_not_empty() 
         w.remove("/d/y")  # goes in exclusive
         reaper = helper_process(w)
         stopped = helper_process(w)
-        with pytest.raises(wasmtime.Trap):
-            open_file(stopped, b"d/x")
-        assert reap(reaper, stopped) == 1
+        stop_and_reap(reaper, stopped, lambda: open_file(stopped, b"d/x"))
         assert w.fsck() == 0
         assert w.listdir("/d") == ["x"]
         assert call_with_name(reaper, "path_remove_directory", b"d") == ENOTEMPTY
@@ -278,9 +278,9 @@ def test_an_rmdir_stopped_after_its_name_went_leaves_no_parent_named() -> None:
         holder = helper_process(w)
         stopped = helper_process(w)
         open_directory(holder, b"p/c")
-        with pytest.raises(wasmtime.Trap):
-            call_with_name(stopped, "path_remove_directory", b"p/c")
-        assert reap(holder, stopped) == 1
+        stop_and_reap(
+            holder, stopped, lambda: call_with_name(stopped, "path_remove_directory", b"p/c")
+        )
         assert w.listdir("/p") == []
         # p's subdirectory count is one too many now (what fsck reports), and goes with p
         # (removed by the host: every shared rmdir traps in this core).
