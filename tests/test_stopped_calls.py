@@ -305,3 +305,28 @@ def test_an_open_stopped_once_its_fd_names_the_file_has_counted_it() -> None:
         stopped.detach()
         assert w.fsck() == 0
         assert pread(other, kept, 100, 0) == b"f" * 100
+
+
+def test_a_renumber_stopped_while_moving_an_fd_leaves_no_fd_its_count_misses() -> None:
+    """fd_renumber wrote the new number's entry before clearing the old one (no stop point
+    sits there in today's core: the knob puts one there): stopped in between, two fds named
+    the unlinked file on one count, and the recovered process's exit closed both, freeing
+    the file under another process's fd, which then read whatever took its blocks."""
+    with start_wasi(get_wasi(stop_core(10))) as w:
+        w.write_file("/f", b"f" * 100)
+        w.write_file("/g", b"g" * 100)
+        stopped = helper_process(w)
+        other = helper_process(w)
+        kept = open_file(other, b"f")
+        moving = open_file(stopped, b"f")
+        replaced = open_file(stopped, b"g")
+        w.remove("/f")
+        with pytest.raises(wasmtime.Trap):
+            stopped.call("fd_renumber", moving, replaced)
+        assert stopped.call("wasi_wasm_recover") == 1
+        stopped.detach()
+        for n in range(8):
+            w.write_file(f"/later{n}", bytes([n]) * 100)
+        assert pread(other, kept, 100, 0) == b"f" * 100
+        # What the stop leaves: one count that no fd holds (a leak, which fsck reports).
+        assert w.fsck() == 1

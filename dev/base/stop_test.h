@@ -16,6 +16,7 @@
 #define STOP_NAME_PUBLISHED 7 /* a shared create's name is in (no stop point there yet) */
 #define STOP_DIR_UNPUBLISHED 8 /* a shared rmdir took the name out (no stop point there yet) */
 #define STOP_OPEN_NAMED 9    /* an exclusive open's fd names its node (no stop point there yet) */
+#define STOP_RENUMBER_MOVED 10 /* fd_renumber took the old number's entry (no stop point there yet) */
 
 #ifdef STOP_WINDOW
 #define STOP_TEST(window, cond) \

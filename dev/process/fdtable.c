@@ -50,9 +50,7 @@ errno_t fd_allocate_number(struct process *p, uint32_t *fd_out) {
         if (shared) mem_unlock_shared(&p->holder);
         if (err) return err;
     }
-    struct fd_entry *e = fd_slot(p, fd);
-    mem_zero(e, sizeof *e);
-    e->kind = FD_CLOSED;
+    fd_clear(fd_slot(p, fd));
     *fd_out = fd;
     return E_SUCCESS;
 }
@@ -63,8 +61,7 @@ errno_t fd_allocate_number(struct process *p, uint32_t *fd_out) {
    through into whatever took the inode's block. */
 void fd_release(struct fd_entry *entry) {
     struct fd_entry gone = *entry;
-    mem_zero(entry, sizeof *entry);
-    entry->kind = FD_CLOSED;
+    fd_clear(entry);
     struct inode *node = gone.node;
     if (node) {
         if (gone.kind == FD_PIPE_READ || gone.kind == FD_PIPE_WRITE) pipe_end_closed(node, gone.kind == FD_PIPE_WRITE);
@@ -101,9 +98,18 @@ bool fd_release_shared(struct fd_entry *entry) {
     } while (!__atomic_compare_exchange_n(&node->open_count, &count, count - 1, false, __ATOMIC_SEQ_CST,
                                           __ATOMIC_RELAXED));
     STOP_TEST(STOP_CLOSE_SHARED, true); /* where a stop point would be */
-    mem_zero(entry, sizeof *entry);
-    entry->kind = FD_CLOSED;
+    fd_clear(entry);
     return true;
+}
+
+/* The old number lets go before the new one names the node: stopped in between, the node
+   has a count no fd holds (a leak), never two fds on one count, the second of whose closes
+   would free the node under another process's fd. */
+void fd_move(struct fd_entry *to, struct fd_entry *from) {
+    struct fd_entry moved = *from;
+    fd_clear(from);
+    STOP_TEST(STOP_RENUMBER_MOVED, moved.node != NULL); /* where a stop point would be */
+    *to = moved;
 }
 
 void fd_close_all(struct process *p) {

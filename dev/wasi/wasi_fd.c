@@ -239,9 +239,7 @@ EXPORT("fd_renumber") int32_t wasi_fd_renumber(uint32_t from, uint32_t to) {
     if (!err) {
         struct fd_entry *dst = fd_slot(self, to);
         if (dst->kind >= FD_FILE) fd_release(dst);
-        *dst = (*fd_slot(self, from));
-        mem_zero(fd_slot(self, from), sizeof (*fd_slot(self, from)));
-        (*fd_slot(self, from)).kind = FD_CLOSED;
+        fd_move(dst, fd_slot(self, from));
     }
     vfs_unlock();
     return err;
