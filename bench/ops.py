@@ -3,7 +3,7 @@ compare cores: a measure of the core's work that a noisy shared machine cannot b
 (repeatable to a few operations; timings of the same cores drift by 10% there).
 
 usage: python bench/ops.py [--rev REV | --core PATH]... [--only NAME,...] [--count N]
-                          [--time | --locked]
+                          [--time | --locked | --functions]
 
 Each sequence of bench/calls.c (raw WASI calls in a preopened directory) runs COUNT and
 3 x COUNT times, each run in a fresh filesystem; the difference of the fuel the two runs
@@ -18,7 +18,10 @@ alternate the cores, a run of 5 x COUNT subtracted from one of 50 x COUNT). --lo
 the core's atomic read-modify-writes, atomic stores and notifies instead: what fuel counts
 one each but costs a locked instruction or a fence on x86 (or a call, for a notify). It
 rewrites each core with a counter before each of them, through wasm2wat and wat2wasm
-(apt-get install wabt).
+(apt-get install wabt). --functions splits each sequence's operations by core function
+(each function's own, its callees' not counted), with a counter per function before each
+instruction that fuel counts; it needs cores with their names (the working tree's is built
+named; --core a build without tools/build.py's --strip-all and -s) and wabt too.
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ LOCKED_INSTRUCTION = re.compile(
 )
 
 
+# wasmtime's fuel: every operator costs 1 except these (cranelift's fuel_before_op).
+FREE_OPERATORS = frozenset({"nop", "drop", "block", "loop", "unreachable", "return", "else", "end"})
+FUNCTION_COUNTER = "ops:"
+
+
 class FuelStore(_store.WasiStore):
     """The package's Store with fuel: what a program's Store used is added to ``spent`` when
     it closes (a run's Store closes with its program; a Wasi's may be closed twice). In a
@@ -69,6 +77,7 @@ class FuelStore(_store.WasiStore):
 
     spent = 0
     locked = 0
+    by_function: ClassVar[dict[str, int]] = {}
     instances: ClassVar[list[tuple[wasmtime.Store, wasmtime.Instance]]] = []
 
     def __init__(self, engine: wasmtime.Engine) -> None:
@@ -80,8 +89,10 @@ class FuelStore(_store.WasiStore):
         if not self.counted:
             self.counted = True
             FuelStore.spent += FUEL - self.get_fuel()
-            FuelStore.locked += sum(locked_count(self, instance)
-                                    for store, instance in FuelStore.instances if store is self)
+            for store, instance in FuelStore.instances:
+                if store is self:
+                    FuelStore.locked += locked_count(self, instance)
+                    add_function_counts(self, instance, FuelStore.by_function)
         super().close()
 
 
@@ -94,6 +105,15 @@ def locked_count(store: wasmtime.Store, instance: wasmtime.Instance) -> int:
     return value
 
 
+def add_function_counts(store: wasmtime.Store, instance: wasmtime.Instance,
+                        into: dict[str, int]) -> None:
+    for name, item in instance.exports(store).items():
+        if name.startswith(FUNCTION_COUNTER) and isinstance(item, wasmtime.Global):
+            value = item.value(store)
+            assert isinstance(value, int)
+            into[name[len(FUNCTION_COUNTER):]] = into.get(name[len(FUNCTION_COUNTER):], 0) + value
+
+
 def recording_instantiate(
     store: wasmtime.Store, module: wasmtime.Module, imports: Sequence[Importable]
 ) -> wasmtime.Instance:
@@ -104,10 +124,7 @@ def recording_instantiate(
 
 def with_locked_counter(wasm: bytes) -> bytes:
     """The core, counting its locked instructions in an exported global."""
-    if shutil.which("wasm2wat") is None:
-        raise SystemExit("ops: --locked needs wasm2wat (apt-get install wabt)")
-    wat = subprocess.run(["wasm2wat", "--enable-all", "-"], input=wasm, capture_output=True,
-                         check=True).stdout.decode()
+    wat = wat_of(wasm)
 
     def counted(match: re.Match[str]) -> str:
         indent = match.group(1)
@@ -118,6 +135,38 @@ def with_locked_counter(wasm: bytes) -> bytes:
     counter = (f'  (global $counter (mut i64) (i64.const 0))\n'
                f'  (export "{LOCKED_COUNTER}" (global $counter))\n')
     wat = LOCKED_INSTRUCTION.sub(counted, wat).replace(first_export, counter + first_export, 1)
+    return bytes(wasmtime.wat2wasm(wat))
+
+
+def wat_of(wasm: bytes) -> str:
+    if shutil.which("wasm2wat") is None:
+        raise SystemExit("ops: --locked and --functions need wasm2wat (apt-get install wabt)")
+    return subprocess.run(["wasm2wat", "--enable-all", "-"], input=wasm, capture_output=True,
+                          check=True).stdout.decode()
+
+
+def with_function_counters(wasm: bytes) -> bytes:
+    """The core, counting in an exported global per function the operations fuel counts."""
+    lines: list[str] = []
+    counters: list[tuple[str, str]] = []
+    counter: str | None = None
+    for line in wat_of(wasm).splitlines():
+        if line.startswith("  ("):
+            header = re.match(r"  \(func (?:\$(\S+)|\(;(\d+);\))", line)
+            counter = None
+            if header:
+                counter = f"$ops{len(counters)}"
+                counters.append((counter, header.group(1) or f"function {header.group(2)}"))
+        elif (counter and line.startswith("    ") and not line.lstrip().startswith("(")
+              and line.split()[0].rstrip(")") not in FREE_OPERATORS):
+            lines.append(f"    global.get {counter} i64.const 1 i64.add global.set {counter}")
+        lines.append(line)
+    if not counters:
+        raise SystemExit("ops: --functions needs a core with its names")
+    declared = "".join(f'  (global {counter} (mut i64) (i64.const 0))\n'
+                       f'  (export "{FUNCTION_COUNTER}{name}" (global {counter}))\n'
+                       for counter, name in counters)
+    wat = "\n".join(lines).replace('  (export "memory"', declared + '  (export "memory"', 1)
     return bytes(wasmtime.wat2wasm(wat))
 
 
@@ -139,15 +188,29 @@ def core_bytes(rev: str | None, path: Path | None) -> bytes:
     return (ROOT / "src" / "wasi_wasm" / "wasi.wasm").read_bytes()
 
 
-def fuel_of(program: Path, sequence: str, count: int, locked: bool = False) -> int:
-    """The fuel a run spent, or with locked, its locked instructions."""
+def run_counted(program: Path, sequence: str, count: int) -> None:
     FuelStore.spent = FuelStore.locked = 0
     FuelStore.instances = []
+    FuelStore.by_function = {}
     with tempfile.TemporaryDirectory() as scratch:
         result = wasi_wasm.run(program, args=[sequence, str(count)], preopens={GUEST_DIR: scratch})
     if result.exit_code:
         raise SystemExit(f"ops: {sequence} failed: {result.stderr.decode().strip()}")
+
+
+def fuel_of(program: Path, sequence: str, count: int, locked: bool = False) -> int:
+    """The fuel a run spent, or with locked, its locked instructions."""
+    run_counted(program, sequence, count)
     return FuelStore.locked if locked else FuelStore.spent
+
+
+def functions_per_call(program: Path, sequence: str, count: int) -> dict[str, float]:
+    """Each core function's own operations per sequence."""
+    run_counted(program, sequence, 3 * count)
+    more = FuelStore.by_function
+    run_counted(program, sequence, count)
+    fewer = FuelStore.by_function
+    return {name: (more[name] - fewer.get(name, 0)) / (2 * count) for name in more}
 
 
 def seconds_of(program: Path, sequence: str, count: int) -> float:
@@ -204,6 +267,29 @@ def count_ops(cores: list[bytes], program: Path, sequences: list[str], count: in
     return table
 
 
+def count_functions(cores: list[bytes], program: Path, sequences: list[str],
+                    count: int) -> dict[str, dict[str, list[float]]]:
+    """sequence -> function -> its operations per sequence in each core."""
+    tables: dict[str, dict[str, list[float]]] = {name: {} for name in sequences}
+    with fuel_counting():
+        for index, core in enumerate(cores):
+            _init._packaged = wasmtime.Module(_engine.get_engine(), with_function_counters(core))
+            for name in sequences:
+                for function, ops in functions_per_call(program, name, count).items():
+                    row = tables[name].setdefault(function, [0.0] * len(cores))
+                    row[index] = ops
+    return tables
+
+
+def print_functions(labels: list[str], tables: dict[str, dict[str, list[float]]]) -> None:
+    for name, table in tables.items():
+        rows = sorted(((f, v) for f, v in table.items() if any(abs(x) >= 0.5 for x in v)),
+                      key=lambda row: -max(row[1]))
+        print(f"\n{name}: operations per sequence by core function (its own, not its callees')")
+        totals = [sum(values[i] for values in table.values()) for i in range(len(labels))]
+        print_table(labels, {"total": totals} | dict(rows), width=34)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rev", action="append", default=[], help="a git revision's core")
@@ -213,15 +299,25 @@ def main() -> int:
     measure = parser.add_mutually_exclusive_group()
     measure.add_argument("--time", action="store_true", help="time the sequences instead")
     measure.add_argument("--locked", action="store_true", help="count locked instructions instead")
+    measure.add_argument("--functions", action="store_true",
+                         help="split the operations by core function (cores with names)")
     args = parser.parse_args()
     cores: list[tuple[str, bytes]] = [(rev, core_bytes(rev, None)) for rev in args.rev]
     cores += [(path.name, core_bytes(None, path)) for path in args.core]
+    if not cores and args.functions:
+        from profile import build_named_core  # noqa: PLC0415 - bench/'s own, only here
+
+        with tempfile.TemporaryDirectory() as scratch:
+            cores = [("working tree", build_named_core(Path(scratch) / "named.wasm").read_bytes())]
     if not cores:
         cores = [("working tree", core_bytes(None, None))]
     labels = [label for label, _wasm in cores]
     sequences = args.only.split(",") if args.only else SEQUENCES
     program = compile_program(ROOT / "bench" / "calls.c")
-    if args.time:  # in a process of its own: the package keeps objects of its first engine
+    if args.functions:
+        tables = count_functions([wasm for _label, wasm in cores], program, sequences, args.count)
+        print_functions(labels, tables)
+    elif args.time:  # in a process of its own: the package keeps objects of its first engine
         modules = [_engine.compile_cached(wasm) for _label, wasm in cores]
         times = {name: best_ns(modules, program, name, 5 * args.count) for name in sequences}
         print(f"ns per sequence (best of {TIME_RUNS} alternating runs)")
@@ -234,13 +330,13 @@ def main() -> int:
     return 0
 
 
-def print_table(labels: list[str], table: Table) -> None:
-    print(f"{'sequence':14}" + "".join(f"{label[:16]:>18}" for label in labels))
+def print_table(labels: list[str], table: Table, width: int = 14) -> None:
+    print(f"{'':{width}}" + "".join(f"{label[:16]:>18}" for label in labels))
     for name, values in table.items():
         cells = [f"{values[0]:18.1f}"]
         cells += [f"{value:10.1f} ({value / values[0] - 1:+.1%})" if values[0] else f"{value:18.1f}"
                   for value in values[1:]]
-        print(f"{name:14}" + "".join(cells))
+        print(f"{name[:width - 1]:{width}}" + "".join(cells))
 
 
 if __name__ == "__main__":
