@@ -170,9 +170,18 @@ static void *hand_out(uint32_t size, uint64_t *counter) {
     return p;
 }
 
+static void *alloc_counted(uint32_t size) {
+    return size <= MAX_REQUEST && within_limit(mem_block_size(size)) ? hand_out(size, &heap.used) : NULL;
+}
+
+/* Short of budget or memory under the lock exclusive, it takes back what the holders'
+   caches keep (counted as used) and tries again: exclusive holds do not drain them, or a
+   process alone, whose creates fill its cache under the lock shared and whose removals run
+   exclusive, would give its cache back and refill it at every call. */
 void *mem_alloc(uint32_t size) {
-    if (size > MAX_REQUEST || !within_limit(mem_block_size(size))) return NULL;
-    return hand_out(size, &heap.used);
+    void *p = alloc_counted(size);
+    if (!p && vfs_held_exclusive() && mem_drain_caches()) p = alloc_counted(size);
+    return p;
 }
 
 void *mem_alloc_reserve(uint32_t size) {
@@ -360,12 +369,15 @@ void mem_free_shared(struct lock_holder *holder, void *p, uint32_t size) {
     cache->filled |= (uint16_t)(1u << c);
 }
 
-void mem_drain_caches(void) {
+bool mem_drain_caches(void) {
+    bool drained = false;
     for (struct lock_holder *h = vfs_holders(); h; h = h->next) {
+        drained |= h->cache.filled != 0;
         for (uint32_t classes = h->cache.filled; classes; classes &= classes - 1)
             give_back_cached(&h->cache, __builtin_ctz(classes), CACHE_DEPTH);
         h->cache.filled = 0;
     }
+    return drained;
 }
 
 /* For mem_check, under the lock exclusive, which drains every cache first: any block still

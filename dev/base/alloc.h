@@ -31,11 +31,12 @@ void mem_unlock_shared(struct lock_holder *holder);
 /* For a holder of the VFS lock shared, without the allocator's mutex: small blocks come from
    and go back to the holder's own cache (alloc_cache.h), larger ones take the mutex. NULL
    when the budget or the memory is out (a cache keeps blocks only the exclusive lock can
-   give back: the caller retries exclusive, which frees them first). */
+   give back: the caller retries exclusive, whose mem_alloc takes them back). */
 void *mem_alloc_shared(struct lock_holder *holder, uint32_t size);
 void mem_free_shared(struct lock_holder *holder, void *p, uint32_t size);
 /* Lock held exclusive: every holder's cached blocks back to the allocator, so that what
-   the budget counts as used is exactly what the filesystem holds. */
-void mem_drain_caches(void);
+   the budget counts as used is exactly what the filesystem holds (mem_alloc's retry, the
+   host's fsck and used bytes, an exclusive write's room). true if any cache had blocks. */
+bool mem_drain_caches(void);
 
 #endif

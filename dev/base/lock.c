@@ -22,6 +22,9 @@ static struct {
        it thaws, and its own lock and unlock calls meanwhile nest inside that hold. Written
        only by the frozen holder while it holds the lock exclusive. */
     struct lock_holder *frozen_by;
+    /* Set once the writer waited out every reader, until its unlock: no reader runs then,
+       and a reader (or a taker of the allocator's mutex) finds it false, and stable. */
+    bool exclusive_held;
     bool now_read;                    /* the clock was read during this exclusive hold */
     uint64_t now_cached;
 } OWN_CACHE_LINES lock_state;
@@ -136,8 +139,11 @@ void vfs_lock(struct lock_holder *holder, bool can_block) {
             if (can_block) sleep_while(&h->state, HOLDS_SHARED);
     }
     lock_state.exclusive_owner = holder;
+    lock_state.exclusive_held = true;
     lock_state.now_read = false;
 }
+
+bool vfs_held_exclusive(void) { return lock_state.exclusive_held; }
 
 /* One timestamp per locked operation, as a kernel uses one per system call: the times an
    operation sets agree, and it reads the clock once instead of once per inode it touches. */
@@ -153,6 +159,7 @@ void vfs_unlock(void) {
     if (freezer()) return; /* only the frozen holder can hold it now: its freeze goes on */
     struct lock_holder *holder = lock_state.exclusive_owner;
     lock_state.exclusive_owner = NULL;
+    lock_state.exclusive_held = false;
     bool sleepers = mutex_unlock(&lock_state.writer_mutex);
     /* A notify is a call into the host: only when someone sleeps. Waiting readers all may
        go on together; otherwise one sleeping writer is enough. */
@@ -191,9 +198,15 @@ void vfs_unlock_shared(struct lock_holder *holder) {
     if (!is_free(&lock_state.writer_mutex, 0)) platform_notify(&holder->state, 1);
 }
 
+/* Stores relaxed: vfs_alone reads the list without the lock. */
 void vfs_register_holder(struct lock_holder *holder) {
-    holder->next = lock_state.holders;
-    lock_state.holders = holder;
+    __atomic_store_n(&holder->next, lock_state.holders, __ATOMIC_RELAXED);
+    __atomic_store_n(&lock_state.holders, holder, __ATOMIC_RELAXED);
+}
+
+bool vfs_alone(const struct lock_holder *holder) {
+    return __atomic_load_n(&lock_state.holders, __ATOMIC_RELAXED) == holder &&
+           !__atomic_load_n(&holder->next, __ATOMIC_RELAXED);
 }
 
 struct lock_holder *vfs_holders(void) { return lock_state.holders; }
@@ -201,7 +214,7 @@ struct lock_holder *vfs_holders(void) { return lock_state.holders; }
 void vfs_unregister_holder(struct lock_holder *holder) {
     for (struct lock_holder **link = &lock_state.holders; *link; link = &(*link)->next) {
         if (*link == holder) {
-            *link = holder->next;
+            __atomic_store_n(link, holder->next, __ATOMIC_RELAXED);
             return;
         }
     }

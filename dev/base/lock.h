@@ -60,6 +60,13 @@ void holder_mark_busy(struct lock_holder *holder, bool busy);
 void vfs_register_holder(struct lock_holder *holder);
 void vfs_unregister_holder(struct lock_holder *holder);
 struct lock_holder *vfs_holders(void); /* every registered holder, through next */
+/* Holding nothing: whether holder is the only one registered. Then no other thread can
+   take the lock meanwhile, and an exclusive hold costs less than the shared path's mutexes
+   and second lookups. Read without the lock, so a holder may register just after: it
+   waits for the exclusive hold, and either answer is correct (it only picks the faster). */
+bool vfs_alone(const struct lock_holder *holder);
+/* Whether the lock is held exclusive (by the caller, if it holds any part of it). */
+bool vfs_held_exclusive(void);
 /* After the holder's instance trapped or was interrupted: releases what it held (its
    mutexes, then the lock); true if it held anything (the host should then run fsck). */
 bool vfs_release_held(struct lock_holder *holder);

@@ -342,6 +342,14 @@ void dir_unlock_pair(struct lock_holder *holder, struct inode *a, struct inode *
 uint32_t dir_slot_from(const struct inode *dir, uint32_t seq) {
     const struct dir_data *d = &dir->dir;
     uint32_t lo = 0, hi = __atomic_load_n(&d->used, __ATOMIC_ACQUIRE); /* dir_insert_shared */
+    /* Slots keep their numbers when their names go, until a reshape squeezes them out, so
+       the names made since then sit at the end numbered without gaps: a removal most often
+       takes one of those ("x.tmp", mkdir and rmdir), found at once in a directory where
+       names come and go (up to 256 slots). */
+    if (hi) {
+        uint32_t back = d->slots[hi - 1].seq - seq; /* wraps past the last number: no slot */
+        if (back < hi && d->slots[hi - 1 - back].seq == seq) return hi - 1 - back;
+    }
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
         if (d->slots[mid].seq < seq) lo = mid + 1; else hi = mid;

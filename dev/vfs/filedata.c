@@ -83,6 +83,9 @@ static errno_t reserve(const struct file_data *f, uint64_t offset, uint64_t end,
         uint64_t bytes = available(shared);
         uint32_t budget = bytes / CHUNK_SIZE > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)(bytes / CHUNK_SIZE);
         missing = missing_chunks(f, first, last, budget);
+        /* Exclusive, the room the holders' caches keep is taken back first (then they are
+           empty, and the second call drains nothing). */
+        if (missing > budget && !shared && mem_drain_caches()) return reserve(f, offset, end, r, shared);
         if (missing > budget) return E_NOSPC;
     }
     /* A far leaf is taken only for missing chunks that go in it, so the check above bounds

@@ -121,7 +121,6 @@ void reclaim_own_now(struct reclaim_list *list, struct lock_holder *holder, bool
 }
 
 void reclaim_now(void) {
-    mem_drain_caches(); /* so that the budget counts exactly what the filesystem holds */
     for (struct reclaim_list *list = registry.lists; list; list = list->next)
         if (list->count || list->inodes) reclaim_list_now(list);
 }

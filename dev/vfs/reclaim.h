@@ -43,8 +43,7 @@ bool reclaim_pressing(const struct reclaim_list *list);
    allocator's mutex. A file an fd still holds is left to its last close, which is
    exclusive (fdtable.c). */
 void reclaim_own_now(struct reclaim_list *list, struct lock_holder *holder, bool can_block);
-/* Lock held exclusive: frees what waits in every list, and gives back the blocks the
-   holders' caches keep (mem_drain_caches). */
+/* Lock held exclusive: frees what waits in every list. */
 void reclaim_now(void);
 
 #endif

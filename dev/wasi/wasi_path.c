@@ -57,6 +57,11 @@ static void unlock_as(struct process *self, bool exclusive) {
     if (exclusive) vfs_unlock();
     else process_unlock_shared(self);
 }
+/* A change tries the lock shared first (its directories' mutexes, a second lookup under
+   them) unless its process is the only one registered: nobody can run beside it then, and
+   the exclusive hold costs less. Tests and fuzzers attach a second process to run the
+   shared paths (tests/test_wasi_differential.py runs both ways). */
+static bool shared_first(struct process *self) { return !vfs_alone(&self->holder); }
 static uint32_t shared_flag(bool exclusive) { return exclusive ? 0 : WALK_SHARED; }
 static bool relock_exclusive(struct process *self) {
     process_unlock_shared(self);
@@ -120,17 +125,19 @@ EXPORT("path_create_directory") int32_t wasi_path_create_directory(uint32_t fd, 
     if (err || (err = may_change(base))) return err;
     struct path_walk w;
     struct process *self = current_process();
-    process_lock_shared(self);
-    /* mkdir never follows a final symlink, even as "link/": the name exists (EEXIST). */
-    err = guest_walk_path(&w, base, path, len, FOLLOW_NEVER | WALK_SHARED);
-    bool done = err != E_LAZY; /* else walk again exclusive, which loads the directory */
-    if (done) {
-        if (!err) err = may_change(w.dir);
-        err = tree_mkdir_check(&w, err);
-        done = err || create_shared(self, &w, &(struct new_node){ .type = FILETYPE_DIRECTORY }, &err);
+    if (shared_first(self)) {
+        process_lock_shared(self);
+        /* mkdir never follows a final symlink, even as "link/": the name exists (EEXIST). */
+        err = guest_walk_path(&w, base, path, len, FOLLOW_NEVER | WALK_SHARED);
+        bool done = err != E_LAZY; /* else walk again exclusive, which loads the directory */
+        if (done) {
+            if (!err) err = may_change(w.dir);
+            err = tree_mkdir_check(&w, err);
+            done = err || create_shared(self, &w, &(struct new_node){ .type = FILETYPE_DIRECTORY }, &err);
+        }
+        process_unlock_shared(self);
+        if (done) return err;
     }
-    process_unlock_shared(self);
-    if (done) return err;
     process_lock(self);
     err = guest_walk_path(&w, base, path, len, FOLLOW_NEVER);
     if (!err) err = may_change(w.dir);
@@ -257,11 +264,13 @@ EXPORT("path_link") int32_t wasi_path_link(uint32_t old_fd, uint32_t old_flags, 
     if (old_flags & LOOKUP_SYMLINK_FOLLOW) return E_INVAL; /* wasmtime links the path itself only */
     struct path_walk from, to;
     struct process *self = current_process();
-    process_lock_shared(self);
-    err = walk_link(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, WALK_SHARED);
-    bool done = err ? err != E_LAZY : link_shared(self, &from, &to, &err);
-    unlock_shared_after_removal(self);
-    if (done) return err;
+    if (shared_first(self)) {
+        process_lock_shared(self);
+        err = walk_link(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, WALK_SHARED);
+        bool done = err ? err != E_LAZY : link_shared(self, &from, &to, &err);
+        unlock_shared_after_removal(self);
+        if (done) return err;
+    }
     process_lock(self);
     err = walk_link(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, 0);
     if (!err && !(err = link_new(&to, from.node))) inode_touch_changed(from.node);
@@ -332,11 +341,13 @@ EXPORT("path_remove_directory") int32_t wasi_path_remove_directory(uint32_t fd, 
     if (err || (err = may_change(base))) return err;
     struct path_walk w;
     struct process *self = current_process();
-    process_lock_shared(self);
-    err = walk_to_rmdir(&w, base, path, len, false);
-    bool done = err ? err != E_LAZY : rmdir_shared(self, &w, &err);
-    unlock_shared_after_removal(self);
-    if (done) return err;
+    if (shared_first(self)) {
+        process_lock_shared(self);
+        err = walk_to_rmdir(&w, base, path, len, false);
+        bool done = err ? err != E_LAZY : rmdir_shared(self, &w, &err);
+        unlock_shared_after_removal(self);
+        if (done) return err;
+    }
     process_lock(self);
     err = walk_to_rmdir(&w, base, path, len, true);
     if (!err) tree_remove_entry(&w);
@@ -382,11 +393,13 @@ EXPORT("path_unlink_file") int32_t wasi_path_unlink_file(uint32_t fd, uint32_t p
     if (err || (err = may_change(base))) return err;
     struct path_walk w;
     struct process *self = current_process();
-    process_lock_shared(self);
-    err = walk_to_unlink(&w, base, path, len, WALK_SHARED);
-    bool done = err ? err != E_LAZY : unlink_shared(self, &w, &err);
-    unlock_shared_after_removal(self);
-    if (done) return err;
+    if (shared_first(self)) {
+        process_lock_shared(self);
+        err = walk_to_unlink(&w, base, path, len, WALK_SHARED);
+        bool done = err ? err != E_LAZY : unlink_shared(self, &w, &err);
+        unlock_shared_after_removal(self);
+        if (done) return err;
+    }
     process_lock(self);
     err = walk_to_unlink(&w, base, path, len, 0);
     if (!err) tree_remove_entry(&w);
@@ -453,14 +466,16 @@ EXPORT("path_rename") int32_t wasi_path_rename(uint32_t old_fd, uint32_t old_pat
     if ((err = may_change(old_base)) || (err = may_change(new_base))) return err;
     struct path_walk from, to;
     struct process *self = current_process();
-    process_lock_shared(self);
-    err = walk_rename(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, WALK_SHARED);
-    if (!err) err = rename_may_change(&from, &to, false);
-    if (!err) err = tree_rename_check(&from, &to);
-    /* Onto itself (one name, or two links of one file) a rename changes nothing. */
-    bool done = err ? err != E_LAZY : to.node == from.node || rename_shared(self, &from, &to);
-    unlock_shared_after_removal(self);
-    if (done) return err;
+    if (shared_first(self)) {
+        process_lock_shared(self);
+        err = walk_rename(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, WALK_SHARED);
+        if (!err) err = rename_may_change(&from, &to, false);
+        if (!err) err = tree_rename_check(&from, &to);
+        /* Onto itself (one name, or two links of one file) a rename changes nothing. */
+        bool done = err ? err != E_LAZY : to.node == from.node || rename_shared(self, &from, &to);
+        unlock_shared_after_removal(self);
+        if (done) return err;
+    }
     process_lock(self);
     err = walk_rename(&from, &to, old_base, old_path, old_len, new_base, new_path, new_len, 0);
     if (!err) err = rename_may_change(&from, &to, true);
@@ -515,10 +530,12 @@ EXPORT("path_symlink") int32_t wasi_path_symlink(uint32_t target, uint32_t targe
     errno_t err = dir_fd_base(fd, RIGHT_PATH_SYMLINK, &base);
     if (err || (err = may_change(base))) return err;
     struct process *self = current_process();
-    process_lock_shared(self);
-    bool done = symlink_shared(self, target, target_len, base, path, len, &err);
-    process_unlock_shared(self);
-    if (done) return err;
+    if (shared_first(self)) {
+        process_lock_shared(self);
+        bool done = symlink_shared(self, target, target_len, base, path, len, &err);
+        process_unlock_shared(self);
+        if (done) return err;
+    }
     struct path_walk w;
     char *copy;
     process_lock(self);
