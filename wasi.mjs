@@ -256,6 +256,7 @@ const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_file_clock: () => number,
  *   wasi_wasm_out_buffers: () => number,
  *   wasi_wasm_process_id: () => number,
+ *   wasi_wasm_thread_group: (join: number) => number,
  *   wasi_wasm_reap: (id: number) => number,
  *   wasi_wasm_freeze: () => number,
  *   wasi_wasm_thaw: () => number,
@@ -2231,7 +2232,8 @@ const NO_ROOM = Symbol('no room for a scratch buffer');
 /** @typedef {CoreFunctions & {__indirect_function_table: WebAssembly.Table}} CoreExports */
 
 /** What a process needs of the filesystem it joins (a ProcessGroup).
-    @typedef {{module: WebAssembly.Module, memory: WebAssembly.Memory, canBlock: boolean}} Filesystem */
+    threadGroup: the core's thread group of the thread's processes (0 until its first attaches).
+    @typedef {{module: WebAssembly.Module, memory: WebAssembly.Memory, canBlock: boolean, threadGroup: number}} Filesystem */
 
 /** @typedef {{stdout?: OutputSink | null, stderr?: OutputSink | null, stdin?: StdinSource | null}} Stdio */
 
@@ -2366,6 +2368,9 @@ class CoreProcess {
 		const errno = this.exports.wasi_wasm_attach(this.filesystem.canBlock ? 1 : 0);
 		if (errno !== ERRNO.SUCCESS) throw new WasiError(errno, 'wasi_wasm_attach');
 		this.attached = true;
+		// One thread runs one process at a time: while every process of the filesystem is in
+		// this thread's group, directory changes need not let other threads in.
+		this.filesystem.threadGroup = this.exports.wasi_wasm_thread_group(this.filesystem.threadGroup) >>> 0;
 	}
 
 	/** Routes the copy hooks to `memory`; returns whether the multi-memory bridge is used.
@@ -2500,6 +2505,8 @@ class ProcessGroup {
 		this.host = null;
 		this.hostRoot = -1;
 		this.openProcesses = 0;
+		/** The core's thread group of this thread's processes (wasi_wasm_thread_group): set by the first. */
+		this.threadGroup = 0;
 	}
 
 	/** The internal "host process": its guest memory is the core memory itself, so a guest

@@ -30,12 +30,15 @@ static uint32_t pipe_get(uint32_t i) { return __atomic_load_n(&pipes[i], __ATOMI
 static void pipe_put(uint32_t i, uint32_t h) { __atomic_store_n(&pipes[i], h, __ATOMIC_RELAXED); }
 /* Handles of new files the host API is writing (wasi_wasm_fs_file_new), as pipes'. */
 static uint32_t new_files[4];
+/* The thread group op 238 joins processes to (0: none yet). */
+static uint32_t thread_group;
 
 void ops_reset(void) {
     for (uint32_t i = 0; i < 4; i++) {
         pipe_put(i, 0);
         __atomic_store_n(&new_files[i], 0, __ATOMIC_RELAXED);
     }
+    __atomic_store_n(&thread_group, 0, __ATOMIC_RELAXED);
 }
 
 __thread bool ops_blocking_pipes;
@@ -306,7 +309,18 @@ void ops_host_call(struct input *in, uint8_t op) {
         if (op == 237) fs_call(in);
         else native_guest_grow(g, 1);
         break;
-    case 10: wasi_wasm_set_stdio_mode(take_u8(in) % 4); wasi_wasm_flush(); break;
+    case 10:
+        wasi_wasm_set_stdio_mode(take_u8(in) % 4);
+        wasi_wasm_flush();
+        /* op 238 (no input consumed): the process joins the first one's thread group, so that
+           directory changes go exclusive while all are in it; the threaded harness's threads
+           so break the promise a group makes, which must cost only parallelism. */
+        if (op == 238) {
+            uint32_t group = __atomic_load_n(&thread_group, __ATOMIC_RELAXED);
+            if (group) wasi_wasm_thread_group(group);
+            else __atomic_store_n(&thread_group, wasi_wasm_thread_group(0), __ATOMIC_RELAXED);
+        }
+        break;
     case 11:
         /* A freeze (op's high bits, no input consumed), thawed or left for recover to end;
            fsck nested inside it. */

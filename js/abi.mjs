@@ -239,6 +239,7 @@ export const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_file_clock: () => number,
  *   wasi_wasm_out_buffers: () => number,
  *   wasi_wasm_process_id: () => number,
+ *   wasi_wasm_thread_group: (join: number) => number,
  *   wasi_wasm_reap: (id: number) => number,
  *   wasi_wasm_freeze: () => number,
  *   wasi_wasm_thaw: () => number,

@@ -18,6 +18,8 @@ export class ProcessGroup {
 		this.host = null;
 		this.hostRoot = -1;
 		this.openProcesses = 0;
+		/** The core's thread group of this thread's processes (wasi_wasm_thread_group): set by the first. */
+		this.threadGroup = 0;
 	}
 
 	/** The internal "host process": its guest memory is the core memory itself, so a guest

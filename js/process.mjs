@@ -25,7 +25,8 @@ export const NO_ROOM = Symbol('no room for a scratch buffer');
 /** @typedef {CoreFunctions & {__indirect_function_table: WebAssembly.Table}} CoreExports */
 
 /** What a process needs of the filesystem it joins (a ProcessGroup).
-    @typedef {{module: WebAssembly.Module, memory: WebAssembly.Memory, canBlock: boolean}} Filesystem */
+    threadGroup: the core's thread group of the thread's processes (0 until its first attaches).
+    @typedef {{module: WebAssembly.Module, memory: WebAssembly.Memory, canBlock: boolean, threadGroup: number}} Filesystem */
 
 /** @typedef {{stdout?: OutputSink | null, stderr?: OutputSink | null, stdin?: StdinSource | null}} Stdio */
 
@@ -161,6 +162,9 @@ export class CoreProcess {
 		const errno = this.exports.wasi_wasm_attach(this.filesystem.canBlock ? 1 : 0);
 		if (errno !== ERRNO.SUCCESS) throw new WasiError(errno, 'wasi_wasm_attach');
 		this.attached = true;
+		// One thread runs one process at a time: while every process of the filesystem is in
+		// this thread's group, directory changes need not let other threads in.
+		this.filesystem.threadGroup = this.exports.wasi_wasm_thread_group(this.filesystem.threadGroup) >>> 0;
 	}
 
 	/** Routes the copy hooks to `memory`; returns whether the multi-memory bridge is used.

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from differential import (
+    SANDBOX,
     Outcome,
     first_difference,
     run_wasi_wasm,
@@ -137,6 +138,29 @@ def test_same_as_wasmtime(
     wasm = wasm_program(case.program)
     ref = reference(case, wasm)
     got = run_wasi_wasm(wasm, case.args, dict(case.env), case.stdin, bridge=bridge)
+    assert got.stdout == ref.stdout, first_difference(ref.stdout, got.stdout)
+    assert got.exit_code == ref.exit_code, got.stderr[-2000:]
+    assert got.stderr == ref.stderr, first_difference(ref.stderr, got.stderr)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_same_as_wasmtime_beside_another_thread(
+    case: Case, wasm_program: Callable[..., Path]
+) -> None:
+    """The same, with a process of another thread group attached to the filesystem: the
+    program's directory changes take the shared lock's path (test_thread_groups.py), which
+    a program alone skips."""
+    reason = wasi_wasm_available()
+    if reason:
+        pytest.skip(reason)
+    from wasi_wasm import start_wasi  # noqa: PLC0415 - optional until the package exists
+
+    wasm = wasm_program(case.program)
+    ref = reference(case, wasm)
+    with start_wasi() as wasi, start_wasi(wasi.init_obj()) as other_thread:
+        wasi.mkdir(SANDBOX)
+        assert other_thread.exists(SANDBOX)
+        got = run_wasi_wasm(wasm, case.args, dict(case.env), case.stdin, wasi=wasi)
     assert got.stdout == ref.stdout, first_difference(ref.stdout, got.stdout)
     assert got.exit_code == ref.exit_code, got.stderr[-2000:]
     assert got.stderr == ref.stderr, first_difference(ref.stderr, got.stderr)

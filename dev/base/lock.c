@@ -15,6 +15,8 @@ static struct {
     int writer_mutex;
     int readers_waiting;              /* readers asleep (or about to be) on the mutex */
     struct lock_holder *holders;      /* changed only under the exclusive lock */
+    uint32_t last_group;              /* the group the last registered holder got */
+    uint32_t sole_group;              /* every holder's group if they share one, else 0 */
     /* Written under the writer mutex; vfs_release_held reads it from another instance too,
        and only asks whether it is its own holder, which no other thread can make it become. */
     struct lock_holder *exclusive_owner;
@@ -198,15 +200,31 @@ void vfs_unlock_shared(struct lock_holder *holder) {
     if (!is_free(&lock_state.writer_mutex, 0)) platform_notify(&holder->state, 1);
 }
 
-/* Stores relaxed: vfs_alone reads the list without the lock. */
-void vfs_register_holder(struct lock_holder *holder) {
-    __atomic_store_n(&holder->next, lock_state.holders, __ATOMIC_RELAXED);
-    __atomic_store_n(&lock_state.holders, holder, __ATOMIC_RELAXED);
+/* Exclusive held: the group every registered holder is in, 0 if they are in several. */
+static void recount_groups(void) {
+    struct lock_holder *first = lock_state.holders;
+    uint32_t sole = first ? first->group : 0;
+    for (struct lock_holder *h = first; h; h = h->next)
+        if (h->group != sole) sole = 0;
+    __atomic_store_n(&lock_state.sole_group, sole, __ATOMIC_RELAXED);
 }
 
+void vfs_register_holder(struct lock_holder *holder) {
+    if (!++lock_state.last_group) ++lock_state.last_group; /* 0 names no group */
+    holder->group = lock_state.last_group;
+    holder->next = lock_state.holders;
+    lock_state.holders = holder;
+    recount_groups();
+}
+
+void vfs_join_group(struct lock_holder *holder, uint32_t group) {
+    holder->group = group;
+    recount_groups();
+}
+
+/* One word, not a walk of the holders: another thread may free one meanwhile. */
 bool vfs_alone(const struct lock_holder *holder) {
-    return __atomic_load_n(&lock_state.holders, __ATOMIC_RELAXED) == holder &&
-           !__atomic_load_n(&holder->next, __ATOMIC_RELAXED);
+    return __atomic_load_n(&lock_state.sole_group, __ATOMIC_RELAXED) == holder->group;
 }
 
 struct lock_holder *vfs_holders(void) { return lock_state.holders; }
@@ -214,7 +232,8 @@ struct lock_holder *vfs_holders(void) { return lock_state.holders; }
 void vfs_unregister_holder(struct lock_holder *holder) {
     for (struct lock_holder **link = &lock_state.holders; *link; link = &(*link)->next) {
         if (*link == holder) {
-            __atomic_store_n(link, holder->next, __ATOMIC_RELAXED);
+            *link = holder->next;
+            recount_groups();
             return;
         }
     }

@@ -35,6 +35,9 @@ struct lock_holder {
     struct lock_holder *next; /* every registered holder */
     struct alloc_cache cache; /* small free blocks for its shared-lock writes (alloc.h) */
     uint64_t ino_next, ino_end; /* inode numbers left for its shared-lock creates (vfs/inode.c) */
+    /* Holders of one group never run at the same time (their host runs them on one thread):
+       a fresh one at registration, or one the host joins it to (vfs_join_group). */
+    uint32_t group;
 };
 
 /* Exclusive. holder NULL: a host call made before its process exists, or while it ends. */
@@ -60,11 +63,14 @@ void holder_mark_busy(struct lock_holder *holder, bool busy);
 void vfs_register_holder(struct lock_holder *holder);
 void vfs_unregister_holder(struct lock_holder *holder);
 struct lock_holder *vfs_holders(void); /* every registered holder, through next */
-/* Holding nothing: whether holder is the only one registered. Then no other thread can
-   take the lock meanwhile, and an exclusive hold costs less than the shared path's mutexes
-   and second lookups. Read without the lock, so a holder may register just after: it
-   waits for the exclusive hold, and either answer is correct (it only picks the faster). */
+/* Holding nothing: whether every registered holder is in holder's group. Then no other
+   thread can take the lock meanwhile, and an exclusive hold costs less than the shared
+   path's mutexes and second lookups. Read without the lock, so a holder may register just
+   after: it waits for the exclusive hold, and either answer is correct (it only picks the
+   faster), as is a host's wrong promise of a group (its threads then take turns). */
 bool vfs_alone(const struct lock_holder *holder);
+/* Exclusive held: holder joins group (nonzero, a number a holder got at registration). */
+void vfs_join_group(struct lock_holder *holder, uint32_t group);
 /* Whether the lock is held exclusive (by the caller, if it holds any part of it). */
 bool vfs_held_exclusive(void);
 /* After the holder's instance trapped or was interrupted: releases what it held (its

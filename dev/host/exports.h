@@ -12,6 +12,7 @@ uintptr_t wasi_wasm_busy_slot(void);
 uintptr_t wasi_wasm_file_clock(void);
 uintptr_t wasi_wasm_out_buffers(void);
 uint32_t wasi_wasm_process_id(void);
+uint32_t wasi_wasm_thread_group(uint32_t join);
 int32_t wasi_wasm_reap(uint32_t id);
 int32_t wasi_wasm_freeze(void);
 int32_t wasi_wasm_thaw(void);

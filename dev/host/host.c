@@ -100,6 +100,24 @@ EXPORT("wasi_wasm_process_id") uint32_t wasi_wasm_process_id(void) {
     return self ? self->id : 0;
 }
 
+/* This instance's process's thread group, after it joins group join if that is nonzero (a
+   number another process of the filesystem got here). Processes of one group promise never
+   to run at the same time (their host runs them on one thread, as the Python host does a
+   Wasi with its filesystem API and its runs, and the JS loader a thread's processes): while
+   every process is in one group, directory changes take the lock exclusive at once, which
+   costs less than the shared path (wasi_path.c, vfs_alone). A broken promise costs
+   parallelism, never correctness: the processes then take turns. 0 before attach. */
+EXPORT("wasi_wasm_thread_group") uint32_t wasi_wasm_thread_group(uint32_t join) {
+    struct process *self = current_process();
+    if (!self) return 0;
+    if (join) {
+        process_lock(self);
+        vfs_join_group(&self->holder, join);
+        vfs_unlock();
+    }
+    return self->holder.group;
+}
+
 /* Tests widen the window between a reaper's lookup of the process and its claim
    (-DREAP_PAUSE_NS: the fuzzers and tests/test_reap.py wait there), so that two reapers of
    one id both find the process before either claims it. 0 (the real core): no wait. */

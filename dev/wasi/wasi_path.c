@@ -58,9 +58,9 @@ static void unlock_as(struct process *self, bool exclusive) {
     else process_unlock_shared(self);
 }
 /* A change tries the lock shared first (its directories' mutexes, a second lookup under
-   them) unless its process is the only one registered: nobody can run beside it then, and
-   the exclusive hold costs less. Tests and fuzzers attach a second process to run the
-   shared paths (tests/test_wasi_differential.py runs both ways). */
+   them) unless every process is in its thread group (vfs_alone): nobody can run beside it
+   then, and the exclusive hold costs less. tests/test_wasi_differential.py runs every
+   program both ways, and the fuzzers' processes are in groups of their own until op 238. */
 static bool shared_first(struct process *self) { return !vfs_alone(&self->holder); }
 static uint32_t shared_flag(bool exclusive) { return exclusive ? 0 : WALK_SHARED; }
 static bool relock_exclusive(struct process *self) {

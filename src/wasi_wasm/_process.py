@@ -97,7 +97,8 @@ class CoreProcess:
 
     ``store_hooks``: hook functions every process of the store shares, by import name (the
     native clocks and randomness, the copy hooks of a process not bound yet); the others
-    call into ``hooks``."""
+    call into ``hooks``. ``thread_group``: the core's thread group of processes that never
+    run at the same time as this one (0: a group of its own)."""
 
     def __init__(
         self,
@@ -106,6 +107,8 @@ class CoreProcess:
         memory: CoreMemory,
         hooks: ProcessHooks,
         store_hooks: Mapping[str, wasmtime.Func] | None = None,
+        *,
+        thread_group: int = 0,
     ) -> None:
         self.store = store
         self.memory = memory
@@ -133,6 +136,9 @@ class CoreProcess:
         self._interrupts.tick_work.append(self.deliver_buffered_output)
         # The filesystem's file clock word (_file_clock.py).
         self.file_clock_address = memory.address(self.call("wasi_wasm_file_clock") & U32_MASK)
+        # Its thread group (wasi_wasm_thread_group): thread_group, a group whose processes
+        # never run at the same time as this one, or else a new one.
+        self.thread_group = self.call("wasi_wasm_thread_group", thread_group) & U32_MASK
 
     def _imports(
         self, store_hooks: Mapping[str, wasmtime.Func]

@@ -50,7 +50,8 @@ class StoreState:
 
     A ``one_run`` state belongs to one program run: its Store is closed when the program's
     process closes, with every instance and memory in it. ``run_for``: the Store of the Wasi
-    the program runs for, whose epoch deadline the program follows (see ``following``)."""
+    the program runs for, whose epoch deadline the program follows (see ``following``).
+    ``thread_group``: the core's thread group its processes join (0: the first one's own)."""
 
     def __init__(
         self,
@@ -59,6 +60,7 @@ class StoreState:
         *,
         one_run: bool = False,
         run_for: WasiStore | None = None,
+        thread_group: int = 0,
     ) -> None:
         assert init.memory is not None
         self.init = init
@@ -71,16 +73,26 @@ class StoreState:
         self._host_root = -1
         self.one_run = one_run
         self.run_for = run_for
+        self.thread_group = thread_group
         self._ended = False
+
+    def new_process(self, hooks: ProcessHooks) -> CoreProcess:
+        """A process in this Store, in the core's thread group of the Store's processes (one
+        Store runs on one thread; the first process's group, unless given at construction:
+        a run's Store joins the group of the Wasi it runs for, on the same thread)."""
+        process = CoreProcess(
+            self.store, self.init.module, self.core_memory, hooks, self.store_hooks,
+            thread_group=self.thread_group,
+        )  # fmt: skip
+        self.thread_group = process.thread_group
+        return process
 
     def host_process(self) -> tuple[CoreProcess, int]:
         """The internal process bound to the core memory itself, with "/" preopened."""
         if self._host is None:
             silent = OutputSink(lambda _data: None)
             hooks = ProcessHooks(self.core_memory, silent, silent, InputSource(b""))
-            host = CoreProcess(
-                self.store, self.init.module, self.core_memory, hooks, self.store_hooks
-            )
+            host = self.new_process(hooks)
             # Its "guest" memory is the core memory: guest pointers are scratch buffers.
             host.bind(self.core_memory.memory, self.bridge)
             self._host_root = host.preopen("/", "/")

@@ -90,9 +90,7 @@ class Wasi(FilesystemFront):
             OutputSink(options.stderr),
             InputSource(options.stdin),
         )
-        self._process = CoreProcess(
-            state.store, state.init.module, state.core_memory, self._hooks, state.store_hooks
-        )
+        self._process = state.new_process(self._hooks)
         self._import_obj: dict[str, dict[str, wasmtime.Func]] | None = None
         state.open_processes += 1
         self._closed = False
@@ -317,12 +315,17 @@ class Wasi(FilesystemFront):
 
     def spawn_run(self, argv: Sequence[str | bytes], options: Options) -> Wasi:
         """A new process on this filesystem for one program run (``run``, ``run_pipeline``),
-        in a Store of its own (bridge None: as this one), like ``start_wasi(self.init_obj())``.
-        Closing it drops that Store with everything the program left in it, so a Wasi can run
-        any number of programs. Start the program with ``start_run``."""
+        in a Store of its own (bridge None: as this one), like ``start_wasi(self.init_obj())``
+        but for this thread: the program runs while this Wasi waits (another thread uses
+        ``start_wasi``). Closing it drops that Store with everything the program left in it,
+        so a Wasi can run any number of programs. Start the program with ``start_run``."""
         self._check_open()
         options = self._inherit(options)
-        state = StoreState(self._state.init, options.bridge, one_run=True, run_for=self.store)
+        # Its program runs on this thread, while this Wasi's processes wait: one thread group.
+        state = StoreState(
+            self._state.init, options.bridge, one_run=True, run_for=self.store,
+            thread_group=self._state.thread_group,
+        )  # fmt: skip
         try:
             return Wasi(state, argv, options)
         except BaseException:
