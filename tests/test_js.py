@@ -469,6 +469,8 @@ def test_api(engine_name: str, module: str, program_paths: dict[str, str]) -> No
         "WASI_MJS": str(ROOT / module),
         "WASI_TEST_PROGRAMS": json.dumps(program_paths),
         "WASI_EXPECT_MULTI_MEMORY": "1" if engine.multi_memory else "0",
+        # a core whose shared create traps (tests/test_thread_groups.py)
+        "WASI_STOP_CREATE_CORE": str(wasm_build.compile_core("stop-7", ("-DSTOP_WINDOW=7",))),
     }
     result = run_node(engine, ["--test", "--test-reporter=spec", str(JS_DIR / "api.test.mjs")], env)
     assert result.returncode == 0, _output(result)

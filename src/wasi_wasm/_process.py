@@ -137,8 +137,11 @@ class CoreProcess:
         # The filesystem's file clock word (_file_clock.py).
         self.file_clock_address = memory.address(self.call("wasi_wasm_file_clock") & U32_MASK)
         # Its thread group (wasi_wasm_thread_group): thread_group, a group whose processes
-        # never run at the same time as this one, or else a new one.
-        self.thread_group = self.call("wasi_wasm_thread_group", thread_group) & U32_MASK
+        # never run at the same time as this one, or else a new one. A core from before
+        # groups (bench/ops.py --rev compares older cores) has none: only a speed hint.
+        self.thread_group = 0
+        if "wasi_wasm_thread_group" in self._info.signatures:
+            self.thread_group = self.call("wasi_wasm_thread_group", thread_group) & U32_MASK
 
     def _imports(
         self, store_hooks: Mapping[str, wasmtime.Func]

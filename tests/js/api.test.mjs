@@ -455,6 +455,20 @@ test('copyForRebinding: a shared filesystem, separate fd tables and stdio', asyn
 	assert.equal((await run('api_tool', ['ls', '/'], {}, wasi)).stdout, 'projects\n');
 });
 
+test('one thread\'s processes share a thread group: their directory changes skip the shared path', async () => {
+	// A core whose shared create traps once its name is in (-DSTOP_WINDOW=7, dev/base/stop_test.h):
+	// while every process of the filesystem is in one thread group, a mkdir is exclusive.
+	const init = await getWasi(readFileSync(process.env.WASI_STOP_CREATE_CORE));
+	const wasi = await startWasi(init, {stdout: null, stderr: null});
+	wasi.mkdir('/by-api');
+	const copy = await wasi.copyForRebinding({stdout: null, stderr: null});
+	const memory = new WebAssembly.Memory({initial: 1});
+	copy.bindToOtherMemory(memory);
+	new Uint8Array(memory.buffer).set(new TextEncoder().encode('by-copy'), 64);
+	assert.equal(copy.importObj.wasi_snapshot_preview1.path_create_directory(3, 64, 7), 0);
+	assert.deepEqual(wasi.readdir('/').sort(), ['by-api', 'by-copy']);
+});
+
 test('initObj in Node carries the module and the shared memory', async () => {
 	const wasi = await startWasi(null, {stdout: null});
 	const init = wasi.initObj();
