@@ -30,15 +30,27 @@ static struct {
     uint64_t limit;
 } OWN_CACHE_LINES heap;
 
+/* The smallest class that holds size (1..), or -1: computed, not searched, since every
+   allocation and free asks. Past 32 the classes go 1.5 x 2^k, 2^(k+1) for each k, so
+   class_sizes[2k - 8] = 3 << (k - 1) and class_sizes[2k - 7] = 2 << k. */
 static int class_of(uint32_t size) {
-    for (uint32_t i = 0; i < CLASS_COUNT; i++)
-        if (size <= class_sizes[i]) return (int)i;
-    return -1;
+    if (size <= 32) return size > 16;
+    if (size > class_sizes[CLASS_COUNT - 1]) return -1;
+    uint32_t k = 31u - (uint32_t)__builtin_clz(size - 1); /* 2^k < size <= 2^(k+1) */
+    return (int)(2 * k - 8 + (size > 3u << (k - 1)));
+}
+
+/* The class of a request of size bytes (-1: whole pages), and the bytes it really takes. */
+static int class_for(uint32_t size, uint32_t *real) {
+    int c = class_of(size ? size : 1);
+    *real = c >= 0 ? class_sizes[c] : align_up(size, PAGE_SIZE);
+    return c;
 }
 
 uint32_t mem_block_size(uint32_t size) {
-    int c = class_of(size ? size : 1);
-    return c >= 0 ? class_sizes[c] : align_up(size, PAGE_SIZE);
+    uint32_t real;
+    class_for(size, &real);
+    return real;
 }
 
 static bool within_limit(uint32_t bytes) {
@@ -150,8 +162,8 @@ static void *carve_block(int c) {
     return p;
 }
 
-static void *take_block(uint32_t real) {
-    int c = class_of(real);
+/* A block of class c, or of real bytes (whole pages) for c -1. */
+static void *take_block(int c, uint32_t real) {
     if (c < 0) return take_pages(real / PAGE_SIZE);
     struct free_block *b = heap.classes[c];
     if (!b) return carve_block(c);
@@ -161,17 +173,16 @@ static void *take_block(uint32_t real) {
     return b;
 }
 
-static void *hand_out(uint32_t size, uint64_t *counter) {
-    uint32_t real = mem_block_size(size);
-    void *p = take_block(real);
+/* limited: within the budget (heap.used's blocks). */
+static void *hand_out(uint32_t size, uint64_t *counter, bool limited) {
+    if (size > MAX_REQUEST) return NULL;
+    uint32_t real;
+    int c = class_for(size, &real);
+    void *p = limited && !within_limit(real) ? NULL : take_block(c, real);
     if (!p) return NULL;
     *counter += real;
     platform_unpoison(p, size);
     return p;
-}
-
-static void *alloc_counted(uint32_t size) {
-    return size <= MAX_REQUEST && within_limit(mem_block_size(size)) ? hand_out(size, &heap.used) : NULL;
 }
 
 /* Short of budget or memory under the lock exclusive, it takes back what the holders'
@@ -179,14 +190,12 @@ static void *alloc_counted(uint32_t size) {
    process alone, whose creates fill its cache under the lock shared and whose removals run
    exclusive, would give its cache back and refill it at every call. */
 void *mem_alloc(uint32_t size) {
-    void *p = alloc_counted(size);
-    if (!p && vfs_held_exclusive() && mem_drain_caches()) p = alloc_counted(size);
+    void *p = hand_out(size, &heap.used, true);
+    if (!p && vfs_held_exclusive() && mem_drain_caches()) p = hand_out(size, &heap.used, true);
     return p;
 }
 
-void *mem_alloc_reserve(uint32_t size) {
-    return size > MAX_REQUEST ? NULL : hand_out(size, &heap.reserve_used);
-}
+void *mem_alloc_reserve(uint32_t size) { return hand_out(size, &heap.reserve_used, false); }
 
 void *mem_alloc_zeroed(uint32_t size) {
     void *p = mem_alloc(size);
@@ -196,9 +205,9 @@ void *mem_alloc_zeroed(uint32_t size) {
 
 static void give_back(void *p, uint32_t size, uint64_t *counter) {
     if (!p) return;
-    uint32_t real = mem_block_size(size);
+    uint32_t real;
+    int c = class_for(size, &real);
     *counter -= real;
-    int c = class_of(real);
     if (c < 0) {
         platform_poison(p, real);
         give_pages(p, real / PAGE_SIZE);
@@ -310,7 +319,7 @@ static int cached_class(uint32_t size) {
 static void refill(struct alloc_cache *cache, int c) {
     uint32_t real = class_sizes[c], first = cache->count[c];
     while (cache->count[c] < CACHE_BATCH && within_limit(real)) {
-        void *b = take_block(real);
+        void *b = take_block(c, real);
         if (!b) break;
         heap.used += real;
         cache->blocks[c][cache->count[c]++] = b;

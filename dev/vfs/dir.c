@@ -67,8 +67,11 @@ static uint32_t *cell_of(struct dir_data *d, uint32_t hash, uint32_t slot) {
 
 static void index_put(struct dir_data *d, uint32_t hash, uint32_t slot) { *free_cell(d, hash) = slot + 1; }
 
-/* After a change of d's names is complete (dir_changes). */
+/* After a change of d's names is complete (dir_changes): under the directory's mutex, a
+   release that a walk's early read pairs with. Under the lock exclusive no walk runs, and
+   the unlock publishes it: a plain add, not a locked one. */
 static void count_change(struct dir_data *d) { (void)__atomic_add_fetch(&d->changes, 1, __ATOMIC_RELEASE); }
+static void count_change_exclusive(struct dir_data *d) { STORE_RELAXED(&d->changes, d->changes + 1); }
 
 /* An entry for child with sequence number seq, complete, not yet in the arrays. shared:
    the writer's holder under the lock shared (its block cache), else NULL. */
@@ -169,7 +172,7 @@ errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct ino
         child->dir.parent = dir;
         d->subdirs++;
     }
-    count_change(d);
+    count_change_exclusive(d);
     return E_SUCCESS;
 }
 
@@ -199,7 +202,7 @@ void dir_remove(struct inode *dir, struct dentry *entry) {
     d->live--;
     detach_child(dir, entry->node);
     mem_free(entry, dentry_size(entry->name_len));
-    count_change(d);
+    count_change_exclusive(d);
 }
 
 void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) {
@@ -210,7 +213,7 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
         child->dir.parent = dir;
         dir->dir.subdirs++;
     }
-    count_change(&dir->dir);
+    count_change_exclusive(&dir->dir);
 }
 
 /* Cells readers may read change by exchanges (not wasm's atomic store: lock.c), each

@@ -18,8 +18,13 @@ static struct {
    batch, a gap no one sees. */
 #define INO_BATCH 64u
 
+/* Under the lock exclusive no holder takes a batch meanwhile: a plain add, not a locked one. */
 static uint64_t new_ino(struct lock_holder *shared) {
-    if (!shared) return __atomic_add_fetch(&inode_numbers.next, 1, __ATOMIC_RELAXED);
+    if (!shared) {
+        uint64_t ino = __atomic_load_n(&inode_numbers.next, __ATOMIC_RELAXED) + 1;
+        STORE_RELAXED(&inode_numbers.next, ino);
+        return ino;
+    }
     if (shared->ino_next == shared->ino_end) {
         shared->ino_end = __atomic_add_fetch(&inode_numbers.next, INO_BATCH, __ATOMIC_RELAXED) + 1;
         shared->ino_next = shared->ino_end - INO_BATCH;
