@@ -8,8 +8,9 @@ every process's preopen of "/", the next fds it opens are 4, 5, ...). The seeds 
 the threaded harness is for: writers of one file through several fds (the data mutex),
 readers beside a writer that extends the file, a blocking pipe between two threads,
 tree changes against lookups, interrupts with fsck while the others run, a process that
-frees its own reclaim list while others list the directory its names left, and truncating,
-appending and reading opens of one file under the lock shared.
+frees its own reclaim list while others list the directory its names left, truncating,
+appending and reading opens of one file under the lock shared, and threads that share a
+thread group against its promise.
 """
 
 from __future__ import annotations
@@ -156,6 +157,9 @@ def pipe_attach(slot: int, fd: int, write_end: bool) -> bytes:
 def pipe_release(slot: int) -> bytes:
     return bytes([232, 0, slot])
 
+
+# Op 238 (host call 10, which takes a stdio mode byte) also joins the first joiner's group.
+JOIN_GROUP = 238
 
 SPIN, YIELD, RENDEZVOUS, FSCK, INTERRUPT, BLOCKING, SLOWER, LOOP, RESTART, KILL, REAP = (
     242, 244, 245, 246, 247, 248, 250, 251, 252, 254, 255)
@@ -362,6 +366,23 @@ def seeds() -> dict[str, bytes]:
                  + bytes([FSCK])
                  + at(4, rmdir("p")) + at(4, unlink("l")) + at(4, unlink("a")) + at(4, unlink("b"))
                  + close(4)),
+        ),
+        # Threads that break a thread group's promise (op 238: join the first joiner's group)
+        # change one directory beside a thread of a group of its own (whose changes are
+        # shared), then, once it joins too, all exclusive: changes on several threads at once
+        # in one group must only take turns.
+        "thread_group_joins": seed(
+            setup(3, hook_delay=1),
+            bytes([JOIN_GROUP, 0]) + loop(30, mkdir("d") + open_file("d/e") + close(4)
+                                          + rename("d/e", "a") + unlink("a") + rmdir("d"))
+            + bytes([FSCK]),
+            loop(10, mkdir("d") + link("b", "d/e") + symlink("d", "l") + unlink("l")
+                 + unlink("d/e") + rmdir("d")) + bytes([FSCK, JOIN_GROUP, 0])
+            + loop(10, mkdir("d") + symlink("d", "l") + unlink("l") + rmdir("d")) + bytes([FSCK]),
+            bytes([JOIN_GROUP, 0, RENDEZVOUS]) + loop(30, open_file("b") + close(4)
+                                                      + rename("b", "d/e") + rename("d/e", "b")
+                                                      + mkdir("p") + rmdir("p"))
+            + bytes([FSCK]),
         ),
     }
 
