@@ -57,10 +57,8 @@ def two_names(process: CoreProcess, function: str, old: bytes, new: bytes) -> in
     """path_rename(3, old, 3, new) or path_link(3, 0, old, 3, new)."""
     with process.scratch(len(old) + len(new)) as buf:
         process.memory.write(buf, old + new)
-        if function == "path_link":
-            args = (ROOT_FD, 0, buf, len(old), ROOT_FD, buf + len(old), len(new))
-        else:
-            args = (ROOT_FD, buf, len(old), ROOT_FD, buf + len(old), len(new))
+        flags: tuple[int, ...] = (0,) if function == "path_link" else ()
+        args = (ROOT_FD, *flags, buf, len(old), ROOT_FD, buf + len(old), len(new))
         return int(process.call(function, *args))
 
 
