@@ -288,6 +288,14 @@ def full_filesystem() -> Iterator[tuple[Wasi, list[CoreProcess], int, list[str]]
             process.detach()
 
 
+def assert_room_comes_back(w: Wasi, base: int) -> None:
+    """The filler files removed, the filesystem holds exactly what it held before them."""
+    w.rmtree("/fill")
+    w.mkdir("/fill")
+    assert w.used_bytes() == base
+    assert w.fsck() == 0
+
+
 def test_an_exclusive_write_gets_the_room_the_block_caches_keep(
     full_filesystem: tuple[Wasi, list[CoreProcess], int, list[str]],
 ) -> None:
@@ -309,10 +317,7 @@ def test_an_exclusive_write_gets_the_room_the_block_caches_keep(
     with pytest.raises(OSError) as no_room:
         w.write_file("/fill/one-more", bytes(1))
     assert no_room.value.errno == errno.ENOSPC
-    w.rmtree("/fill")
-    w.mkdir("/fill")
-    assert w.used_bytes() == base
-    assert w.fsck() == 0
+    assert_room_comes_back(w, base)
 
 
 def test_creates_and_a_crumb_get_the_room_the_block_caches_keep(
@@ -338,10 +343,7 @@ def test_creates_and_a_crumb_get_the_room_the_block_caches_keep(
             assert create_and_write(second, crumb[1:].encode(), bytes(size)) == 0
         assert w.fsck() == 0
         assert w.used_bytes() == full
-    w.rmtree("/fill")
-    w.mkdir("/fill")
-    assert w.used_bytes() == base
-    assert w.fsck() == 0
+    assert_room_comes_back(w, base)
 
 
 def test_a_write_past_chunk_0_gets_the_room_the_block_caches_keep(
