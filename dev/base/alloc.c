@@ -389,7 +389,7 @@ bool mem_drain_caches(void) {
     return drained;
 }
 
-/* For mem_check, under the lock exclusive, which drains every cache first: any block still
+/* For mem_check, under the lock exclusive, after a drain (wasi_wasm_fsck): any block still
    cached is one the budget counts twice. */
 static uint32_t cached_blocks(void) {
     uint32_t blocks = 0;

@@ -13,12 +13,13 @@
 
 /* Written only by its holder while it holds the lock shared, and by whoever holds the lock
    exclusive (mem_drain_caches). Its blocks are free (poisoned) but counted as used, so the
-   budget never lends them twice; every exclusive hold gives them back first. */
+   budget never lends them twice; they go back when an exclusive allocation or write runs
+   short, and before fsck and the used bytes are read. */
 struct alloc_cache {
     void *blocks[CACHED_CLASSES][CACHE_DEPTH];
     uint8_t count[CACHED_CLASSES];
-    /* Bit c set once class c got a block since the last drain: an exclusive hold drains only
-       those, where a loop over every class of every holder cost ~320 wasm operations a hold. */
+    /* Bit c set once class c got a block since the last drain: a drain visits only
+       those, where a loop over every class of every holder cost ~320 wasm operations. */
     uint16_t filled;
 };
 
