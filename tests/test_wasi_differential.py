@@ -160,6 +160,7 @@ def test_same_as_wasmtime_beside_another_thread(
     with start_wasi() as wasi, start_wasi(wasi.init_obj()) as other_thread:
         wasi.mkdir(SANDBOX)
         assert other_thread.exists(SANDBOX)
+        assert other_thread._process.thread_group != wasi._process.thread_group
         got = run_wasi_wasm(wasm, case.args, dict(case.env), case.stdin, wasi=wasi)
     assert got.stdout == ref.stdout, first_difference(ref.stdout, got.stdout)
     assert got.exit_code == ref.exit_code, got.stderr[-2000:]
