@@ -14,7 +14,16 @@ A shared-lock rename to a new name puts the new entry in before it takes the old
 a process stopped in between left two names for a file whose link count was 1, and a later
 unlink of one freed the file under the other. The file now counts both names while it has
 them (dev/vfs/dir.c, dir_rename_shared), so the stop leaves a hard link. The stop is made by
-a core built with -DRENAME_TRAP_NAME, whose renames to that name trap there."""
+a core built with -DRENAME_TRAP_NAME, whose renames to that name trap there.
+
+A host's wasi_wasm_fs_file_append fills a new file (held by a handle, not an fd) the same
+way, under the lock exclusive: stopped between its pieces, it left chunks past the size
+with another file's freed bytes. Nothing frees them while the handle lives (a reap leaves
+handles alone), fsck does not look inside a file no directory names, and a commit, by the
+recovered host or by anyone holding the number, then showed them to every reader of an
+extension (fsck 5). The process names the handle while its append runs (struct process,
+appending), and its reap or recover cuts that file back too. The stop is made by a core
+built with -DSTOP_WINDOW=11, which traps at the copy loop's header after the first piece."""
 
 from __future__ import annotations
 
@@ -162,3 +171,95 @@ def test_a_rename_stopped_between_its_entries_leaves_a_hard_link(rename_trap_cor
         assert w.fsck() == 0
         reaper.detach()
 
+
+@pytest.fixture(scope="module")
+def append_stop_core() -> Path:
+    """The core whose file_append traps after its first piece (dev/base/stop_test.h)."""
+    return wasm_build.compile_core("stop-11", ("-DSTOP_WINDOW=11",))
+
+
+def new_file(process: CoreProcess, name: bytes) -> int:
+    """wasi_wasm_fs_file_new(fd 3, name): the new file's handle."""
+    with process.scratch(len(name) + 4) as path:
+        process.memory.write(path, name)
+        assert process.call("wasi_wasm_fs_file_new", 3, path, len(name), path + len(name)) == 0
+        return process.memory.read_u32(path + len(name))
+
+
+def append(process: CoreProcess, handle: int, data: bytes) -> int:
+    """wasi_wasm_fs_file_append from a buffer that a trap does not try to free (a call after
+    the trap, with the lock still held, would wait for ever)."""
+    buf = process.call("wasi_wasm_alloc", len(data))
+    process.memory.write(buf, data)
+    code = process.call("wasi_wasm_fs_file_append", handle, buf, len(data))
+    assert process.call("wasi_wasm_free", buf) == 0
+    return code
+
+
+def commit(process: CoreProcess, handle: int, name: bytes) -> int:
+    with process.scratch(len(name)) as path:
+        process.memory.write(path, name)
+        return process.call("wasi_wasm_fs_file_commit", handle, 3, path, len(name), 0, 0, 0)
+
+
+KEPT = b"\x22" * 1000  # appended before the stop: inside chunk 0, which the stopped append fills
+
+
+@pytest.mark.parametrize("then", ["drop", "commit", "append-commit"])
+@pytest.mark.parametrize("end", ["reap", "recover"])
+@pytest.mark.parametrize("length", [WRITTEN, CHUNK - 536], ids=["whole-chunks", "two-pieces"])
+def test_a_stopped_append_leaves_nothing_past_the_size(
+    append_stop_core: Path, length: int, end: str, then: str
+) -> None:
+    """A host process appends 1000 bytes to a new file, then ``length``, stopped after the
+    piece that fills chunk 0: 256 KiB places chunks 1-3 unzeroed (freed 0xCD bytes);
+    65,000 bytes place a zeroed chunk 1 for their second piece (fsck counts it, and chunk
+    0's tail past the size). The size is 1000. Reaped (the handle outlives it, so another
+    process goes on with it) or recovered, the file is what was appended before the stop:
+    dropped, every block comes back; committed, with or without another append, fsck is
+    clean, the content is what the appends that returned wrote, and an extension reads
+    zeros past it."""
+    with start_wasi(get_wasi(append_stop_core)) as w:
+        reaper = helper_process(w)
+        before = w.used_bytes()
+        stopped = helper_process(w)  # before the junk, or its stack takes the junk's pages
+        process_bytes = w.used_bytes() - before
+        fd = open_file(reaper, b"junk")  # by fd_write: a host append of it would stop
+        with reaper.scratch(WRITTEN + 16) as buf:
+            reaper.memory.write(buf, b"\xcd" * WRITTEN)
+            reaper.memory.write(buf + WRITTEN, struct.pack("<II", buf, WRITTEN))
+            assert reaper.call("fd_write", fd, buf + WRITTEN, 1, buf + WRITTEN + 8) == 0
+        assert reaper.call("fd_close", fd) == 0
+        w.remove("/junk")
+        before = w.used_bytes() - process_bytes  # what is left once the stopped process ends
+        handle = new_file(stopped, b"big")
+        assert append(stopped, handle, KEPT) == 0
+        with pytest.raises(wasmtime.Trap):
+            append(stopped, handle, b"\xab" * length)
+        if end == "reap":
+            assert reaper.call("wasi_wasm_reap", stopped.call("wasi_wasm_process_id")) == 1
+            actor = reaper
+        else:
+            assert stopped.call("wasi_wasm_recover") == 1
+            actor = stopped
+        assert w.fsck() == 0
+        if then == "drop":
+            assert actor.call("wasi_wasm_fs_file_drop", handle) == 0
+        else:
+            more = b"\x11" * 100 if then == "append-commit" else b""
+            if more:
+                assert append(actor, handle, more) == 0
+            assert commit(actor, handle, b"big") == 0
+            assert w.fsck() == 0
+            content = KEPT + more
+            assert w.read_file("/big") == content
+            extended = extended_bytes(actor)
+            assert extended[: len(content)] == content
+            assert extended.count(0, len(content)) == WRITTEN - len(content)  # zeros past it
+            w.remove("/big")
+        assert w.fsck() == 0
+        if end == "recover":
+            stopped.detach()
+        assert w.used_bytes() == before
+        reaper.detach()
+        assert w.fsck() == 0

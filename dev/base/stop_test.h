@@ -17,6 +17,7 @@
 #define STOP_DIR_UNPUBLISHED 8 /* a shared rmdir took the name out (no stop point there yet) */
 #define STOP_OPEN_NAMED 9    /* an exclusive open's fd names its node (no stop point there yet) */
 #define STOP_RENUMBER_MOVED 10 /* fd_renumber took the old number's entry (no stop point there yet) */
+#define STOP_APPEND_COPYING 11 /* a host's file_append copied a piece, another to come */
 
 #ifdef STOP_WINDOW
 #define STOP_TEST(window, cond) \

@@ -77,12 +77,20 @@ EXPORT("wasi_wasm_fs_file_new") int32_t wasi_wasm_fs_file_new(uint32_t fd, uintp
 }
 
 /* Appends len bytes from buf to the new file: ENOSPC / EFBIG change nothing. EBADF: not a
-   live handle of a new file. */
+   live handle of a new file. The process names the handle while the bytes go in: a stop
+   in the copy leaves chunks past the size (another file's freed bytes in whole ones), and
+   its reap or recover cuts them (process.h, appending). Named at every length: a small
+   append stopped between its two pieces leaves a chunk and bytes past the size too, and
+   an append costs one store more. Cleared before the unlock, so the name never outlives
+   the hold. */
 EXPORT("wasi_wasm_fs_file_append") int32_t wasi_wasm_fs_file_append(uint32_t handle, uintptr_t buf, uint32_t len) {
+    struct process *self = current_process();
     host_lock();
     struct inode *file = handle_get(handle, HANDLE_FILE);
-    errno_t err = !file ? E_BADF : !in_host_buffer(buf, len) ? E_FAULT
-                                 : file_write_from_core(file, file->size, (const uint8_t *)buf, len);
+    errno_t err = !file ? E_BADF : !in_host_buffer(buf, len) ? E_FAULT : E_SUCCESS;
+    if (!err && self) self->appending = handle;
+    if (!err) err = file_write_from_core(file, file->size, (const uint8_t *)buf, len);
+    if (self) self->appending = 0;
     vfs_unlock();
     return err;
 }

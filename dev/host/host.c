@@ -86,7 +86,7 @@ EXPORT("wasi_wasm_recover") int32_t wasi_wasm_recover(void) {
     if (!self) return 0;
     platform_set_stack_pointer(self->stack_base + STACK_SIZE);
     bool held = vfs_release_held(&self->holder);
-    if (self->writing) {
+    if (self->writing || self->appending) {
         host_lock();
         process_end_stopped_write(self);
         vfs_unlock();

@@ -1,6 +1,7 @@
 /* Creating and freeing processes. */
 #include "process/process.h"
 #include "base/alloc.h"
+#include "base/handles.h"
 #include "process/fdtable.h"
 #include "process/stdio.h"
 
@@ -90,8 +91,11 @@ static void unlink_process(struct process *p) {
 
 void process_end_stopped_write(struct process *p) {
     struct inode *file = p->writing;
+    struct inode *appended = p->appending ? handle_get(p->appending, HANDLE_FILE) : NULL;
     p->writing = NULL;
+    p->appending = 0;
     if (file) (void)file_set_size(file, file->size); /* no larger: cannot fail */
+    if (appended) (void)file_set_size(appended, appended->size);
 }
 
 void process_free(struct process *p) {

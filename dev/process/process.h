@@ -65,6 +65,14 @@ struct process {
        another file's old bytes there, which a later extension would show. Its reap or
        recover cuts the file back to its size (process_end_stopped_write). */
     struct inode *writing;
+    /* The handle of the new file a host's wasi_wasm_fs_file_append is filling, 0 otherwise:
+       an append places chunks as a large write does, so a stop in its copy leaves the same
+       bytes past the size, which nothing frees while the handle lives (a reap leaves
+       handles alone) and a commit then shows. The reap or recover cuts that file back too.
+       A handle, not the inode: between the release of the stopped process's lock and the
+       cut's own hold, another thread with the number may drop it (freeing the file), and
+       a dropped handle names nothing. Set only while the process holds the lock. */
+    uint32_t appending;
     struct process *next;
 };
 
@@ -102,8 +110,8 @@ bool process_claim(uint32_t id);
    gives the number's slot back. */
 void process_free(struct process *p);
 /* Lock held exclusive, for a process stopped anywhere (its reap or recover): if it was
-   in the middle of a large write, frees the chunks past that file's size and zeroes the
-   rest of its last chunk, as fsck expects. */
+   in the middle of a large write or a host's append, frees the chunks past that file's
+   size and zeroes the rest of its last chunk, as fsck expects. */
 void process_end_stopped_write(struct process *p);
 /* Replaces the process's args or env blob (NUL-terminated strings back to back). */
 errno_t process_set_strings(struct process *p, bool env, const uint8_t *blob, uint32_t len);

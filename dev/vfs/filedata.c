@@ -25,6 +25,7 @@
 #include "base/checked.h"
 #include "base/hooks.h"
 #include "base/lock.h"
+#include "base/stop_test.h"
 #include "vfs/chunk_table.h"
 
 #define FIRST_CHUNK_MIN 64u
@@ -241,6 +242,9 @@ errno_t file_write_from_core(struct inode *file, uint64_t offset, const uint8_t 
     errno_t err = prepare_range(f, offset, end, true, file->size);
     if (err) return err;
     while (offset < end) {
+        /* The loop header is a stop point: a piece in, the chunks after it placed (whole
+           ones unzeroed), the size not moved. */
+        STOP_TEST(STOP_APPEND_COPYING, offset > file->size);
         uint32_t i = (uint32_t)(offset >> CHUNK_SHIFT);
         uint32_t within = (uint32_t)(offset & (CHUNK_SIZE - 1));
         uint32_t n = CHUNK_SIZE - within;
