@@ -3,7 +3,7 @@ compare cores: a measure of the core's work that a noisy shared machine cannot b
 (repeatable to a few operations; timings of the same cores drift by 10% there).
 
 usage: python bench/ops.py [--rev REV | --core PATH]... [--only NAME,...] [--count N]
-                          [--time | --locked | --functions]
+                          [--time | --locked | --functions | --instructions]
 
 Each sequence of bench/calls.c (raw WASI calls in a preopened directory) runs COUNT and
 3 x COUNT times, each run in a fresh filesystem; the difference of the fuel the two runs
@@ -22,12 +22,19 @@ rewrites each core with a counter before each of them, through wasm2wat and wat2
 (each function's own, its callees' not counted), with a counter per function before each
 instruction that fuel counts; it needs cores with their names (the working tree's is built
 named; --core a build without tools/build.py's --strip-all and -s) and wabt too.
+--instructions counts the x86 instructions each sequence executes instead, in the code
+wasmtime compiled, as valgrind's callgrind counts them (apt-get install valgrind): unlike
+fuel it sees a call's prologue and a spill, and unlike a timing it repeats (to about 25
+instructions a sequence at the default count; the core and the program load from the
+compiled-module cache, so no compile runs under it). Each run is a child process under
+valgrind, 10-30 s each; the empty loop costs less than that noise and is not subtracted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -234,6 +241,50 @@ def best_ns(
     return best
 
 
+def instructions_of(core: Path, sequence: str, count: int, cache: Path,
+                    under_valgrind: bool = True) -> int:
+    """Instructions a child process executed running sequence count times, as callgrind
+    counts them (0 when not under valgrind). The compiled modules come from cache, which
+    only these children use: another process's tests could evict an entry from the shared
+    cache, and the compile that follows would count as the sequence's (+130,000 a call)."""
+    command = [sys.executable, __file__, "--run-one", str(core), sequence, str(count)]
+    if under_valgrind:
+        command[:0] = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                       "--smc-check=all-non-file"]  # wasmtime's code is written at run time
+    env = os.environ | {"PYTHONHASHSEED": "0", "WASI_WASM_CACHE_DIR": str(cache)}
+    env.pop("WASI_WASM_NO_CACHE", None)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode or (under_valgrind and not found):
+        raise SystemExit(f"ops: {sequence} failed:\n{done.stderr[-2000:]}")
+    return int(found.group(1)) if found else 0
+
+
+def count_instructions(cores: list[bytes], sequences: list[str], count: int) -> Table:
+    """Instructions per sequence for each core: (3 x count runs - count runs) / (2 x count)."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("ops: --instructions needs valgrind (apt-get install valgrind)")
+    table: Table = {name: [] for name in sequences}
+    with tempfile.TemporaryDirectory() as scratch:
+        cache = Path(scratch) / "cache"
+        for index, wasm in enumerate(cores):
+            core = Path(scratch) / f"core{index}.wasm"
+            core.write_bytes(wasm)
+            instructions_of(core, "loop", 1, cache, under_valgrind=False)  # fills the cache
+            for name in sequences:
+                more, fewer = (instructions_of(core, name, n, cache) for n in (3 * count, count))
+                table[name].append((more - fewer) / (2 * count))
+    return table
+
+
+def run_one(core: Path, program: Path, sequence: str, count: int) -> None:
+    _init._packaged = _engine.compile_cached(core.read_bytes())
+    with tempfile.TemporaryDirectory() as scratch:
+        result = wasi_wasm.run(program, args=[sequence, str(count)], preopens={GUEST_DIR: scratch})
+    if result.exit_code:
+        raise SystemExit(f"ops: {sequence} failed: {result.stderr.decode().strip()}")
+
+
 def per_call(program: Path, sequence: str, count: int, locked: bool = False) -> float:
     more, fewer = (fuel_of(program, sequence, n, locked) for n in (3 * count, count))
     return (more - fewer) / (2 * count)
@@ -301,7 +352,15 @@ def main() -> int:
     measure.add_argument("--locked", action="store_true", help="count locked instructions instead")
     measure.add_argument("--functions", action="store_true",
                          help="split the operations by core function (cores with names)")
+    measure.add_argument("--instructions", action="store_true",
+                         help="count x86 instructions under valgrind instead")
+    parser.add_argument("--run-one", nargs=3, metavar=("CORE", "SEQUENCE", "COUNT"),
+                        help=argparse.SUPPRESS)  # the child that --instructions measures
     args = parser.parse_args()
+    if args.run_one:
+        core, sequence, count = args.run_one
+        run_one(Path(core), compile_program(ROOT / "bench" / "calls.c"), sequence, int(count))
+        return 0
     cores: list[tuple[str, bytes]] = [(rev, core_bytes(rev, None)) for rev in args.rev]
     cores += [(path.name, core_bytes(None, path)) for path in args.core]
     if not cores and args.functions:
@@ -322,6 +381,10 @@ def main() -> int:
         times = {name: best_ns(modules, program, name, 5 * args.count) for name in sequences}
         print(f"ns per sequence (best of {TIME_RUNS} alternating runs)")
         print_table(labels, times)
+    elif args.instructions:
+        print("x86 instructions per sequence (callgrind; the empty loop's not subtracted)")
+        wasms = [wasm for _label, wasm in cores]
+        print_table(labels, count_instructions(wasms, sequences, args.count))
     else:
         what = "locked instructions" if args.locked else "wasm operations"
         print(f"{what} per sequence (the empty loop's cost subtracted)")

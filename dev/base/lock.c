@@ -16,7 +16,6 @@ static struct {
     int readers_waiting;              /* readers asleep (or about to be) on the mutex */
     struct lock_holder *holders;      /* changed only under the exclusive lock */
     uint32_t last_group;              /* the group the last registered holder got */
-    uint32_t sole_group;              /* every holder's group if they share one, else 0 */
     /* Written under the writer mutex; vfs_release_held reads it from another instance too,
        and only asks whether it is its own holder, which no other thread can make it become. */
     struct lock_holder *exclusive_owner;
@@ -27,9 +26,13 @@ static struct {
     /* Set once the writer waited out every reader, until its unlock: no reader runs then,
        and a reader (or a taker of the allocator's mutex) finds it false, and stable. */
     bool exclusive_held;
-    bool now_read;                    /* the clock was read during this exclusive hold */
-    uint64_t now_cached;
 } OWN_CACHE_LINES lock_state;
+
+/* lock.h reads these inline. The sole group is read by every directory change and written
+   only when a holder comes, goes or joins; the clock only by the exclusive holder: lines of
+   their own. */
+uint32_t OWN_CACHE_LINES vfs_sole_group;
+struct vfs_hold_clock OWN_CACHE_LINES vfs_hold_clock;
 /* Atomic: other threads read it in their lock calls. Only its own holder ever finds itself
    there, so relaxed order is enough for "am I the freezer?". */
 static struct lock_holder *freezer(void) { return __atomic_load_n(&lock_state.frozen_by, __ATOMIC_RELAXED); }
@@ -142,19 +145,15 @@ void vfs_lock(struct lock_holder *holder, bool can_block) {
     }
     lock_state.exclusive_owner = holder;
     lock_state.exclusive_held = true;
-    lock_state.now_read = false;
+    vfs_hold_clock.read = false;
 }
 
 bool vfs_held_exclusive(void) { return lock_state.exclusive_held; }
 
-/* One timestamp per locked operation, as a kernel uses one per system call: the times an
-   operation sets agree, and it reads the clock once instead of once per inode it touches. */
-uint64_t vfs_now(void) {
-    if (!lock_state.now_read) {
-        lock_state.now_cached = file_time_now();
-        lock_state.now_read = true;
-    }
-    return lock_state.now_cached;
+uint64_t vfs_read_clock(void) {
+    vfs_hold_clock.at = file_time_now();
+    vfs_hold_clock.read = true;
+    return vfs_hold_clock.at;
 }
 
 void vfs_unlock(void) {
@@ -206,7 +205,7 @@ static void recount_groups(void) {
     uint32_t sole = first ? first->group : 0;
     for (struct lock_holder *h = first; h; h = h->next)
         if (h->group != sole) sole = 0;
-    __atomic_store_n(&lock_state.sole_group, sole, __ATOMIC_RELAXED);
+    __atomic_store_n(&vfs_sole_group, sole, __ATOMIC_RELAXED);
 }
 
 void vfs_register_holder(struct lock_holder *holder) {
@@ -220,11 +219,6 @@ void vfs_register_holder(struct lock_holder *holder) {
 void vfs_join_group(struct lock_holder *holder, uint32_t group) {
     holder->group = group;
     recount_groups();
-}
-
-/* One word, not a walk of the holders: another thread may free one meanwhile. */
-bool vfs_alone(const struct lock_holder *holder) {
-    return __atomic_load_n(&lock_state.sole_group, __ATOMIC_RELAXED) == holder->group;
 }
 
 struct lock_holder *vfs_holders(void) { return lock_state.holders; }

@@ -67,8 +67,13 @@ struct lock_holder *vfs_holders(void); /* every registered holder, through next 
    thread can take the lock meanwhile, and an exclusive hold costs less than the shared
    path's mutexes and second lookups. Read without the lock, so a holder may register just
    after: it waits for the exclusive hold, and either answer is correct (it only picks the
-   faster), as is a host's wrong promise of a group (its threads then take turns). */
-bool vfs_alone(const struct lock_holder *holder);
+   faster), as is a host's wrong promise of a group (its threads then take turns). One
+   word, not a walk of the holders: another thread may free one meanwhile. Inline, as
+   vfs_now: a call from wasm costs more than the load (bench/ops.py --instructions). */
+extern uint32_t vfs_sole_group; /* every holder's group if they share one, else 0 */
+static inline bool vfs_alone(const struct lock_holder *holder) {
+    return __atomic_load_n(&vfs_sole_group, __ATOMIC_RELAXED) == holder->group;
+}
 /* Exclusive held: holder joins group (nonzero, a number a holder got at registration). */
 void vfs_join_group(struct lock_holder *holder, uint32_t group);
 /* Whether the lock is held exclusive (by the caller, if it holds any part of it). */
@@ -83,6 +88,14 @@ bool vfs_release_held(struct lock_holder *holder);
    has not frozen. vfs_release_held thaws too. */
 errno_t vfs_freeze(struct lock_holder *holder);
 errno_t vfs_thaw(struct lock_holder *holder);
-uint64_t vfs_now(void); /* realtime, read once per exclusive hold; exclusive held */
+/* Realtime, read once per exclusive hold (exclusive held): one timestamp per locked
+   operation, as a kernel uses one per system call, so the times an operation sets agree
+   and it reads the clock once instead of once per inode it touches. */
+extern struct vfs_hold_clock {
+    bool read; /* during this exclusive hold */
+    uint64_t at;
+} vfs_hold_clock;
+uint64_t vfs_read_clock(void); /* the hold's first: reads the clock, out of line (smaller) */
+static inline uint64_t vfs_now(void) { return vfs_hold_clock.read ? vfs_hold_clock.at : vfs_read_clock(); }
 
 #endif

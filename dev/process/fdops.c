@@ -18,6 +18,3 @@ errno_t fd_get_dir(uint32_t fd, struct fd_entry **out) {
     return (*out)->kind == FD_DIR ? E_SUCCESS : E_BADF;
 }
 
-errno_t fd_need_right(const struct fd_entry *e, uint64_t right) {
-    return (e->rights_base & right) == right ? E_SUCCESS : E_NOTCAPABLE;
-}

@@ -101,20 +101,7 @@ void inode_release_if_unused(struct inode *node) {
     mem_free(node, sizeof *node);
 }
 
-void inode_touch_modified(struct inode *node) {
-    node->mtim = node->ctim = vfs_now();
-}
-
-/* For writers under the shared lock, who read the clock themselves (vfs_now's cache
-   belongs to the exclusive holder). Readers may read the times meanwhile, each an aligned
-   8-byte store: they see the old time or the new one. */
-void inode_touch_modified_at(struct inode *node, uint64_t now) { node->mtim = node->ctim = now; }
-void inode_touch_changed_at(struct inode *node, uint64_t now) { node->ctim = now; }
 void inode_touch_written(struct inode *file) { inode_touch_modified_at(file, file_time_now()); }
-
-void inode_touch_changed(struct inode *node) {
-    node->ctim = vfs_now();
-}
 
 /* relatime, as Linux mounts by default: atime moves only when older than mtime or ctime.
    Readers holding the lock shared call this at once: atime is read and stored atomically,

@@ -124,11 +124,15 @@ bool inode_link_shared(struct inode *file);
    who alone hands the node to reclaim.h (reclaim_inode). */
 bool inode_drop_link_shared(struct inode *node);
 void inode_release_if_unused(struct inode *node);
-void inode_touch_modified(struct inode *node);   /* mtime and ctime */
-void inode_touch_written(struct inode *file);    /* the same, by a writer holding the lock shared */
-void inode_touch_modified_at(struct inode *node, uint64_t now); /* the same at a given time */
-void inode_touch_changed_at(struct inode *node, uint64_t now);
-void inode_touch_changed(struct inode *node);    /* ctime */
+/* Inline: a call from wasm costs more than these stores (bench/ops.py --instructions).
+   Writers under the shared lock pass the time they read themselves (vfs_now's cache
+   belongs to the exclusive holder). Readers may read the times meanwhile, each an aligned
+   8-byte store: they see the old time or the new one. */
+static inline void inode_touch_modified_at(struct inode *node, uint64_t now) { node->mtim = node->ctim = now; }
+static inline void inode_touch_changed_at(struct inode *node, uint64_t now) { node->ctim = now; }
+static inline void inode_touch_modified(struct inode *node) { inode_touch_modified_at(node, vfs_now()); }
+static inline void inode_touch_changed(struct inode *node) { inode_touch_changed_at(node, vfs_now()); }
+void inode_touch_written(struct inode *file);    /* modified now, by a writer holding the lock shared */
 void inode_touch_accessed(struct inode *node);
 void inode_fill_filestat(const struct inode *node, uint8_t out[FILESTAT_SIZE]);
 struct inode *vfs_root(void);
