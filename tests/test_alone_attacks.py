@@ -655,11 +655,64 @@ def test_names_churned_across_the_renumbering_are_found_listed_and_removed_exact
     run_isolated("renumber", int(alone_in_group), seed)
 
 
+STOP_RENUMBERING = 14
+
+
+def assert_listed_once(churn: Churn) -> list[tuple[int, str]]:
+    """Every name of the model found and listed once, cookies growing, and a listing
+    resumed at each cookie gives the names after it: whatever numbers the slots have."""
+    for name in churn.model:
+        churn.assert_found(name)
+    entries = read_dir(churn.process, churn.fd, 0)
+    assert [cookie for cookie, _name in entries] == sorted({cookie for cookie, _name in entries})
+    assert sorted(name for _cookie, name in entries) == sorted(churn.model)
+    assert sorted(churn.w.listdir("/n")) == sorted(churn.model)
+    for cookie, _name in entries:
+        assert read_dir(churn.process, churn.fd, cookie) == [e for e in entries if e[0] > cookie]
+    return entries
+
+
+def renumber_stop_case() -> None:
+    """The first renumbering stops halfway (a loop header: -DSTOP_WINDOW=14) inside an
+    alone process's create or rename; reaped, the directory holds its names, numbered
+    small then large, each found and listed once; then another process's inserts end the
+    renumbering and the churn goes on."""
+    knob = f"-DSTOP_WINDOW={STOP_RENUMBERING}"
+    core = wasm_build.compile_core("renumber-stop", (NEAR_THE_LIMIT, knob))
+    rng = random.Random(3)
+    with start_wasi(get_wasi(core)) as w:
+        w.mkdir("/n")
+        with alone(w) as pair:
+            churn = Churn(w, pair.victim)
+            with pytest.raises(wasmtime.Trap):
+                for _ in range(STEPS):
+                    churn.step(rng)
+            pair.end_stopped("reap")
+            assert w.fsck() == 0
+            churn.process = pair.reaper
+            err, churn.fd = open_fd(pair.reaper, b"n", O_DIRECTORY, RIGHT_FD_READDIR)
+            assert err == 0
+            cookies = [cookie for cookie, _name in assert_listed_once(churn)]
+            assert cookies[0] < RENUMBERED_BELOW <= cookies[-1], cookies  # stopped halfway
+            churn.last = []
+            for step in range(STEPS // 2):
+                churn.step(rng)
+                if step % 5 == 4:
+                    assert churn.check()  # all numbered afresh
+            assert pair.reaper.call("fd_close", churn.fd) == 0
+            assert w.fsck() == 0
+
+
+def test_a_renumbering_stopped_halfway_leaves_every_name_in_order() -> None:
+    run_isolated("renumber-stop")
+
+
 # -- running a case in a child process ------------------------------------------------------------
 CHILD_TIMEOUT = 120.0
 CASES: dict[str, Callable[..., None]] = {
     "reshape": lambda window, churn: reshape_stop_case(window, bool(churn)),
     "renumber": lambda alone_in_group, seed: renumber_churn_case(bool(alone_in_group), seed),
+    "renumber-stop": renumber_stop_case,
 }
 
 

@@ -20,6 +20,7 @@
 #define STOP_RESHAPE_COPYING 11 /* a same-size reshape copied half its slots (a loop header) */
 #define STOP_RESHAPE_INDEXING 12 /* a reshape put half its names in the new index (a loop header) */
 #define STOP_RESHAPE_FREED 13 /* a grown directory's old slot array went back (at a mem_free) */
+#define STOP_RENUMBERING 14  /* the first renumbering near DIR_SEQ_LIMIT did half its slots (a loop header) */
 
 #ifdef STOP_WINDOW
 #define STOP_TEST(window, cond) \
