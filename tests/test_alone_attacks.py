@@ -24,7 +24,9 @@ DIR_SEQ_LIMIT against dir_slot_from's guess from the end (dev/vfs/dir.c).
    and go in one directory across its renumbering (alone: exclusive; beside a process of
    another group: shared first), and every live name must be found by lookup, an unlink
    must take exactly its own name, and a listing (in small buffers, resumed at its
-   cookies, also at cookies of an earlier listing) must give every live name once."""
+   cookies, also at cookies of an earlier listing) must give every live name once. A
+   renumbering stopped halfway (a loop header, knob 14) must leave the numbers growing
+   along the slots for the next insert to finish."""
 
 from __future__ import annotations
 
