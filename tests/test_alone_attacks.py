@@ -25,7 +25,7 @@ DIR_SEQ_LIMIT against dir_slot_from's guess from the end (dev/vfs/dir.c).
    another group: shared first), and every live name must be found by lookup, an unlink
    must take exactly its own name, and a listing (in small buffers, resumed at its
    cookies, also at cookies of an earlier listing) must give every live name once. A
-   renumbering stopped halfway (a loop header, knob 14) must leave the numbers growing
+   renumbering stopped halfway (a loop header, knob 15) must leave the numbers growing
    along the slots for the next insert to finish."""
 
 from __future__ import annotations
@@ -437,9 +437,9 @@ def test_a_directory_renamed_whole_keeps_its_parent_when_the_target_goes() -> No
 
 
 # -- 1b. stops inside a directory's reshape (knob cores) -------------------------------------------
-STOP_RESHAPE_COPYING = 11
-STOP_RESHAPE_INDEXING = 12
-STOP_RESHAPE_FREED = 13
+STOP_RESHAPE_COPYING = 12
+STOP_RESHAPE_INDEXING = 13
+STOP_RESHAPE_FREED = 14
 
 
 def make_until_stopped(process: CoreProcess, directory: str, churn: bool) -> set[str]:
@@ -657,7 +657,7 @@ def test_names_churned_across_the_renumbering_are_found_listed_and_removed_exact
     run_isolated("renumber", int(alone_in_group), seed)
 
 
-STOP_RENUMBERING = 14
+STOP_RENUMBERING = 15
 
 
 def assert_listed_once(churn: Churn) -> list[tuple[int, str]]:
@@ -675,7 +675,7 @@ def assert_listed_once(churn: Churn) -> list[tuple[int, str]]:
 
 
 def renumber_stop_case() -> None:
-    """The first renumbering stops halfway (a loop header: -DSTOP_WINDOW=14) inside an
+    """The first renumbering stops halfway (a loop header: -DSTOP_WINDOW=15) inside an
     alone process's create or rename; reaped, the directory holds its names, numbered
     small then large, each found and listed once; then another process's inserts end the
     renumbering and the churn goes on."""
