@@ -18,6 +18,10 @@
 #define STOP_OPEN_NAMED 9    /* an exclusive open's fd names its node (no stop point there yet) */
 #define STOP_RENUMBER_MOVED 10 /* fd_renumber took the old number's entry (no stop point there yet) */
 #define STOP_APPEND_COPYING 11 /* a host's file_append copied a piece, another to come */
+#define STOP_RESHAPE_COPYING 12 /* a same-size reshape copied half its slots (a loop header) */
+#define STOP_RESHAPE_INDEXING 13 /* a reshape put half its names in the new index (a loop header) */
+#define STOP_RESHAPE_FREED 14 /* a grown directory's old slot array went back (at a mem_free) */
+#define STOP_RENUMBERING 15  /* the first renumbering near DIR_SEQ_LIMIT did half its slots (a loop header) */
 
 #ifdef STOP_WINDOW
 #define STOP_TEST(window, cond) \

@@ -48,14 +48,16 @@ struct dentry *dir_lookup(struct inode *dir, const char *name, uint32_t len) {
     return NULL;
 }
 
-/* The first empty or removed index cell on hash's probe path (the index is at most half
-   full: there is one). */
-static uint32_t *free_cell(struct dir_data *d, uint32_t hash) {
-    uint32_t mask = d->index_size - 1;
+/* The first empty or removed cell of an index of size cells on hash's probe path (the
+   index is at most half full: there is one). */
+static uint32_t *free_cell_of(uint32_t *index, uint32_t size, uint32_t hash) {
+    uint32_t mask = size - 1;
     uint32_t i = hash & mask;
-    while (d->index[i] != 0 && d->index[i] != INDEX_TOMB) i = (i + 1) & mask;
-    return &d->index[i];
+    while (index[i] != 0 && index[i] != INDEX_TOMB) i = (i + 1) & mask;
+    return &index[i];
 }
+
+static uint32_t *free_cell(struct dir_data *d, uint32_t hash) { return free_cell_of(d->index, d->index_size, hash); }
 
 /* The index cell naming slot, on hash's probe path. */
 static uint32_t *cell_of(struct dir_data *d, uint32_t hash, uint32_t slot) {
@@ -95,40 +97,64 @@ static struct dentry *new_dentry(struct dir_data *d, const char *name, uint32_t 
     return e;
 }
 
-/* Squeeze out removed slots and rebuild the index at a size fit for cap slots. */
+/* Squeeze out removed slots and rebuild the index at a size fit for cap slots, in new
+   arrays, even at the same size: the directory names its old ones, whole, until the new
+   ones are complete, and gives them back only after it names the new ones. A process
+   stopped anywhere in between (a terminated Worker, at a loop header or a call) leaves the
+   directory as it was or as it is now, and a block or two never freed at most. Before, a
+   squeeze at the same size moved the slots in place (stopped halfway, names were listed
+   twice and the index led to other slots), the new index was filled after the directory
+   named it (stopped halfway, names were not found), and a grown directory's old slot array
+   went back to the allocator before the directory let go of it (stopped at the next
+   mem_free's entry, the directory's slots were whatever block took it: a lookup read
+   outside the memory). tests/test_alone_attacks.py stops in each window
+   (-DSTOP_WINDOW=11, 12, 13). */
 static errno_t reshape(struct dir_data *d, uint32_t cap) {
     uint32_t index_size = 8;
     while (index_size < cap * 2) index_size *= 2;
     uint32_t *index = mem_alloc_zeroed(index_size * 4);
     if (!index) return E_NOSPC;
-    struct dir_slot *slots = d->slots;
-    if (cap != d->cap) {
-        slots = mem_alloc(cap * (uint32_t)sizeof *slots);
-        if (!slots) {
-            mem_free(index, index_size * 4);
-            return E_NOSPC;
-        }
+    struct dir_slot *slots = mem_alloc(cap * (uint32_t)sizeof *slots);
+    if (!slots) {
+        mem_free(index, index_size * 4);
+        return E_NOSPC;
     }
     uint32_t n = 0;
-    for (uint32_t i = 0; i < d->used; i++)
+    for (uint32_t i = 0; i < d->used; i++) {
+        STOP_TEST(STOP_RESHAPE_COPYING, cap == d->cap && i == d->used / 2); /* a loop header */
         if (d->slots[i].entry) slots[n++] = d->slots[i];
-    if (slots != d->slots) mem_free(d->slots, d->cap * (uint32_t)sizeof *slots);
-    mem_free(d->index, d->index_size * 4);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        STOP_TEST(STOP_RESHAPE_INDEXING, n > 1 && i == n / 2); /* a loop header */
+        *free_cell_of(index, index_size, slots[i].entry->hash) = i + 1;
+    }
+    struct dir_slot *old_slots = d->slots;
+    uint32_t *old_index = d->index;
+    uint32_t old_cap = d->cap, old_index_size = d->index_size;
     d->slots = slots;
     d->cap = cap;
     d->used = n;
     d->index = index;
     d->index_size = index_size;
-    for (uint32_t i = 0; i < n; i++) index_put(d, d->slots[i].entry->hash, i);
+    mem_free(old_slots, old_cap * (uint32_t)sizeof *slots);
+    STOP_TEST(STOP_RESHAPE_FREED, old_slots && cap != old_cap); /* as at mem_free's entry */
+    mem_free(old_index, old_index_size * 4);
     return E_SUCCESS;
 }
 
 /* Under the lock exclusive (no reader is searching): every slot, removed ones too, takes
    its index as its number, so the order holds and numbers restart at used. A readdir
    cookie handed out before means another place now: a listing that spans this (once per
-   DIR_SEQ_LIMIT names added) may skip or repeat entries. */
+   DIR_SEQ_LIMIT names added) may skip or repeat entries. Stopped halfway (a loop header),
+   the numbers still grow along the slots (the first ones small, the rest as they were) and
+   next_seq is still past the limit, so the next exclusive insert numbers them all again;
+   a test stops the first renumbering only (-DSTOP_WINDOW=14), so that the next one ends. */
+#ifdef STOP_WINDOW
+static uint32_t renumberings_halfway;
+#endif
 static void renumber(struct dir_data *d) {
     for (uint32_t i = 0; i < d->used; i++) {
+        STOP_TEST(STOP_RENUMBERING, i == d->used / 2 && renumberings_halfway++ == 0); /* a loop header */
         d->slots[i].seq = i;
         if (d->slots[i].entry) d->slots[i].entry->seq = i;
     }
@@ -214,6 +240,63 @@ void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child) 
         dir->dir.subdirs++;
     }
     count_change_exclusive(&dir->dir);
+}
+
+/* Everything that can stop a move comes first: the clock read, the room and the new entry
+   in to, the probes for both index cells. Then the changes, one straight line with no call
+   and no loop, where a terminated Worker cannot stop (wasm stops at function entries and
+   loop headers), nor can a hook raise. Stopped anywhere, the node has its old name or its
+   new one, never both: a directory named twice had its parent pointer name only the new
+   directory, and once that name and that directory were removed, a walk of the other
+   name's ".." read freed memory (tests/test_alone_attacks.py, a clock hook that raised
+   between dir_link_new's insert and dir_remove). The old entry goes back to the allocator
+   last, once nothing names it. */
+errno_t dir_move(struct inode *from, struct dentry *entry, struct inode *to, const char *name, uint32_t len,
+                 struct dentry *replaced) {
+    if (to->nlink == 0) return E_NOENT; /* removed meanwhile, as dir_link_new says */
+    struct dir_data *f = &from->dir, *t = &to->dir;
+    struct inode *node = entry->node, *gone = replaced ? replaced->node : NULL;
+    uint64_t now = vfs_now();
+    struct dentry *e = NULL;
+    uint32_t *cell = NULL;
+    if (!replaced) {
+        errno_t err = make_room(t); /* from's slots too when from is to */
+        if (err) return err;
+        if (!(e = new_dentry(t, name, len, node, NULL))) return E_NOSPC;
+        cell = free_cell(t, e->hash);
+    }
+    uint32_t slot = dir_slot_from(from, entry->seq);
+    uint32_t *old_cell = cell_of(f, entry->hash, slot);
+    /* From here to mem_free: no call, no loop. */
+    if (gone) {
+        replaced->node = node;
+        gone->nlink--;
+        gone->ctim = now;
+        if (gone->type == FILETYPE_DIRECTORY) {
+            t->subdirs--;
+            if (!gone->nlink) gone->dir.parent = NULL;
+        }
+    } else {
+        t->slots[t->used] = (struct dir_slot){ e->seq, e };
+        *cell = t->used + 1;
+        t->used++;
+        t->live++;
+    }
+    *old_cell = INDEX_TOMB;
+    f->slots[slot].entry = NULL;
+    f->live--;
+    if (node->type == FILETYPE_DIRECTORY) {
+        f->subdirs--;
+        t->subdirs++;
+        node->dir.parent = to;
+    }
+    STORE_RELAXED(&f->changes, f->changes + 1);
+    if (t != f) STORE_RELAXED(&t->changes, t->changes + 1);
+    from->mtim = from->ctim = now;
+    to->mtim = to->ctim = now;
+    node->ctim = now;
+    mem_free(entry, dentry_size(entry->name_len));
+    return E_SUCCESS;
 }
 
 /* Cells readers may read change by exchanges (not wasm's atomic store: lock.c), each

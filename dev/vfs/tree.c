@@ -77,21 +77,10 @@ errno_t tree_rename(struct path_walk *from, struct path_walk *to) {
                                                                                         : E_SUCCESS;
     if (!err) err = tree_rename_check(from, to);
     if (err || to->node == from->node) return err;
-    struct inode *node = from->node, *replaced = to->node;
-    if (replaced) {
-        dir_retarget(to->dir, to->entry, node);
-        inode_touch_modified(to->dir);
-    } else if ((err = dir_link_new(to->dir, to->name, to->name_len, node))) {
-        return err;
-    }
-    dir_remove(from->dir, from->entry);
-    inode_touch_modified(from->dir);
-    inode_touch_changed(node);
-    if (replaced) {
-        inode_touch_changed(replaced); /* it lost a link, as Linux stamps it */
-        inode_release_if_unused(replaced);
-    }
-    return E_SUCCESS;
+    struct inode *replaced = to->node;
+    err = dir_move(from->dir, from->entry, to->dir, to->name, to->name_len, replaced ? to->entry : NULL);
+    if (!err && replaced) inode_release_if_unused(replaced); /* it lost a link, stamped as Linux does */
+    return err;
 }
 
 /* The sequence numbers of the entries tree_empty went down through, one per level. */

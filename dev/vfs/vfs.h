@@ -186,6 +186,12 @@ errno_t dir_insert(struct inode *dir, const char *name, uint32_t len, struct ino
 errno_t dir_link_new(struct inode *dir, const char *name, uint32_t len, struct inode *child);
 void dir_remove(struct inode *dir, struct dentry *entry);
 void dir_retarget(struct inode *dir, struct dentry *entry, struct inode *child);
+/* Under the lock exclusive: entry (from's) goes to name in to, over replaced (to's entry
+   of another node, which loses that link: the caller releases it if unused) or as a new
+   entry. Whole or not at all wherever the process stops (a terminated Worker, a hook that
+   raises). E_NOENT if to was removed, E_NOSPC. */
+errno_t dir_move(struct inode *from, struct dentry *entry, struct inode *to, const char *name, uint32_t len,
+                 struct dentry *replaced);
 uint32_t dir_slot_from(const struct inode *dir, uint32_t seq);
 void dir_free(struct inode *dir);
 
