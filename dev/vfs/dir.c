@@ -108,7 +108,7 @@ static struct dentry *new_dentry(struct dir_data *d, const char *name, uint32_t 
    went back to the allocator before the directory let go of it (stopped at the next
    mem_free's entry, the directory's slots were whatever block took it: a lookup read
    outside the memory). tests/test_alone_attacks.py stops in each window
-   (-DSTOP_WINDOW=11, 12, 13). */
+   (-DSTOP_WINDOW=12, 13, 14). */
 static errno_t reshape(struct dir_data *d, uint32_t cap) {
     uint32_t index_size = 8;
     while (index_size < cap * 2) index_size *= 2;
@@ -148,7 +148,7 @@ static errno_t reshape(struct dir_data *d, uint32_t cap) {
    DIR_SEQ_LIMIT names added) may skip or repeat entries. Stopped halfway (a loop header),
    the numbers still grow along the slots (the first ones small, the rest as they were) and
    next_seq is still past the limit, so the next exclusive insert numbers them all again;
-   a test stops the first renumbering only (-DSTOP_WINDOW=14), so that the next one ends. */
+   a test stops the first renumbering only (-DSTOP_WINDOW=15), so that the next one ends. */
 #ifdef STOP_WINDOW
 static uint32_t renumberings_halfway;
 #endif
