@@ -85,8 +85,12 @@ static errno_t reserve(const struct file_data *f, uint64_t offset, uint64_t end,
         uint32_t budget = bytes / CHUNK_SIZE > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)(bytes / CHUNK_SIZE);
         missing = missing_chunks(f, first, last, budget);
         /* Exclusive, the room the holders' caches keep is taken back first (then they are
-           empty, and the second call drains nothing). */
-        if (missing > budget && !shared && mem_drain_caches()) return reserve(f, offset, end, r, shared);
+           empty, and the second call drains nothing). Asked of the lock, not of shared: a
+           shared fallocate reserves under the allocator's mutex with no holder to charge
+           (file_allocate_shared), and draining there emptied other threads' caches while
+           they took blocks from them (fuzz regression
+           tsan_shared_fallocate_drained_other_holders_caches). */
+        if (missing > budget && vfs_held_exclusive() && mem_drain_caches()) return reserve(f, offset, end, r, shared);
         if (missing > budget) return E_NOSPC;
     }
     /* A far leaf is taken only for missing chunks that go in it, so the check above bounds
