@@ -28,7 +28,8 @@ built with -DSTOP_WINDOW=11, which traps at the copy loop's header after the fir
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -263,3 +264,53 @@ def test_a_stopped_append_leaves_nothing_past_the_size(
         assert w.used_bytes() == before
         reaper.detach()
         assert w.fsck() == 0
+
+
+def in_a_thread(body: Callable[[], None], timeout: float = 60.0) -> None:
+    """Runs body in a thread of its own and fails if it has not returned within timeout: a
+    call waiting for a lock nobody will release hangs that thread, not the suite. The body
+    makes its own filesystem, so nothing the test's thread does afterwards (closing it)
+    waits for that lock either."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            body()
+        except BaseException as error:  # re-raised in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"still waiting after {timeout} s: a lock left held"
+    if errors:
+        raise errors[0]
+
+
+def test_a_trap_in_a_host_write_recovers_its_process(append_stop_core: Path) -> None:
+    """The filesystem API's write_file of 256 KiB traps in its append (the knob core stops
+    after its first piece, holding the lock exclusive). The host recovers the process
+    before anything else runs on it (CoreProcess.call), so the trap reaches the caller as a
+    wasmtime.Trap, and the calls after it (write_file's own drop of the new file, the next
+    read, fsck) run: nothing is left of the new file, the other files are as they were.
+    Before, write_file never returned: its buffer's free waited for the lock its own
+    stopped append held."""
+
+    def body() -> None:
+        with start_wasi(get_wasi(append_stop_core)) as w:
+            w.write_file("/small", b"s" * 100)
+            w.mkdir("/dir")
+            w.write_file("/dir/big", b"\x11" * 1000)
+            before = w.used_bytes()
+            with pytest.raises(wasmtime.Trap, match="unreachable"):
+                w.write_file("/dir/big", b"\xab" * WRITTEN)
+            assert w.read_file("/small") == b"s" * 100
+            assert w.fsck() == 0
+            assert w.read_file("/dir/big") == b"\x11" * 1000  # the old content, whole
+            assert w.used_bytes() == before
+            w.write_file("/dir/after", b"a" * 1000)  # the API goes on (below the knob's size)
+            assert w.read_file("/dir/after") == b"a" * 1000
+            assert sorted(w.listdir("/dir")) == ["after", "big"]
+            assert w.fsck() == 0
+
+    in_a_thread(body)
