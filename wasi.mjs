@@ -263,6 +263,7 @@ const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_seek_data: (fd: number, offset: bigint, hole: number, out: number) => number,
  *   wasi_wasm_hook_index: (hook: number) => number,
  *   wasi_wasm_alloc: (size: number) => number,
+ *   wasi_wasm_alloc_kept: (size: number) => number,
  *   wasi_wasm_free: (ptr: number) => number,
  *   wasi_wasm_set_args: (ptr: number, len: number) => number,
  *   wasi_wasm_set_env: (ptr: number, len: number) => number,
@@ -824,9 +825,9 @@ function newCoreMemory(init) {
    A source names its entries by number (0: the mount's root) and answers two questions:
    list(entry), the entries of a directory, and read(entry, offset, length), bytes of a file.
    A token, what the core keeps in a lazy inode, is the mount's id << 32 | entry + 1. The id
-   is the address of the record the mount holds in the core memory (wasi_wasm_alloc): unique
-   among every thread's mounts on that memory, so a thread never takes another's token for
-   one of its own.
+   is the address of the record the mount holds in the core memory (wasi_wasm_alloc_kept: no
+   process's, so it stays when the thread that made it ends): unique among every thread's
+   mounts on that memory, so a thread never takes another's token for one of its own.
 
    The hooks run in the thread whose program (or filesystem call) touches a lazy entry first,
    with the core's lock held. A thread serves the mounts it made, and the URL maps other
@@ -3035,7 +3036,9 @@ class WasiFileSystem {
 			}
 			const description = source.describe();
 			const record = mountRecord(description === null ? null : JSON.stringify({...JSON.parse(description), vfsPath, readOnly}));
-			id = host.exports.wasi_wasm_alloc(record.length) >>> 0; // the mount's id: see js/lazy.mjs
+			// The mount's id (js/lazy.mjs): kept, not the host process's, since its tokens and
+			// the other threads that serve it from the record outlive this thread's processes.
+			id = host.exports.wasi_wasm_alloc_kept(record.length) >>> 0;
 			if (!id) throw new WasiError(ERRNO.ENOSPC, syscall, path);
 			host.coreBytes(id, record.length).set(record);
 			const mount = new LazyMount(id, source, vfsPath, readOnly);

@@ -246,6 +246,7 @@ export const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_seek_data: (fd: number, offset: bigint, hole: number, out: number) => number,
  *   wasi_wasm_hook_index: (hook: number) => number,
  *   wasi_wasm_alloc: (size: number) => number,
+ *   wasi_wasm_alloc_kept: (size: number) => number,
  *   wasi_wasm_free: (ptr: number) => number,
  *   wasi_wasm_set_args: (ptr: number, len: number) => number,
  *   wasi_wasm_set_env: (ptr: number, len: number) => number,

@@ -18,12 +18,14 @@ a core built with -DRENAME_TRAP_NAME, whose renames to that name trap there.
 
 A host's wasi_wasm_fs_file_append fills a new file (held by a handle, not an fd) the same
 way, under the lock exclusive: stopped between its pieces, it left chunks past the size
-with another file's freed bytes. Nothing frees them while the handle lives (a reap leaves
-handles alone), fsck does not look inside a file no directory names, and a commit, by the
-recovered host or by anyone holding the number, then showed them to every reader of an
-extension (fsck 5). The process names the handle while its append runs (struct process,
-appending), and its reap or recover cuts that file back too. The stop is made by a core
-built with -DSTOP_WINDOW=11, which traps at the copy loop's header after the first piece."""
+with another file's freed bytes. Nothing frees them while the handle lives (it is its
+maker's, and the appender may be another process), fsck does not look inside a file no
+directory names, and a commit, by the recovered host or by anyone holding the number, then
+showed them to every reader of an extension (fsck 5). The process names the handle while
+its append runs (struct process, appending), and its reap or recover cuts that file back
+too. The stop is made by a core built with -DSTOP_WINDOW=11, which traps at the copy loop's
+header after the first piece. Reaped, an appender that made the handle itself takes the new
+file with it (base/handles.h: a handle ends with the process that made it)."""
 
 from __future__ import annotations
 
@@ -215,8 +217,10 @@ def test_a_stopped_append_leaves_nothing_past_the_size(
     """A host process appends 1000 bytes to a new file, then ``length``, stopped after the
     piece that fills chunk 0: 256 KiB places chunks 1-3 unzeroed (freed 0xCD bytes);
     65,000 bytes place a zeroed chunk 1 for their second piece (fsck counts it, and chunk
-    0's tail past the size). The size is 1000. Reaped (the handle outlives it, so another
-    process goes on with it) or recovered, the file is what was appended before the stop:
+    0's tail past the size). The size is 1000. The handle is the reaper's (any process
+    with a number may append while its maker lives), so a reaped appender leaves it behind
+    and another process goes on with it; a recovered one goes on itself. Either way the
+    file is what was appended before the stop:
     dropped, every block comes back; committed, with or without another append, fsck is
     clean, the content is what the appends that returned wrote, and an extension reads
     zeros past it."""
@@ -233,7 +237,7 @@ def test_a_stopped_append_leaves_nothing_past_the_size(
         assert reaper.call("fd_close", fd) == 0
         w.remove("/junk")
         before = w.used_bytes() - process_bytes  # what is left once the stopped process ends
-        handle = new_file(stopped, b"big")
+        handle = new_file(reaper, b"big")  # the reaper's: it outlives the stopped appender
         assert append(stopped, handle, KEPT) == 0
         with pytest.raises(wasmtime.Trap):
             append(stopped, handle, b"\xab" * length)

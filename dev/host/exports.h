@@ -19,6 +19,7 @@ int32_t wasi_wasm_thaw(void);
 int32_t wasi_wasm_seek_data(uint32_t fd, uint64_t offset, uint32_t hole, uintptr_t out);
 int32_t wasi_wasm_hook_index(int32_t hook);
 uintptr_t wasi_wasm_alloc(uint32_t size);
+uintptr_t wasi_wasm_alloc_kept(uint32_t size);
 int32_t wasi_wasm_free(uintptr_t ptr);
 int32_t wasi_wasm_set_args(uintptr_t ptr, uint32_t len);
 int32_t wasi_wasm_set_env(uintptr_t ptr, uint32_t len);

@@ -192,11 +192,11 @@ EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
 
 #define BUFFER_HEADER 8u
 
-EXPORT("wasi_wasm_alloc") uintptr_t wasi_wasm_alloc(uint32_t size) {
+static uintptr_t alloc_buffer(uint32_t size, bool kept) {
     if (size > UINT32_MAX - BUFFER_HEADER) return 0;
     host_lock();
     uint8_t *block = mem_alloc_reserve(size + BUFFER_HEADER);
-    if (block && !handle_new(block, size + BUFFER_HEADER, HANDLE_BUFFER)) {
+    if (block && !handle_new(block, size + BUFFER_HEADER, HANDLE_BUFFER, kept ? 0 : host_owner())) {
         mem_free_reserve(block, size + BUFFER_HEADER);
         block = NULL;
     }
@@ -204,6 +204,16 @@ EXPORT("wasi_wasm_alloc") uintptr_t wasi_wasm_alloc(uint32_t size) {
     vfs_unlock();
     return block ? core_addr(block + BUFFER_HEADER) : 0;
 }
+
+/* A buffer of the calling process: freed with it (its detach, or the reap of its terminated
+   thread) if the host has not freed it, so a Worker killed between alloc and free leaks
+   nothing. Any process may pass it, or free it, while it lives. */
+EXPORT("wasi_wasm_alloc") uintptr_t wasi_wasm_alloc(uint32_t size) { return alloc_buffer(size, false); }
+
+/* A buffer of no process: it lives until wasi_wasm_free, whatever process ends, for what
+   must outlast the process that made it (a JS lazy mount's record, which other threads
+   read for as long as the mount's tokens exist). */
+EXPORT("wasi_wasm_alloc_kept") uintptr_t wasi_wasm_alloc_kept(uint32_t size) { return alloc_buffer(size, true); }
 
 EXPORT("wasi_wasm_free") int32_t wasi_wasm_free(uintptr_t ptr) {
     if (ptr < BUFFER_HEADER) return E_BADF;
@@ -371,11 +381,12 @@ EXPORT("wasi_wasm_fsck") uint32_t wasi_wasm_fsck(void) {
 
 /* ---- pipes, named by validated handles ---- */
 
-/* A new pipe, held by the host until wasi_wasm_pipe_release: its handle, or 0. */
+/* A new pipe, held by the host until wasi_wasm_pipe_release (or the end of the calling
+   process, whose hold it is): its handle, or 0. */
 EXPORT("wasi_wasm_pipe_new") uint32_t wasi_wasm_pipe_new(void) {
     host_lock();
     struct inode *pipe = pipe_create();
-    uint32_t handle = pipe ? handle_new(pipe, 0, HANDLE_PIPE) : 0;
+    uint32_t handle = pipe ? handle_new(pipe, 0, HANDLE_PIPE, host_owner()) : 0;
     if (handle) pipe->open_count = 1;
     else if (pipe) inode_release_if_unused(pipe);
     vfs_unlock();
