@@ -241,6 +241,7 @@ export const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_process_id: () => number,
  *   wasi_wasm_thread_group: (join: number) => number,
  *   wasi_wasm_reap: (id: number) => number,
+ *   wasi_wasm_reap_group: (id: number) => number,
  *   wasi_wasm_freeze: () => number,
  *   wasi_wasm_thaw: () => number,
  *   wasi_wasm_seek_data: (fd: number, offset: bigint, hole: number, out: number) => number,

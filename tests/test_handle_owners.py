@@ -7,17 +7,23 @@ terminated Worker, reaped by its page) never does, and nobody else knew the numb
 so the new file it was writing and its buffers stayed allocated for good. Each handle now
 records the process that made it, whose end (detach or reap) releases what it still holds;
 any process with the number may use it until then. wasi_wasm_alloc_kept makes a buffer of no
-process (a JS lazy mount's record, which outlives the thread that made it)."""
+process (a JS lazy mount's record, which outlives the thread that made it).
+
+A reap of a thread group (wasi_wasm_reap_group, the JS reapProcess) ends every process of a
+dead thread at once: a JS Worker's internal host process, whose number its page never
+learns, may hold the lock, stopped in a filesystem call."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 import wasmtime
 
 import wasm_build
-from test_stopped_writes import append, commit, helper_process, new_file
+from test_stopped_writes import append, commit, helper_process, in_a_thread, new_file
 from wasi_wasm import get_wasi, start_wasi
-from wasi_wasm._abi import E_BADF
+from wasi_wasm._abi import E_BADF, E_INVAL
 from wasi_wasm._core_memory import U32_MASK
 from wasi_wasm._process import CoreProcess
 
@@ -110,6 +116,99 @@ def test_a_kept_buffer_outlives_the_process_that_made_it() -> None:
         assert user.call("wasi_wasm_free", kept) == E_BADF
         user.detach()
         assert w.fsck() == 0
+
+
+def join_group(process: CoreProcess, group: int) -> None:
+    assert process.call("wasi_wasm_thread_group", group) == group
+
+
+def test_a_group_reap_ends_every_process_of_a_dead_thread() -> None:
+    """A dead thread's processes (one group): one of them holds the lock exclusive (frozen,
+    as a JS Worker's host process stopped in a write holds it), the page knows only
+    another's number. reap_group of that number releases the lock and frees them all; the
+    filesystem goes on, fsck 0, and the used bytes are what they were before the thread."""
+
+    def body() -> None:
+        with start_wasi() as w:
+            reaper = helper_process(w)
+            w.write_file("/warm", b"")  # the root's entry table, made by its first name, stays
+            w.remove("/warm")
+            before = w.used_bytes()
+            known = helper_process(w)
+            hidden = helper_process(w)
+            join_group(hidden, known.thread_group)
+            third = helper_process(w)
+            join_group(third, known.thread_group)
+            handle = new_file(hidden, b"unfinished")
+            assert append(hidden, handle, b"u" * NEW_FILE_BYTES) == 0
+            assert hidden.call("wasi_wasm_freeze") == 0  # it holds the lock exclusive
+            ids = [p.call("wasi_wasm_process_id") for p in (known, hidden, third)]
+            assert reaper.call("wasi_wasm_reap_group", ids[0]) == 1  # one held a lock
+            for id_ in ids:
+                assert reaper.call("wasi_wasm_reap", id_) == -E_INVAL  # all gone
+            assert w.fsck() == 0
+            w.write_file("/after", b"ok")
+            w.remove("/after")
+            assert w.used_bytes() == before
+            reaper.detach()
+            assert w.fsck() == 0
+
+    in_a_thread(body)
+
+
+def test_a_group_reap_leaves_other_groups_and_refuses_its_own() -> None:
+    """Only the group of the id: another thread's process (another group) lives on. A
+    process of the caller's own group is refused (-EINVAL) and nothing is claimed."""
+    with start_wasi() as w:
+        reaper = helper_process(w)
+        sibling = helper_process(w)
+        join_group(sibling, reaper.thread_group)
+        dead = helper_process(w)
+        alive = helper_process(w)
+        sibling_id = sibling.call("wasi_wasm_process_id")
+        assert reaper.call("wasi_wasm_reap_group", sibling_id) == -E_INVAL
+        assert sibling.call("wasi_wasm_process_id") == sibling_id  # still itself
+        assert reaper.call("wasi_wasm_reap_group", dead.call("wasi_wasm_process_id")) == 0
+        alive_id = alive.call("wasi_wasm_process_id")
+        assert reaper.call("wasi_wasm_reap", alive_id) == 0  # it was not taken with dead
+        assert w.fsck() == 0
+        sibling.detach()
+        reaper.detach()
+        assert w.fsck() == 0
+
+
+def test_a_plain_reap_of_a_thread_s_known_process_waits_for_the_other() -> None:
+    """Why the group reap exists: the reap of the one number a page knows frees that process
+    under the lock, which the thread's other process still holds: the reap waits (here: 2 s
+    without an answer, in a thread of its own) until a group reap, from elsewhere, ends the
+    other one too."""
+
+    def body() -> None:
+        with start_wasi() as w:
+            reaper = helper_process(w)
+            rescuer = helper_process(w)
+            known = helper_process(w)
+            hidden = helper_process(w)
+            join_group(hidden, known.thread_group)
+            assert hidden.call("wasi_wasm_freeze") == 0
+            known_id = known.call("wasi_wasm_process_id")
+            got: list[int] = []
+
+            def reap() -> None:
+                got.append(reaper.call("wasi_wasm_reap", known_id))
+
+            waiter = threading.Thread(target=reap, daemon=True)
+            waiter.start()
+            waiter.join(2.0)
+            assert waiter.is_alive()
+            assert rescuer.call("wasi_wasm_reap_group", hidden.call("wasi_wasm_process_id")) == 1
+            waiter.join(30.0)
+            assert got == [0]
+            assert w.fsck() == 0
+            reaper.detach()
+            rescuer.detach()
+
+    in_a_thread(body)
 
 
 def test_a_reap_of_a_stopped_appender_takes_its_own_new_file() -> None:

@@ -14,6 +14,7 @@ uintptr_t wasi_wasm_out_buffers(void);
 uint32_t wasi_wasm_process_id(void);
 uint32_t wasi_wasm_thread_group(uint32_t join);
 int32_t wasi_wasm_reap(uint32_t id);
+int32_t wasi_wasm_reap_group(uint32_t id);
 int32_t wasi_wasm_freeze(void);
 int32_t wasi_wasm_thaw(void);
 int32_t wasi_wasm_seek_data(uint32_t fd, uint64_t offset, uint32_t hole, uintptr_t out);

@@ -129,6 +129,8 @@ static void reap_pause(void) {
     if (REAP_PAUSE_NS) platform_wait32(&reap_pause_word, 0, REAP_PAUSE_NS);
 }
 
+static int32_t end_claimed(struct process *chain, bool held);
+
 /* Ends the process numbered id, whose thread is gone (a terminated Worker): releases what
    it held (the lock in either mode, its mutexes) and frees it, as its own detach would.
    Only for a process that will never run again: releasing the locks of a live one would
@@ -144,12 +146,53 @@ EXPORT("wasi_wasm_reap") int32_t wasi_wasm_reap(uint32_t id) {
     reap_pause();
     if (!process_claim(id)) return -(int32_t)E_INVAL;
     bool held = vfs_release_held(&p->holder);
+    p->reap_next = NULL;
+    return end_claimed(p, held);
+}
+
+/* Frees the claimed processes of the chain (through reap_next), whose locks were released:
+   one hold for all, since none can run again. Returns what a reap returns. */
+static int32_t end_claimed(struct process *chain, bool held) {
     host_lock();
-    process_end_stopped_write(p);
-    process_free(p);
+    for (struct process *p = chain, *next; p; p = next) {
+        next = p->reap_next;
+        process_end_stopped_write(p);
+        process_free(p);
+    }
     if (held) fsck_recount_opens();
     vfs_unlock();
     return held ? 1 : 0;
+}
+
+/* wasi_wasm_reap of id, and of every other process of its thread group: a terminated
+   thread's processes all at once, those its page knows the numbers of (a JS Wasi's) and
+   those it does not (the Worker's internal host process, which its filesystem API runs on,
+   and which a Worker terminated inside that API leaves holding the lock). A group is the
+   host's promise that its processes share one thread (wasi_wasm_thread_group), so this is
+   for a group whose thread is gone: a live process someone wrongly joined to it would be
+   freed under its thread. -EINVAL as for reap, and for a process of the caller's own group
+   (they run on the caller's thread). The locks of all are released before the lock is
+   taken: any of them may hold it (the host process, stopped in a write). */
+EXPORT("wasi_wasm_reap_group") int32_t wasi_wasm_reap_group(uint32_t id) {
+    struct process *self = current_process();
+    struct process *p = self && self->id == id ? NULL : process_by_id(id);
+    if (!p) return -(int32_t)E_INVAL;
+    /* Read before the claim, so that a refusal claims nothing; p may be freed meanwhile
+       (then the claim fails too), but if the claim succeeds p lived throughout, and the
+       group read was its own. */
+    uint32_t group = __atomic_load_n(&p->holder.group, __ATOMIC_RELAXED);
+    if (self && group == self->holder.group) return -(int32_t)E_INVAL;
+    reap_pause();
+    if (!process_claim(id)) return -(int32_t)E_INVAL;
+    bool held = vfs_release_held(&p->holder);
+    p->reap_next = NULL;
+    uint32_t cursor = 0;
+    for (struct process *q; (q = process_claim_in_group(group, self, &cursor));) {
+        held = vfs_release_held(&q->holder) || held;
+        q->reap_next = p;
+        p = q;
+    }
+    return end_claimed(p, held);
 }
 
 /* The word a host reads to learn whether this instance's process holds (or is taking) the

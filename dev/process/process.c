@@ -78,6 +78,25 @@ bool process_claim(uint32_t id) {
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
+/* A slot's process is read as process_by_id reads it, its group without a claim: the group
+   is the promise that its processes share one (gone) thread, and another thread's process
+   whose group is read while it is freed fails the claim (its slot's generation moved on),
+   so a successful claim means the process lived, in that group, throughout. */
+struct process *process_claim_in_group(uint32_t group, const struct process *skip, uint32_t *cursor) {
+    for (; *cursor < REGISTRY_SLOTS; (*cursor)++) {
+        const struct registry_slot *slot = &processes.registry[*cursor];
+        uint32_t generation = __atomic_load_n(&slot->generation, __ATOMIC_SEQ_CST);
+        if (generation & SLOT_CLAIMED) continue;
+        uint32_t id = (generation << SLOT_BITS) | *cursor;
+        struct process *q = process_by_id(id);
+        if (!q || q == skip || __atomic_load_n(&q->holder.group, __ATOMIC_RELAXED) != group) continue;
+        if (!process_claim(id)) continue;
+        (*cursor)++;
+        return q;
+    }
+    return NULL;
+}
+
 /* Under the lock, which registration and unregistration hold: a claimed process (its
    reaper has not freed it yet) still counts. */
 bool process_numbered(uint32_t id) {

@@ -75,6 +75,7 @@ struct process {
        a dropped handle names nothing. Set only while the process holds the lock. */
     uint32_t appending;
     struct process *next;
+    struct process *reap_next; /* the chain of processes a reap claimed and will free */
 };
 
 #define STACK_SIZE (64u * 1024u)
@@ -103,6 +104,10 @@ struct process *process_create(bool can_block, errno_t *err); /* ENOMEM, or EAGA
 /* The process numbered id, or NULL (also once a reaper claimed it). Takes no lock: a host
    uses it for a process whose thread is gone and may hold the lock (wasi_wasm_reap). */
 struct process *process_by_id(uint32_t id);
+/* Claims the next process of thread group group from registry slot *cursor on, skipping
+   skip (the caller's), as process_claim does one: NULL when none is left. Takes no lock
+   (a reaper's: a process of the group may hold it). */
+struct process *process_claim_in_group(uint32_t group, const struct process *skip, uint32_t *cursor);
 /* Whether a process (claimed by its reaper or not) has the number id. Lock held. */
 bool process_numbered(uint32_t id);
 /* Claims the process numbered id for whoever ends it (its reaper, or its own detach):

@@ -1,6 +1,10 @@
 // One Worker of tests/js/stopped.test.mjs, by workerData.mode:
 //   trap:   on a core whose host append traps after its first piece, writes a big file (the
 //           call traps), then reads, checks and writes again; posts what it saw.
+//   write:  joins the page's filesystem, posts its processId, then writes big files with the
+//           filesystem API until it is terminated.
+//   reap:   joins the page's filesystem and posts 'ready'; then reaps the id the page sends
+//           (reapProcess, as the page would), writes, reads and checks; posts what it saw.
 // Its page waits for each post with a timeout: a call waiting for a lock nobody will release
 // fails the test instead of hanging it.
 import {readFileSync} from 'node:fs';
@@ -37,4 +41,20 @@ if (mode === 'trap') {
 	report.fsckAfter = wasi.fsck();
 	wasi.close();
 	parentPort.postMessage(report);
+} else if (mode === 'write') {
+	const wasi = await startWasi(workerData.init, quiet);
+	const data = new Uint8Array(workerData.bytes).fill(0x5a);
+	parentPort.postMessage(wasi.processId);
+	for (let i = 0; ; i++) wasi.writeFile(`/w/${i & 1}`, data);
+} else if (mode === 'reap') {
+	// Started before the kill: a new process takes the lock, which the killed one may hold.
+	const wasi = await startWasi(workerData.init, quiet);
+	parentPort.once('message', id => {
+		const {heldLock, fsckProblems} = wasi.reapProcess(id);
+		wasi.writeFile('/after', 'after the reap');
+		const report = {heldLock, fsckProblems, after: wasi.readFile('/after', 'utf8'), fsck: wasi.fsck()};
+		wasi.close();
+		parentPort.postMessage(report);
+	});
+	parentPort.postMessage('ready');
 }
