@@ -258,11 +258,13 @@ const LIMIT_RANGES = Object.freeze({
  *   wasi_wasm_process_id: () => number,
  *   wasi_wasm_thread_group: (join: number) => number,
  *   wasi_wasm_reap: (id: number) => number,
+ *   wasi_wasm_reap_group: (id: number) => number,
  *   wasi_wasm_freeze: () => number,
  *   wasi_wasm_thaw: () => number,
  *   wasi_wasm_seek_data: (fd: number, offset: bigint, hole: number, out: number) => number,
  *   wasi_wasm_hook_index: (hook: number) => number,
  *   wasi_wasm_alloc: (size: number) => number,
+ *   wasi_wasm_alloc_kept: (size: number) => number,
  *   wasi_wasm_free: (ptr: number) => number,
  *   wasi_wasm_set_args: (ptr: number, len: number) => number,
  *   wasi_wasm_set_env: (ptr: number, len: number) => number,
@@ -824,9 +826,9 @@ function newCoreMemory(init) {
    A source names its entries by number (0: the mount's root) and answers two questions:
    list(entry), the entries of a directory, and read(entry, offset, length), bytes of a file.
    A token, what the core keeps in a lazy inode, is the mount's id << 32 | entry + 1. The id
-   is the address of the record the mount holds in the core memory (wasi_wasm_alloc): unique
-   among every thread's mounts on that memory, so a thread never takes another's token for
-   one of its own.
+   is the address of the record the mount holds in the core memory (wasi_wasm_alloc_kept: no
+   process's, so it stays when the thread that made it ends): unique among every thread's
+   mounts on that memory, so a thread never takes another's token for one of its own.
 
    The hooks run in the thread whose program (or filesystem call) touches a lazy entry first,
    with the core's lock held. A thread serves the mounts it made, and the URL maps other
@@ -2229,6 +2231,38 @@ const KEPT_SCRATCH_BYTES = 24 << 10; // a small chunk or a readlink buffer, with
 /** What tryScratch() returns when it cannot allocate the buffer. */
 const NO_ROOM = Symbol('no room for a scratch buffer');
 
+/** `raw` with each function wrapped for the host's own calls: one that throws (a trap inside
+    the core, a hook's exception) left the core where it stopped, perhaps holding the
+    filesystem lock, which the host's next call (a `finally` freeing its buffer, a catch
+    dropping its new file) would wait for for ever. The process is recovered first
+    (wasi_wasm_recover, as after a program's trap), then the exception goes on.
+    @param {CoreExports} raw @returns {CoreExports} */
+function recoveringExports(raw) {
+	const recover = raw.wasi_wasm_recover;
+	/** @type {Record<string, unknown>} */
+	const wrapped = {};
+	for (const [name, value] of Object.entries(raw)) {
+		if (typeof value !== 'function' || name === 'wasi_wasm_recover') {
+			wrapped[name] = value;
+			continue;
+		}
+		const call = /** @type {(...args: unknown[]) => unknown} */ (value);
+		wrapped[name] = (/** @type {unknown[]} */ ...args) => {
+			try {
+				return call(...args);
+			} catch (error) {
+				try {
+					recover();
+				} catch (failure) {
+					throw new AggregateError([error, failure], `the core stopped in ${name} and could not be recovered`, {cause: failure});
+				}
+				throw error;
+			}
+		};
+	}
+	return /** @type {CoreExports} */ (/** @type {unknown} */ (wrapped));
+}
+
 /** @typedef {CoreFunctions & {__indirect_function_table: WebAssembly.Table}} CoreExports */
 
 /** What a process needs of the filesystem it joins (a ProcessGroup).
@@ -2255,8 +2289,11 @@ class CoreProcess {
 	exitCode = null;
 	/** @type {unknown} an exception of an output callback, re-thrown by flush() */
 	deferredError = null;
-	/** @type {CoreExports} set once instantiated */
+	/** @type {CoreExports} set once instantiated: the host's calls, each recovering the
+	    process when it stops inside the core (recoveringExports) */
 	exports;
+	/** @type {CoreExports} the instance's own exports, for the program's WASI imports */
+	#rawExports;
 	/** @type {WebAssembly.Table} */
 	#table;
 	/** @type {number[]} the table slot of each hook */
@@ -2361,7 +2398,8 @@ class CoreProcess {
 
 	/** @param {WebAssembly.Instance} instance */
 	#wire(instance) {
-		this.exports = /** @type {CoreExports} */ (/** @type {unknown} */ (instance.exports));
+		this.#rawExports = /** @type {CoreExports} */ (/** @type {unknown} */ (instance.exports));
+		this.exports = recoveringExports(this.#rawExports);
 		this.#table = this.exports.__indirect_function_table;
 		this.#hookSlots = Object.values(Hook).map(hook => this.exports.wasi_wasm_hook_index(hook));
 		this.#fallbackHooks = this.#hookSlots.map(slot => this.#table.get(slot));
@@ -2394,7 +2432,9 @@ class CoreProcess {
 	wasiFunctions() {
 		/** @type {Record<string, Function>} */
 		const functions = {};
-		const exports = /** @type {Record<string, unknown>} */ (this.exports);
+		// The instance's own: a program's trap is recovered by the run (Wasi's #call), and a
+		// wrapper would cost every syscall a JS call.
+		const exports = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.#rawExports));
 		for (const name of WASI_FUNCTIONS) {
 			const exported = exports[name];
 			if (typeof exported === 'function') functions[name] = exported;
@@ -2997,7 +3037,9 @@ class WasiFileSystem {
 			}
 			const description = source.describe();
 			const record = mountRecord(description === null ? null : JSON.stringify({...JSON.parse(description), vfsPath, readOnly}));
-			id = host.exports.wasi_wasm_alloc(record.length) >>> 0; // the mount's id: see js/lazy.mjs
+			// The mount's id (js/lazy.mjs): kept, not the host process's, since its tokens and
+			// the other threads that serve it from the record outlive this thread's processes.
+			id = host.exports.wasi_wasm_alloc_kept(record.length) >>> 0;
 			if (!id) throw new WasiError(ERRNO.ENOSPC, syscall, path);
 			host.coreBytes(id, record.length).set(record);
 			const mount = new LazyMount(id, source, vfsPath, readOnly);
@@ -4451,19 +4493,23 @@ export class Wasi extends WasiFileSystem {
 		return this.#core.exports.wasi_wasm_process_id() >>> 0;
 	}
 
-	/** After worker.terminate(): ends the process numbered id, whose thread is gone, releasing
-	    the filesystem locks it held (else the next filesystem call of any thread that needs
-	    them would wait for ever) and freeing it. Only for a process that will never run
-	    again. Returns {heldLock, fsckProblems}: a process stopped inside a filesystem call
-	    held a lock and may have left that call half done, and fsckProblems (0 = healthy) says
-	    whether it did. Throws a RangeError for an id that names no live process (or this one).
+	/** After worker.terminate(): ends the process numbered id, whose thread is gone, with the
+	    other processes of its thread group (the Wasis that share its filesystem API: its
+	    copyForRebinding copies, and the internal host process that API runs on, whose number
+	    the page never learns), releasing the filesystem locks they held (else the next
+	    filesystem call of any thread that needs them would wait for ever) and freeing them,
+	    with the buffers, new files and pipes they held. Only for processes that will never
+	    run again. Returns {heldLock, fsckProblems}: a process stopped inside a filesystem
+	    call held a lock and may have left that call half done, and fsckProblems (0 =
+	    healthy) says whether it did. Throws a RangeError for an id that names no live
+	    process (one reaped with its group already, too) or one of this thread's.
 	    @param {number} id @returns {{heldLock: boolean, fsckProblems: number}} */
 	reapProcess(id) {
 		if (!Number.isInteger(id) || id < 0 || id > 0xFFFFFFFF) {
 			throw new TypeError(`reapProcess: the id must be a process number from processId, not ${describe(id)}`);
 		}
 		if (threadProcesses.has(id)) throw new RangeError(`reapProcess: ${id} is a process of this thread: close() its Wasi instead`);
-		const result = this.#host().exports.wasi_wasm_reap(id);
+		const result = this.#host().exports.wasi_wasm_reap_group(id);
 		if (result < 0) throw new RangeError(`reapProcess: ${id} is no live process of another thread`);
 		return {heldLock: result === 1, fsckProblems: result === 1 ? this.fsck() : 0};
 	}

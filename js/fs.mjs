@@ -447,7 +447,9 @@ export class WasiFileSystem {
 			}
 			const description = source.describe();
 			const record = mountRecord(description === null ? null : JSON.stringify({...JSON.parse(description), vfsPath, readOnly}));
-			id = host.exports.wasi_wasm_alloc(record.length) >>> 0; // the mount's id: see js/lazy.mjs
+			// The mount's id (js/lazy.mjs): kept, not the host process's, since its tokens and
+			// the other threads that serve it from the record outlive this thread's processes.
+			id = host.exports.wasi_wasm_alloc_kept(record.length) >>> 0;
 			if (!id) throw new WasiError(ERRNO.ENOSPC, syscall, path);
 			host.coreBytes(id, record.length).set(record);
 			const mount = new LazyMount(id, source, vfsPath, readOnly);

@@ -7,9 +7,9 @@
    A source names its entries by number (0: the mount's root) and answers two questions:
    list(entry), the entries of a directory, and read(entry, offset, length), bytes of a file.
    A token, what the core keeps in a lazy inode, is the mount's id << 32 | entry + 1. The id
-   is the address of the record the mount holds in the core memory (wasi_wasm_alloc): unique
-   among every thread's mounts on that memory, so a thread never takes another's token for
-   one of its own.
+   is the address of the record the mount holds in the core memory (wasi_wasm_alloc_kept: no
+   process's, so it stays when the thread that made it ends): unique among every thread's
+   mounts on that memory, so a thread never takes another's token for one of its own.
 
    The hooks run in the thread whose program (or filesystem call) touches a lazy entry first,
    with the core's lock held. A thread serves the mounts it made, and the URL maps other

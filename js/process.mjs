@@ -22,6 +22,38 @@ const KEPT_SCRATCH_BYTES = 24 << 10; // a small chunk or a readlink buffer, with
 /** What tryScratch() returns when it cannot allocate the buffer. */
 export const NO_ROOM = Symbol('no room for a scratch buffer');
 
+/** `raw` with each function wrapped for the host's own calls: one that throws (a trap inside
+    the core, a hook's exception) left the core where it stopped, perhaps holding the
+    filesystem lock, which the host's next call (a `finally` freeing its buffer, a catch
+    dropping its new file) would wait for for ever. The process is recovered first
+    (wasi_wasm_recover, as after a program's trap), then the exception goes on.
+    @param {CoreExports} raw @returns {CoreExports} */
+function recoveringExports(raw) {
+	const recover = raw.wasi_wasm_recover;
+	/** @type {Record<string, unknown>} */
+	const wrapped = {};
+	for (const [name, value] of Object.entries(raw)) {
+		if (typeof value !== 'function' || name === 'wasi_wasm_recover') {
+			wrapped[name] = value;
+			continue;
+		}
+		const call = /** @type {(...args: unknown[]) => unknown} */ (value);
+		wrapped[name] = (/** @type {unknown[]} */ ...args) => {
+			try {
+				return call(...args);
+			} catch (error) {
+				try {
+					recover();
+				} catch (failure) {
+					throw new AggregateError([error, failure], `the core stopped in ${name} and could not be recovered`, {cause: failure});
+				}
+				throw error;
+			}
+		};
+	}
+	return /** @type {CoreExports} */ (/** @type {unknown} */ (wrapped));
+}
+
 /** @typedef {CoreFunctions & {__indirect_function_table: WebAssembly.Table}} CoreExports */
 
 /** What a process needs of the filesystem it joins (a ProcessGroup).
@@ -49,8 +81,11 @@ export class CoreProcess {
 	exitCode = null;
 	/** @type {unknown} an exception of an output callback, re-thrown by flush() */
 	deferredError = null;
-	/** @type {CoreExports} set once instantiated */
+	/** @type {CoreExports} set once instantiated: the host's calls, each recovering the
+	    process when it stops inside the core (recoveringExports) */
 	exports;
+	/** @type {CoreExports} the instance's own exports, for the program's WASI imports */
+	#rawExports;
 	/** @type {WebAssembly.Table} */
 	#table;
 	/** @type {number[]} the table slot of each hook */
@@ -155,7 +190,8 @@ export class CoreProcess {
 
 	/** @param {WebAssembly.Instance} instance */
 	#wire(instance) {
-		this.exports = /** @type {CoreExports} */ (/** @type {unknown} */ (instance.exports));
+		this.#rawExports = /** @type {CoreExports} */ (/** @type {unknown} */ (instance.exports));
+		this.exports = recoveringExports(this.#rawExports);
 		this.#table = this.exports.__indirect_function_table;
 		this.#hookSlots = Object.values(Hook).map(hook => this.exports.wasi_wasm_hook_index(hook));
 		this.#fallbackHooks = this.#hookSlots.map(slot => this.#table.get(slot));
@@ -188,7 +224,9 @@ export class CoreProcess {
 	wasiFunctions() {
 		/** @type {Record<string, Function>} */
 		const functions = {};
-		const exports = /** @type {Record<string, unknown>} */ (this.exports);
+		// The instance's own: a program's trap is recovered by the run (Wasi's #call), and a
+		// wrapper would cost every syscall a JS call.
+		const exports = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this.#rawExports));
 		for (const name of WASI_FUNCTIONS) {
 			const exported = exports[name];
 			if (typeof exported === 'function') functions[name] = exported;

@@ -399,19 +399,23 @@ export class Wasi extends WasiFileSystem {
 		return this.#core.exports.wasi_wasm_process_id() >>> 0;
 	}
 
-	/** After worker.terminate(): ends the process numbered id, whose thread is gone, releasing
-	    the filesystem locks it held (else the next filesystem call of any thread that needs
-	    them would wait for ever) and freeing it. Only for a process that will never run
-	    again. Returns {heldLock, fsckProblems}: a process stopped inside a filesystem call
-	    held a lock and may have left that call half done, and fsckProblems (0 = healthy) says
-	    whether it did. Throws a RangeError for an id that names no live process (or this one).
+	/** After worker.terminate(): ends the process numbered id, whose thread is gone, with the
+	    other processes of its thread group (the Wasis that share its filesystem API: its
+	    copyForRebinding copies, and the internal host process that API runs on, whose number
+	    the page never learns), releasing the filesystem locks they held (else the next
+	    filesystem call of any thread that needs them would wait for ever) and freeing them,
+	    with the buffers, new files and pipes they held. Only for processes that will never
+	    run again. Returns {heldLock, fsckProblems}: a process stopped inside a filesystem
+	    call held a lock and may have left that call half done, and fsckProblems (0 =
+	    healthy) says whether it did. Throws a RangeError for an id that names no live
+	    process (one reaped with its group already, too) or one of this thread's.
 	    @param {number} id @returns {{heldLock: boolean, fsckProblems: number}} */
 	reapProcess(id) {
 		if (!Number.isInteger(id) || id < 0 || id > 0xFFFFFFFF) {
 			throw new TypeError(`reapProcess: the id must be a process number from processId, not ${describe(id)}`);
 		}
 		if (threadProcesses.has(id)) throw new RangeError(`reapProcess: ${id} is a process of this thread: close() its Wasi instead`);
-		const result = this.#host().exports.wasi_wasm_reap(id);
+		const result = this.#host().exports.wasi_wasm_reap_group(id);
 		if (result < 0) throw new RangeError(`reapProcess: ${id} is no live process of another thread`);
 		return {heldLock: result === 1, fsckProblems: result === 1 ? this.fsck() : 0};
 	}

@@ -7,6 +7,8 @@
     compared with the Python host's;
   * tests/js/workers.mjs: worker_threads sharing one filesystem through initObj(), running
     programs at the same moment, then an exact check of the filesystem;
+  * tests/js/stopped.test.mjs: a trap inside the filesystem API, and a Worker terminated
+    inside it, leave a filesystem the next call can use;
   * tests/js/limits.test.mjs and tests/js/pipes.test.mjs (the `limits` option; pipe() and
     attachPipe() with programs in worker_threads) against both modules, on Node 20, Node 24
     and Node 24 without the bridge.
@@ -681,6 +683,28 @@ def test_node_terminated_workers_are_reaped(
     assert report["problems"] == []
     assert len(report["trials"]) == 16
     assert any(trial["heldLock"] for trial in report["trials"]), report["trials"]
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_stopped_host_calls(engine_name: str, module: str) -> None:
+    """tests/js/stopped.test.mjs: a trap inside the filesystem API (a core whose host append
+    traps after its first piece) reaches the caller, and the host process is recovered
+    before its next call, which would otherwise wait for ever on the lock; a Worker
+    terminated inside a writeFile is reaped, with the internal host process that held the
+    lock, by reapProcess(processId), and the filesystem goes on with fsck 0 and nothing
+    leaked. Each waits for its workers with a timeout: a regression fails, it does not hang."""
+    engine = ENGINES[engine_name]
+    engine.require()
+    env = {
+        "WASI_MJS": str(ROOT / module),
+        "WASI_STOP_APPEND_CORE": str(wasm_build.compile_core("stop-11", ("-DSTOP_WINDOW=11",))),
+    }
+    test_file = str(JS_DIR / "stopped.test.mjs")
+    result = run_node(engine, ["--test", "--test-reporter=spec", test_file], env)
+    assert result.returncode == 0, _output(result)
+    passed = re.search(r"pass (\d+)", result.stdout)
+    assert passed and int(passed.group(1)) == 2, _output(result)
 
 
 # -- Node: limits and pipes, on each copy path ------------------------------------------------

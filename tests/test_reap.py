@@ -43,7 +43,10 @@ def core_process(init: InitObj) -> CoreProcess:
     memory = CoreMemory(init.memory)
     silent = OutputSink(lambda _data: None)
     hooks = ProcessHooks(memory, silent, silent, InputSource(b""))
-    return CoreProcess(store, init.module, memory, hooks, store_hooks(store, init.engine))
+    process = CoreProcess(store, init.module, memory, hooks, store_hooks(store, init.engine))
+    # A terminated Worker recovers nothing: a call that stops leaves what it held as it was.
+    process.recover_after_stop = False
+    return process
 
 
 def victim(w: Wasi) -> tuple[CoreProcess, int]:

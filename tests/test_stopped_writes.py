@@ -18,17 +18,20 @@ a core built with -DRENAME_TRAP_NAME, whose renames to that name trap there.
 
 A host's wasi_wasm_fs_file_append fills a new file (held by a handle, not an fd) the same
 way, under the lock exclusive: stopped between its pieces, it left chunks past the size
-with another file's freed bytes. Nothing frees them while the handle lives (a reap leaves
-handles alone), fsck does not look inside a file no directory names, and a commit, by the
-recovered host or by anyone holding the number, then showed them to every reader of an
-extension (fsck 5). The process names the handle while its append runs (struct process,
-appending), and its reap or recover cuts that file back too. The stop is made by a core
-built with -DSTOP_WINDOW=11, which traps at the copy loop's header after the first piece."""
+with another file's freed bytes. Nothing frees them while the handle lives (it is its
+maker's, and the appender may be another process), fsck does not look inside a file no
+directory names, and a commit, by the recovered host or by anyone holding the number, then
+showed them to every reader of an extension (fsck 5). The process names the handle while
+its append runs (struct process, appending), and its reap or recover cuts that file back
+too. The stop is made by a core built with -DSTOP_WINDOW=11, which traps at the copy loop's
+header after the first piece. Reaped, an appender that made the handle itself takes the new
+file with it (base/handles.h: a handle ends with the process that made it)."""
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -214,8 +217,10 @@ def test_a_stopped_append_leaves_nothing_past_the_size(
     """A host process appends 1000 bytes to a new file, then ``length``, stopped after the
     piece that fills chunk 0: 256 KiB places chunks 1-3 unzeroed (freed 0xCD bytes);
     65,000 bytes place a zeroed chunk 1 for their second piece (fsck counts it, and chunk
-    0's tail past the size). The size is 1000. Reaped (the handle outlives it, so another
-    process goes on with it) or recovered, the file is what was appended before the stop:
+    0's tail past the size). The size is 1000. The handle is the reaper's (any process
+    with a number may append while its maker lives), so a reaped appender leaves it behind
+    and another process goes on with it; a recovered one goes on itself. Either way the
+    file is what was appended before the stop:
     dropped, every block comes back; committed, with or without another append, fsck is
     clean, the content is what the appends that returned wrote, and an extension reads
     zeros past it."""
@@ -232,7 +237,7 @@ def test_a_stopped_append_leaves_nothing_past_the_size(
         assert reaper.call("fd_close", fd) == 0
         w.remove("/junk")
         before = w.used_bytes() - process_bytes  # what is left once the stopped process ends
-        handle = new_file(stopped, b"big")
+        handle = new_file(reaper, b"big")  # the reaper's: it outlives the stopped appender
         assert append(stopped, handle, KEPT) == 0
         with pytest.raises(wasmtime.Trap):
             append(stopped, handle, b"\xab" * length)
@@ -263,3 +268,53 @@ def test_a_stopped_append_leaves_nothing_past_the_size(
         assert w.used_bytes() == before
         reaper.detach()
         assert w.fsck() == 0
+
+
+def in_a_thread(body: Callable[[], None], timeout: float = 60.0) -> None:
+    """Runs body in a thread of its own and fails if it has not returned within timeout: a
+    call waiting for a lock nobody will release hangs that thread, not the suite. The body
+    makes its own filesystem, so nothing the test's thread does afterwards (closing it)
+    waits for that lock either."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            body()
+        except BaseException as error:  # re-raised in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"still waiting after {timeout} s: a lock left held"
+    if errors:
+        raise errors[0]
+
+
+def test_a_trap_in_a_host_write_recovers_its_process(append_stop_core: Path) -> None:
+    """The filesystem API's write_file of 256 KiB traps in its append (the knob core stops
+    after its first piece, holding the lock exclusive). The host recovers the process
+    before anything else runs on it (CoreProcess.call), so the trap reaches the caller as a
+    wasmtime.Trap, and the calls after it (write_file's own drop of the new file, the next
+    read, fsck) run: nothing is left of the new file, the other files are as they were.
+    Before, write_file never returned: its buffer's free waited for the lock its own
+    stopped append held."""
+
+    def body() -> None:
+        with start_wasi(get_wasi(append_stop_core)) as w:
+            w.write_file("/small", b"s" * 100)
+            w.mkdir("/dir")
+            w.write_file("/dir/big", b"\x11" * 1000)
+            before = w.used_bytes()
+            with pytest.raises(wasmtime.Trap, match="unreachable"):
+                w.write_file("/dir/big", b"\xab" * WRITTEN)
+            assert w.read_file("/small") == b"s" * 100
+            assert w.fsck() == 0
+            assert w.read_file("/dir/big") == b"\x11" * 1000  # the old content, whole
+            assert w.used_bytes() == before
+            w.write_file("/dir/after", b"a" * 1000)  # the API goes on (below the knob's size)
+            assert w.read_file("/dir/after") == b"a" * 1000
+            assert sorted(w.listdir("/dir")) == ["after", "big"]
+            assert w.fsck() == 0
+
+    in_a_thread(body)

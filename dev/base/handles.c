@@ -8,6 +8,7 @@
 struct handle_slot {
     void *object;          /* NULL when free */
     uint32_t size;
+    uint32_t owner;        /* the process number that made it, 0 for none (handles.h) */
     uint16_t generation;
     uint8_t kind;
 };
@@ -38,13 +39,14 @@ static bool grow(void) {
     return true;
 }
 
-uint32_t handle_new(void *object, uint32_t size, uint8_t kind) {
+uint32_t handle_new(void *object, uint32_t size, uint8_t kind, uint32_t owner) {
     uint32_t slot = 0;
     while (slot < handles.count && handles.slots[slot].object) slot++;
     if (slot == handles.count && !grow()) return 0;
     handles.slots[slot].object = object;
     handles.slots[slot].size = size;
     handles.slots[slot].kind = kind;
+    handles.slots[slot].owner = owner;
     return number_of(slot);
 }
 
@@ -65,6 +67,7 @@ void handle_drop(uint32_t handle) {
     if (!s) return;
     s->object = NULL;
     s->kind = 0;
+    s->owner = 0;
     s->generation = (uint16_t)(s->generation == 0xFFFFu ? 1 : s->generation + 1);
 }
 
@@ -96,4 +99,24 @@ uint32_t handle_check(void) {
         if (s->generation == 0 || (s->object && s->kind == 0) || (!s->object && s->kind)) problems++;
     }
     return problems;
+}
+
+bool handle_take_owned(uint32_t owner, uint32_t *cursor, struct handle_taken *taken) {
+    if (!owner) return false;
+    for (; *cursor < handles.count; (*cursor)++) {
+        const struct handle_slot *s = &handles.slots[*cursor];
+        if (!s->object || s->owner != owner) continue;
+        *taken = (struct handle_taken){ s->object, s->size, s->kind };
+        handle_drop(number_of(*cursor));
+        (*cursor)++;
+        return true;
+    }
+    return false;
+}
+
+uint32_t handle_count_orphans(bool (*alive)(uint32_t owner)) {
+    uint32_t orphans = 0;
+    for (uint32_t i = 0; i < handles.count; i++)
+        if (handles.slots[i].object && handles.slots[i].owner && !alive(handles.slots[i].owner)) orphans++;
+    return orphans;
 }

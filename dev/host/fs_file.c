@@ -54,7 +54,9 @@ static void release_file(uint32_t handle, struct inode *file) {
 
 /* Begins writing path anew: checks where the file will go (ENOENT for a missing directory,
    EISDIR, ENOTDIR, ELOOP, ...), then makes an empty file that no directory names, and
-   writes its handle (a u32) to out. ENOSPC: no room for it; ENOMEM: no handle. */
+   writes its handle (a u32) to out. ENOSPC: no room for it; ENOMEM: no handle. The handle
+   is the calling process's: its end (detach, or the reap of a terminated Worker) drops the
+   file if nobody committed or dropped it, as an fd's close would an unlinked file. */
 EXPORT("wasi_wasm_fs_file_new") int32_t wasi_wasm_fs_file_new(uint32_t fd, uintptr_t path, uint32_t len,
                                                               uintptr_t out) {
     struct path_walk w;
@@ -63,7 +65,7 @@ EXPORT("wasi_wasm_fs_file_new") int32_t wasi_wasm_fs_file_new(uint32_t fd, uintp
     struct inode *file = NULL;
     if (!err && !(file = inode_create(FILETYPE_REGULAR_FILE))) err = E_NOSPC;
     if (!err) {
-        uint32_t handle = handle_new(file, 0, HANDLE_FILE);
+        uint32_t handle = handle_new(file, 0, HANDLE_FILE, host_owner());
         if (handle) {
             file->open_count = 1;
             put_u32((uint8_t *)out, handle);

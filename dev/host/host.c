@@ -129,6 +129,8 @@ static void reap_pause(void) {
     if (REAP_PAUSE_NS) platform_wait32(&reap_pause_word, 0, REAP_PAUSE_NS);
 }
 
+static int32_t end_claimed(struct process *chain, bool held);
+
 /* Ends the process numbered id, whose thread is gone (a terminated Worker): releases what
    it held (the lock in either mode, its mutexes) and frees it, as its own detach would.
    Only for a process that will never run again: releasing the locks of a live one would
@@ -144,12 +146,53 @@ EXPORT("wasi_wasm_reap") int32_t wasi_wasm_reap(uint32_t id) {
     reap_pause();
     if (!process_claim(id)) return -(int32_t)E_INVAL;
     bool held = vfs_release_held(&p->holder);
+    p->reap_next = NULL;
+    return end_claimed(p, held);
+}
+
+/* Frees the claimed processes of the chain (through reap_next), whose locks were released:
+   one hold for all, since none can run again. Returns what a reap returns. */
+static int32_t end_claimed(struct process *chain, bool held) {
     host_lock();
-    process_end_stopped_write(p);
-    process_free(p);
+    for (struct process *p = chain, *next; p; p = next) {
+        next = p->reap_next;
+        process_end_stopped_write(p);
+        process_free(p);
+    }
     if (held) fsck_recount_opens();
     vfs_unlock();
     return held ? 1 : 0;
+}
+
+/* wasi_wasm_reap of id, and of every other process of its thread group: a terminated
+   thread's processes all at once, those its page knows the numbers of (a JS Wasi's) and
+   those it does not (the Worker's internal host process, which its filesystem API runs on,
+   and which a Worker terminated inside that API leaves holding the lock). A group is the
+   host's promise that its processes share one thread (wasi_wasm_thread_group), so this is
+   for a group whose thread is gone: a live process someone wrongly joined to it would be
+   freed under its thread. -EINVAL as for reap, and for a process of the caller's own group
+   (they run on the caller's thread). The locks of all are released before the lock is
+   taken: any of them may hold it (the host process, stopped in a write). */
+EXPORT("wasi_wasm_reap_group") int32_t wasi_wasm_reap_group(uint32_t id) {
+    struct process *self = current_process();
+    struct process *p = self && self->id == id ? NULL : process_by_id(id);
+    if (!p) return -(int32_t)E_INVAL;
+    /* Read before the claim, so that a refusal claims nothing; p may be freed meanwhile
+       (then the claim fails too), but if the claim succeeds p lived throughout, and the
+       group read was its own. */
+    uint32_t group = __atomic_load_n(&p->holder.group, __ATOMIC_RELAXED);
+    if (self && group == self->holder.group) return -(int32_t)E_INVAL;
+    reap_pause();
+    if (!process_claim(id)) return -(int32_t)E_INVAL;
+    bool held = vfs_release_held(&p->holder);
+    p->reap_next = NULL;
+    uint32_t cursor = 0;
+    for (struct process *q; (q = process_claim_in_group(group, self, &cursor));) {
+        held = vfs_release_held(&q->holder) || held;
+        q->reap_next = p;
+        p = q;
+    }
+    return end_claimed(p, held);
 }
 
 /* The word a host reads to learn whether this instance's process holds (or is taking) the
@@ -192,11 +235,11 @@ EXPORT("wasi_wasm_hook_index") int32_t wasi_wasm_hook_index(int32_t hook) {
 
 #define BUFFER_HEADER 8u
 
-EXPORT("wasi_wasm_alloc") uintptr_t wasi_wasm_alloc(uint32_t size) {
+static uintptr_t alloc_buffer(uint32_t size, bool kept) {
     if (size > UINT32_MAX - BUFFER_HEADER) return 0;
     host_lock();
     uint8_t *block = mem_alloc_reserve(size + BUFFER_HEADER);
-    if (block && !handle_new(block, size + BUFFER_HEADER, HANDLE_BUFFER)) {
+    if (block && !handle_new(block, size + BUFFER_HEADER, HANDLE_BUFFER, kept ? 0 : host_owner())) {
         mem_free_reserve(block, size + BUFFER_HEADER);
         block = NULL;
     }
@@ -204,6 +247,16 @@ EXPORT("wasi_wasm_alloc") uintptr_t wasi_wasm_alloc(uint32_t size) {
     vfs_unlock();
     return block ? core_addr(block + BUFFER_HEADER) : 0;
 }
+
+/* A buffer of the calling process: freed with it (its detach, or the reap of its terminated
+   thread) if the host has not freed it, so a Worker killed between alloc and free leaks
+   nothing. Any process may pass it, or free it, while it lives. */
+EXPORT("wasi_wasm_alloc") uintptr_t wasi_wasm_alloc(uint32_t size) { return alloc_buffer(size, false); }
+
+/* A buffer of no process: it lives until wasi_wasm_free, whatever process ends, for what
+   must outlast the process that made it (a JS lazy mount's record, which other threads
+   read for as long as the mount's tokens exist). */
+EXPORT("wasi_wasm_alloc_kept") uintptr_t wasi_wasm_alloc_kept(uint32_t size) { return alloc_buffer(size, true); }
 
 EXPORT("wasi_wasm_free") int32_t wasi_wasm_free(uintptr_t ptr) {
     if (ptr < BUFFER_HEADER) return E_BADF;
@@ -371,11 +424,12 @@ EXPORT("wasi_wasm_fsck") uint32_t wasi_wasm_fsck(void) {
 
 /* ---- pipes, named by validated handles ---- */
 
-/* A new pipe, held by the host until wasi_wasm_pipe_release: its handle, or 0. */
+/* A new pipe, held by the host until wasi_wasm_pipe_release (or the end of the calling
+   process, whose hold it is): its handle, or 0. */
 EXPORT("wasi_wasm_pipe_new") uint32_t wasi_wasm_pipe_new(void) {
     host_lock();
     struct inode *pipe = pipe_create();
-    uint32_t handle = pipe ? handle_new(pipe, 0, HANDLE_PIPE) : 0;
+    uint32_t handle = pipe ? handle_new(pipe, 0, HANDLE_PIPE, host_owner()) : 0;
     if (handle) pipe->open_count = 1;
     else if (pipe) inode_release_if_unused(pipe);
     vfs_unlock();

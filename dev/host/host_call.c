@@ -16,6 +16,11 @@ void host_lock(void) {
     else lock_anonymous(true);
 }
 
+uint32_t host_owner(void) {
+    struct process *self = current_process();
+    return self ? self->id : 0;
+}
+
 bool in_host_buffer(uintptr_t ptr, uint32_t len) {
     return len == 0 || handle_covers(ptr, len, HANDLE_BUFFER);
 }

@@ -10,6 +10,9 @@
 void lock_anonymous(bool can_block);
 /* Exclusive in the calling instance's process's name (if any). */
 void host_lock(void);
+/* The owner of a handle the calling instance makes (base/handles.h): its process's number,
+   so that the process's end releases it; 0 before attach. */
+uint32_t host_owner(void);
 /* Whether [ptr, ptr+len) lies in a buffer wasi_wasm_alloc handed out: the only core memory
    a host may pass. Lock held. */
 bool in_host_buffer(uintptr_t ptr, uint32_t len);

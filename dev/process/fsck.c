@@ -172,5 +172,6 @@ uint32_t fsck_run(void) {
         walk_tree(check_entry, &problems);
         for_each_open(check_open, &problems);
     }
-    return problems + mem_check() + handle_check();
+    /* A handle whose process is gone: nothing would ever release what it holds. */
+    return problems + mem_check() + handle_check() + handle_count_orphans(process_numbered);
 }

@@ -78,6 +78,32 @@ bool process_claim(uint32_t id) {
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
+/* A slot's process is read as process_by_id reads it, its group without a claim: the group
+   is the promise that its processes share one (gone) thread, and another thread's process
+   whose group is read while it is freed fails the claim (its slot's generation moved on),
+   so a successful claim means the process lived, in that group, throughout. */
+struct process *process_claim_in_group(uint32_t group, const struct process *skip, uint32_t *cursor) {
+    for (; *cursor < REGISTRY_SLOTS; (*cursor)++) {
+        const struct registry_slot *slot = &processes.registry[*cursor];
+        uint32_t generation = __atomic_load_n(&slot->generation, __ATOMIC_SEQ_CST);
+        if (generation & SLOT_CLAIMED) continue;
+        uint32_t id = (generation << SLOT_BITS) | *cursor;
+        struct process *q = process_by_id(id);
+        if (!q || q == skip || __atomic_load_n(&q->holder.group, __ATOMIC_RELAXED) != group) continue;
+        if (!process_claim(id)) continue;
+        (*cursor)++;
+        return q;
+    }
+    return NULL;
+}
+
+/* Under the lock, which registration and unregistration hold: a claimed process (its
+   reaper has not freed it yet) still counts. */
+bool process_numbered(uint32_t id) {
+    const struct registry_slot *slot = &processes.registry[id & (REGISTRY_SLOTS - 1)];
+    return slot->process && (slot->generation & ~SLOT_CLAIMED) == id >> SLOT_BITS;
+}
+
 struct process *process_list(void) { return processes.all; }
 
 static void unlink_process(struct process *p) {
@@ -98,7 +124,34 @@ void process_end_stopped_write(struct process *p) {
     if (appended) (void)file_set_size(appended, appended->size);
 }
 
+/* What the process's handles still hold, as the calls that end each would release it
+   (wasi_wasm_free, _fs_file_drop, _pipe_release): a host whose thread died (a terminated
+   Worker) never makes those calls, and nobody else knows the numbers are its. */
+static void release_owned_handles(struct process *p) {
+    struct handle_taken taken;
+    uint32_t cursor = 0;
+    while (handle_take_owned(p->id, &cursor, &taken)) {
+        struct inode *node = taken.object;
+        switch (taken.kind) {
+        case HANDLE_BUFFER:
+            mem_free_reserve(taken.object, taken.size);
+            break;
+        case HANDLE_FILE: /* a new file no directory names: the handle was all that held it */
+            node->open_count = 0;
+            inode_release_if_unused(node);
+            break;
+        case HANDLE_PIPE: /* the host's hold; ends attached to fds keep the pipe */
+            node->open_count--;
+            inode_release_if_unused(node);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
 void process_free(struct process *p) {
+    release_owned_handles(p);
     fd_close_all(p);
     mem_free(p->args, p->args_size);
     mem_free(p->env, p->env_size);

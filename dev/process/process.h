@@ -67,13 +67,15 @@ struct process {
     struct inode *writing;
     /* The handle of the new file a host's wasi_wasm_fs_file_append is filling, 0 otherwise:
        an append places chunks as a large write does, so a stop in its copy leaves the same
-       bytes past the size, which nothing frees while the handle lives (a reap leaves
-       handles alone) and a commit then shows. The reap or recover cuts that file back too.
+       bytes past the size, which nothing frees while the handle lives (another process may
+       hold the number: the handle ends with the process that made it, not with the one
+       appending) and a commit then shows. The reap or recover cuts that file back too.
        A handle, not the inode: between the release of the stopped process's lock and the
        cut's own hold, another thread with the number may drop it (freeing the file), and
        a dropped handle names nothing. Set only while the process holds the lock. */
     uint32_t appending;
     struct process *next;
+    struct process *reap_next; /* the chain of processes a reap claimed and will free */
 };
 
 #define STACK_SIZE (64u * 1024u)
@@ -102,12 +104,19 @@ struct process *process_create(bool can_block, errno_t *err); /* ENOMEM, or EAGA
 /* The process numbered id, or NULL (also once a reaper claimed it). Takes no lock: a host
    uses it for a process whose thread is gone and may hold the lock (wasi_wasm_reap). */
 struct process *process_by_id(uint32_t id);
+/* Claims the next process of thread group group from registry slot *cursor on, skipping
+   skip (the caller's), as process_claim does one: NULL when none is left. Takes no lock
+   (a reaper's: a process of the group may hold it). */
+struct process *process_claim_in_group(uint32_t group, const struct process *skip, uint32_t *cursor);
+/* Whether a process (claimed by its reaper or not) has the number id. Lock held. */
+bool process_numbered(uint32_t id);
 /* Claims the process numbered id for whoever ends it (its reaper, or its own detach):
    true for exactly one caller however many try at once, and process_by_id finds it no
    more. Only the claimer may then touch it (release its locks, free it). */
 bool process_claim(uint32_t id);
-/* Lock held, and the caller's claim on p (or p never numbered); frees the stack too, and
-   gives the number's slot back. */
+/* Lock held, and the caller's claim on p (or p never numbered); frees the stack too,
+   releases what the handles it made still hold (base/handles.h: its scratch buffers, new
+   files and pipe holds), and gives the number's slot back. */
 void process_free(struct process *p);
 /* Lock held exclusive, for a process stopped anywhere (its reap or recover): if it was
    in the middle of a large write or a host's append, frees the chunks past that file's

@@ -123,6 +123,8 @@ class CoreProcess:
         self._scratch_size = 0
         self._scratch_busy = False
         self._interrupts = _interrupt.guard(store)
+        # Recover the process after a call that stops inside the core (call()).
+        self.recover_after_stop = True
         code = self.call("wasi_wasm_attach", 1)
         if code != SUCCESS:
             raise error_from_wasi(code)
@@ -170,7 +172,14 @@ class CoreProcess:
         return function
 
     def call(self, name: str, *args: int) -> int:
-        """Call a core export; returns its result (0 for functions without one)."""
+        """Call a core export; returns its result (0 for functions without one).
+
+        A call that does not return (a trap inside the core, a hook's exception) left the
+        core where it stopped, perhaps holding the filesystem lock, which the next call of
+        any process (the ``except`` of the caller, freeing its buffer or dropping its new
+        file, to begin with) would wait for for ever: the process is recovered
+        (wasi_wasm_recover, as after a program's trap) before the exception goes on, unless
+        ``recover_after_stop`` is False (a test standing in for a thread that died there)."""
         if _freezes:
             self.check_not_frozen_out()
         function = self._function(name)
@@ -178,9 +187,20 @@ class CoreProcess:
         self._interrupts.host_calls += 1
         try:
             result = function(self.store, *args)
+        except BaseException:
+            if self.recover_after_stop and self.attached:
+                self._recover_after_stop()
+            raise
         finally:
             self._interrupts.host_calls -= 1
         return int(result) if result is not None else 0
+
+    def _recover_after_stop(self) -> None:
+        """wasi_wasm_recover after a call that stopped inside the core: releases what the
+        process held of the lock and its mutexes, rewinds its shadow stack and cuts a write it
+        stopped in back to the file's size. Its own failure (a core past recovering) goes up
+        with the stop as its context."""
+        self._function("wasi_wasm_recover")(self.store)
 
     def wasi_function(self, name: str) -> wasmtime.Func | None:
         """The core's WASI function ``name`` as a ``Func`` (None if it has none)."""

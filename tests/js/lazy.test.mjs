@@ -395,3 +395,40 @@ test('another thread serves a URL map from its description, and gets EIO for a h
 	wasi.close();
 	delete globalThis.XMLHttpRequest;
 });
+
+test('a URL map outlives the Worker that made it: its record is no process\'s', async () => {
+	// The mount's id is the address of its record in the core memory, which other threads read
+	// to serve it (js/lazy.mjs, adoptMount). Made with wasi_wasm_alloc, the record was the
+	// Worker's host process's, freed with it when the Worker closed its Wasi: the next thread
+	// to meet the mount found no record there (EIO), or another mount's.
+	const host = join(scratch(), 'map');
+	mkdirSync(host, {recursive: true});
+	writeFileSync(join(host, 'u'), 'from the map');
+	writeFileSync(join(host, 'v'), 'page\'s own map');
+	installXhr();
+	const page = await startWasi(null, quiet);
+	const {Worker} = await import('node:worker_threads');
+	const script = `
+		const {workerData, parentPort} = require('node:worker_threads');
+		(${installXhr.toString()})();
+		import(workerData.url).then(async ({startWasi}) => {
+			const mine = await startWasi(workerData.init, {stdout: null, stderr: null});
+			mine.mountUrlMap({'/u': {url: workerData.file, size: 12}}, '/gone');
+			mine.close(); // its host process ends, and the mount stays
+			parentPort.postMessage('closed');
+		});`;
+	const worker = new Worker(script, {eval: true, workerData: {
+		url: pathToFileURL(process.env.WASI_MJS).href, init: page.initObj(), file: pathToFileURL(join(host, 'u')).href,
+	}});
+	assert.equal(await new Promise(resolve => worker.once('message', resolve)), 'closed');
+	await worker.terminate();
+	// A mount of this thread's, its record as long: it would get the freed record's address.
+	page.mountUrlMap({'/v': {url: pathToFileURL(join(host, 'v')).href, size: 14}}, '/mine');
+	assert.deepEqual(page.readdir('/gone'), ['u']); // served here, from the Worker's record
+	assert.equal(page.readFile('/gone/u', 'utf8'), 'from the map');
+	assert.equal(page.readFile('/mine/v', 'utf8'), 'page\'s own map');
+	assert.deepEqual(globalThis.fetched, ['GET u', 'GET v']);
+	assert.equal(page.fsck(), 0);
+	page.close();
+	delete globalThis.XMLHttpRequest;
+});
