@@ -62,6 +62,7 @@ static uint32_t arrivals; /* the soft rendezvous of op 245 */
 static struct {
     uint32_t count;            /* kills so far (may pass MAX_DEAD: those were detached) */
     uint32_t ids[MAX_DEAD];
+    bool joined[MAX_DEAD];     /* it was in the shared thread group (op 238) */
     uint32_t reaped[MAX_DEAD]; /* reaps of each that ended it */
 } dead;
 
@@ -115,6 +116,7 @@ static void kill_program(struct guest *g) {
         ops_detach(g);
         return;
     }
+    __atomic_store_n(&dead.joined[k], g->joined, __ATOMIC_SEQ_CST);
     __atomic_store_n(&dead.ids[k], wasi_wasm_process_id(), __ATOMIC_SEQ_CST);
     g->process = NULL;
     g->busy = NULL;
@@ -122,10 +124,15 @@ static void kill_program(struct guest *g) {
 }
 
 /* Reaps the k-th killed process from the current process (or none): exactly one reap of
-   an id may end it; the others, at the same time or later, must find no such process. */
+   an id may end it; the others, at the same time or later, must find no such process. Odd
+   kills are reaped as a JS page does, by thread group (wasi_wasm_reap_group: the group
+   alone of its process), unless the process joined the shared group, whose other
+   processes still run (a group promises one thread; breaking it is for op 238's
+   locking, not for reaps). */
 static int32_t reap_dead(uint32_t k) {
     uint32_t id = __atomic_load_n(&dead.ids[k], __ATOMIC_SEQ_CST);
-    int32_t got = wasi_wasm_reap(id);
+    bool by_group = (k & 1) && !__atomic_load_n(&dead.joined[k], __ATOMIC_SEQ_CST);
+    int32_t got = by_group ? wasi_wasm_reap_group(id) : wasi_wasm_reap(id);
     if (got == 1) fail("a process killed between two calls held a lock", id);
     if (got != 0 && got != -28) fail("wasi_wasm_reap gave neither 0 nor -EINVAL", (uint32_t)got);
     if (got == 0 && __atomic_add_fetch(&dead.reaped[k], 1, __ATOMIC_SEQ_CST) > 1)

@@ -166,6 +166,7 @@ void ops_attach(struct guest *g, uint32_t pages) {
     if (g->process) return;
     if (wasi_wasm_attach(ops_can_block) != 0) return;
     g->busy = (int *)wasi_wasm_busy_slot();
+    g->joined = false; /* a new process is in a group of its own */
     char root[] = "/", name[] = "/sandbox";
     uintptr_t buf = wasi_wasm_alloc(16);
     if (!buf) return;
@@ -319,6 +320,7 @@ void ops_host_call(struct input *in, uint8_t op) {
             uint32_t group = __atomic_load_n(&thread_group, __ATOMIC_RELAXED);
             if (group) wasi_wasm_thread_group(group);
             else __atomic_store_n(&thread_group, wasi_wasm_thread_group(0), __ATOMIC_RELAXED);
+            g->joined = true;
         }
         break;
     case 11:

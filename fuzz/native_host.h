@@ -16,6 +16,7 @@ struct guest {
     uint32_t pages;
     void *process;       /* the core's process for this guest, NULL before attach */
     int *busy;           /* its busy word (wasi_wasm_busy_slot), NULL before attach */
+    bool joined;         /* the process joined the shared thread group (op 238) */
 };
 
 /* Call before any core function, once per process lifetime of the harness. */
