@@ -112,7 +112,7 @@ EXPORT("wasi_wasm_thread_group") uint32_t wasi_wasm_thread_group(uint32_t join) 
     if (!self) return 0;
     if (join) {
         process_lock(self);
-        vfs_join_group(&self->holder, join);
+        process_join_group(self, join);
         vfs_unlock();
     }
     return self->holder.group;
@@ -176,11 +176,10 @@ static int32_t end_claimed(struct process *chain, bool held) {
 EXPORT("wasi_wasm_reap_group") int32_t wasi_wasm_reap_group(uint32_t id) {
     struct process *self = current_process();
     struct process *p = self && self->id == id ? NULL : process_by_id(id);
-    if (!p) return -(int32_t)E_INVAL;
-    /* Read before the claim, so that a refusal claims nothing; p may be freed meanwhile
-       (then the claim fails too), but if the claim succeeds p lived throughout, and the
-       group read was its own. */
-    uint32_t group = __atomic_load_n(&p->holder.group, __ATOMIC_RELAXED);
+    uint32_t group;
+    /* Read from the registry before the claim, so that a refusal claims nothing: p may be
+       freed meanwhile (then the claim fails too) and is read only once claimed. */
+    if (!p || !process_group_of(id, &group)) return -(int32_t)E_INVAL;
     if (self && group == self->holder.group) return -(int32_t)E_INVAL;
     reap_pause();
     if (!process_claim(id)) return -(int32_t)E_INVAL;

@@ -25,6 +25,9 @@ static struct {
     uint32_t next_free_hint;
     struct registry_slot {
         uint32_t generation;
+        /* The process's thread group, kept here so that a reap of a group reads no process
+           before its claim (process_claim_in_group): one it found may be freed meanwhile. */
+        uint32_t group;
         struct process *process;
     } registry[REGISTRY_SLOTS];
 } processes;
@@ -37,6 +40,7 @@ static bool register_process(struct process *p) {
         uint32_t generation = (slot->generation + 1) & ((1u << (32 - SLOT_BITS)) - 1);
         if (!generation) generation = 1;
         /* Numbered before it can be found: a lookup then never needs to read it. */
+        __atomic_store_n(&slot->group, p->holder.group, __ATOMIC_SEQ_CST);
         p->id = (generation << SLOT_BITS) | i;
         __atomic_store_n(&slot->generation, generation, __ATOMIC_SEQ_CST);
         __atomic_store_n(&slot->process, p, __ATOMIC_SEQ_CST);
@@ -78,18 +82,34 @@ bool process_claim(uint32_t id) {
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
-/* A slot's process is read as process_by_id reads it, its group without a claim: the group
-   is the promise that its processes share one (gone) thread, and another thread's process
-   whose group is read while it is freed fails the claim (its slot's generation moved on),
-   so a successful claim means the process lived, in that group, throughout. */
+/* The group of the process numbered id, read from its slot, as process_by_id reads the
+   process: the generation the same before and after. false: no such process. */
+bool process_group_of(uint32_t id, uint32_t *group) {
+    const struct registry_slot *slot = &processes.registry[id & (REGISTRY_SLOTS - 1)];
+    uint32_t generation = __atomic_load_n(&slot->generation, __ATOMIC_SEQ_CST);
+    *group = __atomic_load_n(&slot->group, __ATOMIC_SEQ_CST);
+    bool live = __atomic_load_n(&slot->process, __ATOMIC_SEQ_CST) != NULL;
+    return live && generation == id >> SLOT_BITS && __atomic_load_n(&slot->generation, __ATOMIC_SEQ_CST) == generation;
+}
+
+void process_join_group(struct process *p, uint32_t group) {
+    vfs_join_group(&p->holder, group);
+    __atomic_store_n(&processes.registry[p->id & (REGISTRY_SLOTS - 1)].group, group, __ATOMIC_SEQ_CST);
+}
+
+/* Reads no process before its claim, only slots (a process found may be freed by its
+   reaper or detach meanwhile; the threaded TSan fuzzer caught a read of the group in the
+   process itself racing a new process's zeroing of the freed block): the group is the
+   promise that its processes share one (gone) thread, and a claim succeeds only while the
+   slot still holds the generation whose group was read. */
 struct process *process_claim_in_group(uint32_t group, const struct process *skip, uint32_t *cursor) {
     for (; *cursor < REGISTRY_SLOTS; (*cursor)++) {
         const struct registry_slot *slot = &processes.registry[*cursor];
         uint32_t generation = __atomic_load_n(&slot->generation, __ATOMIC_SEQ_CST);
         if (generation & SLOT_CLAIMED) continue;
-        uint32_t id = (generation << SLOT_BITS) | *cursor;
+        uint32_t id = (generation << SLOT_BITS) | *cursor, found;
         struct process *q = process_by_id(id);
-        if (!q || q == skip || __atomic_load_n(&q->holder.group, __ATOMIC_RELAXED) != group) continue;
+        if (!q || q == skip || !process_group_of(id, &found) || found != group) continue;
         if (!process_claim(id)) continue;
         (*cursor)++;
         return q;

@@ -108,6 +108,11 @@ struct process *process_by_id(uint32_t id);
    skip (the caller's), as process_claim does one: NULL when none is left. Takes no lock
    (a reaper's: a process of the group may hold it). */
 struct process *process_claim_in_group(uint32_t group, const struct process *skip, uint32_t *cursor);
+/* The thread group of the process numbered id, from its registry slot (no process read):
+   false if there is no such process. Takes no lock. */
+bool process_group_of(uint32_t id, uint32_t *group);
+/* Joins p to group (vfs_join_group) and records it in p's slot. Lock held exclusive. */
+void process_join_group(struct process *p, uint32_t group);
 /* Whether a process (claimed by its reaper or not) has the number id. Lock held. */
 bool process_numbered(uint32_t id);
 /* Claims the process numbered id for whoever ends it (its reaper, or its own detach):
