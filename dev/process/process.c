@@ -118,10 +118,13 @@ struct process *process_claim_in_group(uint32_t group, const struct process *ski
 }
 
 /* Under the lock, which registration and unregistration hold: a claimed process (its
-   reaper has not freed it yet) still counts. */
+   reaper has not freed it yet) still counts. The generation is read atomically all the
+   same: a reaper claims without the lock (fuzz regression
+   tsan_fsck_read_a_generation_a_reaper_claims). */
 bool process_numbered(uint32_t id) {
     const struct registry_slot *slot = &processes.registry[id & (REGISTRY_SLOTS - 1)];
-    return slot->process && (slot->generation & ~SLOT_CLAIMED) == id >> SLOT_BITS;
+    uint32_t generation = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
+    return slot->process && (generation & ~SLOT_CLAIMED) == id >> SLOT_BITS;
 }
 
 struct process *process_list(void) { return processes.all; }
