@@ -196,14 +196,19 @@ def core_bytes(rev: str | None, path: Path | None) -> bytes:
     return (ROOT / "src" / "wasi_wasm" / "wasi.wasm").read_bytes()
 
 
-def run_counted(program: Path, sequence: str, count: int) -> None:
-    FuelStore.spent = FuelStore.locked = 0
-    FuelStore.instances = []
-    FuelStore.by_function = {}
+def run_sequence(program: Path, sequence: str, count: int) -> None:
+    """Runs sequence count times in a fresh filesystem; a failed run ends the tool."""
     with tempfile.TemporaryDirectory() as scratch:
         result = wasi_wasm.run(program, args=[sequence, str(count)], preopens={GUEST_DIR: scratch})
     if result.exit_code:
         raise SystemExit(f"ops: {sequence} failed: {result.stderr.decode().strip()}")
+
+
+def run_counted(program: Path, sequence: str, count: int) -> None:
+    FuelStore.spent = FuelStore.locked = 0
+    FuelStore.instances = []
+    FuelStore.by_function = {}
+    run_sequence(program, sequence, count)
 
 
 def fuel_of(program: Path, sequence: str, count: int, locked: bool = False) -> int:
@@ -284,10 +289,7 @@ def run_one(core: Path, program: Path, sequence: str, count: int) -> None:
     # +50% once). Set once when the run starts, the word still serves every stamp.
     _file_clock.TICK_SECONDS = 3600.0
     _init._packaged = _engine.compile_cached(core.read_bytes())
-    with tempfile.TemporaryDirectory() as scratch:
-        result = wasi_wasm.run(program, args=[sequence, str(count)], preopens={GUEST_DIR: scratch})
-    if result.exit_code:
-        raise SystemExit(f"ops: {sequence} failed: {result.stderr.decode().strip()}")
+    run_sequence(program, sequence, count)
 
 
 def per_call(program: Path, sequence: str, count: int, locked: bool = False) -> float:
